@@ -1,0 +1,18 @@
+#pragma once
+// Each subcommand lives in its own file in cli/ and registers itself here; main.cpp
+// only builds the top-level app and dispatches.
+#include <CLI/CLI.hpp>
+
+namespace veritas::cli {
+
+void register_tokenizer(CLI::App& app);  // tokenizer train|encode|decode|import-gpt2
+void register_tokenize(CLI::App& app);   // text/JSONL -> token shards
+void register_train(CLI::App& app);
+void register_sample(CLI::App& app);
+void register_chat(CLI::App& app);
+void register_curate(CLI::App& app);     // curate, curate dedup, curate synth, ...
+void register_tasks(CLI::App& app);      // tasks generate|check|demos
+void register_eval(CLI::App& app);
+void register_run(CLI::App& app);        // the whole pipeline on the bundled default
+
+}  // namespace veritas::cli

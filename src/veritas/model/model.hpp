@@ -1,0 +1,51 @@
+#pragma once
+// Llama-style decoder for training on CPU: token embedding, RMSNorm, RoPE, grouped-query
+// causal attention, SwiGLU MLP, no biases, tied or untied head. fp32 master weights.
+// Parameters carry Hugging Face Llama tensor names (model.embed_tokens.weight, ...).
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "veritas/model/config.hpp"
+
+namespace veritas {
+
+struct Param {
+  std::string name;            // HF Llama name
+  std::vector<int64_t> shape;  // PyTorch layout, e.g. q_proj.weight is [out, in]
+  float* data = nullptr;
+  float* grad = nullptr;
+  int64_t size = 0;
+};
+
+class Model {
+ public:
+  // Allocates weights, gradients and the activations for batches up to max_batch x max_seq
+  // (nothing is allocated inside a step).
+  Model(const ModelConfig& cfg, int max_batch, int max_seq);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const;
+  std::vector<Param>& params();
+  void init_weights(uint64_t seed);                        // normal(0, 0.02), norms at 1
+  void load(const std::filesystem::path& safetensors);     // checks names and shapes
+  void save(const std::filesystem::path& safetensors) const;  // atomic
+
+  // inputs/targets: B*T token ids; mask: B*T weights (nullptr = all ones).
+  // Returns the mean masked cross-entropy and ADDS grad_scale * d(loss)/d(param) to grads.
+  float forward_backward(const int32_t* inputs, const int32_t* targets, const float* mask, int B, int T,
+                         float grad_scale = 1.0f);
+  float forward_loss(const int32_t* inputs, const int32_t* targets, const float* mask, int B, int T);
+  void forward_logits(const int32_t* inputs, int B, int T, float* logits);  // [B, T, vocab]
+  void zero_grad();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace veritas

@@ -1,0 +1,90 @@
+#include "veritas/util/text.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "veritas/util/error.hpp"
+
+namespace veritas {
+
+size_t utf8_invalid_offset(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size(), i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) { ++i; continue; }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return i;
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    // Reject overlong forms, surrogates and values past U+10FFFF.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+      return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+std::string utf8_sanitize(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    size_t bad = utf8_invalid_offset(s);
+    if (bad == std::string_view::npos) { out.append(s); break; }
+    out.append(s.substr(0, bad));
+    out.append("\xEF\xBF\xBD");
+    s.remove_prefix(bad + 1);
+    while (!s.empty() && ((unsigned char)s[0] & 0xC0) == 0x80) s.remove_prefix(1);
+  }
+  return out;
+}
+
+LineReader::LineReader(const std::string& path, size_t max_line) : path_(path), max_line_(max_line) {
+  if (path == "-") {
+    f_ = stdin;
+    owned_ = false;
+  } else {
+    f_ = std::fopen(path.c_str(), "rb");
+    owned_ = true;
+    if (!f_) throw Error("cannot open " + path + ": " + std::strerror(errno));
+  }
+}
+
+LineReader::~LineReader() {
+  if (owned_ && f_) std::fclose(f_);
+}
+
+bool LineReader::next(std::string& line, bool* too_long) {
+  line.clear();
+  if (too_long) *too_long = false;
+  int c;
+  bool any = false;
+  while ((c = std::getc(f_)) != EOF) {
+    any = true;
+    if (c == '\n') break;
+    if (line.size() < max_line_) line.push_back((char)c);
+    else if (too_long) *too_long = true;
+  }
+  if (!any) return false;
+  ++line_no_;
+  return true;
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) { b /= 1024; ++u; }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+  return buf;
+}
+
+}  // namespace veritas
