@@ -1,12 +1,210 @@
-// Placeholder: this subcommand is not built yet; it says so instead of pretending.
+// `veritas run`: the main job. Chains every stage on the bundled default corpus (or a
+// corpus you give) into one run folder. Each stage runs as a child process of this same
+// binary with the documented flags of its subcommand, so the run is exactly what a user
+// could type by hand; the commands are logged in RUN/commands.txt. A stage that finished
+// leaves a marker in RUN/.done/, so after a kill `veritas run -o RUN` resumes where it
+// stopped (training itself resumes from its last checkpoint).
+#include <spawn.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "veritas/cli/commands.hpp"
+#include "veritas/cli/default_corpus.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/fs.hpp"
+#include "veritas/util/timer.hpp"
+
+extern char** environ;
 
 namespace veritas::cli {
 
+namespace {
+
+struct RunOptions {
+  std::string out;
+  std::string corpus;
+  int train_seconds = 180;
+  int vocab_size = 4096;
+  int eval_n = 20;
+  bool fresh = false;
+  uint64_t seed = 1337;
+};
+
+std::string quote(const std::string& s) {
+  if (s.find_first_of(" '\"\\$`") == std::string::npos) return s;
+  std::string o = "'";
+  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return o + "'";
+}
+
+// Runs `veritas <args>` (this binary) and waits; stdout goes to stdout_file when given.
+int run_self(const std::vector<std::string>& args, const std::string& stdout_file) {
+  std::vector<std::string> argv_s = {"/proc/self/exe"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (!stdout_file.empty())
+    posix_spawn_file_actions_addopen(&fa, 1, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid;
+  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw Error("cannot start a child veritas process");
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct Stage {
+  std::string name, what;
+  std::vector<std::string> args;
+  std::string stdout_file;  // empty = terminal
+};
+
+nlohmann::json read_json_or_null(const fs::path& p) {
+  try {
+    if (fs::exists(p)) return nlohmann::json::parse(read_file(p));
+  } catch (...) {
+  }
+  return nullptr;
+}
+
+// The run's report card: one page that links every stage's own output.
+void write_report(const fs::path& dir, const RunOptions& o, const std::vector<std::pair<std::string, double>>& times) {
+  std::string r = "# veritas run report\n\nRun folder: `" + dir.string() + "`\n\n## Stages\n\n| stage | seconds |\n| --- | --- |\n";
+  for (auto& [name, t] : times) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.1f", t);
+    r += "| " + name + " | " + b + " |\n";
+  }
+  auto card = read_json_or_null(dir / "curate" / "card.json");
+  if (!card.is_null()) r += "\n## Data\n\nData card: [curate/card.md](curate/card.md)\n";
+  // Training: last line of the metrics log with a validation loss.
+  fs::path metrics = dir / "model" / "metrics.jsonl";
+  if (fs::exists(metrics)) {
+    std::string text = read_file(metrics), last_val, last;
+    size_t p = 0;
+    while (p < text.size()) {
+      size_t e = text.find('\n', p);
+      if (e == std::string::npos) e = text.size();
+      std::string line = text.substr(p, e - p);
+      if (line.find("val_loss") != std::string::npos) last_val = line;
+      if (!line.empty()) last = line;
+      p = e + 1;
+    }
+    r += "\n## Training\n\nLoss curve: [model/loss.svg](model/loss.svg). Last log line:\n\n```\n" + last +
+         "\n```\n";
+    if (!last_val.empty()) r += "\nLast validation:\n\n```\n" + last_val + "\n```\n";
+  }
+  if (fs::exists(dir / "sample.txt")) {
+    std::string s = read_file(dir / "sample.txt");
+    if (s.size() > 2000) s = s.substr(0, 2000) + "...";
+    r += "\n## Sample\n\n```\n" + s + "\n```\n";
+  }
+  if (fs::exists(dir / "eval" / "report.md"))
+    r += "\n## Evaluation\n\nTruth evaluation: [eval/report.md](eval/report.md)\n";
+  atomic_write_file(dir / "report.md", r);
+  (void)o;
+}
+
+void run_pipeline(RunOptions o) {
+  if (o.out.empty()) {
+    char b[64];
+    std::time_t t = std::time(nullptr);
+    std::strftime(b, sizeof b, "runs/%Y%m%d-%H%M%S", std::localtime(&t));
+    o.out = b;
+  }
+  fs::path dir = o.out;
+  if (o.fresh && fs::exists(dir)) fs::remove_all(dir);
+  fs::create_directories(dir / ".done");
+  std::fprintf(stderr, "veritas run: outputs in %s\n", dir.c_str());
+
+  fs::path corpus = o.corpus.empty() ? dir / "corpus.jsonl" : fs::path(o.corpus);
+  std::vector<std::pair<std::string, double>> times;
+  if (o.corpus.empty() && !fs::exists(dir / ".done" / "corpus")) {
+    Timer t;
+    std::fprintf(stderr, "\n== corpus: building the bundled default corpus from Debian packages\n");
+    auto st = build_default_corpus(corpus);
+    std::fprintf(stderr, "   %ld documents, %.1f MB\n", st.documents, st.bytes / 1e6);
+    atomic_write_file(dir / ".done" / "corpus", "");
+    times.push_back({"corpus", t.seconds()});
+  }
+
+  const std::string d = dir.string(), seed = std::to_string(o.seed);
+  std::vector<Stage> stages = {
+      {"curate", "curate the corpus (public only, dedup, quality, spam, PII)",
+       {"curate", "--input", corpus.string(), "-o", d + "/curate"}, ""},
+      {"tokenizer", "train a byte-level BPE tokenizer",
+       {"tokenizer", "train", "--input", d + "/curate/kept.jsonl", "--vocab-size", std::to_string(o.vocab_size), "-o",
+        d + "/tokenizer.json"},
+       ""},
+      {"tokenize", "tokenize into shards",
+       {"tokenize", "--tokenizer", d + "/tokenizer.json", "--input", d + "/curate/kept.jsonl", "-o", d + "/shards"}, ""},
+      {"train", "train a tiny model",
+       {"train", "--data", d + "/shards", "--out", d + "/model", "--tokenizer", d + "/tokenizer.json", "--time-limit",
+        std::to_string(o.train_seconds), "--seed", seed, "--resume"},
+       ""},
+      {"sample", "sample from the model",
+       {"sample", "--model", d + "/model", "--tokenizer", d + "/tokenizer.json", "--prompt", "In the beginning",
+        "--max-tokens", "80", "--seed", seed},
+       d + "/sample.txt"},
+      {"eval", "evaluate truthfulness on small suites",
+       {"eval", "--model", d + "/model", "--tokenizer", d + "/tokenizer.json", "--suite", "arith", "--suite", "units",
+        "--suite", "facts", "--suite", "impossible", "--n", std::to_string(o.eval_n), "--seed", seed, "-o",
+        d + "/eval"},
+       ""},
+  };
+
+  std::string log;
+  for (const Stage& s : stages) {
+    std::string cmd = "veritas";
+    for (auto& a : s.args) cmd += " " + quote(a);
+    if (!s.stdout_file.empty()) cmd += " > " + quote(s.stdout_file);
+    log += cmd + "\n";
+    if (fs::exists(dir / ".done" / s.name)) {
+      std::fprintf(stderr, "\n== %s: done in an earlier run, skipped\n", s.name.c_str());
+      continue;
+    }
+    std::fprintf(stderr, "\n== %s: %s\n   %s\n", s.name.c_str(), s.what.c_str(), cmd.c_str());
+    Timer t;
+    int rc = run_self(s.args, s.stdout_file);
+    if (rc != 0)
+      throw Error("stage '" + s.name + "' failed (exit " + std::to_string(rc) + "); fix and rerun `veritas run -o " +
+                  d + "` to resume");
+    atomic_write_file(dir / ".done" / s.name, "");
+    times.push_back({s.name, t.seconds()});
+  }
+  atomic_write_file(dir / "commands.txt", log);
+  write_report(dir, o, times);
+  std::fprintf(stderr, "\nveritas run: finished. Report card: %s/report.md\n", d.c_str());
+}
+
+}  // namespace
+
 void register_run(CLI::App& app) {
-  auto* cmd = app.add_subcommand("run", "run the whole pipeline on the bundled default corpus (not implemented yet)");
-  cmd->callback([] { throw Error("'veritas run' is not implemented yet"); });
+  auto o = std::make_shared<RunOptions>();
+  auto* cmd = app.add_subcommand(
+      "run", "run the whole pipeline (curate -> tokenizer -> tokenize -> train -> sample -> eval) on the bundled "
+             "default corpus into one run folder; rerun with the same -o to resume");
+  cmd->add_option("-o,--out", o->out, "run folder (default: runs/<date-time>)");
+  cmd->add_option("--corpus", o->corpus, "use this JSONL corpus instead of the bundled default")->check(CLI::ExistingFile);
+  cmd->add_option("--train-seconds", o->train_seconds, "training time budget in seconds")->capture_default_str();
+  cmd->add_option("--vocab-size", o->vocab_size, "tokenizer vocabulary size")->capture_default_str();
+  cmd->add_option("--eval-n", o->eval_n, "questions per evaluation suite")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed for every stage")->capture_default_str();
+  cmd->add_flag("--fresh", o->fresh, "delete the run folder first instead of resuming");
+  cmd->callback([o] { run_pipeline(*o); });
 }
 
 }  // namespace veritas::cli
