@@ -1,12 +1,202 @@
-// Placeholder: this subcommand is not built yet; it says so instead of pretending.
+// veritas tasks generate | check | demos: verifier-backed task suites, answer scoring and
+// worked demonstrations. Formats: docs/verify.md and docs/answer-protocol.md.
+#include <cstdio>
+#include <map>
+#include <unordered_map>
+
 #include "veritas/cli/commands.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/fs.hpp"
+#include "veritas/util/progress.hpp"
+#include "veritas/util/text.hpp"
+#include "veritas/verify/demos.hpp"
+#include "veritas/verify/task.hpp"
 
 namespace veritas::cli {
 
+namespace {
+
+using nlohmann::json;
+
+json parse_difficulty(const std::string& s) {
+  if (s.empty()) return json::object();
+  try {
+    json j = json::parse(s);
+    check(j.is_object(), "--difficulty must be a JSON object, e.g. '{\"digits\": 5}'");
+    return j;
+  } catch (const json::parse_error& e) {
+    throw Error(std::string("--difficulty is not valid JSON: ") + e.what());
+  }
+}
+
+void write_jsonl(const std::string& path, const std::vector<json>& rows) {
+  std::string out;
+  for (const auto& r : rows) out += r.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (path == "-") {
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return;
+  }
+  atomic_write_file(path, out);
+}
+
+struct Counts {
+  int64_t n[4] = {0, 0, 0, 0};
+  int64_t total() const { return n[0] + n[1] + n[2] + n[3]; }
+};
+
+std::string rate(int64_t k, int64_t n) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f%%", n ? 100.0 * k / n : 0.0);
+  return b;
+}
+
+}  // namespace
+
 void register_tasks(CLI::App& app) {
-  auto* cmd = app.add_subcommand("tasks", "generate verifier-backed task suites and score answers (not implemented yet)");
-  cmd->callback([] { throw Error("'veritas tasks' is not implemented yet"); });
+  auto* cmd = app.add_subcommand("tasks", "generate verifier-backed task suites, score answers, write worked demonstrations");
+  cmd->require_subcommand(1);
+
+  // --- generate ---
+  struct Gen {
+    std::string suite, split = "test", out, difficulty;
+    int n = 100;
+    uint64_t seed = 0;
+  };
+  auto g = std::make_shared<Gen>();
+  auto* gen = cmd->add_subcommand("generate", "write N tasks of a suite as JSONL (deterministic in --seed; splits are disjoint)");
+  std::string suites;
+  for (const auto& s : suite_names()) suites += (suites.empty() ? "" : "|") + s;
+  gen->add_option("--suite", g->suite, "suite: " + suites)->required();
+  gen->add_option("--n", g->n, "number of tasks")->check(CLI::NonNegativeNumber);
+  gen->add_option("--seed", g->seed, "random seed");
+  gen->add_option("--split", g->split, "train|dev|test (a question's split is a hash of its content)")
+      ->check(CLI::IsMember({"train", "dev", "test"}));
+  gen->add_option("--difficulty", g->difficulty,
+                  "JSON knobs, e.g. '{\"digits\":8,\"steps\":3}', '{\"lang\":\"zh\"}', '{\"impossible_rate\":0}' (see docs/verify.md)");
+  gen->add_option("-o,--out", g->out, "output JSONL ('-' = stdout)")->required();
+  gen->callback([g] {
+    SuiteOptions o;
+    o.suite = g->suite;
+    o.n = g->n;
+    o.seed = g->seed;
+    o.split = g->split;
+    o.difficulty = parse_difficulty(g->difficulty);
+    auto tasks = generate_tasks(o);
+    std::vector<json> rows;
+    for (const auto& t : tasks) rows.push_back(t.to_json());
+    write_jsonl(g->out, rows);
+    if (g->out != "-") std::fprintf(stderr, "wrote %zu %s tasks (%s split) to %s\n", tasks.size(), g->suite.c_str(), g->split.c_str(), g->out.c_str());
+  });
+
+  // --- check ---
+  struct Chk {
+    std::string tasks, answers, verdicts;
+    bool as_json = false;
+  };
+  auto c = std::make_shared<Chk>();
+  auto* chk = cmd->add_subcommand("check", "score a JSONL of answers ({\"id\":..., \"answer\":\"...\"}) against tasks and print the summary");
+  chk->add_option("tasks", c->tasks, "tasks JSONL (from 'veritas tasks generate')")->required();
+  chk->add_option("answers", c->answers, "answers JSONL: one {\"id\", \"answer\"} object per line")->required();
+  chk->add_option("--verdicts", c->verdicts, "also write one {\"id\",\"verdict\",\"reason\",\"confidence\"} line per answer here");
+  chk->add_flag("--json", c->as_json, "print the summary as JSON");
+  chk->callback([c] {
+    auto tasks = read_tasks_jsonl(c->tasks);
+    std::unordered_map<std::string, const Task*> by_id;
+    for (const auto& t : tasks) by_id[t.id] = &t;
+    LineReader r(c->answers);
+    std::string line;
+    Counts all;
+    std::map<std::string, Counts> per_suite;
+    std::vector<json> verdicts;
+    std::unordered_map<std::string, int64_t> answered;
+    Progress prog("check", (int64_t)tasks.size(), "answers");
+    while (r.next(line)) {
+      std::string where = c->answers + ":" + std::to_string(r.line_number());
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      json j;
+      try {
+        j = json::parse(line);
+      } catch (const json::parse_error& e) {
+        throw Error(where + ": invalid JSON: " + e.what());
+      }
+      check(j.is_object() && j.contains("id") && j["id"].is_string(), where + ": expected an object with a string 'id'");
+      check(j.contains("answer") && j["answer"].is_string(), where + ": expected a string 'answer'");
+      std::string id = j["id"].get<std::string>();
+      auto it = by_id.find(id);
+      check(it != by_id.end(), where + ": no task with id '" + id + "' in " + c->tasks);
+      check(answered[id]++ == 0, where + ": a second answer for task '" + id + "'");
+      Score s = verify(*it->second, j["answer"].get<std::string>());
+      all.n[(int)s.verdict]++;
+      per_suite[it->second->suite].n[(int)s.verdict]++;
+      json v = {{"id", id}, {"verdict", verdict_name(s.verdict)}, {"reason", s.reason}};
+      if (s.confidence) v["confidence"] = *s.confidence;
+      verdicts.push_back(v);
+      prog.add(1);
+    }
+    prog.finish();
+    int64_t missing = (int64_t)tasks.size() - (int64_t)answered.size();
+    if (!c->verdicts.empty()) write_jsonl(c->verdicts, verdicts);
+    auto summary = [](const Counts& k) {
+      int64_t n = k.total();
+      return json{{"n", n}, {"correct", k.n[0]}, {"wrong", k.n[1]}, {"abstained", k.n[2]}, {"malformed", k.n[3]},
+                  {"correct_rate", n ? (double)k.n[0] / n : 0.0}, {"wrong_rate", n ? (double)k.n[1] / n : 0.0},
+                  {"abstained_rate", n ? (double)k.n[2] / n : 0.0}, {"malformed_rate", n ? (double)k.n[3] / n : 0.0},
+                  {"accuracy_when_attempted", (k.n[0] + k.n[1]) ? (double)k.n[0] / (k.n[0] + k.n[1]) : 0.0}};
+    };
+    if (c->as_json) {
+      json out = summary(all);
+      out["unanswered"] = missing;
+      for (const auto& [s, k] : per_suite) out["suites"][s] = summary(k);
+      std::printf("%s\n", out.dump(2).c_str());
+      return;
+    }
+    auto row = [&](const std::string& name, const Counts& k) {
+      int64_t n = k.total();
+      std::printf("%-12s %7lld  correct %7lld (%6s)  wrong %7lld (%6s)  abstained %7lld (%6s)  malformed %7lld (%6s)\n",
+                  name.c_str(), (long long)n, (long long)k.n[0], rate(k.n[0], n).c_str(), (long long)k.n[1],
+                  rate(k.n[1], n).c_str(), (long long)k.n[2], rate(k.n[2], n).c_str(), (long long)k.n[3],
+                  rate(k.n[3], n).c_str());
+    };
+    for (const auto& [s, k] : per_suite) row(s, k);
+    row("all", all);
+    int64_t attempted = all.n[0] + all.n[1];
+    std::printf("accuracy when attempted: %s (%lld of %lld)\n", rate(all.n[0], attempted).c_str(), (long long)all.n[0],
+                (long long)attempted);
+    if (missing > 0) std::printf("unanswered: %lld of %zu tasks have no answer line\n", (long long)missing, tasks.size());
+  });
+
+  // --- demos ---
+  auto d = std::make_shared<DemoOptions>();
+  auto dout = std::make_shared<std::string>();
+  auto* dem = cmd->add_subcommand("demos", "write worked solutions (steps + Answer line) with a controlled error rate, for imitation training");
+  dem->add_option("--suite", d->suite, "arith (column addition/multiplication) | units (conversions)")
+      ->check(CLI::IsMember({"arith", "units"}));
+  dem->add_option("--n", d->n, "number of demonstrations")->check(CLI::NonNegativeNumber);
+  dem->add_option("--seed", d->seed, "random seed");
+  dem->add_option("--split", d->split, "train|dev|test")->check(CLI::IsMember({"train", "dev", "test"}));
+  dem->add_option("--error-rate", d->error_rate, "fraction of demonstrations with an error")->check(CLI::Range(0.0, 1.0));
+  dem->add_option("--error-kind", d->error_kind, "slip (random local mistakes) | rule (one coherent false rule, see --rule)")
+      ->check(CLI::IsMember({"slip", "rule"}));
+  std::string rules;
+  for (const auto& [n, desc] : demo_rules()) rules += "\n  " + n + ": " + desc;
+  dem->add_option("--rule", d->rule, "the false rule for --error-kind rule:" + rules);
+  dem->add_option("--digits", d->digits, "operand digits (0 = a mix of 1..--max-digits)")->check(CLI::Range(0, 1000));
+  dem->add_option("--max-digits", d->max_digits, "largest operand size in the mix")->check(CLI::Range(1, 1000));
+  dem->add_option("--op", d->op, "arith operation: add | mul | mix")->check(CLI::IsMember({"add", "mul", "mix"}));
+  dem->add_option("--lang", d->lang, "en | zh | mix")->check(CLI::IsMember({"en", "zh", "mix"}));
+  dem->add_option("-o,--out", *dout, "output JSONL ('-' = stdout)")->required();
+  dem->callback([d, dout] {
+    auto demos = generate_demos(*d);
+    std::vector<json> rows;
+    int64_t wrong = 0;
+    for (const auto& x : demos) {
+      rows.push_back(x.to_json());
+      wrong += !x.correct;
+    }
+    write_jsonl(*dout, rows);
+    if (*dout != "-")
+      std::fprintf(stderr, "wrote %zu demonstrations (%lld with a wrong final answer) to %s\n", demos.size(), (long long)wrong, dout->c_str());
+  });
 }
 
 }  // namespace veritas::cli

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace veritas {
@@ -19,6 +20,14 @@ inline constexpr const char* kUser = "<|user|>";
 inline constexpr const char* kAssistant = "<|assistant|>";
 inline constexpr const char* kEndOfTurn = "<|end|>";
 
+// An entry of tokenizer.json's added_tokens: matched as a whole string by
+// encode_with_specials, decoded to its content.
+struct AddedToken {
+  int32_t id = 0;
+  std::string content;
+  bool special = true;
+};
+
 class Tokenizer {
  public:
   Tokenizer();
@@ -27,6 +36,8 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
   static Tokenizer load(const std::filesystem::path& tokenizer_json);  // throws Error
+  // Same from the file's text; `name` is used in error messages.
+  static Tokenizer from_json(std::string_view json_text, const std::string& name = "tokenizer.json");
   void save(const std::filesystem::path& tokenizer_json) const;          // atomic
 
   // Plain text: special-token strings inside `text` are encoded as ordinary bytes.
@@ -40,9 +51,23 @@ class Tokenizer {
   std::optional<int32_t> token_id(std::string_view special_or_token) const;
   int32_t eot_id() const;  // <|endoftext|>; throws if absent
 
+  // Builds a byte-level BPE tokenizer. token_bytes[id] holds the raw bytes of token id
+  // (empty: no token has that id); every single byte must be a token; merge r joins
+  // (left, right) into the token whose bytes are their concatenation, rank r.
+  // Added tokens may reuse an id of token_bytes or take a new one. Throws Error.
+  static Tokenizer from_bpe(const std::vector<std::string>& token_bytes,
+                            const std::vector<std::pair<int32_t, int32_t>>& merges,
+                            const std::vector<AddedToken>& added);
+  const std::vector<std::pair<int32_t, int32_t>>& merges() const;
+  const std::vector<AddedToken>& added_tokens() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Builds a tokenizer from GPT-2's original files (encoder.json + vocab.bpe);
+// <|endoftext|> becomes a special added token.
+Tokenizer import_gpt2(const std::filesystem::path& encoder_json, const std::filesystem::path& vocab_bpe);
 
 }  // namespace veritas

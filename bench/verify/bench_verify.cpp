@@ -1,0 +1,61 @@
+// Verifications per second per core for each suite's verifier, on a mix of right, wrong,
+// abstaining and malformed answers, single-threaded. Targets from issue 4: arithmetic
+// >= 100,000/s, units >= 20,000/s; the printed ratio is measured / target.
+#include <cstdio>
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "veritas/util/timer.hpp"
+#include "veritas/verify/task.hpp"
+
+using namespace veritas;
+
+int main(int argc, char** argv) {
+  double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
+  struct Row { const char* suite; double target; };
+  const Row rows[] = {{"arith", 100000}, {"algebra", 0}, {"units", 20000}, {"physics", 20000}, {"facts", 0}, {"impossible", 0}};
+  std::printf("%-11s %14s %12s %10s  %s\n", "verifier", "verifs/s/core", "target", "ratio", "answers");
+  int failures = 0;
+  for (const auto& r : rows) {
+    SuiteOptions o;
+    o.suite = r.suite;
+    o.n = 2000;
+    o.seed = 1;
+    o.split = "train";
+    auto tasks = generate_tasks(o);
+    // Each task is judged on its reference answer (with working text before it), a
+    // wrong one, an abstention and a malformed one.
+    std::vector<std::pair<const Task*, std::string>> work;
+    for (const auto& t : tasks) {
+      work.push_back({&t, "Let me work it out step by step.\n" + t.reference + "\nConfidence: 0.9"});
+      std::string wrong = t.reference;
+      size_t p = wrong.find_first_of("123456789");
+      if (p != std::string::npos) wrong[p] = wrong[p] == '9' ? '8' : char(wrong[p] + 1);
+      work.push_back({&t, wrong});
+      work.push_back({&t, "Answer: I don't know"});
+      work.push_back({&t, "The answer is probably 12."});
+    }
+    // Warm-up (unit table, fact tables), then timed passes until `seconds` elapse.
+    for (const auto& [t, a] : work) verify(*t, a);
+    Timer timer;
+    int64_t n = 0;
+    int64_t correct = 0, passes = 0;
+    while (timer.seconds() < seconds) {
+      for (const auto& [t, a] : work) correct += verify(*t, a).verdict == Verdict::Correct;
+      n += (int64_t)work.size();
+      passes++;
+    }
+    double rate = n / timer.seconds();
+    char target[32] = "-", ratio[32] = "-";
+    if (r.target > 0) {
+      std::snprintf(target, sizeof target, "%.0f", r.target);
+      std::snprintf(ratio, sizeof ratio, "%.2fx", rate / r.target);
+      failures += rate < r.target;
+    }
+    std::printf("%-11s %14.0f %12s %10s  %zu a pass, %lld judged correct\n", r.suite, rate, target, ratio, work.size(),
+                (long long)(correct / std::max<int64_t>(passes, 1)));
+  }
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,513 @@
+// Quality heuristics: one pass decodes the text and collects per-line, per-word and
+// per-character statistics; the n-gram rules then run over the word (or, for Chinese,
+// character) hashes with a reused open-addressing table. The rules and defaults are the
+// published ones (Gopher, C4, FineWeb; FineWeb-2 / ChineseWebText / MAP-CC for Chinese).
+#include "veritas/data/quality.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <queue>
+
+#include "veritas/util/config.hpp"
+
+namespace veritas {
+
+// ---------------------------------------------------------------- PhraseMatcher
+PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_(phrases) {
+  auto fold = [](unsigned char c) -> unsigned char { return (c >= 'A' && c <= 'Z') ? c + 32 : c; };
+  // Trie with goto on folded bytes; upper-case bytes get the same transitions below.
+  std::vector<std::array<int32_t, 256>> go(1);
+  go[0].fill(-1);
+  std::vector<std::vector<int32_t>> out(1);
+  for (size_t p = 0; p < phrases_.size(); ++p) {
+    const std::string& ph = phrases_[p];
+    bound_left_.push_back(!ph.empty() && is_word_byte((unsigned char)ph.front()));
+    bound_right_.push_back(!ph.empty() && is_word_byte((unsigned char)ph.back()));
+    if (ph.empty()) continue;
+    int32_t st = 0;
+    for (unsigned char c : ph) {
+      c = fold(c);
+      if (go[st][c] < 0) {
+        go[st][c] = (int32_t)go.size();
+        go.emplace_back();
+        go.back().fill(-1);
+        out.emplace_back();
+      }
+      st = go[st][c];
+    }
+    out[st].push_back((int32_t)p);
+  }
+  size_t n = go.size();
+  std::vector<int32_t> fail(n, 0);
+  delta_.assign(n * 256, 0);
+  std::queue<int32_t> q;
+  for (int c = 0; c < 256; ++c) {
+    int32_t s = go[0][fold((unsigned char)c)];
+    delta_[c] = s < 0 ? 0 : s;
+    if (s > 0 && c == fold((unsigned char)c)) { fail[s] = 0; q.push(s); }
+  }
+  while (!q.empty()) {
+    int32_t r = q.front();
+    q.pop();
+    for (int32_t o : out[fail[r]]) out[r].push_back(o);
+    for (int c = 0; c < 256; ++c) {
+      int32_t s = go[r][fold((unsigned char)c)];
+      if (s >= 0) {
+        delta_[(size_t)r * 256 + c] = s;
+        if (c == fold((unsigned char)c)) {
+          fail[s] = delta_[(size_t)fail[r] * 256 + c];
+          q.push(s);
+        }
+      } else {
+        delta_[(size_t)r * 256 + c] = delta_[(size_t)fail[r] * 256 + c];
+      }
+    }
+  }
+  out_begin_.assign(n + 1, 0);
+  for (size_t s = 0; s < n; ++s) {
+    out_begin_[s] = (int32_t)out_.size();
+    for (int32_t o : out[s]) out_.push_back(o);
+  }
+  out_begin_[n] = (int32_t)out_.size();
+}
+
+namespace {
+
+// ---------------------------------------------------------------- text helpers
+inline uint32_t decode(std::string_view s, size_t& i) {
+  unsigned char c = (unsigned char)s[i];
+  if (c < 0x80) { ++i; return c; }
+  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  uint32_t cp = c & (0x3F >> n);
+  ++i;
+  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
+  return cp;
+}
+inline bool is_space(uint32_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0x3000 || c == 0xA0; }
+inline bool is_han(uint32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF) ||
+         (c >= 0x20000 && c <= 0x2FFFF);
+}
+inline bool is_letter(uint32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) ||
+         (c >= 0x370 && c <= 0x4FF) || is_han(c) || (c >= 0x3040 && c <= 0x30FF) || (c >= 0xAC00 && c <= 0xD7AF);
+}
+inline bool is_digit(uint32_t c) { return (c >= '0' && c <= '9') || (c >= 0xFF10 && c <= 0xFF19); }
+inline bool is_terminal_punct(uint32_t c) {
+  switch (c) {
+    case '.': case '!': case '?': case '"': case '\'': case 0x3002: case 0xFF01: case 0xFF1F: case 0x2026:
+    case 0x201D: case 0x2019: case 0x300D: case 0x300F: case 0xFF0E: case 0xFF61:
+      return true;
+    default:
+      return false;
+  }
+}
+inline bool is_bullet(uint32_t c) { return c == 0x2022 || c == 0x25CF || c == 0x00B7 || c == '-' || c == '*' || c == 0x25AA; }
+inline uint64_t mix(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+  return x;
+}
+
+// Open-addressing counter keyed by 64-bit hashes, reused per thread.
+struct CountTable {
+  std::vector<uint64_t> keys;
+  std::vector<uint32_t> counts;
+  size_t mask = 0;
+  void reset(size_t n) {
+    size_t cap = 64;
+    while (cap < 2 * n + 2) cap <<= 1;
+    if (keys.size() != cap) { keys.assign(cap, 0); counts.assign(cap, 0); }
+    else { std::fill(keys.begin(), keys.end(), 0); }
+    mask = cap - 1;
+  }
+  uint32_t& slot(uint64_t k) {
+    k |= 1;  // 0 marks an empty slot
+    size_t i = mix(k) & mask;
+    while (keys[i] && keys[i] != k) i = (i + 1) & mask;
+    if (!keys[i]) { keys[i] = k; counts[i] = 0; }
+    return counts[i];
+  }
+};
+
+const PhraseMatcher& nav_matcher() {
+  // Line-level navigation / footer residue: counts only on short lines.
+  static const PhraseMatcher m({
+      "上一篇", "下一篇", "上一页", "下一页", "上一章", "下一章", "展开全文", "展开", "收起", "更多", "查看更多",
+      "点击", "返回顶部", "返回首页", "首页", "阅读全文", "阅读原文", "相关阅读", "相关文章", "分享到", "版权所有",
+      "免责声明", "登录", "注册", "评论", "点赞", "收藏", "关注我们", "扫一扫", "热门推荐", "责任编辑",
+      "read more", "continue reading", "share this", "share on", "next post", "previous post", "next article",
+      "previous article", "back to top", "home", "menu", "skip to content", "related posts", "related articles",
+      "leave a comment", "posted in", "tags:", "all rights reserved", "copyright", "privacy policy", "terms of use",
+      "terms of service", "sign in", "log in", "sign up", "subscribe", "click here", "load more", "show more",
+      "newsletter", "contact us", "about us", "follow us"});
+  return m;
+}
+// Document-level residue (C4: cookie/terms notices, "javascript", "lorem ipsum").
+enum DocPhrase { kLorem = 0 };
+const PhraseMatcher& doc_matcher() {
+  static const PhraseMatcher m({"lorem ipsum", "cookie", "cookies", "javascript", "all rights reserved",
+                                "privacy policy", "terms of use", "terms of service", "enable javascript",
+                                "accept all", "版权所有", "免责声明", "ICP备", "隐私政策", "用户协议", "使用条款"});
+  return m;
+}
+
+inline bool is_stop_word(std::string_view w) {
+  return w == "the" || w == "be" || w == "to" || w == "of" || w == "and" || w == "that" || w == "have" ||
+         w == "with";
+}
+
+std::string fmt(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+Decision fail(const char* code, const char* what, double v, const char* op, double thr) {
+  return Decision::drop(code, std::string(what) + "=" + fmt(v) + " " + op + " " + fmt(thr));
+}
+
+struct Line {
+  uint64_t hash = 0;
+  int chars = 0;  // non-space code points
+  bool punct_end = false, bullet = false, ellipsis = false, boiler = false;
+};
+
+}  // namespace
+
+QualityConfig QualityConfig::from_json(const nlohmann::json& j) {
+  QualityConfig c;
+#define Q(k) c.k = get_or(j, #k, c.k)
+  Q(enabled); Q(min_words); Q(max_words); Q(min_chars_zh); Q(max_chars_zh); Q(min_mean_word_len);
+  Q(max_mean_word_len); Q(max_symbol_ratio); Q(max_digit_ratio); Q(min_alpha_words); Q(min_stop_words);
+  Q(min_cjk_ratio); Q(min_punct_lines); Q(punct_lines_min_lines); Q(max_short_lines); Q(short_line_chars);
+  Q(short_line_chars_zh); Q(max_bullet_lines); Q(max_ellipsis_lines); Q(max_dup_lines); Q(max_dup_line_chars);
+  Q(max_dup_paras); Q(max_dup_para_chars); Q(min_char_entropy); Q(max_boilerplate); Q(min_boilerplate_lines);
+  Q(boilerplate_line_chars); Q(max_boilerplate_phrases); Q(max_code_ratio); Q(min_code_braces); Q(boilerplate_lines_drop);
+#undef Q
+  if (j.is_object() && j.contains("max_top_ngram")) {
+    auto v = j["max_top_ngram"].get<std::vector<double>>();
+    for (size_t k = 0; k < 3 && k < v.size(); ++k) c.max_top_ngram[k] = v[k];
+  }
+  if (j.is_object() && j.contains("max_dup_ngram")) {
+    auto v = j["max_dup_ngram"].get<std::vector<double>>();
+    for (size_t k = 0; k < 6 && k < v.size(); ++k) c.max_dup_ngram[k] = v[k];
+  }
+  return c;
+}
+
+Decision check_quality(Document& doc, const QualityConfig& cfg) {
+  if (!cfg.enabled) return Decision::ok();
+  const std::string_view s = doc.text;
+  const bool zh = doc.lang == Lang::Zh;
+
+  thread_local std::vector<uint64_t> unit_hash;  // words (en) or characters (zh)
+  thread_local std::vector<uint32_t> unit_chars;
+  thread_local std::vector<Line> lines;
+  thread_local std::vector<uint32_t> hist_touched;
+  thread_local std::vector<uint32_t> hist;  // code point histogram for the BMP
+  thread_local CountTable table;
+  unit_hash.clear();
+  unit_chars.clear();
+  lines.clear();
+  if (hist.empty()) hist.assign(0x10000, 0);
+
+  int64_t nonspace = 0, digits = 0, han = 0, hashes = 0, ellipses = 0, code_chars = 0, braces = 0, astral = 0;
+  int64_t words = 0, word_chars = 0, alpha_words = 0, stop_words = 0;
+  // Word state (en).
+  uint64_t wh = 1469598103934665603ULL;
+  int wlen = 0;
+  bool walpha = false;
+  char wbuf[8];
+  int wbuf_len = 0;
+  auto end_word = [&] {
+    if (!wlen) return;
+    ++words;
+    word_chars += wlen;
+    alpha_words += walpha;
+    if (wbuf_len > 0 && wbuf_len <= 4 && is_stop_word(std::string_view(wbuf, wbuf_len))) ++stop_words;
+    unit_hash.push_back(wh);
+    unit_chars.push_back((uint32_t)wlen);
+    wh = 1469598103934665603ULL;
+    wlen = 0;
+    walpha = false;
+    wbuf_len = 0;
+  };
+  Line cur;
+  uint64_t lh = 1469598103934665603ULL;
+  uint32_t last_cp = 0, prev_cp = 0, prev2_cp = 0;
+  bool line_started = false;
+  auto end_line = [&] {
+    cur.hash = lh;
+    cur.punct_end = is_terminal_punct(last_cp);
+    cur.ellipsis = last_cp == 0x2026 || (last_cp == '.' && prev_cp == '.' && prev2_cp == '.');
+    lines.push_back(cur);
+    cur = Line{};
+    lh = 1469598103934665603ULL;
+    last_cp = prev_cp = prev2_cp = 0;
+    line_started = false;
+  };
+
+  size_t i = 0;
+  while (i < s.size()) {
+    uint32_t c = decode(s, i);
+    if (c == '\n') {
+      if (!zh) end_word();
+      end_line();
+      continue;
+    }
+    if (is_space(c)) {
+      if (!zh) end_word();
+      continue;
+    }
+    ++nonspace;
+    if (c < 0x10000) {
+      if (hist[c]++ == 0) hist_touched.push_back(c);
+    } else {
+      ++astral;
+    }
+    digits += is_digit(c);
+    bool h = is_han(c);
+    han += h;
+    hashes += c == '#';
+    ellipses += c == 0x2026 || (c == '.' && prev_cp == '.' && prev2_cp == '.' && line_started);
+    code_chars += c == '{' || c == '}' || c == ';' || c == '=';
+    braces += c == '{' || c == '}';
+    if (!line_started) { cur.bullet = is_bullet(c); line_started = true; }
+    ++cur.chars;
+    lh = (lh ^ c) * 1099511628211ULL;
+    prev2_cp = prev_cp;
+    prev_cp = last_cp;
+    last_cp = c;
+    if (zh) {
+      // Chinese: each character is a unit (no segmentation on the hot path).
+      unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
+      unit_chars.push_back(1);
+      ++words;
+      word_chars += 1;
+      alpha_words += is_letter(c);
+    } else {
+      uint32_t lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+      // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
+      if (is_letter(c) || is_digit(c) || c > 0x7F) {
+        wh = (wh ^ lc) * 1099511628211ULL;
+        if (wbuf_len < 8 && lc < 0x80) wbuf[wbuf_len++] = (char)lc;
+        else wbuf_len = 9;
+      }
+      ++wlen;
+      walpha |= is_letter(c);
+    }
+  }
+  if (!zh) end_word();
+  if (line_started || lines.empty()) end_line();
+
+  // Character entropy (bits per code point) over non-space characters.
+  double entropy = 0;
+  if (nonspace > 0) {
+    for (uint32_t c : hist_touched) {
+      double p = (double)hist[c] / nonspace;
+      entropy -= p * std::log2(p);
+      hist[c] = 0;
+    }
+    if (astral) { double p = (double)astral / nonspace; entropy -= p * std::log2(p); }
+  }
+  hist_touched.clear();
+
+  const double len_value = zh ? (double)nonspace : (double)words;
+  doc.scores.emplace_back(zh ? "quality.chars" : "quality.words", len_value);
+  doc.scores.emplace_back("quality.entropy", entropy);
+
+  // Length.
+  if (zh) {
+    if (nonspace < cfg.min_chars_zh) return fail("quality.too_short", "chars", nonspace, "<", cfg.min_chars_zh);
+    if (nonspace > cfg.max_chars_zh) return fail("quality.too_long", "chars", nonspace, ">", cfg.max_chars_zh);
+    double cjk = (double)han / nonspace;
+    if (cjk < cfg.min_cjk_ratio) return fail("quality.cjk_ratio", "han_ratio", cjk, "<", cfg.min_cjk_ratio);
+  } else {
+    if (words < cfg.min_words) return fail("quality.too_short", "words", words, "<", cfg.min_words);
+    if (words > cfg.max_words) return fail("quality.too_long", "words", words, ">", cfg.max_words);
+    double mwl = (double)word_chars / words;
+    if (mwl < cfg.min_mean_word_len) return fail("quality.mean_word_len", "mean_word_len", mwl, "<", cfg.min_mean_word_len);
+    if (mwl > cfg.max_mean_word_len) return fail("quality.mean_word_len", "mean_word_len", mwl, ">", cfg.max_mean_word_len);
+    double aw = (double)alpha_words / words;
+    if (aw < cfg.min_alpha_words) return fail("quality.alpha_words", "alpha_words", aw, "<", cfg.min_alpha_words);
+    if (doc.lang == Lang::En && stop_words < cfg.min_stop_words)
+      return fail("quality.stop_words", "stop_words", stop_words, "<", cfg.min_stop_words);
+  }
+  const double unit_count = zh ? (double)nonspace : (double)words;
+  double sym = (hashes + ellipses) / std::max(1.0, unit_count);
+  if (sym > cfg.max_symbol_ratio) return fail("quality.symbol_ratio", "symbol_ratio", sym, ">", cfg.max_symbol_ratio);
+  double dig = (double)digits / std::max<int64_t>(1, nonspace);
+  if (dig > cfg.max_digit_ratio) return fail("quality.digit_ratio", "digit_ratio", dig, ">", cfg.max_digit_ratio);
+
+  // Boilerplate residue: lorem ipsum drops at once (C4); cookie/terms/javascript
+  // notices count per distinct phrase; navigation phrases count on short lines only.
+  {
+    uint64_t doc_hits = 0;
+    bool lorem = false;
+    doc_matcher().scan(s, [&](size_t p, size_t) {
+      if (p == kLorem) lorem = true;
+      doc_hits |= 1ULL << p;
+    });
+    if (lorem) return Decision::drop("quality.lorem_ipsum", "contains \"lorem ipsum\"");
+    int distinct = __builtin_popcountll(doc_hits);
+    doc.scores.emplace_back("quality.boilerplate_phrases", distinct);
+    if (distinct > cfg.max_boilerplate_phrases)
+      return fail("quality.boilerplate", "boilerplate_phrases", distinct, ">", cfg.max_boilerplate_phrases);
+    // Map byte offsets to lines by walking newlines alongside the matcher hits (hits
+    // arrive in increasing order of end offset, close enough for line attribution).
+    size_t line_idx = 0, next_nl = s.find('\n');
+    nav_matcher().scan(s, [&](size_t, size_t begin) {
+      while (next_nl != std::string_view::npos && next_nl < begin) {
+        ++line_idx;
+        next_nl = s.find('\n', next_nl + 1);
+      }
+      if (line_idx < lines.size() && lines[line_idx].chars <= cfg.boilerplate_line_chars) lines[line_idx].boiler = true;
+    });
+  }
+  int64_t nlines = 0, punct = 0, short_l = 0, bullets = 0, ellipsis_l = 0, boiler = 0, total_line_chars = 0;
+  const int short_thr = zh ? cfg.short_line_chars_zh : cfg.short_line_chars;
+  for (const Line& l : lines) {
+    if (!l.chars) continue;
+    ++nlines;
+    punct += l.punct_end;
+    short_l += l.chars < short_thr;
+    bullets += l.bullet;
+    ellipsis_l += l.ellipsis;
+    boiler += l.boiler;
+    total_line_chars += l.chars;
+  }
+  // Duplicated lines and paragraphs (Gopher), by count and by characters.
+  {
+    table.reset(lines.size());
+    int64_t dup = 0, dup_chars = 0;
+    for (const Line& l : lines) {
+      // One-character lines (a table rule, a lone bullet) carry no content to repeat.
+      if (l.chars < 2) continue;
+      if (table.slot(l.hash)++ > 0) { ++dup; dup_chars += l.chars; }
+    }
+    double dl = nlines ? (double)dup / nlines : 0, dc = total_line_chars ? (double)dup_chars / total_line_chars : 0;
+    doc.scores.emplace_back("quality.dup_lines", dl);
+    if (dl > cfg.max_dup_lines) return fail("quality.dup_lines", "dup_lines", dl, ">", cfg.max_dup_lines);
+    if (dc > cfg.max_dup_line_chars) return fail("quality.dup_lines", "dup_line_chars", dc, ">", cfg.max_dup_line_chars);
+    // Paragraphs: runs of non-empty lines separated by empty lines.
+    table.reset(lines.size());
+    int64_t paras = 0, dparas = 0, dpchars = 0;
+    uint64_t ph = 0;
+    int pchars = 0;
+    auto end_para = [&] {
+      if (!pchars) return;
+      ++paras;
+      if (table.slot(ph)++ > 0) { ++dparas; dpchars += pchars; }
+      ph = 0;
+      pchars = 0;
+    };
+    for (const Line& l : lines) {
+      if (!l.chars) { end_para(); continue; }
+      ph = mix(ph ^ l.hash) + 0x9E37;
+      pchars += l.chars;
+    }
+    end_para();
+    if (paras > 1) {
+      double dp = (double)dparas / paras, dpc = (double)dpchars / std::max<int64_t>(1, total_line_chars);
+      if (dp > cfg.max_dup_paras) return fail("quality.dup_paras", "dup_paras", dp, ">", cfg.max_dup_paras);
+      if (dpc > cfg.max_dup_para_chars) return fail("quality.dup_paras", "dup_para_chars", dpc, ">", cfg.max_dup_para_chars);
+    }
+  }
+
+  if (nlines > 0) {
+    double b = (double)boiler / nlines;
+    if (boiler >= cfg.min_boilerplate_lines && (b > cfg.max_boilerplate || boiler >= cfg.boilerplate_lines_drop))
+      return fail("quality.boilerplate", "boilerplate_lines", b, ">", cfg.max_boilerplate);
+    // Code residue: braces (C4 drops any page with '{'; we need a few, with ; and = around).
+    double code = (double)code_chars / std::max<int64_t>(1, nonspace);
+    if (braces >= cfg.min_code_braces && code > cfg.max_code_ratio)
+      return fail("quality.code", "code_char_ratio", code, ">", cfg.max_code_ratio);
+    double bl = (double)bullets / nlines;
+    if (bl > cfg.max_bullet_lines) return fail("quality.bullet_lines", "bullet_lines", bl, ">", cfg.max_bullet_lines);
+    double el = (double)ellipsis_l / nlines;
+    if (el > cfg.max_ellipsis_lines) return fail("quality.ellipsis_lines", "ellipsis_lines", el, ">", cfg.max_ellipsis_lines);
+    double pl = (double)punct / nlines;
+    doc.scores.emplace_back("quality.punct_lines", pl);
+    if (nlines >= cfg.punct_lines_min_lines && pl < cfg.min_punct_lines)
+      return fail("quality.punct_lines", "punct_lines", pl, "<", cfg.min_punct_lines);
+    double sl = (double)short_l / nlines;
+    if (nlines >= cfg.punct_lines_min_lines && sl > cfg.max_short_lines)
+      return fail("quality.short_lines", "short_lines", sl, ">", cfg.max_short_lines);
+  }
+
+  // Gopher n-gram rules over units (words; characters with n doubled for Chinese).
+  const size_t W = unit_hash.size();
+  const int scale = zh ? 2 : 1;
+  if (W > 0 && word_chars > 0) {
+    thread_local std::vector<uint64_t> g;
+    const double total = (double)word_chars;
+    auto ngrams = [&](int n) {
+      g.clear();
+      if ((size_t)n > W) return;
+      const uint64_t B = 0x100000001B3ULL;
+      uint64_t pw = 1, hsh = 0;
+      for (int k = 0; k < n; ++k) { hsh = hsh * B + unit_hash[k]; if (k) pw *= B; }
+      g.push_back(hsh);
+      for (size_t k = n; k < W; ++k) {
+        hsh = (hsh - unit_hash[k - n] * pw) * B + unit_hash[k];
+        g.push_back(hsh);
+      }
+    };
+    for (int t = 0; t < 3; ++t) {
+      int n = (t + 2) * scale;
+      ngrams(n);
+      if (g.empty()) break;
+      table.reset(g.size());
+      uint32_t best = 0;
+      size_t best_at = 0;
+      for (size_t k = 0; k < g.size(); ++k) {
+        uint32_t c = ++table.slot(g[k]);
+        if (c > best) { best = c; best_at = k; }
+      }
+      if (best < 2) continue;
+      double len = 0;
+      for (int k = 0; k < n; ++k) len += unit_chars[best_at + k];
+      double frac = std::min(1.0, best * len / total);
+      if (frac > cfg.max_top_ngram[t]) {
+        std::string what = "top_" + std::to_string(n) + "gram_char_frac";
+        return fail("quality.top_ngram", what.c_str(), frac, ">", cfg.max_top_ngram[t]);
+      }
+    }
+    for (int t = 0; t < 6; ++t) {
+      // As Gopher counts it: scanning left to right, an n-gram seen before marks its
+      // characters as duplicated and the scan jumps past it; first occurrences do not count.
+      int n = (t + 5) * scale;
+      ngrams(n);
+      if (g.empty()) break;
+      table.reset(g.size());
+      double covered = 0;
+      for (size_t k = 0; k < g.size();) {
+        uint32_t& c = table.slot(g[k]);
+        if (c) {
+          for (int q = 0; q < n; ++q) covered += unit_chars[k + q];
+          k += n;
+        } else {
+          c = 1;
+          ++k;
+        }
+      }
+      double frac = covered / total;
+      if (t == 0) doc.scores.emplace_back("quality.dup_ngrams", frac);
+      if (frac > cfg.max_dup_ngram[t]) {
+        std::string what = "dup_" + std::to_string(n) + "gram_char_frac";
+        return fail("quality.dup_ngrams", what.c_str(), frac, ">", cfg.max_dup_ngram[t]);
+      }
+      // Every word of a later occurrence of a repeated longer n-gram is also counted by
+      // this scan, so the longer fractions are at most this one: stop when it is below
+      // every remaining threshold.
+      double rest = 1;
+      for (int u = t + 1; u < 6; ++u) rest = std::min(rest, cfg.max_dup_ngram[u]);
+      if (frac <= rest) break;
+    }
+  }
+  if (entropy < cfg.min_char_entropy) return fail("quality.entropy", "char_entropy_bits", entropy, "<", cfg.min_char_entropy);
+  return Decision::ok();
+}
+
+}  // namespace veritas

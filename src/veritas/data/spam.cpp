@@ -1,0 +1,260 @@
+// Spam filter: one decode pass builds the collapsed code-point sequence (for n-gram
+// repetition) and counts links, hashtags and mentions; promotional phrases come from an
+// Aho-Corasick scan.
+#include "veritas/data/spam.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+
+#include "veritas/data/quality.hpp"
+#include "veritas/util/config.hpp"
+
+namespace veritas {
+
+namespace {
+
+inline uint32_t decode(std::string_view s, size_t& i) {
+  unsigned char c = (unsigned char)s[i];
+  if (c < 0x80) { ++i; return c; }
+  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  uint32_t cp = c & (0x3F >> n);
+  ++i;
+  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
+  return cp;
+}
+inline bool is_space(uint32_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0x3000 || c == 0xA0; }
+inline bool is_han(uint32_t c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF); }
+inline bool is_word_cp(uint32_t c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c > 0x7F;
+}
+inline uint64_t mix(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+  return x;
+}
+
+struct Counter {
+  std::vector<uint64_t> keys;
+  std::vector<uint32_t> counts;
+  size_t mask = 0;
+  void reset(size_t n) {
+    size_t cap = 64;
+    while (cap < 2 * n + 2) cap <<= 1;
+    if (keys.size() != cap) { keys.assign(cap, 0); counts.assign(cap, 0); }
+    else std::fill(keys.begin(), keys.end(), 0);
+    mask = cap - 1;
+  }
+  uint32_t* find(uint64_t k, bool insert) {
+    k |= 1;
+    size_t i = mix(k) & mask;
+    while (keys[i] && keys[i] != k) i = (i + 1) & mask;
+    if (!keys[i]) {
+      if (!insert) return nullptr;
+      keys[i] = k;
+      counts[i] = 0;
+    }
+    return &counts[i];
+  }
+};
+
+const std::vector<std::string>& builtin_promo() {
+  static const std::vector<std::string> v = {
+      // Chinese promotional residue: contact-me-on-WeChat, purchasing agents, deals.
+      "加微信", "加我微信", "加v", "微信号", "微信同号", "代购", "优惠", "优惠券", "促销", "包邮", "免费领取",
+      "点击购买", "限时", "抢购", "秒杀", "特价", "折扣", "招代理", "代理加盟", "兼职日结", "刷单", "返利",
+      "日赚", "月入过万", "货到付款", "咨询热线", "扫码", "私聊", "联系客服", "淘宝店", "旗舰店", "全网最低",
+      "厂家直销", "一件代发", "立即下单", "现货", "火爆招商",
+      // English.
+      "buy now", "click here", "limited offer", "limited time offer", "order now", "free shipping", "discount",
+      "best price", "lowest price", "promo code", "coupon", "act now", "100% free", "money back", "call now",
+      "subscribe now", "sign up now", "special offer", "don't miss", "earn money", "make money fast",
+      "work from home", "casino", "viagra", "shop now", "visit our website", "whatsapp", "dm me", "click the link",
+      "free trial", "risk-free", "best deal", "hot sale", "% off", "cheap"};
+  return v;
+}
+
+// One matcher per distinct extra_promo list (normally just the default).
+const PhraseMatcher& promo_matcher(const std::vector<std::string>& extra) {
+  // Per-thread memo, so concurrent documents do not meet at the mutex below.
+  thread_local const PhraseMatcher* last = nullptr;
+  thread_local std::vector<std::string> last_extra;
+  if (last && last_extra == extra) return *last;
+  static std::mutex mu;
+  static std::vector<std::pair<std::vector<std::string>, std::unique_ptr<PhraseMatcher>>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  last_extra = extra;
+  for (auto& [k, m] : cache)
+    if (k == extra) return *(last = m.get());
+  std::vector<std::string> all = builtin_promo();
+  all.insert(all.end(), extra.begin(), extra.end());
+  cache.emplace_back(extra, std::make_unique<PhraseMatcher>(all));
+  return *(last = cache.back().second.get());
+}
+
+const PhraseMatcher& link_matcher() {
+  static const PhraseMatcher m({"http://", "https://", "www."});
+  return m;
+}
+
+std::string fmt(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
+// Share of positions covered by n-grams (over seq) that occur >= min_rep times. When
+// `allowed` is given, only n-grams in it count (title stuffing).
+double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, Counter& table,
+                       Counter* allowed, std::vector<uint64_t>& g) {
+  g.clear();
+  if (seq.size() < (size_t)n || n <= 0) return 0;
+  const uint64_t B = 0x100000001B3ULL;
+  uint64_t pw = 1, h = 0;
+  for (int k = 0; k < n; ++k) { h = h * B + seq[k] + 1; if (k) pw *= B; }
+  g.push_back(h);
+  for (size_t k = n; k < seq.size(); ++k) {
+    h = (h - (seq[k - n] + 1) * pw) * B + seq[k] + 1;
+    g.push_back(h);
+  }
+  table.reset(g.size());
+  for (uint64_t x : g) ++*table.find(x, true);
+  size_t cover_end = 0, covered = 0;
+  for (size_t k = 0; k < g.size(); ++k) {
+    if (*table.find(g[k], false) < (uint32_t)min_rep) continue;
+    if (allowed && !allowed->find(g[k], false)) continue;
+    size_t from = std::max(k, cover_end);
+    covered += k + n - from;
+    cover_end = k + n;
+  }
+  return (double)covered / seq.size();
+}
+
+// Code points with whitespace runs collapsed to one space and ASCII lower-cased; with
+// han_only, only Han characters (Chinese stuffing is in Chinese; repeated commands, table
+// rules or Latin names in a Chinese manual are not stuffing).
+void collapse(std::string_view s, std::vector<uint32_t>& seq, bool han_only = false) {
+  seq.clear();
+  bool space = true;
+  size_t i = 0;
+  while (i < s.size()) {
+    uint32_t c = decode(s, i);
+    if (is_space(c)) {
+      if (!space) seq.push_back(' ');
+      space = true;
+      continue;
+    }
+    space = false;
+    if (han_only && !is_han(c)) continue;
+    seq.push_back((c >= 'A' && c <= 'Z') ? c + 32 : c);
+  }
+}
+
+}  // namespace
+
+SpamConfig SpamConfig::from_json(const nlohmann::json& j) {
+  SpamConfig c;
+#define Q(k) c.k = get_or(j, #k, c.k)
+  Q(enabled); Q(stuff_ngram); Q(stuff_ngram_zh); Q(stuff_min_repeats); Q(max_stuffing); Q(title_ngram);
+  Q(title_ngram_zh); Q(max_title_coverage); Q(max_links_per_100_words); Q(max_hashtags_per_100_words);
+  Q(max_mentions_per_100_words); Q(min_density_count); Q(max_promo_hits); Q(max_promo_per_1000_chars);
+#undef Q
+  if (j.is_object() && j.contains("extra_promo")) c.extra_promo = j["extra_promo"].get<std::vector<std::string>>();
+  return c;
+}
+
+Decision check_spam(Document& doc, const SpamConfig& cfg) {
+  if (!cfg.enabled) return Decision::ok();
+  const std::string_view s = doc.text;
+  const bool zh = doc.lang == Lang::Zh;
+  thread_local std::vector<uint32_t> seq, tseq;
+  thread_local std::vector<uint64_t> g;
+  thread_local Counter table, title_set;
+
+  // Words, hashtags and mentions in one pass.
+  int64_t tokens = 0, han = 0, hashtags = 0, mentions = 0;
+  {
+    size_t i = 0;
+    uint32_t prev = ' ';
+    bool in_tok = false;
+    while (i < s.size()) {
+      uint32_t c = decode(s, i);
+      if (is_space(c)) { in_tok = false; prev = c; continue; }
+      if (!in_tok) { ++tokens; in_tok = true; }
+      han += is_han(c);
+      if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < s.size()) {
+        size_t j = i;
+        uint32_t nx = decode(s, j);
+        if (is_word_cp(nx) && !is_space(nx) && nx != 0x3000) (c == '@' ? mentions : hashtags) += 1;
+      }
+      prev = c;
+    }
+  }
+  const double words = std::max(1.0, (double)tokens + han / 1.5);
+  int64_t links = 0;
+  link_matcher().scan(s, [&](size_t p, size_t b) {
+    // "https://www." is one link.
+    if (p == 2 && b >= 2 && s[b - 1] == '/' && s[b - 2] == '/') return;
+    ++links;
+  });
+  double per100 = 100.0 / words;
+  doc.scores.emplace_back("spam.links", links * per100);
+  if (links >= cfg.min_density_count && links * per100 > cfg.max_links_per_100_words)
+    return Decision::drop("spam.links", "links_per_100_words=" + fmt(links * per100) + " > " +
+                                            fmt(cfg.max_links_per_100_words) + " (" + std::to_string(links) + " links)");
+  if (hashtags >= cfg.min_density_count && hashtags * per100 > cfg.max_hashtags_per_100_words)
+    return Decision::drop("spam.hashtags", "hashtags_per_100_words=" + fmt(hashtags * per100) + " > " +
+                                               fmt(cfg.max_hashtags_per_100_words));
+  if (mentions >= cfg.min_density_count && mentions * per100 > cfg.max_mentions_per_100_words)
+    return Decision::drop("spam.mentions", "mentions_per_100_words=" + fmt(mentions * per100) + " > " +
+                                               fmt(cfg.max_mentions_per_100_words));
+
+  // Promotional residue.
+  {
+    const PhraseMatcher& pm = promo_matcher(cfg.extra_promo);
+    thread_local std::vector<char> seen;
+    seen.assign(pm.size(), 0);
+    int hits = 0, distinct = 0;
+    std::string first;
+    pm.scan(s, [&](size_t p, size_t) {
+      ++hits;
+      if (!seen[p]) {
+        seen[p] = 1;
+        ++distinct;
+        if (distinct <= 4) first += (first.empty() ? "" : ", ") + pm.phrase(p);
+      }
+    });
+    collapse(s, seq, zh);
+    double per1000 = seq.empty() ? 0 : hits * 1000.0 / seq.size();
+    doc.scores.emplace_back("spam.promo", hits);
+    if (distinct > cfg.max_promo_hits)
+      return Decision::drop("spam.promo", "distinct_promo_phrases=" + std::to_string(distinct) + " > " +
+                                              std::to_string(cfg.max_promo_hits) + " (" + first + ")");
+    if (hits >= 3 && per1000 > cfg.max_promo_per_1000_chars)
+      return Decision::drop("spam.promo", "promo_per_1000_chars=" + fmt(per1000) + " > " +
+                                              fmt(cfg.max_promo_per_1000_chars) + " (" + first + ")");
+  }
+
+  // Keyword stuffing: repeated character n-grams.
+  int n = zh ? cfg.stuff_ngram_zh : cfg.stuff_ngram;
+  double stuff = repeat_coverage(seq, n, cfg.stuff_min_repeats, table, nullptr, g);
+  doc.scores.emplace_back("spam.stuffing", stuff);
+  if (stuff > cfg.max_stuffing)
+    return Decision::drop("spam.keyword_stuffing", "repeated_" + std::to_string(n) + "gram_coverage=" + fmt(stuff) +
+                                                       " > " + fmt(cfg.max_stuffing));
+  if (!doc.title.empty()) {
+    int tn = zh ? cfg.title_ngram_zh : cfg.title_ngram;
+    collapse(doc.title, tseq, zh);
+    if (tseq.size() >= (size_t)tn) {
+      // Title n-gram set, then body coverage by those n-grams when repeated.
+      repeat_coverage(tseq, tn, 1, title_set, nullptr, g);  // fills title_set with the title's n-grams
+      double tc = repeat_coverage(seq, tn, cfg.stuff_min_repeats, table, &title_set, g);
+      doc.scores.emplace_back("spam.title_coverage", tc);
+      if (tc > cfg.max_title_coverage)
+        return Decision::drop("spam.title_stuffing", "title_ngram_coverage=" + fmt(tc) + " > " +
+                                                         fmt(cfg.max_title_coverage));
+    }
+  }
+  return Decision::ok();
+}
+
+}  // namespace veritas

@@ -1,0 +1,1057 @@
+// Machine-spun text detection. Reference statistics come from Debian packages (see
+// spun.hpp and docs/curation-filters.md); they are built once, cached as a binary file
+// and shared read-only between threads.
+//
+// Passages: every source is cut into passages (5 KJV verses, 8 WordNet glosses, 2 Chinese
+// fortunes); passage k goes to the held-out split when k % 10 == 0, to the tuning split
+// when k % 10 == 5, and to the reference statistics otherwise. So neither tuning nor
+// held-out text is ever seen by the statistics, and held-out text never tunes anything.
+#include "veritas/data/spun.hpp"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "veritas/data/quality.hpp"
+#include "veritas/util/config.hpp"
+#include "veritas/util/error.hpp"
+#include "veritas/util/fs.hpp"
+#include "veritas/util/rng.hpp"
+#include "veritas/util/timer.hpp"
+
+namespace veritas {
+
+namespace {
+
+constexpr uint32_t kVersion = 9;  // bump when features, sources or splits change
+// Token cells: unigram-frequency bucket (6) x token length (3, Chinese only) x left-pair
+// state (kPair) x right-pair state (kPair).
+constexpr int kPair = 7;
+constexpr int kSyn = 4;  // does a WordNet synonym fit the neighbours better? (see token_cells)
+constexpr int kCells = 6 * 3 * kPair * kPair * kSyn;
+const char* const kWordnetDir = "/usr/share/wordnet";
+const char* const kJiebaDict = "/usr/lib/python3/dist-packages/jieba/dict.txt";
+const char* const kFortunesZh = "/usr/share/games/fortunes/chinese";
+
+inline uint64_t mix(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+  return x;
+}
+inline uint64_t hash_bytes(std::string_view s) { return XXH3_64bits(s.data(), s.size()) | 1; }
+inline uint64_t pair_key(uint64_t a, uint64_t b) { return (mix(a) * 31 + b) | 1; }
+
+inline uint32_t decode(std::string_view s, size_t& i) {
+  unsigned char c = (unsigned char)s[i];
+  if (c < 0x80) { ++i; return c; }
+  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  uint32_t cp = c & (0x3F >> n);
+  ++i;
+  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
+  return cp;
+}
+inline bool is_han(uint32_t c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF); }
+inline bool is_ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// Open-addressing map from a 64-bit hash (never 0) to a 32-bit count.
+struct Table {
+  std::vector<uint64_t> keys;
+  std::vector<uint32_t> vals;
+  size_t mask = 0, used = 0;
+  Table() { init(1024); }
+  void init(size_t cap) {
+    keys.assign(cap, 0);
+    vals.assign(cap, 0);
+    mask = cap - 1;
+    used = 0;
+  }
+  uint32_t get(uint64_t k) const {
+    size_t i = mix(k) & mask;
+    while (keys[i]) {
+      if (keys[i] == k) return vals[i];
+      i = (i + 1) & mask;
+    }
+    return 0;
+  }
+  void add(uint64_t k, uint32_t v) {
+    if ((used + 1) * 2 > keys.size()) grow();
+    size_t i = mix(k) & mask;
+    while (keys[i] && keys[i] != k) i = (i + 1) & mask;
+    if (!keys[i]) { keys[i] = k; ++used; }
+    vals[i] += v;
+  }
+  void grow() {
+    Table t;
+    t.init(keys.size() * 2);
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (keys[i]) t.add(keys[i], vals[i]);
+    *this = std::move(t);
+  }
+};
+
+struct LangStats {
+  Table uni, bi;
+  double total = 1;
+  // log P(cell | token of a spun text) - log P(cell | token of a clean text), and the
+  // document-score offset that puts prob 0.5 at the chosen operating point.
+  double llr[kCells] = {};
+  // Document model: logistic regression over doc_features(), standardized.
+  static constexpr int kDoc = 6;
+  double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
+  double offset = 0;
+};
+
+// ------------------------------------------------------------------ tortured phrases
+// Known substitution pairs, written for this project after the examples reported by
+// Cabanac, Labbé & Magazinov (2021), "Tortured phrases: A dubious writing style
+// emerging in science" (arXiv:2107.06751). Only the spun side is matched.
+const std::vector<std::pair<std::string, std::string>>& tortured_pairs() {
+  static const std::vector<std::pair<std::string, std::string>> v = {
+      {"counterfeit consciousness", "artificial intelligence"},
+      {"man-made consciousness", "artificial intelligence"},
+      {"man-made brainpower", "artificial intelligence"},
+      {"fake knowledge", "artificial intelligence"},
+      {"profound learning", "deep learning"},
+      {"profound neural organization", "deep neural network"},
+      {"neural organization", "neural network"},
+      {"convolutional neural organization", "convolutional neural network"},
+      {"colossal information", "big data"},
+      {"enormous information", "big data"},
+      {"huge information", "big data"},
+      {"irregular woodland", "random forest"},
+      {"arbitrary woodland", "random forest"},
+      {"choice tree", "decision tree"},
+      {"bolster vector machine", "support vector machine"},
+      {"backing vector machine", "support vector machine"},
+      {"k-closest neighbor", "k-nearest neighbor"},
+      {"flag to clamor", "signal to noise"},
+      {"flag to commotion", "signal to noise"},
+      {"bosom malignancy", "breast cancer"},
+      {"bosom disease", "breast cancer"},
+      {"bosom peril", "breast cancer"},
+      {"mean square blunder", "mean square error"},
+      {"haphazard access memory", "random access memory"},
+      {"cloud registering", "cloud computing"},
+      {"remote sensor organization", "wireless sensor network"},
+      {"web of things", "internet of things"},
+      {"vitality utilization", "energy consumption"},
+      {"vitality productivity", "energy efficiency"},
+      {"pc vision", "computer vision"},
+      {"common language handling", "natural language processing"},
+      {"characteristic language preparing", "natural language processing"},
+      {"straight relapse", "linear regression"},
+      {"calculated relapse", "logistic regression"},
+      {"subterranean insect settlement", "ant colony"},
+      {"molecule swarm enhancement", "particle swarm optimization"},
+      {"hereditary calculation", "genetic algorithm"},
+      {"fluffy rationale", "fuzzy logic"},
+      {"shrewd matrix", "smart grid"},
+      {"worldwide positioning framework", "global positioning system"},
+      {"circulatory strain", "blood pressure"},
+      {"kidney disappointment", "kidney failure"},
+      {"heart disappointment", "heart failure"},
+      {"motor vitality", "kinetic energy"},
+      {"information stockroom", "data warehouse"},
+      {"versatile organization", "mobile network"},
+  };
+  return v;
+}
+const PhraseMatcher& tortured_matcher() {
+  static const PhraseMatcher m([] {
+    std::vector<std::string> v;
+    for (auto& p : tortured_pairs()) v.push_back(p.first);
+    return v;
+  }());
+  return m;
+}
+
+// ------------------------------------------------------------------ Chinese dictionary
+struct ZhDict {
+  Table freq;    // word hash -> jieba frequency
+  Table prefix;  // prefix hash -> 1 (jieba's prefix dictionary: lets the DAG stop early)
+  double log_total = 0;
+  int max_chars = 1;
+  // For the substitution script only: (pos, chars) -> words.
+  std::map<std::pair<std::string, int>, std::vector<std::string>> by_pos;
+  std::unordered_map<std::string, std::string> pos_of;
+};
+
+void load_zh_dict(ZhDict& d, bool with_pos) {
+  std::string text = read_file(kJiebaDict);
+  double total = 0;
+  size_t pos = 0, line_no = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    size_t a = line.find(' ');
+    if (a == std::string_view::npos) continue;
+    size_t b = line.find(' ', a + 1);
+    std::string_view word = line.substr(0, a);
+    uint32_t f = (uint32_t)std::strtoul(std::string(line.substr(a + 1, b == std::string_view::npos ? b : b - a - 1)).c_str(), nullptr, 10);
+    if (!f) continue;
+    d.freq.add(hash_bytes(word), f);
+    total += f;
+    int chars = 0;
+    size_t i = 0;
+    while (i < word.size()) {
+      decode(word, i);
+      ++chars;
+      d.prefix.add(hash_bytes(word.substr(0, i)), 1);
+    }
+    d.max_chars = std::max(d.max_chars, chars);
+    if (with_pos && b != std::string_view::npos) {
+      std::string p(line.substr(b + 1));
+      while (!p.empty() && (p.back() == '\r' || p.back() == ' ')) p.pop_back();
+      if (f >= 50 && chars >= 2) d.by_pos[{p, chars}].emplace_back(word);
+      d.pos_of.emplace(std::string(word), p);
+    }
+  }
+  check(total > 0, std::string(kJiebaDict) + ": no entries (is python3-jieba installed?)");
+  d.log_total = std::log(total);
+}
+
+// Max-probability segmentation of one run of Han characters (jieba's DAG without the
+// HMM for unknown words): right to left, best[i] = max over dictionary words w starting
+// at i of log P(w) + best[i + |w|]; a character outside the dictionary costs log(1/total).
+struct Seg {
+  size_t begin, end;  // byte offsets in the run
+};
+void segment_run(const ZhDict& d, std::string_view run, std::vector<Seg>& out) {
+  thread_local std::vector<size_t> starts;
+  thread_local std::vector<double> best;
+  thread_local std::vector<size_t> next;
+  starts.clear();
+  size_t i = 0;
+  while (i < run.size()) { starts.push_back(i); decode(run, i); }
+  size_t n = starts.size();
+  starts.push_back(run.size());
+  best.assign(n + 1, 0);
+  next.assign(n + 1, 0);
+  for (size_t k = n; k-- > 0;) {
+    double b = -1e300;
+    size_t bj = k + 1;
+    for (size_t j = k + 1; j <= n && (int)(j - k) <= d.max_chars; ++j) {
+      std::string_view w = run.substr(starts[k], starts[j] - starts[k]);
+      uint64_t h = hash_bytes(w);
+      uint32_t f = d.freq.get(h);
+      double lp = f ? std::log((double)f) - d.log_total : (j == k + 1 ? -d.log_total : -1e300);
+      if (lp > -1e299 && lp + best[j] > b) { b = lp + best[j]; bj = j; }
+      if (!d.prefix.get(h)) break;
+    }
+    best[k] = b;
+    next[k] = bj;
+  }
+  for (size_t k = 0; k < n; k = next[k]) out.push_back({starts[k], starts[next[k]]});
+}
+
+// ------------------------------------------------------------------ tokenization
+// A token stream with sentence breaks: bigrams never cross punctuation.
+struct Tok {
+  uint64_t h;
+  uint32_t chars;
+  bool brk;  // a break precedes this token
+  size_t begin, end;
+};
+
+void tokens_en(std::string_view s, std::vector<Tok>& out) {
+  out.clear();
+  bool brk = true;
+  size_t i = 0;
+  char buf[64];
+  while (i < s.size()) {
+    char c = s[i];
+    if (is_ascii_alpha(c)) {
+      size_t st = i;
+      int n = 0;
+      while (i < s.size() && is_ascii_alpha(s[i])) {
+        if (n < 64) buf[n++] = (char)(s[i] | 0x20);
+        ++i;
+      }
+      out.push_back({hash_bytes(std::string_view(buf, n)), (uint32_t)(i - st), brk, st, i});
+      brk = false;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '-') { ++i; continue; }
+    if ((unsigned char)c >= 0x80) { decode(s, i); brk = true; continue; }
+    brk = true;  // digits, punctuation
+    ++i;
+  }
+}
+
+void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
+  out.clear();
+  thread_local std::vector<Seg> segs;
+  bool brk = true;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t st = i;
+    uint32_t c = decode(s, i);
+    if (!is_han(c)) {
+      if (!(c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == 0x3000)) brk = true;
+      continue;
+    }
+    size_t end = i;
+    while (end < s.size()) {
+      size_t j = end;
+      if (!is_han(decode(s, j))) break;
+      end = j;
+    }
+    segs.clear();
+    segment_run(d, s.substr(st, end - st), segs);
+    for (const Seg& g : segs) {
+      std::string_view w = s.substr(st + g.begin, g.end - g.begin);
+      out.push_back({hash_bytes(w), (uint32_t)((g.end - g.begin) / 3), brk, st + g.begin, st + g.end});
+      brk = false;
+    }
+    i = end;
+  }
+}
+
+// ------------------------------------------------------------------ sources
+struct Passage {
+  std::string text;
+  int split;  // -1 reference statistics, 0 tuning, 1 held-out
+};
+int split_of(size_t k) { return k % 10 == 0 ? 1 : k % 10 == 5 ? 0 : -1; }
+
+std::string run_command(const std::string& cmd, const std::string& package) {
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  check(p != nullptr, "cannot run '" + cmd + "' (package " + package + ")");
+  std::string out;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = ::pclose(p);
+  check(rc == 0 && !out.empty(), "'" + cmd + "' failed (is Debian package " + package + " installed?)");
+  return out;
+}
+
+std::vector<std::string> kjv_verses() {
+  std::string text = run_command("bible 'Gen1:1-Rev22:21' 2>/dev/null", "bible-kjv");
+  std::vector<std::string> verses;
+  size_t pos = 0;
+  bool prev_blank = true;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty()) { prev_blank = true; continue; }
+    bool verse_start = line.size() > 3 && line[0] == ' ' && line.find_first_not_of(' ') != std::string_view::npos &&
+                       std::isdigit((unsigned char)line[line.find_first_not_of(' ')]);
+    if (verse_start) {
+      size_t a = line.find_first_not_of(' ');
+      size_t b = line.find(' ', a);
+      verses.emplace_back(b == std::string_view::npos ? "" : line.substr(b + 1));
+    } else if (!prev_blank && !verses.empty()) {
+      verses.back() += ' ';
+      verses.back() += line;
+    }  // else a "Book N" header
+    prev_blank = false;
+  }
+  return verses;
+}
+
+std::vector<std::string> wordnet_glosses() {
+  std::vector<std::string> glosses;
+  for (const char* pos : {"noun", "verb", "adj", "adv"}) {
+    std::string text = read_file(std::string(kWordnetDir) + "/data." + pos);
+    size_t p = 0;
+    while (p < text.size()) {
+      size_t nl = text.find('\n', p);
+      if (nl == std::string::npos) nl = text.size();
+      std::string_view line(text.data() + p, nl - p);
+      p = nl + 1;
+      if (line.size() < 2 || line[0] == ' ') continue;  // license header
+      size_t bar = line.find(" | ");
+      if (bar == std::string_view::npos) continue;
+      std::string g(line.substr(bar + 3));
+      while (!g.empty() && g.back() == ' ') g.pop_back();
+      // The definition and its quoted examples, as sentences.
+      for (char& c : g) if (c == '"') c = ' ';
+      glosses.push_back(g + ".");
+    }
+  }
+  return glosses;
+}
+
+std::vector<std::string> fortunes_zh() {
+  std::string text = read_file(kFortunesZh);
+  std::vector<std::string> entries;
+  std::string cur;
+  size_t p = 0;
+  auto flush = [&] {
+    if (!cur.empty()) entries.push_back(cur);
+    cur.clear();
+  };
+  while (p < text.size()) {
+    size_t nl = text.find('\n', p);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line(text.data() + p, nl - p);
+    p = nl + 1;
+    if (line == "%") { flush(); continue; }
+    // Strip ANSI colour codes and the attribution line.
+    std::string clean;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '\x1b') {
+        while (i < line.size() && line[i] != 'm') ++i;
+        continue;
+      }
+      clean += line[i];
+    }
+    size_t a = clean.find_first_not_of(' ');
+    if (a == std::string::npos) continue;
+    if (clean.compare(a, 3, "-- ") == 0) continue;
+    cur += clean.substr(a);
+    cur += '\n';
+  }
+  flush();
+  return entries;
+}
+
+std::vector<Passage> group(const std::vector<std::string>& items, size_t per) {
+  std::vector<Passage> out;
+  for (size_t k = 0; k * per < items.size(); ++k) {
+    Passage p;
+    p.split = split_of(k);
+    for (size_t t = k * per; t < std::min(items.size(), (k + 1) * per); ++t) {
+      if (!p.text.empty()) p.text += ' ';
+      p.text += items[t];
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<Passage> passages_en() {
+  auto a = group(kjv_verses(), 5);
+  auto b = group(wordnet_glosses(), 8);
+  a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+  return a;
+}
+std::vector<Passage> passages_zh() { return group(fortunes_zh(), 2); }
+
+// ------------------------------------------------------------------ substitution script
+struct SpinResources {
+  std::unordered_map<std::string, std::vector<std::string>> synonyms;  // WordNet, single words
+  ZhDict zh;
+};
+const SpinResources& spin_resources() {
+  static std::once_flag once;
+  static std::unique_ptr<SpinResources> r;
+  std::call_once(once, [] {
+    r = std::make_unique<SpinResources>();
+    for (const char* pos : {"noun", "verb", "adj", "adv"}) {
+      std::string text = read_file(std::string(kWordnetDir) + "/data." + pos);
+      size_t p = 0;
+      while (p < text.size()) {
+        size_t nl = text.find('\n', p);
+        if (nl == std::string::npos) nl = text.size();
+        std::string line(text.data() + p, nl - p);
+        p = nl + 1;
+        if (line.size() < 2 || line[0] == ' ') continue;
+        // offset lex_filenum ss_type w_cnt(hex) word lex_id ...
+        char off[16], ss[4];
+        int lexfile = 0, consumed = 0;
+        unsigned wcnt = 0;
+        if (std::sscanf(line.c_str(), "%15s %d %3s %x%n", off, &lexfile, ss, &wcnt, &consumed) != 4) continue;
+        std::vector<std::string> words;
+        size_t q = consumed;
+        for (unsigned k = 0; k < wcnt; ++k) {
+          while (q < line.size() && line[q] == ' ') ++q;
+          size_t e = line.find(' ', q);
+          std::string w = line.substr(q, e - q);
+          q = line.find(' ', e + 1);  // skip lex_id
+          size_t paren = w.find('(');
+          if (paren != std::string::npos) w = w.substr(0, paren);
+          bool simple = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+          if (simple) words.push_back(w);
+        }
+        for (auto& a : words)
+          for (auto& b : words)
+            if (a != b) r->synonyms[a].push_back(b);
+      }
+    }
+    for (auto& [k, v] : r->synonyms) {
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+    }
+    load_zh_dict(r->zh, true);
+  });
+  return *r;
+}
+
+bool is_stop_en(std::string_view w) {
+  static const char* const stop[] = {"the", "and", "of", "to", "a", "in", "that", "is", "was", "he", "for", "it",
+                                     "with", "as", "his", "on", "be", "at", "by", "i", "this", "had", "not", "are",
+                                     "but", "from", "or", "have", "an", "they", "which", "one", "you", "were", "her",
+                                     "all", "she", "there", "would", "their", "we", "him", "been", "has", "when",
+                                     "who", "will", "more", "no", "if", "out", "so", "said", "what", "up", "its",
+                                     "about", "into", "than", "them", "can", "only", "other", "new", "some", "could",
+                                     "time", "these", "two", "may", "then", "do", "first", "any", "my", "now", "such",
+                                     "like", "our", "over", "man", "me", "even", "most", "made", "after", "also",
+                                     "did", "many", "before", "must", "through", "back", "years", "where", "much",
+                                     "your", "way", "well", "down", "should", "because", "each", "just", "those",
+                                     "people", "how", "too", "little", "state", "good", "very", "make", "world",
+                                     "still", "own", "see", "men", "work", "long", "get", "here", "between", "both",
+                                     "life", "being", "under", "never", "day", "same", "another", "know", "while",
+                                     "last", "might", "us", "great", "old", "year", "off", "come", "since", "against",
+                                     "go", "came", "right", "used", "take", "three", "unto", "shall", "thee", "thou",
+                                     "thy", "ye", "hath", "lord", "god", "upon", "let", "saith"};
+  for (const char* s : stop)
+    if (w == s) return true;
+  return false;
+}
+
+// ------------------------------------------------------------------ features
+struct Impl0 {
+  LangStats en, zh;
+  ZhDict dict;  // segmentation (frequencies only)
+  // English WordNet synonyms: word hash -> 1 + index into syn_flat, where syn_flat[i] is
+  // the count n and syn_flat[i+1 .. i+n] the synonyms' hashes.
+  Table syn_index;
+  std::vector<uint64_t> syn_flat;
+};
+
+inline int freq_bucket(uint32_t c, bool zh) {
+  // English counts come from ~1.9M reference tokens; jieba frequencies from a far larger corpus.
+  if (zh) return c == 0 ? 0 : c < 30 ? 1 : c < 300 ? 2 : c < 3000 ? 3 : c < 30000 ? 4 : 5;
+  return c == 0 ? 0 : c < 3 ? 1 : c < 10 ? 2 : c < 100 ? 3 : c < 1000 ? 4 : 5;
+}
+// Pair state from the observed count c12 against the count expected if the two words
+// were independent, E = c1 c2 / N: an unseen pair means little when E is tiny and a lot
+// when E is large. 0: no neighbour (sentence break); 1-3: unseen with E < 0.3, < 3, >= 3;
+// 4-6: seen with c12 / E < 1, < 10, >= 10.
+inline int pair_state(uint32_t c1, uint32_t c2, uint32_t c12, double N) {
+  double e = (double)c1 * c2 / N;
+  if (c12 == 0) return e < 0.3 ? 1 : e < 3 ? 2 : 3;
+  double r = c12 / std::max(e, 1e-9);
+  return r < 1 ? 4 : r < 10 ? 5 : 6;
+}
+
+// Fills the per-token cells and the diagnostic features; returns the number of tokens.
+void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures& f, std::vector<int>& cells) {
+  thread_local std::vector<Tok> toks;
+  thread_local std::vector<uint32_t> cnt;
+  const bool zh = lang == Lang::Zh;
+  const LangStats& st = zh ? m.zh : m.en;
+  if (zh) tokens_zh(m.dict, text, toks);
+  else tokens_en(text, toks);
+  f = SpunFeatures{};
+  f.words = (int)toks.size();
+  cells.clear();
+  cnt.resize(toks.size());
+  const double N = st.total;
+  int rare = 0, pairs = 0, unseen = 0;
+  thread_local std::vector<uint32_t> freq;
+  freq.resize(toks.size());
+  for (size_t k = 0; k < toks.size(); ++k) {
+    cnt[k] = st.uni.get(toks[k].h);
+    freq[k] = zh ? m.dict.freq.get(toks[k].h) : cnt[k];
+    rare += zh ? freq[k] < 30 : freq[k] < 3;
+  }
+  int prev_right = 0;  // the pair state between k-1 and k, computed once
+  uint32_t prev_c12 = 0;
+  for (size_t k = 0; k < toks.size(); ++k) {
+    int left = prev_right;
+    int right = 0;
+    uint32_t c_left = prev_c12, c_right = 0;
+    bool has_right = k + 1 < toks.size() && !toks[k + 1].brk;
+    if (has_right) {
+      uint32_t c12 = st.bi.get(pair_key(toks[k].h, toks[k + 1].h));
+      c_right = c12;
+      right = pair_state(cnt[k], cnt[k + 1], c12, N);
+      if (cnt[k] >= 3 && cnt[k + 1] >= 3) {
+        ++pairs;
+        unseen += c12 == 0;
+      }
+    }
+    prev_right = right;
+    prev_c12 = c_right;
+    // Synonym substitution leaves a word whose synonym (often the original word) makes
+    // the pairs with its neighbours that clean text actually has. 0: no synonyms or no
+    // neighbour; 1: no synonym fits better; 2: one fits better; 3: one fits much better.
+    int syn = 0;
+    bool has_left = left != 0;
+    // Only a word whose own pairs are both unseen is checked (the costly part: up to 24
+    // synonyms x 2 pair look-ups); any other word with synonyms counts as state 1.
+    if (!zh && (has_left || has_right)) {
+      uint32_t idx = m.syn_index.get(toks[k].h);
+      if (idx && c_left + c_right > 0) {
+        syn = 1;
+      } else if (idx) {
+        uint64_t own = (uint64_t)c_left + c_right, best = 0, best_uni = 0;
+        uint64_t n_syn = m.syn_flat[idx - 1];
+        for (uint64_t q = 0; q < n_syn && q < 24; ++q) {
+          uint64_t sh = m.syn_flat[idx + q];
+          uint64_t c = 0;
+          if (has_left) c += st.bi.get(pair_key(toks[k - 1].h, sh));
+          if (has_right) c += st.bi.get(pair_key(sh, toks[k + 1].h));
+          if (c > best) { best = c; best_uni = st.uni.get(sh); }
+        }
+        if (own == 0 && best >= 3 && best_uni > cnt[k]) ++f.suspicious_rarer;
+        syn = best <= own ? 1 : (best >= 5 && best >= 4 * (own + 1)) ? 3 : 2;
+        if (own == 0 && best >= 3) ++f.suspicious;
+        if (own == 0 && best >= 1) ++f.suspicious_weak;
+      }
+    }
+    uint32_t fr = freq[k];
+    int len = zh ? std::min<int>(2, (int)toks[k].chars - 1) : 0;
+    cells.push_back((((freq_bucket(fr, zh) * 3 + std::max(0, len)) * kPair + left) * kPair + right) * kSyn + syn);
+  }
+  int n = std::max<int>(1, f.words);
+  f.rare_words = (double)rare / n;
+  f.unseen_bigrams = pairs ? (double)unseen / pairs : 0;
+  if (!zh) {
+    uint64_t seen = 0;
+    tortured_matcher().scan(text, [&](size_t p, size_t) {
+      if (!(seen >> (p & 63) & 1)) ++f.lexicon_hits;
+      seen |= 1ULL << (p & 63);
+    });
+  }
+}
+
+// Mean cell weight over the document's tokens: a linear model on the cell histogram.
+double doc_llr(const LangStats& st, const std::vector<int>& cells) {
+  double s = 0;
+  for (int c : cells) s += st.llr[c];
+  return cells.empty() ? 0 : s / cells.size();
+}
+
+void count_text(const ZhDict* dict, LangStats& st, std::string_view text) {
+  thread_local std::vector<Tok> toks;
+  if (dict) tokens_zh(*dict, text, toks);
+  else tokens_en(text, toks);
+  for (size_t k = 0; k < toks.size(); ++k) {
+    st.uni.add(toks[k].h, 1);
+    st.total += 1;
+    if (k && !toks[k].brk) st.bi.add(pair_key(toks[k - 1].h, toks[k].h), 1);
+  }
+}
+
+// Document-level features: suspicious-word rates (per 100 words), the cell model's mean
+// score, rare-word and unseen-pair rates.
+void doc_features(const SpunFeatures& f, double cell_score, double* x) {
+  double n = std::max(1, f.words);
+  x[0] = 100.0 * f.suspicious_rarer / n;
+  x[1] = 100.0 * f.suspicious / n;
+  x[2] = 100.0 * f.suspicious_weak / n;
+  x[3] = cell_score;
+  x[4] = f.rare_words;
+  x[5] = f.unseen_bigrams;
+}
+double doc_z(const LangStats& st, const double* x) {
+  double z = st.w[LangStats::kDoc];
+  for (int k = 0; k < LangStats::kDoc; ++k) z += st.w[k] * (x[k] - st.mu[k]) / st.sd[k];
+  return z;
+}
+
+// The token cells' weights: initialised with the naive-Bayes log ratio (cells counted over
+// clean tuning passages and over spun copies of them at substitution rates 0.15 / 0.3 /
+// 0.45), then fit as a logistic regression on each document's cell histogram (Adam,
+// L2), which discounts cells that only track the kind of text. The offset puts prob 0.5
+// at the 99th percentile of the clean tuning scores (a 1% false-positive operating point
+// on the tuning split; the held-out split is never looked at).
+void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& ps, uint64_t seed, size_t max_used) {
+  std::vector<double> n_clean(kCells, 0), n_spun(kCells, 0);
+  std::vector<int> cells;
+  std::vector<std::vector<std::pair<int, float>>> X;  // sparse cell fractions
+  std::vector<int> y;
+  std::vector<SpunFeatures> feats;
+  SpunFeatures f;
+  size_t used = 0;
+  auto add = [&](const std::vector<int>& cc, int label) {
+    feats.push_back(f);
+    std::vector<std::pair<int, float>> row;
+    std::vector<int> sorted = cc;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size();) {
+      size_t j = i;
+      while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+      row.emplace_back(sorted[i], (float)(j - i) / sorted.size());
+      i = j;
+    }
+    X.push_back(std::move(row));
+    y.push_back(label);
+  };
+  for (const Passage& p : ps) {
+    if (p.split != 0) continue;
+    if (++used > max_used) break;
+    token_cells(m, p.text, lang, f, cells);
+    if (f.words < 20) continue;
+    for (int c : cells) n_clean[c] += 1;
+    add(cells, 0);
+    double rate = 0.15 * (1 + used % 3);
+    std::string spun = make_spun_copy(p.text, lang, rate, seed + used);
+    token_cells(m, spun, lang, f, cells);
+    for (int c : cells) n_spun[c] += 1;
+    add(cells, 1);
+  }
+  check(X.size() >= 40, "spun model: too few tuning passages");
+  double tc = 0, ts = 0;
+  for (int c = 0; c < kCells; ++c) { tc += n_clean[c]; ts += n_spun[c]; }
+  for (int c = 0; c < kCells; ++c)
+    st.llr[c] = std::log((n_spun[c] + 0.5) / (ts + 0.5 * kCells)) - std::log((n_clean[c] + 0.5) / (tc + 0.5 * kCells));
+  // Logistic regression, full batch, Adam.
+  std::vector<double> w(st.llr, st.llr + kCells), mo(kCells + 1, 0), ve(kCells + 1, 0), g(kCells + 1);
+  double bias = 0;
+  const double lr = 0.05, l2 = 1e-4, b1 = 0.9, b2 = 0.999;
+  for (int it = 1; it <= 300; ++it) {
+    std::fill(g.begin(), g.end(), 0.0);
+    for (size_t r = 0; r < X.size(); ++r) {
+      double z = bias;
+      for (auto& [c, v] : X[r]) z += w[c] * v;
+      double e = 1.0 / (1.0 + std::exp(-z)) - y[r];
+      for (auto& [c, v] : X[r]) g[c] += e * v;
+      g[kCells] += e;
+    }
+    for (int c = 0; c <= kCells; ++c) {
+      double gc = g[c] / X.size() + (c < kCells ? l2 * w[c] : 0);
+      mo[c] = b1 * mo[c] + (1 - b1) * gc;
+      ve[c] = b2 * ve[c] + (1 - b2) * gc * gc;
+      double step = lr * (mo[c] / (1 - std::pow(b1, it))) / (std::sqrt(ve[c] / (1 - std::pow(b2, it))) + 1e-8);
+      if (c < kCells) w[c] -= step;
+      else bias -= step;
+    }
+  }
+  std::copy(w.begin(), w.end(), st.llr);
+  // Second stage: the document model over doc_features().
+  constexpr int D = LangStats::kDoc;
+  std::vector<std::array<double, D>> F(X.size());
+  for (size_t r = 0; r < X.size(); ++r) {
+    double cs = 0;
+    for (auto& [c, v] : X[r]) cs += w[c] * v;
+    doc_features(feats[r], cs, F[r].data());
+  }
+  for (int k = 0; k < D; ++k) {
+    double a = 0, a2 = 0;
+    for (auto& r : F) { a += r[k]; a2 += r[k] * r[k]; }
+    st.mu[k] = a / F.size();
+    st.sd[k] = std::sqrt(std::max(1e-12, a2 / F.size() - st.mu[k] * st.mu[k]));
+  }
+  std::fill(std::begin(st.w), std::end(st.w), 0.0);
+  for (int it = 0; it < 500; ++it) {
+    double gd[D + 1] = {};
+    for (size_t r = 0; r < F.size(); ++r) {
+      double e = 1.0 / (1.0 + std::exp(-doc_z(st, F[r].data()))) - y[r];
+      for (int k = 0; k < D; ++k) gd[k] += e * (F[r][k] - st.mu[k]) / st.sd[k];
+      gd[D] += e;
+    }
+    for (int k = 0; k <= D; ++k) st.w[k] -= 0.5 * (gd[k] / F.size() + (k < D ? 1e-3 * st.w[k] : 0));
+  }
+  std::vector<double> z;
+  for (size_t r = 0; r < F.size(); ++r)
+    if (!y[r]) z.push_back(doc_z(st, F[r].data()));
+  std::sort(z.begin(), z.end());
+  st.offset = z[std::min(z.size() - 1, (size_t)(0.99 * z.size()))] + 1e-9;
+}
+
+// ------------------------------------------------------------------ cache file
+void put_table(std::string& out, const Table& t) {
+  uint64_t n = t.keys.size(), used = t.used;
+  out.append((const char*)&n, 8);
+  out.append((const char*)&used, 8);
+  out.append((const char*)t.keys.data(), n * 8);
+  out.append((const char*)t.vals.data(), n * 4);
+}
+bool get_table(std::string_view& in, Table& t) {
+  if (in.size() < 16) return false;
+  uint64_t n, used;
+  std::memcpy(&n, in.data(), 8);
+  std::memcpy(&used, in.data() + 8, 8);
+  in.remove_prefix(16);
+  if (n == 0 || (n & (n - 1)) || in.size() < n * 12) return false;
+  t.keys.resize(n);
+  t.vals.resize(n);
+  std::memcpy(t.keys.data(), in.data(), n * 8);
+  std::memcpy(t.vals.data(), in.data() + n * 8, n * 4);
+  in.remove_prefix(n * 12);
+  t.mask = n - 1;
+  t.used = used;
+  return true;
+}
+void put_stats(std::string& out, const LangStats& s) {
+  put_table(out, s.uni);
+  put_table(out, s.bi);
+  out.append((const char*)&s.total, 8);
+  out.append((const char*)s.llr, sizeof s.llr);
+  out.append((const char*)s.mu, sizeof s.mu);
+  out.append((const char*)s.sd, sizeof s.sd);
+  out.append((const char*)s.w, sizeof s.w);
+  out.append((const char*)&s.offset, 8);
+}
+bool get_stats(std::string_view& in, LangStats& s) {
+  if (!get_table(in, s.uni) || !get_table(in, s.bi)) return false;
+  size_t need = 16 + sizeof s.llr + sizeof s.mu + sizeof s.sd + sizeof s.w;
+  if (in.size() < need) return false;
+  const char* q = in.data();
+  std::memcpy(&s.total, q, 8); q += 8;
+  std::memcpy(s.llr, q, sizeof s.llr); q += sizeof s.llr;
+  std::memcpy(s.mu, q, sizeof s.mu); q += sizeof s.mu;
+  std::memcpy(s.sd, q, sizeof s.sd); q += sizeof s.sd;
+  std::memcpy(s.w, q, sizeof s.w); q += sizeof s.w;
+  std::memcpy(&s.offset, q, 8);
+  in.remove_prefix(need);
+  return true;
+}
+
+// Sizes of the sources: a changed package invalidates the cache.
+uint64_t source_fingerprint() {
+  uint64_t h = kVersion;
+  for (const char* p : {"/usr/share/wordnet/data.noun", "/usr/share/wordnet/data.verb", "/usr/share/wordnet/data.adj",
+                        "/usr/share/wordnet/data.adv", kJiebaDict, kFortunesZh}) {
+    std::error_code ec;
+    h = mix(h ^ (uint64_t)fs::file_size(p, ec));
+  }
+  return h;
+}
+
+}  // namespace
+
+struct SpunModel::Impl : Impl0 {};
+
+SpunModel::SpunModel() : impl_(std::make_unique<Impl>()) {}
+SpunModel::~SpunModel() = default;
+
+std::unique_ptr<SpunModel> SpunModel::build() {
+  std::unique_ptr<SpunModel> m(new SpunModel());
+  Impl& im = *m->impl_;
+  load_zh_dict(im.dict, false);
+  auto en = passages_en();
+  auto zh = passages_zh();
+  for (const Passage& p : en)
+    if (p.split < 0) count_text(nullptr, im.en, p.text);
+  for (const Passage& p : zh)
+    if (p.split < 0) count_text(&im.dict, im.zh, p.text);
+  {
+    const SpinResources& r = spin_resources();
+    for (auto& [w, syns] : r.synonyms) {
+      im.syn_flat.push_back(syns.size());
+      im.syn_index.add(hash_bytes(w), (uint32_t)im.syn_flat.size());
+      for (auto& x : syns) im.syn_flat.push_back(hash_bytes(x));
+    }
+  }
+  fit(im, im.en, Lang::En, en, 1000, 4000);
+  fit(im, im.zh, Lang::Zh, zh, 2000, 2000);
+  return m;
+}
+
+const SpunModel& SpunModel::get(const SpunConfig& cfg) {
+  thread_local const SpunModel* last = nullptr;  // per-thread memo: no lock per document
+  thread_local std::string last_cfg_dir;
+  if (last && last_cfg_dir == cfg.cache_dir) return *last;
+  const SpunModel& m = get_locked(cfg);
+  last_cfg_dir = cfg.cache_dir;
+  last = &m;
+  return m;
+}
+
+const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<SpunModel>> models;
+  std::string dir = cfg.cache_dir;
+  if (dir.empty()) {
+    if (const char* c = std::getenv("VERITAS_CACHE")) dir = c;
+    else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/veritas";
+    else dir = "/tmp/veritas-cache";
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = models[dir];
+  if (slot) return *slot;
+  fs::path file = fs::path(dir) / "spun-model.bin";
+  const uint64_t fp = source_fingerprint();
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    std::string bytes = read_file(file);
+    std::string_view in = bytes;
+    std::unique_ptr<SpunModel> m(new SpunModel());
+    uint64_t magic = 0, got_fp = 0;
+    bool ok = in.size() >= 16;
+    if (ok) {
+      std::memcpy(&magic, in.data(), 8);
+      std::memcpy(&got_fp, in.data() + 8, 8);
+      in.remove_prefix(16);
+      ok = magic == 0x314E55505356ULL && got_fp == fp;  // "VSPUN1"
+    }
+    ok = ok && get_stats(in, m->impl_->en) && get_stats(in, m->impl_->zh) && get_table(in, m->impl_->dict.freq) &&
+         get_table(in, m->impl_->dict.prefix) && get_table(in, m->impl_->syn_index) && in.size() >= 8;
+    if (ok) {
+      uint64_t n;
+      std::memcpy(&n, in.data(), 8);
+      in.remove_prefix(8);
+      ok = in.size() == n * 8 + 16;
+      if (ok) {
+        m->impl_->syn_flat.resize(n);
+        std::memcpy(m->impl_->syn_flat.data(), in.data(), n * 8);
+        in.remove_prefix(n * 8);
+      }
+    }
+    if (ok) {
+      std::memcpy(&m->impl_->dict.log_total, in.data(), 8);
+      int64_t mc;
+      std::memcpy(&mc, in.data() + 8, 8);
+      m->impl_->dict.max_chars = (int)mc;
+      slot = std::move(m);
+      return *slot;
+    }
+    // A stale or damaged cache is rebuilt, not trusted.
+  }
+  std::fprintf(stderr, "spun: building reference statistics from Debian packages into %s ...\n", file.c_str());
+  Timer t;
+  slot = build();
+  std::string out;
+  uint64_t magic = 0x314E55505356ULL;
+  out.append((const char*)&magic, 8);
+  out.append((const char*)&fp, 8);
+  put_stats(out, slot->impl_->en);
+  put_stats(out, slot->impl_->zh);
+  put_table(out, slot->impl_->dict.freq);
+  put_table(out, slot->impl_->dict.prefix);
+  put_table(out, slot->impl_->syn_index);
+  {
+    uint64_t n = slot->impl_->syn_flat.size();
+    out.append((const char*)&n, 8);
+    out.append((const char*)slot->impl_->syn_flat.data(), n * 8);
+  }
+  out.append((const char*)&slot->impl_->dict.log_total, 8);
+  int64_t mc = slot->impl_->dict.max_chars;
+  out.append((const char*)&mc, 8);
+  fs::create_directories(dir, ec);
+  try {
+    atomic_write_file(file, out);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spun: cannot cache the model (%s); continuing without a cache\n", e.what());
+  }
+  std::fprintf(stderr, "spun: done in %.1f s\n", t.seconds());
+  return *slot;
+}
+
+SpunFeatures SpunModel::score(std::string_view text, Lang lang) const {
+  SpunFeatures f;
+  thread_local std::vector<int> cells;
+  token_cells(*impl_, text, lang, f, cells);
+  const LangStats& st = lang == Lang::Zh ? impl_->zh : impl_->en;
+  double x[LangStats::kDoc];
+  doc_features(f, doc_llr(st, cells), x);
+  f.llr = doc_z(st, x);
+  f.prob = 1.0 / (1.0 + std::exp(-(f.llr - st.offset)));
+  return f;
+}
+
+SpunConfig SpunConfig::from_json(const nlohmann::json& j) {
+  SpunConfig c;
+  c.enabled = get_or(j, "enabled", c.enabled);
+  c.cache_dir = get_or<std::string>(j, "cache_dir", c.cache_dir);
+  c.threshold = get_or(j, "threshold", c.threshold);
+  c.min_words = get_or(j, "min_words", c.min_words);
+  c.lexicon_hits_drop = get_or(j, "lexicon_hits_drop", c.lexicon_hits_drop);
+  return c;
+}
+
+Decision check_spun(Document& doc, const SpunConfig& cfg) {
+  if (!cfg.enabled) return Decision::ok();
+  const SpunModel& m = SpunModel::get(cfg);
+  // Text in neither language is scored with the English model only when it is mostly ASCII.
+  Lang lang = doc.lang == Lang::Zh ? Lang::Zh : Lang::En;
+  SpunFeatures f = m.score(doc.text, lang);
+  if (f.lexicon_hits >= cfg.lexicon_hits_drop)
+    return Decision::drop("spun.tortured_phrases", "distinct_tortured_phrases=" + std::to_string(f.lexicon_hits) +
+                                                       " >= " + std::to_string(cfg.lexicon_hits_drop));
+  if (f.words < cfg.min_words) return Decision::ok();
+  doc.scores.emplace_back("spun.prob", f.prob);
+  if (f.prob > cfg.threshold) {
+    char b[200];
+    std::snprintf(b, sizeof b,
+                  "p_spun=%.3f > %.3g (suspicious_words=%d unseen_pairs=%.3f rare_words=%.3f words=%d)", f.prob,
+                  cfg.threshold, f.suspicious, f.unseen_bigrams, f.rare_words, f.words);
+    return Decision::drop("spun.statistical", b);
+  }
+  return Decision::ok();
+}
+
+std::vector<std::string> spun_eval_passages(Lang lang, int split, int max_passages) {
+  auto ps = lang == Lang::Zh ? passages_zh() : passages_en();
+  std::vector<std::string> out;
+  // Interleave sources evenly: take every passage of the split, then subsample.
+  std::vector<const Passage*> sel;
+  for (const Passage& p : ps)
+    if (p.split == split) sel.push_back(&p);
+  size_t step = std::max<size_t>(1, sel.size() / std::max(1, max_passages));
+  for (size_t k = 0; k < sel.size() && (int)out.size() < max_passages; k += step) out.push_back(sel[k]->text);
+  return out;
+}
+
+std::string make_spun_copy(std::string_view clean, Lang lang, double rate, uint64_t seed) {
+  const SpinResources& r = spin_resources();
+  Rng rng(seed);
+  std::string out;
+  out.reserve(clean.size() + 16);
+  if (lang != Lang::Zh) {
+    size_t i = 0;
+    while (i < clean.size()) {
+      if (!is_ascii_alpha(clean[i])) { out += clean[i++]; continue; }
+      size_t st = i;
+      while (i < clean.size() && is_ascii_alpha(clean[i])) ++i;
+      std::string w(clean.substr(st, i - st)), lw = w;
+      for (char& c : lw) c |= 0x20;
+      auto it = r.synonyms.find(lw);
+      if (lw.size() >= 3 && !is_stop_en(lw) && it != r.synonyms.end() && rng.uniform() < rate) {
+        std::string s = it->second[rng.below(it->second.size())];
+        if (w[0] >= 'A' && w[0] <= 'Z') s[0] = (char)(s[0] - 32);
+        out += s;
+      } else {
+        out += w;
+      }
+    }
+    return out;
+  }
+  // Chinese: segment with the dictionary; replace content words by a random dictionary
+  // word of the same part of speech and length (what crude 伪原创 tools do).
+  static const char* const content_pos[] = {"n", "v", "a", "vn", "ad", "an", "d", "nz", "vd", "i", "l"};
+  std::vector<Seg> segs;
+  size_t i = 0;
+  while (i < clean.size()) {
+    size_t st = i;
+    uint32_t c = decode(clean, i);
+    if (!is_han(c)) { out.append(clean.substr(st, i - st)); continue; }
+    size_t end = i;
+    while (end < clean.size()) {
+      size_t j = end;
+      if (!is_han(decode(clean, j))) break;
+      end = j;
+    }
+    std::string_view run = clean.substr(st, end - st);
+    segs.clear();
+    segment_run(r.zh, run, segs);
+    for (const Seg& g : segs) {
+      std::string w(run.substr(g.begin, g.end - g.begin));
+      int chars = (int)w.size() / 3;
+      auto pit = r.zh.pos_of.find(w);
+      bool done = false;
+      if (chars >= 2 && pit != r.zh.pos_of.end() && rng.uniform() < rate) {
+        bool content = false;
+        for (const char* p : content_pos) content |= pit->second == p;
+        auto bit = r.zh.by_pos.find({pit->second, chars});
+        if (content && bit != r.zh.by_pos.end() && bit->second.size() >= 20) {
+          out += bit->second[rng.below(bit->second.size())];
+          done = true;
+        }
+      }
+      if (!done) out += w;
+    }
+    i = end;
+  }
+  return out;
+}
+
+}  // namespace veritas

@@ -1,0 +1,73 @@
+#pragma once
+// Machine-spun text (curation stage 8): 伪原创 / "tortured phrases". Words replaced by
+// ill-fitting synonyms make word pairs that clean text does not contain and pull in
+// rare words. The score combines (a) word unigram and bigram statistics of clean text
+// built from Debian packages (English: KJV via `bible`, WordNet glosses; Chinese:
+// python3-jieba's dict.txt word frequencies, with max-probability segmentation, and
+// fortunes-zh text) with (b) a lexicon of known tortured phrases. The statistics are
+// built at first use and cached (cache_dir). A token model (each token's frequency
+// bucket, whether its left/right word pairs occur in clean text, and whether a WordNet
+// synonym would make pairs that do) and a document model over it are fit on a tuning
+// split of clean/spun pairs made by make_spun_copy, never on the held-out split used
+// for evaluation. See docs/curation-filters.md.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "veritas/data/document.hpp"
+
+namespace veritas {
+
+struct SpunConfig {
+  bool enabled = true;
+  std::string cache_dir;     // "" = $VERITAS_CACHE or ~/.cache/veritas
+  double threshold = 0.5;    // drop when the spun probability exceeds this
+  int min_words = 20;        // shorter texts are not scored (too little evidence)
+  int lexicon_hits_drop = 2; // this many distinct tortured phrases drop on their own
+  static SpunConfig from_json(const nlohmann::json& j);
+};
+
+struct SpunFeatures {
+  int words = 0;               // tokens scored
+  double unseen_bigrams = 0;   // share of adjacent known-word pairs never seen in clean text
+  double rare_words = 0;       // share of tokens rarer than the rare cutoff
+  int lexicon_hits = 0;        // known tortured phrases
+  int suspicious = 0;          // words whose pairs are unseen while a synonym's pairs are common
+  int suspicious_weak = 0;     // ... while a synonym's pairs are seen at all
+  int suspicious_rarer = 0;    // suspicious, and the word is rarer than that synonym
+  double llr = 0;              // document score (logit before the operating-point offset)
+  double prob = 0;             // sigmoid(llr - offset): 0.5 at the tuned operating point
+};
+
+// The reference model: loaded (or built and cached) once per cache dir; thread-safe for
+// concurrent scoring.
+class SpunModel {
+ public:
+  static const SpunModel& get(const SpunConfig& cfg);
+  // Builds from the Debian sources (used by get and by tests); held-out items are not used.
+  static std::unique_ptr<SpunModel> build();
+  SpunFeatures score(std::string_view text, Lang lang) const;
+  ~SpunModel();
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  SpunModel();
+  static const SpunModel& get_locked(const SpunConfig& cfg);
+  std::unique_ptr<Impl> impl_;
+};
+
+Decision check_spun(Document& doc, const SpunConfig& cfg);
+
+// Evaluation data made from the Debian sources: clean passages (split 0 = tuning,
+// 1 = held-out; held-out passages never enter the reference statistics) and spun copies
+// by WordNet-synonym substitution (English) or same-part-of-speech jieba-dictionary
+// substitution (Chinese), replacing `rate` of the replaceable words.
+std::vector<std::string> spun_eval_passages(Lang lang, int split, int max_passages);
+std::string make_spun_copy(std::string_view clean, Lang lang, double rate, uint64_t seed);
+
+}  // namespace veritas

@@ -1,0 +1,41 @@
+#pragma once
+// Worked solutions ("human demonstrations") for imitation training, with a controlled
+// error rate: random slips, or one coherent false rule applied consistently (every carry
+// dropped, 1 mile = 1.5 km, ...). Format in docs/verify.md#demonstrations.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace veritas {
+
+struct DemoOptions {
+  std::string suite = "arith";     // arith (add/mul column work) | units (conversions)
+  int n = 100;
+  uint64_t seed = 0;
+  std::string split = "train";
+  double error_rate = 0.0;         // fraction of demos that carry an error
+  std::string error_kind = "slip"; // slip | rule
+  std::string rule = "drop_carry"; // for error_kind=rule (see demo_rules())
+  int digits = 0;                  // operand digits (arith); 0 = a mix of 1..max_digits
+  int max_digits = 6;
+  std::string op = "mix";          // arith: add | mul | mix
+  std::string lang = "en";         // en | zh | mix
+};
+
+struct Demo {
+  std::string id;
+  std::string prompt;      // the question
+  std::string completion;  // worked steps, then the "Answer:" line
+  bool correct = true;     // whether the final answer is right (checked by the verifier)
+  std::string error_kind;  // "" | slip | rule:<name>
+  nlohmann::json task;     // the task (truth included), so the demo can be re-verified
+  nlohmann::json to_json() const;
+};
+
+std::vector<Demo> generate_demos(const DemoOptions& opts);
+// Coherent false rules: name -> description.
+const std::vector<std::pair<std::string, std::string>>& demo_rules();
+
+}  // namespace veritas

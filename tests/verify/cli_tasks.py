@@ -1,0 +1,72 @@
+"""End-to-end test of `veritas tasks generate | check | demos` through the binary."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN = sys.argv[1]
+fail = []
+
+
+def run(*args, ok=True):
+    r = subprocess.run([BIN, *args], capture_output=True, text=True)
+    if ok and r.returncode != 0:
+        fail.append(f"{args}: exit {r.returncode}: {r.stderr[-400:]}")
+    return r
+
+
+with tempfile.TemporaryDirectory() as d:
+    for suite in ["arith", "algebra", "units", "physics", "facts", "impossible"]:
+        tp = os.path.join(d, f"{suite}.jsonl")
+        run("tasks", "generate", "--suite", suite, "--n", "40", "--seed", "5", "--split", "dev", "-o", tp)
+        tasks = [json.loads(l) for l in open(tp, encoding="utf-8")]
+        if len(tasks) != 40:
+            fail.append(f"{suite}: {len(tasks)} tasks")
+            continue
+        # 40 answers: 20 references, 10 abstentions, 5 malformed, 5 missing.
+        ap = os.path.join(d, f"{suite}.answers.jsonl")
+        with open(ap, "w", encoding="utf-8") as f:
+            for i, t in enumerate(tasks[:35]):
+                a = t["reference"] if i < 20 else ("Answer: I don't know" if i < 30 else "no final line")
+                f.write(json.dumps({"id": t["id"], "answer": a}, ensure_ascii=False) + "\n")
+        vp = os.path.join(d, f"{suite}.verdicts.jsonl")
+        r = run("tasks", "check", tp, ap, "--json", "--verdicts", vp)
+        s = json.loads(r.stdout)
+        imp = sum(1 for t in tasks[20:30] if t["truth"]["kind"] == "impossible")
+        want = {"n": 35, "correct": 20 + imp, "abstained": 10 - imp, "malformed": 5, "wrong": 0, "unanswered": 5}
+        got = {k: s[k] for k in want}
+        if got != want:
+            fail.append(f"{suite}: summary {got}, expected {want}")
+        if sum(1 for _ in open(vp)) != 35:
+            fail.append(f"{suite}: verdicts file")
+        text = run("tasks", "check", tp, ap).stdout
+        if "correct" not in text or "malformed" not in text:
+            fail.append(f"{suite}: text summary: {text}")
+    # Bad input: a clear error naming the line, never a crash.
+    bad = os.path.join(d, "bad.jsonl")
+    open(bad, "w").write('{"id": "x"}\n')
+    r = run("tasks", "check", bad, bad, ok=False)
+    if r.returncode != 1 or "bad.jsonl:1" not in r.stderr:
+        fail.append(f"bad tasks file: exit {r.returncode}, {r.stderr}")
+    r = run("tasks", "generate", "--suite", "arith", "--difficulty", "{oops", "-o", bad, ok=False)
+    if r.returncode != 1 or "difficulty" not in r.stderr:
+        fail.append(f"bad difficulty: exit {r.returncode}, {r.stderr}")
+    # Demos: the error rate and the coherent rule show up in the file.
+    dp = os.path.join(d, "demos.jsonl")
+    run("tasks", "demos", "--suite", "arith", "--n", "200", "--seed", "1", "--error-rate", "0.5", "--error-kind", "rule",
+        "--rule", "drop_carry", "--digits", "8", "--op", "add", "-o", dp)
+    demos = [json.loads(l) for l in open(dp, encoding="utf-8")]
+    ruled = [x for x in demos if x["error_kind"] == "rule:drop_carry"]
+    if not (70 < len(ruled) < 130) or not all(x["correct"] for x in demos if x["error_kind"] == "") or \
+            not all(set(x) >= {"prompt", "completion", "correct", "error_kind"} for x in demos):
+        fail.append(f"demos: {len(ruled)} ruled of {len(demos)}")
+    for x in demos[:5]:
+        if not x["completion"].splitlines()[-1].startswith(("Answer: ", "答案：")):
+            fail.append("demo without an Answer line")
+    if "--error-rate" not in run("tasks", "demos", "--help").stdout:
+        fail.append("demos --help")
+print(f"cli tasks: {len(fail)} failures")
+for f in fail:
+    print("  FAIL:", f)
+sys.exit(1 if fail else 0)
