@@ -1,0 +1,47 @@
+#include "veritas/eval/local.hpp"
+
+#include "veritas/infer/chat.hpp"
+#include "veritas/infer/engine.hpp"
+#include "veritas/util/error.hpp"
+
+namespace veritas::eval {
+
+static uint64_t hash_id(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+LocalAnswerer::LocalAnswerer(const LocalOptions& opts) : opts_(opts) {
+  check(opts_.max_tokens >= 1, "--max-tokens must be at least 1");
+  infer::EngineOptions eo;
+  eo.precision = infer::parse_precision(opts_.precision);
+  engine_ = std::make_unique<infer::Engine>(infer::Engine::load(opts_.dir, eo));
+  check(engine_->tokenizer() != nullptr,
+        "checkpoint " + opts_.dir + " has no tokenizer.json: the model cannot read questions without it");
+}
+
+LocalAnswerer::~LocalAnswerer() = default;
+
+std::string LocalAnswerer::describe() const { return "local model " + opts_.dir + " (" + opts_.precision + ")"; }
+
+std::vector<std::string> LocalAnswerer::answer(const Task& task, int k) {
+  std::vector<infer::ChatMessage> msgs;
+  if (opts_.system_prompt) msgs.push_back({"system", protocol_prompt(task.lang)});
+  msgs.push_back({"user", task.question});
+  auto prompt = infer::chat_tokens(*engine_->tokenizer(), msgs, true);
+  infer::SamplingOptions so;
+  so.max_tokens = opts_.max_tokens;
+  so.temperature = (float)(k == 1 ? opts_.temperature : opts_.sample_temperature);
+  // The seed depends on the task, not on the order questions are asked in.
+  so.seed = opts_.seed ^ hash_id(task.id);
+  std::vector<std::string> out;
+  if (k == 1) {
+    out.push_back(engine_->generate(prompt, so).text);
+  } else {
+    for (auto& g : engine_->generate_k(prompt, k, so)) out.push_back(std::move(g.text));
+  }
+  return out;
+}
+
+}  // namespace veritas::eval

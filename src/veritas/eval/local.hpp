@@ -1,0 +1,38 @@
+#pragma once
+// The local model as an answerer: a checkpoint folder run by infer's Engine, prompted
+// through the chat template with the answer-protocol system prompt.
+#include <memory>
+#include <string>
+
+#include "veritas/eval/answerer.hpp"
+
+namespace veritas::infer {
+class Engine;
+}
+
+namespace veritas::eval {
+
+struct LocalOptions {
+  std::string dir;                 // config.json + model.safetensors + tokenizer.json
+  std::string precision = "f32";   // f32 | bf16 | int8
+  double temperature = 0;          // k == 1: greedy by default (reproducible)
+  double sample_temperature = 0.7; // k > 1: samples must differ
+  int max_tokens = 256;
+  uint64_t seed = 0;
+  bool system_prompt = true;
+};
+
+class LocalAnswerer : public Answerer {
+ public:
+  explicit LocalAnswerer(const LocalOptions& opts);
+  ~LocalAnswerer() override;
+  std::vector<std::string> answer(const Task& task, int k) override;
+  int max_parallel() const override { return 1; }  // the engine runs one call at a time
+  std::string describe() const override;
+
+ private:
+  LocalOptions opts_;
+  std::unique_ptr<infer::Engine> engine_;
+};
+
+}  // namespace veritas::eval
