@@ -1,0 +1,709 @@
+#include "veritas/infer/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "veritas/infer/text_stream.hpp"
+#include "veritas/model/safetensors.hpp"
+#include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/util/error.hpp"
+#include "veritas/util/thread_pool.hpp"
+#include "veritas/util/timer.hpp"
+
+namespace veritas::infer {
+
+namespace fs = std::filesystem;
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::Length: return "length";
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Callback: return "callback";
+    case FinishReason::ContextFull: return "context";
+  }
+  return "?";
+}
+
+void KVCache::truncate(int n) {
+  check(n >= 0 && n <= n_, "KVCache::truncate: " + std::to_string(n) + " is outside [0, " + std::to_string(n_) + "]");
+  n_ = n;
+}
+
+KVCache KVCache::fork() const {
+  KVCache c;
+  c.layers_ = layers_;
+  c.kv_heads_ = kv_heads_;
+  c.head_dim_ = head_dim_;
+  c.cap_ = cap_;
+  c.n_ = n_;
+  c.k_.resize(k_.size(), false);
+  c.v_.resize(v_.size(), false);
+  // Copy only the filled positions of each (layer, head) slab.
+  size_t slab = (size_t)cap_ * head_dim_, used = (size_t)n_ * head_dim_ * sizeof(float);
+  for (size_t s = 0; s < (size_t)layers_ * kv_heads_; ++s) {
+    std::memcpy(c.k_.data() + s * slab, k_.data() + s * slab, used);
+    std::memcpy(c.v_.data() + s * slab, v_.data() + s * slab, used);
+  }
+  return c;
+}
+
+namespace {
+
+struct LayerW {
+  Buffer<float> attn_norm, mlp_norm;
+  QMatrix wqkv;  // [q; k; v] rows fused: one pass over the normalized input
+  QMatrix wo;
+  QMatrix w13;   // gate and up rows interleaved (gate 0, up 0, gate 1, ...)
+  QMatrix w2;
+};
+
+struct Item {  // one token being processed: its sequence and position
+  KVCache* cache;
+  int pos;
+};
+
+constexpr int kChunk = 64;
+
+}  // namespace
+
+struct Engine::Impl {
+  ModelConfig cfg;
+  EngineOptions opt;
+  int H = 0, hd = 0, nh = 0, nkv = 0, qd = 0, kvd = 0, I = 0, V = 0, L = 0;
+  Buffer<float> embed, final_norm;
+  QMatrix head;
+  std::vector<LayerW> layers;
+  int rope_len = 0;
+  Buffer<float> rope_cos, rope_sin;  // [position][hd/2]
+  std::shared_ptr<const Tokenizer> tok;
+  std::mutex mu;
+
+  // Scratch for up to scratch_T tokens.
+  int scratch_T = 0;
+  Buffer<float> x, xn, qkv, att, tmp, gu, hbuf;
+  QuantActs qa;
+  std::vector<std::vector<float>> scores;  // attention scores, one buffer per thread
+
+  void ensure_rope(int n) {
+    if (n <= rope_len) return;
+    const int half = hd / 2;
+    rope_cos.resize((size_t)n * half, false);
+    rope_sin.resize((size_t)n * half, false);
+    // Same float32 steps as the Hugging Face rotary embedding: inv_freq, then pos * inv_freq.
+    for (int i = 0; i < half; ++i) {
+      float inv = 1.0f / std::pow(cfg.rope_theta, (float)(2 * i) / (float)hd);
+      for (int p = 0; p < n; ++p) {
+        float a = (float)p * inv;
+        rope_cos[(size_t)p * half + i] = (float)std::cos((double)a);
+        rope_sin[(size_t)p * half + i] = (float)std::sin((double)a);
+      }
+    }
+    rope_len = n;
+  }
+
+  void ensure_scratch(int T) {
+    if (T <= scratch_T) return;
+    x.resize((size_t)T * H);
+    xn.resize((size_t)T * H);
+    qkv.resize((size_t)T * (qd + 2 * kvd));
+    att.resize((size_t)T * qd);
+    tmp.resize((size_t)T * std::max(H, qd));
+    gu.resize((size_t)T * 2 * I);
+    hbuf.resize((size_t)T * I);
+    scratch_T = T;
+  }
+
+  void rope(float* v, int pos) const {
+    const int half = hd / 2;
+    const float* c = rope_cos.data() + (size_t)pos * half;
+    const float* s = rope_sin.data() + (size_t)pos * half;
+    for (int i = 0; i < half; ++i) {
+      float a = v[i], b = v[i + half];
+      v[i] = a * c[i] - b * s[i];
+      v[i + half] = b * c[i] + a * s[i];
+    }
+  }
+
+  // Causal attention of one query head over positions [0, pos] of its cache.
+  void attend(KVCache& c, int layer, int pos, int h, const float* q, float* out, std::vector<float>& sc) const {
+    const int kvh = h / (nh / nkv);
+    const float* K = c.k(layer, kvh);
+    const float* Vv = c.v(layer, kvh);
+    const float scale = 1.0f / std::sqrt((float)hd);
+    sc.resize(pos + 1);
+    float m = -INFINITY;
+    for (int j = 0; j <= pos; ++j) {
+      sc[j] = dot_f32(q, K + (size_t)j * hd, hd) * scale;
+      m = std::max(m, sc[j]);
+    }
+    float sum = 0;
+    for (int j = 0; j <= pos; ++j) sum += (sc[j] = std::exp(sc[j] - m));
+    const float inv = 1.0f / sum;
+    std::fill(out, out + hd, 0.0f);
+    for (int j = 0; j <= pos; ++j) axpy_f32(sc[j] * inv, Vv + (size_t)j * hd, out, hd);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // A forward pass is a fixed list of steps (phases); each phase is cut into chunks
+  // (row blocks of a matrix, attention heads, tokens). Every thread of the pool grabs
+  // chunks with an atomic counter; whoever finishes a phase's last chunk opens the next.
+  // No thread has to take part: on a busy machine a helper that is not scheduled
+  // simply does no chunks, and the caller's thread finishes the pass alone (a fixed
+  // split with barriers would wait for it at every step). Which thread computes a chunk
+  // never changes its result.
+  enum class Step { Norm1, Qkv, Rope, Attn, QuantAtt, Wo, Norm2, W13, QuantH, W2, Final, Head };
+  struct Phase {
+    Step step;
+    int layer, chunks, rows_per_chunk;
+  };
+  std::vector<Phase> phases;
+  std::unique_ptr<std::atomic<int>[]> next_chunk, done_chunks;
+  size_t phase_cap = 0;
+  std::atomic<int> open_phase{0};
+
+  static int rows_per_chunk(int rows) {
+    int r = (rows + 31) / 32;     // about 32 chunks per matrix
+    r = std::max(16, (r + 3) / 4 * 4);  // whole groups of 4 rows, not too small
+    return r;
+  }
+  void add_matrix_phase(Step s, int l, const QMatrix& W) {
+    int r = rows_per_chunk(W.rows());
+    phases.push_back({s, l, (W.rows() + r - 1) / r, r});
+  }
+
+  // Current pass.
+  const Item* items_ = nullptr;
+  int T_ = 0;
+  const std::vector<int>* want_ = nullptr;
+  float* logits_ = nullptr;
+
+  void matmul_chunk(const QMatrix& W, const Phase& ph, int c, const float* xin, int ldx, int T, float* y, int ldy) {
+    int r0 = c * ph.rows_per_chunk, r1 = std::min(W.rows(), r0 + ph.rows_per_chunk);
+    W.matmul(xin, ldx, W.precision() == Precision::INT8 ? &qa : nullptr, T, y, ldy, r0, r1);
+  }
+
+  void run_chunk(const Phase& ph, int c, int tid) {
+    const int T = T_;
+    const int ldqkv = qd + 2 * kvd;
+    const int l = ph.layer;
+    switch (ph.step) {
+      case Step::Norm1: {  // chunk = token: residual of the previous layer, norm, quantize
+        float* xt = x.data() + (size_t)c * H;
+        if (l > 0)
+          for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)c * H + i];
+        rmsnorm(xt, layers[l].attn_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
+        if (layers[l].wqkv.precision() == Precision::INT8) qa.quantize_row(c, xn.data() + (size_t)c * H);
+        break;
+      }
+      case Step::Qkv: matmul_chunk(layers[l].wqkv, ph, c, xn.data(), H, T, qkv.data(), ldqkv); break;
+      case Step::Rope: {  // chunk = token
+        float* q = qkv.data() + (size_t)c * ldqkv;
+        float* k = q + qd;
+        float* v = k + kvd;
+        const int pos = items_[c].pos;
+        KVCache& cache = *items_[c].cache;
+        for (int h = 0; h < nh; ++h) rope(q + h * hd, pos);
+        for (int h = 0; h < nkv; ++h) {
+          rope(k + h * hd, pos);
+          std::memcpy(cache.k(l, h) + (size_t)pos * hd, k + h * hd, hd * sizeof(float));
+          std::memcpy(cache.v(l, h) + (size_t)pos * hd, v + h * hd, hd * sizeof(float));
+        }
+        break;
+      }
+      case Step::Attn: {  // chunk = (token, head)
+        int t = c / nh, h = c % nh;
+        attend(*items_[t].cache, l, items_[t].pos, h, qkv.data() + (size_t)t * ldqkv + h * hd,
+               att.data() + (size_t)t * qd + h * hd, scores[tid]);
+        break;
+      }
+      case Step::QuantAtt: qa.quantize_row(c, att.data() + (size_t)c * qd); break;
+      case Step::Wo: matmul_chunk(layers[l].wo, ph, c, att.data(), qd, T, tmp.data(), H); break;
+      case Step::Norm2: {  // chunk = token
+        float* xt = x.data() + (size_t)c * H;
+        for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)c * H + i];
+        rmsnorm(xt, layers[l].mlp_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
+        if (layers[l].w13.precision() == Precision::INT8) qa.quantize_row(c, xn.data() + (size_t)c * H);
+        break;
+      }
+      case Step::W13: {  // gate and up rows are interleaved: a chunk holds whole pairs
+        matmul_chunk(layers[l].w13, ph, c, xn.data(), H, T, gu.data(), 2 * I);
+        int u0 = c * ph.rows_per_chunk / 2, u1 = std::min(I, u0 + ph.rows_per_chunk / 2);
+        for (int t = 0; t < T; ++t) {
+          const float* g = gu.data() + (size_t)t * 2 * I;
+          float* hh = hbuf.data() + (size_t)t * I;
+          for (int i = u0; i < u1; ++i) hh[i] = g[2 * i] / (1.0f + std::exp(-g[2 * i])) * g[2 * i + 1];
+        }
+        break;
+      }
+      case Step::QuantH: qa.quantize_row(c, hbuf.data() + (size_t)c * I); break;
+      case Step::W2: matmul_chunk(layers[l].w2, ph, c, hbuf.data(), I, T, tmp.data(), H); break;
+      case Step::Final: {  // chunk = wanted token
+        int t = (*want_)[c];
+        float* xt = x.data() + (size_t)t * H;
+        for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)t * H + i];
+        rmsnorm(xt, final_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
+        if (head.precision() == Precision::INT8) qa.quantize_row(c, xn.data() + (size_t)c * H);
+        break;
+      }
+      case Step::Head: matmul_chunk(head, ph, c, xn.data(), H, (int)want_->size(), logits_, V); break;
+    }
+  }
+
+  // Quantized activations are prepared (sized) when their phase opens.
+  void open(int p) {
+    if (p < (int)phases.size()) {
+      const Phase& ph = phases[p];
+      const int T = T_;
+      switch (ph.step) {
+        case Step::Norm1: qa.prepare(T, H); break;
+        case Step::QuantAtt: qa.prepare(T, qd); break;
+        case Step::Norm2: qa.prepare(T, H); break;
+        case Step::QuantH: qa.prepare(T, I); break;
+        case Step::Final: qa.prepare((int)want_->size(), H); break;
+        default: break;
+      }
+    }
+    open_phase.store(p, std::memory_order_release);
+  }
+
+  void work(int tid) {
+    const int P = (int)phases.size();
+    for (int p = 0; p < P; ++p) {
+      for (int spin = 0; open_phase.load(std::memory_order_acquire) < p; ++spin) {
+        if (spin < 2000) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        } else {
+          std::this_thread::yield();
+        }
+      }
+      const Phase& ph = phases[p];
+      for (;;) {
+        int c = next_chunk[p].fetch_add(1, std::memory_order_relaxed);
+        if (c >= ph.chunks) break;
+        run_chunk(ph, c, tid);
+        if (done_chunks[p].fetch_add(1, std::memory_order_acq_rel) + 1 == ph.chunks) open(p + 1);
+      }
+    }
+  }
+
+  // Runs T tokens (each with its own cache and position) through the model. Logits are
+  // written for the tokens listed in `want` (in that order) into `logits`.
+  void run(const Item* items, const int32_t* ids, int T, const std::vector<int>& want, float* logits) {
+    ensure_scratch(T);
+    int maxpos = 0;
+    for (int t = 0; t < T; ++t) {
+      check(ids[t] >= 0 && ids[t] < V,
+            "token id " + std::to_string(ids[t]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+      check(items[t].pos < items[t].cache->cap_, "KV cache full (" + std::to_string(items[t].cache->cap_) + " positions)");
+      check(items[t].cache->layers_ == L && items[t].cache->kv_heads_ == nkv && items[t].cache->head_dim_ == hd,
+            "KV cache was made for a different model");
+      maxpos = std::max(maxpos, items[t].pos);
+      std::memcpy(x.data() + (size_t)t * H, embed.data() + (size_t)ids[t] * H, H * sizeof(float));
+    }
+    ensure_rope(maxpos + 1);
+    // Size the quantized-activation buffers once, so no phase allocates.
+    qa.prepare(std::max<int>(T, (int)want.size()), std::max({H, qd, I}));
+    items_ = items;
+    T_ = T;
+    want_ = &want;
+    logits_ = logits;
+    phases.clear();
+    for (int l = 0; l < L; ++l) {
+      const LayerW& w = layers[l];
+      phases.push_back({Step::Norm1, l, T, 0});
+      add_matrix_phase(Step::Qkv, l, w.wqkv);
+      phases.push_back({Step::Rope, l, T, 0});
+      phases.push_back({Step::Attn, l, T * nh, 0});
+      if (w.wo.precision() == Precision::INT8) phases.push_back({Step::QuantAtt, l, T, 0});
+      add_matrix_phase(Step::Wo, l, w.wo);
+      phases.push_back({Step::Norm2, l, T, 0});
+      add_matrix_phase(Step::W13, l, w.w13);
+      if (w.w2.precision() == Precision::INT8) phases.push_back({Step::QuantH, l, T, 0});
+      add_matrix_phase(Step::W2, l, w.w2);
+    }
+    if (!want.empty()) {
+      phases.push_back({Step::Final, L, (int)want.size(), 0});
+      add_matrix_phase(Step::Head, L, head);
+    }
+    if (phase_cap < phases.size()) {
+      phase_cap = phases.size();
+      next_chunk.reset(new std::atomic<int>[phase_cap]);
+      done_chunks.reset(new std::atomic<int>[phase_cap]);
+    }
+    for (size_t p = 0; p < phases.size(); ++p) {
+      next_chunk[p].store(0, std::memory_order_relaxed);
+      done_chunks[p].store(0, std::memory_order_relaxed);
+    }
+    ThreadPool& pool = ThreadPool::global();
+    const int nth = pool.size();
+    if ((int)scores.size() < nth) scores.resize(nth);
+    open(0);
+    // Nothing in work() throws (inputs were checked above), so no thread can strand another.
+    pool.parallel_for(nth, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) work((int)i);
+    });
+    for (int t = 0; t < T; ++t) items[t].cache->n_ = std::max(items[t].cache->n_, items[t].pos + 1);
+  }
+};
+
+Engine::Engine() : impl_(std::make_unique<Impl>()) {}
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
+const ModelConfig& Engine::config() const { return impl_->cfg; }
+Precision Engine::precision() const { return impl_->opt.precision; }
+const Tokenizer* Engine::tokenizer() const { return impl_->tok.get(); }
+void Engine::set_tokenizer(std::shared_ptr<const Tokenizer> tok) {
+  if (tok)
+    check(tok->vocab_size() <= impl_->V, "tokenizer has " + std::to_string(tok->vocab_size()) +
+                                             " tokens but the model's vocab_size is " + std::to_string(impl_->V));
+  impl_->tok = std::move(tok);
+}
+
+size_t Engine::weight_bytes_per_token() const {
+  size_t b = impl_->head.weight_bytes() + (size_t)impl_->H * sizeof(float) * (1 + 2 * impl_->L);  // + norms
+  for (auto& w : impl_->layers) b += w.wqkv.weight_bytes() + w.wo.weight_bytes() + w.w13.weight_bytes() + w.w2.weight_bytes();
+  return b + (size_t)impl_->H * sizeof(float);  // one embedding row
+}
+
+std::vector<int32_t> Engine::end_tokens() const {
+  std::vector<int32_t> out;
+  if (!impl_->tok) return out;
+  for (const char* s : {kEndOfText, kEndOfTurn})
+    if (auto id = impl_->tok->token_id(s)) out.push_back(*id);
+  return out;
+}
+
+Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt) {
+  cfg.validate();
+  Engine e;
+  Impl& m = *e.impl_;
+  m.cfg = cfg;
+  m.opt = opt;
+  m.H = cfg.hidden_size;
+  m.nh = cfg.num_attention_heads;
+  m.nkv = cfg.num_key_value_heads;
+  m.hd = cfg.head_dim();
+  check(m.hd * m.nh == m.H && m.hd % 2 == 0, "config: hidden_size must be num_attention_heads x an even head_dim");
+  check(m.nkv > 0 && m.nh % m.nkv == 0, "config: num_attention_heads must be a multiple of num_key_value_heads");
+  m.qd = m.nh * m.hd;
+  m.kvd = m.nkv * m.hd;
+  m.I = cfg.intermediate_size;
+  m.V = cfg.vocab_size;
+  m.L = cfg.num_hidden_layers;
+  if (m.opt.context <= 0) m.opt.context = cfg.max_position_embeddings;
+  const int64_t H = m.H;
+
+  auto need = [&](const std::string& name, std::vector<int64_t> shape, float* dst) {
+    if (!src(name, shape, dst)) throw Error("missing tensor '" + name + "'");
+  };
+  std::vector<float> buf;
+  auto fused = [&](const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols) {
+    int64_t rows = 0;
+    for (auto& p : parts) rows += p.second;
+    buf.assign((size_t)(rows * cols), 0.0f);
+    int64_t r = 0;
+    for (auto& [name, n] : parts) {
+      need(name, {n, cols}, buf.data() + r * cols);
+      r += n;
+    }
+    return QMatrix::from_f32(buf.data(), (int)rows, (int)cols, opt.precision);
+  };
+
+  m.embed.resize((size_t)m.V * H, false);
+  need("model.embed_tokens.weight", {m.V, H}, m.embed.data());
+  m.layers.resize(m.L);
+  for (int l = 0; l < m.L; ++l) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    LayerW& w = m.layers[l];
+    w.attn_norm.resize(H, false);
+    w.mlp_norm.resize(H, false);
+    need(p + "input_layernorm.weight", {H}, w.attn_norm.data());
+    need(p + "post_attention_layernorm.weight", {H}, w.mlp_norm.data());
+    w.wqkv = fused({{p + "self_attn.q_proj.weight", m.qd}, {p + "self_attn.k_proj.weight", m.kvd},
+                    {p + "self_attn.v_proj.weight", m.kvd}},
+                   H);
+    w.wo = fused({{p + "self_attn.o_proj.weight", H}}, m.qd);
+    {
+      // gate row i and up row i side by side, so any block of rows holds whole pairs.
+      std::vector<float> g((size_t)m.I * H), u((size_t)m.I * H);
+      need(p + "mlp.gate_proj.weight", {m.I, H}, g.data());
+      need(p + "mlp.up_proj.weight", {m.I, H}, u.data());
+      buf.resize((size_t)2 * m.I * H);
+      for (int i = 0; i < m.I; ++i) {
+        std::memcpy(buf.data() + (size_t)(2 * i) * H, g.data() + (size_t)i * H, H * sizeof(float));
+        std::memcpy(buf.data() + (size_t)(2 * i + 1) * H, u.data() + (size_t)i * H, H * sizeof(float));
+      }
+      w.w13 = QMatrix::from_f32(buf.data(), 2 * m.I, m.H, opt.precision);
+    }
+    w.w2 = fused({{p + "mlp.down_proj.weight", H}}, m.I);
+  }
+  m.final_norm.resize(H, false);
+  need("model.norm.weight", {H}, m.final_norm.data());
+  buf.assign((size_t)m.V * H, 0.0f);
+  if (cfg.tie_word_embeddings || !src("lm_head.weight", {m.V, H}, buf.data())) {
+    check(cfg.tie_word_embeddings, "missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
+    std::memcpy(buf.data(), m.embed.data(), buf.size() * sizeof(float));
+  }
+  m.head = QMatrix::from_f32(buf.data(), m.V, m.H, opt.precision);
+  m.ensure_rope(m.opt.context);
+  return e;
+}
+
+Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
+  check(fs::is_directory(dir), "checkpoint folder " + dir.string() + " does not exist");
+  fs::path cfg_path = dir / "config.json", st_path = dir / "model.safetensors";
+  check(fs::exists(cfg_path), cfg_path.string() + ": missing (a checkpoint needs config.json)");
+  check(fs::exists(st_path), st_path.string() + ": missing (a checkpoint needs model.safetensors)");
+  ModelConfig cfg;
+  try {
+    cfg = ModelConfig::load(cfg_path);
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    throw Error(msg.find(cfg_path.string()) == std::string::npos ? cfg_path.string() + ": " + msg : msg);
+  }
+  SafeTensors st = SafeTensors::load(st_path);
+  Engine e;
+  try {
+    e = from_weights(
+        cfg,
+        [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
+          if (!st.find(name)) return false;
+          st.read_f32(name, shape, dst);
+          return true;
+        },
+        opt);
+  } catch (const Error& err) {
+    throw Error(st_path.string() + ": " + err.what());
+  }
+  fs::path tok_path = dir / "tokenizer.json";
+  if (opt.load_tokenizer && fs::exists(tok_path))
+    e.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(tok_path)));
+  return e;
+}
+
+KVCache Engine::new_cache(int capacity) const {
+  const Impl& m = *impl_;
+  if (capacity <= 0) capacity = m.opt.context;
+  KVCache c;
+  c.layers_ = m.L;
+  c.kv_heads_ = m.nkv;
+  c.head_dim_ = m.hd;
+  c.cap_ = capacity;
+  size_t n = (size_t)m.L * m.nkv * capacity * m.hd;
+  c.k_.resize(n, false);
+  c.v_.resize(n, false);
+  return c;
+}
+
+void Engine::forward(KVCache& cache, const int32_t* ids, int n, float* logits, bool all_logits) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  check(n > 0, "forward: no tokens");
+  check(cache.size() + n <= cache.capacity(), std::to_string(cache.size()) + " + " + std::to_string(n) +
+                                                  " tokens do not fit the context of " + std::to_string(cache.capacity()));
+  std::vector<Item> items;
+  std::vector<int> want;
+  for (int s = 0; s < n; s += kChunk) {
+    int T = std::min(kChunk, n - s);
+    items.clear();
+    want.clear();
+    int p0 = cache.size();
+    for (int t = 0; t < T; ++t) items.push_back({&cache, p0 + t});
+    float* out = nullptr;
+    if (all_logits) {
+      for (int t = 0; t < T; ++t) want.push_back(t);
+      out = logits + (size_t)s * impl_->V;
+    } else if (s + T == n) {
+      want.push_back(T - 1);
+      out = logits;
+    }
+    impl_->run(items.data(), ids + s, T, want, out);
+  }
+}
+
+void Engine::forward_batch(const std::vector<KVCache*>& caches, const int32_t* ids, float* logits) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  std::vector<Item> items;
+  std::vector<int> want;
+  for (size_t b = 0; b < caches.size(); ++b) {
+    for (size_t j = 0; j < b; ++j) check(caches[j] != caches[b], "forward_batch: the same cache appears twice");
+    items.push_back({caches[b], caches[b]->size()});
+    want.push_back((int)b);
+  }
+  for (size_t s = 0; s < items.size(); s += kChunk) {
+    int T = (int)std::min<size_t>(kChunk, items.size() - s);
+    std::vector<int> w(want.begin(), want.begin() + T);
+    impl_->run(items.data() + s, ids + s, T, w, logits + s * impl_->V);
+  }
+}
+
+namespace {
+
+// Per-sequence sampling state shared by generate and generate_k.
+struct SeqState {
+  Sampler sampler;
+  TextStream text;
+  Generation gen;
+  bool done = false;
+  SeqState(const SamplingOptions& o, uint64_t seed, const Tokenizer* tok)
+      : sampler(o, seed), text(tok, o.stop_strings) {}
+};
+
+// Samples the next token of one sequence from its logits. Returns true when the token
+// must be fed to the model (the sequence continues, or keep_cache asks for it).
+bool step_seq(SeqState& s, const float* logits, int V, const SamplingOptions& opt,
+              const std::vector<int32_t>& stops, KVCache& cache, bool keep_cache,
+              const std::function<bool(int32_t, std::string_view)>& cb, int32_t* next) {
+  if ((int)s.gen.tokens.size() >= opt.max_tokens) {
+    s.gen.finish = FinishReason::Length;
+    s.done = true;
+    return false;
+  }
+  int32_t id = s.sampler.sample(logits, V);
+  if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
+    s.gen.finish = FinishReason::Stop;
+    s.done = true;
+    return false;
+  }
+  s.gen.tokens.push_back(id);
+  std::string piece = s.text.push(id);
+  bool cont = true;
+  if (s.text.stopped()) {
+    s.gen.finish = FinishReason::Stop;
+    cont = false;
+  }
+  if (cb && !cb(id, piece)) {
+    if (cont) s.gen.finish = FinishReason::Callback;
+    cont = false;
+  }
+  if (cont && (int)s.gen.tokens.size() >= opt.max_tokens) {
+    s.gen.finish = FinishReason::Length;
+    cont = false;
+  }
+  if (cache.size() >= cache.capacity()) {
+    if (cont) s.gen.finish = FinishReason::ContextFull;
+    s.done = true;
+    return false;
+  }
+  s.done = !cont;
+  *next = id;
+  return cont || keep_cache;
+}
+
+void finish_seq(SeqState& s, const std::function<bool(int32_t, std::string_view)>& cb) {
+  std::string rest = s.text.flush();
+  if (cb && !rest.empty()) cb(-1, rest);
+  s.gen.text = s.text.text();
+}
+
+}  // namespace
+
+namespace {
+
+Generation generate_impl(Engine& eng, KVCache& cache, const std::vector<int32_t>& input, const SamplingOptions& opt,
+                         const TokenCallback& on_token, bool keep_cache) {
+  check(!input.empty(), "generate: empty prompt");
+  const int V = eng.config().vocab_size;
+  std::vector<int32_t> stops = opt.stop_tokens;
+  if (opt.stop_at_end_tokens)
+    for (int32_t id : eng.end_tokens()) stops.push_back(id);
+  SeqState s(opt, opt.seed, eng.tokenizer());
+  s.gen.prompt_tokens = (int)input.size();
+  std::vector<float> logits(V);
+  Timer t;
+  eng.forward(cache, input.data(), (int)input.size(), logits.data());
+  s.gen.prefill_seconds = t.seconds();
+  t.reset();
+  int32_t next;
+  while (step_seq(s, logits.data(), V, opt, stops, cache, keep_cache, on_token, &next)) {
+    eng.forward(cache, &next, 1, logits.data());
+    if (s.done) break;
+  }
+  s.gen.decode_seconds = t.seconds();
+  finish_seq(s, on_token);
+  return std::move(s.gen);
+}
+
+}  // namespace
+
+Generation Engine::generate(const std::vector<int32_t>& prompt, const SamplingOptions& opt, const TokenCallback& on_token) {
+  KVCache cache = new_cache(impl_->opt.context);
+  return generate_impl(*this, cache, prompt, opt, on_token, false);
+}
+
+Generation Engine::generate(KVCache& cache, const std::vector<int32_t>& input, const SamplingOptions& opt,
+                            const TokenCallback& on_token) {
+  return generate_impl(*this, cache, input, opt, on_token, true);
+}
+
+std::vector<Generation> Engine::generate_k(const std::vector<int32_t>& prompt, int k, const SamplingOptions& opt,
+                                           const BatchTokenCallback& on_token) {
+  check(!prompt.empty(), "generate_k: empty prompt");
+  check(k > 0, "generate_k: k must be positive");
+  const int V = impl_->V;
+  std::vector<int32_t> stops = opt.stop_tokens;
+  if (opt.stop_at_end_tokens)
+    for (int32_t id : end_tokens()) stops.push_back(id);
+  KVCache base = new_cache(impl_->opt.context);
+  std::vector<float> first(V);
+  Timer t;
+  forward(base, prompt.data(), (int)prompt.size(), first.data());
+  double prefill = t.seconds();
+  t.reset();
+  std::vector<KVCache> caches;
+  std::vector<SeqState> seqs;
+  caches.reserve(k);
+  seqs.reserve(k);
+  for (int i = 0; i < k; ++i) {
+    caches.push_back(i + 1 < k ? base.fork() : std::move(base));
+    seqs.emplace_back(opt, opt.seed + (uint64_t)i, impl_->tok.get());
+    seqs.back().gen.prompt_tokens = (int)prompt.size();
+  }
+  std::vector<float> logits((size_t)k * V);
+  for (int i = 0; i < k; ++i) std::memcpy(logits.data() + (size_t)i * V, first.data(), V * sizeof(float));
+  std::vector<int> row(k);
+  for (int i = 0; i < k; ++i) row[i] = i;
+  std::vector<KVCache*> feed;
+  std::vector<int32_t> ids;
+  std::vector<int> feed_seq;
+  for (;;) {
+    feed.clear();
+    ids.clear();
+    feed_seq.clear();
+    for (int i = 0; i < k; ++i) {
+      if (seqs[i].done || row[i] < 0) continue;
+      std::function<bool(int32_t, std::string_view)> cb;
+      if (on_token) cb = [&, i](int32_t id, std::string_view text) { return on_token(i, id, text); };
+      int32_t next;
+      bool f = step_seq(seqs[i], logits.data() + (size_t)row[i] * V, V, opt, stops, caches[i], false, cb, &next);
+      row[i] = -1;
+      if (f) {
+        feed.push_back(&caches[i]);
+        ids.push_back(next);
+        feed_seq.push_back(i);
+      }
+    }
+    if (feed.empty()) break;
+    forward_batch(feed, ids.data(), logits.data());
+    for (size_t j = 0; j < feed_seq.size(); ++j) row[feed_seq[j]] = (int)j;
+  }
+  double decode = t.seconds();
+  std::vector<Generation> out;
+  for (int i = 0; i < k; ++i) {
+    std::function<bool(int32_t, std::string_view)> cb;
+    if (on_token) cb = [&, i](int32_t id, std::string_view text) { return on_token(i, id, text); };
+    finish_seq(seqs[i], cb);
+    seqs[i].gen.prefill_seconds = prefill;
+    seqs[i].gen.decode_seconds = decode;
+    out.push_back(std::move(seqs[i].gen));
+  }
+  return out;
+}
+
+}  // namespace veritas::infer

@@ -1,0 +1,107 @@
+#pragma once
+// Inference kernels: weight matrices stored in fp32, bf16 or int8 (per-row scales) and
+// the matrix x vector products that dominate decoding. Decoding one token reads every
+// weight once, so the bytes per weight decide the speed: bf16 halves them, int8 quarters
+// them. int8 products quantize the activations too (blocks of 32 with one fp32 scale
+// each) so the inner loop runs on integer multiply-adds.
+//
+// Every (row, token) dot product is computed by the same code whatever the number of
+// tokens T, so a prompt processed in one batch gives bit-identical results to the same
+// tokens fed one at a time through the KV cache.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace veritas::infer {
+
+enum class Precision { F32, BF16, INT8 };
+Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"; throws Error
+const char* precision_name(Precision p);
+size_t precision_weight_bytes(Precision p);  // bytes per weight (int8: 1, scales excluded)
+
+// 64-byte aligned, uninitialized-by-default array (weights, KV cache, scratch).
+template <class T>
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(size_t n, bool zero = true) { resize(n, zero); }
+  void resize(size_t n, bool zero = true) {
+    size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
+    p_.reset(n ? static_cast<T*>(std::aligned_alloc(64, bytes ? bytes : 64)) : nullptr);
+    if (n && !p_) throw std::bad_alloc();
+    n_ = n;
+    if (zero && n) std::memset(static_cast<void*>(p_.get()), 0, bytes);
+  }
+  T* data() { return p_.get(); }
+  const T* data() const { return p_.get(); }
+  size_t size() const { return n_; }
+  T& operator[](size_t i) { return p_.get()[i]; }
+  const T& operator[](size_t i) const { return p_.get()[i]; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> p_;
+  size_t n_ = 0;
+};
+
+uint16_t f32_to_bf16(float f);  // round to nearest even; NaN stays NaN
+float bf16_to_f32(uint16_t h);
+
+inline constexpr int kQBlock = 32;  // activation quantization block (int8 path)
+
+// Activations quantized for the int8 path: per token, ceil(cols/32) blocks of 32 int8
+// values (zero padded) and one fp32 scale per block.
+struct QuantActs {
+  int T = 0, cols = 0, blocks = 0;
+  Buffer<int8_t> q;
+  Buffer<float> scale;
+  void quantize(const float* x, int T, int cols, int ldx);  // grows the buffers as needed
+  void prepare(int T, int cols);                  // sizes the buffers for T tokens
+  void quantize_row(int t, const float* x);        // token t of a prepared batch
+};
+
+// A [rows, cols] row-major weight matrix in one precision.
+class QMatrix {
+ public:
+  QMatrix() = default;
+  static QMatrix from_f32(const float* w, int rows, int cols, Precision p);
+  Precision precision() const { return prec_; }
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  size_t weight_bytes() const;  // bytes read by one full product (scales included)
+  void row_f32(int r, float* out) const;  // dequantized row
+
+  // y[t*ldy + r] = sum_c W[r, c] * x[t*ldx + c] for r in [r0, r1), t in [0, T).
+  // The int8 path reads `qa` (the same x quantized); the others read x.
+  void matmul(const float* x, int ldx, const QuantActs* qa, int T, float* y, int ldy, int r0,
+              int r1) const;
+
+ private:
+  Precision prec_ = Precision::F32;
+  int rows_ = 0, cols_ = 0, ld_ = 0;  // ld_: row stride in elements (int8: padded to 32)
+  Buffer<float> f32_;
+  Buffer<uint16_t> bf16_;
+  Buffer<int8_t> q8_;
+  Buffer<float> scale_;  // int8: per-row scale
+};
+
+// Plain scalar references for the tests (double accumulation).
+void matmul_reference(const QMatrix& W, const float* x, int ldx, const QuantActs* qa, int T, float* y,
+                      int ldy);
+
+// Misc vector kernels used by the decoder.
+void rmsnorm(const float* x, const float* w, int n, float eps, float* out);
+float dot_f32(const float* a, const float* b, int n);
+void axpy_f32(float a, const float* x, float* y, int n);  // y += a * x
+
+// Streaming read of n floats (memory bandwidth probe for the benchmark roofline).
+double stream_read_sum(const float* p, size_t n);
+
+}  // namespace veritas::infer
