@@ -1,0 +1,141 @@
+#include "veritas/train/sft.hpp"
+
+#include <algorithm>
+
+#include "veritas/util/error.hpp"
+#include "veritas/util/text.hpp"
+
+namespace veritas {
+
+std::string render_chat_prompt(const nlohmann::json& messages, const std::string& origin) {
+  check(messages.is_array() && !messages.empty(), origin + ": \"messages\" must be a non-empty array");
+  std::string out;
+  for (size_t i = 0; i + 1 < messages.size(); ++i) {
+    const auto& m = messages[i];
+    check(m.is_object() && m.contains("role") && m["role"].is_string() && m.contains("content") &&
+              m["content"].is_string(),
+          origin + ": message " + std::to_string(i) + " needs string \"role\" and \"content\"");
+    const std::string role = m["role"].get<std::string>();
+    const char* tag = role == "system" ? kSystem : role == "user" ? kUser : role == "assistant" ? kAssistant : nullptr;
+    check(tag != nullptr, origin + ": message " + std::to_string(i) + " has unknown role '" + role + "'");
+    out += tag;
+    out += m["content"].get<std::string>();
+    out += kEndOfTurn;
+  }
+  out += kAssistant;
+  return out;
+}
+
+SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair) {
+  SftExample ex;
+  ex.tokens = tok.encode_with_specials(pair.prompt);
+  ex.answer_start = (int32_t)ex.tokens.size();
+  std::vector<int32_t> ans = tok.encode(pair.answer);
+  ex.tokens.insert(ex.tokens.end(), ans.begin(), ans.end());
+  auto end = tok.token_id(kEndOfTurn);
+  ex.tokens.push_back(end ? *end : tok.eot_id());  // learning to stop is part of the answer
+  return ex;
+}
+
+std::vector<SftPair> load_sft_jsonl(const std::filesystem::path& path) {
+  LineReader reader(path.string());
+  std::vector<SftPair> out;
+  std::string line;
+  bool too_long = false;
+  while (reader.next(line, &too_long)) {
+    const std::string where = path.string() + ":" + std::to_string(reader.line_number());
+    check(!too_long, where + ": line too long");
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(where + ": invalid JSON: " + e.what());
+    }
+    check(j.is_object(), where + ": expected a JSON object");
+    SftPair p;
+    if (j.contains("messages")) {
+      const auto& msgs = j["messages"];
+      p.prompt = render_chat_prompt(msgs, where);
+      const auto& last = msgs.back();
+      check(last.is_object() && last.value("role", "") == "assistant" && last.contains("content") &&
+                last["content"].is_string(),
+            where + ": the last message must be the assistant's answer");
+      p.answer = last["content"].get<std::string>();
+    } else {
+      check(j.contains("prompt") && j["prompt"].is_string() && j.contains("answer") && j["answer"].is_string(),
+            where + ": expected string fields \"prompt\" and \"answer\" (or \"messages\")");
+      p.prompt = j["prompt"].get<std::string>();
+      p.answer = j["answer"].get<std::string>();
+    }
+    out.push_back(std::move(p));
+  }
+  check(!out.empty(), path.string() + ": no examples");
+  return out;
+}
+
+SftSource::SftSource(std::vector<SftExample> examples, int B, int T, int32_t pad_id, uint64_t seed, bool sequential)
+    : examples_(std::move(examples)), B_(B), T_(T), pad_(pad_id), seed_(seed), sequential_(sequential), rng_(seed) {
+  check(!examples_.empty(), "SFT: no examples");
+  check(B > 0 && T > 0, "SFT: batch and seq must be positive");
+}
+
+void SftSource::next(Batch& b) {
+  b.B = B_;
+  b.T = T_;
+  const size_t n = (size_t)B_ * T_;
+  b.inputs.assign(n, pad_);
+  b.targets.assign(n, pad_);
+  b.mask.assign(n, 0.0f);
+  for (int r = 0; r < B_; ++r) {
+    const uint64_t idx = sequential_ ? cursor_++ % examples_.size() : rng_.below(examples_.size());
+    const SftExample& ex = examples_[idx];
+    // Keep the last T+1 tokens when too long: drop prompt tokens from the front.
+    const size_t len = ex.tokens.size();
+    const size_t start = len > (size_t)T_ + 1 ? len - ((size_t)T_ + 1) : 0;
+    const size_t avail = len - start;  // tokens in the window
+    for (size_t t = 0; t + 1 < avail; ++t) {
+      const size_t pos = start + t;
+      b.inputs[(size_t)r * T_ + t] = ex.tokens[pos];
+      b.targets[(size_t)r * T_ + t] = ex.tokens[pos + 1];
+      b.mask[(size_t)r * T_ + t] = (int64_t)(pos + 1) >= ex.answer_start ? 1.0f : 0.0f;
+    }
+  }
+}
+
+nlohmann::json SftSource::state() const {
+  auto s = rng_.state();
+  return {{"kind", "sft"}, {"rng", {s[0], s[1], s[2], s[3]}}, {"cursor", cursor_}};
+}
+
+void SftSource::set_state(const nlohmann::json& s) {
+  try {
+    check(s.value("kind", "") == "sft", "not an SFT source state");
+    std::array<uint64_t, 4> st;
+    for (int i = 0; i < 4; ++i) st[i] = s.at("rng").at(i).get<uint64_t>();
+    rng_.set_state(st);
+    cursor_ = s.at("cursor").get<uint64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("bad SFT data state: ") + e.what());
+  }
+}
+
+void SftSource::reset() {
+  rng_.reseed(seed_);
+  cursor_ = 0;
+}
+
+std::vector<StepStats> train_sft(Trainer& trainer, const std::vector<SftPair>& pairs, const Tokenizer& tok,
+                                 int64_t steps) {
+  std::vector<SftExample> ex;
+  ex.reserve(pairs.size());
+  for (const auto& p : pairs) ex.push_back(make_sft_example(tok, p));
+  const auto& c = trainer.config();
+  trainer.set_train_source(std::make_unique<SftSource>(std::move(ex), c.batch, c.seq, tok.eot_id(),
+                                                       c.seed + (uint64_t)trainer.step_count(), false));
+  std::vector<StepStats> out;
+  for (int64_t i = 0; i < steps; ++i) out.push_back(trainer.step());
+  return out;
+}
+
+}  // namespace veritas

@@ -1,0 +1,166 @@
+#pragma once
+// The training library: configuration, batch sources (token shards or SFT examples),
+// the Trainer (one optimizer step at a time, evaluation, checkpoints) and the run loop
+// behind `veritas train`. Later stages (self-play) drive a Trainer directly:
+//
+//   TrainConfig cfg = ...;                 // or TrainConfig::from_json(load_config(path))
+//   Trainer tr(cfg);                       // builds the model (fresh or cfg.init_from)
+//   tr.set_train_source(std::make_unique<SftSource>(examples, B, T, seed));
+//   StepStats s = tr.step();               // accum micro-batches, clip, AdamW, schedule
+//   tr.save_checkpoint(out_dir);           // atomic; tr.load_checkpoint(out_dir) resumes
+//
+// Checkpoint layout and the crash-safety scheme: docs/formats.md, docs/training.md.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "veritas/model/config.hpp"
+#include "veritas/model/model.hpp"
+#include "veritas/train/adamw.hpp"
+#include "veritas/train/schedule.hpp"
+#include "veritas/util/rng.hpp"
+
+namespace veritas {
+
+struct TrainConfig {
+  ModelConfig model;
+  std::string data_dir;   // shards train_*.bin (and val_*.bin for validation)
+  std::string out_dir;    // run folder: checkpoint/, metrics.jsonl, loss.svg
+  std::string init_from;  // start from this checkpoint's weights (fine-tuning); fresh optimizer
+  std::string sft;        // JSONL of {"prompt","answer"} or {"messages":[...]}: SFT instead of shards
+  std::string sft_val;    // optional held-out JSONL for SFT validation
+  std::string tokenizer;  // tokenizer.json (SFT needs it; copied into checkpoints when set)
+  int64_t steps = 1000;
+  int batch = 8;   // sequences per micro-batch
+  int seq = 128;   // tokens per sequence
+  int accum = 1;   // micro-batches per optimizer step
+  double lr = 3e-4;
+  double min_lr = -1;  // end of the cosine decay; < 0 means lr / 10
+  int64_t warmup = 100;
+  AdamWConfig adamw;
+  double clip = 1.0;  // global gradient-norm limit (<= 0: off)
+  int64_t eval_every = 100, eval_batches = 8, save_every = 500;
+  uint64_t seed = 1337;
+  int threads = 0;          // 0 = all cores
+  double time_limit = 0;    // seconds; stop cleanly (with a checkpoint) when reached; 0 = none
+  double step_delay_ms = 0; // testing only: sleep after each step so a test can kill mid-run
+
+  // Keys are the flag names with '_' (e.g. "weight_decay", "eval_every"); "model" holds
+  // Hugging Face config.json fields. Unknown keys are an error (typos must not pass).
+  static TrainConfig from_json(const nlohmann::json& j, const TrainConfig& base);
+  static TrainConfig from_json(const nlohmann::json& j) { return from_json(j, TrainConfig()); }
+  nlohmann::json to_json() const;
+  void validate() const;  // throws Error naming the bad setting
+  LrSchedule schedule() const { return {lr, min_lr < 0 ? lr / 10 : min_lr, warmup, steps}; }
+};
+
+// One micro-batch: B sequences of T tokens; mask empty = every target counts.
+struct Batch {
+  int B = 0, T = 0;
+  std::vector<int32_t> inputs, targets;
+  std::vector<float> mask;
+  double weight() const;  // sum of the mask (B*T when empty)
+};
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual void next(Batch& b) = 0;
+  virtual nlohmann::json state() const = 0;
+  virtual void set_state(const nlohmann::json& s) = 0;
+  virtual void reset() = 0;  // back to the start (validation passes)
+};
+
+// Token shards through data/shards.hpp DataLoader.
+std::unique_ptr<BatchSource> make_shard_source(const std::vector<std::filesystem::path>& shards, int B, int T,
+                                               uint64_t seed, bool sequential);
+// Sorted train_*.bin / val_*.bin in dir (val may be empty; train may not).
+std::vector<std::filesystem::path> find_shards(const std::filesystem::path& dir, const std::string& prefix);
+
+struct StepStats {
+  int64_t step = 0;  // optimizer steps done after this one
+  double loss = 0;   // mean training loss over the step's micro-batches (mask-weighted)
+  double lr = 0;
+  double grad_norm = 0;  // before clipping
+  int64_t tokens = 0;    // target tokens processed
+  double seconds = 0;
+};
+
+class Trainer {
+ public:
+  // Builds the model (cfg.init_from's weights, else a fresh init from cfg.seed), the
+  // optimizer and, when cfg.data_dir or cfg.sft is set, the batch sources.
+  explicit Trainer(TrainConfig cfg);
+  ~Trainer();
+
+  void set_train_source(std::unique_ptr<BatchSource> src);
+  void set_val_source(std::unique_ptr<BatchSource> src);  // nullptr = no validation
+
+  // One optimizer step over cfg.accum micro-batches from the train source.
+  StepStats step();
+  // One optimizer step over the given micro-batches (each at most batch x seq).
+  // Gradients are weighted by each micro-batch's mask sum, so accumulating two halves
+  // equals one full batch.
+  StepStats step_on(const std::vector<Batch>& micro);
+  // For callers that computed gradients themselves (model().forward_backward): clip,
+  // schedule, AdamW, zero the gradients. `loss` is only reported back.
+  StepStats apply_gradients(double loss, int64_t tokens);
+
+  // Mean loss over cfg.eval_batches batches of the validation source from its start
+  // (NaN when there is none). Does not touch gradients or training state.
+  double evaluate();
+
+  // Atomic: writes dir/tmp-<step>-<pid>/, fsyncs it, then swaps it with dir/checkpoint.
+  void save_checkpoint(const std::filesystem::path& run_dir);
+  // Restores model, optimizer, step, sources and RNG from run_dir/checkpoint (resume).
+  void load_checkpoint(const std::filesystem::path& run_dir);
+
+  int64_t step_count() const { return step_; }
+  Model& model() { return *model_; }
+  AdamW& optimizer() { return opt_; }
+  const TrainConfig& config() const { return cfg_; }
+  TrainConfig& mutable_config() { return cfg_; }  // e.g. extend steps after a resume
+  Rng& rng() { return rng_; }
+  // Training seconds so far (all processes of this run); saved with checkpoints.
+  double elapsed() const { return elapsed_before_; }
+  void set_elapsed(double s) { elapsed_before_ = s; }
+
+ private:
+  TrainConfig cfg_;
+  std::unique_ptr<Model> model_;
+  AdamW opt_;
+  std::unique_ptr<BatchSource> train_, val_;
+  Rng rng_;
+  int64_t step_ = 0;
+  double elapsed_before_ = 0;
+};
+
+// Where a run folder's current checkpoint is: run_dir/checkpoint, or the previous one
+// (checkpoint.old) when a crash interrupted a swap, or run_dir itself when it directly
+// holds config.json + model.safetensors. Throws Error when there is none.
+std::filesystem::path find_checkpoint(const std::filesystem::path& dir);
+// Reads the config.json + model.safetensors of a checkpoint folder into a new model.
+std::unique_ptr<Model> load_model(const std::filesystem::path& dir, int max_batch, int max_seq);
+
+// The settings saved in a run folder's checkpoint (what --resume starts from).
+TrainConfig read_checkpoint_config(const std::filesystem::path& run_dir);
+
+struct RunOptions {
+  bool resume = false;
+  std::function<bool()> should_stop;  // polled after each step (signals); may be empty
+};
+struct RunResult {
+  int64_t steps_done = 0;
+  double final_loss = 0, final_val_loss = 0;
+  bool stopped_early = false;  // time limit or signal
+};
+// The `veritas train` loop: progress bar, validation, metrics.jsonl, loss.svg, periodic
+// and final checkpoints in cfg.out_dir, clean stop on the time limit.
+RunResult run_training(TrainConfig cfg, const RunOptions& opt);
+
+}  // namespace veritas

@@ -1,0 +1,634 @@
+// Trainer, optimizer, schedule and checkpoint tests. The CLI tests (kill + resume,
+// overfitting, corrupt checkpoints) run the built binary from $VERITAS_BIN.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include "veritas/data/shards.hpp"
+#include "veritas/model/safetensors.hpp"
+#include "veritas/tokenizer/train.hpp"
+#include "veritas/train/adamw.hpp"
+#include "veritas/train/schedule.hpp"
+#include "veritas/train/sft.hpp"
+#include "veritas/train/trainer.hpp"
+#include "veritas/util/config.hpp"
+#include "veritas/util/error.hpp"
+#include "veritas/util/fs.hpp"
+#include "veritas/util/rng.hpp"
+
+using namespace veritas;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct OwnedParam {
+  std::vector<float> w, g;
+  Param p;
+  OwnedParam(std::string name, std::vector<int64_t> shape, std::vector<float> init) : w(std::move(init)) {
+    g.assign(w.size(), 0.0f);
+    p.name = std::move(name);
+    p.shape = std::move(shape);
+    p.data = w.data();
+    p.grad = g.data();
+    p.size = (int64_t)w.size();
+  }
+};
+
+// Independent double-precision AdamW for one element (the textbook formulas).
+struct RefAdamW {
+  double m = 0, v = 0, p;
+  int t = 0;
+  explicit RefAdamW(double p0) : p(p0) {}
+  void step(double g, double lr, double b1, double b2, double eps, double wd) {
+    ++t;
+    p -= lr * wd * p;
+    m = b1 * m + (1 - b1) * g;
+    v = b2 * v + (1 - b2) * g * g;
+    double mh = m / (1 - std::pow(b1, t)), vh = v / (1 - std::pow(b2, t));
+    p -= lr * mh / (std::sqrt(vh) + eps);
+  }
+};
+
+ModelConfig tiny_model(int vocab = 32) {
+  ModelConfig c;
+  c.vocab_size = vocab;
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 32;
+  return c;
+}
+
+int run_cmd(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::string bin() {
+  const char* b = std::getenv("VERITAS_BIN");
+  return b ? b : std::string(VERITAS_BINARY_DIR) + "/veritas";
+}
+
+std::vector<nlohmann::json> read_metrics(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// Tokens that follow a fixed cycle: the next token is a function of the current one,
+// so a model can drive the loss to zero.
+fs::path make_data(const fs::path& dir, int vocab) {
+  fs::create_directories(dir);
+  Rng rng(7);
+  std::vector<int32_t> cycle;
+  for (int i = 0; i < vocab; ++i) cycle.push_back(i);
+  for (int i = vocab - 1; i > 0; --i) std::swap(cycle[i], cycle[rng.below(i + 1)]);
+  std::vector<int32_t> train, val;
+  for (int i = 0; i < 4000; ++i) train.push_back(cycle[i % vocab]);
+  for (int i = 0; i < 600; ++i) val.push_back(cycle[(i + 5) % vocab]);
+  write_shard(dir / "train_000000.bin", train);
+  write_shard(dir / "val_000000.bin", val);
+  return dir;
+}
+
+std::string tiny_flags() {
+  return " --vocab-size 32 --hidden-size 32 --layers 1 --heads 2 --intermediate-size 64 --max-seq-len 32"
+         " --batch 4 --seq 16 --threads 1";
+}
+
+std::string read_all(const fs::path& p) { return read_file(p); }
+
+// A temp folder removed even when an assertion ends the test early.
+struct TempDir {
+  fs::path path = make_temp_dir("veritas-train-");
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------ AdamW
+
+TEST(AdamW, FirstStepMatchesHandComputedValue) {
+  // Step 1: m_hat = g, v_hat = g^2, so the update is lr * g / (|g| + eps) after decay.
+  OwnedParam mat("w", {1, 2}, {1.0f, -2.0f});
+  OwnedParam norm("model.norm.weight", {2}, {1.0f, 1.0f});
+  std::vector<Param> ps = {mat.p, norm.p};
+  AdamW opt(ps, {0.9, 0.999, 1e-8, 0.01});
+  mat.g = {0.5f, 0.25f};
+  norm.g = {-0.5f, 0.0f};
+  opt.step(ps, 0.1f);
+  EXPECT_NEAR(mat.w[0], 1.0 * (1 - 0.1 * 0.01) - 0.1, 1e-6);   // 0.899
+  EXPECT_NEAR(mat.w[1], -2.0 * (1 - 0.1 * 0.01) - 0.1, 1e-6);  // -2.098
+  EXPECT_NEAR(norm.w[0], 1.0 + 0.1, 1e-6);                      // no decay on 1-D tensors
+  EXPECT_FLOAT_EQ(norm.w[1], 1.0f);                             // zero gradient: no move
+  EXPECT_EQ(opt.step_count(), 1);
+}
+
+TEST(AdamW, SeveralStepsMatchDoubleReference) {
+  OwnedParam mat("w", {2, 3}, {0.3f, -0.2f, 0.1f, 0.5f, -0.7f, 0.05f});
+  std::vector<Param> ps = {mat.p};
+  const float lr = 0.01f;
+  const double b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.1;
+  AdamW opt(ps, {b1, b2, eps, wd});
+  std::vector<RefAdamW> ref;
+  for (float x : mat.w) ref.emplace_back(x);
+  Rng rng(3);
+  for (int s = 0; s < 8; ++s) {
+    for (size_t i = 0; i < mat.g.size(); ++i) {
+      mat.g[i] = (float)rng.normal();
+      ref[i].step(mat.g[i], lr, b1, b2, eps, wd);
+    }
+    opt.step(ps, lr);
+  }
+  for (size_t i = 0; i < mat.w.size(); ++i) EXPECT_NEAR(mat.w[i], ref[i].p, 1e-6 * std::max(1.0, std::abs(ref[i].p)));
+}
+
+TEST(AdamW, SaveLoadRoundTripAndErrors) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  OwnedParam a("a.weight", {2, 2}, {1, 2, 3, 4});
+  OwnedParam b("b.norm.weight", {2}, {1, 1});
+  std::vector<Param> ps = {a.p, b.p};
+  AdamW opt(ps, {});
+  a.g = {0.1f, -0.2f, 0.3f, 0.4f};
+  b.g = {1, 2};
+  opt.step(ps, 1e-2f);
+  opt.step(ps, 1e-2f);
+  opt.save(dir / "opt.safetensors", ps);
+  AdamW back(ps, {});
+  back.load(dir / "opt.safetensors", ps);
+  EXPECT_EQ(back.step_count(), 2);
+  EXPECT_EQ(back.m(), opt.m());
+  EXPECT_EQ(back.v(), opt.v());
+
+  // Truncated file: the error names the file.
+  std::string bytes = read_file(dir / "opt.safetensors");
+  atomic_write_file(dir / "trunc.safetensors", bytes.substr(0, bytes.size() - 5));
+  try {
+    back.load(dir / "trunc.safetensors", ps);
+    FAIL() << "truncated optimizer state loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("trunc.safetensors"), std::string::npos) << e.what();
+  }
+  // A different model: missing tensor named.
+  OwnedParam c("c.weight", {2, 2}, {0, 0, 0, 0});
+  std::vector<Param> other = {c.p, b.p};
+  try {
+    back.load(dir / "opt.safetensors", other);
+    FAIL() << "optimizer state for another model loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("c.weight.exp_avg"), std::string::npos) << e.what();
+  }
+}
+
+// ------------------------------------------------------------------ schedule, clipping
+
+TEST(Schedule, WarmupThenCosine) {
+  LrSchedule s{1.0, 0.1, 10, 110};
+  EXPECT_DOUBLE_EQ(s.lr_at(0), 0.1);
+  EXPECT_DOUBLE_EQ(s.lr_at(4), 0.5);
+  EXPECT_DOUBLE_EQ(s.lr_at(9), 1.0);
+  EXPECT_DOUBLE_EQ(s.lr_at(10), 1.0);
+  EXPECT_NEAR(s.lr_at(60), 0.55, 1e-12);  // half-way: (1 + 0.1) / 2
+  EXPECT_NEAR(s.lr_at(35), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.25)), 1e-12);
+  EXPECT_DOUBLE_EQ(s.lr_at(110), 0.1);
+  EXPECT_DOUBLE_EQ(s.lr_at(500), 0.1);
+  for (int i = 10; i < 110; ++i) EXPECT_GE(s.lr_at(i), s.lr_at(i + 1));
+  LrSchedule nowarm{2.0, 0.0, 0, 100};
+  EXPECT_DOUBLE_EQ(nowarm.lr_at(0), 2.0);
+}
+
+TEST(Clip, GlobalNormAndScaling) {
+  OwnedParam a("a", {2}, {0, 0});
+  OwnedParam b("b", {1, 1}, {0});
+  a.g = {3, 0};
+  b.g = {4};
+  std::vector<Param> ps = {a.p, b.p};
+  EXPECT_DOUBLE_EQ(clip_grad_norm(ps, 10.0), 5.0);  // under the limit: untouched
+  EXPECT_FLOAT_EQ(a.g[0], 3.0f);
+  EXPECT_DOUBLE_EQ(clip_grad_norm(ps, 1.0), 5.0);  // returns the norm before clipping
+  EXPECT_NEAR(a.g[0], 0.6, 1e-6);
+  EXPECT_NEAR(b.g[0], 0.8, 1e-6);
+  EXPECT_NEAR(grad_global_norm(ps), 1.0, 1e-6);
+
+  // Large tensor (several reduction blocks, threaded) against a plain double sum.
+  Rng rng(1);
+  std::vector<float> init(300001);
+  OwnedParam big("big", {300001}, init);
+  double ref = 0;
+  for (auto& x : big.g) {
+    x = (float)rng.normal();
+    ref += (double)x * x;
+  }
+  std::vector<Param> one = {big.p};
+  EXPECT_NEAR(grad_global_norm(one), std::sqrt(ref), 1e-9 * std::sqrt(ref));
+}
+
+// ------------------------------------------------------------------ trainer
+
+namespace {
+TrainConfig tiny_cfg() {
+  TrainConfig c;
+  c.model = tiny_model();
+  c.batch = 4;
+  c.seq = 8;
+  c.steps = 10;
+  c.lr = 1e-2;
+  c.warmup = 0;
+  c.clip = 0;
+  return c;
+}
+Batch random_batch(int B, int T, uint64_t seed, bool masked) {
+  Rng r(seed);
+  Batch b;
+  b.B = B;
+  b.T = T;
+  for (int i = 0; i < B * T; ++i) {
+    b.inputs.push_back((int32_t)r.below(32));
+    b.targets.push_back((int32_t)r.below(32));
+    if (masked) b.mask.push_back(r.below(3) == 0 ? 0.0f : 1.0f);
+  }
+  return b;
+}
+Batch rows(const Batch& b, int r0, int r1) {
+  Batch o;
+  o.B = r1 - r0;
+  o.T = b.T;
+  size_t lo = (size_t)r0 * b.T, hi = (size_t)r1 * b.T;
+  o.inputs.assign(b.inputs.begin() + lo, b.inputs.begin() + hi);
+  o.targets.assign(b.targets.begin() + lo, b.targets.begin() + hi);
+  if (!b.mask.empty()) o.mask.assign(b.mask.begin() + lo, b.mask.begin() + hi);
+  return o;
+}
+}  // namespace
+
+TEST(Trainer, AccumulatingHalvesEqualsFullBatch) {
+  for (bool masked : {false, true}) {
+    Trainer full(tiny_cfg()), half(tiny_cfg());
+    for (int s = 0; s < 3; ++s) {
+      Batch b = random_batch(4, 8, 100 + s, masked);
+      StepStats f = full.step_on({b});
+      StepStats h = half.step_on({rows(b, 0, 1), rows(b, 1, 4)});  // unequal halves: weighting matters
+      EXPECT_NEAR(h.loss, f.loss, 1e-5 * f.loss) << "masked=" << masked << " step " << s;
+      EXPECT_NEAR(h.grad_norm, f.grad_norm, 1e-4 * f.grad_norm) << "masked=" << masked << " step " << s;
+    }
+    auto& pf = full.model().params();
+    auto& ph = half.model().params();
+    for (size_t i = 0; i < pf.size(); ++i)
+      for (int64_t k = 0; k < pf[i].size; ++k)
+        ASSERT_NEAR(ph[i].data[k], pf[i].data[k], 1e-4 + 1e-4 * std::abs(pf[i].data[k])) << pf[i].name;
+  }
+}
+
+TEST(Trainer, ClipBoundsTheUpdateInput) {
+  TrainConfig c = tiny_cfg();
+  c.clip = 1e-3;
+  Trainer t(c);
+  StepStats s = t.step_on({random_batch(4, 8, 5, false)});
+  EXPECT_GT(s.grad_norm, 1e-3);  // reported before clipping
+  EXPECT_EQ(t.step_count(), 1);
+  EXPECT_NEAR(s.lr, 1e-2, 1e-12);
+}
+
+TEST(Trainer, RejectsBadConfig) {
+  TrainConfig c = tiny_cfg();
+  c.seq = 64;  // > max_position_embeddings 32
+  EXPECT_THROW(Trainer{c}, Error);
+  EXPECT_THROW(TrainConfig::from_json(nlohmann::json{{"stepz", 3}}), Error);
+  EXPECT_THROW(TrainConfig::from_json(nlohmann::json{{"steps", 2.5}}), Error);
+  EXPECT_THROW(TrainConfig::from_json(nlohmann::json{{"lr", "fast"}}), Error);
+  TrainConfig ok = TrainConfig::from_json(nlohmann::json{{"steps", 7}, {"lr", 0.5}, {"model", {{"hidden_size", 64}, {"num_attention_heads", 4}, {"num_key_value_heads", 4}}}});
+  EXPECT_EQ(ok.steps, 7);
+  EXPECT_EQ(ok.lr, 0.5);
+  EXPECT_EQ(ok.model.hidden_size, 64);
+  TrainConfig rt = TrainConfig::from_json(ok.to_json());
+  EXPECT_EQ(rt.to_json(), ok.to_json());
+}
+
+TEST(Trainer, CheckpointRoundTripContinuesIdentically) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  TrainConfig c = tiny_cfg();
+  Trainer a(c);
+  for (int s = 0; s < 2; ++s) a.step_on({random_batch(4, 8, s, false)});
+  a.save_checkpoint(dir);
+  EXPECT_TRUE(fs::exists(dir / "checkpoint" / "train_state.json"));
+  EXPECT_TRUE(fs::exists(dir / "config.json"));  // convenience link to checkpoint/
+  a.step_on({random_batch(4, 8, 9, false)});
+  a.save_checkpoint(dir);  // second save swaps the folder
+  Trainer b(c);
+  b.load_checkpoint(dir);
+  EXPECT_EQ(b.step_count(), 3);
+  StepStats sa = a.step_on({random_batch(4, 8, 42, false)});
+  StepStats sb = b.step_on({random_batch(4, 8, 42, false)});
+  EXPECT_EQ(sa.loss, sb.loss);  // bit for bit
+  EXPECT_EQ(sa.grad_norm, sb.grad_norm);
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().rfind("tmp-", 0), std::string::npos) << "stale " << e.path();
+}
+
+// ------------------------------------------------------------------ SFT
+
+TEST(Sft, MaskCoversAnswerTokensOnly) {
+  // prompt 10 11 12, answer 20 21, end 2
+  SftExample ex{{10, 11, 12, 20, 21, 2}, 3};
+  SftSource src({ex}, 1, 8, 0, 1, true);
+  Batch b;
+  src.next(b);
+  std::vector<int32_t> in = {10, 11, 12, 20, 21, 0, 0, 0}, tg = {11, 12, 20, 21, 2, 0, 0, 0};
+  std::vector<float> mk = {0, 0, 1, 1, 1, 0, 0, 0};
+  EXPECT_EQ(b.inputs, in);
+  EXPECT_EQ(b.targets, tg);
+  EXPECT_EQ(b.mask, mk);
+  // Too long for T = 3: prompt tokens drop from the front, the answer stays.
+  SftSource shortsrc({ex}, 1, 3, 0, 1, true);
+  shortsrc.next(b);
+  EXPECT_EQ(b.inputs, (std::vector<int32_t>{12, 20, 21}));
+  EXPECT_EQ(b.targets, (std::vector<int32_t>{20, 21, 2}));
+  EXPECT_EQ(b.mask, (std::vector<float>{1, 1, 1}));
+}
+
+TEST(Sft, SourceStateRestoresTheSameDraws) {
+  std::vector<SftExample> ex;
+  for (int i = 0; i < 10; ++i) ex.push_back({{i, i + 1, i + 2}, 1});
+  SftSource a(ex, 2, 4, 0, 5, false), b(ex, 2, 4, 0, 99, false);
+  Batch x, y;
+  a.next(x);
+  b.set_state(a.state());
+  for (int i = 0; i < 5; ++i) {
+    a.next(x);
+    b.next(y);
+    EXPECT_EQ(x.inputs, y.inputs);
+  }
+}
+
+TEST(Sft, JsonlErrorsNameTheLine) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  atomic_write_file(dir / "ok.jsonl",
+                    "{\"prompt\":\"2+2=\",\"answer\":\"4\"}\n"
+                    "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"}]}\n");
+  auto pairs = load_sft_jsonl(dir / "ok.jsonl");
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs[1].prompt, std::string(kUser) + "hi" + kEndOfTurn + kAssistant);
+  EXPECT_EQ(pairs[1].answer, "hello");
+  atomic_write_file(dir / "bad.jsonl", "{\"prompt\":\"a\",\"answer\":\"b\"}\n{\"prompt\":\"a\"}\n");
+  try {
+    load_sft_jsonl(dir / "bad.jsonl");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.jsonl:2"), std::string::npos) << e.what();
+  }
+}
+
+// ------------------------------------------------------------------ CLI
+
+TEST(TrainCli, OverfitsASmallPattern) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  make_data(dir / "data", 32);
+  const std::string cmd = bin() + " train --data " + (dir / "data").string() + " --out " + (dir / "run").string() +
+                          tiny_flags() + " --steps 150 --lr 1e-2 --min-lr 1e-3 --warmup 10 --eval-every 50" +
+                          " --eval-batches 2 --save-every 0 --weight-decay 0 2>" + (dir / "log").string();
+  ASSERT_EQ(run_cmd(cmd), 0) << read_all(dir / "log");
+  auto m = read_metrics(dir / "run" / "metrics.jsonl");
+  ASSERT_EQ(m.size(), 150u);
+  EXPECT_GT(m.front()["loss"].get<double>(), 2.5);  // ~ln 32 at the start
+  EXPECT_LT(m.back()["loss"].get<double>(), 0.05) << "did not overfit";
+  EXPECT_LT(m.back()["val_loss"].get<double>(), 0.05);
+  EXPECT_TRUE(fs::exists(dir / "run" / "loss.svg"));
+  EXPECT_TRUE(fs::exists(dir / "run" / "checkpoint" / "optimizer.safetensors"));
+}
+
+TEST(TrainCli, KillAndResumeIsBitExact) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  make_data(dir / "data", 32);
+  const std::string common = " train --data " + (dir / "data").string() + tiny_flags() +
+                             " --steps 40 --lr 5e-3 --warmup 5 --eval-every 5 --eval-batches 2 --save-every 8";
+  ASSERT_EQ(run_cmd(bin() + common + " --out " + (dir / "ref").string() + " 2>/dev/null"), 0);
+
+  // Interrupted run: SIGKILL once a few checkpoints exist.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string c = "exec " + bin() + common + " --out " + (dir / "cut").string() + " --step-delay-ms 40 2>/dev/null";
+    execl("/bin/sh", "sh", "-c", c.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  const fs::path state = dir / "cut" / "checkpoint" / "train_state.json";
+  bool ready = false;
+  for (int i = 0; i < 3000 && !ready; ++i) {  // up to 30 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::error_code ec;
+    if (fs::exists(state, ec)) {
+      try {
+        ready = nlohmann::json::parse(read_file(state))["step"].get<int>() >= 16;
+      } catch (...) {
+      }
+    }
+  }
+  ASSERT_TRUE(ready) << "interrupted run never reached step 16";
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  const size_t before = read_metrics(dir / "cut" / "metrics.jsonl").size();
+  EXPECT_LT(before, 40u);
+
+  ASSERT_EQ(run_cmd(bin() + " train --out " + (dir / "cut").string() + " --resume --step-delay-ms 0 2>/dev/null"), 0);
+  auto ref = read_metrics(dir / "ref" / "metrics.jsonl");
+  auto cut = read_metrics(dir / "cut" / "metrics.jsonl");
+  ASSERT_EQ(ref.size(), 40u);
+  ASSERT_EQ(cut.size(), 40u);
+  for (size_t i = 0; i < ref.size(); ++i) {
+    EXPECT_EQ(cut[i]["step"], ref[i]["step"]);
+    // Bit for bit: the doubles must be identical, not close.
+    for (const char* k : {"loss", "lr", "grad_norm", "val_loss"}) {
+      ASSERT_EQ(cut[i].contains(k), ref[i].contains(k)) << k << " at line " << i;
+      if (ref[i].contains(k)) EXPECT_EQ(cut[i][k].get<double>(), ref[i][k].get<double>()) << k << " step " << i + 1;
+    }
+  }
+  EXPECT_EQ(read_file(dir / "cut" / "checkpoint" / "model.safetensors"),
+            read_file(dir / "ref" / "checkpoint" / "model.safetensors"));
+  EXPECT_EQ(read_file(dir / "cut" / "checkpoint" / "optimizer.safetensors"),
+            read_file(dir / "ref" / "checkpoint" / "optimizer.safetensors"));
+}
+
+TEST(TrainCli, CorruptCheckpointsGiveClearErrors) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  make_data(dir / "data", 32);
+  const std::string base = bin() + " train --data " + (dir / "data").string() + tiny_flags() +
+                           " --steps 4 --eval-every 0 --save-every 0";
+  ASSERT_EQ(run_cmd(base + " --out " + (dir / "run").string() + " 2>/dev/null"), 0);
+  // A fresh run must not overwrite an existing checkpoint.
+  ASSERT_EQ(run_cmd(base + " --out " + (dir / "run").string() + " 2>" + (dir / "err").string()), 1);
+  EXPECT_NE(read_file(dir / "err").find("--resume"), std::string::npos) << read_file(dir / "err");
+  // Nothing to resume.
+  ASSERT_EQ(run_cmd(bin() + " train --resume --out " + (dir / "none").string() + " 2>" + (dir / "err").string()), 1);
+  EXPECT_NE(read_file(dir / "err").find("no checkpoint"), std::string::npos) << read_file(dir / "err");
+
+  struct Case {
+    const char* file;
+    int how;  // 0 truncate, 1 flip a byte near the end, 2 garbage JSON
+    const char* expect;
+  };
+  for (const Case& c : {Case{"model.safetensors", 0, "truncated"}, Case{"optimizer.safetensors", 1, "checksum"},
+                        Case{"optimizer.safetensors", 0, "optimizer.safetensors"},
+                        Case{"train_state.json", 2, "train_state.json"}}) {
+    fs::remove_all(dir / "copy");
+    fs::copy(dir / "run", dir / "copy", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    fs::path f = dir / "copy" / "checkpoint" / c.file;
+    std::string bytes = read_file(f);
+    if (c.how == 0) bytes.resize(bytes.size() / 2);
+    else if (c.how == 1) bytes[bytes.size() - 3] ^= 0x40;
+    else bytes = "{\"format\": \"veritas-train-state\", \"step\": ";
+    fs::remove(f);
+    atomic_write_file(f, bytes);
+    EXPECT_EQ(run_cmd(bin() + " train --resume --steps 6 --out " + (dir / "copy").string() + " 2>" +
+                      (dir / "err").string()),
+              1)
+        << c.file;
+    const std::string err = read_file(dir / "err");
+    EXPECT_NE(err.find(c.expect), std::string::npos) << c.file << ": " << err;
+    EXPECT_NE(err.find("error:"), std::string::npos) << err;
+  }
+}
+
+TEST(TrainCli, TimeLimitStopsWithACheckpoint) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  make_data(dir / "data", 32);
+  ASSERT_EQ(run_cmd(bin() + " train --data " + (dir / "data").string() + " --out " + (dir / "run").string() +
+                    tiny_flags() + " --steps 100000 --eval-every 0 --save-every 0 --time-limit 0.5" +
+                    " --step-delay-ms 20 2>/dev/null >" + (dir / "out").string()),
+            0);
+  auto st = nlohmann::json::parse(read_file(dir / "run" / "checkpoint" / "train_state.json"));
+  EXPECT_GT(st["step"].get<int>(), 0);
+  EXPECT_LT(st["step"].get<int>(), 100);
+  EXPECT_NE(read_file(dir / "out").find("stopped early"), std::string::npos);
+}
+
+// SFT end to end: prompts are random letters (unpredictable), answers are "ok". Only a
+// loss restricted to the answer tokens can approach zero, so this checks the mask too.
+TEST(TrainCli, SftLearnsAnswersOnly) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  Rng rng(11);
+  std::vector<std::string> prompts;
+  std::string lines;
+  for (int i = 0; i < 16; ++i) {
+    std::string p = "Q ";
+    for (int k = 0; k < 12; ++k) p += (char)('a' + rng.below(26));
+    p += " ?";
+    prompts.push_back(p);
+    lines += nlohmann::json{{"prompt", p}, {"answer", " ok"}}.dump() + "\n";
+  }
+  BpeTrainer bt;
+  bt.add_texts(prompts);
+  bt.add_text(" ok ok ok");
+  Tokenizer tok = bt.train(300, default_special_tokens());
+  tok.save(dir / "tokenizer.json");
+  atomic_write_file(dir / "sft.jsonl", lines);
+  const std::string cmd = bin() + " train --sft " + (dir / "sft.jsonl").string() + " --tokenizer " +
+                          (dir / "tokenizer.json").string() + " --out " + (dir / "run").string() +
+                          " --hidden-size 32 --layers 1 --heads 2 --intermediate-size 64 --batch 4 --seq 24" +
+                          " --threads 1 --steps 120 --lr 1e-2 --min-lr 1e-3 --warmup 10 --weight-decay 0" +
+                          " --eval-every 0 --save-every 0 2>" + (dir / "log").string();
+  ASSERT_EQ(run_cmd(cmd), 0) << read_all(dir / "log");
+  auto m = read_metrics(dir / "run" / "metrics.jsonl");
+  ASSERT_EQ(m.size(), 120u);
+  EXPECT_GT(m.front()["loss"].get<double>(), 3.0);
+  EXPECT_LT(m.back()["loss"].get<double>(), 0.05);
+  EXPECT_TRUE(fs::exists(dir / "run" / "checkpoint" / "tokenizer.json"));
+  EXPECT_TRUE(fs::exists(dir / "run" / "tokenizer.json"));  // link for sample/chat
+
+  // The library entry point: fine-tune the result further on the same pairs.
+  TrainConfig c;
+  c.init_from = (dir / "run").string();
+  c.batch = 4;
+  c.seq = 24;
+  c.steps = 5;
+  c.lr = 1e-3;
+  c.warmup = 0;
+  Trainer tr(c);
+  std::vector<SftPair> pairs;
+  for (const auto& p : prompts) pairs.push_back({p, " ok"});
+  auto stats = train_sft(tr, pairs, tok, 5);
+  ASSERT_EQ(stats.size(), 5u);
+  EXPECT_LT(stats.front().loss, 0.1);  // starts from the trained weights
+  const int64_t per_row = (int64_t)tok.encode(" ok").size() + 1;  // answer + <|end|>
+  for (const auto& s : stats) EXPECT_EQ(s.tokens, 4 * per_row);
+}
+
+// Kills at random moments, checkpointing every step so many kills land inside a
+// checkpoint write; every restart must find a complete checkpoint, and the finished
+// run must still equal an uninterrupted one bit for bit.
+TEST(TrainCli, RandomKillsNeverLeaveABrokenCheckpoint) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  make_data(dir / "data", 32);
+  const std::string common = " train --data " + (dir / "data").string() + tiny_flags() +
+                             " --steps 30 --lr 5e-3 --warmup 3 --eval-every 10 --eval-batches 1 --save-every 1";
+  ASSERT_EQ(run_cmd(bin() + common + " --out " + (dir / "ref").string() + " 2>/dev/null"), 0);
+  Rng rng(2024);
+  int kills = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::error_code ec;
+    const bool resume = fs::exists(dir / "cut" / "checkpoint", ec) || fs::exists(dir / "cut" / "checkpoint.old", ec);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      std::string c = "exec " + bin() + common + " --out " + (dir / "cut").string() + (resume ? " --resume" : "") +
+                      " >/dev/null 2>" + (dir / "log").string();
+      execl("/bin/sh", "sh", "-c", c.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(60 + rng.below(200)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) ++kills;
+    else ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "restart failed: " << read_file(dir / "log");
+  }
+  EXPECT_GT(kills, 0);
+  std::error_code ec;
+  const bool resume = fs::exists(dir / "cut" / "checkpoint", ec) || fs::exists(dir / "cut" / "checkpoint.old", ec);
+  ASSERT_EQ(run_cmd(bin() + common + " --out " + (dir / "cut").string() + (resume ? " --resume" : "") + " 2>/dev/null"), 0);
+  auto ref = read_metrics(dir / "ref" / "metrics.jsonl");
+  auto cut = read_metrics(dir / "cut" / "metrics.jsonl");
+  ASSERT_EQ(cut.size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_EQ(cut[i]["loss"].get<double>(), ref[i]["loss"].get<double>()) << i;
+  EXPECT_EQ(read_file(dir / "cut" / "checkpoint" / "model.safetensors"),
+            read_file(dir / "ref" / "checkpoint" / "model.safetensors"));
+}
+
+TEST(Trainer, TomlConfigFile) {
+  TempDir tmp_dir;
+  const fs::path& dir = tmp_dir.path;
+  atomic_write_file(dir / "t.toml",
+                    "steps = 12\nlr = 1e-3\nweight_decay = 0.0\nclip = 0.5\n[model]\nhidden_size = 48\n"
+                    "num_attention_heads = 3\nnum_key_value_heads = 1\n");
+  TrainConfig c = TrainConfig::from_json(load_config(dir / "t.toml"));
+  EXPECT_EQ(c.steps, 12);
+  EXPECT_DOUBLE_EQ(c.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(c.adamw.weight_decay, 0.0);
+  EXPECT_DOUBLE_EQ(c.clip, 0.5);
+  EXPECT_EQ(c.model.hidden_size, 48);
+  EXPECT_EQ(c.model.num_key_value_heads, 1);
+  EXPECT_DOUBLE_EQ(c.schedule().min_lr, 1e-4);  // default: lr / 10
+}
