@@ -1,12 +1,92 @@
-// Placeholder: this subcommand is not built yet; it says so instead of pretending.
+// veritas curate: raw documents -> clean training text, with a reason for every drop.
+// Subcommands: dedup (merge scale-out tasks), synth (labelled test corpus) and
+// train-classifier (the optional learned quality score).
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "veritas/cli/commands.hpp"
+#include "veritas/cli/curate_classifier.hpp"
+#include "veritas/data/curate.hpp"
+#include "veritas/data/synth.hpp"
+#include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
 
 namespace veritas::cli {
 
+namespace {
+
+struct CurateArgs {
+  std::vector<std::string> inputs;
+  std::string out, config;
+  int task = -1, tasks = 0;
+};
+
+void print_summary(const CurateResult& r) {
+  const auto& s = r.stats;
+  std::printf("%s: %llu in, %llu kept, %llu rejected (in = kept + rejected: %s)\n", r.dir.c_str(),
+              (unsigned long long)s.lines_in, (unsigned long long)s.kept, (unsigned long long)s.rejected,
+              s.balanced() ? "yes" : "NO");
+  for (auto& [reason, n] : s.reasons) std::printf("  %-28s %llu\n", reason.c_str(), (unsigned long long)n);
+}
+
+}  // namespace
+
 void register_curate(CLI::App& app) {
-  auto* cmd = app.add_subcommand("curate", "curate raw documents into clean training text (not implemented yet)");
-  cmd->callback([] { throw Error("'veritas curate' is not implemented yet"); });
+  auto* cmd = app.add_subcommand("curate", "curate raw JSONL documents into clean training text (see docs/curation.md)");
+  auto a = std::make_shared<CurateArgs>();
+  cmd->add_option("--input,-i", a->inputs, "input JSONL files (plain, .gz or .zst, detected by content)");
+  cmd->add_option("-o,--out", a->out, "output folder: kept.jsonl, rejected.jsonl, card.md, card.json");
+  cmd->add_option("--config,-c", a->config, "config file (.toml or .json); default: built-in defaults (configs/curate.toml documents them)");
+  cmd->add_option("--task", a->task, "scale-out: this task's index (reads inputs task, task+tasks, ...)");
+  cmd->add_option("--tasks", a->tasks, "scale-out: number of tasks; outputs go to OUT/task-<i>/ with a DONE marker");
+  cmd->footer(
+      "Scale-out: run `veritas curate --task i --tasks N ...` for i = 0..N-1 (any scheduler; a relaunch skips\n"
+      "completed tasks), then `veritas curate dedup -o OUT --tasks N` for the cross-task dedup and final outputs.");
+  cmd->callback([cmd, a] {
+    if (cmd->get_subcommands().size() > 0) return;  // a subcommand ran
+    check(!a->inputs.empty(), "curate: give --input FILE... (see veritas curate --help)");
+    check(!a->out.empty(), "curate: give -o OUT");
+    check((a->task < 0) == (a->tasks == 0), "curate: --task and --tasks go together");
+    CurateOptions opt;
+    opt.inputs = a->inputs;
+    opt.out_dir = a->out;
+    if (!a->config.empty()) {
+      opt.config = load_config(a->config);
+      opt.config_dir = std::filesystem::path(a->config).parent_path().string();
+    }
+    if (a->tasks > 0) {
+      opt.task = a->task;
+      opt.tasks = a->tasks;
+    }
+    CurateResult r = run_curate(opt);
+    if (r.skipped) std::printf("%s: already complete (DONE marker matches inputs and config); skipped\n", r.dir.c_str());
+    print_summary(r);
+  });
+
+  auto* dd = cmd->add_subcommand("dedup", "merge scale-out task outputs: cross-task dedup, final kept/rejected and card");
+  auto dout = std::make_shared<std::string>();
+  auto dtasks = std::make_shared<int>(0);
+  dd->add_option("-o,--out", *dout, "the folder the tasks wrote into (OUT/task-<i>/)")->required();
+  dd->add_option("--tasks", *dtasks, "number of tasks")->required();
+  dd->callback([dout, dtasks] {
+    CurateResult r = merge_curate_tasks(*dout, *dtasks);
+    print_summary(r);
+  });
+
+  auto* sy = cmd->add_subcommand("synth", "generate a labelled test corpus from real text in Debian packages");
+  auto so = std::make_shared<SynthOptions>();
+  sy->add_option("-o,--out", so->output, "output JSONL file (FILE.labels.tsv and FILE.optout.txt are written beside it)")->required();
+  sy->add_option("--docs", so->docs, "number of lines")->default_val(1000);
+  sy->add_option("--seed", so->seed, "random seed")->default_val(1);
+  sy->callback([so] {
+    SynthSummary s = synth_corpus(*so);
+    std::printf("%s: %lld lines, %.1f MB\n", so->output.c_str(), (long long)so->docs, s.bytes / 1e6);
+    for (auto& [k, v] : s.labels) std::printf("  %-12s %lld\n", k.c_str(), (long long)v);
+  });
+
+  register_curate_classifier(cmd);
 }
 
 }  // namespace veritas::cli

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -118,6 +119,21 @@ void write_report(const fs::path& dir, const RunOptions& o, const std::vector<st
   (void)o;
 }
 
+// A tiny model sized so that the step count fits the time budget on 2 cores; the time
+// limit is only a guard (the cosine schedule is planned for the step count).
+std::vector<std::string> train_args(const RunOptions& o, const std::string& d) {
+  int steps = std::max(20, o.train_seconds * 2);
+  std::vector<std::string> a = {"train", "--data", d + "/shards", "--out", d + "/model", "--tokenizer",
+                                d + "/tokenizer.json", "--hidden-size", "256", "--layers", "4", "--heads", "4",
+                                "--intermediate-size", "704", "--seq", "128", "--batch", "8", "--steps",
+                                std::to_string(steps), "--warmup", std::to_string(steps / 20), "--lr", "1e-3",
+                                "--eval-every", std::to_string(std::max(10, steps / 10)), "--save-every",
+                                std::to_string(std::max(10, steps / 10)), "--time-limit",
+                                std::to_string(o.train_seconds * 3 / 2), "--seed", std::to_string(o.seed)};
+  if (fs::exists(fs::path(d) / "model" / "checkpoint")) a.push_back("--resume");  // after a kill
+  return a;
+}
+
 void run_pipeline(RunOptions o) {
   if (o.out.empty()) {
     char b[64];
@@ -151,18 +167,14 @@ void run_pipeline(RunOptions o) {
        ""},
       {"tokenize", "tokenize into shards",
        {"tokenize", "--tokenizer", d + "/tokenizer.json", "--input", d + "/curate/kept.jsonl", "-o", d + "/shards"}, ""},
-      {"train", "train a tiny model",
-       {"train", "--data", d + "/shards", "--out", d + "/model", "--tokenizer", d + "/tokenizer.json", "--time-limit",
-        std::to_string(o.train_seconds), "--seed", seed, "--resume"},
-       ""},
+      {"train", "train a tiny model (" + std::to_string(o.train_seconds) + " s budget)", train_args(o, d), ""},
       {"sample", "sample from the model",
-       {"sample", "--model", d + "/model", "--tokenizer", d + "/tokenizer.json", "--prompt", "In the beginning",
-        "--max-tokens", "80", "--seed", seed},
+       {"sample", "--model", d + "/model", "--prompt", "In the beginning", "--max-tokens", "80", "--temperature", "0.8",
+        "--top-k", "40", "--seed", seed},
        d + "/sample.txt"},
-      {"eval", "evaluate truthfulness on small suites",
-       {"eval", "--model", d + "/model", "--tokenizer", d + "/tokenizer.json", "--suite", "arith", "--suite", "units",
-        "--suite", "facts", "--suite", "impossible", "--n", std::to_string(o.eval_n), "--seed", seed, "-o",
-        d + "/eval"},
+      {"eval", "evaluate truthfulness on small suites (verifier-scored)",
+       {"eval", "--model", d + "/model", "--suite", "arith", "units", "facts", "impossible", "--n",
+        std::to_string(o.eval_n), "--seed", seed, "--max-tokens", "64", "-o", d + "/eval"},
        ""},
   };
 

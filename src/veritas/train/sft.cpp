@@ -18,11 +18,14 @@ std::string render_chat_prompt(const nlohmann::json& messages, const std::string
     const std::string role = m["role"].get<std::string>();
     const char* tag = role == "system" ? kSystem : role == "user" ? kUser : role == "assistant" ? kAssistant : nullptr;
     check(tag != nullptr, origin + ": message " + std::to_string(i) + " has unknown role '" + role + "'");
+    // The chat template of docs/inference.md: <|role|>\n{content}<|end|>\n
     out += tag;
-    out += m["content"].get<std::string>();
+    out += "\n" + m["content"].get<std::string>();
     out += kEndOfTurn;
+    out += "\n";
   }
   out += kAssistant;
+  out += "\n";
   return out;
 }
 

@@ -7,7 +7,8 @@
 //   {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
 // A messages line is rendered with the chat template below; its last message must be
 // the assistant's answer:
-//   <|system|>S<|end|><|user|>U<|end|><|assistant|>   + answer + <|end|>
+//   <|system|>\nS<|end|>\n<|user|>\nU<|end|>\n<|assistant|>\n   + answer + <|end|>
+// (the chat template of infer/chat.hpp, docs/inference.md; generation uses the same)
 #include <cstdint>
 #include <filesystem>
 #include <memory>

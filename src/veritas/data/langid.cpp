@@ -1,0 +1,121 @@
+#include "veritas/data/langid.hpp"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+
+namespace veritas {
+namespace {
+
+bool is_han(int32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+         (cp >= 0x20000 && cp <= 0x2FA1F);
+}
+bool is_kana(int32_t cp) { return (cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x31F0 && cp <= 0x31FF); }
+bool is_hangul(int32_t cp) {
+  return (cp >= 0xAC00 && cp <= 0xD7AF) || (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0x3130 && cp <= 0x318F);
+}
+
+// The most frequent English function words (closed classes: articles, pronouns,
+// prepositions, auxiliaries, conjunctions). Content words are excluded on purpose: they
+// are shared with other languages through loans.
+const std::unordered_set<std::string>& english_function_words() {
+  static const std::unordered_set<std::string> kWords = {
+      "the", "of", "and", "to", "a", "in", "is", "it", "that", "was", "he", "for", "on", "are", "as",
+      "with", "his", "they", "i", "at", "be", "this", "have", "from", "or", "one", "had", "by", "but",
+      "not", "what", "all", "were", "we", "when", "your", "can", "said", "there", "an", "each", "which",
+      "she", "do", "how", "their", "if", "will", "up", "about", "out", "many", "then", "them", "these",
+      "so", "some", "her", "would", "make", "like", "him", "into", "has", "more", "two", "no", "my",
+      "than", "been", "who", "its", "now", "did", "down", "only", "could", "any", "over", "after",
+      "also", "other", "our", "me", "should", "those", "you", "shall", "unto", "thou", "thee", "thy",
+      "ye", "hath", "upon", "very", "just", "where", "most", "because", "such", "why", "us", "may",
+      "used", "being", "through", "while", "without", "between", "under", "before", "again", "off",
+      "here", "am", "does", "having", "both", "own", "same", "few", "against", "until", "during",
+      "above", "below", "whom", "yours", "himself", "themselves", "itself", "whose", "nor", "too",
+      "something", "someone", "often", "usually", "especially", "every", "either", "neither"};
+  return kWords;
+}
+
+}  // namespace
+
+LangResult identify_language(std::string_view text) {
+  const auto* p = (const unsigned char*)text.data();
+  size_t n = text.size();
+  long han = 0, kana = 0, hangul = 0, latin_words = 0, other_words = 0, fw = 0;
+  // Current word state: 0 none, 1 Latin, 2 other script.
+  int in_word = 0;
+  std::string word;
+  const auto& fws = english_function_words();
+  auto end_word = [&] {
+    if (in_word == 1) {
+      ++latin_words;
+      if (word.size() <= 12 && fws.count(word)) ++fw;
+    } else if (in_word == 2) {
+      ++other_words;
+    }
+    in_word = 0;
+    word.clear();
+  };
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+        if (in_word == 2) end_word();
+        in_word = 1;
+        if (word.size() < 16) word += (char)(c | 0x20);
+      } else if (c == '\'' && in_word == 1) {
+        // "don't": keep the apostrophe inside the word boundary but not in the key.
+        if (word.size() < 16) word += '\'';
+      } else {
+        end_word();
+      }
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t len = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+    if (len <= 0) { ++i; continue; }
+    i += (size_t)len;
+    if (is_han(cp)) { end_word(); ++han; continue; }
+    if (is_kana(cp)) { end_word(); ++kana; continue; }
+    if (is_hangul(cp)) { end_word(); ++hangul; continue; }
+    utf8proc_category_t cat = utf8proc_category(cp);
+    bool letter = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+    bool mark = cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME;
+    if (letter || (mark && in_word)) {
+      // Latin-1 / Latin Extended letters (é, ü, ß) mark a word as non-English.
+      if (in_word == 1) { in_word = 2; word.clear(); }
+      else if (in_word == 0) in_word = 2;
+      continue;
+    }
+    end_word();
+  }
+  end_word();
+  LangResult r;
+  double units = (double)(han + kana + hangul + latin_words + other_words);
+  if (units <= 0) return r;  // no letters: other, score 0
+  r.zh = han / units;
+  if (kana + hangul > 0.05 * (han + 1)) r.zh *= 0.2;  // Japanese / Korean use Han too
+  double latin = latin_words / units;
+  double fw_ratio = latin_words ? (double)fw / latin_words : 0.0;
+  // 0.25 function-word share already means English beyond doubt; below it the score
+  // falls linearly.
+  r.en = latin * std::min(1.0, fw_ratio / 0.25);
+  if (r.zh >= 0.5 && r.zh >= r.en) {
+    r.lang = Lang::Zh;
+    r.score = r.zh;
+  } else if (r.en >= 0.5) {
+    r.lang = Lang::En;
+    r.score = r.en;
+  } else {
+    r.lang = Lang::Other;
+    r.score = 1.0 - std::max(r.zh, r.en);
+  }
+  return r;
+}
+
+}  // namespace veritas

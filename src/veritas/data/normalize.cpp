@@ -1,0 +1,254 @@
+#include "veritas/data/normalize.hpp"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "veritas/util/config.hpp"
+#include "veritas/util/error.hpp"
+
+namespace veritas {
+
+NormalizeConfig NormalizeConfig::from_json(const nlohmann::json& j) {
+  NormalizeConfig c;
+  c.html = get_or(j, "html", c.html);
+  c.nfkc = get_or(j, "nfkc", c.nfkc);
+  c.controls = get_or(j, "controls", c.controls);
+  c.whitespace = get_or(j, "whitespace", c.whitespace);
+  return c;
+}
+
+namespace {
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) out += (char)cp;
+  else if (cp < 0x800) { out += (char)(0xC0 | (cp >> 6)); out += (char)(0x80 | (cp & 0x3F)); }
+  else if (cp < 0x10000) {
+    out += (char)(0xE0 | (cp >> 12)); out += (char)(0x80 | ((cp >> 6) & 0x3F)); out += (char)(0x80 | (cp & 0x3F));
+  } else {
+    out += (char)(0xF0 | (cp >> 18)); out += (char)(0x80 | ((cp >> 12) & 0x3F));
+    out += (char)(0x80 | ((cp >> 6) & 0x3F)); out += (char)(0x80 | (cp & 0x3F));
+  }
+}
+
+bool ieq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if ((char)std::tolower((unsigned char)a[i]) != (char)std::tolower((unsigned char)b[i])) return false;
+  return true;
+}
+
+// Tags whose removal should separate text (a paragraph or line break in the page).
+bool is_block_tag(std::string_view t) {
+  static const char* kBlock[] = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+                                 "table", "section", "article", "header", "footer", "nav", "blockquote",
+                                 "pre", "hr", "dd", "dt", "dl", "title", "body", "html", "head", "form"};
+  for (auto* b : kBlock) if (ieq(t, b)) return true;
+  return false;
+}
+// Only known HTML element names count as tags, so "a < b and c > d" in prose survives.
+bool is_html_tag(std::string_view t) {
+  static const char* kTags[] = {
+      "a", "abbr", "b", "big", "body", "br", "button", "center", "code", "dd", "div", "dl", "dt", "em",
+      "font", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "i",
+      "iframe", "img", "input", "label", "li", "link", "meta", "nav", "noscript", "ol", "option", "p",
+      "pre", "s", "script", "section", "select", "small", "span", "strong", "style", "sub", "sup", "table",
+      "tbody", "td", "th", "thead", "title", "tr", "u", "ul", "article", "aside", "blockquote", "figure",
+      "figcaption", "main", "svg", "textarea", "time", "video", "audio", "source", "canvas", "cite", "q"};
+  for (auto* k : kTags) if (ieq(t, k)) return true;
+  return false;
+}
+
+struct Entity { const char* name; uint32_t cp; };
+const Entity kEntities[] = {
+    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0},
+    {"copy", 0xA9}, {"reg", 0xAE}, {"trade", 0x2122}, {"mdash", 0x2014}, {"ndash", 0x2013},
+    {"hellip", 0x2026}, {"laquo", 0xAB}, {"raquo", 0xBB}, {"ldquo", 0x201C}, {"rdquo", 0x201D},
+    {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"middot", 0xB7}, {"times", 0xD7}, {"deg", 0xB0},
+    {"euro", 0x20AC}, {"pound", 0xA3}, {"yen", 0xA5}, {"cent", 0xA2}, {"sect", 0xA7}, {"bull", 0x2022},
+    {"emsp", 0x2003}, {"ensp", 0x2002}, {"thinsp", 0x2009}, {"zwj", 0x200D}, {"zwnj", 0x200C}};
+
+}  // namespace
+
+std::string decode_entities(std::string_view s) {
+  if (s.find('&') == std::string_view::npos) return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (s[i] != '&') { out += s[i++]; continue; }
+    size_t semi = s.find(';', i + 1);
+    if (semi == std::string_view::npos || semi - i > 12) { out += s[i++]; continue; }
+    std::string_view body = s.substr(i + 1, semi - i - 1);
+    uint32_t cp = 0;
+    bool ok = false;
+    if (!body.empty() && body[0] == '#') {
+      bool hex = body.size() > 1 && (body[1] == 'x' || body[1] == 'X');
+      std::string digits(body.substr(hex ? 2 : 1));
+      if (!digits.empty() && digits.size() <= 7) {
+        char* end = nullptr;
+        unsigned long v = std::strtoul(digits.c_str(), &end, hex ? 16 : 10);
+        // Only valid scalar values; NUL and surrogates stay as literal text.
+        if (*end == 0 && v > 0 && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF)) { cp = (uint32_t)v; ok = true; }
+      }
+    } else {
+      for (auto& e : kEntities)
+        if (body == e.name) { cp = e.cp; ok = true; break; }
+    }
+    if (!ok) { out += s[i++]; continue; }
+    append_utf8(out, cp);
+    i = semi + 1;
+  }
+  return out;
+}
+
+std::string strip_html(std::string_view s) {
+  if (s.find('<') == std::string_view::npos) return decode_entities(s);
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    char c = s[i];
+    if (c != '<') { out += c; ++i; continue; }
+    // Comments.
+    if (s.compare(i, 4, "<!--") == 0) {
+      size_t e = s.find("-->", i + 4);
+      i = e == std::string_view::npos ? s.size() : e + 3;
+      continue;
+    }
+    size_t j = i + 1;
+    bool closing = j < s.size() && s[j] == '/';
+    if (closing) ++j;
+    size_t name_start = j;
+    while (j < s.size() && std::isalnum((unsigned char)s[j])) ++j;
+    std::string_view name = s.substr(name_start, j - name_start);
+    bool bang = !closing && name.empty() && j < s.size() && s[j] == '!';  // <!DOCTYPE ...>
+    if (!bang && (name.empty() || !is_html_tag(name))) { out += c; ++i; continue; }
+    // The tag ends at the next '>' on a short stretch without another '<'.
+    size_t gt = s.find('>', j);
+    size_t lt = s.find('<', j);
+    if (gt == std::string_view::npos || (lt != std::string_view::npos && lt < gt) || gt - i > 2048) {
+      out += c; ++i; continue;
+    }
+    i = gt + 1;
+    if (bang) continue;
+    // Script and style bodies are code, not text.
+    if (!closing && (ieq(name, "script") || ieq(name, "style"))) {
+      std::string close = "</" + std::string(name);
+      size_t k = i;
+      for (;;) {
+        k = s.find("</", k);
+        if (k == std::string_view::npos) { i = s.size(); break; }
+        if (ieq(s.substr(k, close.size()), close)) {
+          size_t g = s.find('>', k);
+          i = g == std::string_view::npos ? s.size() : g + 1;
+          break;
+        }
+        k += 2;
+      }
+      continue;
+    }
+    if (is_block_tag(name)) out += '\n';
+    else if (!out.empty() && out.back() != ' ' && ieq(name, "td")) out += ' ';
+  }
+  return decode_entities(out);
+}
+
+std::string nfkc(std::string_view s) {
+  bool ascii = true;
+  for (unsigned char c : s) if (c >= 0x80) { ascii = false; break; }
+  if (ascii) return std::string(s);  // NFKC is the identity on ASCII
+  utf8proc_uint8_t* dst = nullptr;
+  utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t*)s.data(), (utf8proc_ssize_t)s.size(), &dst,
+                                    (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
+  if (n < 0) throw Error(std::string("NFKC normalization failed: ") + utf8proc_errmsg(n));
+  std::string out((const char*)dst, (size_t)n);
+  std::free(dst);
+  return out;
+}
+
+namespace {
+
+// Drops C0/C1 controls (except tab and newline), zero-width characters, BOM and ANSI
+// escape sequences; maps other Unicode spaces to ' ' and line/paragraph separators to '\n'.
+std::string clean_controls(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto* p = (const unsigned char*)s.data();
+  size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      if (c == 0x1B) {  // ESC [ params final-byte
+        size_t j = i + 1;
+        if (j < n && p[j] == '[') {
+          ++j;
+          while (j < n && !(p[j] >= 0x40 && p[j] <= 0x7E)) ++j;
+          i = j < n ? j + 1 : n;
+        } else {
+          i = j;
+        }
+        continue;
+      }
+      if (c == '\r') { out += '\n'; ++i; if (i < n && p[i] == '\n') ++i; continue; }
+      if (c == '\t') { out += ' '; ++i; continue; }
+      if (c < 0x20 && c != '\n') { ++i; continue; }
+      if (c == 0x7F) { ++i; continue; }
+      out += (char)c;
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t len = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+    if (len <= 0) throw Error("invalid UTF-8 at byte " + std::to_string(i));
+    if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x200B || cp == 0x200C || cp == 0x200D || cp == 0x2060 ||
+        cp == 0xFEFF || cp == 0xAD) {
+      i += len;
+      continue;
+    }
+    if (cp == 0x2028 || cp == 0x2029) { out += '\n'; i += len; continue; }
+    if (cp == 0xA0 || cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F) {
+      out += ' ';
+      i += len;
+      continue;
+    }
+    out.append((const char*)p + i, (size_t)len);
+    i += len;
+  }
+  return out;
+}
+
+// Collapses blank runs to one space, trims each line, keeps at most one empty line.
+std::string clean_whitespace(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  int newlines = 0;
+  bool pending_space = false;
+  for (char c : s) {
+    if (c == ' ') { pending_space = true; continue; }
+    if (c == '\n') { ++newlines; pending_space = false; continue; }
+    if (!out.empty()) {
+      if (newlines > 0) out.append(newlines >= 2 ? "\n\n" : "\n");
+      else if (pending_space) out += ' ';
+    }
+    newlines = 0;
+    pending_space = false;
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string normalize_text(std::string_view s, const NormalizeConfig& cfg) {
+  std::string t(s);
+  if (cfg.html) t = strip_html(t);
+  if (cfg.nfkc) t = nfkc(t);
+  if (cfg.controls) t = clean_controls(t);
+  if (cfg.whitespace) t = clean_whitespace(t);
+  // NFKC can expose characters (e.g. U+2028 from compatibility forms) that the later
+  // passes handle, and the passes cannot create new NFKC work: one round is stable.
+  return t;
+}
+
+}  // namespace veritas
