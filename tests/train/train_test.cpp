@@ -383,7 +383,7 @@ TEST(Sft, JsonlErrorsNameTheLine) {
                     "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"}]}\n");
   auto pairs = load_sft_jsonl(dir / "ok.jsonl");
   ASSERT_EQ(pairs.size(), 2u);
-  EXPECT_EQ(pairs[1].prompt, std::string(kUser) + "hi" + kEndOfTurn + kAssistant);
+  EXPECT_EQ(pairs[1].prompt, std::string(kUser) + "\nhi" + kEndOfTurn + "\n" + kAssistant + "\n");
   EXPECT_EQ(pairs[1].answer, "hello");
   atomic_write_file(dir / "bad.jsonl", "{\"prompt\":\"a\",\"answer\":\"b\"}\n{\"prompt\":\"a\"}\n");
   try {

@@ -1,0 +1,315 @@
+#include "veritas/model/model.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+#include "veritas/kernels/kernels.hpp"
+#include "veritas/model/safetensors.hpp"
+#include "veritas/util/error.hpp"
+#include "veritas/util/rng.hpp"
+
+namespace veritas {
+
+namespace k = kernels;
+
+namespace {
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<float, FreeDeleter>;
+
+// 64-byte aligned and left uninitialized: pages that a small batch never touches cost no memory.
+Buffer alloc_floats(int64_t n) {
+  size_t bytes = ((size_t)std::max<int64_t>(n, 1) * sizeof(float) + 63) / 64 * 64;
+  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!p) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes for the model");
+  return Buffer(p);
+}
+
+struct LayerW {
+  float *ln1, *wq, *wk, *wv, *wo, *ln2, *wg, *wu, *wd;
+};
+struct LayerActs {
+  float *xn1, *rstd1, *qkv, *probs, *att, *x2, *xn2, *rstd2, *gu, *h;
+};
+}  // namespace
+
+struct Model::Impl {
+  ModelConfig cfg;
+  int maxB, maxT;
+  int64_t n_params = 0;
+  Buffer weights, grads;
+  std::vector<Param> params;
+  float *embed = nullptr, *norm = nullptr, *lm_head = nullptr;
+  float *d_embed = nullptr, *d_norm = nullptr, *d_lm_head = nullptr;
+  std::vector<LayerW> w, dw;
+
+  // activations (sized for maxB x maxT)
+  std::vector<Buffer> owned;
+  std::vector<float*> res;  // residual stream: res[0] = embeddings, res[l+1] = output of layer l
+  std::vector<LayerActs> acts;
+  float *xf, *rstdf, *logits, *lse;
+  // backward scratch, shared by all layers
+  float *dres, *dxn, *dqkv, *datt, *dh;
+  float *rope_cos, *rope_sin;
+
+  float* alloc(int64_t n) {
+    owned.push_back(alloc_floats(n));
+    return owned.back().get();
+  }
+
+  Impl(const ModelConfig& c, int B, int T) : cfg(c), maxB(B), maxT(T) {
+    cfg.validate();
+    check(B > 0 && T > 0, "Model: max_batch and max_seq must be positive");
+    const int64_t C = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
+    const int64_t KC = (int64_t)cfg.num_key_value_heads * cfg.head_dim();
+    const int L = cfg.num_hidden_layers, H = cfg.num_attention_heads;
+
+    // Parameters in Hugging Face order, one contiguous block (and one for gradients).
+    struct Spec {
+      std::string name;
+      std::vector<int64_t> shape;
+    };
+    std::vector<Spec> specs;
+    specs.push_back({"model.embed_tokens.weight", {V, C}});
+    for (int l = 0; l < L; ++l) {
+      std::string p = "model.layers." + std::to_string(l) + ".";
+      specs.push_back({p + "input_layernorm.weight", {C}});
+      specs.push_back({p + "self_attn.q_proj.weight", {C, C}});
+      specs.push_back({p + "self_attn.k_proj.weight", {KC, C}});
+      specs.push_back({p + "self_attn.v_proj.weight", {KC, C}});
+      specs.push_back({p + "self_attn.o_proj.weight", {C, C}});
+      specs.push_back({p + "post_attention_layernorm.weight", {C}});
+      specs.push_back({p + "mlp.gate_proj.weight", {I, C}});
+      specs.push_back({p + "mlp.up_proj.weight", {I, C}});
+      specs.push_back({p + "mlp.down_proj.weight", {C, I}});
+    }
+    specs.push_back({"model.norm.weight", {C}});
+    if (!cfg.tie_word_embeddings) specs.push_back({"lm_head.weight", {V, C}});
+    for (auto& s : specs) {
+      int64_t n = 1;
+      for (auto d : s.shape) n *= d;
+      n_params += n;
+    }
+    weights = alloc_floats(n_params);
+    grads = alloc_floats(n_params);
+    std::memset(weights.get(), 0, sizeof(float) * n_params);
+    std::memset(grads.get(), 0, sizeof(float) * n_params);
+    int64_t off = 0;
+    for (auto& s : specs) {
+      Param p;
+      p.name = s.name;
+      p.shape = s.shape;
+      p.size = 1;
+      for (auto d : s.shape) p.size *= d;
+      p.data = weights.get() + off;
+      p.grad = grads.get() + off;
+      off += p.size;
+      params.push_back(std::move(p));
+    }
+    size_t i = 0;
+    auto next = [&](float** g) {
+      *g = params[i].grad;
+      return params[i++].data;
+    };
+    embed = next(&d_embed);
+    w.resize(L);
+    dw.resize(L);
+    for (int l = 0; l < L; ++l) {
+      auto &a = w[l], &d = dw[l];
+      a.ln1 = next(&d.ln1), a.wq = next(&d.wq), a.wk = next(&d.wk), a.wv = next(&d.wv), a.wo = next(&d.wo);
+      a.ln2 = next(&d.ln2), a.wg = next(&d.wg), a.wu = next(&d.wu), a.wd = next(&d.wd);
+    }
+    // q/k/v and gate/up are adjacent in the block, so each group is one [sum of outs, C]
+    // matrix: one GEMM per group instead of three (two).
+    for (int l = 0; l < L; ++l) {
+      check(w[l].wk == w[l].wq + C * C && w[l].wv == w[l].wk + KC * C && w[l].wu == w[l].wg + I * C,
+            "Model: internal parameter layout");
+    }
+    norm = next(&d_norm);
+    if (cfg.tie_word_embeddings) {
+      lm_head = embed;
+      d_lm_head = d_embed;
+    } else {
+      lm_head = next(&d_lm_head);
+    }
+
+    const int64_t N = (int64_t)B * T;
+    for (int l = 0; l <= L; ++l) res.push_back(alloc(N * C));
+    acts.resize(L);
+    for (auto& a : acts) {
+      a.xn1 = alloc(N * C), a.rstd1 = alloc(N), a.qkv = alloc(N * (C + 2 * KC));
+      a.probs = alloc((int64_t)B * H * T * T), a.att = alloc(N * C), a.x2 = alloc(N * C);
+      a.xn2 = alloc(N * C), a.rstd2 = alloc(N), a.gu = alloc(N * 2 * I), a.h = alloc(N * I);
+    }
+    xf = alloc(N * C), rstdf = alloc(N), logits = alloc(N * V), lse = alloc(N);
+    dres = alloc(N * C), dxn = alloc(N * C), dqkv = alloc(N * (C + 2 * KC));
+    datt = alloc(N * C), dh = alloc(N * I);
+    const int half = cfg.head_dim() / 2;
+    rope_cos = alloc((int64_t)T * half), rope_sin = alloc((int64_t)T * half);
+    k::rope_tables(rope_cos, rope_sin, T, cfg.head_dim(), cfg.rope_theta);
+  }
+
+  void check_batch(const int32_t* inputs, int B, int T) const {
+    check(B > 0 && T > 0, "Model: batch and sequence length must be positive");
+    check(B <= maxB && T <= maxT, "Model: batch " + std::to_string(B) + " x " + std::to_string(T) +
+                                      " exceeds the allocated " + std::to_string(maxB) + " x " + std::to_string(maxT));
+    for (int64_t n = 0; n < (int64_t)B * T; ++n)
+      check(inputs[n] >= 0 && inputs[n] < cfg.vocab_size,
+            "Model: input token id " + std::to_string(inputs[n]) + " at position " + std::to_string(n) +
+                " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
+  }
+
+  void check_targets(const int32_t* targets, const float* mask, int64_t N) const {
+    for (int64_t n = 0; n < N; ++n) {
+      if (mask && mask[n] == 0.0f) continue;
+      check(targets[n] >= 0 && targets[n] < cfg.vocab_size,
+            "Model: target token id " + std::to_string(targets[n]) + " at position " + std::to_string(n) +
+                " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
+      if (mask)
+        check(std::isfinite(mask[n]) && mask[n] >= 0.0f,
+              "Model: mask weight at position " + std::to_string(n) + " must be finite and non-negative");
+    }
+  }
+
+  // Runs the network up to the logits ([B*T, V] into out).
+  void forward(const int32_t* inputs, int B, int T, float* out) {
+    const int64_t N = (int64_t)B * T;
+    const int C = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
+    const int H = cfg.num_attention_heads, KVH = cfg.num_key_value_heads, hd = cfg.head_dim();
+    const int KC = KVH * hd, LD = C + 2 * KC;
+    const float eps = cfg.rms_norm_eps;
+    k::embedding_forward(res[0], inputs, embed, N, C);
+    for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+      const LayerW& W = w[l];
+      LayerActs& a = acts[l];
+      float* x = res[l];
+      k::rmsnorm_forward(a.xn1, a.rstd1, x, W.ln1, N, C, eps);
+      k::matmul_forward(a.qkv, a.xn1, W.wq, N, C, LD);  // q | k | v
+      k::rope_forward(a.qkv, rope_cos, rope_sin, B, T, H, hd, LD);
+      k::rope_forward(a.qkv + C, rope_cos, rope_sin, B, T, KVH, hd, LD);
+      k::attention_forward(a.att, a.probs, a.qkv, B, T, H, KVH, hd);
+      std::memcpy(a.x2, x, sizeof(float) * N * C);
+      k::matmul_forward(a.x2, a.att, W.wo, N, C, C, true);  // x2 = x + o_proj(att)
+      k::rmsnorm_forward(a.xn2, a.rstd2, a.x2, W.ln2, N, C, eps);
+      k::matmul_forward(a.gu, a.xn2, W.wg, N, C, 2 * I);  // gate | up
+      k::swiglu_forward(a.h, a.gu, N, I);
+      float* y = res[l + 1];
+      std::memcpy(y, a.x2, sizeof(float) * N * C);
+      k::matmul_forward(y, a.h, W.wd, N, I, C, true);  // y = x2 + down_proj(h)
+    }
+    k::rmsnorm_forward(xf, rstdf, res[cfg.num_hidden_layers], norm, N, C, eps);
+    k::matmul_forward(out, xf, lm_head, N, C, V);
+  }
+
+  void backward(const int32_t* inputs, int B, int T) {
+    const int64_t N = (int64_t)B * T;
+    const int C = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
+    const int H = cfg.num_attention_heads, KVH = cfg.num_key_value_heads, hd = cfg.head_dim();
+    const int KC = KVH * hd, LD = C + 2 * KC, L = cfg.num_hidden_layers;
+    // logits holds dlogits here.
+    k::matmul_backward(dxn, d_lm_head, logits, xf, lm_head, N, C, V, false);
+    std::memset(dres, 0, sizeof(float) * N * C);
+    k::rmsnorm_backward(dres, d_norm, dxn, res[L], norm, rstdf, N, C);
+    for (int l = L - 1; l >= 0; --l) {
+      const LayerW& W = w[l];
+      const LayerW& D = dw[l];
+      LayerActs& a = acts[l];
+      // MLP: res[l+1] = x2 + down(silu(gate(xn2)) * up(xn2)); dres is d res[l+1].
+      k::matmul_backward(dh, D.wd, dres, a.h, W.wd, N, I, C, false);
+      k::swiglu_backward(a.gu, dh, a.gu, N, I);  // a.gu now holds d gate | d up
+      k::matmul_backward(dxn, D.wg, a.gu, a.xn2, W.wg, N, C, 2 * I, false);
+      k::rmsnorm_backward(dres, D.ln2, dxn, a.x2, W.ln2, a.rstd2, N, C);  // dres = d x2
+      // Attention: x2 = res[l] + o_proj(attn(rope(q), rope(k), v)).
+      k::matmul_backward(datt, D.wo, dres, a.att, W.wo, N, C, C, false);
+      k::attention_backward(dqkv, a.probs, datt, a.att, a.qkv, B, T, H, KVH, hd);
+      k::rope_backward(dqkv, rope_cos, rope_sin, B, T, H, hd, LD);
+      k::rope_backward(dqkv + C, rope_cos, rope_sin, B, T, KVH, hd, LD);
+      k::matmul_backward(dxn, D.wq, dqkv, a.xn1, W.wq, N, C, LD, false);
+      k::rmsnorm_backward(dres, D.ln1, dxn, res[l], W.ln1, a.rstd1, N, C);  // dres = d res[l]
+    }
+    k::embedding_backward(d_embed, dres, inputs, N, C);
+  }
+};
+
+Model::Model(const ModelConfig& cfg, int max_batch, int max_seq)
+    : impl_(std::make_unique<Impl>(cfg, max_batch, max_seq)) {}
+Model::~Model() = default;
+
+const ModelConfig& Model::config() const { return impl_->cfg; }
+std::vector<Param>& Model::params() { return impl_->params; }
+
+void Model::init_weights(uint64_t seed) {
+  Rng rng(seed);
+  for (auto& p : impl_->params) {
+    if (p.shape.size() == 1) {
+      for (int64_t i = 0; i < p.size; ++i) p.data[i] = 1.0f;
+      continue;
+    }
+    // Box-Muller, both outputs of each pair used (init of a 124M model is then ~1 s).
+    for (int64_t i = 0; i < p.size; i += 2) {
+      double u1 = rng.uniform(), u2 = rng.uniform();
+      if (u1 < 1e-300) u1 = 1e-300;
+      const double r = 0.02 * std::sqrt(-2.0 * std::log(u1)), a = 6.283185307179586 * u2;
+      p.data[i] = (float)(r * std::cos(a));
+      if (i + 1 < p.size) p.data[i + 1] = (float)(r * std::sin(a));
+    }
+  }
+}
+
+void Model::load(const std::filesystem::path& path) {
+  SafeTensors st = SafeTensors::load(path);
+  std::set<std::string> known;
+  for (auto& p : impl_->params) {
+    if (!st.find(p.name))
+      throw Error(path.string() + ": missing tensor \"" + p.name + "\"" +
+                  (p.name == "lm_head.weight" ? " (config says tie_word_embeddings = false)" : ""));
+    st.read_f32(p.name, p.shape, p.data);  // checks the shape against the config
+    known.insert(p.name);
+  }
+  for (auto& t : st.tensors()) {
+    if (known.count(t.name)) continue;
+    // Older HF checkpoints store RoPE frequencies; a tied model may still carry lm_head.
+    if (t.name.find("rotary_emb.inv_freq") != std::string::npos) continue;
+    if (t.name == "lm_head.weight" && impl_->cfg.tie_word_embeddings) continue;
+    throw Error(path.string() + ": unexpected tensor \"" + t.name + "\" (does config.json match this checkpoint?)");
+  }
+}
+
+void Model::save(const std::filesystem::path& path) const {
+  std::vector<TensorRef> refs;
+  for (auto& p : impl_->params) refs.push_back({p.name, p.shape, p.data});
+  save_safetensors(path, refs, {{"format", "pt"}});
+}
+
+float Model::forward_backward(const int32_t* inputs, const int32_t* targets, const float* mask, int B, int T,
+                              float grad_scale) {
+  auto& m = *impl_;
+  m.check_batch(inputs, B, T);
+  const int64_t N = (int64_t)B * T;
+  m.check_targets(targets, mask, N);
+  m.forward(inputs, B, T, m.logits);
+  float loss = k::cross_entropy_fused(m.logits, m.lse, targets, mask, N, m.cfg.vocab_size, grad_scale);
+  m.backward(inputs, B, T);
+  return loss;
+}
+
+float Model::forward_loss(const int32_t* inputs, const int32_t* targets, const float* mask, int B, int T) {
+  auto& m = *impl_;
+  m.check_batch(inputs, B, T);
+  const int64_t N = (int64_t)B * T;
+  m.check_targets(targets, mask, N);
+  m.forward(inputs, B, T, m.logits);
+  return k::cross_entropy_forward(m.lse, m.logits, targets, mask, N, m.cfg.vocab_size);
+}
+
+void Model::forward_logits(const int32_t* inputs, int B, int T, float* logits) {
+  impl_->check_batch(inputs, B, T);
+  impl_->forward(inputs, B, T, logits);
+}
+
+void Model::zero_grad() { std::memset(impl_->grads.get(), 0, sizeof(float) * impl_->n_params); }
+
+}  // namespace veritas
