@@ -1,0 +1,51 @@
+#include "veritas/tokenizer/corpus.hpp"
+
+#include <cstdio>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "veritas/util/error.hpp"
+#include "veritas/util/fs.hpp"
+#include "veritas/util/text.hpp"
+
+namespace veritas {
+
+bool is_jsonl(const std::filesystem::path& path) { return path.extension() == ".jsonl"; }
+
+void for_each_document(const std::filesystem::path& path, const std::function<void(std::string_view)>& fn) {
+  if (path == "-") {
+    std::string text;
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) text.append(buf, n);
+    fn(text);
+    return;
+  }
+  if (!is_jsonl(path)) {
+    fn(read_file(path));
+    return;
+  }
+  LineReader reader(path.string());
+  std::string line;
+  bool too_long = false;
+  while (reader.next(line, &too_long)) {
+    std::string where = path.string() + ":" + std::to_string(reader.line_number());
+    check(!too_long, where + ": line is too long");
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(where + ": not valid JSON (column " + std::to_string(e.byte) + "): " + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+      throw Error(where + ": not valid JSON: " + e.what());
+    }
+    check(j.is_object(), where + ": each line must be a JSON object");
+    auto it = j.find("text");
+    check(it != j.end() && it->is_string(), where + ": missing string field \"text\"");
+    fn(it->get_ref<const std::string&>());
+  }
+}
+
+}  // namespace veritas
