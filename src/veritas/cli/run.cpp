@@ -90,7 +90,13 @@ void write_report(const fs::path& dir, const RunOptions& o, const std::vector<st
     r += "| " + name + " | " + b + " |\n";
   }
   auto card = read_json_or_null(dir / "curate" / "card.json");
-  if (!card.is_null()) r += "\n## Data\n\nData card: [curate/card.md](curate/card.md)\n";
+  if (!card.is_null()) {
+    r += "\n## Data\n\nData card: [curate/card.md](curate/card.md)\n";
+    const auto& d = card["documents"];
+    if (d.is_object())
+      r += "\nDocuments in: " + d.value("in", nlohmann::json()).dump() + ", kept: " + d.value("kept", nlohmann::json()).dump() +
+           ", rejected: " + d.value("rejected", nlohmann::json()).dump() + "\n";
+  }
   // Training: last line of the metrics log with a validation loss.
   fs::path metrics = dir / "model" / "metrics.jsonl";
   if (fs::exists(metrics)) {
@@ -106,15 +112,25 @@ void write_report(const fs::path& dir, const RunOptions& o, const std::vector<st
     }
     r += "\n## Training\n\nLoss curve: [model/loss.svg](model/loss.svg). Last log line:\n\n```\n" + last +
          "\n```\n";
-    if (!last_val.empty()) r += "\nLast validation:\n\n```\n" + last_val + "\n```\n";
+    if (!last_val.empty() && last_val != last) r += "\nLast validation:\n\n```\n" + last_val + "\n```\n";
   }
   if (fs::exists(dir / "sample.txt")) {
     std::string s = read_file(dir / "sample.txt");
     if (s.size() > 2000) s = s.substr(0, 2000) + "...";
     r += "\n## Sample\n\n```\n" + s + "\n```\n";
   }
-  if (fs::exists(dir / "eval" / "report.md"))
-    r += "\n## Evaluation\n\nTruth evaluation: [eval/report.md](eval/report.md)\n";
+  auto results = read_json_or_null(dir / "eval" / "results.json");
+  if (!results.is_null() && results["overall"].is_object()) {
+    const auto& ov = results["overall"];
+    auto pct = [&](const char* k) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.1f%%", 100.0 * ov.value(k, 0.0));
+      return std::string(b);
+    };
+    r += "\n## Evaluation\n\nTruth evaluation: [eval/report.md](eval/report.md)\n\n| correct | wrong | abstained | "
+         "malformed |\n| ---: | ---: | ---: | ---: |\n| " + pct("correct_rate") + " | " + pct("wrong_rate") + " | " +
+         pct("abstained_rate") + " | " + pct("malformed_rate") + " |\n";
+  }
   atomic_write_file(dir / "report.md", r);
   (void)o;
 }
@@ -125,7 +141,7 @@ std::vector<std::string> train_args(const RunOptions& o, const std::string& d) {
   int steps = std::max(20, o.train_seconds * 2);
   std::vector<std::string> a = {"train", "--data", d + "/shards", "--out", d + "/model", "--tokenizer",
                                 d + "/tokenizer.json", "--hidden-size", "256", "--layers", "4", "--heads", "4",
-                                "--intermediate-size", "704", "--seq", "128", "--batch", "8", "--steps",
+                                "--intermediate-size", "704", "--max-seq-len", "1024", "--seq", "128", "--batch", "8", "--steps",
                                 std::to_string(steps), "--warmup", std::to_string(steps / 20), "--lr", "1e-3",
                                 "--eval-every", std::to_string(std::max(10, steps / 10)), "--save-every",
                                 std::to_string(std::max(10, steps / 10)), "--time-limit",

@@ -1,5 +1,7 @@
 #include "veritas/eval/local.hpp"
 
+#include <cstdio>
+
 #include "veritas/infer/chat.hpp"
 #include "veritas/infer/engine.hpp"
 #include "veritas/util/error.hpp"
@@ -17,6 +19,7 @@ LocalAnswerer::LocalAnswerer(const LocalOptions& opts) : opts_(opts) {
   infer::EngineOptions eo;
   eo.precision = infer::parse_precision(opts_.precision);
   engine_ = std::make_unique<infer::Engine>(infer::Engine::load(opts_.dir, eo));
+  context_ = engine_->new_cache().capacity();
   check(engine_->tokenizer() != nullptr,
         "checkpoint " + opts_.dir + " has no tokenizer.json: the model cannot read questions without it");
 }
@@ -36,6 +39,13 @@ std::vector<std::string> LocalAnswerer::answer(const Task& task, int k) {
   // The seed depends on the task, not on the order questions are asked in.
   so.seed = opts_.seed ^ hash_id(task.id);
   std::vector<std::string> out;
+  // A question longer than the model's context cannot be asked: it gets empty answers,
+  // which score as malformed (counted, never silently right or wrong), and the run goes on.
+  if ((int64_t)prompt.size() >= context_) {
+    std::fprintf(stderr, "warning: task %s: prompt of %zu tokens does not fit the model's context\n", task.id.c_str(),
+                 prompt.size());
+    return std::vector<std::string>(k);
+  }
   if (k == 1) {
     out.push_back(engine_->generate(prompt, so).text);
   } else {

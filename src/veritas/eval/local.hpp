@@ -33,6 +33,7 @@ class LocalAnswerer : public Answerer {
  private:
   LocalOptions opts_;
   std::unique_ptr<infer::Engine> engine_;
+  int64_t context_ = 0;  // KV-cache capacity: longest prompt + answer
 };
 
 }  // namespace veritas::eval

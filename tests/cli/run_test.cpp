@@ -1,0 +1,54 @@
+// The main job end to end on the bundled corpus, with a tiny time budget: every stage
+// runs, the run folder holds each stage's output, and a second invocation resumes
+// (skips finished stages) instead of redoing them.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "veritas/util/fs.hpp"
+#include "veritas/util/timer.hpp"
+
+using namespace veritas;
+
+static int sh(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
+  const char* bin = std::getenv("VERITAS_BIN");
+  ASSERT_NE(bin, nullptr);
+  if (sh("command -v bible >/dev/null") != 0) GTEST_SKIP() << "package bible-kjv not installed";
+  auto dir = make_temp_dir("veritas-run-");
+  std::string run = std::string(bin) + " run -o " + (dir / "r").string() + " --train-seconds 8 --eval-n 2";
+  ASSERT_EQ(sh("VERITAS_QUIET=1 " + run + " > " + (dir / "log").string() + " 2>&1"), 0) << read_file(dir / "log");
+
+  auto card = nlohmann::json::parse(read_file(dir / "r/curate/card.json"));
+  EXPECT_EQ(card["documents"]["in"], card["documents"]["kept"].get<int>() + card["documents"]["rejected"].get<int>());
+  EXPECT_GT(card["documents"]["kept"].get<int>(), 500);
+  EXPECT_TRUE(fs::exists(dir / "r/tokenizer.json"));
+  EXPECT_TRUE(fs::exists(dir / "r/model/checkpoint/model.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "r/model/loss.svg"));
+  EXPECT_FALSE(read_file(dir / "r/sample.txt").empty());
+  auto results = nlohmann::json::parse(read_file(dir / "r/eval/results.json"));
+  EXPECT_EQ(results["overall"]["tasks"], 8);
+  std::string report = read_file(dir / "r/report.md");
+  EXPECT_NE(report.find("## Evaluation"), std::string::npos);
+  EXPECT_NE(report.find("## Sample"), std::string::npos);
+
+  // Resume: every stage is already done, so the second run only rewrites the report.
+  Timer t;
+  ASSERT_EQ(sh("VERITAS_QUIET=1 " + run + " > " + (dir / "log2").string() + " 2>&1"), 0);
+  EXPECT_LT(t.seconds(), 5.0);
+  EXPECT_NE(read_file(dir / "log2").find("done in an earlier run, skipped"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(RunCli, MissingCorpusFileIsAClearError) {
+  const char* bin = std::getenv("VERITAS_BIN");
+  ASSERT_NE(bin, nullptr);
+  EXPECT_NE(sh(std::string(bin) + " run --corpus /nonexistent.jsonl -o /tmp/veritas-none >/dev/null 2>&1"), 0);
+}
