@@ -23,15 +23,6 @@
 namespace veritas {
 
 namespace {
-inline uint32_t decode(std::string_view s, size_t& i) {
-  unsigned char c = (unsigned char)s[i];
-  if (c < 0x80) { ++i; return c; }
-  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-  uint32_t cp = c & (0x3F >> n);
-  ++i;
-  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
-  return cp;
-}
 inline bool is_han(uint32_t c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF); }
 
 std::string label_of(const nlohmann::json& v, const std::string& where) {
@@ -52,7 +43,7 @@ std::string classifier_tokens(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     size_t st = i;
-    uint32_t c = decode(text, i);
+    uint32_t c = utf8_next(text, i);
     if (c == '\n' || c == '\r' || c == '\t' || c == 0x3000 || c == '\v' || c == '\f' || c == 0) {
       out += ' ';
     } else if (is_han(c)) {

@@ -11,6 +11,7 @@
 #include <queue>
 
 #include "veritas/util/config.hpp"
+#include "veritas/util/text.hpp"
 
 namespace veritas {
 
@@ -76,16 +77,6 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
 namespace {
 
 // ---------------------------------------------------------------- text helpers
-inline uint32_t decode(std::string_view s, size_t& i) {
-  unsigned char c = (unsigned char)s[i];
-  if (c < 0x80) { ++i; return c; }
-  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-  uint32_t cp = c & (0x3F >> n);
-  ++i;
-  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
-  return cp;
-}
-inline bool is_space(uint32_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0x3000 || c == 0xA0; }
 inline bool is_han(uint32_t c) {
   return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF) ||
          (c >= 0x20000 && c <= 0x2FFFF);
@@ -250,13 +241,13 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
 
   size_t i = 0;
   while (i < s.size()) {
-    uint32_t c = decode(s, i);
+    uint32_t c = utf8_next(s, i);
     if (c == '\n') {
       if (!zh) end_word();
       end_line();
       continue;
     }
-    if (is_space(c)) {
+    if (is_text_space(c)) {
       if (!zh) end_word();
       continue;
     }

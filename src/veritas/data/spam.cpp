@@ -9,21 +9,12 @@
 
 #include "veritas/data/quality.hpp"
 #include "veritas/util/config.hpp"
+#include "veritas/util/text.hpp"
 
 namespace veritas {
 
 namespace {
 
-inline uint32_t decode(std::string_view s, size_t& i) {
-  unsigned char c = (unsigned char)s[i];
-  if (c < 0x80) { ++i; return c; }
-  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-  uint32_t cp = c & (0x3F >> n);
-  ++i;
-  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
-  return cp;
-}
-inline bool is_space(uint32_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0x3000 || c == 0xA0; }
 inline bool is_han(uint32_t c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF); }
 inline bool is_word_cp(uint32_t c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c > 0x7F;
@@ -137,8 +128,8 @@ void collapse(std::string_view s, std::vector<uint32_t>& seq, bool han_only = fa
   bool space = true;
   size_t i = 0;
   while (i < s.size()) {
-    uint32_t c = decode(s, i);
-    if (is_space(c)) {
+    uint32_t c = utf8_next(s, i);
+    if (is_text_space(c)) {
       if (!space) seq.push_back(' ');
       space = true;
       continue;
@@ -177,14 +168,14 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
     uint32_t prev = ' ';
     bool in_tok = false;
     while (i < s.size()) {
-      uint32_t c = decode(s, i);
-      if (is_space(c)) { in_tok = false; prev = c; continue; }
+      uint32_t c = utf8_next(s, i);
+      if (is_text_space(c)) { in_tok = false; prev = c; continue; }
       if (!in_tok) { ++tokens; in_tok = true; }
       han += is_han(c);
       if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < s.size()) {
         size_t j = i;
-        uint32_t nx = decode(s, j);
-        if (is_word_cp(nx) && !is_space(nx) && nx != 0x3000) (c == '@' ? mentions : hashtags) += 1;
+        uint32_t nx = utf8_next(s, j);
+        if (is_word_cp(nx) && !is_text_space(nx) && nx != 0x3000) (c == '@' ? mentions : hashtags) += 1;
       }
       prev = c;
     }

@@ -22,6 +22,7 @@
 
 #include "veritas/data/quality.hpp"
 #include "veritas/util/config.hpp"
+#include "veritas/util/text.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
@@ -48,15 +49,6 @@ inline uint64_t mix(uint64_t x) {
 inline uint64_t hash_bytes(std::string_view s) { return XXH3_64bits(s.data(), s.size()) | 1; }
 inline uint64_t pair_key(uint64_t a, uint64_t b) { return (mix(a) * 31 + b) | 1; }
 
-inline uint32_t decode(std::string_view s, size_t& i) {
-  unsigned char c = (unsigned char)s[i];
-  if (c < 0x80) { ++i; return c; }
-  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-  uint32_t cp = c & (0x3F >> n);
-  ++i;
-  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
-  return cp;
-}
 inline bool is_han(uint32_t c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF); }
 inline bool is_ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
@@ -204,7 +196,7 @@ void load_zh_dict(ZhDict& d, bool with_pos) {
     int chars = 0;
     size_t i = 0;
     while (i < word.size()) {
-      decode(word, i);
+      utf8_next(word, i);
       ++chars;
       d.prefix.add(hash_bytes(word.substr(0, i)), 1);
     }
@@ -232,7 +224,7 @@ void segment_run(const ZhDict& d, std::string_view run, std::vector<Seg>& out) {
   thread_local std::vector<size_t> next;
   starts.clear();
   size_t i = 0;
-  while (i < run.size()) { starts.push_back(i); decode(run, i); }
+  while (i < run.size()) { starts.push_back(i); utf8_next(run, i); }
   size_t n = starts.size();
   starts.push_back(run.size());
   best.assign(n + 1, 0);
@@ -282,7 +274,7 @@ void tokens_en(std::string_view s, std::vector<Tok>& out) {
       continue;
     }
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '-') { ++i; continue; }
-    if ((unsigned char)c >= 0x80) { decode(s, i); brk = true; continue; }
+    if ((unsigned char)c >= 0x80) { utf8_next(s, i); brk = true; continue; }
     brk = true;  // digits, punctuation
     ++i;
   }
@@ -295,7 +287,7 @@ void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
   size_t i = 0;
   while (i < s.size()) {
     size_t st = i;
-    uint32_t c = decode(s, i);
+    uint32_t c = utf8_next(s, i);
     if (!is_han(c)) {
       if (!(c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == 0x3000)) brk = true;
       continue;
@@ -303,7 +295,7 @@ void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
     size_t end = i;
     while (end < s.size()) {
       size_t j = end;
-      if (!is_han(decode(s, j))) break;
+      if (!is_han(utf8_next(s, j))) break;
       end = j;
     }
     segs.clear();
@@ -1022,12 +1014,12 @@ std::string make_spun_copy(std::string_view clean, Lang lang, double rate, uint6
   size_t i = 0;
   while (i < clean.size()) {
     size_t st = i;
-    uint32_t c = decode(clean, i);
+    uint32_t c = utf8_next(clean, i);
     if (!is_han(c)) { out.append(clean.substr(st, i - st)); continue; }
     size_t end = i;
     while (end < clean.size()) {
       size_t j = end;
-      if (!is_han(decode(clean, j))) break;
+      if (!is_han(utf8_next(clean, j))) break;
       end = j;
     }
     std::string_view run = clean.substr(st, end - st);

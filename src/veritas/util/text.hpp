@@ -37,4 +37,21 @@ class LineReader {
 
 std::string human_bytes(double bytes);  // "1.5 MiB"
 
+// Decodes the code point at s[i] and advances i past it. For text already validated or
+// sanitized (hot loops of the curation filters): it never reads past the end, and a
+// stray continuation byte comes back as itself.
+inline uint32_t utf8_next(std::string_view s, size_t& i) {
+  unsigned char c = (unsigned char)s[i];
+  if (c < 0x80) { ++i; return c; }
+  int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  uint32_t cp = c & (0x3F >> n);
+  ++i;
+  for (int k = 0; k < n && i < s.size(); ++k, ++i) cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
+  return cp;
+}
+// ASCII whitespace, no-break space and the ideographic (full-width) space.
+inline bool is_text_space(uint32_t c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0x3000 || c == 0xA0;
+}
+
 }  // namespace veritas
