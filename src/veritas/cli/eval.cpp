@@ -125,7 +125,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--sample-temperature", a->sample_temperature, "sampling temperature when k > 1")->capture_default_str();
   cmd->add_option("--max-tokens", a->max_tokens, "longest answer in tokens")->capture_default_str();
   cmd->add_flag("--no-system-prompt", a->no_system, "do not send the answer-protocol system prompt");
-  cmd->add_option("--precision", a->local.precision, "local model weights: f32 | bf16 | int8")->capture_default_str();
+  cmd->add_option("--precision", a->local.precision, "local model weights: fp32 | bf16 | int8")->capture_default_str();
   // Endpoint transport.
   cmd->add_option("--parallel", a->parallel, "questions in flight at once (default: 4 for endpoints, 1 for a local model)");
   cmd->add_option("--timeout", a->ep.timeout_s, "seconds before one request times out")->capture_default_str();
