@@ -1,5 +1,8 @@
 #include "veritas/train/adamw.hpp"
 
+#include <immintrin.h>
+
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -25,41 +28,86 @@ static void for_range(int64_t n, const std::function<void(int64_t, int64_t)>& fn
   else ThreadPool::global().parallel_for(n, fn);
 }
 
+namespace {
+
+struct AdamWScalars {
+  float b1, b2, omb1, omb2, eps, bc2_sqrt, step_size;
+};
+
+// Updates elements [b, e) of one tensor. The operations and their order are those of
+// torch.optim.AdamW on CPU (scale, then a fused multiply-add; the final subtraction fused
+// with the product), so the two agree bit for bit (tests/train/adamw_torch.py). The AVX2
+// lanes use the same IEEE operations (sqrt and division are correctly rounded in both), so
+// the vector and scalar paths give identical results.
+void adamw_range(float* w, const float* g, float* m, float* v, int64_t b, int64_t e, float decay,
+                 const AdamWScalars& s) {
+  int64_t k = b;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256 vb1 = _mm256_set1_ps(s.b1), vb2 = _mm256_set1_ps(s.b2);
+  const __m256 vomb1 = _mm256_set1_ps(s.omb1), vomb2 = _mm256_set1_ps(s.omb2);
+  const __m256 veps = _mm256_set1_ps(s.eps), vbc2 = _mm256_set1_ps(s.bc2_sqrt);
+  const __m256 vstep = _mm256_set1_ps(s.step_size), vdecay = _mm256_set1_ps(decay);
+  for (; k + 8 <= e; k += 8) {
+    const __m256 gk = _mm256_loadu_ps(g + k);
+    const __m256 wk = _mm256_mul_ps(_mm256_loadu_ps(w + k), vdecay);
+    const __m256 mk = _mm256_fmadd_ps(vomb1, gk, _mm256_mul_ps(_mm256_loadu_ps(m + k), vb1));
+    const __m256 vk = _mm256_fmadd_ps(_mm256_mul_ps(vomb2, gk), gk, _mm256_mul_ps(_mm256_loadu_ps(v + k), vb2));
+    _mm256_storeu_ps(m + k, mk);
+    _mm256_storeu_ps(v + k, vk);
+    const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vk), vbc2), veps);
+    _mm256_storeu_ps(w + k, _mm256_fnmadd_ps(vstep, _mm256_div_ps(mk, denom), wk));
+  }
+#endif
+  for (; k < e; ++k) {
+    const float gk = g[k];
+    const float wk = w[k] * decay;
+    const float mk = std::fma(s.omb1, gk, m[k] * s.b1);
+    const float vk = std::fma(s.omb2 * gk, gk, v[k] * s.b2);
+    m[k] = mk;
+    v[k] = vk;
+    const float denom = std::sqrt(vk) / s.bc2_sqrt + s.eps;
+    w[k] = std::fma(-s.step_size, mk / denom, wk);
+  }
+}
+
+}  // namespace
+
 void AdamW::step(std::vector<Param>& params, float lr) {
   check(params.size() == m_.size(), "AdamW: parameter count changed since construction");
   ++t_;
   // Bias corrections in double like torch (Python floats), applied as float scalars.
   const double bc1 = 1.0 - std::pow(cfg_.beta1, (double)t_);
   const double bc2 = 1.0 - std::pow(cfg_.beta2, (double)t_);
-  const float step_size = (float)((double)lr / bc1);
-  const float bc2_sqrt = (float)std::sqrt(bc2);
-  const float b1 = (float)cfg_.beta1, b2 = (float)cfg_.beta2, eps = (float)cfg_.eps;
-  const float omb1 = (float)(1.0 - cfg_.beta1), omb2 = (float)(1.0 - cfg_.beta2);
+  AdamWScalars s;
+  s.step_size = (float)((double)lr / bc1);
+  s.bc2_sqrt = (float)std::sqrt(bc2);
+  s.b1 = (float)cfg_.beta1, s.b2 = (float)cfg_.beta2, s.eps = (float)cfg_.eps;
+  s.omb1 = (float)(1.0 - cfg_.beta1), s.omb2 = (float)(1.0 - cfg_.beta2);
+  // All tensors cut into fixed chunks, one parallel_for over the chunks: a single pool
+  // wake-up per step and balanced threads. Elements are independent, so the result does
+  // not depend on the thread count or on how chunks are dealt out.
+  constexpr int64_t kChunk = 1 << 15;
+  struct Chunk {
+    size_t i;
+    int64_t b, e;
+  };
+  std::vector<Chunk> chunks;
+  std::vector<float> decay(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
-    Param& p = params[i];
+    const Param& p = params[i];
     check((size_t)p.size == m_[i].size(), "AdamW: size of " + p.name + " changed since construction");
-    const float decay = decay_[i] ? (float)(1.0 - (double)lr * cfg_.weight_decay) : 1.0f;
-    float* w = p.data;
-    const float* g = p.grad;
-    float* m = m_[i].data();
-    float* v = v_[i].data();
-    for_range(p.size, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const float gk = g[k];
-        const float wk = w[k] * decay;
-        // Same operations as torch.optim.AdamW on CPU (scale, then a fused multiply-add),
-        // so the two agree bit for bit (tests/train/adamw_torch.py).
-        float mk = m[k] * b1;
-        mk = std::fma(omb1, gk, mk);
-        float vk = v[k] * b2;
-        vk = std::fma(omb2 * gk, gk, vk);
-        m[k] = mk;
-        v[k] = vk;
-        const float denom = std::sqrt(vk) / bc2_sqrt + eps;
-        w[k] = wk - step_size * (mk / denom);
-      }
-    });
+    decay[i] = decay_[i] ? (float)(1.0 - (double)lr * cfg_.weight_decay) : 1.0f;
+    for (int64_t b = 0; b < p.size; b += kChunk) chunks.push_back({i, b, std::min(p.size, b + kChunk)});
   }
+  auto body = [&](int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; ++c) {
+      const Chunk& ch = chunks[(size_t)c];
+      Param& p = params[ch.i];
+      adamw_range(p.data, p.grad, m_[ch.i].data(), v_[ch.i].data(), ch.b, ch.e, decay[ch.i], s);
+    }
+  };
+  if (chunks.size() > 1) ThreadPool::global().parallel_for((int64_t)chunks.size(), body);
+  else body(0, (int64_t)chunks.size());
 }
 
 void AdamW::save(const std::filesystem::path& path, const std::vector<Param>& params) const {
