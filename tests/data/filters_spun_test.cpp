@@ -53,11 +53,11 @@ TEST(FiltersSpun, EnglishHeldOut) {
   Eval e15 = evaluate(Lang::En, 0.15, 400, 99);
   report("en rate=0.15", e15);
   ASSERT_GT(e30.clean, 200);
-  // Measured when written: 1.0% false positives, recall 0.54 at rate 0.30 and 0.19 at
-  // 0.15 -- short of the 0.9 target (docs/curation-filters.md). The bounds below guard
-  // against regressions, not the target.
+  // Measured: 1.0% false positives, recall 0.58 at rate 0.30 and 0.21 at 0.15 -- short
+  // of the 0.9 target (docs/curation-filters.md). The bounds below guard against
+  // regressions, not the target.
   EXPECT_LE((double)e30.fp / e30.clean, 0.025);
-  EXPECT_GE((double)e30.tp / e30.spun, 0.45);
+  EXPECT_GE((double)e30.tp / e30.spun, 0.50);
 }
 
 TEST(FiltersSpun, ChineseHeldOut) {
@@ -66,11 +66,12 @@ TEST(FiltersSpun, ChineseHeldOut) {
   Eval e15 = evaluate(Lang::Zh, 0.15, 400, 9);
   report("zh rate=0.15", e15);
   ASSERT_GT(e30.clean, 100);
-  // Measured when written: 1.1% false positives but recall only 0.07 at rate 0.30: the
-  // Chinese reference text (fortunes-zh, ~2 MB) is too small for pair statistics and
-  // there is no Chinese synonym resource in Debian. Reported as not working.
+  // Measured: 1.1% false positives, recall 0.20 at rate 0.30 and 0.06 at 0.15 (was 0.07
+  // at 0.30 before the character-pair features and length-scaled document features):
+  // the Chinese reference text (fortunes-zh, ~2 MB) is small and there is no Chinese
+  // synonym resource in Debian. Still far from usable.
   EXPECT_LE((double)e30.fp / e30.clean, 0.03);
-  EXPECT_GE((double)e30.tp / e30.spun, (double)e30.fp / e30.clean);
+  EXPECT_GE((double)e30.tp / e30.spun, 0.15);
 }
 
 TEST(FiltersSpun, TorturedPhraseLexicon) {

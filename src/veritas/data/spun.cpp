@@ -32,7 +32,7 @@ namespace veritas {
 
 namespace {
 
-constexpr uint32_t kVersion = 9;  // bump when features, sources or splits change
+constexpr uint32_t kVersion = 13;  // bump when features, sources or splits change
 // Token cells: unigram-frequency bucket (6) x token length (3, Chinese only) x left-pair
 // state (kPair) x right-pair state (kPair).
 constexpr int kPair = 7;
@@ -95,9 +95,11 @@ struct LangStats {
   // document-score offset that puts prob 0.5 at the chosen operating point.
   double llr[kCells] = {};
   // Document model: logistic regression over doc_features(), standardized.
-  static constexpr int kDoc = 6;
-  double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
+  static constexpr int kDoc = 8;
+  double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
   double offset = 0;
+  // Clean-text (tuning split) means of the cell score and of the two character-pair shares.
+  double prior[3] = {};
 };
 
 // ------------------------------------------------------------------ tortured phrases
@@ -513,7 +515,23 @@ struct Impl0 {
   // the count n and syn_flat[i+1 .. i+n] the synonyms' hashes.
   Table syn_index;
   std::vector<uint64_t> syn_flat;
+  // Chinese character bigrams (hash of the 6 UTF-8 bytes): counts in the reference
+  // fortunes text (across word boundaries too), and jieba frequencies summed over the
+  // dictionary words that contain the bigram. A substituted word meets its neighbours
+  // in character pairs that neither source has.
+  Table zh_cref, zh_cdict;
 };
+
+void count_zh_char_bigrams(Table& t, std::string_view s, uint32_t weight) {
+  size_t i = 0, prev = std::string::npos;
+  while (i < s.size()) {
+    size_t st = i;
+    uint32_t c = utf8_next(s, i);
+    bool han = is_han(c) && i - st == 3;
+    if (han && prev != std::string::npos) t.add(hash_bytes(s.substr(prev, 6)), weight);
+    prev = han ? st : std::string::npos;
+  }
+}
 
 inline int freq_bucket(uint32_t c, bool zh) {
   // English counts come from ~1.9M reference tokens; jieba frequencies from a far larger corpus.
@@ -601,6 +619,20 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
     int len = zh ? std::min<int>(2, (int)toks[k].chars - 1) : 0;
     cells.push_back((((freq_bucket(fr, zh) * 3 + std::max(0, len)) * kPair + left) * kPair + right) * kSyn + syn);
   }
+  if (zh) {
+    int bnd = 0, unseen_both = 0, unseen_ref = 0;
+    for (size_t k = 1; k < toks.size(); ++k) {
+      if (toks[k].brk || toks[k - 1].end != toks[k].begin || toks[k].begin < 3) continue;
+      uint64_t h = hash_bytes(text.substr(toks[k].begin - 3, 6));
+      ++bnd;
+      bool in_ref = m.zh_cref.get(h) != 0;
+      unseen_ref += !in_ref;
+      unseen_both += !in_ref && m.zh_cdict.get(h) == 0;
+    }
+    f.char_pairs = bnd;
+    f.char_pairs_unseen = bnd ? (double)unseen_both / bnd : 0;
+    f.char_pairs_unseen_ref = bnd ? (double)unseen_ref / bnd : 0;
+  }
   int n = std::max<int>(1, f.words);
   f.rare_words = (double)rare / n;
   f.unseen_bigrams = pairs ? (double)unseen / pairs : 0;
@@ -633,14 +665,19 @@ void count_text(const ZhDict* dict, LangStats& st, std::string_view text) {
 
 // Document-level features: suspicious-word rates (per 100 words), the cell model's mean
 // score, rare-word and unseen-pair rates.
-void doc_features(const SpunFeatures& f, double cell_score, double* x) {
+void doc_features(const LangStats& st, const SpunFeatures& f, double cell_score, double* x) {
   double n = std::max(1, f.words);
+  // Evidence, not a mean: the excess over the clean mean scaled like a t statistic, so a
+  // short text's noise does not set the operating point for all texts.
+  auto tstat = [](double v, double cnt, double prior) { return (v - prior) * std::sqrt(cnt); };
   x[0] = 100.0 * f.suspicious_rarer / n;
   x[1] = 100.0 * f.suspicious / n;
   x[2] = 100.0 * f.suspicious_weak / n;
-  x[3] = cell_score;
+  x[3] = tstat(cell_score, f.words, st.prior[0]);
   x[4] = f.rare_words;
   x[5] = f.unseen_bigrams;
+  x[6] = tstat(f.char_pairs_unseen, f.char_pairs, st.prior[1]);  // Chinese only (0 for English)
+  x[7] = tstat(f.char_pairs_unseen_ref, f.char_pairs, st.prior[2]);
 }
 double doc_z(const LangStats& st, const double* x) {
   double z = st.w[LangStats::kDoc];
@@ -720,11 +757,18 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   // Second stage: the document model over doc_features().
   constexpr int D = LangStats::kDoc;
   std::vector<std::array<double, D>> F(X.size());
+  std::vector<double> css(X.size());
+  double pn = 0;
   for (size_t r = 0; r < X.size(); ++r) {
-    double cs = 0;
-    for (auto& [c, v] : X[r]) cs += w[c] * v;
-    doc_features(feats[r], cs, F[r].data());
+    for (auto& [c, v] : X[r]) css[r] += w[c] * v;
+    if (y[r]) continue;
+    st.prior[0] += css[r];
+    st.prior[1] += feats[r].char_pairs_unseen;
+    st.prior[2] += feats[r].char_pairs_unseen_ref;
+    pn += 1;
   }
+  for (double& p : st.prior) p /= std::max(1.0, pn);
+  for (size_t r = 0; r < X.size(); ++r) doc_features(st, feats[r], css[r], F[r].data());
   for (int k = 0; k < D; ++k) {
     double a = 0, a2 = 0;
     for (auto& r : F) { a += r[k]; a2 += r[k] * r[k]; }
@@ -781,10 +825,11 @@ void put_stats(std::string& out, const LangStats& s) {
   out.append((const char*)s.sd, sizeof s.sd);
   out.append((const char*)s.w, sizeof s.w);
   out.append((const char*)&s.offset, 8);
+  out.append((const char*)s.prior, sizeof s.prior);
 }
 bool get_stats(std::string_view& in, LangStats& s) {
   if (!get_table(in, s.uni) || !get_table(in, s.bi)) return false;
-  size_t need = 16 + sizeof s.llr + sizeof s.mu + sizeof s.sd + sizeof s.w;
+  size_t need = 16 + sizeof s.llr + sizeof s.mu + sizeof s.sd + sizeof s.w + sizeof s.prior;
   if (in.size() < need) return false;
   const char* q = in.data();
   std::memcpy(&s.total, q, 8); q += 8;
@@ -792,7 +837,8 @@ bool get_stats(std::string_view& in, LangStats& s) {
   std::memcpy(s.mu, q, sizeof s.mu); q += sizeof s.mu;
   std::memcpy(s.sd, q, sizeof s.sd); q += sizeof s.sd;
   std::memcpy(s.w, q, sizeof s.w); q += sizeof s.w;
-  std::memcpy(&s.offset, q, 8);
+  std::memcpy(&s.offset, q, 8); q += 8;
+  std::memcpy(s.prior, q, sizeof s.prior);
   in.remove_prefix(need);
   return true;
 }
@@ -824,7 +870,24 @@ std::unique_ptr<SpunModel> SpunModel::build() {
   for (const Passage& p : en)
     if (p.split < 0) count_text(nullptr, im.en, p.text);
   for (const Passage& p : zh)
-    if (p.split < 0) count_text(&im.dict, im.zh, p.text);
+    if (p.split < 0) {
+      count_text(&im.dict, im.zh, p.text);
+      count_zh_char_bigrams(im.zh_cref, p.text, 1);
+    }
+  {
+    std::string text = read_file(kJiebaDict);
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      std::string_view line(text.data() + pos, nl - pos);
+      pos = nl + 1;
+      size_t a = line.find(' ');
+      if (a == std::string_view::npos) continue;
+      uint32_t f = (uint32_t)std::strtoul(std::string(line.substr(a + 1, 12)).c_str(), nullptr, 10);
+      if (f) count_zh_char_bigrams(im.zh_cdict, line.substr(0, a), std::min<uint32_t>(f, 1000000));
+    }
+  }
   {
     const SpinResources& r = spin_resources();
     for (auto& [w, syns] : r.synonyms) {
@@ -876,7 +939,8 @@ const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
       ok = magic == 0x314E55505356ULL && got_fp == fp;  // "VSPUN1"
     }
     ok = ok && get_stats(in, m->impl_->en) && get_stats(in, m->impl_->zh) && get_table(in, m->impl_->dict.freq) &&
-         get_table(in, m->impl_->dict.prefix) && get_table(in, m->impl_->syn_index) && in.size() >= 8;
+         get_table(in, m->impl_->dict.prefix) && get_table(in, m->impl_->syn_index) &&
+         get_table(in, m->impl_->zh_cref) && get_table(in, m->impl_->zh_cdict) && in.size() >= 8;
     if (ok) {
       uint64_t n;
       std::memcpy(&n, in.data(), 8);
@@ -910,6 +974,8 @@ const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
   put_table(out, slot->impl_->dict.freq);
   put_table(out, slot->impl_->dict.prefix);
   put_table(out, slot->impl_->syn_index);
+  put_table(out, slot->impl_->zh_cref);
+  put_table(out, slot->impl_->zh_cdict);
   {
     uint64_t n = slot->impl_->syn_flat.size();
     out.append((const char*)&n, 8);
@@ -934,7 +1000,7 @@ SpunFeatures SpunModel::score(std::string_view text, Lang lang) const {
   token_cells(*impl_, text, lang, f, cells);
   const LangStats& st = lang == Lang::Zh ? impl_->zh : impl_->en;
   double x[LangStats::kDoc];
-  doc_features(f, doc_llr(st, cells), x);
+  doc_features(st, f, doc_llr(st, cells), x);
   f.llr = doc_z(st, x);
   f.prob = 1.0 / (1.0 + std::exp(-(f.llr - st.offset)));
   return f;

@@ -4,7 +4,8 @@
 // rare words. The score combines (a) word unigram and bigram statistics of clean text
 // built from Debian packages (English: KJV via `bible`, WordNet glosses; Chinese:
 // python3-jieba's dict.txt word frequencies, with max-probability segmentation, and
-// fortunes-zh text) with (b) a lexicon of known tortured phrases. The statistics are
+// fortunes-zh text, plus Han character-pair counts from that text and from the
+// dictionary words) with (b) a lexicon of known tortured phrases. The statistics are
 // built at first use and cached (cache_dir). A token model (each token's frequency
 // bucket, whether its left/right word pairs occur in clean text, and whether a WordNet
 // synonym would make pairs that do) and a document model over it are fit on a tuning
@@ -39,6 +40,10 @@ struct SpunFeatures {
   int suspicious = 0;          // words whose pairs are unseen while a synonym's pairs are common
   int suspicious_weak = 0;     // ... while a synonym's pairs are seen at all
   int suspicious_rarer = 0;    // suspicious, and the word is rarer than that synonym
+  int char_pairs = 0;                // Chinese: adjacent character pairs across word boundaries
+  double char_pairs_unseen = 0;      // Chinese: share of character pairs across word boundaries
+                                     // seen neither in the reference text nor inside a dictionary word
+  double char_pairs_unseen_ref = 0;  // ... not seen in the reference text
   double llr = 0;              // document score (logit before the operating-point offset)
   double prob = 0;             // sigmoid(llr - offset): 0.5 at the tuned operating point
 };
