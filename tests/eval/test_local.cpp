@@ -3,16 +3,13 @@
 // its answers go through the verifier like anyone's (random weights: mostly malformed).
 #include <gtest/gtest.h>
 
-#include <cmath>
-
 #include "veritas/eval/harness.hpp"
 #include "veritas/eval/local.hpp"
 #include "veritas/model/config.hpp"
-#include "veritas/model/safetensors.hpp"
+#include "veritas/model/model.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
-#include "veritas/util/rng.hpp"
 
 using namespace veritas;
 using namespace veritas::eval;
@@ -33,33 +30,9 @@ fs::path tiny_checkpoint(bool with_tokenizer) {
   cfg.rms_norm_eps = 1e-5f;
   cfg.tie_word_embeddings = true;
   cfg.save(dir / "config.json");
-  Rng rng(1);
-  std::vector<std::vector<float>> store;
-  std::vector<TensorRef> refs;
-  auto add = [&](const std::string& n, std::vector<int64_t> shape) {
-    int64_t sz = 1;
-    for (auto s : shape) sz *= s;
-    store.emplace_back(sz);
-    for (auto& v : store.back()) v = shape.size() == 1 ? 1.0f : (float)rng.normal() / std::sqrt((float)shape.back());
-    refs.push_back({n, shape, nullptr});
-  };
-  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, KV = cfg.num_key_value_heads * cfg.head_dim();
-  add("model.embed_tokens.weight", {cfg.vocab_size, H});
-  for (int l = 0; l < cfg.num_hidden_layers; ++l) {
-    std::string p = "model.layers." + std::to_string(l) + ".";
-    add(p + "input_layernorm.weight", {H});
-    add(p + "post_attention_layernorm.weight", {H});
-    add(p + "self_attn.q_proj.weight", {H, H});
-    add(p + "self_attn.k_proj.weight", {KV, H});
-    add(p + "self_attn.v_proj.weight", {KV, H});
-    add(p + "self_attn.o_proj.weight", {H, H});
-    add(p + "mlp.gate_proj.weight", {I, H});
-    add(p + "mlp.up_proj.weight", {I, H});
-    add(p + "mlp.down_proj.weight", {H, I});
-  }
-  add("model.norm.weight", {H});
-  for (size_t i = 0; i < refs.size(); ++i) refs[i].data = store[i].data();
-  save_safetensors(dir / "model.safetensors", refs);
+  Model model(cfg, 1, 1);  // random weights, written the way `veritas train` writes them
+  model.init_weights(1);
+  model.save(dir / "model.safetensors");
   if (with_tokenizer) {
     std::vector<std::string> bytes(256);
     for (int i = 0; i < 256; ++i) bytes[i] = std::string(1, (char)i);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "veritas/cli/commands.hpp"
+#include "veritas/cli/generation_options.hpp"
 #include "veritas/infer/chat.hpp"
 #include "veritas/infer/engine.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
@@ -17,29 +18,18 @@ namespace veritas::cli {
 namespace {
 
 struct ChatArgs {
-  std::string model, system, tokenizer, precision = "fp32";
-  int max_tokens = 512, top_k = 40, context = 0;
-  float temperature = 0.7f, top_p = 0.95f;
-  uint64_t seed = 0;
+  GenerationArgs gen{.max_tokens = 512, .top_k = 40, .temperature = 0.7f, .top_p = 0.95f};
+  std::string system;
   bool stats = false;
 };
 
 void run_chat(const ChatArgs& a) {
-  infer::EngineOptions eo;
-  eo.precision = infer::parse_precision(a.precision);
-  eo.context = a.context;
-  infer::Engine eng = infer::Engine::load(a.model, eo);
-  if (!a.tokenizer.empty()) eng.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(a.tokenizer)));
-  check(eng.tokenizer() != nullptr, a.model + " has no tokenizer.json (give one with --tokenizer)");
-  infer::ChatSession chat(eng, a.system, a.context);
-  infer::SamplingOptions so;
-  so.temperature = a.temperature;
-  so.top_k = a.top_k;
-  so.top_p = a.top_p;
-  so.max_tokens = a.max_tokens;
+  infer::Engine eng = load_engine(a.gen);
+  infer::ChatSession chat(eng, a.system, a.gen.context);
+  infer::SamplingOptions so = sampling_options(a.gen);
 
   const bool tty = isatty(STDIN_FILENO);
-  if (tty) std::fprintf(stderr, "chatting with %s (%s). /reset starts over, /exit or Ctrl-D quits.\n", a.model.c_str(),
+  if (tty) std::fprintf(stderr, "chatting with %s (%s). /reset starts over, /exit or Ctrl-D quits.\n", a.gen.model.c_str(),
                         infer::precision_name(eng.precision()));
   std::string line;
   uint64_t turn = 0;
@@ -57,7 +47,7 @@ void run_chat(const ChatArgs& a) {
       continue;
     }
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    so.seed = a.seed + turn++;  // reproducible, yet not the same draw every turn
+    so.seed = a.gen.seed + turn++;  // reproducible, yet not the same draw every turn
     infer::Generation g = chat.reply(line, so, [](int32_t, std::string_view text) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
@@ -82,20 +72,8 @@ void register_chat(CLI::App& app) {
       "stdout. /reset clears the conversation; /exit, /quit or end of input quits. The chat\n"
       "template is described in docs/inference.md.\n"
       "Example: printf 'What is 2+2?\\n' | veritas chat --model out/ckpt --temperature 0");
-  cmd->add_option("--model", a->model, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")->required();
+  add_generation_options(cmd, a->gen, "most tokens per reply (turn i samples with seed + i)");
   cmd->add_option("--system", a->system, "system message that starts the conversation");
-  cmd->add_option("--max-tokens", a->max_tokens, "most tokens per reply")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--temperature", a->temperature, "sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-k", a->top_k, "sample from the k most likely tokens; 0 = all")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-p", a->top_p, "nucleus: smallest set of tokens with this much probability")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--seed", a->seed, "random seed (turn i uses seed + i)")->capture_default_str();
-  cmd->add_option("--precision", a->precision, "weights: fp32, bf16 (2x fewer bytes) or int8 (4x fewer)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
-  cmd->add_option("--context", a->context, "KV-cache length; 0 = the model's max_position_embeddings")->capture_default_str();
-  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the checkpoint's");
   cmd->add_flag("--stats", a->stats, "print tokens/s after each reply (stderr)");
   cmd->callback([a] { run_chat(*a); });
 }

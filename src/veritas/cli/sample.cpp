@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "veritas/cli/commands.hpp"
+#include "veritas/cli/generation_options.hpp"
 #include "veritas/infer/chat.hpp"
 #include "veritas/infer/engine.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
@@ -15,21 +16,14 @@ namespace veritas::cli {
 namespace {
 
 struct SampleArgs {
-  std::string model, prompt, tokenizer, precision = "fp32";
-  int max_tokens = 200, top_k = 0, context = 0;
-  float temperature = 0.8f, top_p = 1.0f;
-  uint64_t seed = 0;
+  GenerationArgs gen;  // defaults: 200 tokens, temperature 0.8, no top-k/top-p cut
+  std::string prompt;
   std::vector<std::string> stops;
   bool chat = false, quiet = false;
 };
 
 void run_sample(const SampleArgs& a) {
-  infer::EngineOptions eo;
-  eo.precision = infer::parse_precision(a.precision);
-  eo.context = a.context;
-  infer::Engine eng = infer::Engine::load(a.model, eo);
-  if (!a.tokenizer.empty()) eng.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(a.tokenizer)));
-  check(eng.tokenizer() != nullptr, a.model + " has no tokenizer.json (give one with --tokenizer)");
+  infer::Engine eng = load_engine(a.gen);
   const Tokenizer& tok = *eng.tokenizer();
 
   std::vector<int32_t> prompt;
@@ -39,12 +33,7 @@ void run_sample(const SampleArgs& a) {
     prompt = tok.encode(a.prompt);
     if (prompt.empty()) prompt.push_back(tok.eot_id());  // start of a new document
   }
-  infer::SamplingOptions so;
-  so.temperature = a.temperature;
-  so.top_k = a.top_k;
-  so.top_p = a.top_p;
-  so.seed = a.seed;
-  so.max_tokens = a.max_tokens;
+  infer::SamplingOptions so = sampling_options(a.gen);
   so.stop_strings = a.stops;
 
   if (!a.chat) std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
@@ -74,21 +63,9 @@ void register_sample(CLI::App& app) {
       "Prints the prompt, then the continuation token by token; a summary (tokens/s, finish\n"
       "reason) goes to stderr. Sampling is deterministic for a given --seed.\n"
       "Example: veritas sample --model out/ckpt --prompt \"The sun\" --temperature 0.7 --top-p 0.9");
-  cmd->add_option("--model", a->model, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")->required();
+  add_generation_options(cmd, a->gen, "most tokens to generate");
   cmd->add_option("--prompt", a->prompt, "text to continue (empty: start a new document)");
-  cmd->add_option("--max-tokens", a->max_tokens, "most tokens to generate")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--temperature", a->temperature, "sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-k", a->top_k, "sample from the k most likely tokens; 0 = all")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-p", a->top_p, "nucleus: smallest set of tokens with this much probability")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();
   cmd->add_option("--stop", a->stops, "stop when the text contains this string (repeatable)");
-  cmd->add_option("--precision", a->precision, "weights: fp32, bf16 (2x fewer bytes) or int8 (4x fewer)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
-  cmd->add_option("--context", a->context, "KV-cache length; 0 = the model's max_position_embeddings")->capture_default_str();
-  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the checkpoint's");
   cmd->add_flag("--chat", a->chat, "wrap the prompt in the chat template as a user message");
   cmd->add_flag("--quiet,-q", a->quiet, "no summary on stderr");
   cmd->callback([a] { run_sample(*a); });

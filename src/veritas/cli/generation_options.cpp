@@ -1,0 +1,46 @@
+#include "veritas/cli/generation_options.hpp"
+
+#include <memory>
+
+#include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/util/error.hpp"
+
+namespace veritas::cli {
+
+void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string& max_tokens_help) {
+  cmd->add_option("--model", a.model, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")->required();
+  cmd->add_option("--max-tokens", a.max_tokens, max_tokens_help)->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--temperature", a.temperature, "sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", a.top_k, "sample from the k most likely tokens; 0 = all")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", a.top_p, "nucleus: smallest set of tokens with this much probability")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
+  cmd->add_option("--precision", a.precision, "weights: fp32, bf16 (2x fewer bytes) or int8 (4x fewer)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+  cmd->add_option("--context", a.context, "KV-cache length; 0 = the model's max_position_embeddings")->capture_default_str();
+  cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json to use instead of the checkpoint's");
+}
+
+infer::Engine load_engine(const GenerationArgs& a) {
+  infer::EngineOptions eo;
+  eo.precision = infer::parse_precision(a.precision);
+  eo.context = a.context;
+  infer::Engine eng = infer::Engine::load(a.model, eo);
+  if (!a.tokenizer.empty()) eng.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(a.tokenizer)));
+  check(eng.tokenizer() != nullptr, a.model + " has no tokenizer.json (give one with --tokenizer)");
+  return eng;
+}
+
+infer::SamplingOptions sampling_options(const GenerationArgs& a) {
+  infer::SamplingOptions so;
+  so.temperature = a.temperature;
+  so.top_k = a.top_k;
+  so.top_p = a.top_p;
+  so.seed = a.seed;
+  so.max_tokens = a.max_tokens;
+  return so;
+}
+
+}  // namespace veritas::cli

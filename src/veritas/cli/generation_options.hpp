@@ -1,0 +1,27 @@
+#pragma once
+// What `veritas sample` and `veritas chat` share: the checkpoint, weight precision and
+// sampling flags, loading the engine, and turning the flags into SamplingOptions.
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "veritas/infer/engine.hpp"
+
+namespace veritas::cli {
+
+struct GenerationArgs {
+  std::string model, tokenizer, precision = "fp32";
+  int max_tokens = 200, top_k = 0, context = 0;
+  float temperature = 0.8f, top_p = 1.0f;
+  uint64_t seed = 0;
+};
+
+// Registers --model --tokenizer --precision --context --max-tokens --temperature --top-k
+// --top-p --seed on cmd; the values in `a` are the command's defaults.
+void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string& max_tokens_help);
+// Loads the checkpoint (and --tokenizer if given); throws Error when no tokenizer is found.
+infer::Engine load_engine(const GenerationArgs& a);
+infer::SamplingOptions sampling_options(const GenerationArgs& a);
+
+}  // namespace veritas::cli
