@@ -1,17 +1,12 @@
 #pragma once
-// Chat template (documented in docs/inference.md). Each message is
-//
-//   <|role|>\n{content}<|end|>\n        role: system | user | assistant
-//
-// and a prompt that asks for the next reply ends with "<|assistant|>\n". Role and end
-// markers are the tokenizer's special tokens; message contents are encoded as plain text,
-// so a user typing "<|end|>" cannot forge a turn. The token sequence equals
-// encode_with_specials() of the template text whenever contents hold no special strings.
+// A multi-turn chat session over the chat template of tokenizer/chat_template.hpp
+// (documented in docs/inference.md).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "veritas/infer/engine.hpp"
+#include "veritas/tokenizer/chat_template.hpp"
 
 namespace veritas {
 class Tokenizer;
@@ -19,16 +14,9 @@ class Tokenizer;
 
 namespace veritas::infer {
 
-struct ChatMessage {
-  std::string role;  // "system", "user" or "assistant"
-  std::string content;
-};
-
-// The template as text (for display, docs and training data).
-std::string chat_text(const std::vector<ChatMessage>& messages, bool add_generation_prompt);
-// The template as token ids; throws Error if the tokenizer lacks a role token.
-std::vector<int32_t> chat_tokens(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
-                                 bool add_generation_prompt);
+using veritas::ChatMessage;
+using veritas::chat_text;
+using veritas::chat_tokens;
 
 // A multi-turn conversation that keeps its KV cache between turns: each reply feeds only
 // the new tokens. When the context would overflow, the oldest turns are dropped (the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/text.hpp"
 
@@ -9,24 +10,18 @@ namespace veritas {
 
 std::string render_chat_prompt(const nlohmann::json& messages, const std::string& origin) {
   check(messages.is_array() && !messages.empty(), origin + ": \"messages\" must be a non-empty array");
-  std::string out;
+  std::vector<ChatMessage> msgs;
   for (size_t i = 0; i + 1 < messages.size(); ++i) {
     const auto& m = messages[i];
     check(m.is_object() && m.contains("role") && m["role"].is_string() && m.contains("content") &&
               m["content"].is_string(),
           origin + ": message " + std::to_string(i) + " needs string \"role\" and \"content\"");
     const std::string role = m["role"].get<std::string>();
-    const char* tag = role == "system" ? kSystem : role == "user" ? kUser : role == "assistant" ? kAssistant : nullptr;
-    check(tag != nullptr, origin + ": message " + std::to_string(i) + " has unknown role '" + role + "'");
-    // The chat template of docs/inference.md: <|role|>\n{content}<|end|>\n
-    out += tag;
-    out += "\n" + m["content"].get<std::string>();
-    out += kEndOfTurn;
-    out += "\n";
+    check(role == "system" || role == "user" || role == "assistant",
+          origin + ": message " + std::to_string(i) + " has unknown role '" + role + "'");
+    msgs.push_back({role, m["content"].get<std::string>()});
   }
-  out += kAssistant;
-  out += "\n";
-  return out;
+  return chat_text(msgs, true);  // the template generation uses
 }
 
 SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair) {

@@ -8,7 +8,7 @@
 // A messages line is rendered with the chat template below; its last message must be
 // the assistant's answer:
 //   <|system|>\nS<|end|>\n<|user|>\nU<|end|>\n<|assistant|>\n   + answer + <|end|>
-// (the chat template of infer/chat.hpp, docs/inference.md; generation uses the same)
+// (the chat template of tokenizer/chat_template.hpp; generation uses the same)
 #include <cstdint>
 #include <filesystem>
 #include <memory>
