@@ -244,6 +244,64 @@ TEST(Train, Deterministic) {
   EXPECT_EQ(p.train(300, {}, 1).merges(), s.train(300, {}, 1).merges());
 }
 
+TEST(Train, SplitDigitsNeverMergesDigits) {
+  // Text with many numbers (frequent, so they would win merges) and ordinary words.
+  Rng rng(17);
+  std::string text;
+  static const char* words[] = {" the", " cat", " sat", " on", " mat", " and", " plus", " equals"};
+  for (int i = 0; i < 3000; ++i) {
+    text += words[rng.below(8)];
+    if (rng.below(2)) text += " " + std::to_string(rng.below(1000));
+    if (rng.below(3) == 0) text += " 12 + 34 = 46,100.5 x7 2024";
+  }
+  auto has_digit = [](const std::string& s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const int vocab = 256 + 200 + 5;
+
+  BpeTrainer on;
+  EXPECT_FALSE(on.split_digits());
+  on.set_split_digits(true);
+  EXPECT_TRUE(on.split_digits());
+  on.add_text(text);
+  Tokenizer t = on.train(vocab, default_special_tokens(), 2);
+  EXPECT_GT(t.vocab_size(), 256 + 5 + 10);  // words still merge
+  EXPECT_EQ(t.encode(" cat").size(), 1u);
+  EXPECT_EQ(t.encode(" equals").size(), 1u);
+  for (const auto& [a, b] : t.merges()) {
+    EXPECT_FALSE(has_digit(t.token_bytes(a))) << t.token_bytes(a);
+    EXPECT_FALSE(has_digit(t.token_bytes(b))) << t.token_bytes(b);
+  }
+  for (int32_t id = 256; id < t.vocab_size() - 5; ++id) EXPECT_FALSE(has_digit(t.token_bytes(id))) << id;
+  // One token per digit: "12345", " +", " ", "6", "7", "8".
+  std::vector<int32_t> ids = t.encode("12345 + 678");
+  std::vector<std::string> toks;
+  for (int32_t id : ids) toks.push_back(t.token_bytes(id));
+  EXPECT_EQ(toks, (V{"1", "2", "3", "4", "5", " +", " ", "6", "7", "8"}));
+  EXPECT_EQ(t.encode(" 5"), (std::vector<int32_t>{' ', '5'}));
+  for (int32_t id : t.encode("x 2024 and 3.14159 then 100,000")) {
+    std::string b = t.token_bytes(id);
+    if (has_digit(b)) {
+      EXPECT_EQ(b.size(), 1u) << b;
+    }
+  }
+  EXPECT_EQ(t.decode(t.encode(text)), text);
+  // Saved and loaded, the tokenizer encodes the same (the format does not change).
+  auto dir = make_temp_dir("veritas-tok-");
+  t.save(dir / "digits.json");
+  EXPECT_EQ(Tokenizer::load(dir / "digits.json").encode("12345 + 678"), ids);
+  fs::remove_all(dir);
+
+  // Without the flag the same text does merge digits.
+  BpeTrainer off;
+  off.add_text(text);
+  Tokenizer u = off.train(vocab, default_special_tokens(), 2);
+  bool digit_merge = false;
+  for (int32_t id = 256; id < u.vocab_size() - 5; ++id) digit_merge |= has_digit(u.token_bytes(id));
+  EXPECT_TRUE(digit_merge);
+  EXPECT_LT(u.encode("12 + 34").size(), 6u);
+}
+
 TEST(Encode, MatchesNaiveGpt2LoopPerWord) {
   Tokenizer t = small_trained();
   Rng rng(11);

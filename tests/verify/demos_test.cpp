@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "veritas/util/error.hpp"
@@ -10,8 +12,9 @@ using namespace veritas;
 
 namespace {
 std::vector<Demo> demos(const std::string& suite, double rate, const std::string& kind, const std::string& rule, int digits,
-                        const std::string& op = "mix", int n = 200) {
+                        const std::string& op = "mix", int n = 200, double abstain_rate = 0.0) {
   DemoOptions o;
+  o.abstain_rate = abstain_rate;
   o.suite = suite;
   o.n = n;
   o.seed = 9;
@@ -87,4 +90,109 @@ TEST(Demos, ErrorRateAndOtherRules) {
   EXPECT_GT(table_wrong, 50);
   EXPECT_THROW(demos("arith", 1.0, "rule", "mile_1_5km", 3), Error);
   EXPECT_THROW(demos("arith", 1.0, "rule", "no_such_rule", 3), Error);
+}
+
+TEST(Demos, MessagesFieldIsSftReady) {
+  for (const auto& suite : {"arith", "units"}) {
+    for (const auto& x : demos(suite, 0.3, "slip", "", 0, "mix", 50, 0.2)) {
+      nlohmann::json j = x.to_json();
+      for (const char* k : {"id", "prompt", "completion", "correct", "error_kind", "task"}) EXPECT_TRUE(j.contains(k)) << k;
+      ASSERT_TRUE(j.contains("messages"));
+      const auto& m = j["messages"];
+      ASSERT_TRUE(m.is_array());
+      ASSERT_EQ(m.size(), 2u);
+      EXPECT_EQ(m[0]["role"], "user");
+      EXPECT_EQ(m[0]["content"], x.prompt);
+      EXPECT_EQ(m[1]["role"], "assistant");
+      EXPECT_EQ(m[1]["content"], x.completion);
+      EXPECT_EQ(j["prompt"], m[0]["content"]);
+      EXPECT_EQ(j["completion"], m[1]["content"]);
+      // One JSONL line round-trips.
+      EXPECT_EQ(nlohmann::json::parse(j.dump()), j);
+    }
+  }
+}
+
+TEST(Demos, AbstainRateIsRespectedAndAbstentionsVerify) {
+  auto check_abstain = [](const Demo& x) {
+    EXPECT_TRUE(x.completion == "Answer: I don't know" || x.completion == "答案：不知道") << x.completion;
+    EXPECT_FALSE(x.correct);
+    Task t = Task::from_json(x.task);
+    EXPECT_EQ(verify(t, x.completion).verdict, Verdict::Abstained) << x.completion;
+    EXPECT_EQ(x.to_json()["messages"][1]["content"], x.completion);
+  };
+  // Fixed digits: the rate itself.
+  int k = 0;
+  for (const auto& x : demos("arith", 0.2, "slip", "", 4, "mix", 1000, 0.3)) {
+    if (x.error_kind != "abstain") continue;
+    ++k;
+    check_abstain(x);
+  }
+  EXPECT_GT(k, 240);
+  EXPECT_LT(k, 360);
+  // Units: the rate itself.
+  k = 0;
+  for (const auto& x : demos("units", 0.0, "slip", "", 0, "mix", 1000, 0.2)) {
+    if (x.error_kind != "abstain") {
+      EXPECT_TRUE(x.correct) << x.completion;
+      continue;
+    }
+    ++k;
+    check_abstain(x);
+  }
+  EXPECT_GT(k, 150);
+  EXPECT_LT(k, 250);
+  // A digit mix (1..6): probability rate * 2 * digits(larger) / 6, so abstentions lean to
+  // the largest problems: about 1.49 x rate overall (E[max of two 1..6] = 4.47).
+  int n_abs = 0, n_work = 0;
+  double dig_abs = 0, dig_work = 0;
+  for (const auto& x : demos("arith", 0.0, "slip", "", 0, "mix", 2000, 0.2)) {
+    int dg = x.task["difficulty"]["digits"].get<int>();
+    if (x.error_kind == "abstain") {
+      check_abstain(x);
+      ++n_abs;
+      dig_abs += dg;
+      EXPECT_GE(dg, 1);
+    } else {
+      EXPECT_TRUE(x.correct) << x.completion;
+      ++n_work;
+      dig_work += dg;
+    }
+  }
+  EXPECT_GT(n_abs, 2000 * 0.2 * 1.49 * 0.8);
+  EXPECT_LT(n_abs, 2000 * 0.2 * 1.49 * 1.2);
+  ASSERT_GT(n_work, 0);
+  EXPECT_GT(dig_abs / n_abs, dig_work / n_work + 0.5);
+  // Rate 1 with fixed digits: everyone abstains; out of range is refused.
+  for (const auto& x : demos("arith", 0.0, "slip", "", 3, "add", 20, 1.0)) EXPECT_EQ(x.error_kind, "abstain");
+  EXPECT_THROW(demos("arith", 0.0, "slip", "", 3, "add", 20, 1.5), Error);
+  EXPECT_THROW(demos("arith", 0.0, "slip", "", 3, "add", 20, -0.1), Error);
+}
+
+namespace {
+// FNV-1a over every field of every demo (messages aside: they were added later).
+uint64_t fingerprint(const std::vector<Demo>& ds) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0x1f) * 1099511628211ull;
+  };
+  for (const auto& x : ds) {
+    mix(x.id);
+    mix(x.prompt);
+    mix(x.completion);
+    mix(x.correct ? "1" : "0");
+    mix(x.error_kind);
+    mix(x.task.dump());
+  }
+  return h;
+}
+}  // namespace
+
+TEST(Demos, AbstainRateZeroKeepsOutputIdentical) {
+  // Fingerprints of the generator's output before abstain_rate existed; rate 0 must not
+  // change a byte (nor draw extra random numbers).
+  EXPECT_EQ(fingerprint(demos("arith", 0.3, "slip", "", 0, "mix", 200)), 14449640663051511863ull);
+  EXPECT_EQ(fingerprint(demos("arith", 0.5, "rule", "drop_carry", 5, "add", 100)), 8329128213774187457ull);
+  EXPECT_EQ(fingerprint(demos("units", 0.3, "slip", "", 0, "mix", 200)), 7366603473995117763ull);
 }

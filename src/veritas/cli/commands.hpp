@@ -13,6 +13,7 @@ void register_chat(CLI::App& app);
 void register_curate(CLI::App& app);     // curate, curate dedup, curate synth, ...
 void register_tasks(CLI::App& app);      // tasks generate|check|demos
 void register_eval(CLI::App& app);
+void register_selfplay(CLI::App& app);  // self-play against the verifiers
 void register_run(CLI::App& app);        // the whole pipeline on the bundled default
 
 }  // namespace veritas::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   register_chat(app);
   register_tasks(app);
   register_eval(app);
+  register_selfplay(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

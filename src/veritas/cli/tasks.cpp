@@ -184,18 +184,24 @@ void register_tasks(CLI::App& app) {
   dem->add_option("--max-digits", d->max_digits, "largest operand size in the mix")->check(CLI::Range(1, 1000));
   dem->add_option("--op", d->op, "arith operation: add | mul | mix")->check(CLI::IsMember({"add", "mul", "mix"}));
   dem->add_option("--lang", d->lang, "en | zh | mix")->check(CLI::IsMember({"en", "zh", "mix"}));
+  dem->add_option("--abstain-rate", d->abstain_rate,
+                  "fraction of demonstrations that show no work and answer \"I don't know\" (arith with a digit mix: "
+                  "larger operands abstain more often)")
+      ->check(CLI::Range(0.0, 1.0));
   dem->add_option("-o,--out", *dout, "output JSONL ('-' = stdout)")->required();
   dem->callback([d, dout] {
     auto demos = generate_demos(*d);
     std::vector<json> rows;
-    int64_t wrong = 0;
+    int64_t wrong = 0, abstained = 0;
     for (const auto& x : demos) {
       rows.push_back(x.to_json());
-      wrong += !x.correct;
+      if (x.error_kind == "abstain") ++abstained;
+      else wrong += !x.correct;
     }
     write_jsonl(*dout, rows);
     if (*dout != "-")
-      std::fprintf(stderr, "wrote %zu demonstrations (%lld with a wrong final answer) to %s\n", demos.size(), (long long)wrong, dout->c_str());
+      std::fprintf(stderr, "wrote %zu demonstrations (%lld with a wrong final answer, %lld abstaining) to %s\n", demos.size(),
+                   (long long)wrong, (long long)abstained, dout->c_str());
   });
 }
 

@@ -89,15 +89,20 @@ void register_tokenizer(CLI::App& app) {
     auto vocab = std::make_shared<int>(8192);
     auto min_freq = std::make_shared<int64_t>(2);
     auto out = std::make_shared<std::string>();
+    auto split_digits = std::make_shared<bool>(false);
     sub->add_option("--input", *inputs, "input files (.jsonl or plain text)")->required()->check(CLI::ExistingFile);
     sub->add_option("--vocab-size", *vocab, "total tokens: 256 bytes + merges + 5 special tokens")->required();
     sub->add_option("--min-frequency", *min_freq, "stop when the best pair occurs fewer times")->capture_default_str();
     sub->add_option("-o,--output", *out, "tokenizer.json to write")->required();
+    sub->add_flag("--split-digits", *split_digits,
+                  "never merge digits: words containing 0-9 are left out of the pair counts, so every number "
+                  "encodes as one token per digit (for arithmetic)");
     sub->callback([=] {
       Timer timer;
       int64_t total_bytes = 0;
       for (const auto& p : *inputs) total_bytes += (int64_t)fs::file_size(p);
       BpeTrainer trainer;
+      trainer.set_split_digits(*split_digits);
       {
         Progress bar("counting words", total_bytes, "B");
         std::vector<std::string> batch;

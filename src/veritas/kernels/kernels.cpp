@@ -372,4 +372,26 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
   return (float)(num / den);
 }
 
+void target_logprobs(float* logp, const float* logits, const float* lse, const int32_t* targets, int64_t N, int V) {
+  for (int64_t n = 0; n < N; ++n) logp[n] = logits[n * V + targets[n]] - lse[n];
+}
+
+void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                      const float* dlogp, int64_t N, int V) {
+  parallel_rows(N, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) {
+      const float g = dlogp[n];
+      const float* l = logits + n * V;
+      float* d = dlogits + n * V;
+      if (g == 0.0f) {
+        std::memset(d, 0, sizeof(float) * V);
+        continue;
+      }
+      const float L = lse[n];
+      for (int i = 0; i < V; ++i) d[i] = -g * std::exp(l[i] - L);
+      d[targets[n]] += g;
+    }
+  });
+}
+
 }  // namespace veritas::kernels

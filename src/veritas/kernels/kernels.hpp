@@ -67,4 +67,13 @@ void cross_entropy_backward(float* dlogits, const float* logits, const float* ls
 float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N, int V,
                           float scale);
 
+// Per-row log-probability of the target: logp[n] = logits[n, targets[n]] - lse[n]
+// (lse from cross_entropy_forward).
+void target_logprobs(float* logp, const float* logits, const float* lse, const int32_t* targets, int64_t N, int V);
+// For a loss given as a function of those log-probabilities (policy gradients):
+// dlogits = dlogp[n] * (onehot(target) - softmax(logits)); dlogits may alias logits.
+// Weights may have any sign; rows with dlogp 0 get zero gradients.
+void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                      const float* dlogp, int64_t N, int V);
+
 }  // namespace veritas::kernels

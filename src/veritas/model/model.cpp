@@ -310,6 +310,35 @@ void Model::forward_logits(const int32_t* inputs, int B, int T, float* logits) {
   impl_->forward(inputs, B, T, logits);
 }
 
+void Model::token_logprobs(const int32_t* inputs, const int32_t* targets, int B, int T, float* logp) {
+  auto& m = *impl_;
+  m.check_batch(inputs, B, T);
+  const int64_t N = (int64_t)B * T;
+  m.check_targets(targets, nullptr, N);
+  m.forward(inputs, B, T, m.logits);
+  k::cross_entropy_forward(m.lse, m.logits, targets, nullptr, N, m.cfg.vocab_size);
+  k::target_logprobs(logp, m.logits, m.lse, targets, N, m.cfg.vocab_size);
+}
+
+double Model::forward_backward_logprob(const int32_t* inputs, const int32_t* targets, int B, int T,
+                                       const std::function<double(const float* logp, float* dlogp)>& loss_fn) {
+  auto& m = *impl_;
+  m.check_batch(inputs, B, T);
+  const int64_t N = (int64_t)B * T;
+  m.check_targets(targets, nullptr, N);
+  m.forward(inputs, B, T, m.logits);
+  const int V = m.cfg.vocab_size;
+  k::cross_entropy_forward(m.lse, m.logits, targets, nullptr, N, V);
+  std::vector<float> logp(N), dlogp(N, 0.0f);
+  k::target_logprobs(logp.data(), m.logits, m.lse, targets, N, V);
+  const double loss = loss_fn(logp.data(), dlogp.data());
+  for (int64_t n = 0; n < N; ++n)
+    check(std::isfinite(dlogp[n]), "Model: loss gradient at position " + std::to_string(n) + " is not finite");
+  k::logprob_backward(m.logits, m.logits, m.lse, targets, dlogp.data(), N, V);
+  m.backward(inputs, B, T);
+  return loss;
+}
+
 void Model::zero_grad() { std::memset(impl_->grads.get(), 0, sizeof(float) * impl_->n_params); }
 
 }  // namespace veritas

@@ -4,6 +4,7 @@
 // Parameters carry Hugging Face Llama tensor names (model.embed_tokens.weight, ...).
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,15 @@ class Model {
                          float grad_scale = 1.0f);
   float forward_loss(const int32_t* inputs, const int32_t* targets, const float* mask, int B, int T);
   void forward_logits(const int32_t* inputs, int B, int T, float* logits);  // [B, T, vocab]
+  // logp[n] = log p(targets[n] | inputs up to n), for all B*T positions (targets must be
+  // valid ids everywhere; pad with any id and ignore those positions).
+  void token_logprobs(const int32_t* inputs, const int32_t* targets, int B, int T, float* logp);
+  // For losses that are functions of the targets' log-probabilities (policy gradients,
+  // selfplay/policy_loss.hpp): runs the forward pass, calls loss_fn(logp, dlogp), which
+  // returns the loss and fills dlogp[n] = d(loss)/d(logp[n]), and ADDS d(loss)/d(param)
+  // to the gradients. Returns loss_fn's loss.
+  double forward_backward_logprob(const int32_t* inputs, const int32_t* targets, int B, int T,
+                                  const std::function<double(const float* logp, float* dlogp)>& loss_fn);
   void zero_grad();
 
  private:

@@ -26,6 +26,10 @@ void count_words(std::string_view text, WordCounts& counts) {
   }
 }
 
+bool has_ascii_digit(const std::string& w) {
+  return std::any_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 inline uint64_t key_of(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
 
 struct Cand {
@@ -44,10 +48,14 @@ struct Cand {
 struct BpeTrainer::Impl {
   WordCounts counts;
   int64_t total = 0;
+  bool split_digits = false;
 };
 
 BpeTrainer::BpeTrainer() : impl_(std::make_unique<Impl>()) {}
 BpeTrainer::~BpeTrainer() = default;
+
+void BpeTrainer::set_split_digits(bool on) { impl_->split_digits = on; }
+bool BpeTrainer::split_digits() const { return impl_->split_digits; }
 
 void BpeTrainer::add_text(std::string_view text) { count_words(text, impl_->counts); }
 
@@ -86,6 +94,9 @@ Tokenizer BpeTrainer::train(int vocab_size, const std::vector<std::string>& spec
   std::vector<int64_t> freq(sorted.size());
   for (size_t w = 0; w < sorted.size(); ++w) {
     freq[w] = sorted[w].second;
+    // split_digits: a word with a digit keeps no symbols, so it adds no pairs and no merge
+    // ever touches it (its bytes stay single-byte tokens when encoded).
+    if (impl_->split_digits && has_ascii_digit(sorted[w].first)) continue;
     for (unsigned char c : sorted[w].first) words[w].push_back(c);
   }
   sorted.clear();

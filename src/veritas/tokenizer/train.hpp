@@ -7,6 +7,10 @@
 // Ids: 0..255 are the single bytes (id = byte value), merges add ids from 256 on, and
 // the special tokens take the last ids. Ties between equally frequent pairs go to the
 // pair with the smaller (left id, right id), so training is deterministic.
+//
+// split_digits (off by default): words that contain an ASCII digit 0-9 contribute no
+// pair counts, so no merge contains a digit byte and every number encodes as one token
+// per digit (as in the Llama and PaLM tokenizers). Pieces such as " 5" stay unmerged too.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,6 +25,9 @@ class BpeTrainer {
  public:
   BpeTrainer();
   ~BpeTrainer();
+  // Never merge digits (see above). May be set any time before train().
+  void set_split_digits(bool on);
+  bool split_digits() const;
   void add_text(std::string_view text);                 // pre-tokenize and count
   void add_texts(const std::vector<std::string>& texts);  // same, in parallel
   size_t unique_words() const;

@@ -392,7 +392,8 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
              {"rng", {rs[0], rs[1], rs[2], rs[3]}},
              {"train_data", train_ ? train_->state() : json()},
              {"files", manifest},
-             {"config", cfg_.to_json()}};
+             {"config", cfg_.to_json()},
+             {"extra", extra_}};
   atomic_write_file(tmp / "train_state.json", st.dump(2) + "\n");
   fsync_dir(tmp);
 
@@ -462,6 +463,7 @@ void Trainer::load_checkpoint(const std::filesystem::path& run_dir) {
     if (train_ && !st.at("train_data").is_null()) train_->set_state(st.at("train_data"));
     step_ = step;
     elapsed_before_ = st.value("elapsed", 0.0);
+    extra_ = st.value("extra", json());
   } catch (const json::exception& e) {
     throw Error(where + ": malformed train state: " + e.what());
   }

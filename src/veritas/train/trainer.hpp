@@ -129,6 +129,10 @@ class Trainer {
   // Training seconds so far (all processes of this run); saved with checkpoints.
   double elapsed() const { return elapsed_before_; }
   void set_elapsed(double s) { elapsed_before_ = s; }
+  // State of a caller that drives the trainer (self-play's round, curriculum, logs): saved
+  // inside each checkpoint's train_state.json, so it can never disagree with the weights.
+  void set_extra_state(nlohmann::json s) { extra_ = std::move(s); }
+  const nlohmann::json& extra_state() const { return extra_; }
 
  private:
   TrainConfig cfg_;
@@ -138,6 +142,7 @@ class Trainer {
   Rng rng_;
   int64_t step_ = 0;
   double elapsed_before_ = 0;
+  nlohmann::json extra_;
 };
 
 // Where a run folder's current checkpoint is: run_dir/checkpoint, or the previous one

@@ -18,7 +18,15 @@
 namespace veritas {
 
 nlohmann::json Demo::to_json() const {
-  return {{"id", id}, {"prompt", prompt}, {"completion", completion}, {"correct", correct}, {"error_kind", error_kind}, {"task", task}};
+  nlohmann::json messages = nlohmann::json::array(
+      {{{"role", "user"}, {"content", prompt}}, {{"role", "assistant"}, {"content", completion}}});
+  return {{"id", id},
+          {"prompt", prompt},
+          {"completion", completion},
+          {"correct", correct},
+          {"error_kind", error_kind},
+          {"task", task},
+          {"messages", messages}};
 }
 
 const std::vector<std::pair<std::string, std::string>>& demo_rules() {
@@ -153,6 +161,7 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
   check(o.suite == "arith" || o.suite == "units", "demos: suite must be arith or units");
   check(o.error_rate >= 0 && o.error_rate <= 1, "demos: error rate must lie in [0, 1]");
   check(o.error_kind == "slip" || o.error_kind == "rule", "demos: error kind must be slip or rule");
+  check(o.abstain_rate >= 0 && o.abstain_rate <= 1, "demos: abstain rate must lie in [0, 1]");
   if (o.error_kind == "rule") {
     bool known = false;
     for (const auto& [n, d] : demo_rules()) known |= n == o.rule;
@@ -172,6 +181,7 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
     Task t;
     std::vector<std::string> steps;
     std::string answer;
+    double abstain_p = o.abstain_rate;  // this demo's chance to abstain
     if (o.suite == "arith") {
       bool mul = o.op == "mul" || (o.op == "mix" && rng.below(2));
       std::string a, b;
@@ -185,6 +195,8 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
         check(tries < 100000, "demos: cannot draw a question for this split");
       }
       t = arith_task(a, b, mul, zh, o.split, d.id);
+      if (o.digits == 0)
+        abstain_p = std::clamp(o.abstain_rate * 2.0 * (double)std::max(a.size(), b.size()) / o.max_digits, 0.0, 1.0);
       Rules r;
       if (err && o.error_kind == "rule") {
         r.drop_carry = o.rule == "drop_carry";
@@ -279,7 +291,14 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
       answer = fmt_double(res, 4) + " " + c->to;
     }
     d.prompt = t.question;
-    d.completion = join(steps) + (zh ? "答案：" : "Answer: ") + answer;
+    // Drawn last and only when asked for, so abstain_rate 0 leaves the stream unchanged.
+    bool abstain = o.abstain_rate > 0 && rng.uniform() < abstain_p;
+    if (abstain) {
+      d.completion = zh ? "答案：不知道" : "Answer: I don't know";
+      d.error_kind = "abstain";
+    } else {
+      d.completion = join(steps) + (zh ? "答案：" : "Answer: ") + answer;
+    }
     d.correct = verify(t, d.completion).verdict == Verdict::Correct;
     d.task = t.to_json();
     out.push_back(std::move(d));

@@ -22,6 +22,12 @@ struct DemoOptions {
   int max_digits = 6;
   std::string op = "mix";          // arith: add | mul | mix
   std::string lang = "en";         // en | zh | mix
+  // Fraction of demos where the human shows no work and answers "Answer: I don't know"
+  // (zh: "答案：不知道"); error_kind "abstain". Arith: per demo, probability
+  // abstain_rate * 2 * digits(larger operand) / max_digits clipped to [0, 1] when digits
+  // is 0 (the mix; larger problems abstain more), abstain_rate when digits is fixed.
+  // Units: abstain_rate. 0 draws no extra random numbers (output unchanged).
+  double abstain_rate = 0.0;
 };
 
 struct Demo {
@@ -29,8 +35,10 @@ struct Demo {
   std::string prompt;      // the question
   std::string completion;  // worked steps, then the "Answer:" line
   bool correct = true;     // whether the final answer is right (checked by the verifier)
-  std::string error_kind;  // "" | slip | rule:<name>
+  std::string error_kind;  // "" | slip | rule:<name> | abstain
   nlohmann::json task;     // the task (truth included), so the demo can be re-verified
+  // id, prompt, completion, correct, error_kind, task, and "messages" (user: prompt,
+  // assistant: completion) so a demos JSONL file is SFT data (veritas train --sft).
   nlohmann::json to_json() const;
 };
 
