@@ -23,7 +23,8 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   ASSERT_NE(bin, nullptr);
   if (sh("command -v bible >/dev/null") != 0) GTEST_SKIP() << "package bible-kjv not installed";
   auto dir = make_temp_dir("veritas-run-");
-  std::string run = std::string(bin) + " run -o " + (dir / "r").string() + " --train-seconds 8 --eval-n 2";
+  std::string run = std::string(bin) + " run -o " + (dir / "r").string() +
+                    " --train-seconds 8 --eval-n 2 --imitation-steps 6 --selfplay-seconds 2 --test-n 4";
   ASSERT_EQ(sh("VERITAS_QUIET=1 " + run + " > " + (dir / "log").string() + " 2>&1"), 0) << read_file(dir / "log");
 
   auto card = nlohmann::json::parse(read_file(dir / "r/curate/card.json"));
@@ -38,6 +39,12 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   std::string report = read_file(dir / "r/report.md");
   EXPECT_NE(report.find("## Evaluation"), std::string::npos);
   EXPECT_NE(report.find("## Sample"), std::string::npos);
+  // Imitation and self-play, each scored on the same held-out questions.
+  EXPECT_TRUE(fs::exists(dir / "r/imitation/checkpoint/model.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "r/selfplay/rounds.jsonl"));
+  for (const char* e : {"r/eval-imitation/results.json", "r/eval-selfplay/results.json"})
+    EXPECT_EQ(nlohmann::json::parse(read_file(dir / e))["overall"]["tasks"], 4) << e;
+  EXPECT_NE(report.find("## Imitation, then self-play"), std::string::npos);
 
   // Resume: every stage is already done, so the second run only rewrites the report.
   Timer t;

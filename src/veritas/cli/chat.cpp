@@ -17,8 +17,17 @@ namespace veritas::cli {
 
 namespace {
 
+GenerationArgs chat_defaults() {
+  GenerationArgs g;
+  g.max_tokens = 512;
+  g.top_k = 40;
+  g.temperature = 0.7f;
+  g.top_p = 0.95f;
+  return g;
+}
+
 struct ChatArgs {
-  GenerationArgs gen{.max_tokens = 512, .top_k = 40, .temperature = 0.7f, .top_p = 0.95f};
+  GenerationArgs gen = chat_defaults();
   std::string system;
   bool stats = false;
 };

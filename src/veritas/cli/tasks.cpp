@@ -189,12 +189,15 @@ void register_tasks(CLI::App& app) {
                   "larger operands abstain more often)")
       ->check(CLI::Range(0.0, 1.0));
   dem->add_option("-o,--out", *dout, "output JSONL ('-' = stdout)")->required();
-  dem->callback([d, dout] {
+  auto tasks_only = std::make_shared<bool>(false);
+  dem->add_flag("--tasks-only", *tasks_only,
+                "write only each demonstration's task (a tasks file for `veritas eval --tasks`), e.g. with --split test");
+  dem->callback([d, dout, tasks_only] {
     auto demos = generate_demos(*d);
     std::vector<json> rows;
     int64_t wrong = 0, abstained = 0;
     for (const auto& x : demos) {
-      rows.push_back(x.to_json());
+      rows.push_back(*tasks_only ? x.task : x.to_json());
       if (x.error_kind == "abstain") ++abstained;
       else wrong += !x.correct;
     }

@@ -260,7 +260,10 @@ void write_outputs(const fs::path& out, const json& rounds, const std::vector<st
   c.title = "Self-play: reward and solve rate per round";
   c.xlabel = "round";
   c.ylabel = "rate / mean reward";
-  Series reward{"mean reward", {}, {}}, abst{"abstention rate", {}, {}}, wrong{"wrong rate", {}, {}};
+  Series reward, abst, wrong;
+  reward.name = "mean reward";
+  abst.name = "abstention rate";
+  wrong.name = "wrong rate";
   std::map<std::string, Series> per;
   for (const auto& r : rounds) {
     const double x = r["round"].get<double>();
@@ -466,6 +469,7 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
     // ---- statistics and advantages
     Timer tu;
     std::map<std::string, std::array<int64_t, 5>> per;  // correct, wrong, abstained, malformed, n
+    std::map<std::string, std::array<int64_t, 2>> per_difficulty;  // "suite:digits" -> correct, n
     int64_t counts[4] = {0, 0, 0, 0};
     double reward_sum = 0;
     int groups = 0, zero_var = 0;
@@ -485,6 +489,12 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
         pc[v]++;
         pc[4]++;
         correct += s.score.verdict == Verdict::Correct;
+        const auto& dj = tasks[ti].difficulty;
+        if (dj.is_object() && dj.contains("digits") && dj["digits"].is_number_integer()) {
+          auto& pd = per_difficulty[task_source[ti] + ":" + std::to_string(dj["digits"].get<int>())];
+          pd[0] += s.score.verdict == Verdict::Correct;
+          pd[1]++;
+        }
       }
       task_solve[ti] = (double)correct / cfg.k;
       ++groups;
@@ -630,6 +640,8 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
                {"malformed", c[3]}, {"samples", c[4]}};
       if (c[4] && (s == "add" || s == "mul" || s == "arith")) level[s] = adjust_level(level[s], sr, cfg.curriculum);
     }
+    json jd = json::object();  // solve rate by suite and digits, e.g. "add:3"
+    for (auto& [key, c] : per_difficulty) jd[key] = {{"solve_rate", (double)c[0] / c[1]}, {"samples", c[1]}};
     if (per.count("proposed")) {
       auto c = per["proposed"];
       prop["solver"] = {{"solve_rate", c[4] ? (double)c[0] / c[4] : 0.0}, {"samples", c[4]}};
@@ -649,6 +661,7 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
               {"malformed_rate", counts[3] / ns},
               {"zero_variance_share", groups ? (double)zero_var / groups : 0.0},
               {"suites", js},
+              {"difficulty", jd},
               {"proposer", prop},
               {"loss", loss_sum},
               {"grad_norm", grad_norm},

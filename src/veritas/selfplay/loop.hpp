@@ -50,7 +50,7 @@ struct SelfPlayConfig {
   std::string lang = "en";     // question language: en | zh | mix
   std::string precision = "fp32";  // generation weights: fp32 | bf16 | int8
   uint64_t seed = 1;
-  double watts_per_core = 4.0;  // energy estimate per busy core when RAPL is not readable
+  double watts_per_core = 3.75;  // estimate per busy core without RAPL: 240 W TDP / 64 cores (EPYC 7B13 class)
   double time_limit = 0;        // seconds; stop after the round that crosses it (0 = none)
 
   static SelfPlayConfig from_json(const nlohmann::json& j);

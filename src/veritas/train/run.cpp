@@ -137,7 +137,7 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
     StepStats s = tr.step();
     tokens += s.tokens;
     const double secs = timer.seconds();
-    json rec = {{"step", s.step}, {"loss", s.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm}};
+    json rec = {{"step", s.step}, {"loss", s.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm}, {"tokens", s.tokens}};
     res.final_loss = s.loss;
     if ((cfg.eval_every > 0 && s.step % cfg.eval_every == 0) || s.step == cfg.steps) {
       const double vl = tr.evaluate();
