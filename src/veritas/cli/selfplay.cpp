@@ -1,24 +1,13 @@
 // veritas selfplay: propose -> solve -> verify -> update, round after round (docs/selfplay.md).
-#include <csignal>
 #include <cstdio>
 #include <memory>
 
 #include "veritas/cli/commands.hpp"
+#include "veritas/cli/stop_signal.hpp"
 #include "veritas/selfplay/loop.hpp"
 #include "veritas/util/error.hpp"
 
 namespace veritas::cli {
-
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-// First signal: finish the round and checkpoint; a second one kills as usual.
-void on_signal(int sig) {
-  g_stop = 1;
-  std::signal(sig, SIG_DFL);
-}
-
-}  // namespace
 
 void register_selfplay(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -73,11 +62,10 @@ void register_selfplay(CLI::App& app) {
   cmd->add_option("--round-delay-ms", *delay, "testing: pause after each checkpoint")->group("");
   cmd->callback([c, resume, delay] {
     check(*resume || !c->model_dir.empty(), "--model is required (or --resume to continue a run)");
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    install_stop_handlers();
     selfplay::SelfPlayOptions o;
     o.resume = *resume;
-    o.should_stop = [] { return g_stop != 0; };
+    o.should_stop = stop_requested;
     o.round_delay_ms = *delay;
     auto r = selfplay::run_selfplay(*c, o);
     if (!r.rounds.empty()) {

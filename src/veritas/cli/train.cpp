@@ -1,12 +1,12 @@
 // veritas train: pretraining on token shards or SFT on JSONL, with AdamW, a warmup +
 // cosine schedule, validation, metrics, crash-safe checkpoints and exact resume.
-#include <csignal>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "veritas/cli/commands.hpp"
+#include "veritas/cli/stop_signal.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/config.hpp"
@@ -15,13 +15,6 @@
 namespace veritas::cli {
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-// First signal: finish the step and checkpoint; a second one kills as usual.
-void on_signal(int sig) {
-  g_stop = 1;
-  std::signal(sig, SIG_DFL);
-}
 
 struct TrainArgs {
   std::string config, data, out, init_from, sft, sft_val, tokenizer;
@@ -155,11 +148,10 @@ void register_train(CLI::App& app) {
     if (!model.empty()) over["model"] = model;
     cfg = TrainConfig::from_json(over, cfg);
 
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    install_stop_handlers();
     RunOptions ro;
     ro.resume = a->resume;
-    ro.should_stop = [] { return g_stop != 0; };
+    ro.should_stop = stop_requested;
     RunResult r = run_training(cfg, ro);
     std::printf("steps %lld  loss %.4f  val_loss %.4f%s\n", (long long)r.steps_done, r.final_loss, r.final_val_loss,
                 r.stopped_early ? "  (stopped early)" : "");
