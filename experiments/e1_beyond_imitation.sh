@@ -18,6 +18,7 @@ ALGO=${ALGO:-expert}
 SP_LR=${SP_LR:-3e-4}
 LAMBDA=${LAMBDA:-1}
 EPOCHS=${EPOCHS:-1}
+PROPOSER=${PROPOSER:-curriculum}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
 # FROM=DIR: reuse another E1 run's data and imitation model (to compare self-play settings).
@@ -51,7 +52,7 @@ for ((r = CHUNK; r <= ROUNDS; r += CHUNK)); do
   if [ ! -s "$OUT/curve/selfplay-$r/summary.json" ]; then
     log "E1: self-play to round $r"
     cpu "$CPU" "selfplay-$r" selfplay "$OUT/selfplay" --model "$OUT/imitation" --suites add mul --rounds "$r" \
-      --questions 16 --k 8 --algo "$ALGO" --lr "$SP_LR" --lambda "$LAMBDA" --epochs "$EPOCHS" --start-level "$D" --max-level $((2 * D)) --max-tokens 200 --seed 1
+      --questions 16 --k 8 --algo "$ALGO" --lr "$SP_LR" --lambda "$LAMBDA" --epochs "$EPOCHS" --proposer "$PROPOSER" --start-level "$D" --max-level $((2 * D)) --max-tokens 200 --seed 1
     grid "$OUT/selfplay" "$OUT/curve/selfplay-$r" 50 "$CURVE_SET" "$CURVE_DIGITS"
   fi
   # The imitation arm: as many trained answer tokens as self-play has used so far.

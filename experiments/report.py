@@ -194,6 +194,43 @@ if os.path.exists(os.path.join(e1, "eval-selfplay", "summary.json")):
             md += [f"The shared imitation phase itself took {cpu['imitation']:.0f} CPU s (measured for the part run by the "
                    "last invocation) before either arm.", ""]
 
+# ------------------------------------------------------------------ E1 variants (FROM=... runs)
+for name in sorted(os.listdir(OUT)) if os.path.isdir(OUT) else []:
+    v = os.path.join(OUT, name)
+    if not name.startswith("e1-") or not os.path.exists(os.path.join(v, "eval-selfplay", "summary.json")):
+        continue
+    st = load(os.path.join(v, "selfplay", "checkpoint", "train_state.json")) or {}
+    cfg = st.get("extra", {}).get("config", {})
+    sv, si = load(os.path.join(v, "eval-selfplay", "summary.json")), load(os.path.join(v, "eval-imitation-more", "summary.json"))
+    rounds = jsonl(os.path.join(v, "selfplay", "rounds.jsonl"))
+    md += [f"## E1 variant `{name}`", "",
+           f"Same data and imitation model as E1; self-play with algo {cfg.get('algo')}, proposer {cfg.get('proposer')}, "
+           f"lambda {cfg.get('reward', {}).get('wrong_penalty')}, lr {cfg.get('lr')}, epochs {cfg.get('epochs')}, "
+           f"{len(rounds)} rounds. Cells: correct / wrong / abstained.", "",
+           "| test questions | imitation, more SFT (equal tokens) | self-play |", "|---|---|---|"]
+    for op in ("add", "mul"):
+        for d in sorted(int(k) for k in (sv or {}).get(op, {})):
+            md.append(f"| {op}, {d} digits | {grid_row(si, op, d)} | {grid_row(sv, op, d)} |")
+    md.append("")
+    props = [r["proposer"] for r in rounds if r.get("proposer")]
+    if props:
+        md += ["The model as proposer (per round: questions it proposed, how many the verifier could settle and use, how "
+               "many were learnable, i.e. solved by some but not all of the 8 samples, and why the rest were rejected):", "",
+               "| rounds | proposed | valid | learnable | rejected | solver's solve rate on them |", "|---|---|---|---|---|---|"]
+        step = max(1, len(props) // 4)
+        for i in range(0, len(props), step):
+            chunk = props[i:i + step]
+            tot = lambda k: sum(p.get(k, 0) for p in chunk)
+            rej = {}
+            for p_ in chunk:
+                for k, n in p_.get("rejected", {}).items():
+                    rej[k] = rej.get(k, 0) + n
+            sr = [p_["solver"]["solve_rate"] for p_ in chunk if p_.get("solver")]
+            md.append(f"| {i + 1}-{i + len(chunk)} | {tot('proposed')} | {tot('valid')} | {tot('learnable')} | "
+                      f"{', '.join(f'{k} {n}' for k, n in sorted(rej.items())) or '–'} | "
+                      f"{(sum(sr) / len(sr)) if sr else float('nan'):.2f} |")
+        md.append("")
+
 # ------------------------------------------------------------------ E2
 
 
