@@ -123,6 +123,13 @@ with tempfile.TemporaryDirectory() as d:
     if len(re_) != 1 or re_[0]["proposer"].get("proposed") != 6:
         fail.append(f"expert + model proposer: unexpected rounds {re_}")
 
+    # The model alone as proposer: no curriculum questions, only settled proposals are asked.
+    m = os.path.join(d, "m")
+    run("selfplay", *common, "--rounds", "1", "--proposer", "model", "--proposals", "6", "-o", m)
+    rm = rounds(m)
+    if len(rm) != 1 or rm[0]["suites"]["add"]["samples"] != 0 or rm[0]["questions"] != rm[0]["proposer"].get("valid"):
+        fail.append(f"model proposer alone: unexpected round {rm}")
+
     # Errors: a clear message and exit code 1, never a crash.
     for args, needle in [
         ((*common, "--rounds", "1", "-o", a), "--resume"),                  # folder already holds a run

@@ -46,7 +46,7 @@ void register_selfplay(CLI::App& app) {
   cmd->add_option("--start-level", c->start_level, "starting difficulty (digits for add, mul, arith)")->capture_default_str();
   cmd->add_option("--min-level", c->curriculum.min_level, "lowest difficulty")->capture_default_str();
   cmd->add_option("--max-level", c->curriculum.max_level, "highest difficulty")->capture_default_str();
-  cmd->add_option("--proposer", c->proposer, "curriculum | model (the model writes the questions) | both")->capture_default_str();
+  cmd->add_option("--proposer", c->proposer, "curriculum | model (only questions the model writes) | both")->capture_default_str();
   cmd->add_option("--proposals", c->proposals, "questions the model proposes per round")->capture_default_str();
   cmd->add_option("--proposal-max-digits", c->proposal_max_digits, "longest number a proposed question may use")
       ->capture_default_str();

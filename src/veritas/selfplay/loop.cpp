@@ -392,7 +392,7 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
     // ---- propose
     std::vector<Task> tasks;
     std::vector<std::string> task_source;  // suite name, or "proposed"
-    for (size_t si = 0; si < cfg.suites.size(); ++si) {
+    for (size_t si = 0; si < cfg.suites.size() && cfg.proposer != "model"; ++si) {
       const auto& s = cfg.suites[si];
       for (auto& t : curriculum_tasks(s, level[s], cfg.questions, mix_seed(rseed, si), cfg.lang)) {
         tasks.push_back(std::move(t));

@@ -43,7 +43,7 @@ struct SelfPlayConfig {
   double temperature = 1.0;
   CurriculumConfig curriculum;
   int start_level = 3;
-  std::string proposer = "curriculum";  // curriculum | model | both
+  std::string proposer = "curriculum";  // curriculum | model (only the model's questions) | both
   int proposals = 16;          // questions the model proposes per round
   int proposal_max_digits = 6;
   double proposer_weight = 0.5;  // weight of the proposer's loss next to the solver's
