@@ -10,6 +10,7 @@
 #include <cstring>
 #include <queue>
 
+#include "veritas/data/hash_counter.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/text.hpp"
 
@@ -96,31 +97,8 @@ inline bool is_terminal_punct(uint32_t c) {
   }
 }
 inline bool is_bullet(uint32_t c) { return c == 0x2022 || c == 0x25CF || c == 0x00B7 || c == '-' || c == '*' || c == 0x25AA; }
-inline uint64_t mix(uint64_t x) {
-  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
-  return x;
-}
-
-// Open-addressing counter keyed by 64-bit hashes, reused per thread.
-struct CountTable {
-  std::vector<uint64_t> keys;
-  std::vector<uint32_t> counts;
-  size_t mask = 0;
-  void reset(size_t n) {
-    size_t cap = 64;
-    while (cap < 2 * n + 2) cap <<= 1;
-    if (keys.size() != cap) { keys.assign(cap, 0); counts.assign(cap, 0); }
-    else { std::fill(keys.begin(), keys.end(), 0); }
-    mask = cap - 1;
-  }
-  uint32_t& slot(uint64_t k) {
-    k |= 1;  // 0 marks an empty slot
-    size_t i = mix(k) & mask;
-    while (keys[i] && keys[i] != k) i = (i + 1) & mask;
-    if (!keys[i]) { keys[i] = k; counts[i] = 0; }
-    return counts[i];
-  }
-};
+using filters::HashCounter;
+using filters::mix64;
 
 const PhraseMatcher& nav_matcher() {
   // Line-level navigation / footer residue: counts only on short lines.
@@ -197,7 +175,7 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   thread_local std::vector<Line> lines;
   thread_local std::vector<uint32_t> hist_touched;
   thread_local std::vector<uint32_t> hist;  // code point histogram for the BMP
-  thread_local CountTable table;
+  thread_local HashCounter table;
   unit_hash.clear();
   unit_chars.clear();
   lines.clear();
@@ -395,7 +373,7 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
     };
     for (const Line& l : lines) {
       if (!l.chars) { end_para(); continue; }
-      ph = mix(ph ^ l.hash) + 0x9E37;
+      ph = mix64(ph ^ l.hash) + 0x9E37;
       pchars += l.chars;
     }
     end_para();

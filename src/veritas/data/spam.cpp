@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "veritas/data/quality.hpp"
+#include "veritas/data/hash_counter.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/text.hpp"
 
@@ -19,34 +20,7 @@ inline bool is_han(uint32_t c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x
 inline bool is_word_cp(uint32_t c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c > 0x7F;
 }
-inline uint64_t mix(uint64_t x) {
-  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
-  return x;
-}
-
-struct Counter {
-  std::vector<uint64_t> keys;
-  std::vector<uint32_t> counts;
-  size_t mask = 0;
-  void reset(size_t n) {
-    size_t cap = 64;
-    while (cap < 2 * n + 2) cap <<= 1;
-    if (keys.size() != cap) { keys.assign(cap, 0); counts.assign(cap, 0); }
-    else std::fill(keys.begin(), keys.end(), 0);
-    mask = cap - 1;
-  }
-  uint32_t* find(uint64_t k, bool insert) {
-    k |= 1;
-    size_t i = mix(k) & mask;
-    while (keys[i] && keys[i] != k) i = (i + 1) & mask;
-    if (!keys[i]) {
-      if (!insert) return nullptr;
-      keys[i] = k;
-      counts[i] = 0;
-    }
-    return &counts[i];
-  }
-};
+using filters::HashCounter;
 
 const std::vector<std::string>& builtin_promo() {
   static const std::vector<std::string> v = {
@@ -95,8 +69,8 @@ std::string fmt(double v) {
 
 // Share of positions covered by n-grams (over seq) that occur >= min_rep times. When
 // `allowed` is given, only n-grams in it count (title stuffing).
-double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, Counter& table,
-                       Counter* allowed, std::vector<uint64_t>& g) {
+double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, HashCounter& table,
+                       HashCounter* allowed, std::vector<uint64_t>& g) {
   g.clear();
   if (seq.size() < (size_t)n || n <= 0) return 0;
   const uint64_t B = 0x100000001B3ULL;
@@ -108,11 +82,11 @@ double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, Cou
     g.push_back(h);
   }
   table.reset(g.size());
-  for (uint64_t x : g) ++*table.find(x, true);
+  for (uint64_t x : g) ++table.slot(x);
   size_t cover_end = 0, covered = 0;
   for (size_t k = 0; k < g.size(); ++k) {
-    if (*table.find(g[k], false) < (uint32_t)min_rep) continue;
-    if (allowed && !allowed->find(g[k], false)) continue;
+    if (*table.find(g[k]) < (uint32_t)min_rep) continue;
+    if (allowed && !allowed->find(g[k])) continue;
     size_t from = std::max(k, cover_end);
     covered += k + n - from;
     cover_end = k + n;
@@ -159,7 +133,7 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
   const bool zh = doc.lang == Lang::Zh;
   thread_local std::vector<uint32_t> seq, tseq;
   thread_local std::vector<uint64_t> g;
-  thread_local Counter table, title_set;
+  thread_local HashCounter table, title_set;
 
   // Words, hashtags and mentions in one pass.
   int64_t tokens = 0, han = 0, hashtags = 0, mentions = 0;

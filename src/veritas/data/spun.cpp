@@ -20,6 +20,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "veritas/data/hash_counter.hpp"
 #include "veritas/data/quality.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/text.hpp"
@@ -42,10 +43,7 @@ const char* const kWordnetDir = "/usr/share/wordnet";
 const char* const kJiebaDict = "/usr/lib/python3/dist-packages/jieba/dict.txt";
 const char* const kFortunesZh = "/usr/share/games/fortunes/chinese";
 
-inline uint64_t mix(uint64_t x) {
-  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
-  return x;
-}
+constexpr auto mix = filters::mix64;
 inline uint64_t hash_bytes(std::string_view s) { return XXH3_64bits(s.data(), s.size()) | 1; }
 inline uint64_t pair_key(uint64_t a, uint64_t b) { return (mix(a) * 31 + b) | 1; }
 
