@@ -196,8 +196,8 @@ std::vector<std::string> imitation_args(const RunOptions& o, const std::string& 
 
 // Rounds are many; the time limit ends the phase (after a whole round, with a checkpoint).
 std::vector<std::string> selfplay_args(const RunOptions& o, const std::string& d) {
-  if (fs::exists(fs::path(d) / "selfplay" / "checkpoint"))
-    return {"selfplay", "--resume", "-o", d + "/selfplay", "--time-limit", std::to_string(o.selfplay_seconds)};
+  // A resumed run keeps its saved settings, the time limit included (a fresh budget).
+  if (fs::exists(fs::path(d) / "selfplay" / "checkpoint")) return {"selfplay", "--resume", "-o", d + "/selfplay"};
   return {"selfplay", "--model", d + "/imitation", "-o", d + "/selfplay", "--suites", "add", "--rounds", "200",
           "--questions", "16", "--k", "8", "--algo", "grpo", "--lambda", "1", "--kl", "0.2", "--lr", "2e-4", "--epochs", "2",
           "--start-level", "2", "--max-level", "3",

@@ -195,7 +195,7 @@ struct TrainSeq {
   double advantage = 0;  // policy gradient
   double weight = 0;     // per completion token
   bool policy = true;    // false: cross-entropy (expert iteration)
-  std::vector<float> old_logp, ref_logp;  // per position (targets), filled before the update
+  std::vector<float> old_logp, ref_logp;  // per position (targets): sampling policy, starting model
 };
 
 struct Sample {
@@ -400,7 +400,6 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
       }
     }
     json prop = json::object();
-    std::vector<TrainSeq> proposer_seqs;
     std::vector<int> proposal_task(cfg.proposals, -1);  // index into tasks, or -1
     std::vector<std::string> proposal_reject(cfg.proposals);
     std::vector<int32_t> proposer_prompt;
@@ -563,10 +562,8 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
         ts.advantage = adv[i];
         ts.weight = cfg.proposer_weight / ((double)cfg.proposals * (double)(ts.tokens.size() - ts.prompt_len));
         ts.policy = true;
-        proposer_seqs.push_back(std::move(ts));
+        seqs.push_back(std::move(ts));
       }
-      seqs.insert(seqs.end(), std::make_move_iterator(proposer_seqs.begin()),
-                  std::make_move_iterator(proposer_seqs.end()));
     }
 
     // ---- update
@@ -574,21 +571,14 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
     int64_t trained_tokens = 0;
     double loss_sum = 0, grad_norm = 0, clipped = 0, kl = 0;
     if (!seqs.empty()) {
-      // The sampling policy's and the reference model's log-probabilities, once.
-      for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
-        std::vector<float> lp((size_t)B * T);
-        model.token_logprobs(in.data(), tg.data(), B, T, lp.data());
-        std::vector<float> rp;
-        if (ref) {
-          rp.resize((size_t)B * T);
+      // The starting model's log-probabilities, once (for the KL term).
+      if (ref)
+        for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
+          std::vector<float> rp((size_t)B * T);
           ref->token_logprobs(in.data(), tg.data(), B, T, rp.data());
-        }
-        for (int b = 0; b < B; ++b) {
-          auto& s = seqs[first + b];
-          s.old_logp.assign(lp.begin() + (size_t)b * T, lp.begin() + (size_t)(b + 1) * T);
-          if (ref) s.ref_logp.assign(rp.begin() + (size_t)b * T, rp.begin() + (size_t)(b + 1) * T);
-        }
-      });
+          for (int b = 0; b < B; ++b)
+            seqs[first + b].ref_logp.assign(rp.begin() + (size_t)b * T, rp.begin() + (size_t)(b + 1) * T);
+        });
       for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
         double loss = 0, clip_w = 0, kl_w = 0;
         for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
@@ -599,7 +589,7 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
             for (int p = 0; p < T; ++p) {
               if (!is_completion(s, p)) continue;
               const size_t n = (size_t)b * T + p;
-              old[n] = s.old_logp[p];
+              if (epoch > 0) old[n] = s.old_logp[p];
               if (ref) refp[n] = s.ref_logp[p];
               adv[n] = (float)s.advantage;
               (s.policy ? pw : cw)[n] = (float)s.weight;
@@ -607,6 +597,13 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
             }
           }
           loss += model.forward_backward_logprob(in.data(), tg.data(), B, T, [&](const float* lp, float* dlp) {
+            if (epoch == 0) {
+              // The weights have not moved yet: this pass's log-probabilities are the
+              // sampling policy's (ratio 1), kept for the later epochs.
+              std::copy(lp, lp + N, old.begin());
+              if (cfg.epochs > 1)
+                for (int b = 0; b < B; ++b) seqs[first + b].old_logp.assign(lp + (size_t)b * T, lp + (size_t)(b + 1) * T);
+            }
             PolicyLossStats st = grpo_loss(lp, old.data(), ref ? refp.data() : nullptr, adv.data(), pw.data(),
                                            (int64_t)N, cfg.loss, dlp);
             // Expert iteration: cross-entropy on verified-correct tokens, d(-w logp)/d logp = -w.
