@@ -119,8 +119,9 @@ TEST(Visibility, DefaultDenyAndOptOut) {
   VisibilityConfig cfg = VisibilityConfig::from_json({{"optout_file", optfile.string()}, {"optout_urls", {"http://x.org/a/"}}});
   auto reason = [&](const nlohmann::json& raw) {
     Document d;
-    d.raw = raw;
-    d.id = raw.value("id", "");
+    HygieneConfig any;
+    any.required.clear();
+    EXPECT_TRUE(parse_document(raw.dump(), false, any, d).keep) << raw.dump();
     return check_visibility(d, cfg).reason;
   };
   EXPECT_EQ(reason({{"id", "1"}, {"visibility", "public"}}), "");

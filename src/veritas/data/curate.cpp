@@ -190,20 +190,83 @@ std::string dump_line(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-void serialize(const Pipeline& p, Item& it, const std::vector<std::string>& inputs) {
-  if (it.alive) {
-    json& r = it.doc.raw;
-    r["text"] = it.doc.text;
-    r["lang"] = lang_code(it.doc.lang);
-    json sc = json::object();
-    sc["lang"] = std::round(it.doc.lang_score * 1e4) / 1e4;
-    for (auto& [k, v] : it.doc.scores) sc[k] = v;
-    r["scores"] = sc;
-    it.out = dump_line(r);
-    return;
+// The kept record: the input fields with text, lang and scores replaced, keys sorted
+// (the layout nlohmann::json::dump gave these records).
+void write_kept(const Document& d, std::string& out) {
+  // scores: lang first, then the filters'; sorted by key, a later duplicate wins.
+  std::vector<std::pair<std::string_view, double>> sc;
+  sc.emplace_back("lang", std::round(d.lang_score * 1e4) / 1e4);
+  for (auto& [k, v] : d.scores) sc.emplace_back(k, v);
+  std::stable_sort(sc.begin(), sc.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  out.reserve(d.text.size() + d.text.size() / 8 + 256);
+  out += '{';
+  bool first = true;
+  auto key = [&](std::string_view k) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, k);
+    out += ':';
+  };
+  auto put_replaced = [&](std::string_view k) {
+    key(k);
+    if (k == "lang") {
+      append_json_string(out, lang_code(d.lang));
+    } else if (k == "scores") {
+      out += '{';
+      for (size_t i = 0; i < sc.size(); ++i) {
+        if (i + 1 < sc.size() && sc[i + 1].first == sc[i].first) continue;
+        if (out.back() != '{') out += ',';
+        append_json_string(out, sc[i].first);
+        out += ':';
+        append_json_number(out, sc[i].second);
+      }
+      out += '}';
+    } else {
+      append_json_string(out, d.text);
+    }
+  };
+  static constexpr std::string_view kReplaced[] = {"lang", "scores", "text"};  // sorted
+  size_t r = 0;
+  for (const Field& f : d.fields) {
+    while (r < 3 && kReplaced[r] < f.key) put_replaced(kReplaced[r++]);
+    if (r < 3 && kReplaced[r] == f.key) {
+      put_replaced(kReplaced[r++]);
+      continue;
+    }
+    key(f.key);
+    if (f.type == Field::String) append_json_string(out, f.value);
+    else out += f.value;
   }
-  it.out = dump_line(rejected_record(it.doc.id, it.stage != kInput || !it.doc.id.empty(), p.reason_stage(it.stage),
-                                     it.dec.reason, it.dec.detail, inputs[it.file_idx], it.line_no));
+  while (r < 3) put_replaced(kReplaced[r++]);
+  out += "}\n";
+}
+
+// {"detail","file","id","line","reason","stage"}: the key order of the json object
+// these records were built as.
+void write_rejected(std::string& out, const std::string* id, std::string_view stage, std::string_view reason,
+                    std::string_view detail, std::string_view file, int64_t line) {
+  out += "{\"detail\":";
+  append_json_string(out, detail);
+  out += ",\"file\":";
+  append_json_string(out, file);
+  out += ",\"id\":";
+  if (id) append_json_string(out, *id);
+  else out += "null";
+  out += ",\"line\":";
+  out += std::to_string(line);
+  out += ",\"reason\":";
+  append_json_string(out, reason);
+  out += ",\"stage\":";
+  append_json_string(out, stage);
+  out += "}\n";
+}
+
+void serialize(const Pipeline& p, Item& it, const std::vector<std::string>& inputs) {
+  it.out.clear();
+  if (it.alive) return write_kept(it.doc, it.out);
+  bool has_id = it.stage != kInput || !it.doc.id.empty();
+  write_rejected(it.out, has_id ? &it.doc.id : nullptr, p.stage_names[it.stage], it.dec.reason, it.dec.detail,
+                 inputs[it.file_idx], it.line_no);
 }
 
 std::string fingerprint(const CurateOptions& opt, const std::vector<uint32_t>& files) {
@@ -295,6 +358,10 @@ CurateResult run_curate(const CurateOptions& opt) {
   Progress prog(task_mode ? "curate task " + std::to_string(opt.task) : "curate", total_bytes, "B");
   int64_t done_bytes = 0;
 
+  std::vector<StageStats*> stage_stats;  // by stage index (map nodes do not move)
+  for (auto& n : p.stage_names) stage_stats.push_back(&st.stage[n]);
+  uint64_t lang_in[3] = {}, lang_kept[3] = {};  // by Lang; into the card's maps at the end
+
   std::vector<Item> batch;
   auto process = [&](std::vector<Item>& b) {
     auto& pool = ThreadPool::global();
@@ -330,25 +397,28 @@ CurateResult run_curate(const CurateOptions& opt) {
       ++st.lines_in;
       st.bytes_in += it.line.size() + 1;
       for (int s = 0; s < it.reached; ++s) {
-        auto& ss = st.stage[p.stage_names[s]];
+        auto& ss = *stage_stats[s];
         ++ss.docs_in;
         if (it.alive || s != it.stage) ++ss.docs_out;
         ss.bytes_in += it.bytes[s];
         ss.cpu_seconds += it.secs[s];
       }
-      if (it.reached > kLanguage) ++st.lang_in[lang_code(it.doc.lang)];
+      if (it.reached > kLanguage) ++lang_in[(int)it.doc.lang];
       uint64_t key = order_key(it.file_idx, it.line_no);
       if (it.alive) {
         ++st.kept;
         st.bytes_kept += it.doc.text.size();
-        ++st.lang_kept[lang_code(it.doc.lang)];
+        ++lang_kept[(int)it.doc.lang];
         kept.write(it.out);
         kept_order.add(key);
       } else {
         st.reject(p.stage_names[it.stage], it.dec.reason);
-        json ex = {{"detail", it.dec.detail}, {"file", opt.inputs[it.file_idx]}, {"line", it.line_no}};
-        if (!it.doc.id.empty()) ex["id"] = it.doc.id;
-        st.add_example(it.dec.reason, ex);
+        // Only the first few examples of a reason are kept: build them only then.
+        if (st.examples[it.dec.reason].size() < CurationStats::kExamples) {
+          json ex = {{"detail", it.dec.detail}, {"file", opt.inputs[it.file_idx]}, {"line", it.line_no}};
+          if (!it.doc.id.empty()) ex["id"] = it.doc.id;
+          st.add_example(it.dec.reason, ex);
+        }
         rejected.write(it.out);
         rej_order.add(key);
       }
@@ -378,6 +448,10 @@ CurateResult run_curate(const CurateOptions& opt) {
     process(batch);
     done_bytes += (int64_t)(reader.bytes() - last_bytes);
     prog.update(done_bytes, std::to_string(st.kept) + " kept");
+  }
+  for (Lang l : {Lang::En, Lang::Zh, Lang::Other}) {
+    if (lang_in[(int)l]) st.lang_in[lang_code(l)] += lang_in[(int)l];
+    if (lang_kept[(int)l]) st.lang_kept[lang_code(l)] += lang_kept[(int)l];
   }
   st.stage[kCoreNames[kExact]].cpu_seconds += serial_dedup[0];
   st.stage[kCoreNames[kNear]].cpu_seconds += serial_dedup[1];

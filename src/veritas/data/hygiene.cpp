@@ -1,6 +1,9 @@
 #include "veritas/data/hygiene.hpp"
 
 #include <algorithm>
+#include <charconv>
+
+#include <simdjson.h>
 
 #include "veritas/data/jsonl.hpp"
 #include "veritas/util/config.hpp"
@@ -21,15 +24,31 @@ HygieneConfig HygieneConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
-Decision parse_document(std::string_view line, bool too_long, const HygieneConfig& cfg, Document& doc) {
-  if (too_long)
-    return Decision::drop("input.oversized_line", "line longer than " + std::to_string(cfg.max_line_bytes) + " bytes");
-  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return Decision::drop("input.blank_line", "");
+namespace {
+
+// Field::Type of a parsed nlohmann value.
+Field::Type field_type(const nlohmann::json& v) {
+  switch (v.type()) {
+    case nlohmann::json::value_t::null: return Field::Null;
+    case nlohmann::json::value_t::boolean: return Field::Boolean;
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned: return Field::Integer;
+    case nlohmann::json::value_t::number_float: return Field::Float;
+    case nlohmann::json::value_t::string: return Field::String;
+    case nlohmann::json::value_t::array: return Field::Array;
+    default: return Field::Object;
+  }
+}
+
+// The general parser: every line the fast path does not take, and the source of the
+// exact error messages (nlohmann's) in the reject details.
+Decision parse_slow(std::string_view line, std::vector<Field>& fields) {
   size_t bad = utf8_invalid_offset(line);
   if (bad != std::string_view::npos)
     return Decision::drop("input.invalid_utf8", "invalid UTF-8 at byte offset " + std::to_string(bad));
+  nlohmann::json raw;
   try {
-    doc.raw = nlohmann::json::parse(line);
+    raw = nlohmann::json::parse(line);
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte is the 1-based position of the failure.
     std::string what = e.what();
@@ -37,27 +56,91 @@ Decision parse_document(std::string_view line, bool too_long, const HygieneConfi
     return Decision::drop("input.malformed_json", "byte offset " + std::to_string(e.byte ? e.byte - 1 : 0) + ": " +
                                                        (p != std::string::npos ? what.substr(p) : what));
   }
-  if (!doc.raw.is_object()) return Decision::drop("input.not_object", std::string("a JSON ") + doc.raw.type_name());
-  // id: a string, or an integer (converted to its decimal text).
-  auto it = doc.raw.find("id");
-  if (it != doc.raw.end() && !it->is_null()) {
-    if (it->is_string()) doc.id = it->get<std::string>();
-    else if (it->is_number_integer()) doc.id = std::to_string(it->get<int64_t>());
-    else return Decision::drop("input.bad_field_type", std::string("id is a ") + it->type_name());
+  if (!raw.is_object()) return Decision::drop("input.not_object", std::string("a JSON ") + raw.type_name());
+  // nlohmann objects are sorted by key and keep the last of duplicate keys.
+  for (auto& [k, v] : raw.items()) {
+    Field f{k, field_type(v), {}};
+    f.value = v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    fields.push_back(std::move(f));
+  }
+  return Decision::ok();
+}
+
+// simdjson, for the common case: an object of strings, integers, booleans and nulls
+// without duplicate keys. Anything else (errors included) returns false and goes to
+// parse_slow, so the result never depends on which parser read the line.
+bool parse_fast(std::string_view line, std::vector<Field>& fields) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(line.data(), line.size()).get_object().get(obj) != simdjson::SUCCESS) return false;
+  char num[24];
+  for (auto kv : obj) {
+    Field f{std::string(kv.key), Field::Null, {}};
+    simdjson::dom::element v = kv.value;
+    switch (v.type()) {
+      case simdjson::dom::element_type::STRING: {
+        f.type = Field::String;
+        f.value = std::string_view(v);
+        break;
+      }
+      case simdjson::dom::element_type::INT64: {
+        f.type = Field::Integer;
+        auto r = std::to_chars(num, num + sizeof num, int64_t(v));
+        f.value.assign(num, r.ptr);
+        break;
+      }
+      case simdjson::dom::element_type::BOOL:
+        f.type = Field::Boolean;
+        f.value = bool(v) ? "true" : "false";
+        break;
+      case simdjson::dom::element_type::NULL_VALUE:
+        f.value = "null";
+        break;
+      default:  // floats (formatting), unsigned beyond int64, arrays, objects
+        return false;
+    }
+    fields.push_back(std::move(f));
+  }
+  std::stable_sort(fields.begin(), fields.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
+  for (size_t i = 1; i < fields.size(); ++i)
+    if (fields[i].key == fields[i - 1].key) return false;
+  return true;
+}
+
+}  // namespace
+
+Decision parse_document(std::string_view line, bool too_long, const HygieneConfig& cfg, Document& doc) {
+  if (too_long)
+    return Decision::drop("input.oversized_line", "line longer than " + std::to_string(cfg.max_line_bytes) + " bytes");
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return Decision::drop("input.blank_line", "");
+  // simdjson validates UTF-8 and JSON: a line it accepts is valid for both checks.
+  doc.fields.clear();
+  if (!parse_fast(line, doc.fields)) {
+    doc.fields.clear();
+    Decision d = parse_slow(line, doc.fields);
+    if (!d.keep) return d;
+  }
+  // id: a string, or an integer (converted to its decimal text, as int64).
+  const Field* id = doc.field("id");
+  if (id && id->type != Field::Null) {
+    if (id->type == Field::String) doc.id = id->value;
+    else if (id->type == Field::Integer)
+      doc.id = id->value[0] == '-' ? id->value : std::to_string((int64_t)std::stoull(id->value));
+    else return Decision::drop("input.bad_field_type", std::string("id is a ") + type_name(id->type));
   }
   for (const auto& f : cfg.required) {
-    auto r = doc.raw.find(f);
-    if (r == doc.raw.end() || r->is_null()) return Decision::drop("input.missing_field", f);
+    const Field* r = doc.field(f);
+    if (!r || r->type == Field::Null) return Decision::drop("input.missing_field", f);
   }
   for (const char* f : {"text", "source", "author", "url", "title", "created_at", "lang"}) {
-    auto r = doc.raw.find(f);
-    if (r != doc.raw.end() && !r->is_null() && !r->is_string())
-      return Decision::drop("input.bad_field_type", std::string(f) + " is a " + r->type_name());
+    const Field* r = doc.field(f);
+    if (r && r->type != Field::Null && r->type != Field::String)
+      return Decision::drop("input.bad_field_type", std::string(f) + " is a " + type_name(r->type));
   }
-  auto t = doc.raw.find("text");
-  if (t != doc.raw.end() && t->is_string()) doc.text = t->get<std::string>();
-  auto ti = doc.raw.find("title");
-  if (ti != doc.raw.end() && ti->is_string()) doc.title = ti->get<std::string>();
+  // The input text is not written back (kept.jsonl carries the normalized one): move it.
+  for (auto& f : doc.fields)
+    if (f.type == Field::String && f.key == "text") doc.text = std::move(f.value);
+  if (const std::string* t = doc.string_field("title")) doc.title = *t;
   return Decision::ok();
 }
 
@@ -115,20 +198,19 @@ VisibilityConfig VisibilityConfig::from_json(const nlohmann::json& j, const std:
 }
 
 Decision check_visibility(const Document& doc, const VisibilityConfig& cfg) {
-  auto v = doc.raw.find("visibility");
-  if (v == doc.raw.end() || v->is_null()) return Decision::drop("visibility.missing", "no visibility field");
-  if (!v->is_string()) return Decision::drop("visibility.invalid", std::string("visibility is a ") + v->type_name());
-  const std::string& vis = v->get_ref<const std::string&>();
+  const Field* v = doc.field("visibility");
+  if (!v || v->type == Field::Null) return Decision::drop("visibility.missing", "no visibility field");
+  if (v->type != Field::String) return Decision::drop("visibility.invalid", std::string("visibility is a ") + type_name(v->type));
+  const std::string& vis = v->value;
   if (std::find(cfg.allow.begin(), cfg.allow.end(), vis) == cfg.allow.end())
     return Decision::drop("visibility.not_public", "visibility=" + vis.substr(0, 64));
   if (!cfg.optout_ids.empty() && cfg.optout_ids.count(doc.id)) return Decision::drop("visibility.optout_id", doc.id);
-  auto a = doc.raw.find("author");
-  if (!cfg.optout_authors.empty() && a != doc.raw.end() && a->is_string() &&
-      cfg.optout_authors.count(a->get<std::string>()))
-    return Decision::drop("visibility.optout_author", a->get<std::string>());
-  auto u = doc.raw.find("url");
-  if (!cfg.optout_urls.empty() && u != doc.raw.end() && u->is_string()) {
-    std::string url = normalize_url(u->get<std::string>());
+  const std::string* a = doc.string_field("author");
+  if (!cfg.optout_authors.empty() && a && cfg.optout_authors.count(*a))
+    return Decision::drop("visibility.optout_author", *a);
+  const std::string* u = doc.string_field("url");
+  if (!cfg.optout_urls.empty() && u) {
+    std::string url = normalize_url(*u);
     for (const auto& o : cfg.optout_urls) {
       bool prefix = !o.empty() && o.back() == '*';
       if (prefix ? url.compare(0, o.size() - 1, o, 0, o.size() - 1) == 0 : url == o)

@@ -4,8 +4,12 @@
 #include <zstd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "veritas/util/error.hpp"
 
@@ -164,6 +168,51 @@ bool JsonlReader::next(std::string& line, bool* too_long) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (too_long) *too_long = over;
   return true;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  // Invalid UTF-8 is rare (a detail cut inside a character): nlohmann's replacement
+  // rules decide those bytes.
+  if (!simdjson::validate_utf8(s.data(), s.size())) {
+    out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0;  // start of the bytes not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    out += '\\';
+    switch (c) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '\b': out += 'b'; break;
+      case '\t': out += 't'; break;
+      case '\n': out += 'n'; break;
+      case '\f': out += 'f'; break;
+      case '\r': out += 'r'; break;
+      default:
+        out += "u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+void append_json_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  // nlohmann's own float formatting (Grisu2, ".0" on integral values).
+  char buf[64];
+  char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
 }
 
 }  // namespace veritas

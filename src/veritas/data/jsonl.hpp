@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace veritas {
 
@@ -35,5 +36,10 @@ class JsonlReader {
   int64_t line_no_ = 0;
   uint64_t bytes_ = 0;
 };
+
+// JSON output with the bytes of nlohmann::json::dump() (compact, ensure_ascii off,
+// invalid UTF-8 replaced by U+FFFD), so records need no intermediate json object.
+void append_json_string(std::string& out, std::string_view s);  // quoted and escaped
+void append_json_number(std::string& out, double v);            // shortest round-trip; null if not finite
 
 }  // namespace veritas
