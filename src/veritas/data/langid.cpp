@@ -6,7 +6,6 @@
 #include <array>
 #include <cstring>
 #include <string>
-#include <unordered_set>
 
 namespace veritas {
 namespace {
@@ -23,8 +22,7 @@ bool is_hangul(int32_t cp) {
 // The most frequent English function words (closed classes: articles, pronouns,
 // prepositions, auxiliaries, conjunctions). Content words are excluded on purpose: they
 // are shared with other languages through loans.
-const std::unordered_set<std::string>& english_function_words() {
-  static const std::unordered_set<std::string> kWords = {
+const char* const kFunctionWords[] = {
       "the", "of", "and", "to", "a", "in", "is", "it", "that", "was", "he", "for", "on", "are", "as",
       "with", "his", "they", "i", "at", "be", "this", "have", "from", "or", "one", "had", "by", "but",
       "not", "what", "all", "were", "we", "when", "your", "can", "said", "there", "an", "each", "which",
@@ -37,8 +35,47 @@ const std::unordered_set<std::string>& english_function_words() {
       "here", "am", "does", "having", "both", "own", "same", "few", "against", "until", "during",
       "above", "below", "whom", "yours", "himself", "themselves", "itself", "whose", "nor", "too",
       "something", "someone", "often", "usually", "especially", "every", "either", "neither"};
-  return kWords;
+
+// A lower-case word of at most 16 bytes packed into two words, zero padded: set lookups
+// without building a string per word.
+struct WordKey {
+  uint64_t lo = 0, hi = 0;
+  bool operator==(const WordKey& o) const { return lo == o.lo && hi == o.hi; }
+};
+WordKey pack(const char* w, size_t n) {
+  char buf[16] = {};
+  std::memcpy(buf, w, n);
+  WordKey k;
+  std::memcpy(&k.lo, buf, 8);
+  std::memcpy(&k.hi, buf + 8, 8);
+  return k;
 }
+
+// Open addressing over 512 slots (the list has ~150 words); the empty key marks a free slot.
+class FunctionWordSet {
+ public:
+  FunctionWordSet() {
+    for (const char* w : kFunctionWords) {
+      WordKey k = pack(w, std::strlen(w));
+      size_t i = slot(k);
+      while (!(slots_[i] == WordKey{}) && !(slots_[i] == k)) i = (i + 1) & (kSize - 1);
+      slots_[i] = k;
+    }
+  }
+  bool contains(const WordKey& k) const {
+    for (size_t i = slot(k);; i = (i + 1) & (kSize - 1)) {
+      if (slots_[i] == k) return true;
+      if (slots_[i] == WordKey{}) return false;
+    }
+  }
+
+ private:
+  static constexpr size_t kSize = 512;
+  static size_t slot(const WordKey& k) {
+    return (size_t)(((k.lo * 0x9E3779B97F4A7C15ull) ^ (k.hi * 0xC2B2AE3D27D4EB4Full)) >> 55);
+  }
+  std::array<WordKey, kSize> slots_{};
+};
 
 }  // namespace
 
@@ -48,17 +85,18 @@ LangResult identify_language(std::string_view text) {
   long han = 0, kana = 0, hangul = 0, latin_words = 0, other_words = 0, fw = 0;
   // Current word state: 0 none, 1 Latin, 2 other script.
   int in_word = 0;
-  std::string word;
-  const auto& fws = english_function_words();
+  char word[16];  // the current Latin word, lower case, first 16 bytes
+  size_t wlen = 0;
+  static const FunctionWordSet fws;
   auto end_word = [&] {
     if (in_word == 1) {
       ++latin_words;
-      if (word.size() <= 12 && fws.count(word)) ++fw;
+      if (wlen <= 12 && fws.contains(pack(word, wlen))) ++fw;
     } else if (in_word == 2) {
       ++other_words;
     }
     in_word = 0;
-    word.clear();
+    wlen = 0;
   };
   for (size_t i = 0; i < n;) {
     unsigned char c = p[i];
@@ -66,10 +104,10 @@ LangResult identify_language(std::string_view text) {
       if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
         if (in_word == 2) end_word();
         in_word = 1;
-        if (word.size() < 16) word += (char)(c | 0x20);
+        if (wlen < 16) word[wlen++] = (char)(c | 0x20);
       } else if (c == '\'' && in_word == 1) {
-        // "don't": keep the apostrophe inside the word boundary but not in the key.
-        if (word.size() < 16) word += '\'';
+        // "don't": the apostrophe stays inside the word.
+        if (wlen < 16) word[wlen++] = '\'';
       } else {
         end_word();
       }
@@ -88,7 +126,7 @@ LangResult identify_language(std::string_view text) {
     bool mark = cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME;
     if (letter || (mark && in_word)) {
       // Latin-1 / Latin Extended letters (é, ü, ß) mark a word as non-English.
-      if (in_word == 1) { in_word = 2; word.clear(); }
+      if (in_word == 1) { in_word = 2; wlen = 0; }
       else if (in_word == 0) in_word = 2;
       continue;
     }

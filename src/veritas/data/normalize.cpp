@@ -2,7 +2,9 @@
 
 #include <utf8proc.h>
 
+#include <array>
 #include <cstdlib>
+#include <vector>
 #include <cstring>
 
 #include "veritas/util/config.hpp"
@@ -154,30 +156,143 @@ std::string strip_html(std::string_view s) {
   return decode_entities(out);
 }
 
-std::string nfkc(std::string_view s) {
-  bool ascii = true;
-  for (unsigned char c : s) if (c >= 0x80) { ascii = false; break; }
-  if (ascii) return std::string(s);  // NFKC is the identity on ASCII
+namespace {
+
+constexpr auto kNfkcOptions = (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+
+std::string nfkc_utf8proc(std::string_view s) {
   utf8proc_uint8_t* dst = nullptr;
-  utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t*)s.data(), (utf8proc_ssize_t)s.size(), &dst,
-                                    (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
+  utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t*)s.data(), (utf8proc_ssize_t)s.size(), &dst, kNfkcOptions);
   if (n < 0) throw Error(std::string("NFKC normalization failed: ") + utf8proc_errmsg(n));
   std::string out((const char*)dst, (size_t)n);
   std::free(dst);
   return out;
 }
 
+bool is_hangul_jamo_or_syllable(int32_t cp) {  // composed by rule, not by table
+  return (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0xA960 && cp <= 0xA97F) || (cp >= 0xAC00 && cp <= 0xD7FF);
+}
+
+// NFKC quick check for the BMP. NFKC of a text is the concatenation of NFKC of its
+// pieces when each piece starts at a boundary: a character that cannot interact with
+// what precedes it (combining class 0, and not the second character of a canonical
+// composition, also after its own decomposition).
+//   kStable:   a boundary, and NFKC leaves it unchanged (no decomposition);
+//   kBoundary: a boundary that NFKC changes (e.g. fullwidth forms); alone[cp] is its NFKC;
+//   kContext:  anything else (marks, jamo, astral planes): normalized with its neighbours.
+enum : uint8_t { kContext, kStable, kBoundary };
+struct NfkcTable {
+  std::vector<uint8_t> cls = std::vector<uint8_t>(0x10000, kContext);
+  std::vector<std::string> alone = std::vector<std::string>(0x10000);
+  NfkcTable() {
+    // Characters that can compose with a preceding one: every non-initial character of
+    // a canonical decomposition (a superset of the composition seconds, which is safe).
+    std::vector<bool> second(0x110000, false);
+    utf8proc_int32_t buf[32];
+    for (int32_t cp = 0; cp < 0x110000; ++cp) {
+      const utf8proc_property_t* pr = utf8proc_get_property(cp);
+      if (pr->decomp_seqindex == UINT16_MAX || pr->decomp_type != 0) continue;
+      utf8proc_ssize_t n = utf8proc_decompose_char(cp, buf, 32, UTF8PROC_DECOMPOSE, nullptr);
+      for (utf8proc_ssize_t k = 1; k < n && k < 32; ++k) second[buf[k]] = true;
+    }
+    auto starter = [&](int32_t cp) {
+      return utf8proc_get_property(cp)->combining_class == 0 && !second[cp] && !is_hangul_jamo_or_syllable(cp);
+    };
+    for (int32_t cp = 0; cp < 0x10000; ++cp) {
+      if ((cp >= 0xD800 && cp <= 0xDFFF) || !starter(cp)) continue;
+      if (utf8proc_get_property(cp)->decomp_seqindex == UINT16_MAX) {
+        cls[cp] = kStable;
+        continue;
+      }
+      utf8proc_ssize_t n = utf8proc_decompose_char(cp, buf, 32, (utf8proc_option_t)(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT), nullptr);
+      if (n < 1 || n > 32 || !starter(buf[0])) continue;
+      cls[cp] = kBoundary;
+      utf8proc_uint8_t u[4];
+      utf8proc_ssize_t len = utf8proc_encode_char(cp, u);
+      alone[cp] = nfkc_utf8proc(std::string_view((const char*)u, (size_t)len));
+    }
+  }
+};
+const NfkcTable& nfkc_table() {
+  static const NfkcTable t;
+  return t;
+}
+
+}  // namespace
+
+std::string nfkc(std::string_view s) {
+  const NfkcTable& t = nfkc_table();
+  const auto* p = (const unsigned char*)s.data();
+  size_t n = s.size();
+  // Class of the character at i and its length in bytes.
+  int32_t cp = 0;
+  auto class_at = [&](size_t i, size_t& len) -> uint8_t {
+    if (p[i] < 0x80) {
+      len = 1;
+      return kStable;
+    }
+    utf8proc_ssize_t l = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+    if (l <= 0) throw Error("NFKC normalization failed: invalid UTF-8 at byte " + std::to_string(i));
+    len = (size_t)l;
+    return cp < 0x10000 ? t.cls[cp] : kContext;
+  };
+  std::string out;
+  size_t i = 0, prev = 0, copied = 0, len = 0;
+  while (i < n) {
+    if (i + 8 <= n) {  // eight ASCII bytes at once: all stable
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w & 0x8080808080808080ull) == 0) {
+        prev = i + 7;
+        i += 8;
+        continue;
+      }
+    }
+    uint8_t c = class_at(i, len);
+    if (c == kStable) {
+      prev = i;
+      i += len;
+      continue;
+    }
+    // A piece from the last boundary to the next one goes through utf8proc.
+    int32_t first = cp;
+    size_t start = c == kBoundary ? i : (i > 0 ? prev : 0), end = i + len;
+    while (end < n && class_at(end, len) == kContext) end += len;
+    out.append(s.data() + copied, start - copied);
+    if (c == kBoundary && end == i + len) out += t.alone[first];
+    else out += nfkc_utf8proc(s.substr(start, end - start));
+    copied = i = end;
+  }
+  if (copied == 0) return std::string(s);
+  out.append(s.data() + copied, n - copied);
+  return out;
+}
+
 namespace {
 
 // Drops C0/C1 controls (except tab and newline), zero-width characters, BOM and ANSI
-// escape sequences; maps other Unicode spaces to ' ' and line/paragraph separators to '\n'.
+// escape sequences; maps other Unicode spaces to ' ' and line/paragraph separators to
+// '\n'. The output is never longer than the input.
 std::string clean_controls(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+  // Bytes that may start something to change: ASCII controls, and the lead bytes of
+  // U+0080..U+00BF (C2), U+2000..U+206F (E2), U+3000 (E3) and U+FEFF (EF).
+  static const auto kSpecial = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[c] = c != '\n';
+    t[0x7F] = t[0xC2] = t[0xE2] = t[0xE3] = t[0xEF] = true;
+    return t;
+  }();
+  std::string out(s.size(), '\0');
+  char* o = out.data();
   const auto* p = (const unsigned char*)s.data();
   size_t n = s.size();
   for (size_t i = 0; i < n;) {
     unsigned char c = p[i];
+    if (!kSpecial[c]) {
+      *o++ = (char)c;
+      ++i;
+      continue;
+    }
     if (c < 0x80) {
       if (c == 0x1B) {  // ESC [ params final-byte
         size_t j = i + 1;
@@ -190,12 +305,9 @@ std::string clean_controls(std::string_view s) {
         }
         continue;
       }
-      if (c == '\r') { out += '\n'; ++i; if (i < n && p[i] == '\n') ++i; continue; }
-      if (c == '\t') { out += ' '; ++i; continue; }
-      if (c < 0x20 && c != '\n') { ++i; continue; }
-      if (c == 0x7F) { ++i; continue; }
-      out += (char)c;
-      ++i;
+      if (c == '\r') { *o++ = '\n'; ++i; if (i < n && p[i] == '\n') ++i; continue; }
+      if (c == '\t') { *o++ = ' '; ++i; continue; }
+      ++i;  // other C0 controls and DEL
       continue;
     }
     utf8proc_int32_t cp;
@@ -206,35 +318,44 @@ std::string clean_controls(std::string_view s) {
       i += len;
       continue;
     }
-    if (cp == 0x2028 || cp == 0x2029) { out += '\n'; i += len; continue; }
+    if (cp == 0x2028 || cp == 0x2029) { *o++ = '\n'; i += len; continue; }
     if (cp == 0xA0 || cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F) {
-      out += ' ';
+      *o++ = ' ';
       i += len;
       continue;
     }
-    out.append((const char*)p + i, (size_t)len);
+    std::memcpy(o, p + i, (size_t)len);
+    o += len;
     i += len;
   }
+  out.resize((size_t)(o - out.data()));
   return out;
 }
 
 // Collapses blank runs to one space, trims each line, keeps at most one empty line.
+// The output is never longer than the input.
 std::string clean_whitespace(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+  std::string out(s.size(), '\0');
+  char* const begin = out.data();
+  char* o = begin;
   int newlines = 0;
   bool pending_space = false;
   for (char c : s) {
     if (c == ' ') { pending_space = true; continue; }
     if (c == '\n') { ++newlines; pending_space = false; continue; }
-    if (!out.empty()) {
-      if (newlines > 0) out.append(newlines >= 2 ? "\n\n" : "\n");
-      else if (pending_space) out += ' ';
+    if (o != begin) {
+      if (newlines > 0) {
+        *o++ = '\n';
+        if (newlines >= 2) *o++ = '\n';
+      } else if (pending_space) {
+        *o++ = ' ';
+      }
     }
     newlines = 0;
     pending_space = false;
-    out += c;
+    *o++ = c;
   }
+  out.resize((size_t)(o - begin));
   return out;
 }
 
@@ -242,7 +363,9 @@ std::string clean_whitespace(std::string_view s) {
 
 std::string normalize_text(std::string_view s, const NormalizeConfig& cfg) {
   std::string t(s);
-  if (cfg.html) t = strip_html(t);
+  // strip_html changes nothing in a text without '<' and '&' (two memchr scans are much
+  // faster than find_first_of, which tests each byte against the set).
+  if (cfg.html && (t.find('<') != std::string::npos || t.find('&') != std::string::npos)) t = strip_html(t);
   if (cfg.nfkc) t = nfkc(t);
   if (cfg.controls) t = clean_controls(t);
   if (cfg.whitespace) t = clean_whitespace(t);
