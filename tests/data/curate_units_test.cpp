@@ -2,6 +2,7 @@
 // normalization, language identification, dedup (with the LSH match probability
 // checked against its formula on sets of known Jaccard similarity).
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "veritas/data/card.hpp"
+#include "veritas/data/curate.hpp"
 #include "veritas/data/dedup.hpp"
 #include "veritas/data/hygiene.hpp"
 #include "veritas/data/jsonl.hpp"
@@ -19,6 +21,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
+#include "veritas/util/text.hpp"
 
 using namespace veritas;
 
@@ -108,9 +111,164 @@ TEST(Hygiene, EveryProblemHasItsReason) {
   EXPECT_EQ(reason("{\"text\":\"x\"}"), "input.missing_field");
   EXPECT_EQ(reason("{\"id\":\"1\",\"text\":5}"), "input.bad_field_type");
   EXPECT_EQ(reason("{\"id\":[1],\"text\":\"x\"}"), "input.bad_field_type");
+  EXPECT_EQ(reason("{\"id\":\"1\",\"text\":\"x\",\"n\":1e999}"), "input.malformed_json");  // overflow: not a crash
   Document d;
   Decision dec = parse_document("{\"id\":\"1\",\"text\":\"a\xc3\"}", false, cfg, d);
   EXPECT_NE(dec.detail.find("offset 19"), std::string::npos) << dec.detail;
+}
+
+namespace {
+
+// The reference semantics of parse_document: nlohmann alone (the parser before the
+// simdjson fast path). Returns reason, detail, id, text, title and the fields as JSON.
+std::string oracle_parse(const std::string& line, const HygieneConfig& cfg) {
+  using nlohmann::json;
+  auto out = [](const std::string& reason, const std::string& detail, const std::string& id = "",
+                const std::string& text = "", const std::string& title = "", const std::string& raw = "") {
+    return reason + "|" + detail + "|" + id + "|" + text + "|" + title + "|" + raw;
+  };
+  if (line.find_first_not_of(" \t\r") == std::string::npos) return out("input.blank_line", "");
+  size_t bad = utf8_invalid_offset(line);
+  if (bad != std::string::npos) return out("input.invalid_utf8", "invalid UTF-8 at byte offset " + std::to_string(bad));
+  json raw;
+  try {
+    raw = json::parse(line);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    return out("input.malformed_json", "byte offset " + std::to_string(e.byte ? e.byte - 1 : 0) + ": " + what.substr(what.find("parse error")));
+  } catch (const json::exception& e) {  // number overflow
+    std::string what = e.what();
+    return out("input.malformed_json", what.substr(what.find("] ") + 2));
+  }
+  if (!raw.is_object()) return out("input.not_object", std::string("a JSON ") + raw.type_name());
+  std::string id;
+  auto it = raw.find("id");
+  if (it != raw.end() && !it->is_null()) {
+    if (it->is_string()) id = it->get<std::string>();
+    else if (it->is_number_integer()) id = std::to_string(it->get<int64_t>());
+    else return out("input.bad_field_type", std::string("id is a ") + it->type_name(), id);
+  }
+  for (const auto& f : cfg.required)
+    if (!raw.contains(f) || raw[f].is_null()) return out("input.missing_field", f, id);
+  for (const char* f : {"text", "source", "author", "url", "title", "created_at", "lang"})
+    if (raw.contains(f) && !raw[f].is_null() && !raw[f].is_string())
+      return out("input.bad_field_type", std::string(f) + " is a " + raw[f].type_name(), id);
+  std::string text = raw.contains("text") && raw["text"].is_string() ? raw["text"].get<std::string>() : "";
+  std::string title = raw.contains("title") && raw["title"].is_string() ? raw["title"].get<std::string>() : "";
+  raw.erase("text");
+  return out("", "", id, text, title, raw.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string new_parse(const std::string& line, const HygieneConfig& cfg) {
+  Document d;
+  Decision dec = parse_document(line, false, cfg, d);
+  std::string raw;
+  if (dec.keep) {
+    raw = "{";
+    for (const Field& f : d.fields) {
+      if (f.key == "text") continue;
+      if (raw.size() > 1) raw += ',';
+      append_json_string(raw, f.key);
+      raw += ':';
+      if (f.type == Field::String) append_json_string(raw, f.value);
+      else raw += f.value;
+    }
+    raw += "}";
+  }
+  return dec.reason + "|" + dec.detail + "|" + d.id + "|" + d.text + "|" + d.title + "|" + raw;
+}
+
+}  // namespace
+
+// The simdjson fast path must accept, reject and report exactly like nlohmann: every
+// field, id conversion and error detail, on valid lines and on random corruptions.
+TEST(Hygiene, FastParserAgreesWithNlohmannOnMutatedLines) {
+  HygieneConfig cfg;
+  std::vector<std::string> seeds = {
+      R"({"id":"a1","text":"hello \"world\"\n\u00e9\ud83d\ude00","visibility":"public","n":-0,"big":18446744073709551615})",
+      R"({"id":9223372036854775807,"text":"x","title":"T\u0000","f":1.5,"e":1e5,"a":[1,{"b":null}],"o":{"k":true}})",
+      R"({"id":-12,"text":"caf\u00e9","id":"dup","lang":null,"source":"s","url":"http://x.org/","z":false})",
+      R"({"te\u0078t":"escaped key","id":"k","visibility":"public"})",
+      "{\"id\":\"zh\",\"text\":\"中文，测试！\",\"author\":\"作者\"}",
+  };
+  const std::string alphabet = "{}[]\",:\\/ -+.0123456789eEtrufalsn\x01\x7f\xc3\xa9\xff\xe4\xb8\xad";
+  Rng rng(11);
+  int agreed = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string line = seeds[rng.below(seeds.size())];
+    int edits = (int)rng.below(4);
+    for (int e = 0; e < edits && !line.empty(); ++e) {
+      size_t pos = rng.below(line.size());
+      switch (rng.below(3)) {
+        case 0: line.erase(pos, 1 + rng.below(3)); break;
+        case 1: line.insert(pos, 1, alphabet[rng.below(alphabet.size())]); break;
+        default: line[pos] = alphabet[rng.below(alphabet.size())];
+      }
+    }
+    ASSERT_EQ(new_parse(line, cfg), oracle_parse(line, cfg)) << "line: " << line;
+    ++agreed;
+  }
+  EXPECT_EQ(agreed, 20000);
+}
+
+TEST(JsonWriter, StringsMatchNlohmannAndRoundTrip) {
+  auto nl = [](const std::string& s) {
+    return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  auto ours = [](const std::string& s) {
+    std::string o;
+    append_json_string(o, s);
+    return o;
+  };
+  std::string all;
+  for (int c = 0; c < 0x80; ++c) all += (char)c;
+  for (const std::string& s : {std::string(), all, std::string("quote \" backslash \\ slash / tab\t nl\n cr\r"),
+                               std::string("caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80"), std::string("\x7f\x1b[31m"),
+                               std::string("cut \xe4\xb8"), std::string("bad \xff\xfe end"), std::string("\xed\xa0\x80")}) {
+    EXPECT_EQ(ours(s), nl(s)) << s;
+    if (is_valid_utf8(s)) {
+      EXPECT_EQ(nlohmann::json::parse(ours(s)).get<std::string>(), s);
+    }
+  }
+  Rng rng(5);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s;
+    for (int k = (int)rng.below(20); k > 0; --k) s += (char)rng.below(256);
+    ASSERT_EQ(ours(s), nl(s));
+  }
+  for (double v : {0.0, -0.0, 1.0, 0.1, 1e20, 1.5e-7, 0.6923, 123456789.125, -2.5, 1e300, (double)NAN, (double)INFINITY}) {
+    std::string o;
+    append_json_number(o, v);
+    EXPECT_EQ(o, nlohmann::json(v).dump()) << v;
+  }
+}
+
+// kept.jsonl and rejected.jsonl are written without nlohmann: each line must read back
+// as JSON and be exactly what nlohmann would write for it.
+TEST(JsonWriter, CurateOutputsAreCanonicalJson) {
+  fs::path in = tmpdir() / "writer.jsonl";
+  write_raw(in, "{\"id\":\"a\",\"text\":\"the cat and the \\\"dog\\\"\\nof it\\u0001\",\"visibility\":\"public\","
+                "\"x\":1.5,\"y\":[1,{\"z\":null}],\"lang\":\"xx\",\"scores\":7,\"aaa\":true,\"zz\":-3}\n"
+                "{\"id\":\"b\",\"text\":\"x\"\n"
+                "{\"id\":\"c\",\"text\":\"the end of it and the\",\"visibility\":\"private\"}\n");
+  CurateOptions opt;
+  opt.inputs = {in.string()};
+  opt.out_dir = (tmpdir() / "writer-out").string();
+  opt.no_content_filters = true;
+  CurateResult r = run_curate(opt);
+  EXPECT_EQ(r.stats.kept, 1u);
+  EXPECT_EQ(r.stats.rejected, 2u);
+  for (const char* f : {"kept.jsonl", "rejected.jsonl"}) {
+    std::vector<std::string> lines = read_all((fs::path(opt.out_dir) / f).string());
+    for (const auto& l : lines) EXPECT_EQ(nlohmann::json::parse(l).dump(), l);
+  }
+  auto kept = nlohmann::json::parse(read_all((fs::path(opt.out_dir) / "kept.jsonl").string()).at(0));
+  EXPECT_EQ(kept["text"], "the cat and the \"dog\"\nof it");
+  EXPECT_EQ(kept["lang"], "en");
+  EXPECT_EQ(kept["x"], 1.5);
+  EXPECT_EQ(kept["y"], nlohmann::json::parse("[1,{\"z\":null}]"));
+  EXPECT_EQ(kept["zz"], -3);
+  EXPECT_TRUE(kept["scores"].is_object());
 }
 
 TEST(Visibility, DefaultDenyAndOptOut) {
@@ -158,6 +316,42 @@ TEST(Normalize, HtmlEntitiesNfkcControlsWhitespace) {
   // Idempotent on plain text.
   std::string t = normalize_text("Ｔｈｅ  <i>quick</i>\n\n\n brown\u00a0fox");
   EXPECT_EQ(normalize_text(t), t);
+}
+
+// nfkc() normalizes only the pieces its quick check flags; the result must equal
+// utf8proc on the whole text, for text that mixes marks, jamo, compatibility forms.
+TEST(Normalize, NfkcPiecesEqualWholeTextNfkc) {
+  auto whole = [](const std::string& s) {
+    utf8proc_uint8_t* dst = nullptr;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t*)s.data(), (utf8proc_ssize_t)s.size(), &dst,
+                                      (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT));
+    std::string out((const char*)dst, (size_t)std::max<utf8proc_ssize_t>(n, 0));
+    std::free(dst);
+    return out;
+  };
+  const std::pair<int32_t, int32_t> ranges[] = {
+      {0x20, 0x7E},     {0xA0, 0x24F},    {0x300, 0x36F},   {0x1100, 0x11FF}, {0xAC00, 0xAC40},
+      {0x3000, 0x30FF}, {0xFF00, 0xFFEF}, {0x4E00, 0x4E40}, {0x0900, 0x0DFF}, {0x1E00, 0x1FFF},
+      {0x2000, 0x2BFF}, {0xF900, 0xFB4F}, {0x1D400, 0x1D4FF}, {0x80, 0xFFFD}};
+  Rng rng(3);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (int k = 1 + (int)rng.below(8); k > 0; --k) {
+      auto [lo, hi] = ranges[rng.below(std::size(ranges))];
+      int32_t cp = (int32_t)rng.range(lo, hi);
+      if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';
+      utf8proc_uint8_t u[4];
+      s.append((const char*)u, (size_t)utf8proc_encode_char(cp, u));
+    }
+    ASSERT_EQ(nfkc(s), whole(s)) << s;
+  }
+  // Every BMP character between neighbours that compose (e + acute, Hangul L + V).
+  for (int32_t cp = 0x80; cp < 0x10000; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    utf8proc_uint8_t u[4];
+    std::string c((const char*)u, (size_t)utf8proc_encode_char(cp, u));
+    for (const std::string& s : {c, "e" + c + "\u0301", "\u1100" + c + "\u1161"}) ASSERT_EQ(nfkc(s), whole(s)) << cp;
+  }
 }
 
 TEST(Language, EnglishChineseOther) {

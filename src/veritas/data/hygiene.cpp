@@ -55,6 +55,12 @@ Decision parse_slow(std::string_view line, std::vector<Field>& fields) {
     auto p = what.find("parse error");
     return Decision::drop("input.malformed_json", "byte offset " + std::to_string(e.byte ? e.byte - 1 : 0) + ": " +
                                                        (p != std::string::npos ? what.substr(p) : what));
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond the double range ("1e999") is out_of_range, not parse_error; it
+    // must reject the line, not end the run.
+    std::string what = e.what();
+    auto p = what.find("] ");
+    return Decision::drop("input.malformed_json", p != std::string::npos ? what.substr(p + 2) : what);
   }
   if (!raw.is_object()) return Decision::drop("input.not_object", std::string("a JSON ") + raw.type_name());
   // nlohmann objects are sorted by key and keep the last of duplicate keys.
