@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
       bytes += texts[i].size();
       sink += mh.signature(texts[i], langs[i]).bands.size();
     }
+  } else if (mode == "langid") {
+    for (auto& x : texts) {
+      bytes += x.size();
+      sink += (size_t)identify_language(x).lang;
+    }
   } else if (mode == "normalize") {
     for (auto& x : texts) {
       bytes += x.size();

@@ -383,6 +383,8 @@ CurateResult run_curate(const CurateOptions& opt) {
   uint64_t lang_in[3] = {}, lang_kept[3] = {};  // by Lang; into the card's maps at the end
 
   std::vector<Item> batch;
+  batch.reserve(std::min<size_t>(p.batch_docs, 1 << 16));
+  std::vector<std::string> spare;  // line buffers of the last batch, reused: fewer allocations
   auto process = [&](std::vector<Item>& b) {
     auto& pool = ThreadPool::global();
     pool.parallel_for((int64_t)b.size(), [&](int64_t lo, int64_t hi) {
@@ -450,6 +452,8 @@ CurateResult run_curate(const CurateOptions& opt) {
         rej_order.add(key);
       }
     }
+    for (auto& it : b)
+      if (it.line.capacity() <= (1u << 20)) spare.push_back(std::move(it.line));
     b.clear();
   };
 
@@ -459,6 +463,10 @@ CurateResult run_curate(const CurateOptions& opt) {
     uint64_t last_bytes = 0;
     for (;;) {
       Item it;
+      if (!spare.empty()) {
+        it.line = std::move(spare.back());
+        spare.pop_back();
+      }
       if (!reader.next(it.line, &it.too_long)) break;
       it.file_idx = fi;
       it.line_no = reader.line_number();

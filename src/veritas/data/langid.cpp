@@ -85,18 +85,24 @@ LangResult identify_language(std::string_view text) {
   long han = 0, kana = 0, hangul = 0, latin_words = 0, other_words = 0, fw = 0;
   // Current word state: 0 none, 1 Latin, 2 other script.
   int in_word = 0;
-  char word[16];  // the current Latin word, lower case, first 16 bytes
+  unsigned char word[16] = {};  // the current Latin word, lower case, first 16 bytes, zero padded
   size_t wlen = 0;
   static const FunctionWordSet fws;
   auto end_word = [&] {
     if (in_word == 1) {
       ++latin_words;
-      if (wlen <= 12 && fws.contains(pack(word, wlen))) ++fw;
+      if (wlen <= 12) {
+        WordKey k;
+        std::memcpy(&k.lo, word, 8);
+        std::memcpy(&k.hi, word + 8, 8);
+        if (fws.contains(k)) ++fw;
+      }
     } else if (in_word == 2) {
       ++other_words;
     }
     in_word = 0;
     wlen = 0;
+    std::memset(word, 0, sizeof word);
   };
   for (size_t i = 0; i < n;) {
     unsigned char c = p[i];
@@ -104,9 +110,15 @@ LangResult identify_language(std::string_view text) {
       if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
         if (in_word == 2) end_word();
         in_word = 1;
-        if (wlen < 16) word[wlen++] = (char)(c | 0x20);
-      } else if (c == '\'' && in_word == 1) {
-        // "don't": the apostrophe stays inside the word.
+        // The whole run of letters and apostrophes ("don't" is one word) at once;
+        // | 0x20 lower-cases a letter and leaves the apostrophe as it is.
+        size_t j = i;
+        while (j < n && (((p[j] | 0x20) >= 'a' && (p[j] | 0x20) <= 'z') || p[j] == '\'')) ++j;
+        for (size_t k = i; k < j && wlen < 16; ++k) word[wlen++] = p[k] | 0x20;
+        i = j;
+        continue;
+      }
+      if (c == '\'' && in_word == 1) {
         if (wlen < 16) word[wlen++] = '\'';
       } else {
         end_word();
@@ -114,10 +126,21 @@ LangResult identify_language(std::string_view text) {
       ++i;
       continue;
     }
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t len = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
-    if (len <= 0) { ++i; continue; }
-    i += (size_t)len;
+    int32_t cp;
+    size_t len;
+    if ((c & 0xF0) == 0xE0 && i + 2 < n && (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80 &&
+        (c != 0xE0 || p[i + 1] >= 0xA0) && (c != 0xED || p[i + 1] < 0xA0)) {
+      // Three-byte characters (Han, kana, hangul) decoded inline; the rest by utf8proc.
+      cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+      len = 3;
+    } else {
+      utf8proc_int32_t u;
+      utf8proc_ssize_t l = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &u);
+      if (l <= 0) { ++i; continue; }
+      cp = u;
+      len = (size_t)l;
+    }
+    i += len;
     if (is_han(cp)) { end_word(); ++han; continue; }
     if (is_kana(cp)) { end_word(); ++kana; continue; }
     if (is_hangul(cp)) { end_word(); ++hangul; continue; }
@@ -126,8 +149,13 @@ LangResult identify_language(std::string_view text) {
     bool mark = cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME;
     if (letter || (mark && in_word)) {
       // Latin-1 / Latin Extended letters (é, ü, ß) mark a word as non-English.
-      if (in_word == 1) { in_word = 2; wlen = 0; }
-      else if (in_word == 0) in_word = 2;
+      if (in_word == 1) {
+        in_word = 2;
+        wlen = 0;
+        std::memset(word, 0, sizeof word);
+      } else if (in_word == 0) {
+        in_word = 2;
+      }
       continue;
     }
     end_word();

@@ -220,7 +220,10 @@ const NfkcTable& nfkc_table() {
 
 }  // namespace
 
-std::string nfkc(std::string_view s) {
+namespace {
+
+// NFKC of s into out; false (out untouched) when s is already NFKC.
+bool nfkc_changed(std::string_view s, std::string& out) {
   const NfkcTable& t = nfkc_table();
   const auto* p = (const unsigned char*)s.data();
   size_t n = s.size();
@@ -236,7 +239,7 @@ std::string nfkc(std::string_view s) {
     len = (size_t)l;
     return cp < 0x10000 ? t.cls[cp] : kContext;
   };
-  std::string out;
+  out.clear();
   size_t i = 0, prev = 0, copied = 0, len = 0;
   while (i < n) {
     if (i + 8 <= n) {  // eight ASCII bytes at once: all stable
@@ -263,17 +266,16 @@ std::string nfkc(std::string_view s) {
     else out += nfkc_utf8proc(s.substr(start, end - start));
     copied = i = end;
   }
-  if (copied == 0) return std::string(s);
+  if (copied == 0) return false;
   out.append(s.data() + copied, n - copied);
-  return out;
+  return true;
 }
-
-namespace {
 
 // Drops C0/C1 controls (except tab and newline), zero-width characters, BOM and ANSI
 // escape sequences; maps other Unicode spaces to ' ' and line/paragraph separators to
-// '\n'. The output is never longer than the input.
-std::string clean_controls(std::string_view s) {
+// '\n'. Output goes to put(const char*, size_t): never more bytes than the input.
+template <class Put>
+void clean_controls(std::string_view s, Put&& put) {
   // Bytes that may start something to change: ASCII controls, and the lead bytes of
   // U+0080..U+00BF (C2), U+2000..U+206F (E2), U+3000 (E3) and U+FEFF (EF).
   static const auto kSpecial = [] {
@@ -282,17 +284,17 @@ std::string clean_controls(std::string_view s) {
     t[0x7F] = t[0xC2] = t[0xE2] = t[0xE3] = t[0xEF] = true;
     return t;
   }();
-  std::string out(s.size(), '\0');
-  char* o = out.data();
   const auto* p = (const unsigned char*)s.data();
   size_t n = s.size();
   for (size_t i = 0; i < n;) {
-    unsigned char c = p[i];
-    if (!kSpecial[c]) {
-      *o++ = (char)c;
-      ++i;
-      continue;
+    size_t run = i;  // bytes copied as they are
+    while (run < n && !kSpecial[p[run]]) ++run;
+    if (run > i) {
+      put(s.data() + i, run - i);
+      i = run;
+      if (i == n) break;
     }
+    unsigned char c = p[i];
     if (c < 0x80) {
       if (c == 0x1B) {  // ESC [ params final-byte
         size_t j = i + 1;
@@ -305,8 +307,8 @@ std::string clean_controls(std::string_view s) {
         }
         continue;
       }
-      if (c == '\r') { *o++ = '\n'; ++i; if (i < n && p[i] == '\n') ++i; continue; }
-      if (c == '\t') { *o++ = ' '; ++i; continue; }
+      if (c == '\r') { put("\n", 1); ++i; if (i < n && p[i] == '\n') ++i; continue; }
+      if (c == '\t') { put(" ", 1); ++i; continue; }
       ++i;  // other C0 controls and DEL
       continue;
     }
@@ -318,60 +320,85 @@ std::string clean_controls(std::string_view s) {
       i += len;
       continue;
     }
-    if (cp == 0x2028 || cp == 0x2029) { *o++ = '\n'; i += len; continue; }
+    if (cp == 0x2028 || cp == 0x2029) { put("\n", 1); i += len; continue; }
     if (cp == 0xA0 || cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F) {
-      *o++ = ' ';
+      put(" ", 1);
       i += len;
       continue;
     }
-    std::memcpy(o, p + i, (size_t)len);
-    o += len;
+    put(s.data() + i, (size_t)len);
     i += len;
   }
-  out.resize((size_t)(o - out.data()));
-  return out;
 }
 
 // Collapses blank runs to one space, trims each line, keeps at most one empty line.
-// The output is never longer than the input.
-std::string clean_whitespace(std::string_view s) {
-  std::string out(s.size(), '\0');
-  char* const begin = out.data();
-  char* o = begin;
-  int newlines = 0;
-  bool pending_space = false;
-  for (char c : s) {
-    if (c == ' ') { pending_space = true; continue; }
-    if (c == '\n') { ++newlines; pending_space = false; continue; }
-    if (o != begin) {
-      if (newlines > 0) {
-        *o++ = '\n';
-        if (newlines >= 2) *o++ = '\n';
-      } else if (pending_space) {
-        *o++ = ' ';
+// Takes pieces of text in order; writes to a buffer at least as long as the input.
+class WhitespaceCleaner {
+ public:
+  explicit WhitespaceCleaner(char* out) : begin_(out), o_(out) {}
+  void operator()(const char* s, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      char c = s[i];
+      if (c == ' ') { pending_space_ = true; continue; }
+      if (c == '\n') { ++newlines_; pending_space_ = false; continue; }
+      if (o_ != begin_) {
+        if (newlines_ > 0) {
+          *o_++ = '\n';
+          if (newlines_ >= 2) *o_++ = '\n';
+        } else if (pending_space_) {
+          *o_++ = ' ';
+        }
       }
+      newlines_ = 0;
+      pending_space_ = false;
+      *o_++ = c;
     }
-    newlines = 0;
-    pending_space = false;
-    *o++ = c;
   }
-  out.resize((size_t)(o - begin));
-  return out;
-}
+  size_t size() const { return (size_t)(o_ - begin_); }
+
+ private:
+  char* begin_;
+  char* o_;
+  int newlines_ = 0;
+  bool pending_space_ = false;
+};
 
 }  // namespace
 
+std::string nfkc(std::string_view s) {
+  std::string out;
+  return nfkc_changed(s, out) ? out : std::string(s);
+}
+
 std::string normalize_text(std::string_view s, const NormalizeConfig& cfg) {
-  std::string t(s);
+  std::string t, tmp;  // t holds the text once a pass has rewritten it
+  std::string_view v = s;
   // strip_html changes nothing in a text without '<' and '&' (two memchr scans are much
   // faster than find_first_of, which tests each byte against the set).
-  if (cfg.html && (t.find('<') != std::string::npos || t.find('&') != std::string::npos)) t = strip_html(t);
-  if (cfg.nfkc) t = nfkc(t);
-  if (cfg.controls) t = clean_controls(t);
-  if (cfg.whitespace) t = clean_whitespace(t);
+  if (cfg.html && (v.find('<') != std::string_view::npos || v.find('&') != std::string_view::npos)) {
+    t = strip_html(v);
+    v = t;
+  }
+  if (cfg.nfkc && nfkc_changed(v, tmp)) {
+    t.swap(tmp);
+    v = t;
+  }
+  // Controls and whitespace in one pass; neither makes the text longer.
+  std::string out(v.size(), '\0');
+  char* o = out.data();
+  auto copy = [&o](const char* p, size_t n) {
+    std::memcpy(o, p, n);
+    o += n;
+  };
+  WhitespaceCleaner ws(out.data());
+  if (cfg.controls && cfg.whitespace) clean_controls(v, ws);
+  else if (cfg.controls) clean_controls(v, copy);
+  else if (cfg.whitespace) ws(v.data(), v.size());
+  else copy(v.data(), v.size());
+  out.resize(cfg.whitespace ? ws.size() : (size_t)(o - out.data()));
   // NFKC can expose characters (e.g. U+2028 from compatibility forms) that the later
   // passes handle, and the passes cannot create new NFKC work: one round is stable.
-  return t;
+  return out;
 }
 
 }  // namespace veritas
