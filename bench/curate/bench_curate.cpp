@@ -1,5 +1,9 @@
 // bench_curate MODE FILE: single-thread throughput over the documents of a JSONL file.
-//   parse    nlohmann JSON parse of each line (the ceiling of any stage that reads JSONL)
+//   read     JsonlReader over the file: read, split at newlines (the I/O ceiling)
+//   parse    nlohmann JSON parse of each line
+//   simdjson simdjson DOM parse of each line (the ceiling of the input stage's parser)
+//   input    the input stage: parse_document (hygiene checks, fields) of each line
+//   langid   language identification of each document's text
 //   minhash  MinHash signature (14 x 8) of each document's text, language identified first
 //   normalize  NFKC/HTML/whitespace normalization of each text
 // Prints MB/s of input (text bytes for minhash/normalize, line bytes for parse) per CPU
@@ -10,7 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <simdjson.h>
+
 #include "veritas/data/dedup.hpp"
+#include "veritas/data/hygiene.hpp"
 #include "veritas/data/jsonl.hpp"
 #include "veritas/data/langid.hpp"
 #include "veritas/data/normalize.hpp"
@@ -20,26 +27,36 @@ using namespace veritas;
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: bench_curate parse|minhash|normalize FILE.jsonl\n");
+    std::fprintf(stderr, "usage: bench_curate read|parse|simdjson|input|langid|minhash|normalize FILE.jsonl\n");
     return 2;
   }
   std::string mode = argv[1];
+  auto cpu = [] {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+  };
+  if (mode == "read") {
+    double t0 = cpu(), bytes = 0;
+    JsonlReader r(argv[2]);
+    std::string line;
+    while (r.next(line)) bytes += line.size() + 1;
+    double s = cpu() - t0;
+    std::printf("read: %.1f MB in %.2f CPU s = %.1f MB/s per core (single thread)\n", bytes / 1e6, s, bytes / 1e6 / s);
+    return 0;
+  }
+  bool whole_lines = mode == "parse" || mode == "simdjson" || mode == "input";
   std::vector<std::string> lines, texts;
   JsonlReader r(argv[2]);
   std::string line;
   while (r.next(line)) {
-    if (mode == "parse") lines.push_back(line);
+    if (whole_lines) lines.push_back(line);
     else {
       auto j = nlohmann::json::parse(line, nullptr, false);
       if (j.is_object() && j.contains("text") && j["text"].is_string()) texts.push_back(j["text"]);
     }
   }
   double bytes = 0;
-  auto cpu = [] {
-    timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-  };
   double t0 = cpu();
   size_t sink = 0;
   if (mode == "parse") {
@@ -47,6 +64,20 @@ int main(int argc, char** argv) {
       bytes += l.size() + 1;
       auto j = nlohmann::json::parse(l, nullptr, false);
       sink += j.size();
+    }
+  } else if (mode == "simdjson") {
+    simdjson::dom::parser parser;
+    for (auto& l : lines) {
+      bytes += l.size() + 1;
+      simdjson::dom::element e;
+      if (parser.parse(l).get(e) == simdjson::SUCCESS) sink += e.is_object();
+    }
+  } else if (mode == "input") {
+    HygieneConfig cfg;
+    for (auto& l : lines) {
+      bytes += l.size() + 1;
+      Document d;
+      sink += parse_document(l, false, cfg, d).keep;
     }
   } else if (mode == "minhash") {
     std::vector<Lang> langs;

@@ -232,8 +232,14 @@ TEST(JsonWriter, StringsMatchNlohmannAndRoundTrip) {
   }
   Rng rng(5);
   for (int i = 0; i < 2000; ++i) {
-    std::string s;
+    std::string s;  // mostly invalid UTF-8
     for (int k = (int)rng.below(20); k > 0; --k) s += (char)rng.below(256);
+    ASSERT_EQ(ours(s), nl(s));
+  }
+  const std::string pieces[] = {"a", "\"", "\\", "\n", "\x01", "\x1f", " ", "\xc3\xa9", "\xe4\xb8\xad", "\x7f", "/"};
+  for (int i = 0; i < 2000; ++i) {
+    std::string s;  // valid UTF-8: escapes anywhere in and across 8-byte blocks
+    for (int k = (int)rng.below(40); k > 0; --k) s += pieces[rng.below(std::size(pieces))];
     ASSERT_EQ(ours(s), nl(s));
   }
   for (double v : {0.0, -0.0, 1.0, 0.1, 1e20, 1.5e-7, 0.6923, 123456789.125, -2.5, 1e300, (double)NAN, (double)INFINITY}) {

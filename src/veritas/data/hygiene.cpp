@@ -80,6 +80,7 @@ bool parse_fast(std::string_view line, std::vector<Field>& fields) {
   simdjson::dom::object obj;
   if (parser.parse(line.data(), line.size()).get_object().get(obj) != simdjson::SUCCESS) return false;
   char num[24];
+  fields.reserve(obj.size());
   for (auto kv : obj) {
     Field f{std::string(kv.key), Field::Null, {}};
     simdjson::dom::element v = kv.value;
@@ -107,7 +108,8 @@ bool parse_fast(std::string_view line, std::vector<Field>& fields) {
     }
     fields.push_back(std::move(f));
   }
-  std::stable_sort(fields.begin(), fields.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
+  // Duplicates make the parse fall back, so a plain sort is enough (and does not allocate).
+  std::sort(fields.begin(), fields.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
   for (size_t i = 1; i < fields.size(); ++i)
     if (fields[i].key == fields[i - 1].key) return false;
   return true;
@@ -126,8 +128,17 @@ Decision parse_document(std::string_view line, bool too_long, const HygieneConfi
     Decision d = parse_slow(line, doc.fields);
     if (!d.keep) return d;
   }
+  // One pass over the fields for the ones with a type to check (in this order).
+  static constexpr std::string_view kTyped[] = {"text", "source", "author", "url", "title", "created_at", "lang"};
+  const Field* id = nullptr;
+  Field* typed[std::size(kTyped)] = {};
+  for (Field& f : doc.fields) {
+    if (f.key == "id") id = &f;
+    else
+      for (size_t k = 0; k < std::size(kTyped); ++k)
+        if (f.key == kTyped[k]) typed[k] = &f;
+  }
   // id: a string, or an integer (converted to its decimal text, as int64).
-  const Field* id = doc.field("id");
   if (id && id->type != Field::Null) {
     if (id->type == Field::String) doc.id = id->value;
     else if (id->type == Field::Integer)
@@ -138,15 +149,12 @@ Decision parse_document(std::string_view line, bool too_long, const HygieneConfi
     const Field* r = doc.field(f);
     if (!r || r->type == Field::Null) return Decision::drop("input.missing_field", f);
   }
-  for (const char* f : {"text", "source", "author", "url", "title", "created_at", "lang"}) {
-    const Field* r = doc.field(f);
-    if (r && r->type != Field::Null && r->type != Field::String)
-      return Decision::drop("input.bad_field_type", std::string(f) + " is a " + type_name(r->type));
-  }
+  for (size_t k = 0; k < std::size(kTyped); ++k)
+    if (typed[k] && typed[k]->type != Field::Null && typed[k]->type != Field::String)
+      return Decision::drop("input.bad_field_type", std::string(kTyped[k]) + " is a " + type_name(typed[k]->type));
   // The input text is not written back (kept.jsonl carries the normalized one): move it.
-  for (auto& f : doc.fields)
-    if (f.type == Field::String && f.key == "text") doc.text = std::move(f.value);
-  if (const std::string* t = doc.string_field("title")) doc.title = *t;
+  if (Field* t = typed[0]; t && t->type == Field::String) doc.text = std::move(t->value);
+  if (Field* t = typed[4]; t && t->type == Field::String) doc.title = t->value;
   return Decision::ok();
 }
 

@@ -178,9 +178,23 @@ void append_json_string(std::string& out, std::string_view s) {
     return;
   }
   static const char kHex[] = "0123456789abcdef";
+  // Whether any of 8 bytes is < 0x20, '"' or '\\' (exact for "any": SWAR zero-byte tests).
+  auto needs_escape = [](uint64_t w) {
+    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    auto zero_byte = [&](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+    return (((w - kOnes * 0x20) & ~w & kHigh) | zero_byte(w ^ (kOnes * '"')) | zero_byte(w ^ (kOnes * '\\'))) != 0;
+  };
   out += '"';
   size_t run = 0;  // start of the bytes not yet copied
   for (size_t i = 0; i < s.size(); ++i) {
+    if (i + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (!needs_escape(w)) {
+        i += 7;
+        continue;
+      }
+    }
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
