@@ -354,6 +354,9 @@ CurateResult run_curate(const CurateOptions& opt) {
   fs::create_directories(dir);
 
   AtomicFile kept(dir / "kept.jsonl"), rejected(dir / "rejected.jsonl");
+  // 1 MiB stdio buffers: one write call per MiB instead of one per 4 KiB.
+  std::setvbuf(kept.file(), nullptr, _IOFBF, 1 << 20);
+  std::setvbuf(rejected.file(), nullptr, _IOFBF, 1 << 20);
   OrderWriter kept_order, rej_order;
   std::unique_ptr<AtomicFile> sigfile;
   std::unique_ptr<SignatureWriter> sigw;
@@ -384,7 +387,8 @@ CurateResult run_curate(const CurateOptions& opt) {
 
   std::vector<Item> batch;
   batch.reserve(std::min<size_t>(p.batch_docs, 1 << 16));
-  std::vector<std::string> spare;  // line buffers of the last batch, reused: fewer allocations
+  // Line and output buffers of the last batch, reused: fewer allocations and page faults.
+  std::vector<std::pair<std::string, std::string>> spare;
   auto process = [&](std::vector<Item>& b) {
     auto& pool = ThreadPool::global();
     pool.parallel_for((int64_t)b.size(), [&](int64_t lo, int64_t hi) {
@@ -453,7 +457,8 @@ CurateResult run_curate(const CurateOptions& opt) {
       }
     }
     for (auto& it : b)
-      if (it.line.capacity() <= (1u << 20)) spare.push_back(std::move(it.line));
+      if (it.line.capacity() <= (1u << 20) && it.out.capacity() <= (1u << 20))
+        spare.emplace_back(std::move(it.line), std::move(it.out));
     b.clear();
   };
 
@@ -464,7 +469,8 @@ CurateResult run_curate(const CurateOptions& opt) {
     for (;;) {
       Item it;
       if (!spare.empty()) {
-        it.line = std::move(spare.back());
+        it.line = std::move(spare.back().first);
+        it.out = std::move(spare.back().second);
         spare.pop_back();
       }
       if (!reader.next(it.line, &it.too_long)) break;
