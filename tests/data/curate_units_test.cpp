@@ -242,10 +242,16 @@ TEST(JsonWriter, StringsMatchNlohmannAndRoundTrip) {
     for (int k = (int)rng.below(40); k > 0; --k) s += pieces[rng.below(std::size(pieces))];
     ASSERT_EQ(ours(s), nl(s));
   }
-  for (double v : {0.0, -0.0, 1.0, 0.1, 1e20, 1.5e-7, 0.6923, 123456789.125, -2.5, 1e300, (double)NAN, (double)INFINITY}) {
+  std::vector<double> nums = {0.0, -0.0, 1.0, 0.1, 1e20, 1.5e-7, 0.6923, 123456789.125, -2.5, 1e300,
+                              (double)NAN, (double)INFINITY, 215.0, -7.0, 999999999999999.0, 1e15, -1e15, 1e16};
+  for (int i = 0; i < 2000; ++i) {
+    nums.push_back(std::round(rng.normal() * std::pow(10.0, (double)rng.below(17))));  // integral, all sizes
+    nums.push_back(rng.normal() * std::pow(10.0, (double)rng.range(-8, 20)));
+  }
+  for (double v : nums) {
     std::string o;
     append_json_number(o, v);
-    EXPECT_EQ(o, nlohmann::json(v).dump()) << v;
+    ASSERT_EQ(o, nlohmann::json(v).dump()) << v;
   }
 }
 

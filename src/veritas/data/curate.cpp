@@ -32,8 +32,8 @@ using json = nlohmann::json;
 // Stage costs are CPU time, not wall time: on a busy machine a descheduled thread would
 // otherwise charge its waiting to the stage. Reading the thread CPU clock is a system
 // call (about 1 us), too dear per document and stage; so stages are timed with the
-// monotonic clock (vDSO, no system call) and each run of documents is scaled by the
-// CPU / wall ratio of the thread over that run (CpuScale).
+// monotonic clock (vDSO, no system call), and the thread CPU time of each run of
+// documents is split between its stages in proportion to those timings (CpuSplit).
 struct Clock {
   static double now() {
     timespec ts;
@@ -47,12 +47,9 @@ double thread_cpu() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
-struct CpuScale {
-  double cpu0 = thread_cpu(), wall0 = Clock::now();
-  double ratio() const {  // share of the wall time since construction this thread ran
-    double w = Clock::now() - wall0, c = thread_cpu() - cpu0;
-    return w > 0 ? std::clamp(c / w, 0.0, 1.0) : 1.0;
-  }
+struct CpuSplit {
+  double cpu0 = thread_cpu();
+  double cpu() const { return thread_cpu() - cpu0; }  // thread CPU seconds since construction
 };
 
 enum CoreStage { kInput, kVisibility, kNormalize, kLanguage, kExact, kNear, kNumCore };
@@ -92,10 +89,14 @@ struct Item {
   std::string out;  // the output line (kept or rejected record)
 };
 
-// Charges only the share of the timed wall seconds this thread spent running.
-void scale_secs(std::vector<Item>& b, int64_t lo, int64_t hi, int s0, int s1, double r) {
+// Scales the timings of stages [s0, s1) of items [lo, hi) to sum to cpu seconds.
+void split_cpu(std::vector<Item>& b, int64_t lo, int64_t hi, int s0, int s1, double cpu) {
+  double timed = 0;
   for (int64_t k = lo; k < hi; ++k)
-    for (int s = s0; s < s1; ++s) b[k].secs[s] *= (float)r;
+    for (int s = s0; s < s1; ++s) timed += b[k].secs[s];
+  if (timed <= 0) return;
+  for (int64_t k = lo; k < hi; ++k)
+    for (int s = s0; s < s1; ++s) b[k].secs[s] *= (float)(cpu / timed);
 }
 
 struct Pipeline {
@@ -214,10 +215,12 @@ std::string dump_line(const json& j) {
 // (the layout nlohmann::json::dump gave these records).
 void write_kept(const Document& d, std::string& out) {
   // scores: lang first, then the filters'; sorted by key, a later duplicate wins.
-  std::vector<std::pair<std::string_view, double>> sc;
+  thread_local std::vector<std::pair<std::string_view, double>> sc;  // reused: no allocation per record
+  sc.clear();
   sc.emplace_back("lang", std::round(d.lang_score * 1e4) / 1e4);
   for (auto& [k, v] : d.scores) sc.emplace_back(k, v);
-  std::stable_sort(sc.begin(), sc.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (size_t i = 1; i < sc.size(); ++i)  // stable insertion sort: a dozen entries
+    for (size_t j = i; j > 0 && sc[j].first < sc[j - 1].first; --j) std::swap(sc[j], sc[j - 1]);
   out.reserve(d.text.size() + d.text.size() / 8 + 256);
   out += '{';
   bool first = true;
@@ -392,12 +395,12 @@ CurateResult run_curate(const CurateOptions& opt) {
   auto process = [&](std::vector<Item>& b) {
     auto& pool = ThreadPool::global();
     pool.parallel_for((int64_t)b.size(), [&](int64_t lo, int64_t hi) {
-      CpuScale cs;
+      CpuSplit cs;
       for (int64_t k = lo; k < hi; ++k) p.front(b[k]);
-      scale_secs(b, lo, hi, 0, kNumCore, cs.ratio());
+      split_cpu(b, lo, hi, 0, kNumCore, cs.cpu());
     });
     // Dedup: serial, in input order.
-    CpuScale dedup_cs;
+    CpuSplit dedup_cs;
     double dedup_secs[2] = {0, 0};
     for (auto& it : b) {
       if (!it.alive) continue;
@@ -417,13 +420,15 @@ CurateResult run_curate(const CurateOptions& opt) {
         dedup_secs[1] += dt;
       }
     }
-    double r = dedup_cs.ratio();
-    serial_dedup[0] += dedup_secs[0] * r;
-    serial_dedup[1] += dedup_secs[1] * r;
+    double timed = dedup_secs[0] + dedup_secs[1], cpu = dedup_cs.cpu();
+    if (timed > 0) {
+      serial_dedup[0] += cpu * dedup_secs[0] / timed;
+      serial_dedup[1] += cpu * dedup_secs[1] / timed;
+    }
     pool.parallel_for((int64_t)b.size(), [&](int64_t lo, int64_t hi) {
-      CpuScale cs;
+      CpuSplit cs;
       for (int64_t k = lo; k < hi; ++k) p.back(b[k]);
-      scale_secs(b, lo, hi, kNumCore, kMaxStages, cs.ratio());
+      split_cpu(b, lo, hi, kNumCore, kMaxStages, cs.cpu());
       for (int64_t k = lo; k < hi; ++k) serialize(p, b[k], opt.inputs);
     });
     for (auto& it : b) {

@@ -223,7 +223,18 @@ void append_json_number(std::string& out, double v) {
     out += "null";
     return;
   }
-  // nlohmann's own float formatting (Grisu2, ".0" on integral values).
+  // Integral values below 1e15 print as their digits and ".0" (as nlohmann does);
+  // the common case for counts, and much cheaper than the shortest-digits search.
+  if (v == std::trunc(v) && std::fabs(v) < 1e15) {
+    if (v == 0) {
+      out += std::signbit(v) ? "-0.0" : "0.0";
+      return;
+    }
+    out += std::to_string((int64_t)v);
+    out += ".0";
+    return;
+  }
+  // Otherwise nlohmann's own float formatting (Grisu2).
   char buf[64];
   char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
