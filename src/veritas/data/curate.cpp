@@ -256,8 +256,12 @@ void write_kept(const Document& d, std::string& out) {
       put_replaced(kReplaced[r++]);
       continue;
     }
-    key(f.key);
-    if (f.type == Field::String) append_json_string(out, f.value);
+    // Input fields come from validated UTF-8 (and JSON escapes decode to valid UTF-8).
+    if (!first) out += ',';
+    first = false;
+    append_json_string_valid(out, f.key);
+    out += ':';
+    if (f.type == Field::String) append_json_string_valid(out, f.value);
     else out += f.value;
   }
   while (r < 3) put_replaced(kReplaced[r++]);
@@ -472,17 +476,19 @@ CurateResult run_curate(const CurateOptions& opt) {
     size_t batch_size_bytes = 0;
     uint64_t last_bytes = 0;
     for (;;) {
-      Item it;
+      Item& it = batch.emplace_back();
       if (!spare.empty()) {
         it.line = std::move(spare.back().first);
         it.out = std::move(spare.back().second);
         spare.pop_back();
       }
-      if (!reader.next(it.line, &it.too_long)) break;
+      if (!reader.next(it.line, &it.too_long)) {
+        batch.pop_back();
+        break;
+      }
       it.file_idx = fi;
       it.line_no = reader.line_number();
       batch_size_bytes += it.line.size();
-      batch.push_back(std::move(it));
       if (batch.size() >= p.batch_docs || batch_size_bytes >= p.batch_bytes) {
         process(batch);
         batch_size_bytes = 0;

@@ -177,6 +177,10 @@ void append_json_string(std::string& out, std::string_view s) {
     out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return;
   }
+  append_json_string_valid(out, s);
+}
+
+void append_json_string_valid(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   // Whether any of 8 bytes is < 0x20, '"' or '\\' (exact for "any": SWAR zero-byte tests).
   auto needs_escape = [](uint64_t w) {
