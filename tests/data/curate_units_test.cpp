@@ -381,6 +381,27 @@ TEST(Language, EnglishChineseOther) {
   EXPECT_EQ(id("12345 !!! ...").lang, Lang::Other);
 }
 
+// Words are read 16 bytes at a time when 16 bytes remain, byte by byte near the end:
+// trailing blanks (which add no units) must not change any score.
+TEST(Language, WordsNearTheEndCountTheSame) {
+  const char* words[] = {"the", "The", "THEMSELVES", "especially", "don't", "o'clock", "internationalization",
+                         "café", "naïve", "über", "of", "a", "I", "unto", "x", "中文", "Ünter", "straße", "it's"};
+  Rng rng(9);
+  for (int i = 0; i < 3000; ++i) {
+    std::string t;
+    for (int k = 1 + (int)rng.below(6); k > 0; --k) {
+      t += words[rng.below(std::size(words))];
+      t += rng.below(3) ? " " : "";
+    }
+    LangResult a = identify_language(t), b = identify_language(t + std::string(24, ' '));
+    ASSERT_EQ(a.lang, b.lang) << t;
+    ASSERT_EQ(a.en, b.en) << t;
+    ASSERT_EQ(a.zh, b.zh) << t;
+    ASSERT_EQ(a.score, b.score) << t;
+  }
+  EXPECT_EQ(identify_language("the of and to").en, identify_language("THE Of AND to                 ").en);
+}
+
 TEST(Dedup, ExactAndNearFirstSurvivesAndClusters) {
   DedupConfig cfg;
   MinHasher mh(cfg);

@@ -51,7 +51,9 @@ WordKey pack(const char* w, size_t n) {
   return k;
 }
 
-// Open addressing over 512 slots (the list has ~150 words); the empty key marks a free slot.
+// Open addressing over 4096 slots for ~150 words: a word not in the list almost always
+// meets an empty slot at once, so the lookup rarely branches. The empty key marks a
+// free slot.
 class FunctionWordSet {
  public:
   FunctionWordSet() {
@@ -70,12 +72,21 @@ class FunctionWordSet {
   }
 
  private:
-  static constexpr size_t kSize = 512;
+  static constexpr size_t kSize = 4096;
   static size_t slot(const WordKey& k) {
-    return (size_t)(((k.lo * 0x9E3779B97F4A7C15ull) ^ (k.hi * 0xC2B2AE3D27D4EB4Full)) >> 55);
+    return (size_t)(((k.lo * 0x9E3779B97F4A7C15ull) ^ (k.hi * 0xC2B2AE3D27D4EB4Full)) >> 52);
   }
   std::array<WordKey, kSize> slots_{};
 };
+
+// Bytes of a Latin word as they go into its key: ASCII letters lower-cased, the
+// apostrophe ("don't" is one word); 0 for anything else.
+const auto kWordByte = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = (unsigned char)c;
+  t['\''] = '\'';
+  return t;
+}();
 
 }  // namespace
 
@@ -85,24 +96,24 @@ LangResult identify_language(std::string_view text) {
   long han = 0, kana = 0, hangul = 0, latin_words = 0, other_words = 0, fw = 0;
   // Current word state: 0 none, 1 Latin, 2 other script.
   int in_word = 0;
-  unsigned char word[16] = {};  // the current Latin word, lower case, first 16 bytes, zero padded
+  WordKey word;  // the current Latin word: its first 16 bytes, lower case, zero padded
   size_t wlen = 0;
   static const FunctionWordSet fws;
+  auto add_byte = [&](unsigned char b) {
+    if (wlen < 8) word.lo |= (uint64_t)b << (8 * wlen);
+    else if (wlen < 16) word.hi |= (uint64_t)b << (8 * (wlen - 8));
+    if (wlen < 16) ++wlen;
+  };
   auto end_word = [&] {
     if (in_word == 1) {
       ++latin_words;
-      if (wlen <= 12) {
-        WordKey k;
-        std::memcpy(&k.lo, word, 8);
-        std::memcpy(&k.hi, word + 8, 8);
-        if (fws.contains(k)) ++fw;
-      }
+      if (wlen <= 12 && fws.contains(word)) ++fw;
     } else if (in_word == 2) {
       ++other_words;
     }
     in_word = 0;
     wlen = 0;
-    std::memset(word, 0, sizeof word);
+    word = {};
   };
   for (size_t i = 0; i < n;) {
     unsigned char c = p[i];
@@ -110,16 +121,29 @@ LangResult identify_language(std::string_view text) {
       if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
         if (in_word == 2) end_word();
         in_word = 1;
-        // The whole run of letters and apostrophes ("don't" is one word) at once;
-        // | 0x20 lower-cases a letter and leaves the apostrophe as it is.
+        // The whole run of letters and apostrophes at once.
         size_t j = i;
-        while (j < n && (((p[j] | 0x20) >= 'a' && (p[j] | 0x20) <= 'z') || p[j] == '\'')) ++j;
-        for (size_t k = i; k < j && wlen < 16; ++k) word[wlen++] = p[k] | 0x20;
+        while (j < n && kWordByte[p[j]]) ++j;
+        size_t m = std::min<size_t>(j - i, 16);
+        if (wlen == 0 && i + 16 <= n) {
+          // Its first 16 bytes in two loads: | 0x20 lower-cases letters and keeps the
+          // apostrophe; bytes past the run are masked off.
+          uint64_t lo, hi;
+          std::memcpy(&lo, p + i, 8);
+          std::memcpy(&hi, p + i + 8, 8);
+          uint64_t mlo = m >= 8 ? ~0ull : (1ull << (8 * m)) - 1;
+          uint64_t mhi = m >= 16 ? ~0ull : m <= 8 ? 0 : (1ull << (8 * (m - 8))) - 1;
+          word.lo = (lo | 0x2020202020202020ull) & mlo;
+          word.hi = (hi | 0x2020202020202020ull) & mhi;
+          wlen = m;
+        } else {
+          for (size_t k = i; k < j && wlen < 16; ++k) add_byte(kWordByte[p[k]]);
+        }
         i = j;
         continue;
       }
       if (c == '\'' && in_word == 1) {
-        if (wlen < 16) word[wlen++] = '\'';
+        add_byte('\'');
       } else {
         end_word();
       }
@@ -152,7 +176,7 @@ LangResult identify_language(std::string_view text) {
       if (in_word == 1) {
         in_word = 2;
         wlen = 0;
-        std::memset(word, 0, sizeof word);
+        word = {};
       } else if (in_word == 0) {
         in_word = 2;
       }
