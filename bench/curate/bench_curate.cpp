@@ -1,5 +1,5 @@
 // bench_curate MODE FILE: single-thread throughput over the documents of a JSONL file.
-//   read     JsonlReader over the file: read, split at newlines (the I/O ceiling)
+//   read     JsonlReader over the file: read (and decompress), split at newlines
 //   parse    nlohmann JSON parse of each line
 //   simdjson simdjson DOM parse of each line (the ceiling of the input stage's parser)
 //   input    the input stage: parse_document (hygiene checks, fields) of each line
@@ -37,12 +37,21 @@ int main(int argc, char** argv) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
   };
   if (mode == "read") {
+    // Named by the compression the reader detects (magic bytes), as it does.
+    const char* label = "read";
+    if (std::FILE* f = std::fopen(argv[2], "rb")) {
+      unsigned char m[4] = {};
+      size_t got = std::fread(m, 1, 4, f);
+      std::fclose(f);
+      if (got >= 2 && m[0] == 0x1f && m[1] == 0x8b) label = "read_gzip";
+      if (got == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) label = "read_zstd";
+    }
     double t0 = cpu(), bytes = 0;
     JsonlReader r(argv[2]);
     std::string line;
     while (r.next(line)) bytes += line.size() + 1;
     double s = cpu() - t0;
-    std::printf("read: %.1f MB in %.2f CPU s = %.1f MB/s per core (single thread)\n", bytes / 1e6, s, bytes / 1e6 / s);
+    std::printf("%s: %.1f MB in %.2f CPU s = %.1f MB/s per core (single thread)\n", label, bytes / 1e6, s, bytes / 1e6 / s);
     return 0;
   }
   bool whole_lines = mode == "parse" || mode == "simdjson" || mode == "input";
