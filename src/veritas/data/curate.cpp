@@ -129,8 +129,6 @@ struct Pipeline {
     check((int)stage_names.size() <= kMaxStages, "too many pipeline stages");
   }
 
-  std::string reason_stage(int s) const { return stage_names[s]; }
-
   void drop(Item& it, int s, Decision d) {
     it.alive = false;
     it.stage = s;

@@ -218,11 +218,7 @@ const NfkcTable& nfkc_table() {
   return t;
 }
 
-}  // namespace
-
-namespace {
-
-// NFKC of s into out; false (out untouched) when s is already NFKC.
+// NFKC of s into out; false (and out empty) when s is already NFKC.
 bool nfkc_changed(std::string_view s, std::string& out) {
   const NfkcTable& t = nfkc_table();
   const auto* p = (const unsigned char*)s.data();
