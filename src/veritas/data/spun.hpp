@@ -40,10 +40,16 @@ struct SpunFeatures {
   int suspicious = 0;          // words whose pairs are unseen while a synonym's pairs are common
   int suspicious_weak = 0;     // ... while a synonym's pairs are seen at all
   int suspicious_rarer = 0;    // suspicious, and the word is rarer than that synonym
+  int syn_tokens = 0;          // English: tokens with WordNet synonyms and a neighbour
+  double syn_evidence = 0;     // English: sum over them of min(12, max(0, d - 3)), d how much
+                               // better the best synonym fits the neighbours (log-probability)
   int char_pairs = 0;                // Chinese: adjacent character pairs across word boundaries
   double char_pairs_unseen = 0;      // Chinese: share of character pairs across word boundaries
                                      // seen neither in the reference text nor inside a dictionary word
   double char_pairs_unseen_ref = 0;  // ... not seen in the reference text
+  int char_pairs_single = 0;            // Chinese: pairs between two one-character words (not in the above)
+  double char_pairs_single_unseen = 0;  // ... share seen neither in the reference text nor a dictionary word
+  double single_char_words = 0;  // Chinese: share of one-character words
   double llr = 0;              // document score (logit before the operating-point offset)
   double prob = 0;             // sigmoid(llr - offset): 0.5 at the tuned operating point
 };
@@ -72,7 +78,13 @@ Decision check_spun(Document& doc, const SpunConfig& cfg);
 // 1 = held-out; held-out passages never enter the reference statistics) and spun copies
 // by WordNet-synonym substitution (English) or same-part-of-speech jieba-dictionary
 // substitution (Chinese), replacing `rate` of the replaceable words.
+// spun_eval_passages: the original sources only (KJV + WordNet glosses; fortunes-zh),
+// the same passages as before the larger reference text (other filters' tests and the
+// filter benchmark use them). spun_eval_passages_all: balanced across all the language's
+// sources (spun_eval_source_names), or one source.
 std::vector<std::string> spun_eval_passages(Lang lang, int split, int max_passages);
+std::vector<std::string> spun_eval_passages_all(Lang lang, int split, int max_passages, const std::string& source = "");
+std::vector<std::string> spun_eval_source_names(Lang lang);
 std::string make_spun_copy(std::string_view clean, Lang lang, double rate, uint64_t seed);
 
 }  // namespace veritas
