@@ -1,6 +1,7 @@
 // Spun-text detector: held-out precision/recall on clean passages and spun copies made by
 // the substitution script. The held-out passages never enter the reference statistics
-// nor the tuning (see spun.cpp), so these figures are out-of-sample.
+// nor the tuning (see spun.cpp), so these figures are out-of-sample. Figures are printed
+// per source too (docs/curation-filters.md section 8 has the table).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -48,7 +49,6 @@ Eval evaluate(Lang lang, double rate, int passages, uint64_t seed, const std::st
     if (c.words < cfg.min_words) continue;
     ++e.clean;
     e.fp += c.prob > cfg.threshold;
-    if (getenv("SPUN_DEBUG_FP") && c.prob > cfg.threshold) std::printf("FP s1=%.2f llr=%.2f words=%d: %.300s\n", c.single_char_words, c.llr, c.words, held[k].c_str());
     std::string s = make_spun_copy(held[k], lang, rate, seed + k);
     if (s == held[k]) continue;  // nothing replaceable
     SpunFeatures f = m.score(s, lang);
@@ -89,11 +89,15 @@ TEST(FiltersSpun, EnglishHeldOut) {
   report("en 3-passage documents rate=0.15", evaluate(Lang::En, 0.15, 40, 199, "", 3));
   report_sources(Lang::En, "en");
   ASSERT_GT(e30.clean, 200);
-  // Measured: MEASURE_EN. Short of the 0.9 target (docs/curation-filters.md); the
-  // bounds guard against regressions.
+  // Measured: 0.7 % false positives, recall 0.575 at rate 0.30 and 0.234 at 0.15 on
+  // passages (the original sources alone: 1.0 %, 0.642 / 0.237; before the larger
+  // reference text 1.0 %, 0.58 / 0.21); 3-passage documents 0.4 %, 0.954 / 0.529.
+  // Passages are short of the 0.9 target (docs/curation-filters.md); the bounds guard
+  // against regressions.
   EXPECT_LE((double)e30.fp / e30.clean, 0.02);
-  EXPECT_GE((double)e30.tp / e30.spun, 0.50);
-  EXPECT_GE((double)d30.tp / d30.spun, 0.75);
+  EXPECT_GE((double)e30.tp / e30.spun, 0.52);
+  EXPECT_LE((double)d30.fp / d30.clean, 0.02);
+  EXPECT_GE((double)d30.tp / d30.spun, 0.90);
 }
 
 TEST(FiltersSpun, ChineseHeldOut) {
@@ -108,10 +112,15 @@ TEST(FiltersSpun, ChineseHeldOut) {
   report("zh 3-passage documents rate=0.15", evaluate(Lang::Zh, 0.15, 40, 109, "", 3));
   report_sources(Lang::Zh, "zh");
   ASSERT_GT(e30.clean, 200);
-  // Measured: MEASURE_ZH. The bounds guard against regressions.
+  // Measured: 0.8 % false positives, recall 0.723 at rate 0.30 and 0.267 at 0.15 on
+  // passages (modern prose 0.81-0.95 at 0.30; classical fortunes-zh 0.22 with 2.8 %
+  // false positives; before the larger reference text, on fortunes-zh alone: 1.1 %,
+  // 0.20 / 0.06); 3-passage documents 2.2 %, 0.754 / 0.511. The bounds guard against
+  // regressions.
   EXPECT_LE((double)e30.fp / e30.clean, 0.025);
-  EXPECT_GE((double)e30.tp / e30.spun, 0.60);
-  EXPECT_GE((double)d30.tp / d30.spun, 0.75);
+  EXPECT_GE((double)e30.tp / e30.spun, 0.65);
+  EXPECT_LE((double)d30.fp / d30.clean, 0.04);
+  EXPECT_GE((double)d30.tp / d30.spun, 0.68);
 }
 
 TEST(FiltersSpun, TorturedPhraseLexicon) {
