@@ -34,7 +34,7 @@ namespace veritas {
 
 namespace {
 
-constexpr uint32_t kVersion = 27;  // bump when features, sources or splits change
+constexpr uint32_t kVersion = 28;  // bump when features, sources or splits change
 // Token cells: unigram-frequency bucket (6) x token length (3, Chinese only) x left-pair
 // state (kPair) x right-pair state (kPair) x synonym state (kSyn).
 constexpr int kPair = 7;
@@ -1136,12 +1136,14 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   std::vector<double> n_clean(kCells, 0), n_spun(kCells, 0);
   std::vector<int> cells;
   std::vector<std::vector<std::pair<int, float>>> X;  // sparse cell fractions
-  std::vector<int> y;
+  std::vector<int> y, row_src;
   std::vector<SpunFeatures> feats;
   SpunFeatures f;
   size_t used = 0;
+  int cur_src = 0;
   auto add = [&](const std::vector<int>& cc, int label) {
     feats.push_back(f);
+    row_src.push_back(cur_src);
     std::vector<std::pair<int, float>> row;
     std::vector<int> sorted = cc;
     std::sort(sorted.begin(), sorted.end());
@@ -1157,6 +1159,7 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   for (const Passage& p : ps) {
     if (p.split != 0) continue;
     if (++used > max_used) break;
+    cur_src = p.src;
     token_cells(m, p.text, lang, f, cells);
     if (f.words < 20) continue;
     for (int c : cells) n_clean[c] += 1;
@@ -1168,6 +1171,14 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
     add(cells, 1);
   }
   check(X.size() >= 40, "spun model: too few tuning passages");
+  // Row weights: every source counts the same in the fits (the largest source would
+  // otherwise set the weights for all), mean weight 1.
+  std::vector<double> rw(X.size());
+  {
+    std::map<int, size_t> per;
+    for (int sidx : row_src) ++per[sidx];
+    for (size_t r = 0; r < X.size(); ++r) rw[r] = (double)X.size() / (per.size() * per[row_src[r]]);
+  }
   double tc = 0, ts = 0;
   for (int c = 0; c < kCells; ++c) { tc += n_clean[c]; ts += n_spun[c]; }
   for (int c = 0; c < kCells; ++c)
@@ -1181,7 +1192,7 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
     for (size_t r = 0; r < X.size(); ++r) {
       double z = bias;
       for (auto& [c, v] : X[r]) z += w[c] * v;
-      double e = 1.0 / (1.0 + std::exp(-z)) - y[r];
+      double e = (1.0 / (1.0 + std::exp(-z)) - y[r]) * rw[r];
       for (auto& [c, v] : X[r]) g[c] += e * v;
       g[kCells] += e;
     }
@@ -1224,7 +1235,7 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   for (int it = 0; it < 500; ++it) {
     double gd[D + 1] = {};
     for (size_t r = 0; r < F.size(); ++r) {
-      double e = 1.0 / (1.0 + std::exp(-doc_z(st, F[r].data()))) - y[r];
+      double e = (1.0 / (1.0 + std::exp(-doc_z(st, F[r].data()))) - y[r]) * rw[r];
       for (int k = 0; k < D; ++k) gd[k] += e * (F[r][k] - st.mu[k]) / st.sd[k];
       gd[D] += e;
     }
