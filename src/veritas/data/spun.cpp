@@ -34,7 +34,7 @@ namespace veritas {
 
 namespace {
 
-constexpr uint32_t kVersion = 28;  // bump when features, sources or splits change
+constexpr uint32_t kVersion = 29;  // bump when features, sources or splits change
 // Token cells: unigram-frequency bucket (6) x token length (3, Chinese only) x left-pair
 // state (kPair) x right-pair state (kPair) x synonym state (kSyn).
 constexpr int kPair = 7;
@@ -1245,12 +1245,17 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   // on the tuning split), separately for texts of mostly one-character words (Chinese
   // classical verse; see kClassical) and for all others, so neither kind sets the other's
   // threshold.
-  std::vector<double> z[2];
+  // Percentiles weigh the sources equally (the row weights).
+  std::vector<std::pair<double, double>> z[2];
   for (size_t r = 0; r < F.size(); ++r)
-    if (!y[r]) z[feats[r].single_char_words >= kClassical].push_back(doc_z(st, F[r].data()));
-  auto pct = [](std::vector<double>& v, double p) {
+    if (!y[r]) z[feats[r].single_char_words >= kClassical].emplace_back(doc_z(st, F[r].data()), rw[r]);
+  auto pct = [](std::vector<std::pair<double, double>>& v, double p) {
     std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, (size_t)(p * v.size()))] + 1e-9;
+    double total = 0, acc = 0;
+    for (auto& e : v) total += e.second;
+    for (auto& e : v)
+      if ((acc += e.second) >= p * total) return e.first + 1e-9;
+    return v.back().first + 1e-9;
   };
   st.offset = pct(z[0], 0.99);
   // The classical group is small (about 100 tuning texts): its 99th percentile is noisy,
