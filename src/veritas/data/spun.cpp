@@ -2,8 +2,9 @@
 // spun.hpp and docs/curation-filters.md); they are built once, cached as a binary file
 // and shared read-only between threads.
 //
-// Passages: every source is cut into passages (5 KJV verses, 8 WordNet glosses, 2 Chinese
-// fortunes); passage k goes to the held-out split when k % 10 == 0, to the tuning split
+// Passages: every source (see sources()) is cut into passages (5 KJV verses, 8 WordNet
+// glosses, 2 Chinese fortunes; documentation paragraphs joined to ~500 / ~450 bytes);
+// a source's passage k goes to the held-out split when k % 10 == 0, to the tuning split
 // when k % 10 == 5, and to the reference statistics otherwise. So neither tuning nor
 // held-out text is ever seen by the statistics, and held-out text never tunes anything.
 #include "veritas/data/spun.hpp"

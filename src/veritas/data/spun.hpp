@@ -2,15 +2,17 @@
 // Machine-spun text (curation stage 8): 伪原创 / "tortured phrases". Words replaced by
 // ill-fitting synonyms make word pairs that clean text does not contain and pull in
 // rare words. The score combines (a) word unigram and bigram statistics of clean text
-// built from Debian packages (English: KJV via `bible`, WordNet glosses; Chinese:
-// python3-jieba's dict.txt word frequencies, with max-probability segmentation, and
-// fortunes-zh text, plus Han character-pair counts from that text and from the
-// dictionary words) with (b) a lexicon of known tortured phrases. The statistics are
-// built at first use and cached (cache_dir). A token model (each token's frequency
-// bucket, whether its left/right word pairs occur in clean text, and whether a WordNet
-// synonym would make pairs that do) and a document model over it are fit on a tuning
-// split of clean/spun pairs made by make_spun_copy, never on the held-out split used
-// for evaluation. See docs/curation-filters.md.
+// built from Debian packages (English: KJV via `bible`, WordNet glosses, GCIDE, English
+// fortunes, the Debian handbook, the Python documentation; Chinese: python3-jieba's
+// dict.txt word frequencies, with max-probability segmentation, and the text of
+// fortunes-zh, the Debian handbook, reference, FAQ, maintainers' guide and the zh_CN
+// man pages, plus Han character-pair counts from that text and from the dictionary
+// words) with (b) a lexicon of known tortured phrases. The statistics are built at
+// first use and cached (cache_dir). A token model (each token's frequency bucket,
+// whether its left/right word pairs occur in clean text, and how much better a WordNet
+// synonym fits its neighbours) and a document model over it are fit on a tuning split
+// of clean/spun pairs made by make_spun_copy, never on the held-out split used for
+// evaluation. See docs/curation-filters.md.
 #include <cstdint>
 #include <memory>
 #include <string>
