@@ -35,17 +35,13 @@ namespace veritas {
 
 namespace {
 
-constexpr uint32_t kVersion = 29;  // bump when features, sources or splits change
+constexpr uint32_t kVersion = 30;  // bump when features, sources or splits change
 // Token cells: unigram-frequency bucket (6) x token length (3, Chinese only) x left-pair
 // state (kPair) x right-pair state (kPair) x synonym state (kSyn).
 constexpr int kPair = 7;
 constexpr int kSyn = 8;            // how much better a WordNet synonym fits (see token_cells)
 constexpr uint64_t kMaxSyn = 10;   // synonyms tried per word (the most frequent)
 constexpr uint32_t kFitPair = 1;   // a word whose pairs are seen this often is not tested
-// Chinese texts whose words are at least this share one-character words (classical
-// verse: median 0.71 in the fortunes-zh tuning passages; modern prose: medians 0.36-0.42)
-// get their own operating point. Same-length substitution leaves the share unchanged.
-constexpr double kClassical = 0.47;
 constexpr int kCells = 6 * 3 * kPair * kPair * kSyn;
 const char* const kWordnetDir = "/usr/share/wordnet";
 const char* const kJiebaDict = "/usr/lib/python3/dist-packages/jieba/dict.txt";
@@ -168,6 +164,10 @@ struct LangStats {
   static constexpr int kDoc = 13;
   double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
   double offset = 0, offset_classical = 0;
+  // Chinese texts whose share of one-character words is at least this cut ("classical":
+  // verse such as fortunes-zh) get the operating point offset_classical. The cut is
+  // derived from the tuning split only (see classical_cut()); 2 (never) for English.
+  double classical_cut = 2;
   // Clean-text (tuning split) means of the cell score and of the two character-pair shares.
   // Clean tuning means of the evidence features.
   double prior[5] = {};
@@ -1127,6 +1127,33 @@ double doc_z(const LangStats& st, const double* x) {
   return z;
 }
 
+// The cut on the share of one-character words that separates classical Chinese (the
+// fortunes-zh tuning passages) from modern prose (the other sources' tuning passages):
+// the cut that minimizes the balanced misclassification (the mean of the two groups'
+// error rates; a text is called classical when its share >= cut). Candidates are the
+// midpoints between adjacent distinct shares; ties go to the lowest. Tuning split only.
+double classical_cut(std::vector<double> classical, std::vector<double> modern, double* err_c, double* err_m) {
+  *err_c = 1;
+  *err_m = 0;
+  if (classical.empty() || modern.empty()) return 2;
+  std::sort(classical.begin(), classical.end());
+  std::sort(modern.begin(), modern.end());
+  std::vector<double> all(classical);
+  all.insert(all.end(), modern.begin(), modern.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  double best_cut = 2, best_err = 2;
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    double cut = 0.5 * (all[i] + all[i + 1]);
+    // classical below the cut and modern at or above it are misclassified
+    double miss_c = (double)(std::lower_bound(classical.begin(), classical.end(), cut) - classical.begin()) / classical.size();
+    double miss_m = (double)(modern.end() - std::lower_bound(modern.begin(), modern.end(), cut)) / modern.size();
+    double err = 0.5 * (miss_c + miss_m);
+    if (err < best_err) { best_err = err; best_cut = cut; *err_c = miss_c; *err_m = miss_m; }
+  }
+  return best_cut;
+}
+
 // The token cells' weights: initialised with the naive-Bayes log ratio (cells counted over
 // clean tuning passages and over spun copies of them at substitution rates 0.15 / 0.3 /
 // 0.45), then fit as a logistic regression on each document's cell histogram (Adam,
@@ -1243,13 +1270,24 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
     for (int k = 0; k <= D; ++k) st.w[k] -= 0.5 * (gd[k] / F.size() + (k < D ? 1e-3 * st.w[k] : 0));
   }
   // Operating points: the 99th percentile of the clean tuning scores (1 % false positives
-  // on the tuning split), separately for texts of mostly one-character words (Chinese
-  // classical verse; see kClassical) and for all others, so neither kind sets the other's
-  // threshold.
+  // on the tuning split), separately for Chinese texts of mostly one-character words
+  // (classical verse; see classical_cut()) and for all others, so neither kind sets the
+  // other's threshold.
   // Percentiles weigh the sources equally (the row weights).
+  if (lang == Lang::Zh) {
+    std::vector<double> classical, modern;
+    for (size_t r = 0; r < F.size(); ++r)
+      if (!y[r]) (row_src[r] == 0 ? classical : modern).push_back(feats[r].single_char_words);
+    double err_c, err_m;
+    st.classical_cut = classical_cut(classical, modern, &err_c, &err_m);
+    std::fprintf(stderr,
+                 "spun: zh classical cut %.4f on the one-character-word share (tuning: %zu fortunes-zh passages, "
+                 "%.1f %% below; %zu modern, %.1f %% at or above)\n",
+                 st.classical_cut, classical.size(), 100 * err_c, modern.size(), 100 * err_m);
+  }
   std::vector<std::pair<double, double>> z[2];
   for (size_t r = 0; r < F.size(); ++r)
-    if (!y[r]) z[feats[r].single_char_words >= kClassical].emplace_back(doc_z(st, F[r].data()), rw[r]);
+    if (!y[r]) z[feats[r].single_char_words >= st.classical_cut].emplace_back(doc_z(st, F[r].data()), rw[r]);
   auto pct = [](std::vector<std::pair<double, double>>& v, double p) {
     std::sort(v.begin(), v.end());
     double total = 0, acc = 0;
@@ -1321,11 +1359,12 @@ void put_stats(std::string& out, const LangStats& s) {
   out.append((const char*)s.w, sizeof s.w);
   out.append((const char*)&s.offset, 8);
   out.append((const char*)&s.offset_classical, 8);
+  out.append((const char*)&s.classical_cut, 8);
   out.append((const char*)s.prior, sizeof s.prior);
 }
 bool get_stats(std::string_view& in, LangStats& s) {
   if (!get_table(in, s.uni) || !get_table(in, s.bi)) return false;
-  size_t need = 24 + sizeof s.llr + sizeof s.mu + sizeof s.sd + sizeof s.w + sizeof s.prior;
+  size_t need = 32 + sizeof s.llr + sizeof s.mu + sizeof s.sd + sizeof s.w + sizeof s.prior;
   if (in.size() < need) return false;
   const char* q = in.data();
   std::memcpy(&s.total, q, 8); q += 8;
@@ -1335,6 +1374,7 @@ bool get_stats(std::string_view& in, LangStats& s) {
   std::memcpy(s.w, q, sizeof s.w); q += sizeof s.w;
   std::memcpy(&s.offset, q, 8); q += 8;
   std::memcpy(&s.offset_classical, q, 8); q += 8;
+  std::memcpy(&s.classical_cut, q, 8); q += 8;
   std::memcpy(s.prior, q, sizeof s.prior);
   in.remove_prefix(need);
   return true;
@@ -1526,7 +1566,7 @@ SpunFeatures SpunModel::score(std::string_view text, Lang lang) const {
   double x[LangStats::kDoc];
   doc_features(st, f, doc_llr(st, cells), x);
   f.llr = doc_z(st, x);
-  double off = f.single_char_words >= kClassical ? st.offset_classical : st.offset;
+  double off = f.single_char_words >= st.classical_cut ? st.offset_classical : st.offset;
   f.prob = 1.0 / (1.0 + std::exp(-(f.llr - off)));
   return f;
 }
