@@ -35,13 +35,15 @@ namespace veritas {
 
 namespace {
 
-constexpr uint32_t kVersion = 30;  // bump when features, sources or splits change
+constexpr uint32_t kVersion = 31;  // bump when features, sources or splits change
 // Token cells: unigram-frequency bucket (6) x token length (3, Chinese only) x left-pair
 // state (kPair) x right-pair state (kPair) x synonym state (kSyn).
 constexpr int kPair = 7;
 constexpr int kSyn = 8;            // how much better a WordNet synonym fits (see token_cells)
 constexpr uint64_t kMaxSyn = 10;   // synonyms tried per word (the most frequent)
 constexpr uint32_t kFitPair = 1;   // a word whose pairs are seen this often is not tested
+// English mixture evidence: the share of substituted tokens it tests for (see fit()).
+constexpr double kMixRho = 0.003;
 constexpr int kCells = 6 * 3 * kPair * kPair * kSyn;
 const char* const kWordnetDir = "/usr/share/wordnet";
 const char* const kJiebaDict = "/usr/lib/python3/dist-packages/jieba/dict.txt";
@@ -161,8 +163,12 @@ struct LangStats {
   // document-score offset that puts prob 0.5 at the chosen operating point.
   double llr[kCells] = {};
   // Document model: logistic regression over doc_features(), standardized.
-  static constexpr int kDoc = 13;
-  double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
+  // English: per-cell log likelihood ratio of a text with a share kMixRho of substituted
+  // tokens against clean text, log(1 - rho + rho * P(c | substituted) / P(c | clean));
+  // summed over a document's tokens (see fit()). Zero for Chinese.
+  double mixw[kCells] = {};
+  static constexpr int kDoc = 14;
+  double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
   double offset = 0, offset_classical = 0;
   // Chinese texts whose share of one-character words is at least this cut ("classical":
   // verse such as fortunes-zh) get the operating point offset_classical. The cut is
@@ -170,7 +176,7 @@ struct LangStats {
   double classical_cut = 2;
   // Clean-text (tuning split) means of the cell score and of the two character-pair shares.
   // Clean tuning means of the evidence features.
-  double prior[5] = {};
+  double prior[6] = {};
 };
 
 // ------------------------------------------------------------------ tortured phrases
@@ -1072,9 +1078,10 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
 }
 
 // Mean cell weight over the document's tokens: a linear model on the cell histogram.
-double doc_llr(const LangStats& st, const std::vector<int>& cells) {
-  double s = 0;
-  for (int c : cells) s += st.llr[c];
+double doc_llr(const LangStats& st, const std::vector<int>& cells, double* mix_sum) {
+  double s = 0, m = 0;
+  for (int c : cells) { s += st.llr[c]; m += st.mixw[c]; }
+  *mix_sum = m;
   return cells.empty() ? 0 : s / cells.size();
 }
 
@@ -1094,7 +1101,7 @@ void count_text(const ZhDict* dict, LangStats& st, std::string_view text, Keys& 
 
 // Document-level features: suspicious-word rates (per 100 words), the cell model's mean
 // score, rare-word and unseen-pair rates.
-void doc_features(const LangStats& st, const SpunFeatures& f, double cell_score, double* x) {
+void doc_features(const LangStats& st, const SpunFeatures& f, double cell_score, double mix_sum, double* x) {
   double n = std::max(1, f.words);
   // Evidence, not a mean: the excess over the clean mean scaled like a t statistic, so a
   // short text's noise does not set the operating point for all texts.
@@ -1120,6 +1127,9 @@ void doc_features(const LangStats& st, const SpunFeatures& f, double cell_score,
   x[10] = f.single_char_words;
   x[11] = f.single_char_words * x[3];
   x[12] = f.single_char_words * x[6];
+  // English: the mixture log likelihood ratio per token (see fit()) as evidence against
+  // its clean tuning mean; 0 for Chinese.
+  x[13] = tstat(mix_sum / n, n, prior[5]);
 }
 double doc_z(const LangStats& st, const double* x) {
   double z = st.w[LangStats::kDoc];
@@ -1161,7 +1171,8 @@ double classical_cut(std::vector<double> classical, std::vector<double> modern, 
 // at the 99th percentile of the clean tuning scores (a 1% false-positive operating point
 // on the tuning split; the held-out split is never looked at).
 void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& ps, uint64_t seed, size_t max_used) {
-  std::vector<double> n_clean(kCells, 0), n_spun(kCells, 0);
+  std::vector<double> n_clean(kCells, 0), n_spun(kCells, 0), n_sub(kCells, 0);
+  std::vector<Tok> tc_toks, ts_toks;
   std::vector<int> cells;
   std::vector<std::vector<std::pair<int, float>>> X;  // sparse cell fractions
   std::vector<int> y, row_src;
@@ -1196,6 +1207,14 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
     std::string spun = make_spun_copy(p.text, lang, rate, seed + used);
     token_cells(m, spun, lang, f, cells);
     for (int c : cells) n_spun[c] += 1;
+    // English: the substituted tokens' cells (one word for one word, so the copy has the
+    // same tokens but for the substituted ones, compared by index).
+    if (lang == Lang::En) {
+      tokens_en(p.text, tc_toks);
+      tokens_en(spun, ts_toks);
+      if (tc_toks.size() == ts_toks.size() && ts_toks.size() == cells.size())
+        for (size_t k = 0; k < ts_toks.size(); ++k) n_sub[cells[k]] += ts_toks[k].h != tc_toks[k].h;
+    }
     add(cells, 1);
   }
   check(X.size() >= 40, "spun model: too few tuning passages");
@@ -1211,6 +1230,17 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   for (int c = 0; c < kCells; ++c) { tc += n_clean[c]; ts += n_spun[c]; }
   for (int c = 0; c < kCells; ++c)
     st.llr[c] = std::log((n_spun[c] + 0.5) / (ts + 0.5 * kCells)) - std::log((n_clean[c] + 0.5) / (tc + 0.5 * kCells));
+  // English mixture weights: a document whose tokens are substituted with probability rho
+  // has per-token likelihood ratio 1 - rho + rho * P(c | substituted) / P(c | clean)
+  // against clean text; P(c | substituted) counts the substituted tokens of the spun
+  // copies (add-0.5 smoothing like llr). Its log is bounded below by log(1 - rho), so
+  // many ordinary tokens cannot cancel a few strongly suspicious ones.
+  double tsub = 0;
+  for (int c = 0; c < kCells; ++c) tsub += n_sub[c];
+  for (int c = 0; c < kCells; ++c) {
+    double lr_sub = ((n_sub[c] + 0.5) / (tsub + 0.5 * kCells)) / ((n_clean[c] + 0.5) / (tc + 0.5 * kCells));
+    st.mixw[c] = tsub > 0 ? std::log(1 - kMixRho + kMixRho * lr_sub) : 0;
+  }
   // Logistic regression, full batch, Adam.
   std::vector<double> w(st.llr, st.llr + kCells), mo(kCells + 1, 0), ve(kCells + 1, 0), g(kCells + 1);
   double bias = 0;
@@ -1237,22 +1267,26 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   // Second stage: the document model over doc_features().
   constexpr int D = LangStats::kDoc;
   std::vector<std::array<double, D>> F(X.size());
-  std::vector<double> css(X.size());
+  std::vector<double> css(X.size()), mix(X.size());
   double pn = 0, ev = 0, ev_n = 0;
   for (size_t r = 0; r < X.size(); ++r) {
-    for (auto& [c, v] : X[r]) css[r] += w[c] * v;
+    for (auto& [c, v] : X[r]) {
+      css[r] += w[c] * v;
+      mix[r] += st.mixw[c] * v * feats[r].words;
+    }
     if (y[r]) continue;
     st.prior[0] += css[r];
     st.prior[1] += feats[r].char_pairs_unseen;
     st.prior[2] += feats[r].char_pairs_unseen_ref;
     st.prior[4] += feats[r].char_pairs_single_unseen;
+    st.prior[5] += mix[r] / std::max(1, feats[r].words);
     ev += feats[r].syn_evidence;
     ev_n += feats[r].syn_tokens;
     pn += 1;
   }
   for (double& p : st.prior) p /= std::max(1.0, pn);
   st.prior[3] = ev / std::max(1.0, ev_n);
-  for (size_t r = 0; r < X.size(); ++r) doc_features(st, feats[r], css[r], F[r].data());
+  for (size_t r = 0; r < X.size(); ++r) doc_features(st, feats[r], css[r], mix[r], F[r].data());
   for (int k = 0; k < D; ++k) {
     double a = 0, a2 = 0;
     for (auto& r : F) { a += r[k]; a2 += r[k] * r[k]; }
@@ -1354,6 +1388,7 @@ void put_stats(std::string& out, const LangStats& s) {
   put_table(out, s.bi);
   out.append((const char*)&s.total, 8);
   out.append((const char*)s.llr, sizeof s.llr);
+  out.append((const char*)s.mixw, sizeof s.mixw);
   out.append((const char*)s.mu, sizeof s.mu);
   out.append((const char*)s.sd, sizeof s.sd);
   out.append((const char*)s.w, sizeof s.w);
@@ -1364,11 +1399,12 @@ void put_stats(std::string& out, const LangStats& s) {
 }
 bool get_stats(std::string_view& in, LangStats& s) {
   if (!get_table(in, s.uni) || !get_table(in, s.bi)) return false;
-  size_t need = 32 + sizeof s.llr + sizeof s.mu + sizeof s.sd + sizeof s.w + sizeof s.prior;
+  size_t need = 32 + sizeof s.llr + sizeof s.mixw + sizeof s.mu + sizeof s.sd + sizeof s.w + sizeof s.prior;
   if (in.size() < need) return false;
   const char* q = in.data();
   std::memcpy(&s.total, q, 8); q += 8;
   std::memcpy(s.llr, q, sizeof s.llr); q += sizeof s.llr;
+  std::memcpy(s.mixw, q, sizeof s.mixw); q += sizeof s.mixw;
   std::memcpy(s.mu, q, sizeof s.mu); q += sizeof s.mu;
   std::memcpy(s.sd, q, sizeof s.sd); q += sizeof s.sd;
   std::memcpy(s.w, q, sizeof s.w); q += sizeof s.w;
@@ -1564,7 +1600,9 @@ SpunFeatures SpunModel::score(std::string_view text, Lang lang) const {
   token_cells(*impl_, text, lang, f, cells);
   const LangStats& st = lang == Lang::Zh ? impl_->zh : impl_->en;
   double x[LangStats::kDoc];
-  doc_features(st, f, doc_llr(st, cells), x);
+  double mix_sum;
+  double cs = doc_llr(st, cells, &mix_sum);
+  doc_features(st, f, cs, mix_sum, x);
   f.llr = doc_z(st, x);
   double off = f.single_char_words >= st.classical_cut ? st.offset_classical : st.offset;
   f.prob = 1.0 / (1.0 + std::exp(-(f.llr - off)));
