@@ -1,9 +1,12 @@
 // Spun-text detector: held-out precision/recall on clean passages and spun copies made by
 // the substitution script. The held-out passages never enter the reference statistics
-// nor the tuning (see spun.cpp), so these figures are out-of-sample.
+// nor the tuning (see spun.cpp), so these figures are out-of-sample. Figures are printed
+// per source too (docs/curation-filters.md section 8 has the table).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "veritas/data/spun.hpp"
 
@@ -20,11 +23,29 @@ struct Eval {
   int clean = 0, fp = 0, spun = 0, tp = 0;
 };
 
-Eval evaluate(Lang lang, double rate, int passages, uint64_t seed) {
+// join > 1: documents of `join` consecutive held-out passages of one source (about 300
+// words or 450 Chinese characters, closer to the length of a web document), up to
+// `passages` documents per source.
+Eval evaluate(Lang lang, double rate, int passages, uint64_t seed, const std::string& source = "", int join = 1,
+              int split = 1) {
   SpunConfig cfg = test_config();
   const SpunModel& m = SpunModel::get(cfg);
   Eval e;
-  auto held = spun_eval_passages(lang, 1, passages);
+  std::vector<std::string> held;
+  if (join == 0) {
+    held = spun_eval_passages(lang, split, passages);  // the original sources, as measured before
+  } else if (join == 1) {
+    held = spun_eval_passages_all(lang, split, passages, source);
+  } else {
+    for (const std::string& src : spun_eval_source_names(lang)) {
+      auto p = spun_eval_passages_all(lang, split, passages * join, src);
+      for (size_t k = 0; k + join <= p.size(); k += join) {
+        std::string d;
+        for (int j = 0; j < join; ++j) d += (j ? "\n" : "") + p[k + j];
+        held.push_back(std::move(d));
+      }
+    }
+  }
   for (size_t k = 0; k < held.size(); ++k) {
     SpunFeatures c = m.score(held[k], lang);
     if (c.words < cfg.min_words) continue;
@@ -39,25 +60,46 @@ Eval evaluate(Lang lang, double rate, int passages, uint64_t seed) {
   return e;
 }
 
-void report(const char* name, const Eval& e) {
+void report(const std::string& name, const Eval& e, const char* split = "held-out");
+// Per-source figures (printed only): the totals balance the sources, these show each.
+void report_sources(Lang lang, const char* tag) {
+  for (const std::string& src : spun_eval_source_names(lang)) {
+    report(std::string(tag) + " " + src + " rate=0.30", evaluate(lang, 0.3, 150, 501, src));
+    report(std::string(tag) + " " + src + " rate=0.15", evaluate(lang, 0.15, 150, 503, src));
+  }
+}
+void report(const std::string& name, const Eval& e, const char* split) {
   double recall = e.spun ? (double)e.tp / e.spun : 0, fpr = e.clean ? (double)e.fp / e.clean : 0;
   double precision = e.tp + e.fp ? (double)e.tp / (e.tp + e.fp) : 0;
-  std::printf("[spun %s] held-out: clean %d (false positives %d, rate %.3f), spun %d (detected %d, recall %.3f), "
+  std::printf("[spun %s] %s: clean %d (false positives %d, rate %.3f), spun %d (detected %d, recall %.3f), "
               "precision %.3f\n",
-              name, e.clean, e.fp, fpr, e.spun, e.tp, recall, precision);
+              name.c_str(), split, e.clean, e.fp, fpr, e.spun, e.tp, recall, precision);
 }
 
+// The headline figures: ~100-word passages (~150 Chinese characters) balanced across the
+// language's sources; then the original sources alone (comparable with earlier
+// versions), documents of three passages, and each source (printed only).
 TEST(FiltersSpun, EnglishHeldOut) {
   Eval e30 = evaluate(Lang::En, 0.3, 400, 77);
   report("en rate=0.30", e30);
   Eval e15 = evaluate(Lang::En, 0.15, 400, 99);
   report("en rate=0.15", e15);
+  report("en original sources rate=0.30", evaluate(Lang::En, 0.3, 400, 77, "", 0));
+  report("en original sources rate=0.15", evaluate(Lang::En, 0.15, 400, 99, "", 0));
+  Eval d30 = evaluate(Lang::En, 0.3, 40, 177, "", 3);
+  report("en 3-passage documents rate=0.30", d30);
+  report("en 3-passage documents rate=0.15", evaluate(Lang::En, 0.15, 40, 199, "", 3));
+  report_sources(Lang::En, "en");
   ASSERT_GT(e30.clean, 200);
-  // Measured: 1.0% false positives, recall 0.58 at rate 0.30 and 0.21 at 0.15 -- short
-  // of the 0.9 target (docs/curation-filters.md). The bounds below guard against
-  // regressions, not the target.
-  EXPECT_LE((double)e30.fp / e30.clean, 0.025);
-  EXPECT_GE((double)e30.tp / e30.spun, 0.50);
+  // Measured: 0.5 % false positives, recall 0.670 at rate 0.30 and 0.350 at 0.15 on
+  // passages (the original sources alone: 2.2 %, 0.729 / 0.371; before the mixture
+  // evidence 0.7 %, 0.620 / 0.277; before the larger reference text 1.0 %, 0.58 / 0.21);
+  // 3-passage documents 0.4 %, 0.988 / 0.700. Passages are short of the 0.9 target
+  // (docs/curation-filters.md); the bounds guard against regressions.
+  EXPECT_LE((double)e30.fp / e30.clean, 0.02);
+  EXPECT_GE((double)e30.tp / e30.spun, 0.62);
+  EXPECT_LE((double)d30.fp / d30.clean, 0.02);
+  EXPECT_GE((double)d30.tp / d30.spun, 0.95);
 }
 
 TEST(FiltersSpun, ChineseHeldOut) {
@@ -65,13 +107,59 @@ TEST(FiltersSpun, ChineseHeldOut) {
   report("zh rate=0.30", e30);
   Eval e15 = evaluate(Lang::Zh, 0.15, 400, 9);
   report("zh rate=0.15", e15);
-  ASSERT_GT(e30.clean, 100);
-  // Measured: 1.1% false positives, recall 0.20 at rate 0.30 and 0.06 at 0.15 (was 0.07
-  // at 0.30 before the character-pair features and length-scaled document features):
-  // the Chinese reference text (fortunes-zh, ~2 MB) is small and there is no Chinese
-  // synonym resource in Debian. Still far from usable.
-  EXPECT_LE((double)e30.fp / e30.clean, 0.03);
-  EXPECT_GE((double)e30.tp / e30.spun, 0.15);
+  report("zh original sources rate=0.30", evaluate(Lang::Zh, 0.3, 400, 7, "", 0));
+  report("zh original sources rate=0.15", evaluate(Lang::Zh, 0.15, 400, 9, "", 0));
+  Eval d30 = evaluate(Lang::Zh, 0.3, 40, 107, "", 3);
+  report("zh 3-passage documents rate=0.30", d30);
+  report("zh 3-passage documents rate=0.15", evaluate(Lang::Zh, 0.15, 40, 109, "", 3));
+  report_sources(Lang::Zh, "zh");
+  ASSERT_GT(e30.clean, 200);
+  // Measured (classical cut 0.537, derived from the tuning split): 1.1 % false
+  // positives, recall 0.760 at rate 0.30 and 0.355 at 0.15 on passages (modern prose
+  // 0.91-1.00 at 0.30; classical fortunes-zh 0.21 with 2.8 % false positives; the
+  // original source alone 4.8 %, 0.230 / 0.168; before the larger reference text, on
+  // fortunes-zh alone: 1.1 %, 0.20 / 0.06); 3-passage documents 2.2 %, 0.761 / 0.573.
+  // The bounds guard against regressions.
+  EXPECT_LE((double)e30.fp / e30.clean, 0.025);
+  EXPECT_GE((double)e30.tp / e30.spun, 0.70);
+  EXPECT_LE((double)d30.fp / d30.clean, 0.04);
+  EXPECT_GE((double)d30.tp / d30.spun, 0.70);
+}
+
+// Development only (run with --gtest_also_run_disabled_tests): the same measures on the
+// tuning split, with spun copies other than the fit's (different seeds). Model changes
+// are judged here; the held-out split is measured once afterwards. In-sample for the
+// operating point (about 1 % false positives by construction).
+// Recall at the threshold that gives `fpr` false positives on these clean passages
+// (compares models independently of their operating points).
+double recall_at_fpr(Lang lang, double rate, int passages, uint64_t seed, double fpr) {
+  const SpunModel& m = SpunModel::get(test_config());
+  std::vector<double> clean, spun;
+  auto held = spun_eval_passages_all(lang, 0, passages);
+  for (size_t k = 0; k < held.size(); ++k) {
+    SpunFeatures c = m.score(held[k], lang);
+    if (c.words < test_config().min_words) continue;
+    clean.push_back(c.llr);
+    std::string s = make_spun_copy(held[k], lang, rate, seed + k);
+    if (s != held[k]) spun.push_back(m.score(s, lang).llr);
+  }
+  std::sort(clean.begin(), clean.end());
+  double thr = clean[std::min(clean.size() - 1, (size_t)((1 - fpr) * clean.size()))];
+  size_t tp = 0;
+  for (double v : spun) tp += v > thr;
+  return spun.empty() ? 0 : (double)tp / spun.size();
+}
+
+TEST(FiltersSpun, DISABLED_TuningSplit) {
+  for (Lang lang : {Lang::En, Lang::Zh}) {
+    std::printf("[spun %s] tuning: recall at 1 %% false positives (own threshold) rate 0.30 %.3f, rate 0.15 %.3f\n",
+                lang == Lang::Zh ? "zh" : "en", recall_at_fpr(lang, 0.3, 1000, 5077, 0.01),
+                recall_at_fpr(lang, 0.15, 1000, 5099, 0.01));
+    const char* tag = lang == Lang::Zh ? "zh" : "en";
+    report(std::string(tag) + " rate=0.30", evaluate(lang, 0.3, 1000, 5077, "", 1, 0), "tuning");
+    report(std::string(tag) + " rate=0.15", evaluate(lang, 0.15, 1000, 5099, "", 1, 0), "tuning");
+    report(std::string(tag) + " 3-passage documents rate=0.30", evaluate(lang, 0.3, 60, 5177, "", 3, 0), "tuning");
+  }
 }
 
 TEST(FiltersSpun, TorturedPhraseLexicon) {

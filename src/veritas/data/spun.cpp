@@ -2,8 +2,9 @@
 // spun.hpp and docs/curation-filters.md); they are built once, cached as a binary file
 // and shared read-only between threads.
 //
-// Passages: every source is cut into passages (5 KJV verses, 8 WordNet glosses, 2 Chinese
-// fortunes); passage k goes to the held-out split when k % 10 == 0, to the tuning split
+// Passages: every source (see sources()) is cut into passages (5 KJV verses, 8 WordNet
+// glosses, 2 Chinese fortunes; documentation paragraphs joined to ~500 / ~450 bytes);
+// a source's passage k goes to the held-out split when k % 10 == 0, to the tuning split
 // when k % 10 == 5, and to the reference statistics otherwise. So neither tuning nor
 // held-out text is ever seen by the statistics, and held-out text never tunes anything.
 #include "veritas/data/spun.hpp"
@@ -19,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "veritas/data/hash_counter.hpp"
 #include "veritas/data/quality.hpp"
@@ -33,15 +35,27 @@ namespace veritas {
 
 namespace {
 
-constexpr uint32_t kVersion = 13;  // bump when features, sources or splits change
+constexpr uint32_t kVersion = 31;  // bump when features, sources or splits change
 // Token cells: unigram-frequency bucket (6) x token length (3, Chinese only) x left-pair
-// state (kPair) x right-pair state (kPair).
+// state (kPair) x right-pair state (kPair) x synonym state (kSyn).
 constexpr int kPair = 7;
-constexpr int kSyn = 4;  // does a WordNet synonym fit the neighbours better? (see token_cells)
+constexpr int kSyn = 8;            // how much better a WordNet synonym fits (see token_cells)
+constexpr uint64_t kMaxSyn = 10;   // synonyms tried per word (the most frequent)
+constexpr uint32_t kFitPair = 1;   // a word whose pairs are seen this often is not tested
+// English mixture evidence: the share of substituted tokens it tests for (see fit()).
+constexpr double kMixRho = 0.003;
 constexpr int kCells = 6 * 3 * kPair * kPair * kSyn;
 const char* const kWordnetDir = "/usr/share/wordnet";
 const char* const kJiebaDict = "/usr/lib/python3/dist-packages/jieba/dict.txt";
 const char* const kFortunesZh = "/usr/share/games/fortunes/chinese";
+const char* const kFortunesDir = "/usr/share/games/fortunes";
+const char* const kGcide = "/usr/share/dictd/gcide.dict.dz";
+const char* const kHandbook = "/usr/share/doc/debian-handbook/html";
+const char* const kReferenceZh = "/usr/share/debian-reference";
+const char* const kFaqZh = "/usr/share/doc/debian/FAQ/zh-cn";
+const char* const kMaintGuideZh = "/usr/share/doc/maint-guide-zh-cn/html";
+const char* const kPythonDoc = "/usr/share/doc/python3.11/html";
+const char* const kManZh = "/usr/share/man/zh_CN/man*/*.gz";
 
 constexpr auto mix = filters::mix64;
 inline uint64_t hash_bytes(std::string_view s) { return XXH3_64bits(s.data(), s.size()) | 1; }
@@ -61,6 +75,11 @@ struct Table {
     vals.assign(cap, 0);
     mask = cap - 1;
     used = 0;
+  }
+  void prefetch(uint64_t k) const {
+    size_t i = mix(k) & mask;
+    __builtin_prefetch(&keys[i]);
+    __builtin_prefetch(&vals[i]);
   }
   uint32_t get(uint64_t k) const {
     size_t i = mix(k) & mask;
@@ -86,18 +105,78 @@ struct Table {
   }
 };
 
+// Frozen count table for the large pair tables: built once from a list of keys (sorted
+// and counted, so building needs no growing hash map), open addressing at load <= 0.6,
+// 32-bit fingerprints and 32-bit counts (8 bytes a slot). The slot comes from the low
+// bits of the mixed key and the fingerprint from its high bits, so a false match needs
+// 31 + log2(capacity) equal bits.
+struct CountTable {
+  std::vector<uint32_t> keys, vals;
+  size_t mask = 0, used = 0;
+  CountTable() : keys(1, 0), vals(1, 0) {}
+  static uint32_t fp(uint64_t h) { return (uint32_t)(h >> 32) | 1; }
+  void prefetch(uint64_t k) const {
+    size_t i = mix(k) & mask;
+    __builtin_prefetch(&keys[i]);
+    __builtin_prefetch(&vals[i]);
+  }
+  uint32_t get(uint64_t k) const {
+    uint64_t h = mix(k);
+    uint32_t f = fp(h);
+    size_t i = h & mask;
+    while (keys[i]) {
+      if (keys[i] == f) return vals[i];
+      i = (i + 1) & mask;
+    }
+    return 0;
+  }
+  void build(std::vector<uint64_t>& ks) {
+    std::sort(ks.begin(), ks.end());
+    size_t distinct = 0;
+    for (size_t i = 0; i < ks.size(); ++i) distinct += i == 0 || ks[i] != ks[i - 1];
+    size_t cap = 1024;
+    while (cap * 6 < distinct * 10) cap *= 2;
+    keys.assign(cap, 0);
+    vals.assign(cap, 0);
+    mask = cap - 1;
+    used = distinct;
+    for (size_t i = 0; i < ks.size();) {
+      size_t j = i;
+      while (j < ks.size() && ks[j] == ks[i]) ++j;
+      uint64_t h = mix(ks[i]);
+      uint32_t f = fp(h);
+      size_t s = h & mask;
+      while (keys[s] && keys[s] != f) s = (s + 1) & mask;
+      keys[s] = f;
+      vals[s] += (uint32_t)(j - i);
+      i = j;
+    }
+    std::vector<uint64_t>().swap(ks);
+  }
+};
+
 struct LangStats {
-  Table uni, bi;
+  Table uni;
+  CountTable bi;
   double total = 1;
   // log P(cell | token of a spun text) - log P(cell | token of a clean text), and the
   // document-score offset that puts prob 0.5 at the chosen operating point.
   double llr[kCells] = {};
   // Document model: logistic regression over doc_features(), standardized.
-  static constexpr int kDoc = 8;
-  double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
-  double offset = 0;
+  // English: per-cell log likelihood ratio of a text with a share kMixRho of substituted
+  // tokens against clean text, log(1 - rho + rho * P(c | substituted) / P(c | clean));
+  // summed over a document's tokens (see fit()). Zero for Chinese.
+  double mixw[kCells] = {};
+  static constexpr int kDoc = 14;
+  double mu[kDoc] = {}, sd[kDoc] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, w[kDoc + 1] = {};
+  double offset = 0, offset_classical = 0;
+  // Chinese texts whose share of one-character words is at least this cut ("classical":
+  // verse such as fortunes-zh) get the operating point offset_classical. The cut is
+  // derived from the tuning split only (see classical_cut()); 2 (never) for English.
+  double classical_cut = 2;
   // Clean-text (tuning split) means of the cell score and of the two character-pair shares.
-  double prior[3] = {};
+  // Clean tuning means of the evidence features.
+  double prior[6] = {};
 };
 
 // ------------------------------------------------------------------ tortured phrases
@@ -312,7 +391,8 @@ void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
 // ------------------------------------------------------------------ sources
 struct Passage {
   std::string text;
-  int split;  // -1 reference statistics, 0 tuning, 1 held-out
+  int split;    // -1 reference statistics, 0 tuning, 1 held-out
+  int src = 0;  // index of the source (see sources())
 };
 int split_of(size_t k) { return k % 10 == 0 ? 1 : k % 10 == 5 ? 0 : -1; }
 
@@ -425,13 +505,318 @@ std::vector<Passage> group(const std::vector<std::string>& items, size_t per) {
   return out;
 }
 
-std::vector<Passage> passages_en() {
-  auto a = group(kjv_verses(), 5);
-  auto b = group(wordnet_glosses(), 8);
-  a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
-  return a;
+// ---- Modern prose: HTML documentation, man pages, GCIDE, English fortunes.
+// Block-level HTML tags end a paragraph; <pre>, <script>, <style> and <head> are dropped
+// with their content; other tags are removed; common entities decoded.
+void append_entity(std::string_view s, size_t& i, std::string& out) {
+  size_t semi = s.find(';', i);
+  if (semi == std::string_view::npos || semi - i > 10) { out += '&'; ++i; return; }
+  std::string_view e = s.substr(i + 1, semi - i - 1);
+  uint32_t cp = 0;
+  if (e == "amp") cp = '&';
+  else if (e == "lt") cp = '<';
+  else if (e == "gt") cp = '>';
+  else if (e == "quot") cp = '"';
+  else if (e == "apos") cp = '\'';
+  else if (e == "nbsp") cp = ' ';
+  else if (e.size() > 1 && e[0] == '#')
+    cp = (uint32_t)(e[1] == 'x' || e[1] == 'X' ? std::strtoul(std::string(e.substr(2)).c_str(), nullptr, 16)
+                                                : std::strtoul(std::string(e.substr(1)).c_str(), nullptr, 10));
+  if (cp == 0 || cp > 0x10FFFF) { out += '&'; ++i; return; }
+  if (cp < 0x80) out += (char)cp;
+  else if (cp < 0x800) { out += (char)(0xC0 | cp >> 6); out += (char)(0x80 | (cp & 0x3F)); }
+  else if (cp < 0x10000) { out += (char)(0xE0 | cp >> 12); out += (char)(0x80 | (cp >> 6 & 0x3F)); out += (char)(0x80 | (cp & 0x3F)); }
+  else { out += (char)(0xF0 | cp >> 18); out += (char)(0x80 | (cp >> 12 & 0x3F)); out += (char)(0x80 | (cp >> 6 & 0x3F)); out += (char)(0x80 | (cp & 0x3F)); }
+  i = semi + 1;
 }
-std::vector<Passage> passages_zh() { return group(fortunes_zh(), 2); }
+
+void html_blocks(std::string_view s, std::vector<std::string>& out) {
+  static const char* const blocks[] = {"p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd",
+                                       "br", "tr", "title", "table", "ul", "ol", "dl", "blockquote", "body"};
+  static const char* const skip[] = {"pre", "script", "style", "head"};
+  std::string cur;
+  auto flush = [&] {
+    std::string t;
+    bool sp = false;
+    for (char c : cur) {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') { sp = !t.empty(); continue; }
+      if (sp) t += ' ';
+      sp = false;
+      t += c;
+    }
+    if (!t.empty()) out.push_back(std::move(t));
+    cur.clear();
+  };
+  size_t i = 0;
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == '&') { append_entity(s, i, cur); continue; }
+    if (c != '<') { cur += c; ++i; continue; }
+    size_t end = s.find('>', i);
+    if (end == std::string_view::npos) break;
+    size_t a = i + 1 + (i + 1 < s.size() && s[i + 1] == '/');
+    size_t b = a;
+    while (b < end && std::isalnum((unsigned char)s[b])) ++b;
+    std::string name(s.substr(a, b - a));
+    for (char& ch : name) ch = (char)std::tolower((unsigned char)ch);
+    bool closing = s[i + 1] == '/';
+    i = end + 1;
+    if (!closing && std::find(std::begin(skip), std::end(skip), name) != std::end(skip)) {
+      flush();
+      std::string close = "</" + name;
+      size_t e = i;
+      while (true) {  // case-insensitive search for the closing tag
+        e = s.find("</", e);
+        if (e == std::string_view::npos) { i = s.size(); break; }
+        std::string t(s.substr(e, close.size()));
+        for (char& ch : t) ch = (char)std::tolower((unsigned char)ch);
+        if (t == close) { size_t g = s.find('>', e); i = g == std::string_view::npos ? s.size() : g + 1; break; }
+        e += 2;
+      }
+      continue;
+    }
+    if (std::find(std::begin(blocks), std::end(blocks), name) != std::end(blocks)) flush();
+  }
+  flush();
+}
+
+std::vector<std::string> list_files(const std::string& dir, const std::string& suffix) {
+  std::vector<std::string> v;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    std::string p = it->path().string();
+    if (p.size() >= suffix.size() && p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) v.push_back(p);
+  }
+  std::sort(v.begin(), v.end());  // a fixed order: the splits must not depend on the file system
+  return v;
+}
+
+std::vector<std::string> html_source(const std::string& dir, const std::string& suffix, const std::string& package) {
+  auto files = list_files(dir, suffix);
+  check(!files.empty(), "spun: no " + suffix + " files under " + dir + " (is Debian package " + package + " installed?)");
+  std::vector<std::string> out;
+  for (auto& f : files) html_blocks(read_file(f), out);
+  return out;
+}
+
+// Man pages (groff): request lines (.XX) end a paragraph and are dropped; font and
+// character escapes are removed.
+std::vector<std::string> man_source(const std::string& glob, const std::string& package) {
+  std::string text = run_command("zcat " + glob + " 2>/dev/null", package);
+  std::vector<std::string> out;
+  std::string cur;
+  auto flush = [&] {
+    if (!cur.empty()) out.push_back(cur);
+    cur.clear();
+  };
+  size_t p = 0;
+  while (p < text.size()) {
+    size_t nl = text.find('\n', p);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + p, nl - p);
+    p = nl + 1;
+    if (line.empty() || line[0] == '.' || line[0] == '\'') { flush(); continue; }
+    std::string t;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] != '\\') { t += line[i]; continue; }
+      if (++i >= line.size()) break;
+      char e = line[i];
+      if (e == '-') t += '-';
+      else if (e == 'e' || e == '\\') t += '\\';
+      else if (e == ' ') t += ' ';
+      else if (e == '"') break;  // comment
+      else if (e == 'f' || e == '*') {
+        if (i + 1 < line.size() && line[i + 1] == '(') i += 3;
+        else if (i + 1 < line.size() && line[i + 1] == '[') { size_t c = line.find(']', i); i = c == std::string_view::npos ? line.size() : c; }
+        else ++i;
+      } else if (e == '(') i += 2;
+    }
+    if (!cur.empty()) cur += ' ';
+    cur += t;
+  }
+  flush();
+  return out;
+}
+
+// GCIDE (dict-gcide): the dictd text; entry bodies are indented, paragraphs separated
+// by blank lines; bracketed etymologies and source tags ([1913 Webster]) are removed.
+std::vector<std::string> gcide_source() {
+  std::string text = run_command(std::string("zcat ") + kGcide, "dict-gcide");
+  std::vector<std::string> out;
+  std::string cur;
+  auto flush = [&] {
+    std::string t;
+    int depth = 0;
+    for (char c : cur) {
+      if (c == '[') { ++depth; continue; }
+      if (c == ']') { depth = std::max(0, depth - 1); continue; }
+      if (!depth) t += c;
+    }
+    if (t.size() > 20) out.push_back(std::move(t));
+    cur.clear();
+  };
+  size_t p = 0;
+  while (p < text.size()) {
+    size_t nl = text.find('\n', p);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + p, nl - p);
+    p = nl + 1;
+    if (line.size() < 3 || line[0] != ' ') { flush(); continue; }  // blank or a headword line
+    size_t a = line.find_first_not_of(' ');
+    if (a == std::string_view::npos) { flush(); continue; }
+    if (!cur.empty()) cur += ' ';
+    cur += line.substr(a);
+  }
+  flush();
+  return out;
+}
+
+// fortune-mod files: entries separated by "%" lines.
+std::vector<std::string> fortune_entries(const std::string& text) {
+  std::vector<std::string> entries;
+  std::string cur;
+  size_t p = 0;
+  while (p < text.size()) {
+    size_t nl = text.find('\n', p);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + p, nl - p);
+    p = nl + 1;
+    if (line == "%") { if (!cur.empty()) entries.push_back(cur); cur.clear(); continue; }
+    size_t a = line.find_first_not_of(" \t");
+    if (a == std::string_view::npos) continue;
+    if (!cur.empty()) cur += ' ';
+    cur += line.substr(a);
+  }
+  if (!cur.empty()) entries.push_back(cur);
+  return entries;
+}
+std::vector<std::string> fortunes_en() {
+  static const char* const skip[] = {"chinese", "song100", "tang300", "art", "ascii-art"};
+  std::vector<std::string> out;
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (auto& e : fs::directory_iterator(kFortunesDir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.find('.') != std::string::npos || !e.is_regular_file(ec)) continue;
+    if (std::find(std::begin(skip), std::end(skip), name) != std::end(skip)) continue;
+    if (!fs::exists(e.path().string() + ".dat", ec)) continue;
+    files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  check(files.size() >= 10, std::string("spun: no English fortunes under ") + kFortunesDir + " (is Debian package fortunes installed?)");
+  for (auto& f : files)
+    for (auto& e : fortune_entries(read_file(f))) out.push_back(std::move(e));
+  return out;
+}
+
+// Prose filters: Chinese items need >= 10 Han characters making at least half of the
+// Han + ASCII alphanumerics (drops command lines, code, untranslated strings); English
+// items >= 8 words with letters >= 75 % of the non-space characters.
+bool prose_zh(std::string_view s) {
+  size_t i = 0;
+  int han = 0, ascii = 0;
+  while (i < s.size()) {
+    uint32_t c = utf8_next(s, i);
+    if (is_han(c)) ++han;
+    else if (c < 0x80 && std::isalnum((int)c)) ++ascii;
+  }
+  return han >= 10 && han >= ascii;
+}
+bool prose_en(std::string_view s) {
+  int letters = 0, other = 0, words = 0;
+  bool in = false;
+  for (char c : s) {
+    bool l = is_ascii_alpha(c);
+    if (l && !in) ++words;
+    in = l;
+    if (l) ++letters;
+    else if (c != ' ') ++other;
+  }
+  return words >= 8 && letters >= 3 * other;
+}
+
+// Consecutive items joined until a passage reaches min_bytes.
+std::vector<std::string> join_to(const std::vector<std::string>& items, size_t min_bytes, const char* sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (auto& it : items) {
+    if (!cur.empty()) cur += sep;
+    cur += it;
+    if (cur.size() >= min_bytes) { out.push_back(std::move(cur)); cur.clear(); }
+  }
+  return out;
+}
+
+// Every source's items are deduplicated across the language (first occurrence wins), cut
+// into passages, and each source's passage k goes to split_of(k).
+struct Source {
+  std::string name;
+  std::vector<Passage> passages;
+};
+void add_source(std::vector<Source>& out, std::unordered_set<uint64_t>& seen, const char* name,
+                std::vector<std::string> items, bool (*keep)(std::string_view), size_t per, size_t min_bytes,
+                const char* sep) {
+  std::vector<std::string> kept;
+  for (auto& it : items) {
+    if (keep && !keep(it)) continue;
+    bool fresh = seen.insert(hash_bytes(it)).second;
+    // Items of the grouped sources (verses, glosses, fortunes) are natural text whose
+    // repetitions are kept (as in earlier versions, so their passages are unchanged);
+    // documentation paragraphs seen before (navigation, repeated boilerplate) are dropped.
+    if (fresh || per) kept.push_back(std::move(it));
+  }
+  Source s;
+  s.name = name;
+  if (per) s.passages = group(kept, per);
+  else {
+    auto joined = join_to(kept, min_bytes, sep);
+    for (size_t k = 0; k < joined.size(); ++k) s.passages.push_back({std::move(joined[k]), split_of(k)});
+  }
+  for (Passage& p : s.passages) p.src = (int)out.size();
+  out.push_back(std::move(s));
+}
+// original_only: the sources of earlier versions (KJV and WordNet glosses; fortunes-zh),
+// which come first and whose passages do not depend on the others.
+std::vector<Source> sources(Lang lang, bool original_only = false) {
+  std::vector<Source> out;
+  std::unordered_set<uint64_t> seen;
+  if (lang != Lang::Zh) {
+    add_source(out, seen, "kjv", kjv_verses(), nullptr, 5, 0, " ");
+    add_source(out, seen, "wordnet", wordnet_glosses(), nullptr, 8, 0, " ");
+    if (original_only) return out;
+    add_source(out, seen, "gcide", gcide_source(), prose_en, 0, 500, " ");
+    add_source(out, seen, "handbook", html_source(std::string(kHandbook) + "/en-US", ".html", "debian-handbook"),
+               prose_en, 0, 500, "\n");
+    add_source(out, seen, "fortunes", fortunes_en(), prose_en, 0, 400, "\n");
+    add_source(out, seen, "python-doc", html_source(kPythonDoc, ".html", "python3.11-doc"), prose_en, 0, 500, "\n");
+  } else {
+    add_source(out, seen, "fortunes-zh", fortunes_zh(), nullptr, 2, 0, "");
+    if (original_only) return out;
+    add_source(out, seen, "handbook", html_source(std::string(kHandbook) + "/zh-CN", ".html", "debian-handbook"),
+               prose_zh, 0, 450, "\n");
+    add_source(out, seen, "reference", html_source(kReferenceZh, ".zh-cn.html", "debian-reference-zh-cn"), prose_zh,
+               0, 450, "\n");
+    add_source(out, seen, "faq", html_source(kFaqZh, ".zh-cn.html", "debian-faq-zh-cn"), prose_zh, 0, 450, "\n");
+    add_source(out, seen, "maint-guide", html_source(kMaintGuideZh, ".zh-cn.html", "maint-guide-zh-cn"), prose_zh, 0,
+               450, "\n");
+    add_source(out, seen, "manpages", man_source(kManZh, "manpages-zh"), prose_zh, 0, 450, "\n");
+  }
+  return out;
+}
+// All passages, sources interleaved round-robin (so a prefix is a balanced mix).
+std::vector<Passage> interleave(const std::vector<Source>& src) {
+  std::vector<Passage> out;
+  for (size_t k = 0;; ++k) {
+    bool any = false;
+    for (auto& s : src)
+      if (k < s.passages.size()) { out.push_back(s.passages[k]); any = true; }
+    if (!any) break;
+  }
+  return out;
+}
+std::vector<Passage> passages_en() { return interleave(sources(Lang::En)); }
+std::vector<Passage> passages_zh() { return interleave(sources(Lang::Zh)); }
 
 // ------------------------------------------------------------------ substitution script
 struct SpinResources {
@@ -513,6 +898,7 @@ struct Impl0 {
   // the count n and syn_flat[i+1 .. i+n] the synonyms' hashes.
   Table syn_index;
   std::vector<uint64_t> syn_flat;
+  std::vector<uint32_t> syn_cnt;  // parallel to syn_flat: the synonym's reference count
   // Chinese character bigrams (hash of the 6 UTF-8 bytes): counts in the reference
   // fortunes text (across word boundaries too), and jieba frequencies summed over the
   // dictionary words that contain the bigram. A substituted word meets its neighbours
@@ -563,10 +949,21 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
   int rare = 0, pairs = 0, unseen = 0;
   thread_local std::vector<uint32_t> freq;
   freq.resize(toks.size());
+  // The look-ups miss the cache: their addresses are prefetched a pass ahead.
+  thread_local std::vector<uint64_t> pk;
+  thread_local std::vector<uint32_t> idx_of;
+  pk.assign(toks.size(), 0);
+  idx_of.resize(toks.size());
   for (size_t k = 0; k < toks.size(); ++k) {
+    st.uni.prefetch(toks[k].h);
+    if (!zh) m.syn_index.prefetch(toks[k].h);
+  }
+  for (size_t k = 0; k < toks.size(); ++k) {
+    if (k + 1 < toks.size() && !toks[k + 1].brk) st.bi.prefetch(pk[k] = pair_key(toks[k].h, toks[k + 1].h));
     cnt[k] = st.uni.get(toks[k].h);
     freq[k] = zh ? m.dict.freq.get(toks[k].h) : cnt[k];
     rare += zh ? freq[k] < 30 : freq[k] < 3;
+    if (!zh) idx_of[k] = m.syn_index.get(toks[k].h);
   }
   int prev_right = 0;  // the pair state between k-1 and k, computed once
   uint32_t prev_c12 = 0;
@@ -576,7 +973,7 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
     uint32_t c_left = prev_c12, c_right = 0;
     bool has_right = k + 1 < toks.size() && !toks[k + 1].brk;
     if (has_right) {
-      uint32_t c12 = st.bi.get(pair_key(toks[k].h, toks[k + 1].h));
+      uint32_t c12 = st.bi.get(pk[k]);
       c_right = c12;
       right = pair_state(cnt[k], cnt[k + 1], c12, N);
       if (cnt[k] >= 3 && cnt[k + 1] >= 3) {
@@ -586,31 +983,55 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
     }
     prev_right = right;
     prev_c12 = c_right;
-    // Synonym substitution leaves a word whose synonym (often the original word) makes
-    // the pairs with its neighbours that clean text actually has. 0: no synonyms or no
-    // neighbour; 1: no synonym fits better; 2: one fits better; 3: one fits much better.
+    // Synonym substitution leaves a word whose synonym (often the original word) fits its
+    // neighbours better. With smoothed bigram probabilities P(x | a) and P(b | x) (a, b the
+    // neighbours; Dirichlet smoothing towards the unigram distribution), the word's fit is
+    // L(x) = log P(x | a) + log P(b | x) over the neighbours it has, and d = max over its
+    // WordNet synonyms s of L(s) - L(w): how much better the best synonym fits. State 0:
+    // no synonyms or no neighbour; 1..7: d < 0, < 2, < 4, < 6, < 9, < 12, >= 12.
     int syn = 0;
     bool has_left = left != 0;
-    // Only a word whose own pairs are both unseen is checked (the costly part: up to 24
-    // synonyms x 2 pair look-ups); any other word with synonyms counts as state 1.
     if (!zh && (has_left || has_right)) {
-      uint32_t idx = m.syn_index.get(toks[k].h);
-      if (idx && c_left + c_right > 0) {
+      uint32_t idx = idx_of[k];
+      // A word whose pairs with its neighbours clean text has repeatedly fits: state 1
+      // without trying synonyms (the costly part).
+      if (idx && (!has_left || c_left >= kFitPair) && (!has_right || c_right >= kFitPair)) {
         syn = 1;
+        ++f.syn_tokens;
       } else if (idx) {
-        uint64_t own = (uint64_t)c_left + c_right, best = 0, best_uni = 0;
-        uint64_t n_syn = m.syn_flat[idx - 1];
-        for (uint64_t q = 0; q < n_syn && q < 24; ++q) {
+        constexpr double mu = 2.0;
+        const double inv_n = 1.0 / N;
+        const double ca = has_left ? cnt[k - 1] : 0, pb = has_right ? (cnt[k + 1] + 0.5) * inv_n : 0;
+        auto fit_of = [&](double cx, double c_ax, double c_xb) {  // exp(L(x)), no log in the loop
+          double l = 1, px = (cx + 0.5) * inv_n;
+          if (has_left) l *= (c_ax + mu * px) / (ca + mu);
+          if (has_right) l *= (c_xb + mu * pb) / (cx + mu);
+          return l;
+        };
+        double own = fit_of(cnt[k], c_left, c_right);
+        double best = 0;
+        uint32_t best_cnt = 0;
+        // The synonyms clean text has, most frequent first (at most kMaxSyn): look-up
+        // addresses are prefetched first, so the pair look-ups overlap.
+        const uint64_t n_syn = std::min<uint64_t>(m.syn_flat[idx - 1], kMaxSyn);
+        uint64_t kl[kMaxSyn], kr[kMaxSyn];
+        for (uint64_t q = 0; q < n_syn; ++q) {
           uint64_t sh = m.syn_flat[idx + q];
-          uint64_t c = 0;
-          if (has_left) c += st.bi.get(pair_key(toks[k - 1].h, sh));
-          if (has_right) c += st.bi.get(pair_key(sh, toks[k + 1].h));
-          if (c > best) { best = c; best_uni = st.uni.get(sh); }
+          if (has_left) st.bi.prefetch(kl[q] = pair_key(toks[k - 1].h, sh));
+          if (has_right) st.bi.prefetch(kr[q] = pair_key(sh, toks[k + 1].h));
         }
-        if (own == 0 && best >= 3 && best_uni > cnt[k]) ++f.suspicious_rarer;
-        syn = best <= own ? 1 : (best >= 5 && best >= 4 * (own + 1)) ? 3 : 2;
-        if (own == 0 && best >= 3) ++f.suspicious;
-        if (own == 0 && best >= 1) ++f.suspicious_weak;
+        for (uint64_t q = 0; q < n_syn; ++q) {
+          uint32_t cs = m.syn_cnt[idx + q];
+          double l = fit_of(cs, has_left ? st.bi.get(kl[q]) : 0, has_right ? st.bi.get(kr[q]) : 0);
+          if (l > best) { best = l; best_cnt = cs; }
+        }
+        double d = best > 0 ? std::log(best / own) : -1.0;
+        syn = d < 0 ? 1 : d < 2 ? 2 : d < 4 ? 3 : d < 6 ? 4 : d < 9 ? 5 : d < 12 ? 6 : 7;
+        ++f.syn_tokens;
+        f.syn_evidence += std::min(12.0, std::max(0.0, d - 3));
+        if (d >= 4) ++f.suspicious;
+        if (d >= 2) ++f.suspicious_weak;
+        if (d >= 4 && best_cnt > cnt[k]) ++f.suspicious_rarer;
       }
     }
     uint32_t fr = freq[k];
@@ -618,20 +1039,33 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
     cells.push_back((((freq_bucket(fr, zh) * 3 + std::max(0, len)) * kPair + left) * kPair + right) * kSyn + syn);
   }
   if (zh) {
-    int bnd = 0, unseen_both = 0, unseen_ref = 0;
+    int bnd = 0, unseen_both = 0, unseen_ref = 0, bnd1 = 0, unseen1 = 0;
     for (size_t k = 1; k < toks.size(); ++k) {
       if (toks[k].brk || toks[k - 1].end != toks[k].begin || toks[k].begin < 3) continue;
       uint64_t h = hash_bytes(text.substr(toks[k].begin - 3, 6));
-      ++bnd;
       bool in_ref = m.zh_cref.get(h) != 0;
+      bool unseen = !in_ref && m.zh_cdict.get(h) == 0;
+      if (toks[k - 1].chars == 1 && toks[k].chars == 1) {  // between two one-character words
+        ++bnd1;
+        unseen1 += unseen;
+        continue;
+      }
+      ++bnd;
       unseen_ref += !in_ref;
-      unseen_both += !in_ref && m.zh_cdict.get(h) == 0;
+      unseen_both += unseen;
     }
+    f.char_pairs_single = bnd1;
+    f.char_pairs_single_unseen = bnd1 ? (double)unseen1 / bnd1 : 0;
     f.char_pairs = bnd;
     f.char_pairs_unseen = bnd ? (double)unseen_both / bnd : 0;
     f.char_pairs_unseen_ref = bnd ? (double)unseen_ref / bnd : 0;
   }
   int n = std::max<int>(1, f.words);
+  if (zh) {
+    int single = 0;
+    for (const Tok& t : toks) single += t.chars == 1;
+    f.single_char_words = (double)single / n;
+  }
   f.rare_words = (double)rare / n;
   f.unseen_bigrams = pairs ? (double)unseen / pairs : 0;
   if (!zh) {
@@ -644,43 +1078,90 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
 }
 
 // Mean cell weight over the document's tokens: a linear model on the cell histogram.
-double doc_llr(const LangStats& st, const std::vector<int>& cells) {
-  double s = 0;
-  for (int c : cells) s += st.llr[c];
+double doc_llr(const LangStats& st, const std::vector<int>& cells, double* mix_sum) {
+  double s = 0, m = 0;
+  for (int c : cells) { s += st.llr[c]; m += st.mixw[c]; }
+  *mix_sum = m;
   return cells.empty() ? 0 : s / cells.size();
 }
 
-void count_text(const ZhDict* dict, LangStats& st, std::string_view text) {
+struct Keys {
+  std::vector<uint64_t> pairs;
+};
+void count_text(const ZhDict* dict, LangStats& st, std::string_view text, Keys& keys) {
   thread_local std::vector<Tok> toks;
   if (dict) tokens_zh(*dict, text, toks);
   else tokens_en(text, toks);
   for (size_t k = 0; k < toks.size(); ++k) {
     st.uni.add(toks[k].h, 1);
     st.total += 1;
-    if (k && !toks[k].brk) st.bi.add(pair_key(toks[k - 1].h, toks[k].h), 1);
+    if (k && !toks[k].brk) keys.pairs.push_back(pair_key(toks[k - 1].h, toks[k].h));
   }
 }
 
 // Document-level features: suspicious-word rates (per 100 words), the cell model's mean
 // score, rare-word and unseen-pair rates.
-void doc_features(const LangStats& st, const SpunFeatures& f, double cell_score, double* x) {
+void doc_features(const LangStats& st, const SpunFeatures& f, double cell_score, double mix_sum, double* x) {
   double n = std::max(1, f.words);
   // Evidence, not a mean: the excess over the clean mean scaled like a t statistic, so a
   // short text's noise does not set the operating point for all texts.
   auto tstat = [](double v, double cnt, double prior) { return (v - prior) * std::sqrt(cnt); };
+  const double* prior = st.prior;
   x[0] = 100.0 * f.suspicious_rarer / n;
   x[1] = 100.0 * f.suspicious / n;
   x[2] = 100.0 * f.suspicious_weak / n;
-  x[3] = tstat(cell_score, f.words, st.prior[0]);
+  x[3] = tstat(cell_score, f.words, prior[0]);
   x[4] = f.rare_words;
   x[5] = f.unseen_bigrams;
-  x[6] = tstat(f.char_pairs_unseen, f.char_pairs, st.prior[1]);  // Chinese only (0 for English)
-  x[7] = tstat(f.char_pairs_unseen_ref, f.char_pairs, st.prior[2]);
+  x[6] = tstat(f.char_pairs_unseen, f.char_pairs, prior[1]);  // Chinese only (0 for English)
+  x[7] = tstat(f.char_pairs_unseen_ref, f.char_pairs, prior[2]);
+  // English: the synonym evidence against its clean per-token mean, like a z statistic.
+  x[8] = (f.syn_evidence - prior[3] * f.syn_tokens) / std::sqrt(f.syn_tokens + 1.0);
+  // Chinese: the same share between two one-character words, which substitution (of
+  // longer words) rarely touches: high in text unlike the reference (classical verse),
+  // so the regression can discount x[6] and x[7] there.
+  x[9] = tstat(f.char_pairs_single_unseen, f.char_pairs_single, prior[4]);
+  // Chinese: the share of one-character words, which substitution (same length) leaves
+  // unchanged -- high in classical text -- and its products with the two main evidence
+  // features, so the regression can weigh the evidence differently by kind of text.
+  x[10] = f.single_char_words;
+  x[11] = f.single_char_words * x[3];
+  x[12] = f.single_char_words * x[6];
+  // English: the mixture log likelihood ratio per token (see fit()) as evidence against
+  // its clean tuning mean; 0 for Chinese.
+  x[13] = tstat(mix_sum / n, n, prior[5]);
 }
 double doc_z(const LangStats& st, const double* x) {
   double z = st.w[LangStats::kDoc];
   for (int k = 0; k < LangStats::kDoc; ++k) z += st.w[k] * (x[k] - st.mu[k]) / st.sd[k];
   return z;
+}
+
+// The cut on the share of one-character words that separates classical Chinese (the
+// fortunes-zh tuning passages) from modern prose (the other sources' tuning passages):
+// the cut that minimizes the balanced misclassification (the mean of the two groups'
+// error rates; a text is called classical when its share >= cut). Candidates are the
+// midpoints between adjacent distinct shares; ties go to the lowest. Tuning split only.
+double classical_cut(std::vector<double> classical, std::vector<double> modern, double* err_c, double* err_m) {
+  *err_c = 1;
+  *err_m = 0;
+  if (classical.empty() || modern.empty()) return 2;
+  std::sort(classical.begin(), classical.end());
+  std::sort(modern.begin(), modern.end());
+  std::vector<double> all(classical);
+  all.insert(all.end(), modern.begin(), modern.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  double best_cut = 2, best_err = 2;
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    double cut = 0.5 * (all[i] + all[i + 1]);
+    // classical below the cut and modern at or above it are misclassified
+    double miss_c = (double)(std::lower_bound(classical.begin(), classical.end(), cut) - classical.begin()) / classical.size();
+    double miss_m = (double)(modern.end() - std::lower_bound(modern.begin(), modern.end(), cut)) / modern.size();
+    double err = 0.5 * (miss_c + miss_m);
+    if (err < best_err) { best_err = err; best_cut = cut; *err_c = miss_c; *err_m = miss_m; }
+  }
+  return best_cut;
 }
 
 // The token cells' weights: initialised with the naive-Bayes log ratio (cells counted over
@@ -690,15 +1171,18 @@ double doc_z(const LangStats& st, const double* x) {
 // at the 99th percentile of the clean tuning scores (a 1% false-positive operating point
 // on the tuning split; the held-out split is never looked at).
 void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& ps, uint64_t seed, size_t max_used) {
-  std::vector<double> n_clean(kCells, 0), n_spun(kCells, 0);
+  std::vector<double> n_clean(kCells, 0), n_spun(kCells, 0), n_sub(kCells, 0);
+  std::vector<Tok> tc_toks, ts_toks;
   std::vector<int> cells;
   std::vector<std::vector<std::pair<int, float>>> X;  // sparse cell fractions
-  std::vector<int> y;
+  std::vector<int> y, row_src;
   std::vector<SpunFeatures> feats;
   SpunFeatures f;
   size_t used = 0;
+  int cur_src = 0;
   auto add = [&](const std::vector<int>& cc, int label) {
     feats.push_back(f);
+    row_src.push_back(cur_src);
     std::vector<std::pair<int, float>> row;
     std::vector<int> sorted = cc;
     std::sort(sorted.begin(), sorted.end());
@@ -714,6 +1198,7 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   for (const Passage& p : ps) {
     if (p.split != 0) continue;
     if (++used > max_used) break;
+    cur_src = p.src;
     token_cells(m, p.text, lang, f, cells);
     if (f.words < 20) continue;
     for (int c : cells) n_clean[c] += 1;
@@ -722,13 +1207,40 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
     std::string spun = make_spun_copy(p.text, lang, rate, seed + used);
     token_cells(m, spun, lang, f, cells);
     for (int c : cells) n_spun[c] += 1;
+    // English: the substituted tokens' cells (one word for one word, so the copy has the
+    // same tokens but for the substituted ones, compared by index).
+    if (lang == Lang::En) {
+      tokens_en(p.text, tc_toks);
+      tokens_en(spun, ts_toks);
+      if (tc_toks.size() == ts_toks.size() && ts_toks.size() == cells.size())
+        for (size_t k = 0; k < ts_toks.size(); ++k) n_sub[cells[k]] += ts_toks[k].h != tc_toks[k].h;
+    }
     add(cells, 1);
   }
   check(X.size() >= 40, "spun model: too few tuning passages");
+  // Row weights: every source counts the same in the fits (the largest source would
+  // otherwise set the weights for all), mean weight 1.
+  std::vector<double> rw(X.size());
+  {
+    std::map<int, size_t> per;
+    for (int sidx : row_src) ++per[sidx];
+    for (size_t r = 0; r < X.size(); ++r) rw[r] = (double)X.size() / (per.size() * per[row_src[r]]);
+  }
   double tc = 0, ts = 0;
   for (int c = 0; c < kCells; ++c) { tc += n_clean[c]; ts += n_spun[c]; }
   for (int c = 0; c < kCells; ++c)
     st.llr[c] = std::log((n_spun[c] + 0.5) / (ts + 0.5 * kCells)) - std::log((n_clean[c] + 0.5) / (tc + 0.5 * kCells));
+  // English mixture weights: a document whose tokens are substituted with probability rho
+  // has per-token likelihood ratio 1 - rho + rho * P(c | substituted) / P(c | clean)
+  // against clean text; P(c | substituted) counts the substituted tokens of the spun
+  // copies (add-0.5 smoothing like llr). Its log is bounded below by log(1 - rho), so
+  // many ordinary tokens cannot cancel a few strongly suspicious ones.
+  double tsub = 0;
+  for (int c = 0; c < kCells; ++c) tsub += n_sub[c];
+  for (int c = 0; c < kCells; ++c) {
+    double lr_sub = ((n_sub[c] + 0.5) / (tsub + 0.5 * kCells)) / ((n_clean[c] + 0.5) / (tc + 0.5 * kCells));
+    st.mixw[c] = tsub > 0 ? std::log(1 - kMixRho + kMixRho * lr_sub) : 0;
+  }
   // Logistic regression, full batch, Adam.
   std::vector<double> w(st.llr, st.llr + kCells), mo(kCells + 1, 0), ve(kCells + 1, 0), g(kCells + 1);
   double bias = 0;
@@ -738,7 +1250,7 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
     for (size_t r = 0; r < X.size(); ++r) {
       double z = bias;
       for (auto& [c, v] : X[r]) z += w[c] * v;
-      double e = 1.0 / (1.0 + std::exp(-z)) - y[r];
+      double e = (1.0 / (1.0 + std::exp(-z)) - y[r]) * rw[r];
       for (auto& [c, v] : X[r]) g[c] += e * v;
       g[kCells] += e;
     }
@@ -755,18 +1267,26 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   // Second stage: the document model over doc_features().
   constexpr int D = LangStats::kDoc;
   std::vector<std::array<double, D>> F(X.size());
-  std::vector<double> css(X.size());
-  double pn = 0;
+  std::vector<double> css(X.size()), mix(X.size());
+  double pn = 0, ev = 0, ev_n = 0;
   for (size_t r = 0; r < X.size(); ++r) {
-    for (auto& [c, v] : X[r]) css[r] += w[c] * v;
+    for (auto& [c, v] : X[r]) {
+      css[r] += w[c] * v;
+      mix[r] += st.mixw[c] * v * feats[r].words;
+    }
     if (y[r]) continue;
     st.prior[0] += css[r];
     st.prior[1] += feats[r].char_pairs_unseen;
     st.prior[2] += feats[r].char_pairs_unseen_ref;
+    st.prior[4] += feats[r].char_pairs_single_unseen;
+    st.prior[5] += mix[r] / std::max(1, feats[r].words);
+    ev += feats[r].syn_evidence;
+    ev_n += feats[r].syn_tokens;
     pn += 1;
   }
   for (double& p : st.prior) p /= std::max(1.0, pn);
-  for (size_t r = 0; r < X.size(); ++r) doc_features(st, feats[r], css[r], F[r].data());
+  st.prior[3] = ev / std::max(1.0, ev_n);
+  for (size_t r = 0; r < X.size(); ++r) doc_features(st, feats[r], css[r], mix[r], F[r].data());
   for (int k = 0; k < D; ++k) {
     double a = 0, a2 = 0;
     for (auto& r : F) { a += r[k]; a2 += r[k] * r[k]; }
@@ -777,17 +1297,43 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
   for (int it = 0; it < 500; ++it) {
     double gd[D + 1] = {};
     for (size_t r = 0; r < F.size(); ++r) {
-      double e = 1.0 / (1.0 + std::exp(-doc_z(st, F[r].data()))) - y[r];
+      double e = (1.0 / (1.0 + std::exp(-doc_z(st, F[r].data()))) - y[r]) * rw[r];
       for (int k = 0; k < D; ++k) gd[k] += e * (F[r][k] - st.mu[k]) / st.sd[k];
       gd[D] += e;
     }
     for (int k = 0; k <= D; ++k) st.w[k] -= 0.5 * (gd[k] / F.size() + (k < D ? 1e-3 * st.w[k] : 0));
   }
-  std::vector<double> z;
+  // Operating points: the 99th percentile of the clean tuning scores (1 % false positives
+  // on the tuning split), separately for Chinese texts of mostly one-character words
+  // (classical verse; see classical_cut()) and for all others, so neither kind sets the
+  // other's threshold.
+  // Percentiles weigh the sources equally (the row weights).
+  if (lang == Lang::Zh) {
+    std::vector<double> classical, modern;
+    for (size_t r = 0; r < F.size(); ++r)
+      if (!y[r]) (row_src[r] == 0 ? classical : modern).push_back(feats[r].single_char_words);
+    double err_c, err_m;
+    st.classical_cut = classical_cut(classical, modern, &err_c, &err_m);
+    std::fprintf(stderr,
+                 "spun: zh classical cut %.4f on the one-character-word share (tuning: %zu fortunes-zh passages, "
+                 "%.1f %% below; %zu modern, %.1f %% at or above)\n",
+                 st.classical_cut, classical.size(), 100 * err_c, modern.size(), 100 * err_m);
+  }
+  std::vector<std::pair<double, double>> z[2];
   for (size_t r = 0; r < F.size(); ++r)
-    if (!y[r]) z.push_back(doc_z(st, F[r].data()));
-  std::sort(z.begin(), z.end());
-  st.offset = z[std::min(z.size() - 1, (size_t)(0.99 * z.size()))] + 1e-9;
+    if (!y[r]) z[feats[r].single_char_words >= st.classical_cut].emplace_back(doc_z(st, F[r].data()), rw[r]);
+  auto pct = [](std::vector<std::pair<double, double>>& v, double p) {
+    std::sort(v.begin(), v.end());
+    double total = 0, acc = 0;
+    for (auto& e : v) total += e.second;
+    for (auto& e : v)
+      if ((acc += e.second) >= p * total) return e.first + 1e-9;
+    return v.back().first + 1e-9;
+  };
+  st.offset = pct(z[0], 0.99);
+  // The classical group is small (about 100 tuning texts): its 99th percentile is noisy,
+  // so it takes the highest clean score.
+  st.offset_classical = z[1].size() >= 50 ? pct(z[1], 1.0) : st.offset;
 }
 
 // ------------------------------------------------------------------ cache file
@@ -797,6 +1343,29 @@ void put_table(std::string& out, const Table& t) {
   out.append((const char*)&used, 8);
   out.append((const char*)t.keys.data(), n * 8);
   out.append((const char*)t.vals.data(), n * 4);
+}
+void put_table(std::string& out, const CountTable& t) {
+  uint64_t n = t.keys.size(), used = t.used;
+  out.append((const char*)&n, 8);
+  out.append((const char*)&used, 8);
+  out.append((const char*)t.keys.data(), n * 4);
+  out.append((const char*)t.vals.data(), n * 4);
+}
+bool get_table(std::string_view& in, CountTable& t) {
+  if (in.size() < 16) return false;
+  uint64_t n, used;
+  std::memcpy(&n, in.data(), 8);
+  std::memcpy(&used, in.data() + 8, 8);
+  in.remove_prefix(16);
+  if (n == 0 || (n & (n - 1)) || in.size() < n * 8) return false;
+  t.keys.resize(n);
+  t.vals.resize(n);
+  std::memcpy(t.keys.data(), in.data(), n * 4);
+  std::memcpy(t.vals.data(), in.data() + n * 4, n * 4);
+  in.remove_prefix(n * 8);
+  t.mask = n - 1;
+  t.used = used;
+  return true;
 }
 bool get_table(std::string_view& in, Table& t) {
   if (in.size() < 16) return false;
@@ -819,23 +1388,29 @@ void put_stats(std::string& out, const LangStats& s) {
   put_table(out, s.bi);
   out.append((const char*)&s.total, 8);
   out.append((const char*)s.llr, sizeof s.llr);
+  out.append((const char*)s.mixw, sizeof s.mixw);
   out.append((const char*)s.mu, sizeof s.mu);
   out.append((const char*)s.sd, sizeof s.sd);
   out.append((const char*)s.w, sizeof s.w);
   out.append((const char*)&s.offset, 8);
+  out.append((const char*)&s.offset_classical, 8);
+  out.append((const char*)&s.classical_cut, 8);
   out.append((const char*)s.prior, sizeof s.prior);
 }
 bool get_stats(std::string_view& in, LangStats& s) {
   if (!get_table(in, s.uni) || !get_table(in, s.bi)) return false;
-  size_t need = 16 + sizeof s.llr + sizeof s.mu + sizeof s.sd + sizeof s.w + sizeof s.prior;
+  size_t need = 32 + sizeof s.llr + sizeof s.mixw + sizeof s.mu + sizeof s.sd + sizeof s.w + sizeof s.prior;
   if (in.size() < need) return false;
   const char* q = in.data();
   std::memcpy(&s.total, q, 8); q += 8;
   std::memcpy(s.llr, q, sizeof s.llr); q += sizeof s.llr;
+  std::memcpy(s.mixw, q, sizeof s.mixw); q += sizeof s.mixw;
   std::memcpy(s.mu, q, sizeof s.mu); q += sizeof s.mu;
   std::memcpy(s.sd, q, sizeof s.sd); q += sizeof s.sd;
   std::memcpy(s.w, q, sizeof s.w); q += sizeof s.w;
   std::memcpy(&s.offset, q, 8); q += 8;
+  std::memcpy(&s.offset_classical, q, 8); q += 8;
+  std::memcpy(&s.classical_cut, q, 8); q += 8;
   std::memcpy(s.prior, q, sizeof s.prior);
   in.remove_prefix(need);
   return true;
@@ -845,7 +1420,12 @@ bool get_stats(std::string_view& in, LangStats& s) {
 uint64_t source_fingerprint() {
   uint64_t h = kVersion;
   for (const char* p : {"/usr/share/wordnet/data.noun", "/usr/share/wordnet/data.verb", "/usr/share/wordnet/data.adj",
-                        "/usr/share/wordnet/data.adv", kJiebaDict, kFortunesZh}) {
+                        "/usr/share/wordnet/data.adv", kJiebaDict, kFortunesZh, kGcide,
+                        "/usr/share/games/fortunes/fortunes", "/usr/share/doc/debian-handbook/html/en-US/index.html",
+                        "/usr/share/doc/debian-handbook/html/zh-CN/index.html", "/usr/share/debian-reference/index.zh-cn.html",
+                        "/usr/share/doc/debian/FAQ/zh-cn/index.zh-cn.html",
+                        "/usr/share/doc/maint-guide-zh-cn/html/index.zh-cn.html", "/usr/share/man/zh_CN/man1/ls.1.gz",
+                        "/usr/share/doc/python3.11/html/index.html"}) {
     std::error_code ec;
     h = mix(h ^ (uint64_t)fs::file_size(p, ec));
   }
@@ -865,13 +1445,18 @@ std::unique_ptr<SpunModel> SpunModel::build() {
   load_zh_dict(im.dict, false);
   auto en = passages_en();
   auto zh = passages_zh();
-  for (const Passage& p : en)
-    if (p.split < 0) count_text(nullptr, im.en, p.text);
-  for (const Passage& p : zh)
-    if (p.split < 0) {
-      count_text(&im.dict, im.zh, p.text);
-      count_zh_char_bigrams(im.zh_cref, p.text, 1);
-    }
+  {
+    Keys keys;
+    for (const Passage& p : en)
+      if (p.split < 0) count_text(nullptr, im.en, p.text, keys);
+    im.en.bi.build(keys.pairs);
+    for (const Passage& p : zh)
+      if (p.split < 0) {
+        count_text(&im.dict, im.zh, p.text, keys);
+        count_zh_char_bigrams(im.zh_cref, p.text, 1);
+      }
+    im.zh.bi.build(keys.pairs);
+  }
   {
     std::string text = read_file(kJiebaDict);
     size_t pos = 0;
@@ -888,14 +1473,27 @@ std::unique_ptr<SpunModel> SpunModel::build() {
   }
   {
     const SpinResources& r = spin_resources();
+    // Each word's synonyms that the reference text has, most frequent first.
+    std::vector<std::pair<uint32_t, uint64_t>> v;
     for (auto& [w, syns] : r.synonyms) {
-      im.syn_flat.push_back(syns.size());
+      v.clear();
+      for (auto& x : syns)
+        if (uint32_t c = im.en.uni.get(hash_bytes(x))) v.emplace_back(c, hash_bytes(x));
+      if (v.empty()) continue;
+      std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      im.syn_flat.push_back(v.size());
+      im.syn_cnt.push_back(0);
       im.syn_index.add(hash_bytes(w), (uint32_t)im.syn_flat.size());
-      for (auto& x : syns) im.syn_flat.push_back(hash_bytes(x));
+      for (auto& [c, h] : v) {
+        im.syn_flat.push_back(h);
+        im.syn_cnt.push_back(c);
+      }
     }
   }
-  fit(im, im.en, Lang::En, en, 1000, 4000);
-  fit(im, im.zh, Lang::Zh, zh, 2000, 2000);
+  std::fprintf(stderr, "spun: reference text: en %.0f tokens (%zu word pairs), zh %.0f words (%zu word pairs)\n",
+               im.en.total, im.en.bi.used, im.zh.total, im.zh.bi.used);
+  fit(im, im.en, Lang::En, en, 1000, 12000);
+  fit(im, im.zh, Lang::Zh, zh, 2000, 6000);
   return m;
 }
 
@@ -943,11 +1541,14 @@ const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
       uint64_t n;
       std::memcpy(&n, in.data(), 8);
       in.remove_prefix(8);
-      ok = in.size() == n * 8 + 16;
+      ok = in.size() == n * 12 + 16;
       if (ok) {
         m->impl_->syn_flat.resize(n);
         std::memcpy(m->impl_->syn_flat.data(), in.data(), n * 8);
         in.remove_prefix(n * 8);
+        m->impl_->syn_cnt.resize(n);
+        std::memcpy(m->impl_->syn_cnt.data(), in.data(), n * 4);
+        in.remove_prefix(n * 4);
       }
     }
     if (ok) {
@@ -978,6 +1579,7 @@ const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
     uint64_t n = slot->impl_->syn_flat.size();
     out.append((const char*)&n, 8);
     out.append((const char*)slot->impl_->syn_flat.data(), n * 8);
+    out.append((const char*)slot->impl_->syn_cnt.data(), n * 4);
   }
   out.append((const char*)&slot->impl_->dict.log_total, 8);
   int64_t mc = slot->impl_->dict.max_chars;
@@ -998,9 +1600,12 @@ SpunFeatures SpunModel::score(std::string_view text, Lang lang) const {
   token_cells(*impl_, text, lang, f, cells);
   const LangStats& st = lang == Lang::Zh ? impl_->zh : impl_->en;
   double x[LangStats::kDoc];
-  doc_features(st, f, doc_llr(st, cells), x);
+  double mix_sum;
+  double cs = doc_llr(st, cells, &mix_sum);
+  doc_features(st, f, cs, mix_sum, x);
   f.llr = doc_z(st, x);
-  f.prob = 1.0 / (1.0 + std::exp(-(f.llr - st.offset)));
+  double off = f.single_char_words >= st.classical_cut ? st.offset_classical : st.offset;
+  f.prob = 1.0 / (1.0 + std::exp(-(f.llr - off)));
   return f;
 }
 
@@ -1035,15 +1640,69 @@ Decision check_spun(Document& doc, const SpunConfig& cfg) {
   return Decision::ok();
 }
 
+namespace {
+const std::vector<Source>& eval_sources(Lang lang, bool original_only = false) {
+  static std::mutex mu;
+  static std::map<int, std::vector<Source>> memo;
+  std::lock_guard<std::mutex> lock(mu);
+  int key = (lang == Lang::Zh ? 1 : 0) + (original_only ? 2 : 0);
+  auto it = memo.find(key);
+  if (it == memo.end()) it = memo.emplace(key, sources(lang == Lang::Zh ? Lang::Zh : Lang::En, original_only)).first;
+  return it->second;
+}
+}  // namespace
+
 std::vector<std::string> spun_eval_passages(Lang lang, int split, int max_passages) {
-  auto ps = lang == Lang::Zh ? passages_zh() : passages_en();
-  std::vector<std::string> out;
-  // Interleave sources evenly: take every passage of the split, then subsample.
   std::vector<const Passage*> sel;
-  for (const Passage& p : ps)
-    if (p.split == split) sel.push_back(&p);
+  for (auto& s : eval_sources(lang, true))
+    for (const Passage& p : s.passages)
+      if (p.split == split) sel.push_back(&p);
+  std::vector<std::string> out;
   size_t step = std::max<size_t>(1, sel.size() / std::max(1, max_passages));
   for (size_t k = 0; k < sel.size() && (int)out.size() < max_passages; k += step) out.push_back(sel[k]->text);
+  return out;
+}
+
+std::vector<std::string> spun_eval_source_names(Lang lang) {
+  std::vector<std::string> v;
+  for (auto& s : eval_sources(lang)) v.push_back(s.name);
+  return v;
+}
+
+std::vector<std::string> spun_eval_passages_all(Lang lang, int split, int max_passages, const std::string& source) {
+  const auto& src = eval_sources(lang);
+  // Each source's passages of the split, then quotas: an even share per source, what a
+  // small source cannot fill going to the others; each source subsampled evenly.
+  std::vector<std::vector<const Passage*>> sel;
+  for (auto& s : src) {
+    if (!source.empty() && s.name != source) continue;
+    sel.emplace_back();
+    for (const Passage& p : s.passages)
+      if (p.split == split) sel.back().push_back(&p);
+  }
+  std::vector<size_t> quota(sel.size(), 0);
+  size_t left = (size_t)std::max(0, max_passages);
+  while (left > 0) {
+    size_t open = 0;
+    for (size_t i = 0; i < sel.size(); ++i) open += quota[i] < sel[i].size();
+    if (!open) break;
+    size_t share = std::max<size_t>(1, left / open);
+    for (size_t i = 0; i < sel.size() && left > 0; ++i) {
+      size_t add = std::min({share, sel[i].size() - quota[i], left});
+      quota[i] += add;
+      left -= add;
+    }
+  }
+  std::vector<std::vector<std::string>> per(sel.size());
+  for (size_t i = 0; i < sel.size(); ++i)
+    for (size_t q = 0; q < quota[i]; ++q) per[i].push_back(sel[i][q * sel[i].size() / quota[i]]->text);
+  std::vector<std::string> out;
+  for (size_t k = 0;; ++k) {
+    bool any = false;
+    for (auto& v : per)
+      if (k < v.size()) { out.push_back(v[k]); any = true; }
+    if (!any) break;
+  }
   return out;
 }
 
