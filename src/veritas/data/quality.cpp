@@ -43,11 +43,11 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
   }
   size_t n = go.size();
   std::vector<int32_t> fail(n, 0);
-  delta_.assign(n * 256, 0);
+  std::vector<int32_t> delta(n * 256, 0);
   std::queue<int32_t> q;
   for (int c = 0; c < 256; ++c) {
     int32_t s = go[0][fold((unsigned char)c)];
-    delta_[c] = s < 0 ? 0 : s;
+    delta[c] = s < 0 ? 0 : s;
     if (s > 0 && c == fold((unsigned char)c)) { fail[s] = 0; q.push(s); }
   }
   while (!q.empty()) {
@@ -57,13 +57,13 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
     for (int c = 0; c < 256; ++c) {
       int32_t s = go[r][fold((unsigned char)c)];
       if (s >= 0) {
-        delta_[(size_t)r * 256 + c] = s;
+        delta[(size_t)r * 256 + c] = s;
         if (c == fold((unsigned char)c)) {
-          fail[s] = delta_[(size_t)fail[r] * 256 + c];
+          fail[s] = delta[(size_t)fail[r] * 256 + c];
           q.push(s);
         }
       } else {
-        delta_[(size_t)r * 256 + c] = delta_[(size_t)fail[r] * 256 + c];
+        delta[(size_t)r * 256 + c] = delta[(size_t)fail[r] * 256 + c];
       }
     }
   }
@@ -73,6 +73,8 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
     for (int32_t o : out[s]) out_.push_back(o);
   }
   out_begin_[n] = (int32_t)out_.size();
+  delta_.resize(delta.size());
+  for (size_t k = 0; k < delta.size(); ++k) delta_[k] = (uint32_t)delta[k] * 256 | (out[delta[k]].empty() ? 0 : 1);
 }
 
 namespace {
@@ -171,7 +173,7 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   const bool zh = doc.lang == Lang::Zh;
 
   thread_local std::vector<uint64_t> unit_hash;  // words (en) or characters (zh)
-  thread_local std::vector<uint32_t> unit_chars;
+  thread_local std::vector<uint32_t> unit_chars;  // per word (en); every Chinese unit is 1
   thread_local std::vector<Line> lines;
   thread_local std::vector<uint32_t> hist_touched;
   thread_local std::vector<uint32_t> hist;  // code point histogram for the BMP
@@ -181,7 +183,10 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   lines.clear();
   if (hist.empty()) hist.assign(0x10000, 0);
 
-  int64_t nonspace = 0, digits = 0, han = 0, hashes = 0, ellipses = 0, code_chars = 0, braces = 0, astral = 0;
+  // Per-character counts that only depend on the character (digits, Han, '#', code
+  // characters) are read off the histogram afterwards; the loop keeps what depends on
+  // position (lines, words, ellipses).
+  int64_t nonspace = 0, ellipses = 0, astral = 0, astral_han = 0;
   int64_t words = 0, word_chars = 0, alpha_words = 0, stop_words = 0;
   // Word state (en).
   uint64_t wh = 1469598103934665603ULL;
@@ -217,15 +222,18 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
     line_started = false;
   };
 
+  const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
-    uint32_t c = utf8_next(s, i);
+    // ASCII bytes are their own code points; anything else goes through utf8_next (which
+    // also decides how invalid sequences decode).
+    uint32_t c = bytes[i] < 0x80 ? bytes[i++] : utf8_next(s, i);
     if (c == '\n') {
       if (!zh) end_word();
       end_line();
       continue;
     }
-    if (is_text_space(c)) {
+    if (c <= ' ' ? (c == ' ' || c == '\t' || c == '\r') : (c == 0x3000 || c == 0xA0)) {
       if (!zh) end_word();
       continue;
     }
@@ -234,14 +242,10 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
       if (hist[c]++ == 0) hist_touched.push_back(c);
     } else {
       ++astral;
+      astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
     }
-    digits += is_digit(c);
-    bool h = is_han(c);
-    han += h;
-    hashes += c == '#';
+    // An ellipsis: U+2026, or a '.' whose second and third predecessors are dots.
     ellipses += c == 0x2026 || (c == '.' && prev_cp == '.' && prev2_cp == '.' && line_started);
-    code_chars += c == '{' || c == '}' || c == ';' || c == '=';
-    braces += c == '{' || c == '}';
     if (!line_started) { cur.bullet = is_bullet(c); line_started = true; }
     ++cur.chars;
     lh = (lh ^ c) * 1099511628211ULL;
@@ -251,18 +255,20 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
     if (zh) {
       // Chinese: each character is a unit (no segmentation on the hot path).
       unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
-      unit_chars.push_back(1);
-      ++words;
-      word_chars += 1;
-      alpha_words += is_letter(c);
-    } else {
+    } else if (c < 0x80) {
       uint32_t lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+      bool letter = lc >= 'a' && lc <= 'z';
       // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
-      if (is_letter(c) || is_digit(c) || c > 0x7F) {
+      if (letter || (c >= '0' && c <= '9')) {
         wh = (wh ^ lc) * 1099511628211ULL;
-        if (wbuf_len < 8 && lc < 0x80) wbuf[wbuf_len++] = (char)lc;
+        if (wbuf_len < 8) wbuf[wbuf_len++] = (char)lc;
         else wbuf_len = 9;
       }
+      ++wlen;
+      walpha |= letter;
+    } else {
+      wh = (wh ^ c) * 1099511628211ULL;
+      wbuf_len = 9;
       ++wlen;
       walpha |= is_letter(c);
     }
@@ -270,17 +276,27 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   if (!zh) end_word();
   if (line_started || lines.empty()) end_line();
 
-  // Character entropy (bits per code point) over non-space characters.
+  // Character entropy (bits per code point) over non-space characters, and the counts
+  // that depend only on the character.
+  int64_t digits = 0, han = astral_han, letters = astral_han;
   double entropy = 0;
   if (nonspace > 0) {
     for (uint32_t c : hist_touched) {
       double p = (double)hist[c] / nonspace;
       entropy -= p * std::log2(p);
-      hist[c] = 0;
+      digits += is_digit(c) ? hist[c] : 0;
+      han += is_han(c) ? hist[c] : 0;
+      letters += is_letter(c) ? hist[c] : 0;
     }
     if (astral) { double p = (double)astral / nonspace; entropy -= p * std::log2(p); }
   }
+  const int64_t hashes = hist['#'], braces = hist['{'] + hist['}'], code_chars = braces + hist[';'] + hist['='];
+  for (uint32_t c : hist_touched) hist[c] = 0;
   hist_touched.clear();
+  if (zh) {
+    words = word_chars = nonspace;
+    alpha_words = letters;
+  }
 
   const double len_value = zh ? (double)nonspace : (double)words;
   doc.scores.emplace_back(zh ? "quality.chars" : "quality.words", len_value);
@@ -323,16 +339,18 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
     doc.scores.emplace_back("quality.boilerplate_phrases", distinct);
     if (distinct > cfg.max_boilerplate_phrases)
       return fail("quality.boilerplate", "boilerplate_phrases", distinct, ">", cfg.max_boilerplate_phrases);
-    // Map byte offsets to lines by walking newlines alongside the matcher hits (hits
-    // arrive in increasing order of end offset, close enough for line attribution).
-    size_t line_idx = 0, next_nl = s.find('\n');
-    nav_matcher().scan(s, [&](size_t, size_t begin) {
-      while (next_nl != std::string_view::npos && next_nl < begin) {
-        ++line_idx;
-        next_nl = s.find('\n', next_nl + 1);
-      }
-      if (line_idx < lines.size() && lines[line_idx].chars <= cfg.boilerplate_line_chars) lines[line_idx].boiler = true;
-    });
+    // Navigation phrases matter only on short lines, so only those are scanned. A hit
+    // belongs to the line of its first byte, counting '\n' bytes (phrases hold no '\n',
+    // and the automaton is back at its root after one, so scanning a line alone finds
+    // the same hits as scanning the whole text).
+    const PhraseMatcher& nav = nav_matcher();
+    for (size_t b = 0, k = 0; b <= s.size() && k < lines.size(); ++k) {
+      size_t e = s.find('\n', b);
+      if (e == std::string_view::npos) e = s.size();
+      if (lines[k].chars <= cfg.boilerplate_line_chars)
+        nav.scan(s.substr(b, e - b), [&](size_t, size_t) { lines[k].boiler = true; });
+      b = e + 1;
+    }
   }
   int64_t nlines = 0, punct = 0, short_l = 0, bullets = 0, ellipsis_l = 0, boiler = 0, total_line_chars = 0;
   const int short_thr = zh ? cfg.short_line_chars_zh : cfg.short_line_chars;
@@ -406,37 +424,57 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   }
 
   // Gopher n-gram rules over units (words; characters with n doubled for Chinese).
+  // hash[k] is the polynomial hash of the n units from k (the same values a rolling hash
+  // gives), raised one unit at a time. Only n-grams that occur twice can matter, and an
+  // n-gram can occur twice only where its (n-1)-unit prefix does: rep[k] marks the
+  // positions whose last counted n-gram was repeated, and the longer n-grams are counted
+  // there only.
   const size_t W = unit_hash.size();
   const int scale = zh ? 2 : 1;
   if (W > 0 && word_chars > 0) {
-    thread_local std::vector<uint64_t> g;
-    const double total = (double)word_chars;
-    auto ngrams = [&](int n) {
-      g.clear();
-      if ((size_t)n > W) return;
-      const uint64_t B = 0x100000001B3ULL;
-      uint64_t pw = 1, hsh = 0;
-      for (int k = 0; k < n; ++k) { hsh = hsh * B + unit_hash[k]; if (k) pw *= B; }
-      g.push_back(hsh);
-      for (size_t k = n; k < W; ++k) {
-        hsh = (hsh - unit_hash[k - n] * pw) * B + unit_hash[k];
-        g.push_back(hsh);
-      }
+    thread_local std::vector<uint64_t> hash;
+    thread_local std::vector<uint32_t> pre;  // prefix sums of unit_chars (en)
+    thread_local std::vector<uint8_t> rep;
+    const uint64_t B = 0x100000001B3ULL;
+    hash.assign(unit_hash.begin(), unit_hash.end());
+    size_t level = 1;
+    auto raise = [&](size_t n) {
+      for (; level < n; ++level)
+        for (size_t k = 0; k + level < W; ++k) hash[k] = hash[k] * B + unit_hash[k + level];
     };
+    if (!zh) {
+      pre.resize(W + 1);
+      pre[0] = 0;
+      for (size_t k = 0; k < W; ++k) pre[k + 1] = pre[k] + unit_chars[k];
+    }
+    auto chars = [&](size_t k, size_t n) -> uint32_t { return zh ? (uint32_t)n : pre[k + n] - pre[k]; };
+    rep.assign(W, 1);
+    size_t candidates = W;
+    const double total = (double)word_chars;
     for (int t = 0; t < 3; ++t) {
-      int n = (t + 2) * scale;
-      ngrams(n);
-      if (g.empty()) break;
-      table.reset(g.size());
+      size_t n = (size_t)(t + 2) * scale;
+      if (n > W) break;
+      raise(n);
+      table.reset(candidates);
       uint32_t best = 0;
       size_t best_at = 0;
-      for (size_t k = 0; k < g.size(); ++k) {
-        uint32_t c = ++table.slot(g[k]);
+      candidates = 0;
+      for (size_t k = 0; k + n <= W; ++k) {
+        if (!rep[k]) continue;
+        HashCounter::Entry& e = table.at(hash[k]);
+        uint32_t c = ++e.count;
+        if (c == 1) {
+          e.aux = (uint32_t)k;
+          rep[k] = 0;
+        } else {
+          candidates += c == 2 ? 2 : 1;
+          rep[e.aux] = 1;
+          rep[k] = 1;
+        }
         if (c > best) { best = c; best_at = k; }
       }
       if (best < 2) continue;
-      double len = 0;
-      for (int k = 0; k < n; ++k) len += unit_chars[best_at + k];
+      double len = chars(best_at, n);
       double frac = std::min(1.0, best * len / total);
       if (frac > cfg.max_top_ngram[t]) {
         std::string what = "top_" + std::to_string(n) + "gram_char_frac";
@@ -445,16 +483,19 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
     }
     for (int t = 0; t < 6; ++t) {
       // As Gopher counts it: scanning left to right, an n-gram seen before marks its
-      // characters as duplicated and the scan jumps past it; first occurrences do not count.
-      int n = (t + 5) * scale;
-      ngrams(n);
-      if (g.empty()) break;
-      table.reset(g.size());
+      // characters as duplicated and the scan jumps past it; first occurrences do not
+      // count. An n-gram that occurs once is never seen before and never seen again, so
+      // only the repeated positions need the table.
+      size_t n = (size_t)(t + 5) * scale;
+      if (n > W) break;
+      raise(n);
+      table.reset(candidates);
       double covered = 0;
-      for (size_t k = 0; k < g.size();) {
-        uint32_t& c = table.slot(g[k]);
+      for (size_t k = 0; k + n <= W;) {
+        if (!rep[k]) { ++k; continue; }
+        uint32_t& c = table.slot(hash[k]);
         if (c) {
-          for (int q = 0; q < n; ++q) covered += unit_chars[k + q];
+          covered += chars(k, n);
           k += n;
         } else {
           c = 1;

@@ -64,11 +64,16 @@ class PhraseMatcher {
   // Calls on_hit(phrase_index, begin_offset) for every occurrence.
   template <class F>
   void scan(std::string_view text, F&& on_hit) const {
-    int32_t st = 0;
+    // A transition holds the next state's row offset (state * 256) with bit 0 set when
+    // that state has outputs, so the common step is one dependent load.
+    uint32_t row = 0;
     const auto* t = reinterpret_cast<const unsigned char*>(text.data());
+    const uint32_t* delta = delta_.data();
     for (size_t i = 0; i < text.size(); ++i) {
-      st = delta_[(size_t)st * 256 + t[i]];
-      if (out_begin_[st] == out_begin_[st + 1]) continue;
+      uint32_t e = delta[row + t[i]];
+      row = e & ~1u;
+      if (!(e & 1)) continue;
+      int32_t st = (int32_t)(row >> 8);
       for (int32_t o = out_begin_[st]; o < out_begin_[st + 1]; ++o) {
         int32_t p = out_[o];
         size_t len = phrases_[p].size(), b = i + 1 - len;
@@ -85,7 +90,7 @@ class PhraseMatcher {
   }
   std::vector<std::string> phrases_;
   std::vector<char> bound_left_, bound_right_;
-  std::vector<int32_t> delta_;      // states x 256
+  std::vector<uint32_t> delta_;     // states x 256: next row offset | has-outputs bit
   std::vector<int32_t> out_begin_;  // states + 1 offsets into out_
   std::vector<int32_t> out_;
 };
