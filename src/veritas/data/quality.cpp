@@ -77,6 +77,21 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
   for (size_t k = 0; k < delta.size(); ++k) delta_[k] = (uint32_t)delta[k] * 256 | (out[delta[k]].empty() ? 0 : 1);
 }
 
+__attribute__((noinline)) size_t PhraseMatcher::next_output(const unsigned char* t, size_t i, size_t n,
+                                                            uint32_t& row) const {
+  // A transition holds the next state's row offset (state * 256) with bit 0 set when
+  // that state has outputs, so a step is one dependent load.
+  const uint32_t* delta = delta_.data();
+  uint32_t r = row;
+  for (; i < n; ++i) {
+    uint32_t e = delta[r + t[i]];
+    r = e & ~1u;
+    if (e & 1) break;
+  }
+  row = r;
+  return i;
+}
+
 namespace {
 
 // ---------------------------------------------------------------- text helpers
@@ -124,9 +139,21 @@ const PhraseMatcher& doc_matcher() {
   return m;
 }
 
-inline bool is_stop_word(std::string_view w) {
-  return w == "the" || w == "be" || w == "to" || w == "of" || w == "and" || w == "that" || w == "have" ||
-         w == "with";
+// Gopher's stop words (the, be, to, of, and, that, have, with), each packed as up to 4
+// lower-case bytes, as the scan keeps a word's last letters.
+constexpr uint32_t pack4(const char* w) {
+  uint32_t v = 0;
+  for (; *w; ++w) v = v << 8 | (unsigned char)*w;
+  return v;
+}
+inline bool is_stop_word(uint32_t packed) {
+  switch (packed) {
+    case pack4("the"): case pack4("be"): case pack4("to"): case pack4("of"): case pack4("and"):
+    case pack4("that"): case pack4("have"): case pack4("with"):
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string fmt(double v) {
@@ -144,6 +171,119 @@ struct Line {
   bool punct_end = false, bullet = false, ellipsis = false, boiler = false;
 };
 
+
+constexpr uint64_t kFnvBasis = 1469598103934665603ULL, kFnvPrime = 1099511628211ULL;
+
+// What the decode pass counts. Counts that depend only on the character (digits, Han,
+// '#', code characters) are read off the code point histogram afterwards.
+struct TextStats {
+  int64_t nonspace = 0, ellipses = 0, astral = 0, astral_han = 0;
+  int64_t words = 0, word_chars = 0, alpha_words = 0, stop_words = 0;
+};
+
+// One pass over the text: lines (hash, length, first and last characters), words
+// (en: hash lower-cased over letters and digits, length, has a letter, stop word) or
+// characters (zh) as n-gram units, and the histogram of BMP code points (hist, with the
+// order of first appearance in touched, which fixes the order of the entropy sum).
+template <bool kZh>
+void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash, std::vector<uint32_t>& unit_chars,
+             std::vector<Line>& lines, uint32_t* hist, std::vector<uint32_t>& touched) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  // Word state (en). wn counts hashed ASCII characters (100 after a non-ASCII one) and
+  // w4 keeps the last four, enough to recognize a stop word.
+  uint64_t wh = kFnvBasis;
+  uint32_t wlen = 0, wn = 0, w4 = 0;
+  bool walpha = false;
+  auto end_word = [&] {
+    if (!wlen) return;
+    ++st.words;
+    st.word_chars += wlen;
+    st.alpha_words += walpha;
+    if (wn >= 1 && wn <= 4 && is_stop_word(w4)) ++st.stop_words;
+    unit_hash.push_back(wh);
+    unit_chars.push_back(wlen);
+    wh = kFnvBasis;
+    wlen = wn = w4 = 0;
+    walpha = false;
+  };
+  // Line state; dots has bit j set when the j-th last character of the line is a '.'.
+  Line cur;
+  uint64_t lh = kFnvBasis;
+  uint32_t last_cp = 0, dots = 0;
+  bool line_started = false;
+  auto end_line = [&] {
+    cur.hash = lh;
+    cur.punct_end = is_terminal_punct(last_cp);
+    cur.ellipsis = last_cp == 0x2026 || (dots & 7) == 7;
+    lines.push_back(cur);
+    cur = Line{};
+    lh = kFnvBasis;
+    last_cp = dots = 0;
+    line_started = false;
+  };
+  size_t i = 0;
+  while (i < n) {
+    // ASCII and complete 3-byte sequences decode inline, the rest through utf8_next
+    // (which decides how invalid sequences decode; the inline paths agree with it).
+    uint32_t c = p[i];
+    if (c < 0x80) {
+      ++i;
+    } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+      c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+      i += 3;
+    } else {
+      c = utf8_next(s, i);
+    }
+    if (c == '\n') {
+      if constexpr (!kZh) end_word();
+      end_line();
+      continue;
+    }
+    if (c <= ' ' ? (c == ' ' || c == '\t' || c == '\r') : (c == 0x3000 || c == 0xA0)) {
+      if constexpr (!kZh) end_word();
+      continue;
+    }
+    ++st.nonspace;
+    if (c < 0x10000) {
+      if (hist[c]++ == 0) touched.push_back(c);
+    } else {
+      ++st.astral;
+      st.astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
+    }
+    // An ellipsis: U+2026, or a '.' whose second and third predecessors are dots.
+    if (c == '.') st.ellipses += (dots & 6) == 6;
+    else if (c == 0x2026) ++st.ellipses;
+    if (!line_started) { cur.bullet = is_bullet(c); line_started = true; }
+    ++cur.chars;
+    lh = (lh ^ c) * kFnvPrime;
+    dots = dots << 1 | (c == '.');
+    last_cp = c;
+    if constexpr (kZh) {
+      // Chinese: each character is a unit (no segmentation on the hot path).
+      unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
+    } else {
+      // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
+      if (c < 0x80) {
+        bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+        if (letter || (c >= '0' && c <= '9')) {
+          uint32_t lc = letter ? c | 0x20 : c;
+          wh = (wh ^ lc) * kFnvPrime;
+          w4 = w4 << 8 | lc;
+          ++wn;
+        }
+        walpha |= letter;
+      } else {
+        wh = (wh ^ c) * kFnvPrime;
+        wn = 100;
+        walpha |= is_letter(c);
+      }
+      ++wlen;
+    }
+  }
+  if constexpr (!kZh) end_word();
+  if (line_started || lines.empty()) end_line();
+}
 }  // namespace
 
 QualityConfig QualityConfig::from_json(const nlohmann::json& j) {
@@ -183,107 +323,37 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   lines.clear();
   if (hist.empty()) hist.assign(0x10000, 0);
 
-  // Per-character counts that only depend on the character (digits, Han, '#', code
-  // characters) are read off the histogram afterwards; the loop keeps what depends on
-  // position (lines, words, ellipses).
-  int64_t nonspace = 0, ellipses = 0, astral = 0, astral_han = 0;
-  int64_t words = 0, word_chars = 0, alpha_words = 0, stop_words = 0;
-  // Word state (en).
-  uint64_t wh = 1469598103934665603ULL;
-  int wlen = 0;
-  bool walpha = false;
-  char wbuf[8];
-  int wbuf_len = 0;
-  auto end_word = [&] {
-    if (!wlen) return;
-    ++words;
-    word_chars += wlen;
-    alpha_words += walpha;
-    if (wbuf_len > 0 && wbuf_len <= 4 && is_stop_word(std::string_view(wbuf, wbuf_len))) ++stop_words;
-    unit_hash.push_back(wh);
-    unit_chars.push_back((uint32_t)wlen);
-    wh = 1469598103934665603ULL;
-    wlen = 0;
-    walpha = false;
-    wbuf_len = 0;
-  };
-  Line cur;
-  uint64_t lh = 1469598103934665603ULL;
-  uint32_t last_cp = 0, prev_cp = 0, prev2_cp = 0;
-  bool line_started = false;
-  auto end_line = [&] {
-    cur.hash = lh;
-    cur.punct_end = is_terminal_punct(last_cp);
-    cur.ellipsis = last_cp == 0x2026 || (last_cp == '.' && prev_cp == '.' && prev2_cp == '.');
-    lines.push_back(cur);
-    cur = Line{};
-    lh = 1469598103934665603ULL;
-    last_cp = prev_cp = prev2_cp = 0;
-    line_started = false;
-  };
-
-  const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0;
-  while (i < s.size()) {
-    // ASCII bytes are their own code points; anything else goes through utf8_next (which
-    // also decides how invalid sequences decode).
-    uint32_t c = bytes[i] < 0x80 ? bytes[i++] : utf8_next(s, i);
-    if (c == '\n') {
-      if (!zh) end_word();
-      end_line();
-      continue;
-    }
-    if (c <= ' ' ? (c == ' ' || c == '\t' || c == '\r') : (c == 0x3000 || c == 0xA0)) {
-      if (!zh) end_word();
-      continue;
-    }
-    ++nonspace;
-    if (c < 0x10000) {
-      if (hist[c]++ == 0) hist_touched.push_back(c);
-    } else {
-      ++astral;
-      astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
-    }
-    // An ellipsis: U+2026, or a '.' whose second and third predecessors are dots.
-    ellipses += c == 0x2026 || (c == '.' && prev_cp == '.' && prev2_cp == '.' && line_started);
-    if (!line_started) { cur.bullet = is_bullet(c); line_started = true; }
-    ++cur.chars;
-    lh = (lh ^ c) * 1099511628211ULL;
-    prev2_cp = prev_cp;
-    prev_cp = last_cp;
-    last_cp = c;
-    if (zh) {
-      // Chinese: each character is a unit (no segmentation on the hot path).
-      unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
-    } else if (c < 0x80) {
-      uint32_t lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-      bool letter = lc >= 'a' && lc <= 'z';
-      // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
-      if (letter || (c >= '0' && c <= '9')) {
-        wh = (wh ^ lc) * 1099511628211ULL;
-        if (wbuf_len < 8) wbuf[wbuf_len++] = (char)lc;
-        else wbuf_len = 9;
-      }
-      ++wlen;
-      walpha |= letter;
-    } else {
-      wh = (wh ^ c) * 1099511628211ULL;
-      wbuf_len = 9;
-      ++wlen;
-      walpha |= is_letter(c);
-    }
+  TextStats st;
+  if (zh) {
+    unit_hash.reserve(s.size());
+    collect<true>(s, st, unit_hash, unit_chars, lines, hist.data(), hist_touched);
+  } else {
+    collect<false>(s, st, unit_hash, unit_chars, lines, hist.data(), hist_touched);
   }
-  if (!zh) end_word();
-  if (line_started || lines.empty()) end_line();
+  const int64_t nonspace = st.nonspace, ellipses = st.ellipses, astral = st.astral;
+  int64_t words = st.words, word_chars = st.word_chars, alpha_words = st.alpha_words;
+  const int64_t stop_words = st.stop_words;
 
   // Character entropy (bits per code point) over non-space characters, and the counts
   // that depend only on the character.
-  int64_t digits = 0, han = astral_han, letters = astral_han;
+  int64_t digits = 0, han = st.astral_han, letters = st.astral_han;
   double entropy = 0;
   if (nonspace > 0) {
+    // log2(p) depends only on the count, and most characters share a few small counts.
+    double memo_p[64], memo_lp[64];
+    uint64_t have = 0;
     for (uint32_t c : hist_touched) {
-      double p = (double)hist[c] / nonspace;
-      entropy -= p * std::log2(p);
+      uint32_t h = hist[c];
+      double p, lp;
+      if (h < 64 && (have >> h & 1)) {
+        p = memo_p[h];
+        lp = memo_lp[h];
+      } else {
+        p = (double)h / nonspace;
+        lp = std::log2(p);
+        if (h < 64) { memo_p[h] = p; memo_lp[h] = lp; have |= 1ULL << h; }
+      }
+      entropy -= p * lp;
       digits += is_digit(c) ? hist[c] : 0;
       han += is_han(c) ? hist[c] : 0;
       letters += is_letter(c) ? hist[c] : 0;

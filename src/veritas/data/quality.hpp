@@ -64,15 +64,9 @@ class PhraseMatcher {
   // Calls on_hit(phrase_index, begin_offset) for every occurrence.
   template <class F>
   void scan(std::string_view text, F&& on_hit) const {
-    // A transition holds the next state's row offset (state * 256) with bit 0 set when
-    // that state has outputs, so the common step is one dependent load.
-    uint32_t row = 0;
     const auto* t = reinterpret_cast<const unsigned char*>(text.data());
-    const uint32_t* delta = delta_.data();
-    for (size_t i = 0; i < text.size(); ++i) {
-      uint32_t e = delta[row + t[i]];
-      row = e & ~1u;
-      if (!(e & 1)) continue;
+    uint32_t row = 0;
+    for (size_t i = 0; (i = next_output(t, i, text.size(), row)) < text.size(); ++i) {
       int32_t st = (int32_t)(row >> 8);
       for (int32_t o = out_begin_[st]; o < out_begin_[st + 1]; ++o) {
         int32_t p = out_[o];
@@ -88,6 +82,10 @@ class PhraseMatcher {
   static bool is_word_byte(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
   }
+  // Runs the automaton from byte i in state `row` (a row offset) to the first byte that
+  // enters a state with outputs; returns its index (n when none). Kept out of line so
+  // the loop has its registers to itself wherever scan is inlined.
+  size_t next_output(const unsigned char* t, size_t i, size_t n, uint32_t& row) const;
   std::vector<std::string> phrases_;
   std::vector<char> bound_left_, bound_right_;
   std::vector<uint32_t> delta_;     // states x 256: next row offset | has-outputs bit
