@@ -62,4 +62,29 @@ class HashCounter {
   int shift_ = 58;
 };
 
+// A first pass for counting: 8-bit saturating counters indexed by a key's hash, at
+// least 8 cells per key. Every occurrence of a key lands in the same cell, so a key that
+// occurs at least m times has a cell count of at least m: keys whose cell counts less
+// are certainly rarer, and only the others need the exact table.
+class CountSketch {
+ public:
+  void reset(size_t n) {
+    size_t cap = 1024;
+    int bits = 10;
+    while (cap < 8 * n && bits < 20) cap <<= 1, ++bits;
+    cells_.assign(cap, 0);
+    shift_ = 64 - bits;
+  }
+  void add(uint64_t k) {
+    uint8_t& c = cells_[cell(k)];
+    c += c < 255;
+  }
+  uint32_t at_least(uint64_t k) const { return cells_[cell(k)]; }
+
+ private:
+  size_t cell(uint64_t k) const { return (size_t)((k * 0xD6E8FEB86659FD93ULL) >> shift_); }
+  std::vector<uint8_t> cells_;
+  int shift_ = 54;
+};
+
 }  // namespace veritas::filters

@@ -174,44 +174,46 @@ struct Line {
 
 constexpr uint64_t kFnvBasis = 1469598103934665603ULL, kFnvPrime = 1099511628211ULL;
 
-// What the decode pass counts. Counts that depend only on the character (digits, Han,
-// '#', code characters) are read off the code point histogram afterwards.
+// What the decode pass counts besides lines and units. Counts that depend only on the
+// character (digits, Han, '#', code characters) are read off the code point histogram.
 struct TextStats {
   int64_t nonspace = 0, ellipses = 0, astral = 0, astral_han = 0;
   int64_t words = 0, word_chars = 0, alpha_words = 0, stop_words = 0;
 };
 
-// One pass over the text: lines (hash, length, first and last characters), words
-// (en: hash lower-cased over letters and digits, length, has a letter, stop word) or
-// characters (zh) as n-gram units, and the histogram of BMP code points (hist, with the
-// order of first appearance in touched, which fixes the order of the entropy sum).
+// One pass over the text, a run of non-space characters (an English word) at a time:
+// lines (hash, length, first and last characters), the n-gram units (en: words, hashed
+// lower-cased over their letters and digits; zh: characters), and the histogram of BMP
+// code points (hist, with the order of first appearance in touched, which fixes the
+// order of the entropy sum). Few values live across the inner loop, so they stay in
+// registers.
 template <bool kZh>
 void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash, std::vector<uint32_t>& unit_chars,
              std::vector<Line>& lines, uint32_t* hist, std::vector<uint32_t>& touched) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
-  // Word state (en). wn counts hashed ASCII characters (100 after a non-ASCII one) and
-  // w4 keeps the last four, enough to recognize a stop word.
-  uint64_t wh = kFnvBasis;
-  uint32_t wlen = 0, wn = 0, w4 = 0;
-  bool walpha = false;
-  auto end_word = [&] {
-    if (!wlen) return;
-    ++st.words;
-    st.word_chars += wlen;
-    st.alpha_words += walpha;
-    if (wn >= 1 && wn <= 4 && is_stop_word(w4)) ++st.stop_words;
-    unit_hash.push_back(wh);
-    unit_chars.push_back(wlen);
-    wh = kFnvBasis;
-    wlen = wn = w4 = 0;
-    walpha = false;
+  // ASCII and complete 3-byte sequences decode inline, the rest through utf8_next
+  // (which decides how invalid sequences decode; the inline paths agree with it).
+  auto next = [&](size_t& i) -> uint32_t {
+    uint32_t c = p[i];
+    if (c < 0x80) {
+      ++i;
+      return c;
+    }
+    if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+      c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+      i += 3;
+      return c;
+    }
+    return utf8_next(s, i);
+  };
+  auto is_space = [](uint32_t c) {  // is_text_space
+    return c <= ' ' ? (c == ' ' || c == '\t' || c == '\r' || c == '\n') : (c == 0x3000 || c == 0xA0);
   };
   // Line state; dots has bit j set when the j-th last character of the line is a '.'.
   Line cur;
   uint64_t lh = kFnvBasis;
   uint32_t last_cp = 0, dots = 0;
-  bool line_started = false;
   auto end_line = [&] {
     cur.hash = lh;
     cur.punct_end = is_terminal_punct(last_cp);
@@ -220,51 +222,42 @@ void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash
     cur = Line{};
     lh = kFnvBasis;
     last_cp = dots = 0;
-    line_started = false;
   };
   size_t i = 0;
   while (i < n) {
-    // ASCII and complete 3-byte sequences decode inline, the rest through utf8_next
-    // (which decides how invalid sequences decode; the inline paths agree with it).
-    uint32_t c = p[i];
-    if (c < 0x80) {
-      ++i;
-    } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
-      c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
-      i += 3;
-    } else {
-      c = utf8_next(s, i);
-    }
-    if (c == '\n') {
-      if constexpr (!kZh) end_word();
-      end_line();
+    size_t j = i;
+    uint32_t c = next(j);
+    i = j;
+    if (is_space(c)) {
+      if (c == '\n') end_line();
       continue;
     }
-    if (c <= ' ' ? (c == ' ' || c == '\t' || c == '\r') : (c == 0x3000 || c == 0xA0)) {
-      if constexpr (!kZh) end_word();
-      continue;
-    }
-    ++st.nonspace;
-    if (c < 0x10000) {
-      if (hist[c]++ == 0) touched.push_back(c);
-    } else {
-      ++st.astral;
-      st.astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
-    }
-    // An ellipsis: U+2026, or a '.' whose second and third predecessors are dots.
-    if (c == '.') st.ellipses += (dots & 6) == 6;
-    else if (c == 0x2026) ++st.ellipses;
-    if (!line_started) { cur.bullet = is_bullet(c); line_started = true; }
-    ++cur.chars;
-    lh = (lh ^ c) * kFnvPrime;
-    dots = dots << 1 | (c == '.');
-    last_cp = c;
-    if constexpr (kZh) {
-      // Chinese: each character is a unit (no segmentation on the hot path).
-      unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
-    } else {
-      // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
-      if (c < 0x80) {
+    if (cur.chars == 0) cur.bullet = is_bullet(c);
+    // A run of non-space characters, c its first. Word state (en): wn counts hashed
+    // ASCII characters (100 after a non-ASCII one) and w4 keeps the last four, enough to
+    // recognize a stop word.
+    uint64_t wh = kFnvBasis;
+    uint32_t wlen = 0, wn = 0, w4 = 0;
+    bool walpha = false, newline = false;
+    for (;;) {
+      if (c < 0x10000) {
+        if (hist[c]++ == 0) touched.push_back(c);
+      } else {
+        ++st.astral;
+        st.astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
+      }
+      // An ellipsis: U+2026, or a '.' whose second and third predecessors are dots.
+      if (c == '.') st.ellipses += (dots & 6) == 6;
+      else if (c == 0x2026) ++st.ellipses;
+      lh = (lh ^ c) * kFnvPrime;
+      dots = dots << 1 | (c == '.');
+      last_cp = c;
+      ++wlen;
+      if constexpr (kZh) {
+        // Chinese: each character is a unit (no segmentation on the hot path).
+        unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
+      } else if (c < 0x80) {
+        // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
         bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
         if (letter || (c >= '0' && c <= '9')) {
           uint32_t lc = letter ? c | 0x20 : c;
@@ -278,11 +271,27 @@ void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash
         wn = 100;
         walpha |= is_letter(c);
       }
-      ++wlen;
+      if (i >= n) break;
+      c = next(j);
+      i = j;
+      if (is_space(c)) {
+        newline = c == '\n';
+        break;
+      }
     }
+    cur.chars += (int)wlen;
+    st.nonspace += wlen;
+    if constexpr (!kZh) {
+      ++st.words;
+      st.word_chars += wlen;
+      st.alpha_words += walpha;
+      if (wn >= 1 && wn <= 4 && is_stop_word(w4)) ++st.stop_words;
+      unit_hash.push_back(wh);
+      unit_chars.push_back(wlen);
+    }
+    if (newline) end_line();
   }
-  if constexpr (!kZh) end_word();
-  if (line_started || lines.empty()) end_line();
+  if (cur.chars > 0 || lines.empty()) end_line();
 }
 }  // namespace
 
@@ -518,8 +527,18 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
       for (size_t k = 0; k < W; ++k) pre[k + 1] = pre[k] + unit_chars[k];
     }
     auto chars = [&](size_t k, size_t n) -> uint32_t { return zh ? (uint32_t)n : pre[k + n] - pre[k]; };
-    rep.assign(W, 1);
-    size_t candidates = W;
+    // The first level's candidates come from a sketch: an n-gram whose cell counts once
+    // occurs once.
+    thread_local filters::CountSketch sketch;
+    rep.assign(W, 0);
+    size_t candidates = 0;
+    if ((size_t)2 * scale <= W) {
+      const size_t n = (size_t)2 * scale, last = W - n;
+      raise(n);
+      sketch.reset(last + 1);
+      for (size_t k = 0; k <= last; ++k) sketch.add(hash[k]);
+      for (size_t k = 0; k <= last; ++k) candidates += rep[k] = sketch.at_least(hash[k]) >= 2;
+    }
     const double total = (double)word_chars;
     for (int t = 0; t < 3; ++t) {
       size_t n = (size_t)(t + 2) * scale;
