@@ -502,66 +502,91 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
       return fail("quality.short_lines", "short_lines", sl, ">", cfg.max_short_lines);
   }
 
-  // Gopher n-gram rules over units (words; characters with n doubled for Chinese).
-  // hash[k] is the polynomial hash of the n units from k (the same values a rolling hash
-  // gives), raised one unit at a time. Only n-grams that occur twice can matter, and an
-  // n-gram can occur twice only where its (n-1)-unit prefix does: rep[k] marks the
-  // positions whose last counted n-gram was repeated, and the longer n-grams are counted
-  // there only.
+  // Gopher n-gram rules over units (words; characters with n doubled for Chinese). An
+  // n-gram's hash is the polynomial hash of its units (the values a rolling hash gives).
+  // Only n-grams that occur twice can matter, and an n-gram can occur twice only where
+  // its (n-1)-unit prefix does, so the rules work on a list of candidate positions that
+  // shrinks with n: first the positions whose shortest n-gram falls in a sketch cell
+  // counted twice, then those whose last counted n-gram repeated.
   const size_t W = unit_hash.size();
   const int scale = zh ? 2 : 1;
   if (W > 0 && word_chars > 0) {
-    thread_local std::vector<uint64_t> hash;
-    thread_local std::vector<uint32_t> pre;  // prefix sums of unit_chars (en)
+    thread_local std::vector<uint32_t> pre;   // prefix sums of unit_chars (en)
+    thread_local std::vector<uint32_t> cpos;  // candidate positions, increasing
+    thread_local std::vector<uint64_t> chash;  // hash of the `level` units from each
     thread_local std::vector<uint8_t> rep;
+    thread_local filters::CountSketch sketch;
     const uint64_t B = 0x100000001B3ULL;
-    hash.assign(unit_hash.begin(), unit_hash.end());
-    size_t level = 1;
-    auto raise = [&](size_t n) {
-      for (; level < n; ++level)
-        for (size_t k = 0; k + level < W; ++k) hash[k] = hash[k] * B + unit_hash[k + level];
-    };
+    const uint64_t* uh = unit_hash.data();
     if (!zh) {
       pre.resize(W + 1);
       pre[0] = 0;
       for (size_t k = 0; k < W; ++k) pre[k + 1] = pre[k] + unit_chars[k];
     }
     auto chars = [&](size_t k, size_t n) -> uint32_t { return zh ? (uint32_t)n : pre[k + n] - pre[k]; };
-    // The first level's candidates come from a sketch: an n-gram whose cell counts once
-    // occurs once.
-    thread_local filters::CountSketch sketch;
-    rep.assign(W, 0);
-    size_t candidates = 0;
-    if ((size_t)2 * scale <= W) {
-      const size_t n = (size_t)2 * scale, last = W - n;
-      raise(n);
-      sketch.reset(last + 1);
-      for (size_t k = 0; k <= last; ++k) sketch.add(hash[k]);
-      for (size_t k = 0; k <= last; ++k) candidates += rep[k] = sketch.at_least(hash[k]) >= 2;
+    cpos.clear();
+    chash.clear();
+    size_t level = (size_t)2 * scale;
+    if (level <= W) {
+      const size_t m = W - level + 1;
+      cpos.resize(m);
+      chash.resize(m);
+      sketch.reset(m);
+      for (size_t k = 0; k < m; ++k) {
+        uint64_t h = 0;
+        for (size_t l = 0; l < level; ++l) h = h * B + uh[k + l];
+        chash[k] = h;
+        sketch.add(h);
+      }
+      size_t q = 0;
+      for (size_t k = 0; k < m; ++k) {
+        cpos[q] = (uint32_t)k;
+        chash[q] = chash[k];
+        q += sketch.at_least(chash[k]) >= 2;
+      }
+      cpos.resize(q);
+      chash.resize(q);
     }
+    // Extends the candidates' hashes to n units, dropping positions past W - n.
+    auto raise = [&](size_t n) {
+      size_t m = cpos.size();
+      while (m > 0 && cpos[m - 1] + n > W) --m;
+      cpos.resize(m);
+      chash.resize(m);
+      for (size_t x = 0; x < m; ++x) {
+        uint64_t h = chash[x];
+        for (size_t l = level; l < n; ++l) h = h * B + uh[cpos[x] + l];
+        chash[x] = h;
+      }
+      level = n;
+    };
     const double total = (double)word_chars;
     for (int t = 0; t < 3; ++t) {
       size_t n = (size_t)(t + 2) * scale;
       if (n > W) break;
       raise(n);
-      table.reset(candidates);
+      const size_t m = cpos.size();
+      table.reset(m);
+      rep.assign(m, 0);
       uint32_t best = 0;
       size_t best_at = 0;
-      candidates = 0;
-      for (size_t k = 0; k + n <= W; ++k) {
-        if (!rep[k]) continue;
-        HashCounter::Entry& e = table.at(hash[k]);
+      for (size_t x = 0; x < m; ++x) {
+        HashCounter::Entry& e = table.at(chash[x]);
         uint32_t c = ++e.count;
-        if (c == 1) {
-          e.aux = (uint32_t)k;
-          rep[k] = 0;
-        } else {
-          candidates += c == 2 ? 2 : 1;
-          rep[e.aux] = 1;
-          rep[k] = 1;
-        }
-        if (c > best) { best = c; best_at = k; }
+        if (c == 1) e.aux = (uint32_t)x;
+        // Marks this occurrence and the first one once the n-gram repeats.
+        rep[x] = c > 1;
+        rep[e.aux] |= c > 1;
+        if (c > best) { best = c; best_at = cpos[x]; }
       }
+      size_t q = 0;
+      for (size_t x = 0; x < m; ++x) {
+        cpos[q] = cpos[x];
+        chash[q] = chash[x];
+        q += rep[x];
+      }
+      cpos.resize(q);
+      chash.resize(q);
       if (best < 2) continue;
       double len = chars(best_at, n);
       double frac = std::min(1.0, best * len / total);
@@ -574,21 +599,22 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
       // As Gopher counts it: scanning left to right, an n-gram seen before marks its
       // characters as duplicated and the scan jumps past it; first occurrences do not
       // count. An n-gram that occurs once is never seen before and never seen again, so
-      // only the repeated positions need the table.
+      // the scan visits the candidates only.
       size_t n = (size_t)(t + 5) * scale;
       if (n > W) break;
       raise(n);
-      table.reset(candidates);
+      table.reset(cpos.size());
       double covered = 0;
-      for (size_t k = 0; k + n <= W;) {
-        if (!rep[k]) { ++k; continue; }
-        uint32_t& c = table.slot(hash[k]);
+      size_t next = 0;
+      for (size_t x = 0; x < cpos.size(); ++x) {
+        size_t k = cpos[x];
+        if (k < next) continue;
+        uint32_t& c = table.slot(chash[x]);
         if (c) {
           covered += chars(k, n);
-          k += n;
+          next = k + n;
         } else {
           c = 1;
-          ++k;
         }
       }
       double frac = covered / total;
