@@ -62,16 +62,18 @@ class HashCounter {
   int shift_ = 58;
 };
 
-// A first pass for counting: 8-bit saturating counters indexed by a key's hash, at
-// least 8 cells per key. Every occurrence of a key lands in the same cell, so a key that
-// occurs at least m times has a cell count of at least m: keys whose cell counts less
-// are certainly rarer, and only the others need the exact table.
+// A first pass for counting: 8-bit saturating counters indexed by a key's hash.
+// Every occurrence of a key lands in the same cell, so a key that occurs at least m
+// times has a cell count of at least m: keys whose cell counts less are certainly
+// rarer, and only the others need the exact table.
 class CountSketch {
  public:
-  void reset(size_t n) {
+  // Clears the counters, at least cells_per_key of them per key for up to n keys (more
+  // cells, fewer keys sharing one).
+  void reset(size_t n, size_t cells_per_key) {
     size_t cap = 1024;
     int bits = 10;
-    while (cap < 8 * n && bits < 20) cap <<= 1, ++bits;
+    while (cap < cells_per_key * n && bits < 20) cap <<= 1, ++bits;
     cells_.assign(cap, 0);
     shift_ = 64 - bits;
   }
@@ -82,7 +84,8 @@ class CountSketch {
   uint32_t at_least(uint64_t k) const { return cells_[cell(k)]; }
 
  private:
-  size_t cell(uint64_t k) const { return (size_t)((k * 0xD6E8FEB86659FD93ULL) >> shift_); }
+  // HashCounter merges keys that differ in the low bit only; so does the sketch.
+  size_t cell(uint64_t k) const { return (size_t)(((k | 1) * 0xD6E8FEB86659FD93ULL) >> shift_); }
   std::vector<uint8_t> cells_;
   int shift_ = 54;
 };

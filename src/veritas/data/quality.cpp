@@ -531,7 +531,7 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
       const size_t m = W - level + 1;
       cpos.resize(m);
       chash.resize(m);
-      sketch.reset(m);
+      sketch.reset(m, 8);
       for (size_t k = 0; k < m; ++k) {
         uint64_t h = 0;
         for (size_t l = 0; l < level; ++l) h = h * B + uh[k + l];

@@ -38,7 +38,11 @@ const std::vector<std::string>& builtin_promo() {
   return v;
 }
 
-// One matcher per distinct extra_promo list (normally just the default).
+// The link prefixes, matched by the promotional phrases' automaton after them (one scan).
+const std::vector<std::string> kLinks = {"http://", "https://", "www."};
+
+// One matcher per distinct extra_promo list (normally just the default): the built-in
+// phrases, then extra_promo, then kLinks.
 const PhraseMatcher& promo_matcher(const std::vector<std::string>& extra) {
   // Per-thread memo, so concurrent documents do not meet at the mutex below.
   thread_local const PhraseMatcher* last = nullptr;
@@ -52,13 +56,9 @@ const PhraseMatcher& promo_matcher(const std::vector<std::string>& extra) {
     if (k == extra) return *(last = m.get());
   std::vector<std::string> all = builtin_promo();
   all.insert(all.end(), extra.begin(), extra.end());
+  all.insert(all.end(), kLinks.begin(), kLinks.end());
   cache.emplace_back(extra, std::make_unique<PhraseMatcher>(all));
   return *(last = cache.back().second.get());
-}
-
-const PhraseMatcher& link_matcher() {
-  static const PhraseMatcher m({"http://", "https://", "www."});
-  return m;
 }
 
 std::string fmt(double v) {
@@ -67,10 +67,21 @@ std::string fmt(double v) {
   return b;
 }
 
+// Per-thread buffers of the n-gram counts.
+struct Scratch {
+  std::vector<uint64_t> g;     // n-gram hashes by position
+  std::vector<uint32_t> cand;  // positions that may qualify
+  HashCounter table;
+  filters::CountSketch sketch;
+};
+
 // Share of positions covered by n-grams (over seq) that occur >= min_rep times. When
-// `allowed` is given, only n-grams in it count (title stuffing).
+// `allowed` is given, only n-grams in it count (title stuffing). `table` receives the
+// counts of the candidate n-grams: all of them when min_rep <= 1 and allowed is null.
 double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, HashCounter& table,
-                       HashCounter* allowed, std::vector<uint64_t>& g) {
+                       const HashCounter* allowed, Scratch& sc) {
+  auto& g = sc.g;
+  auto& cand = sc.cand;
   g.clear();
   if (seq.size() < (size_t)n || n <= 0) return 0;
   const uint64_t B = 0x100000001B3ULL;
@@ -81,13 +92,34 @@ double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, Has
     h = (h - (seq[k - n] + 1) * pw) * B + seq[k] + 1;
     g.push_back(h);
   }
-  table.reset(g.size());
-  for (uint64_t x : g) ++table.slot(x);
+  // Candidates: the allowed n-grams, or those whose sketch cell reaches min_rep (the
+  // others occur fewer times); only they are counted exactly.
+  const size_t m = g.size();
+  cand.resize(m);
+  size_t q = 0;
+  if (allowed) {
+    for (size_t k = 0; k < m; ++k) {
+      cand[q] = (uint32_t)k;
+      q += allowed->find(g[k]) != nullptr;
+    }
+  } else if (min_rep > 1) {
+    sc.sketch.reset(m, 4);
+    for (size_t k = 0; k < m; ++k) sc.sketch.add(g[k]);
+    for (size_t k = 0; k < m; ++k) {
+      cand[q] = (uint32_t)k;
+      q += sc.sketch.at_least(g[k]) >= (uint32_t)min_rep;
+    }
+  } else {
+    for (size_t k = 0; k < m; ++k) cand[k] = (uint32_t)k;
+    q = m;
+  }
+  cand.resize(q);
+  table.reset(q);
+  for (uint32_t k : cand) ++table.slot(g[k]);
   size_t cover_end = 0, covered = 0;
-  for (size_t k = 0; k < g.size(); ++k) {
+  for (uint32_t k : cand) {
     if (*table.find(g[k]) < (uint32_t)min_rep) continue;
-    if (allowed && !allowed->find(g[k])) continue;
-    size_t from = std::max(k, cover_end);
+    size_t from = std::max<size_t>(k, cover_end);
     covered += k + n - from;
     cover_end = k + n;
   }
@@ -96,7 +128,8 @@ double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, Has
 
 // Code points with whitespace runs collapsed to one space and ASCII lower-cased; with
 // han_only, only Han characters (Chinese stuffing is in Chinese; repeated commands, table
-// rules or Latin names in a Chinese manual are not stuffing).
+// rules or Latin names in a Chinese manual are not stuffing). check_spam builds the
+// body's sequence the same way inside its first pass.
 void collapse(std::string_view s, std::vector<uint32_t>& seq, bool han_only = false) {
   seq.clear();
   bool space = true;
@@ -132,20 +165,30 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
   const std::string_view s = doc.text;
   const bool zh = doc.lang == Lang::Zh;
   thread_local std::vector<uint32_t> seq, tseq;
-  thread_local std::vector<uint64_t> g;
-  thread_local HashCounter table, title_set;
+  thread_local Scratch sc;
+  thread_local HashCounter title_set;
 
-  // Words, hashtags and mentions in one pass.
+  // Words, hashtags and mentions, and the collapsed sequence for the n-gram rules, in
+  // one pass (the decode and the rules are those of collapse()).
   int64_t tokens = 0, han = 0, hashtags = 0, mentions = 0;
   {
+    seq.clear();
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     size_t i = 0;
     uint32_t prev = ' ';
     bool in_tok = false;
     while (i < s.size()) {
-      uint32_t c = utf8_next(s, i);
-      if (is_text_space(c)) { in_tok = false; prev = c; continue; }
+      uint32_t c = p[i] < 0x80 ? p[i++] : utf8_next(s, i);
+      if (is_text_space(c)) {
+        if (in_tok) seq.push_back(' ');
+        in_tok = false;
+        prev = c;
+        continue;
+      }
       if (!in_tok) { ++tokens; in_tok = true; }
-      han += is_han(c);
+      bool h = is_han(c);
+      han += h;
+      if (!zh || h) seq.push_back((c >= 'A' && c <= 'Z') ? c + 32 : c);
       if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < s.size()) {
         size_t j = i;
         uint32_t nx = utf8_next(s, j);
@@ -154,13 +197,23 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
       prev = c;
     }
   }
-  const double words = std::max(1.0, (double)tokens + han / 1.5);
+  // Links and promotional phrases in one scan; promotional hits are kept in order for
+  // after the density rules.
+  const PhraseMatcher& pm = promo_matcher(cfg.extra_promo);
+  const size_t link0 = pm.size() - kLinks.size();
   int64_t links = 0;
-  link_matcher().scan(s, [&](size_t p, size_t b) {
+  thread_local std::vector<uint32_t> promo_hits;
+  promo_hits.clear();
+  pm.scan(s, [&](size_t p, size_t b) {
+    if (p < link0) {
+      promo_hits.push_back((uint32_t)p);
+      return;
+    }
     // "https://www." is one link.
-    if (p == 2 && b >= 2 && s[b - 1] == '/' && s[b - 2] == '/') return;
+    if (p == link0 + 2 && b >= 2 && s[b - 1] == '/' && s[b - 2] == '/') return;
     ++links;
   });
+  const double words = std::max(1.0, (double)tokens + han / 1.5);
   double per100 = 100.0 / words;
   doc.scores.emplace_back("spam.links", links * per100);
   if (links >= cfg.min_density_count && links * per100 > cfg.max_links_per_100_words)
@@ -175,20 +228,18 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
 
   // Promotional residue.
   {
-    const PhraseMatcher& pm = promo_matcher(cfg.extra_promo);
     thread_local std::vector<char> seen;
-    seen.assign(pm.size(), 0);
+    seen.assign(link0, 0);
     int hits = 0, distinct = 0;
     std::string first;
-    pm.scan(s, [&](size_t p, size_t) {
+    for (uint32_t p : promo_hits) {
       ++hits;
       if (!seen[p]) {
         seen[p] = 1;
         ++distinct;
         if (distinct <= 4) first += (first.empty() ? "" : ", ") + pm.phrase(p);
       }
-    });
-    collapse(s, seq, zh);
+    }
     double per1000 = seq.empty() ? 0 : hits * 1000.0 / seq.size();
     doc.scores.emplace_back("spam.promo", hits);
     if (distinct > cfg.max_promo_hits)
@@ -201,7 +252,7 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
 
   // Keyword stuffing: repeated character n-grams.
   int n = zh ? cfg.stuff_ngram_zh : cfg.stuff_ngram;
-  double stuff = repeat_coverage(seq, n, cfg.stuff_min_repeats, table, nullptr, g);
+  double stuff = repeat_coverage(seq, n, cfg.stuff_min_repeats, sc.table, nullptr, sc);
   doc.scores.emplace_back("spam.stuffing", stuff);
   if (stuff > cfg.max_stuffing)
     return Decision::drop("spam.keyword_stuffing", "repeated_" + std::to_string(n) + "gram_coverage=" + fmt(stuff) +
@@ -211,8 +262,8 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
     collapse(doc.title, tseq, zh);
     if (tseq.size() >= (size_t)tn) {
       // Title n-gram set, then body coverage by those n-grams when repeated.
-      repeat_coverage(tseq, tn, 1, title_set, nullptr, g);  // fills title_set with the title's n-grams
-      double tc = repeat_coverage(seq, tn, cfg.stuff_min_repeats, table, &title_set, g);
+      repeat_coverage(tseq, tn, 1, title_set, nullptr, sc);  // fills title_set with the title's n-grams
+      double tc = repeat_coverage(seq, tn, cfg.stuff_min_repeats, sc.table, &title_set, sc);
       doc.scores.emplace_back("spam.title_coverage", tc);
       if (tc > cfg.max_title_coverage)
         return Decision::drop("spam.title_stuffing", "title_ngram_coverage=" + fmt(tc) + " > " +
