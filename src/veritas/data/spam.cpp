@@ -67,6 +67,14 @@ std::string fmt(double v) {
   return b;
 }
 
+// Grows v to at least n elements (never shrinks it, so a per-thread buffer is
+// initialized once) and returns its data for raw writes.
+template <class T>
+T* room(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
 // Per-thread buffers of the n-gram counts.
 struct Scratch {
   std::vector<uint64_t> g;     // n-gram hashes by position
@@ -75,33 +83,45 @@ struct Scratch {
   filters::CountSketch sketch;
 };
 
+// The title's n-grams: the exact set, and a sketch that rules most other n-grams out
+// with one load.
+struct TitleSet {
+  HashCounter set;
+  filters::CountSketch sketch;
+};
+
 // Share of positions covered by n-grams (over seq) that occur >= min_rep times. When
 // `allowed` is given, only n-grams in it count (title stuffing). `table` receives the
 // counts of the candidate n-grams: all of them when min_rep <= 1 and allowed is null.
-double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, HashCounter& table,
-                       const HashCounter* allowed, Scratch& sc) {
-  auto& g = sc.g;
-  auto& cand = sc.cand;
-  g.clear();
-  if (seq.size() < (size_t)n || n <= 0) return 0;
+double repeat_coverage(const uint32_t* seq, size_t len, int n, int min_rep, HashCounter& table,
+                       const TitleSet* allowed, Scratch& sc) {
+  if (len < (size_t)n || n <= 0) return 0;
+  // Rolling polynomial hash, h = (h - out * B^(n-1)) * B + in, written as
+  // h * B + (in - out * B^n) so that only one multiply is on the dependency chain.
+  const size_t m = len - n + 1;
+  uint64_t* g = room(sc.g, m);
   const uint64_t B = 0x100000001B3ULL;
   uint64_t pw = 1, h = 0;
   for (int k = 0; k < n; ++k) { h = h * B + seq[k] + 1; if (k) pw *= B; }
-  g.push_back(h);
-  for (size_t k = n; k < seq.size(); ++k) {
-    h = (h - (seq[k - n] + 1) * pw) * B + seq[k] + 1;
-    g.push_back(h);
+  const uint64_t pwb = pw * B;
+  g[0] = h;
+  for (size_t k = n; k < len; ++k) {
+    h = h * B + ((uint64_t)seq[k] + 1 - ((uint64_t)seq[k - n] + 1) * pwb);
+    g[k - n + 1] = h;
   }
   // Candidates: the allowed n-grams, or those whose sketch cell reaches min_rep (the
   // others occur fewer times); only they are counted exactly.
-  const size_t m = g.size();
-  cand.resize(m);
+  uint32_t* cand = room(sc.cand, m);
   size_t q = 0;
   if (allowed) {
     for (size_t k = 0; k < m; ++k) {
       cand[q] = (uint32_t)k;
-      q += allowed->find(g[k]) != nullptr;
+      q += allowed->sketch.at_least(g[k]) != 0;
     }
+    size_t r = 0;
+    for (size_t x = 0; x < q; ++x)
+      if (allowed->set.find(g[cand[x]])) cand[r++] = cand[x];
+    q = r;
   } else if (min_rep > 1) {
     sc.sketch.reset(m, 4);
     for (size_t k = 0; k < m; ++k) sc.sketch.add(g[k]);
@@ -113,17 +133,17 @@ double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, Has
     for (size_t k = 0; k < m; ++k) cand[k] = (uint32_t)k;
     q = m;
   }
-  cand.resize(q);
   table.reset(q);
-  for (uint32_t k : cand) ++table.slot(g[k]);
+  for (size_t x = 0; x < q; ++x) ++table.slot(g[cand[x]]);
   size_t cover_end = 0, covered = 0;
-  for (uint32_t k : cand) {
+  for (size_t x = 0; x < q; ++x) {
+    size_t k = cand[x];
     if (*table.find(g[k]) < (uint32_t)min_rep) continue;
-    size_t from = std::max<size_t>(k, cover_end);
+    size_t from = std::max(k, cover_end);
     covered += k + n - from;
     cover_end = k + n;
   }
-  return (double)covered / seq.size();
+  return (double)covered / len;
 }
 
 // Code points with whitespace runs collapsed to one space and ASCII lower-cased; with
@@ -164,15 +184,16 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
   if (!cfg.enabled) return Decision::ok();
   const std::string_view s = doc.text;
   const bool zh = doc.lang == Lang::Zh;
-  thread_local std::vector<uint32_t> seq, tseq;
+  thread_local std::vector<uint32_t> seq_buf, tseq;
   thread_local Scratch sc;
-  thread_local HashCounter title_set;
+  thread_local TitleSet title;
 
   // Words, hashtags and mentions, and the collapsed sequence for the n-gram rules, in
   // one pass (the decode and the rules are those of collapse()).
   int64_t tokens = 0, han = 0, hashtags = 0, mentions = 0;
+  uint32_t* seq = room(seq_buf, s.size() + 1);  // at most one code point per byte
+  size_t len = 0;
   {
-    seq.clear();
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     size_t i = 0;
     uint32_t prev = ' ';
@@ -180,7 +201,7 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
     while (i < s.size()) {
       uint32_t c = p[i] < 0x80 ? p[i++] : utf8_next(s, i);
       if (is_text_space(c)) {
-        if (in_tok) seq.push_back(' ');
+        if (in_tok) seq[len++] = ' ';
         in_tok = false;
         prev = c;
         continue;
@@ -188,7 +209,7 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
       if (!in_tok) { ++tokens; in_tok = true; }
       bool h = is_han(c);
       han += h;
-      if (!zh || h) seq.push_back((c >= 'A' && c <= 'Z') ? c + 32 : c);
+      if (!zh || h) seq[len++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
       if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < s.size()) {
         size_t j = i;
         uint32_t nx = utf8_next(s, j);
@@ -240,7 +261,7 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
         if (distinct <= 4) first += (first.empty() ? "" : ", ") + pm.phrase(p);
       }
     }
-    double per1000 = seq.empty() ? 0 : hits * 1000.0 / seq.size();
+    double per1000 = len == 0 ? 0 : hits * 1000.0 / len;
     doc.scores.emplace_back("spam.promo", hits);
     if (distinct > cfg.max_promo_hits)
       return Decision::drop("spam.promo", "distinct_promo_phrases=" + std::to_string(distinct) + " > " +
@@ -252,7 +273,7 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
 
   // Keyword stuffing: repeated character n-grams.
   int n = zh ? cfg.stuff_ngram_zh : cfg.stuff_ngram;
-  double stuff = repeat_coverage(seq, n, cfg.stuff_min_repeats, sc.table, nullptr, sc);
+  double stuff = repeat_coverage(seq, len, n, cfg.stuff_min_repeats, sc.table, nullptr, sc);
   doc.scores.emplace_back("spam.stuffing", stuff);
   if (stuff > cfg.max_stuffing)
     return Decision::drop("spam.keyword_stuffing", "repeated_" + std::to_string(n) + "gram_coverage=" + fmt(stuff) +
@@ -262,8 +283,11 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
     collapse(doc.title, tseq, zh);
     if (tseq.size() >= (size_t)tn) {
       // Title n-gram set, then body coverage by those n-grams when repeated.
-      repeat_coverage(tseq, tn, 1, title_set, nullptr, sc);  // fills title_set with the title's n-grams
-      double tc = repeat_coverage(seq, tn, cfg.stuff_min_repeats, sc.table, &title_set, sc);
+      // Fills title.set with the title's n-grams (the coverage itself is not needed).
+      repeat_coverage(tseq.data(), tseq.size(), tn, 1, title.set, nullptr, sc);
+      title.sketch.reset(tseq.size(), 32);
+      for (size_t k = 0; k + tn <= tseq.size(); ++k) title.sketch.add(sc.g[k]);
+      double tc = repeat_coverage(seq, len, tn, cfg.stuff_min_repeats, sc.table, &title, sc);
       doc.scores.emplace_back("spam.title_coverage", tc);
       if (tc > cfg.max_title_coverage)
         return Decision::drop("spam.title_stuffing", "title_ngram_coverage=" + fmt(tc) + " > " +
