@@ -82,10 +82,31 @@ class CountSketch {
     c += c < 255;
   }
   uint32_t at_least(uint64_t k) const { return cells_[cell(k)]; }
+  // add() for keys[0..m).
+  void add_all(const uint64_t* keys, size_t m) {
+    uint8_t* cells = cells_.data();
+    const int shift = shift_;
+    for (size_t k = 0; k < m; ++k) {
+      uint8_t& c = cells[cell(keys[k], shift)];
+      c += c < 255;
+    }
+  }
+  // Writes to out the indices k (increasing) with at_least(keys[k]) >= min; returns how many.
+  size_t select(const uint64_t* keys, size_t m, uint32_t min, uint32_t* out) const {
+    const uint8_t* cells = cells_.data();
+    const int shift = shift_;
+    size_t q = 0;
+    for (size_t k = 0; k < m; ++k) {
+      out[q] = (uint32_t)k;
+      q += cells[cell(keys[k], shift)] >= min;
+    }
+    return q;
+  }
 
  private:
   // HashCounter merges keys that differ in the low bit only; so does the sketch.
-  size_t cell(uint64_t k) const { return (size_t)(((k | 1) * 0xD6E8FEB86659FD93ULL) >> shift_); }
+  static size_t cell(uint64_t k, int shift) { return (size_t)(((k | 1) * 0xD6E8FEB86659FD93ULL) >> shift); }
+  size_t cell(uint64_t k) const { return cell(k, shift_); }
   std::vector<uint8_t> cells_;
   int shift_ = 54;
 };

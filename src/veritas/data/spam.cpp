@@ -96,39 +96,45 @@ struct TitleSet {
 double repeat_coverage(const uint32_t* seq, size_t len, int n, int min_rep, HashCounter& table,
                        const TitleSet* allowed, Scratch& sc) {
   if (len < (size_t)n || n <= 0) return 0;
-  // Rolling polynomial hash, h = (h - out * B^(n-1)) * B + in, written as
-  // h * B + (in - out * B^n) so that only one multiply is on the dependency chain.
+  // Rolling polynomial hash over seq + 1: g[k+1] = (g[k] - out * B^(n-1)) * B + in
+  // = g[k] * B + a[k] with a[k] = in - out * B^n, and so g[k+2] = g[k] * B^2 +
+  // (a[k] * B + a[k+1]): two interleaved chains of one multiply each (mod 2^64, the
+  // same values).
   const size_t m = len - n + 1;
   uint64_t* g = room(sc.g, m);
-  const uint64_t B = 0x100000001B3ULL;
+  const uint64_t B = 0x100000001B3ULL, B2 = B * B;
   uint64_t pw = 1, h = 0;
   for (int k = 0; k < n; ++k) { h = h * B + seq[k] + 1; if (k) pw *= B; }
   const uint64_t pwb = pw * B;
+  auto a = [&](size_t k) { return (uint64_t)seq[k + n] + 1 - ((uint64_t)seq[k] + 1) * pwb; };
   g[0] = h;
-  for (size_t k = n; k < len; ++k) {
-    h = h * B + ((uint64_t)seq[k] + 1 - ((uint64_t)seq[k - n] + 1) * pwb);
-    g[k - n + 1] = h;
+  if (m > 1) {
+    uint64_t he = h, ho = h * B + a(0);
+    g[1] = ho;
+    size_t j = 2;
+    for (; j + 1 < m; j += 2) {
+      uint64_t a0 = a(j - 2), a1 = a(j - 1), a2 = a(j);
+      he = he * B2 + (a0 * B + a1);
+      ho = ho * B2 + (a1 * B + a2);
+      g[j] = he;
+      g[j + 1] = ho;
+    }
+    if (j < m) g[j] = he * B2 + (a(j - 2) * B + a(j - 1));
   }
   // Candidates: the allowed n-grams, or those whose sketch cell reaches min_rep (the
   // others occur fewer times); only they are counted exactly.
   uint32_t* cand = room(sc.cand, m);
   size_t q = 0;
   if (allowed) {
-    for (size_t k = 0; k < m; ++k) {
-      cand[q] = (uint32_t)k;
-      q += allowed->sketch.at_least(g[k]) != 0;
-    }
+    q = allowed->sketch.select(g, m, 1, cand);
     size_t r = 0;
     for (size_t x = 0; x < q; ++x)
       if (allowed->set.find(g[cand[x]])) cand[r++] = cand[x];
     q = r;
   } else if (min_rep > 1) {
     sc.sketch.reset(m, 4);
-    for (size_t k = 0; k < m; ++k) sc.sketch.add(g[k]);
-    for (size_t k = 0; k < m; ++k) {
-      cand[q] = (uint32_t)k;
-      q += sc.sketch.at_least(g[k]) >= (uint32_t)min_rep;
-    }
+    sc.sketch.add_all(g, m);
+    q = sc.sketch.select(g, m, (uint32_t)min_rep, cand);
   } else {
     for (size_t k = 0; k < m; ++k) cand[k] = (uint32_t)k;
     q = m;
