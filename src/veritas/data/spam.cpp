@@ -201,22 +201,36 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
   size_t len = 0;
   {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const size_t n = s.size();
     size_t i = 0;
     uint32_t prev = ' ';
     bool in_tok = false;
-    while (i < s.size()) {
-      uint32_t c = p[i] < 0x80 ? p[i++] : utf8_next(s, i);
-      if (is_text_space(c)) {
-        if (in_tok) seq[len++] = ' ';
+    while (i < n) {
+      // ASCII and complete 3-byte sequences decode inline, the rest through utf8_next
+      // (the inline paths agree with it).
+      uint32_t c = p[i];
+      if (c < 0x80) {
+        ++i;
+      } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+        c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+        i += 3;
+      } else {
+        c = utf8_next(s, i);
+      }
+      if (c <= ' ' ? (c == ' ' || c == '\t' || c == '\r' || c == '\n') : (c == 0x3000 || c == 0xA0)) {
+        seq[len] = ' ';
+        len += in_tok;
         in_tok = false;
         prev = c;
         continue;
       }
-      if (!in_tok) { ++tokens; in_tok = true; }
-      bool h = is_han(c);
+      tokens += !in_tok;
+      in_tok = true;
+      bool h = c >= 0x3400 && is_han(c);
       han += h;
-      if (!zh || h) seq[len++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-      if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < s.size()) {
+      seq[len] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+      len += !zh || h;
+      if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < n) {
         size_t j = i;
         uint32_t nx = utf8_next(s, j);
         if (is_word_cp(nx) && !is_text_space(nx) && nx != 0x3000) (c == '@' ? mentions : hashtags) += 1;
