@@ -27,6 +27,7 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
     const std::string& ph = phrases_[p];
     bound_left_.push_back(!ph.empty() && is_word_byte((unsigned char)ph.front()));
     bound_right_.push_back(!ph.empty() && is_word_byte((unsigned char)ph.back()));
+    max_len_ = std::max(max_len_, ph.size());
     if (ph.empty()) continue;
     int32_t st = 0;
     for (unsigned char c : ph) {
@@ -90,6 +91,31 @@ __attribute__((noinline)) size_t PhraseMatcher::next_output(const unsigned char*
   }
   row = r;
   return i;
+}
+
+void PhraseMatcher::collect_outputs(const unsigned char* t, size_t n, std::vector<Output>& outs) const {
+  thread_local std::vector<Output> second;
+  outs.clear();
+  second.clear();
+  const uint32_t* delta = delta_.data();
+  const size_t mid = n / 2, lead = std::min(mid, max_len_ > 0 ? max_len_ - 1 : 0);
+  const size_t b0 = mid - lead;  // the second run covers [b0, n), reporting from mid
+  uint32_t ra = 0, rb = 0;
+  for (size_t k = 0; k < mid; ++k) {
+    uint32_t ea = delta[ra + t[k]], eb = delta[rb + t[b0 + k]];
+    ra = ea & ~1u;
+    rb = eb & ~1u;
+    if ((ea | eb) & 1) {
+      if (ea & 1) outs.push_back({k, ra});
+      if ((eb & 1) && b0 + k >= mid) second.push_back({b0 + k, rb});
+    }
+  }
+  for (size_t i = b0 + mid; i < n; ++i) {
+    uint32_t e = delta[rb + t[i]];
+    rb = e & ~1u;
+    if (e & 1) second.push_back({i, rb});
+  }
+  outs.insert(outs.end(), second.begin(), second.end());
 }
 
 namespace {
