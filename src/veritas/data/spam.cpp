@@ -77,6 +77,7 @@ T* room(std::vector<T>& v, size_t n) {
 
 // Per-thread buffers of the n-gram counts.
 struct Scratch {
+  std::vector<uint64_t> prefix, tprefix;  // prefix hashes of the body and of the title
   std::vector<uint64_t> g;     // n-gram hashes by position
   std::vector<uint32_t> cand;  // positions that may qualify
   HashCounter table;
@@ -90,37 +91,43 @@ struct TitleSet {
   filters::CountSketch sketch;
 };
 
-// Share of positions covered by n-grams (over seq) that occur >= min_rep times. When
-// `allowed` is given, only n-grams in it count (title stuffing). `table` receives the
-// counts of the candidate n-grams: all of them when min_rep <= 1 and allowed is null.
-double repeat_coverage(const uint32_t* seq, size_t len, int n, int min_rep, HashCounter& table,
+constexpr uint64_t kB = 0x100000001B3ULL;
+
+// Prefix hashes of seq + 1: P[0] = 0, P[k+1] = P[k] * B + seq[k] + 1, so that the hash
+// of the n code points from k, as a rolling hash computes it (mod 2^64), is
+// P[k+n] - P[k] * B^n, for any n from one array. Two interleaved chains,
+// P[k+2] = P[k] * B^2 + ((seq[k] + 1) * B + seq[k+1] + 1), keep one multiply per two
+// steps on each dependency chain.
+const uint64_t* prefix_hashes(const uint32_t* seq, size_t len, std::vector<uint64_t>& buf) {
+  uint64_t* P = room(buf, len + 1);
+  const uint64_t B2 = kB * kB;
+  P[0] = 0;
+  if (len) P[1] = (uint64_t)seq[0] + 1;
+  uint64_t pe = P[0], po = len ? P[1] : 0;
+  size_t k = 0;
+  for (; k + 2 < len; k += 2) {  // P[k+2] and P[k+3]
+    uint64_t y0 = (uint64_t)seq[k] + 1, y1 = (uint64_t)seq[k + 1] + 1, y2 = (uint64_t)seq[k + 2] + 1;
+    pe = pe * B2 + (y0 * kB + y1);
+    po = po * B2 + (y1 * kB + y2);
+    P[k + 2] = pe;
+    P[k + 3] = po;
+  }
+  if (k + 2 == len) P[k + 2] = pe * B2 + (((uint64_t)seq[k] + 1) * kB + seq[k + 1] + 1);
+  return P;
+}
+
+// Share of positions covered by n-grams (over the len code points whose prefix hashes
+// are P) that occur >= min_rep times. When `allowed` is given, only n-grams in it count
+// (title stuffing). `table` receives the counts of the candidate n-grams: all of them
+// when min_rep <= 1 and allowed is null.
+double repeat_coverage(const uint64_t* P, size_t len, int n, int min_rep, HashCounter& table,
                        const TitleSet* allowed, Scratch& sc) {
   if (len < (size_t)n || n <= 0) return 0;
-  // Rolling polynomial hash over seq + 1: g[k+1] = (g[k] - out * B^(n-1)) * B + in
-  // = g[k] * B + a[k] with a[k] = in - out * B^n, and so g[k+2] = g[k] * B^2 +
-  // (a[k] * B + a[k+1]): two interleaved chains of one multiply each (mod 2^64, the
-  // same values).
   const size_t m = len - n + 1;
   uint64_t* g = room(sc.g, m);
-  const uint64_t B = 0x100000001B3ULL, B2 = B * B;
-  uint64_t pw = 1, h = 0;
-  for (int k = 0; k < n; ++k) { h = h * B + seq[k] + 1; if (k) pw *= B; }
-  const uint64_t pwb = pw * B;
-  auto a = [&](size_t k) { return (uint64_t)seq[k + n] + 1 - ((uint64_t)seq[k] + 1) * pwb; };
-  g[0] = h;
-  if (m > 1) {
-    uint64_t he = h, ho = h * B + a(0);
-    g[1] = ho;
-    size_t j = 2;
-    for (; j + 1 < m; j += 2) {
-      uint64_t a0 = a(j - 2), a1 = a(j - 1), a2 = a(j);
-      he = he * B2 + (a0 * B + a1);
-      ho = ho * B2 + (a1 * B + a2);
-      g[j] = he;
-      g[j + 1] = ho;
-    }
-    if (j < m) g[j] = he * B2 + (a(j - 2) * B + a(j - 1));
-  }
+  uint64_t bn = 1;
+  for (int k = 0; k < n; ++k) bn *= kB;
+  for (size_t k = 0; k < m; ++k) g[k] = P[k + n] - P[k] * bn;
   // Candidates: the allowed n-grams, or those whose sketch cell reaches min_rep (the
   // others occur fewer times); only they are counted exactly.
   uint32_t* cand = room(sc.cand, m);
@@ -293,7 +300,8 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
 
   // Keyword stuffing: repeated character n-grams.
   int n = zh ? cfg.stuff_ngram_zh : cfg.stuff_ngram;
-  double stuff = repeat_coverage(seq, len, n, cfg.stuff_min_repeats, sc.table, nullptr, sc);
+  const uint64_t* P = prefix_hashes(seq, len, sc.prefix);
+  double stuff = repeat_coverage(P, len, n, cfg.stuff_min_repeats, sc.table, nullptr, sc);
   doc.scores.emplace_back("spam.stuffing", stuff);
   if (stuff > cfg.max_stuffing)
     return Decision::drop("spam.keyword_stuffing", "repeated_" + std::to_string(n) + "gram_coverage=" + fmt(stuff) +
@@ -304,10 +312,10 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
     if (tseq.size() >= (size_t)tn) {
       // Title n-gram set, then body coverage by those n-grams when repeated.
       // Fills title.set with the title's n-grams (the coverage itself is not needed).
-      repeat_coverage(tseq.data(), tseq.size(), tn, 1, title.set, nullptr, sc);
+      repeat_coverage(prefix_hashes(tseq.data(), tseq.size(), sc.tprefix), tseq.size(), tn, 1, title.set, nullptr, sc);
       title.sketch.reset(tseq.size(), 32);
       for (size_t k = 0; k + tn <= tseq.size(); ++k) title.sketch.add(sc.g[k]);
-      double tc = repeat_coverage(seq, len, tn, cfg.stuff_min_repeats, sc.table, &title, sc);
+      double tc = repeat_coverage(P, len, tn, cfg.stuff_min_repeats, sc.table, &title, sc);
       doc.scores.emplace_back("spam.title_coverage", tc);
       if (tc > cfg.max_title_coverage)
         return Decision::drop("spam.title_stuffing", "title_ngram_coverage=" + fmt(tc) + " > " +
