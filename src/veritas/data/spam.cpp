@@ -217,8 +217,22 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
       // (the inline paths agree with it).
       uint32_t c = p[i];
       if (c < 0x80) {
+        // ASCII without data-dependent branches (word boundaries are unpredictable).
         ++i;
-      } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+        const bool sp = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        seq[len] = sp ? ' ' : (c >= 'A' && c <= 'Z') ? c + 32 : c;
+        len += sp ? in_tok : !zh;
+        tokens += !sp & !in_tok;
+        if ((c == '#' || c == '@') && !is_word_cp(prev) && prev != '#' && prev != '@' && i < n) {
+          size_t j = i;
+          uint32_t nx = utf8_next(s, j);
+          if (is_word_cp(nx) && !is_text_space(nx) && nx != 0x3000) (c == '@' ? mentions : hashtags) += 1;
+        }
+        in_tok = !sp;
+        prev = c;
+        continue;
+      }
+      if ((c & 0xF0) == 0xE0 && i + 2 < n) {
         c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
         i += 3;
       } else {
