@@ -94,28 +94,45 @@ __attribute__((noinline)) size_t PhraseMatcher::next_output(const unsigned char*
 }
 
 void PhraseMatcher::collect_outputs(const unsigned char* t, size_t n, std::vector<Output>& outs) const {
-  thread_local std::vector<Output> second;
+  constexpr int R = kRuns;
+  thread_local std::vector<Output> later[R];
   outs.clear();
-  second.clear();
   const uint32_t* delta = delta_.data();
-  const size_t mid = n / 2, lead = std::min(mid, max_len_ > 0 ? max_len_ - 1 : 0);
-  const size_t b0 = mid - lead;  // the second run covers [b0, n), reporting from mid
-  uint32_t ra = 0, rb = 0;
-  for (size_t k = 0; k < mid; ++k) {
-    uint32_t ea = delta[ra + t[k]], eb = delta[rb + t[b0 + k]];
-    ra = ea & ~1u;
-    rb = eb & ~1u;
-    if ((ea | eb) & 1) {
-      if (ea & 1) outs.push_back({k, ra});
-      if ((eb & 1) && b0 + k >= mid) second.push_back({b0 + k, rb});
+  const size_t lead_max = max_len_ > 0 ? max_len_ - 1 : 0;
+  // Run r reports the ends in [from[r], to[r]) and starts up to lead_max bytes before.
+  size_t from[R], to[R], pos[R];
+  uint32_t row[R];
+  for (int r = 0; r < R; ++r) {
+    from[r] = n * r / R;
+    to[r] = n * (r + 1) / R;
+    pos[r] = from[r] - std::min(from[r], lead_max);
+    row[r] = 0;
+    later[r].clear();
+  }
+  std::vector<Output>* sink[R];
+  sink[0] = &outs;
+  for (int r = 1; r < R; ++r) sink[r] = &later[r];
+  // All runs step together while each has bytes left; the shortest run is the first.
+  const size_t common = to[0] - pos[0];
+  for (size_t k = 0; k < common; ++k) {
+    uint32_t e[R], any = 0;
+    for (int r = 0; r < R; ++r) {
+      e[r] = delta[row[r] + t[pos[r] + k]];
+      row[r] = e[r] & ~1u;
+      any |= e[r];
     }
+    if (any & 1)
+      for (int r = 0; r < R; ++r)
+        if ((e[r] & 1) && pos[r] + k >= from[r]) sink[r]->push_back({pos[r] + k, row[r]});
   }
-  for (size_t i = b0 + mid; i < n; ++i) {
-    uint32_t e = delta[rb + t[i]];
-    rb = e & ~1u;
-    if (e & 1) second.push_back({i, rb});
+  for (int r = 1; r < R; ++r) {
+    for (size_t i = pos[r] + common; i < to[r]; ++i) {
+      uint32_t e = delta[row[r] + t[i]];
+      row[r] = e & ~1u;
+      if ((e & 1) && i >= from[r]) sink[r]->push_back({i, row[r]});
+    }
+    outs.insert(outs.end(), later[r].begin(), later[r].end());
   }
-  outs.insert(outs.end(), second.begin(), second.end());
 }
 
 namespace {

@@ -105,13 +105,14 @@ class PhraseMatcher {
   // the loop has its registers to itself wherever scan is inlined.
   size_t next_output(const unsigned char* t, size_t i, size_t n, uint32_t& row) const;
   // Every (end offset, state) where the automaton enters a state with outputs, in order.
-  // The text is cut in two and both halves run at once (two independent chains of
-  // table loads); the second run starts max_len_ - 1 bytes early, after which its state
-  // is the one a single run would have, since no phrase is longer.
+  // The text is cut in kRuns parts that run at once (independent chains of table
+  // loads); each run but the first starts max_len_ - 1 bytes early, after which its
+  // state is the one a single run would have, since no phrase is longer.
   struct Output {
     size_t end;
     uint32_t row;
   };
+  static constexpr int kRuns = 4;
   static constexpr size_t kTwoRunsMin = 256;
   void collect_outputs(const unsigned char* t, size_t n, std::vector<Output>& outs) const;
   std::vector<std::string> phrases_;
