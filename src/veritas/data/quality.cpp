@@ -217,6 +217,15 @@ struct Line {
 
 constexpr uint64_t kFnvBasis = 1469598103934665603ULL, kFnvPrime = 1099511628211ULL;
 
+// ASCII byte -> its lower-case form for letters and digits (0 for anything else), plus
+// 0x100 for letters.
+constexpr std::array<uint16_t, 128> kWordByte = [] {
+  std::array<uint16_t, 128> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = (uint16_t)c;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = (uint16_t)(c | 0x100);
+  return t;
+}();
+
 // What the decode pass counts besides lines and units. Counts that depend only on the
 // character (digits, Han, '#', code characters) are read off the code point histogram.
 struct TextStats {
@@ -253,18 +262,30 @@ void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash
   auto is_space = [](uint32_t c) {  // is_text_space
     return c <= ' ' ? (c == ' ' || c == '\t' || c == '\r' || c == '\n') : (c == 0x3000 || c == 0xA0);
   };
-  // Line state; dots has bit j set when the j-th last character of the line is a '.'.
+  // Line state. An ellipsis is U+2026 or a '.' whose second and third predecessors in
+  // the line are dots; d1 > d2 > d3 are the line indices of the last three dots (the
+  // sentinel never matches), kept up to date on dots only.
+  constexpr int kNoDot = -100;
   Line cur;
   uint64_t lh = kFnvBasis;
-  uint32_t last_cp = 0, dots = 0;
+  uint32_t last_cp = 0;
+  int d1 = kNoDot, d2 = kNoDot, d3 = kNoDot;
   auto end_line = [&] {
+    const int L = cur.chars;
     cur.hash = lh;
     cur.punct_end = is_terminal_punct(last_cp);
-    cur.ellipsis = last_cp == 0x2026 || (dots & 7) == 7;
+    cur.ellipsis = last_cp == 0x2026 || (d1 == L - 1 && d2 == L - 2 && d3 == L - 3);
     lines.push_back(cur);
     cur = Line{};
     lh = kFnvBasis;
-    last_cp = dots = 0;
+    last_cp = 0;
+    d1 = d2 = d3 = kNoDot;
+  };
+  auto dot = [&](int x) {  // a '.' at line index x
+    st.ellipses += (d1 == x - 2 && d2 == x - 3) || (d1 == x - 1 && d2 == x - 2 && d3 == x - 3);
+    d3 = d2;
+    d2 = d1;
+    d1 = x;
   };
   size_t i = 0;
   while (i < n) {
@@ -280,40 +301,44 @@ void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash
     // ASCII characters (100 after a non-ASCII one) and w4 keeps the last four, enough to
     // recognize a stop word.
     uint64_t wh = kFnvBasis;
-    uint32_t wlen = 0, wn = 0, w4 = 0;
-    bool walpha = false, newline = false;
+    uint32_t wlen = 0, wn = 0, w4 = 0, walpha = 0;
+    bool newline = false;
     for (;;) {
-      if (c < 0x10000) {
-        if (hist[c]++ == 0) touched.push_back(c);
-      } else {
-        ++st.astral;
-        st.astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
-      }
-      // An ellipsis: U+2026, or a '.' whose second and third predecessors are dots.
-      if (c == '.') st.ellipses += (dots & 6) == 6;
-      else if (c == 0x2026) ++st.ellipses;
       lh = (lh ^ c) * kFnvPrime;
-      dots = dots << 1 | (c == '.');
       last_cp = c;
-      ++wlen;
-      if constexpr (kZh) {
-        // Chinese: each character is a unit (no segmentation on the hot path).
-        unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
-      } else if (c < 0x80) {
-        // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
-        bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-        if (letter || (c >= '0' && c <= '9')) {
-          uint32_t lc = letter ? c | 0x20 : c;
-          wh = (wh ^ lc) * kFnvPrime;
-          w4 = w4 << 8 | lc;
-          ++wn;
+      if (c < 0x80) {
+        if (hist[c]++ == 0) touched.push_back(c);
+        if (c == '.') dot(cur.chars + (int)wlen);
+        if constexpr (kZh) {
+          unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
+        } else {
+          // Words are hashed lower-cased over their letters and digits, as Gopher
+          // compares them (no branch: punctuation inside words is unpredictable).
+          const uint32_t v = kWordByte[c], lc = v & 0xFF;
+          const bool w = lc != 0;
+          wh = w ? (wh ^ lc) * kFnvPrime : wh;
+          w4 = w ? w4 << 8 | lc : w4;
+          wn += w;
+          walpha |= v >> 8;
         }
-        walpha |= letter;
       } else {
-        wh = (wh ^ c) * kFnvPrime;
-        wn = 100;
-        walpha |= is_letter(c);
+        if (c < 0x10000) {
+          if (hist[c]++ == 0) touched.push_back(c);
+        } else {
+          ++st.astral;
+          st.astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
+        }
+        st.ellipses += c == 0x2026;
+        if constexpr (kZh) {
+          // Chinese: each character is a unit (no segmentation on the hot path).
+          unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
+        } else {
+          wh = (wh ^ c) * kFnvPrime;
+          wn = 100;
+          walpha |= is_letter(c);
+        }
       }
+      ++wlen;
       if (i >= n) break;
       c = next(j);
       i = j;
