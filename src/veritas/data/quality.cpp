@@ -414,13 +414,16 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   // Character entropy (bits per code point) over non-space characters, and the counts
   // that depend only on the character.
   int64_t digits = 0, han = st.astral_han, letters = st.astral_han;
+  const int64_t hashes = hist['#'], braces = hist['{'] + hist['}'], code_chars = braces + hist[';'] + hist['='];
   double entropy = 0;
-  if (nonspace > 0) {
+  {
     // log2(p) depends only on the count, and most characters share a few small counts.
+    // The histogram is cleared on the way (hist_touched is empty when nonspace is 0).
     double memo_p[64], memo_lp[64];
     uint64_t have = 0;
     for (uint32_t c : hist_touched) {
-      uint32_t h = hist[c];
+      const uint32_t h = hist[c];
+      hist[c] = 0;
       double p, lp;
       if (h < 64 && (have >> h & 1)) {
         p = memo_p[h];
@@ -431,14 +434,12 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
         if (h < 64) { memo_p[h] = p; memo_lp[h] = lp; have |= 1ULL << h; }
       }
       entropy -= p * lp;
-      digits += is_digit(c) ? hist[c] : 0;
-      han += is_han(c) ? hist[c] : 0;
-      letters += is_letter(c) ? hist[c] : 0;
+      digits += is_digit(c) ? h : 0;
+      han += is_han(c) ? h : 0;
+      letters += is_letter(c) ? h : 0;
     }
-    if (astral) { double p = (double)astral / nonspace; entropy -= p * std::log2(p); }
+    if (nonspace > 0 && astral) { double p = (double)astral / nonspace; entropy -= p * std::log2(p); }
   }
-  const int64_t hashes = hist['#'], braces = hist['{'] + hist['}'], code_chars = braces + hist[';'] + hist['='];
-  for (uint32_t c : hist_touched) hist[c] = 0;
   hist_touched.clear();
   if (zh) {
     words = word_chars = nonspace;
