@@ -127,31 +127,43 @@ double repeat_coverage(const uint64_t* P, size_t len, int n, int min_rep, HashCo
   uint64_t* g = room(sc.g, m);
   uint64_t bn = 1;
   for (int k = 0; k < n; ++k) bn *= kB;
-  for (size_t k = 0; k < m; ++k) g[k] = P[k + n] - P[k] * bn;
-  // Candidates: the allowed n-grams, or those whose sketch cell reaches min_rep (the
-  // others occur fewer times); only they are counted exactly.
+  // Candidates (positions in cand, their hashes compacted into g): the allowed n-grams,
+  // or those whose sketch cell reaches min_rep (the others occur fewer times); only they
+  // are counted exactly.
   uint32_t* cand = room(sc.cand, m);
   size_t q = 0;
   if (allowed) {
-    q = allowed->sketch.select(g, m, 1, cand);
+    for (size_t k = 0; k < m; ++k) {
+      const uint64_t h = P[k + n] - P[k] * bn;
+      cand[q] = (uint32_t)k;
+      g[q] = h;
+      q += allowed->sketch.at_least(h) != 0;
+    }
     size_t r = 0;
     for (size_t x = 0; x < q; ++x)
-      if (allowed->set.find(g[cand[x]])) cand[r++] = cand[x];
+      if (allowed->set.find(g[x])) {
+        cand[r] = cand[x];
+        g[r++] = g[x];
+      }
     q = r;
-  } else if (min_rep > 1) {
-    sc.sketch.reset(m, 4);
-    sc.sketch.add_all(g, m);
-    q = sc.sketch.select(g, m, (uint32_t)min_rep, cand);
   } else {
-    for (size_t k = 0; k < m; ++k) cand[k] = (uint32_t)k;
-    q = m;
+    for (size_t k = 0; k < m; ++k) g[k] = P[k + n] - P[k] * bn;
+    if (min_rep > 1) {
+      sc.sketch.reset(m, 4);
+      sc.sketch.add_all(g, m);
+      q = sc.sketch.select(g, m, (uint32_t)min_rep, cand);
+      for (size_t x = 0; x < q; ++x) g[x] = g[cand[x]];
+    } else {
+      for (size_t k = 0; k < m; ++k) cand[k] = (uint32_t)k;
+      q = m;
+    }
   }
   table.reset(q);
-  for (size_t x = 0; x < q; ++x) ++table.slot(g[cand[x]]);
+  for (size_t x = 0; x < q; ++x) ++table.slot(g[x]);
   size_t cover_end = 0, covered = 0;
   for (size_t x = 0; x < q; ++x) {
+    if (*table.find(g[x]) < (uint32_t)min_rep) continue;
     size_t k = cand[x];
-    if (*table.find(g[k]) < (uint32_t)min_rep) continue;
     size_t from = std::max(k, cover_end);
     covered += k + n - from;
     cover_end = k + n;
