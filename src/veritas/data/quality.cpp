@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <queue>
 
 #include "veritas/data/hash_counter.hpp"
@@ -74,18 +75,34 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
     for (int32_t o : out[s]) out_.push_back(o);
   }
   out_begin_[n] = (int32_t)out_.size();
-  delta_.resize(delta.size());
-  for (size_t k = 0; k < delta.size(); ++k) delta_[k] = (uint32_t)delta[k] * 256 | (out[delta[k]].empty() ? 0 : 1);
+  // Bytes whose columns are equal in every state (most bytes: they occur in no phrase)
+  // share a class, so a row holds one entry per class instead of 256 and the table
+  // stays in cache. Rows are an even number of entries apart, leaving bit 0 of a row
+  // offset for the has-outputs flag.
+  std::map<std::vector<int32_t>, uint8_t> classes;
+  std::vector<int32_t> column(n);
+  for (int c = 0; c < 256; ++c) {
+    for (size_t s = 0; s < n; ++s) column[s] = delta[s * 256 + c];
+    auto it = classes.emplace(column, (uint8_t)classes.size()).first;  // at most 256 classes
+    class_[c] = it->second;
+  }
+  stride_ = (uint32_t)(classes.size() + (classes.size() & 1));
+  delta_.assign(n * stride_, 0);
+  for (size_t s = 0; s < n; ++s)
+    for (int c = 0; c < 256; ++c) {
+      int32_t to = delta[s * 256 + c];
+      delta_[s * stride_ + class_[c]] = (uint32_t)to * stride_ | (out[to].empty() ? 0 : 1);
+    }
 }
 
 __attribute__((noinline)) size_t PhraseMatcher::next_output(const unsigned char* t, size_t i, size_t n,
                                                             uint32_t& row) const {
-  // A transition holds the next state's row offset (state * 256) with bit 0 set when
+  // A transition holds the next state's row offset (state * stride_) with bit 0 set when
   // that state has outputs, so a step is one dependent load.
   const uint32_t* delta = delta_.data();
   uint32_t r = row;
   for (; i < n; ++i) {
-    uint32_t e = delta[r + t[i]];
+    uint32_t e = delta[r + class_[t[i]]];
     r = e & ~1u;
     if (e & 1) break;
   }
@@ -117,7 +134,7 @@ void PhraseMatcher::collect_outputs(const unsigned char* t, size_t n, std::vecto
   for (size_t k = 0; k < common; ++k) {
     uint32_t e[R], any = 0;
     for (int r = 0; r < R; ++r) {
-      e[r] = delta[row[r] + t[pos[r] + k]];
+      e[r] = delta[row[r] + class_[t[pos[r] + k]]];
       row[r] = e[r] & ~1u;
       any |= e[r];
     }
@@ -127,7 +144,7 @@ void PhraseMatcher::collect_outputs(const unsigned char* t, size_t n, std::vecto
   }
   for (int r = 1; r < R; ++r) {
     for (size_t i = pos[r] + common; i < to[r]; ++i) {
-      uint32_t e = delta[row[r] + t[i]];
+      uint32_t e = delta[row[r] + class_[t[i]]];
       row[r] = e & ~1u;
       if ((e & 1) && i >= from[r]) sink[r]->push_back({i, row[r]});
     }

@@ -68,7 +68,7 @@ class PhraseMatcher {
     const auto* t = reinterpret_cast<const unsigned char*>(text.data());
     const size_t n = text.size();
     auto emit = [&](size_t i, uint32_t row) {
-      int32_t st = (int32_t)(row >> 8);
+      int32_t st = (int32_t)(row / stride_);
       for (int32_t o = out_begin_[st]; o < out_begin_[st + 1]; ++o) {
         int32_t p = out_[o];
         size_t len = phrases_[p].size(), b = i + 1 - len;
@@ -118,7 +118,9 @@ class PhraseMatcher {
   std::vector<std::string> phrases_;
   size_t max_len_ = 0;
   std::vector<char> bound_left_, bound_right_;
-  std::vector<uint32_t> delta_;     // states x 256: next row offset | has-outputs bit
+  uint8_t class_[256] = {};         // byte -> column
+  uint32_t stride_ = 0;             // entries per row
+  std::vector<uint32_t> delta_;     // states x stride_: next row offset | has-outputs bit
   std::vector<int32_t> out_begin_;  // states + 1 offsets into out_
   std::vector<int32_t> out_;
 };
