@@ -148,7 +148,7 @@ double repeat_coverage(const uint64_t* P, size_t len, int n, int min_rep, HashCo
     q = r;
   } else {
     for (size_t k = 0; k < m; ++k) g[k] = P[k + n] - P[k] * bn;
-    if (min_rep > 1) {
+    if (min_rep > 1 && min_rep <= 255) {  // the sketch's counters saturate at 255
       sc.sketch.reset(m, 4);
       sc.sketch.add_all(g, m);
       q = sc.sketch.select(g, m, (uint32_t)min_rep, cand);
