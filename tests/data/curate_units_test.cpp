@@ -463,6 +463,32 @@ TEST(Dedup, MatchRateFollowsTheBandingFormula) {
   }
 }
 
+// The vectorized MinHash kernel against the plain formula, min over x of
+// (a_i * x + b_i) >> 32 (mod 2^64), for group sizes that do and do not fill its registers.
+TEST(Dedup, MinHashKernelMatchesTheFormula) {
+  Rng rng(5);
+  for (auto [bands, rows] : {std::pair{14, 8}, std::pair{3, 5}, std::pair{1, 1}, std::pair{64, 32}}) {
+    DedupConfig cfg;
+    cfg.bands = bands;
+    cfg.rows = rows;
+    cfg.seed = rng.next();
+    MinHasher mh(cfg);
+    size_t k = (size_t)bands * rows;
+    for (size_t n : {1, 2, 3, 17, 500}) {
+      std::vector<uint32_t> sh(n);
+      for (auto& x : sh) x = (uint32_t)rng.next();
+      sh[0] = rng.below(2) ? 0 : 0xFFFFFFFFu;
+      std::vector<uint32_t> sig(k), want(k, 0xFFFFFFFFu);
+      mh.minhash_of(sh.data(), n, sig.data());
+      for (size_t i = 0; i < k; ++i) {
+        auto [a, b] = mh.permutation(i);
+        for (uint32_t x : sh) want[i] = std::min(want[i], (uint32_t)((a * x + b) >> 32));
+      }
+      EXPECT_EQ(sig, want) << bands << "x" << rows << " n=" << n;
+    }
+  }
+}
+
 TEST(Dedup, SignatureFilesRoundTripAndRejectCorruption) {
   DedupConfig cfg;
   MinHasher mh(cfg);

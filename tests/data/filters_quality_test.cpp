@@ -4,6 +4,8 @@
 // farms, promotions ...) must be dropped with the matching reason. Prints the rates.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -158,6 +160,43 @@ TEST(FiltersQuality, PhraseMatcherBoundaries) {
   int hits = 0;
   m.scan("homework is not Home; READ  more? Read More. 上一篇", [&](size_t, size_t) { ++hits; });
   EXPECT_EQ(hits, 3);  // "Home", "Read More", "上一篇"
+}
+
+// Long texts are scanned as two interleaved halves: the hits (phrase, begin) and their
+// order must be those of a brute-force search (every phrase at every end offset, ASCII
+// case folded, word boundaries for phrases that start or end with a word byte; at one
+// end offset longest first), also when a phrase straddles the middle.
+TEST(FiltersQuality, PhraseMatcherLongTextsMatchBruteForce) {
+  const std::vector<std::string> phrases = {"home", "read more", "上一篇", "ab", "b", "abab", "% off", "www.", "Http://"};
+  PhraseMatcher m(phrases);
+  auto word = [](unsigned char c) { return std::isalnum(c) || c == '_'; };
+  auto fold = [](unsigned char c) { return (char)std::tolower(c); };
+  Rng rng(9);
+  const char* parts[] = {"home", "HOME", "read more", "上一篇", "ab", "abab", "b", " ", "x", "% off", "www.", "http://", "\n", "_", "é"};
+  for (int doc = 0; doc < 300; ++doc) {
+    std::string t;
+    size_t len = 200 + rng.below(800);
+    while (t.size() < len) t += parts[rng.below(sizeof parts / sizeof *parts)];
+    std::vector<std::pair<size_t, size_t>> got, want;
+    m.scan(t, [&](size_t p, size_t b) { got.emplace_back(p, b); });
+    for (size_t end = 1; end <= t.size(); ++end) {
+      std::vector<size_t> here;
+      for (size_t p = 0; p < phrases.size(); ++p) {
+        const std::string& ph = phrases[p];
+        if (ph.size() > end) continue;
+        size_t b = end - ph.size();
+        bool eq = true;
+        for (size_t k = 0; k < ph.size() && eq; ++k) eq = fold(t[b + k]) == fold(ph[k]);
+        if (!eq) continue;
+        if (word(ph.front()) && b > 0 && word(t[b - 1])) continue;
+        if (word(ph.back()) && end < t.size() && word(t[end])) continue;
+        here.push_back(p);
+      }
+      std::stable_sort(here.begin(), here.end(), [&](size_t a, size_t c) { return phrases[a].size() > phrases[c].size(); });
+      for (size_t p : here) want.emplace_back(p, end - phrases[p].size());
+    }
+    ASSERT_EQ(got, want) << "doc " << doc;
+  }
 }
 
 TEST(FiltersSpam, CleanTextPasses) {

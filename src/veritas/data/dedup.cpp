@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
@@ -43,6 +46,16 @@ MinHasher::MinHasher(const DedupConfig& cfg) : cfg_(cfg) {
     a_[i] = rng.next() | 1;  // multiply-shift hashing (Dietzfelbinger): odd multiplier
     b_[i] = rng.next();
   }
+  // Groups of 8 permutations in the layout of the AVX2 kernel (see minhash_of); the
+  // padding lanes of the last group are computed and then dropped.
+  groups_.resize(((size_t)k + 7) / 8);
+  for (int i = 0; i < k; ++i) {
+    PermGroup& g = groups_[i / 8];
+    int lane = i % 8;
+    (lane % 2 ? g.a_odd : g.a_even)[lane / 2] = a_[i];
+    (lane % 2 ? g.b_odd : g.b_even)[lane / 2] = b_[i];
+    g.a_high[lane] = (uint32_t)(a_[i] >> 32);
+  }
 }
 
 namespace {
@@ -63,6 +76,33 @@ inline bool cjk_skip(uint32_t cp) {
          (cp >= 0xFF00 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) || cp == 0xB7;
 }
 
+// The last k unit hashes, oldest first. Stored twice (at j and j + k) so the window is
+// always contiguous: no modulo per unit.
+class Window {
+ public:
+  explicit Window(int k) : k_(k) {}
+  // Adds a unit; true when the window is full.
+  bool push(uint64_t h) {
+    ring_[pos_] = ring_[pos_ + k_] = h;
+    if (++pos_ == k_) pos_ = 0;
+    return ++count_ >= k_;
+  }
+  bool partial() const { return count_ > 0 && count_ < k_; }
+  // Shingle hash of the window (or of the units so far when fewer than k).
+  uint64_t hash() const {
+    const uint64_t* w = count_ >= k_ ? ring_ + pos_ : ring_;
+    long m = count_ >= k_ ? k_ : count_;
+    uint64_t h = 0;
+    for (long t = 0; t < m; ++t) h = rotl(h, 11) ^ w[t];
+    return h;
+  }
+
+ private:
+  int k_, pos_ = 0;
+  long count_ = 0;
+  uint64_t ring_[32] = {};
+};
+
 }  // namespace
 
 void MinHasher::shingles(std::string_view text, Lang lang, std::vector<uint32_t>& out) const {
@@ -73,8 +113,7 @@ void MinHasher::shingles(std::string_view text, Lang lang, std::vector<uint32_t>
     // Character n-grams over letters and digits (punctuation and spaces skipped, so an
     // edit of punctuation does not change the shingles).
     int k = cfg_.char_ngram;
-    uint64_t ring[16] = {};
-    long count = 0;
+    Window win(k);
     for (size_t i = 0; i < n;) {
       unsigned char c = p[i];
       uint32_t cp;
@@ -89,72 +128,80 @@ void MinHasher::shingles(std::string_view text, Lang lang, std::vector<uint32_t>
         i += (size_t)len;
         if (cjk_skip(cp)) continue;
       }
-      ring[count % k] = cp * 0x9E3779B97F4A7C15ULL;
-      ++count;
-      if (count >= k) {
-        uint64_t h = 0;
-        for (int t = 0; t < k; ++t) h = rotl(h, 11) ^ ring[(count - k + t) % k];
-        out.push_back(finish(h));
-      }
+      if (win.push(cp * 0x9E3779B97F4A7C15ULL)) out.push_back(finish(win.hash()));
     }
-    if (count > 0 && count < k) {
-      uint64_t h = 0;
-      for (long t = 0; t < count; ++t) h = rotl(h, 11) ^ ring[t];
-      out.push_back(finish(h));
-    }
+    if (win.partial()) out.push_back(finish(win.hash()));
     return;
   }
   // Word n-grams: words are runs of ASCII letters/digits (case-folded) and non-ASCII bytes.
-  int k = cfg_.word_ngram;
-  uint64_t ring[16] = {};
-  long count = 0;
+  Window win(cfg_.word_ngram);
   char word[64];
   for (size_t i = 0; i < n;) {
     while (i < n && p[i] < 0x80 && !ascii_word_char(p[i])) ++i;
     if (i >= n) break;
     size_t len = 0;
-    uint64_t h = 0;
     size_t start = i;
     while (i < n && (p[i] >= 0x80 || ascii_word_char(p[i]))) {
       if (len < sizeof word) word[len++] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] | 0x20 : p[i]);
       ++i;
     }
-    h = XXH3_64bits(word, len) ^ (i - start > sizeof word ? XXH3_64bits(p + start, i - start) : 0);
-    ring[count % k] = h;
-    ++count;
-    if (count >= k) {
-      uint64_t s = 0;
-      for (int t = 0; t < k; ++t) s = rotl(s, 11) ^ ring[(count - k + t) % k];
-      out.push_back(finish(s));
+    uint64_t h = XXH3_64bits(word, len) ^ (i - start > sizeof word ? XXH3_64bits(p + start, i - start) : 0);
+    if (win.push(h)) out.push_back(finish(win.hash()));
+  }
+  if (win.partial()) out.push_back(finish(win.hash()));
+}
+
+void MinHasher::minhash_of(const uint32_t* sh, size_t n, uint32_t* sig) const {
+  const size_t k = a_.size();
+#if defined(__AVX2__)
+  // Permutation i of a 32-bit shingle x is the high half of a_i*x + b_i (mod 2^64). As
+  // x < 2^32, that is hi32(lo32(a_i)*x + b_i) + hi32(a_i)*x (mod 2^32): two 32x32->64
+  // multiplies and a 32-bit one, which AVX2 has (it has no 64-bit multiply). Eight
+  // permutations per register; the shingles are the inner loop so the group's
+  // constants stay in registers.
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    const PermGroup& g = groups_[gi];
+    const __m256i ae = _mm256_loadu_si256((const __m256i*)g.a_even), ao = _mm256_loadu_si256((const __m256i*)g.a_odd);
+    const __m256i be = _mm256_loadu_si256((const __m256i*)g.b_even), bo = _mm256_loadu_si256((const __m256i*)g.b_odd);
+    const __m256i ah = _mm256_loadu_si256((const __m256i*)g.a_high);
+    auto perm = [&](uint32_t x) {
+      __m256i xv = _mm256_set1_epi32((int)x);
+      __m256i qe = _mm256_add_epi64(_mm256_mul_epu32(ae, xv), be);  // lanes 0, 2, 4, 6
+      __m256i qo = _mm256_add_epi64(_mm256_mul_epu32(ao, xv), bo);  // lanes 1, 3, 5, 7
+      __m256i hi = _mm256_blend_epi32(_mm256_srli_epi64(qe, 32), qo, 0xAA);
+      return _mm256_add_epi32(hi, _mm256_mullo_epi32(ah, xv));
+    };
+    __m256i m0 = _mm256_set1_epi32(-1), m1 = m0;
+    size_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+      m0 = _mm256_min_epu32(m0, perm(sh[j]));
+      m1 = _mm256_min_epu32(m1, perm(sh[j + 1]));
+    }
+    if (j < n) m0 = _mm256_min_epu32(m0, perm(sh[j]));
+    alignas(32) uint32_t out[8];
+    _mm256_store_si256((__m256i*)out, _mm256_min_epu32(m0, m1));
+    for (size_t l = 0; l < 8 && gi * 8 + l < k; ++l) sig[gi * 8 + l] = out[l];
+  }
+#else
+  for (size_t i = 0; i < k; ++i) sig[i] = 0xFFFFFFFFu;
+  for (size_t j = 0; j < n; ++j) {
+    uint64_t xv = sh[j];
+    for (size_t i = 0; i < k; ++i) {
+      uint32_t v = (uint32_t)((a_[i] * xv + b_[i]) >> 32);
+      sig[i] = v < sig[i] ? v : sig[i];
     }
   }
-  if (count > 0 && count < k) {
-    uint64_t s = 0;
-    for (long t = 0; t < count; ++t) s = rotl(s, 11) ^ ring[t];
-    out.push_back(finish(s));
-  }
+#endif
 }
 
 bool MinHasher::minhash(std::string_view text, Lang lang, std::vector<uint32_t>& sig) const {
   thread_local std::vector<uint32_t> sh;
   shingles(text, lang, sh);
-  size_t k = a_.size();
-  sig.assign(k, 0xFFFFFFFFu);
+  sig.assign(a_.size(), 0xFFFFFFFFu);
   if (sh.empty()) return false;
-  // Duplicate shingles do not change a minimum; dropping them saves most of the work on
-  // repetitive text.
-  std::sort(sh.begin(), sh.end());
-  sh.erase(std::unique(sh.begin(), sh.end()), sh.end());
-  uint32_t* s = sig.data();
-  const uint64_t* a = a_.data();
-  const uint64_t* b = b_.data();
-  for (uint32_t x : sh) {
-    uint64_t xv = x;
-    for (size_t i = 0; i < k; ++i) {
-      uint32_t v = (uint32_t)((a[i] * xv + b[i]) >> 32);
-      s[i] = v < s[i] ? v : s[i];
-    }
-  }
+  // Duplicate shingles do not change a minimum, but removing them (sorting) costs more
+  // than the kernel spends on them.
+  minhash_of(sh.data(), sh.size(), sig.data());
   return true;
 }
 

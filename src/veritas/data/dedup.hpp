@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,10 +47,21 @@ class MinHasher {
   bool minhash(std::string_view text, Lang lang, std::vector<uint32_t>& sig) const;
   DocSignature signature(std::string_view text, Lang lang) const;
   const DedupConfig& config() const { return cfg_; }
+  // sig[i] = min over the n shingles x of permutation i: (a_i * x + b_i) >> 32 (mod 2^64).
+  void minhash_of(const uint32_t* sh, size_t n, uint32_t* sig) const;
+  // Multiplier and offset of permutation i (for the tests' reference).
+  std::pair<uint64_t, uint64_t> permutation(size_t i) const { return {a_[i], b_[i]}; }
 
  private:
   DedupConfig cfg_;
   std::vector<uint64_t> a_, b_;
+  // The same permutations, 8 at a time, split for 32x32->64 multiplies (even and odd
+  // lanes) and the high halves of the multipliers.
+  struct PermGroup {
+    uint64_t a_even[4] = {}, a_odd[4] = {}, b_even[4] = {}, b_odd[4] = {};
+    uint32_t a_high[8] = {};
+  };
+  std::vector<PermGroup> groups_;
 };
 
 // Open-addressing map from 64-bit keys to 32-bit values (dedup state: ~12 bytes/slot).

@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <queue>
 
 #include "veritas/data/hash_counter.hpp"
@@ -27,6 +28,7 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
     const std::string& ph = phrases_[p];
     bound_left_.push_back(!ph.empty() && is_word_byte((unsigned char)ph.front()));
     bound_right_.push_back(!ph.empty() && is_word_byte((unsigned char)ph.back()));
+    max_len_ = std::max(max_len_, ph.size());
     if (ph.empty()) continue;
     int32_t st = 0;
     for (unsigned char c : ph) {
@@ -43,11 +45,11 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
   }
   size_t n = go.size();
   std::vector<int32_t> fail(n, 0);
-  delta_.assign(n * 256, 0);
+  std::vector<int32_t> delta(n * 256, 0);
   std::queue<int32_t> q;
   for (int c = 0; c < 256; ++c) {
     int32_t s = go[0][fold((unsigned char)c)];
-    delta_[c] = s < 0 ? 0 : s;
+    delta[c] = s < 0 ? 0 : s;
     if (s > 0 && c == fold((unsigned char)c)) { fail[s] = 0; q.push(s); }
   }
   while (!q.empty()) {
@@ -57,13 +59,13 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
     for (int c = 0; c < 256; ++c) {
       int32_t s = go[r][fold((unsigned char)c)];
       if (s >= 0) {
-        delta_[(size_t)r * 256 + c] = s;
+        delta[(size_t)r * 256 + c] = s;
         if (c == fold((unsigned char)c)) {
-          fail[s] = delta_[(size_t)fail[r] * 256 + c];
+          fail[s] = delta[(size_t)fail[r] * 256 + c];
           q.push(s);
         }
       } else {
-        delta_[(size_t)r * 256 + c] = delta_[(size_t)fail[r] * 256 + c];
+        delta[(size_t)r * 256 + c] = delta[(size_t)fail[r] * 256 + c];
       }
     }
   }
@@ -73,6 +75,81 @@ PhraseMatcher::PhraseMatcher(const std::vector<std::string>& phrases) : phrases_
     for (int32_t o : out[s]) out_.push_back(o);
   }
   out_begin_[n] = (int32_t)out_.size();
+  // Bytes whose columns are equal in every state (most bytes: they occur in no phrase)
+  // share a class, so a row holds one entry per class instead of 256 and the table
+  // stays in cache. Rows are an even number of entries apart, leaving bit 0 of a row
+  // offset for the has-outputs flag.
+  std::map<std::vector<int32_t>, uint8_t> classes;
+  std::vector<int32_t> column(n);
+  for (int c = 0; c < 256; ++c) {
+    for (size_t s = 0; s < n; ++s) column[s] = delta[s * 256 + c];
+    auto it = classes.emplace(column, (uint8_t)classes.size()).first;  // at most 256 classes
+    class_[c] = it->second;
+  }
+  stride_ = (uint32_t)(classes.size() + (classes.size() & 1));
+  delta_.assign(n * stride_, 0);
+  for (size_t s = 0; s < n; ++s)
+    for (int c = 0; c < 256; ++c) {
+      int32_t to = delta[s * 256 + c];
+      delta_[s * stride_ + class_[c]] = (uint32_t)to * stride_ | (out[to].empty() ? 0 : 1);
+    }
+}
+
+__attribute__((noinline)) size_t PhraseMatcher::next_output(const unsigned char* t, size_t i, size_t n,
+                                                            uint32_t& row) const {
+  // A transition holds the next state's row offset (state * stride_) with bit 0 set when
+  // that state has outputs, so a step is one dependent load.
+  const uint32_t* delta = delta_.data();
+  uint32_t r = row;
+  for (; i < n; ++i) {
+    uint32_t e = delta[r + class_[t[i]]];
+    r = e & ~1u;
+    if (e & 1) break;
+  }
+  row = r;
+  return i;
+}
+
+void PhraseMatcher::collect_outputs(const unsigned char* t, size_t n, std::vector<Output>& outs) const {
+  constexpr int R = kRuns;
+  thread_local std::vector<Output> later[R];
+  outs.clear();
+  const uint32_t* delta = delta_.data();
+  const size_t lead_max = max_len_ > 0 ? max_len_ - 1 : 0;
+  // Run r reports the ends in [from[r], to[r]) and starts up to lead_max bytes before.
+  size_t from[R], to[R], pos[R];
+  uint32_t row[R];
+  for (int r = 0; r < R; ++r) {
+    from[r] = n * r / R;
+    to[r] = n * (r + 1) / R;
+    pos[r] = from[r] - std::min(from[r], lead_max);
+    row[r] = 0;
+    later[r].clear();
+  }
+  std::vector<Output>* sink[R];
+  sink[0] = &outs;
+  for (int r = 1; r < R; ++r) sink[r] = &later[r];
+  // All runs step together while each has bytes left; the shortest run is the first.
+  const size_t common = to[0] - pos[0];
+  for (size_t k = 0; k < common; ++k) {
+    uint32_t e[R], any = 0;
+    for (int r = 0; r < R; ++r) {
+      e[r] = delta[row[r] + class_[t[pos[r] + k]]];
+      row[r] = e[r] & ~1u;
+      any |= e[r];
+    }
+    if (any & 1)
+      for (int r = 0; r < R; ++r)
+        if ((e[r] & 1) && pos[r] + k >= from[r]) sink[r]->push_back({pos[r] + k, row[r]});
+  }
+  for (int r = 1; r < R; ++r) {
+    for (size_t i = pos[r] + common; i < to[r]; ++i) {
+      uint32_t e = delta[row[r] + class_[t[i]]];
+      row[r] = e & ~1u;
+      if ((e & 1) && i >= from[r]) sink[r]->push_back({i, row[r]});
+    }
+    outs.insert(outs.end(), later[r].begin(), later[r].end());
+  }
 }
 
 namespace {
@@ -122,9 +199,21 @@ const PhraseMatcher& doc_matcher() {
   return m;
 }
 
-inline bool is_stop_word(std::string_view w) {
-  return w == "the" || w == "be" || w == "to" || w == "of" || w == "and" || w == "that" || w == "have" ||
-         w == "with";
+// Gopher's stop words (the, be, to, of, and, that, have, with), each packed as up to 4
+// lower-case bytes, as the scan keeps a word's last letters.
+constexpr uint32_t pack4(const char* w) {
+  uint32_t v = 0;
+  for (; *w; ++w) v = v << 8 | (unsigned char)*w;
+  return v;
+}
+inline bool is_stop_word(uint32_t packed) {
+  switch (packed) {
+    case pack4("the"): case pack4("be"): case pack4("to"): case pack4("of"): case pack4("and"):
+    case pack4("that"): case pack4("have"): case pack4("with"):
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string fmt(double v) {
@@ -142,6 +231,153 @@ struct Line {
   bool punct_end = false, bullet = false, ellipsis = false, boiler = false;
 };
 
+
+constexpr uint64_t kFnvBasis = 1469598103934665603ULL, kFnvPrime = 1099511628211ULL;
+
+// ASCII byte -> its lower-case form for letters and digits (0 for anything else), plus
+// 0x100 for letters.
+constexpr std::array<uint16_t, 128> kWordByte = [] {
+  std::array<uint16_t, 128> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = (uint16_t)c;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = (uint16_t)(c | 0x100);
+  return t;
+}();
+
+// What the decode pass counts besides lines and units. Counts that depend only on the
+// character (digits, Han, '#', code characters) are read off the code point histogram.
+struct TextStats {
+  int64_t nonspace = 0, ellipses = 0, astral = 0, astral_han = 0;
+  int64_t words = 0, word_chars = 0, alpha_words = 0, stop_words = 0;
+};
+
+// One pass over the text, a run of non-space characters (an English word) at a time:
+// lines (hash, length, first and last characters), the n-gram units (en: words, hashed
+// lower-cased over their letters and digits; zh: characters), and the histogram of BMP
+// code points (hist, with the order of first appearance in touched, which fixes the
+// order of the entropy sum). Few values live across the inner loop, so they stay in
+// registers.
+template <bool kZh>
+void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash, std::vector<uint32_t>& unit_chars,
+             std::vector<Line>& lines, uint32_t* hist, std::vector<uint32_t>& touched) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  // ASCII and complete 3-byte sequences decode inline, the rest through utf8_next
+  // (which decides how invalid sequences decode; the inline paths agree with it).
+  auto next = [&](size_t& i) -> uint32_t {
+    uint32_t c = p[i];
+    if (c < 0x80) {
+      ++i;
+      return c;
+    }
+    if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+      c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+      i += 3;
+      return c;
+    }
+    return utf8_next(s, i);
+  };
+  auto is_space = [](uint32_t c) {  // is_text_space
+    return c <= ' ' ? (c == ' ' || c == '\t' || c == '\r' || c == '\n') : (c == 0x3000 || c == 0xA0);
+  };
+  // Line state. An ellipsis is U+2026 or a '.' whose second and third predecessors in
+  // the line are dots; d1 > d2 > d3 are the line indices of the last three dots (the
+  // sentinel never matches), kept up to date on dots only.
+  constexpr int kNoDot = -100;
+  Line cur;
+  uint64_t lh = kFnvBasis;
+  uint32_t last_cp = 0;
+  int d1 = kNoDot, d2 = kNoDot, d3 = kNoDot;
+  auto end_line = [&] {
+    const int L = cur.chars;
+    cur.hash = lh;
+    cur.punct_end = is_terminal_punct(last_cp);
+    cur.ellipsis = last_cp == 0x2026 || (d1 == L - 1 && d2 == L - 2 && d3 == L - 3);
+    lines.push_back(cur);
+    cur = Line{};
+    lh = kFnvBasis;
+    last_cp = 0;
+    d1 = d2 = d3 = kNoDot;
+  };
+  auto dot = [&](int x) {  // a '.' at line index x
+    st.ellipses += (d1 == x - 2 && d2 == x - 3) || (d1 == x - 1 && d2 == x - 2 && d3 == x - 3);
+    d3 = d2;
+    d2 = d1;
+    d1 = x;
+  };
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i;
+    uint32_t c = next(j);
+    i = j;
+    if (is_space(c)) {
+      if (c == '\n') end_line();
+      continue;
+    }
+    if (cur.chars == 0) cur.bullet = is_bullet(c);
+    // A run of non-space characters, c its first. Word state (en): wn counts hashed
+    // ASCII characters (100 after a non-ASCII one) and w4 keeps the last four, enough to
+    // recognize a stop word.
+    uint64_t wh = kFnvBasis;
+    uint32_t wlen = 0, wn = 0, w4 = 0, walpha = 0;
+    bool newline = false;
+    for (;;) {
+      lh = (lh ^ c) * kFnvPrime;
+      last_cp = c;
+      if (c < 0x80) {
+        if (hist[c]++ == 0) touched.push_back(c);
+        if (c == '.') dot(cur.chars + (int)wlen);
+        if constexpr (kZh) {
+          unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
+        } else {
+          // Words are hashed lower-cased over their letters and digits, as Gopher
+          // compares them (no branch: punctuation inside words is unpredictable).
+          const uint32_t v = kWordByte[c], lc = v & 0xFF;
+          const bool w = lc != 0;
+          wh = w ? (wh ^ lc) * kFnvPrime : wh;
+          w4 = w ? w4 << 8 | lc : w4;
+          wn += w;
+          walpha |= v >> 8;
+        }
+      } else {
+        if (c < 0x10000) {
+          if (hist[c]++ == 0) touched.push_back(c);
+        } else {
+          ++st.astral;
+          st.astral_han += c >= 0x20000 && c <= 0x2FFFF;  // is_han's (and is_letter's) astral block
+        }
+        st.ellipses += c == 0x2026;
+        if constexpr (kZh) {
+          // Chinese: each character is a unit (no segmentation on the hot path).
+          unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
+        } else {
+          wh = (wh ^ c) * kFnvPrime;
+          wn = 100;
+          walpha |= is_letter(c);
+        }
+      }
+      ++wlen;
+      if (i >= n) break;
+      c = next(j);
+      i = j;
+      if (is_space(c)) {
+        newline = c == '\n';
+        break;
+      }
+    }
+    cur.chars += (int)wlen;
+    st.nonspace += wlen;
+    if constexpr (!kZh) {
+      ++st.words;
+      st.word_chars += wlen;
+      st.alpha_words += walpha;
+      if (wn >= 1 && wn <= 4 && is_stop_word(w4)) ++st.stop_words;
+      unit_hash.push_back(wh);
+      unit_chars.push_back(wlen);
+    }
+    if (newline) end_line();
+  }
+  if (cur.chars > 0 || lines.empty()) end_line();
+}
 }  // namespace
 
 QualityConfig QualityConfig::from_json(const nlohmann::json& j) {
@@ -171,7 +407,7 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   const bool zh = doc.lang == Lang::Zh;
 
   thread_local std::vector<uint64_t> unit_hash;  // words (en) or characters (zh)
-  thread_local std::vector<uint32_t> unit_chars;
+  thread_local std::vector<uint32_t> unit_chars;  // per word (en); every Chinese unit is 1
   thread_local std::vector<Line> lines;
   thread_local std::vector<uint32_t> hist_touched;
   thread_local std::vector<uint32_t> hist;  // code point histogram for the BMP
@@ -181,106 +417,51 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
   lines.clear();
   if (hist.empty()) hist.assign(0x10000, 0);
 
-  int64_t nonspace = 0, digits = 0, han = 0, hashes = 0, ellipses = 0, code_chars = 0, braces = 0, astral = 0;
-  int64_t words = 0, word_chars = 0, alpha_words = 0, stop_words = 0;
-  // Word state (en).
-  uint64_t wh = 1469598103934665603ULL;
-  int wlen = 0;
-  bool walpha = false;
-  char wbuf[8];
-  int wbuf_len = 0;
-  auto end_word = [&] {
-    if (!wlen) return;
-    ++words;
-    word_chars += wlen;
-    alpha_words += walpha;
-    if (wbuf_len > 0 && wbuf_len <= 4 && is_stop_word(std::string_view(wbuf, wbuf_len))) ++stop_words;
-    unit_hash.push_back(wh);
-    unit_chars.push_back((uint32_t)wlen);
-    wh = 1469598103934665603ULL;
-    wlen = 0;
-    walpha = false;
-    wbuf_len = 0;
-  };
-  Line cur;
-  uint64_t lh = 1469598103934665603ULL;
-  uint32_t last_cp = 0, prev_cp = 0, prev2_cp = 0;
-  bool line_started = false;
-  auto end_line = [&] {
-    cur.hash = lh;
-    cur.punct_end = is_terminal_punct(last_cp);
-    cur.ellipsis = last_cp == 0x2026 || (last_cp == '.' && prev_cp == '.' && prev2_cp == '.');
-    lines.push_back(cur);
-    cur = Line{};
-    lh = 1469598103934665603ULL;
-    last_cp = prev_cp = prev2_cp = 0;
-    line_started = false;
-  };
-
-  size_t i = 0;
-  while (i < s.size()) {
-    uint32_t c = utf8_next(s, i);
-    if (c == '\n') {
-      if (!zh) end_word();
-      end_line();
-      continue;
-    }
-    if (is_text_space(c)) {
-      if (!zh) end_word();
-      continue;
-    }
-    ++nonspace;
-    if (c < 0x10000) {
-      if (hist[c]++ == 0) hist_touched.push_back(c);
-    } else {
-      ++astral;
-    }
-    digits += is_digit(c);
-    bool h = is_han(c);
-    han += h;
-    hashes += c == '#';
-    ellipses += c == 0x2026 || (c == '.' && prev_cp == '.' && prev2_cp == '.' && line_started);
-    code_chars += c == '{' || c == '}' || c == ';' || c == '=';
-    braces += c == '{' || c == '}';
-    if (!line_started) { cur.bullet = is_bullet(c); line_started = true; }
-    ++cur.chars;
-    lh = (lh ^ c) * 1099511628211ULL;
-    prev2_cp = prev_cp;
-    prev_cp = last_cp;
-    last_cp = c;
-    if (zh) {
-      // Chinese: each character is a unit (no segmentation on the hot path).
-      unit_hash.push_back(c * 0x9E3779B97F4A7C15ULL + 7);
-      unit_chars.push_back(1);
-      ++words;
-      word_chars += 1;
-      alpha_words += is_letter(c);
-    } else {
-      uint32_t lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-      // Words are hashed lower-cased without surrounding punctuation, as Gopher compares them.
-      if (is_letter(c) || is_digit(c) || c > 0x7F) {
-        wh = (wh ^ lc) * 1099511628211ULL;
-        if (wbuf_len < 8 && lc < 0x80) wbuf[wbuf_len++] = (char)lc;
-        else wbuf_len = 9;
-      }
-      ++wlen;
-      walpha |= is_letter(c);
-    }
+  TextStats st;
+  if (zh) {
+    unit_hash.reserve(s.size());
+    collect<true>(s, st, unit_hash, unit_chars, lines, hist.data(), hist_touched);
+  } else {
+    collect<false>(s, st, unit_hash, unit_chars, lines, hist.data(), hist_touched);
   }
-  if (!zh) end_word();
-  if (line_started || lines.empty()) end_line();
+  const int64_t nonspace = st.nonspace, ellipses = st.ellipses, astral = st.astral;
+  int64_t words = st.words, word_chars = st.word_chars, alpha_words = st.alpha_words;
+  const int64_t stop_words = st.stop_words;
 
-  // Character entropy (bits per code point) over non-space characters.
+  // Character entropy (bits per code point) over non-space characters, and the counts
+  // that depend only on the character.
+  int64_t digits = 0, han = st.astral_han, letters = st.astral_han;
+  const int64_t hashes = hist['#'], braces = hist['{'] + hist['}'], code_chars = braces + hist[';'] + hist['='];
   double entropy = 0;
-  if (nonspace > 0) {
+  {
+    // log2(p) depends only on the count, and most characters share a few small counts.
+    // The histogram is cleared on the way (hist_touched is empty when nonspace is 0).
+    double memo_p[64], memo_lp[64];
+    uint64_t have = 0;
     for (uint32_t c : hist_touched) {
-      double p = (double)hist[c] / nonspace;
-      entropy -= p * std::log2(p);
+      const uint32_t h = hist[c];
       hist[c] = 0;
+      double p, lp;
+      if (h < 64 && (have >> h & 1)) {
+        p = memo_p[h];
+        lp = memo_lp[h];
+      } else {
+        p = (double)h / nonspace;
+        lp = std::log2(p);
+        if (h < 64) { memo_p[h] = p; memo_lp[h] = lp; have |= 1ULL << h; }
+      }
+      entropy -= p * lp;
+      digits += is_digit(c) ? h : 0;
+      han += is_han(c) ? h : 0;
+      letters += is_letter(c) ? h : 0;
     }
-    if (astral) { double p = (double)astral / nonspace; entropy -= p * std::log2(p); }
+    if (nonspace > 0 && astral) { double p = (double)astral / nonspace; entropy -= p * std::log2(p); }
   }
   hist_touched.clear();
+  if (zh) {
+    words = word_chars = nonspace;
+    alpha_words = letters;
+  }
 
   const double len_value = zh ? (double)nonspace : (double)words;
   doc.scores.emplace_back(zh ? "quality.chars" : "quality.words", len_value);
@@ -323,16 +504,18 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
     doc.scores.emplace_back("quality.boilerplate_phrases", distinct);
     if (distinct > cfg.max_boilerplate_phrases)
       return fail("quality.boilerplate", "boilerplate_phrases", distinct, ">", cfg.max_boilerplate_phrases);
-    // Map byte offsets to lines by walking newlines alongside the matcher hits (hits
-    // arrive in increasing order of end offset, close enough for line attribution).
-    size_t line_idx = 0, next_nl = s.find('\n');
-    nav_matcher().scan(s, [&](size_t, size_t begin) {
-      while (next_nl != std::string_view::npos && next_nl < begin) {
-        ++line_idx;
-        next_nl = s.find('\n', next_nl + 1);
-      }
-      if (line_idx < lines.size() && lines[line_idx].chars <= cfg.boilerplate_line_chars) lines[line_idx].boiler = true;
-    });
+    // Navigation phrases matter only on short lines, so only those are scanned. A hit
+    // belongs to the line of its first byte, counting '\n' bytes (phrases hold no '\n',
+    // and the automaton is back at its root after one, so scanning a line alone finds
+    // the same hits as scanning the whole text).
+    const PhraseMatcher& nav = nav_matcher();
+    for (size_t b = 0, k = 0; b <= s.size() && k < lines.size(); ++k) {
+      size_t e = s.find('\n', b);
+      if (e == std::string_view::npos) e = s.size();
+      if (lines[k].chars <= cfg.boilerplate_line_chars)
+        nav.scan(s.substr(b, e - b), [&](size_t, size_t) { lines[k].boiler = true; });
+      b = e + 1;
+    }
   }
   int64_t nlines = 0, punct = 0, short_l = 0, bullets = 0, ellipsis_l = 0, boiler = 0, total_line_chars = 0;
   const int short_thr = zh ? cfg.short_line_chars_zh : cfg.short_line_chars;
@@ -405,38 +588,93 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
       return fail("quality.short_lines", "short_lines", sl, ">", cfg.max_short_lines);
   }
 
-  // Gopher n-gram rules over units (words; characters with n doubled for Chinese).
+  // Gopher n-gram rules over units (words; characters with n doubled for Chinese). An
+  // n-gram's hash is the polynomial hash of its units (the values a rolling hash gives).
+  // Only n-grams that occur twice can matter, and an n-gram can occur twice only where
+  // its (n-1)-unit prefix does, so the rules work on a list of candidate positions that
+  // shrinks with n: first the positions whose shortest n-gram falls in a sketch cell
+  // counted twice, then those whose last counted n-gram repeated.
   const size_t W = unit_hash.size();
   const int scale = zh ? 2 : 1;
   if (W > 0 && word_chars > 0) {
-    thread_local std::vector<uint64_t> g;
-    const double total = (double)word_chars;
-    auto ngrams = [&](int n) {
-      g.clear();
-      if ((size_t)n > W) return;
-      const uint64_t B = 0x100000001B3ULL;
-      uint64_t pw = 1, hsh = 0;
-      for (int k = 0; k < n; ++k) { hsh = hsh * B + unit_hash[k]; if (k) pw *= B; }
-      g.push_back(hsh);
-      for (size_t k = n; k < W; ++k) {
-        hsh = (hsh - unit_hash[k - n] * pw) * B + unit_hash[k];
-        g.push_back(hsh);
+    thread_local std::vector<uint32_t> pre;   // prefix sums of unit_chars (en)
+    thread_local std::vector<uint32_t> cpos;  // candidate positions, increasing
+    thread_local std::vector<uint64_t> chash;  // hash of the `level` units from each
+    thread_local std::vector<uint8_t> rep;
+    thread_local filters::CountSketch sketch;
+    const uint64_t B = 0x100000001B3ULL;
+    const uint64_t* uh = unit_hash.data();
+    if (!zh) {
+      pre.resize(W + 1);
+      pre[0] = 0;
+      for (size_t k = 0; k < W; ++k) pre[k + 1] = pre[k] + unit_chars[k];
+    }
+    auto chars = [&](size_t k, size_t n) -> uint32_t { return zh ? (uint32_t)n : pre[k + n] - pre[k]; };
+    cpos.clear();
+    chash.clear();
+    size_t level = (size_t)2 * scale;
+    if (level <= W) {
+      const size_t m = W - level + 1;
+      cpos.resize(m);
+      chash.resize(m);
+      sketch.reset(m, 8);
+      for (size_t k = 0; k < m; ++k) {
+        uint64_t h = 0;
+        for (size_t l = 0; l < level; ++l) h = h * B + uh[k + l];
+        chash[k] = h;
+        sketch.add(h);
       }
+      size_t q = 0;
+      for (size_t k = 0; k < m; ++k) {
+        cpos[q] = (uint32_t)k;
+        chash[q] = chash[k];
+        q += sketch.at_least(chash[k]) >= 2;
+      }
+      cpos.resize(q);
+      chash.resize(q);
+    }
+    // Extends the candidates' hashes to n units, dropping positions past W - n.
+    auto raise = [&](size_t n) {
+      size_t m = cpos.size();
+      while (m > 0 && cpos[m - 1] + n > W) --m;
+      cpos.resize(m);
+      chash.resize(m);
+      for (size_t x = 0; x < m; ++x) {
+        uint64_t h = chash[x];
+        for (size_t l = level; l < n; ++l) h = h * B + uh[cpos[x] + l];
+        chash[x] = h;
+      }
+      level = n;
     };
+    const double total = (double)word_chars;
     for (int t = 0; t < 3; ++t) {
-      int n = (t + 2) * scale;
-      ngrams(n);
-      if (g.empty()) break;
-      table.reset(g.size());
+      size_t n = (size_t)(t + 2) * scale;
+      if (n > W) break;
+      raise(n);
+      const size_t m = cpos.size();
+      table.reset(m);
+      rep.assign(m, 0);
       uint32_t best = 0;
       size_t best_at = 0;
-      for (size_t k = 0; k < g.size(); ++k) {
-        uint32_t c = ++table.slot(g[k]);
-        if (c > best) { best = c; best_at = k; }
+      for (size_t x = 0; x < m; ++x) {
+        HashCounter::Entry& e = table.at(chash[x]);
+        uint32_t c = ++e.count;
+        if (c == 1) e.aux = (uint32_t)x;
+        // Marks this occurrence and the first one once the n-gram repeats.
+        rep[x] = c > 1;
+        rep[e.aux] |= c > 1;
+        if (c > best) { best = c; best_at = cpos[x]; }
       }
+      size_t q = 0;
+      for (size_t x = 0; x < m; ++x) {
+        cpos[q] = cpos[x];
+        chash[q] = chash[x];
+        q += rep[x];
+      }
+      cpos.resize(q);
+      chash.resize(q);
       if (best < 2) continue;
-      double len = 0;
-      for (int k = 0; k < n; ++k) len += unit_chars[best_at + k];
+      double len = chars(best_at, n);
       double frac = std::min(1.0, best * len / total);
       if (frac > cfg.max_top_ngram[t]) {
         std::string what = "top_" + std::to_string(n) + "gram_char_frac";
@@ -445,20 +683,24 @@ Decision check_quality(Document& doc, const QualityConfig& cfg) {
     }
     for (int t = 0; t < 6; ++t) {
       // As Gopher counts it: scanning left to right, an n-gram seen before marks its
-      // characters as duplicated and the scan jumps past it; first occurrences do not count.
-      int n = (t + 5) * scale;
-      ngrams(n);
-      if (g.empty()) break;
-      table.reset(g.size());
+      // characters as duplicated and the scan jumps past it; first occurrences do not
+      // count. An n-gram that occurs once is never seen before and never seen again, so
+      // the scan visits the candidates only.
+      size_t n = (size_t)(t + 5) * scale;
+      if (n > W) break;
+      raise(n);
+      table.reset(cpos.size());
       double covered = 0;
-      for (size_t k = 0; k < g.size();) {
-        uint32_t& c = table.slot(g[k]);
+      size_t next = 0;
+      for (size_t x = 0; x < cpos.size(); ++x) {
+        size_t k = cpos[x];
+        if (k < next) continue;
+        uint32_t& c = table.slot(chash[x]);
         if (c) {
-          for (int q = 0; q < n; ++q) covered += unit_chars[k + q];
-          k += n;
+          covered += chars(k, n);
+          next = k + n;
         } else {
           c = 1;
-          ++k;
         }
       }
       double frac = covered / total;

@@ -61,31 +61,66 @@ class PhraseMatcher {
   explicit PhraseMatcher(const std::vector<std::string>& phrases);
   size_t size() const { return phrases_.size(); }
   const std::string& phrase(size_t k) const { return phrases_[k]; }
-  // Calls on_hit(phrase_index, begin_offset) for every occurrence.
+  // Calls on_hit(phrase_index, begin_offset) for every occurrence, in order of end
+  // offset (then longest first).
   template <class F>
   void scan(std::string_view text, F&& on_hit) const {
-    int32_t st = 0;
     const auto* t = reinterpret_cast<const unsigned char*>(text.data());
-    for (size_t i = 0; i < text.size(); ++i) {
-      st = delta_[(size_t)st * 256 + t[i]];
-      if (out_begin_[st] == out_begin_[st + 1]) continue;
+    const size_t n = text.size();
+    auto emit = [&](size_t i, uint32_t row) {
+      int32_t st = (int32_t)(row / stride_);
       for (int32_t o = out_begin_[st]; o < out_begin_[st + 1]; ++o) {
         int32_t p = out_[o];
         size_t len = phrases_[p].size(), b = i + 1 - len;
         if (bound_left_[p] && b > 0 && is_word_byte(t[b - 1])) continue;
-        if (bound_right_[p] && i + 1 < text.size() && is_word_byte(t[i + 1])) continue;
+        if (bound_right_[p] && i + 1 < n && is_word_byte(t[i + 1])) continue;
         on_hit((size_t)p, b);
       }
+    };
+    // Long texts: the states with outputs are collected by two interleaved runs first
+    // (see collect_outputs), then reported; a callback that scans again gets the plain
+    // loop, as the collection buffer is per thread.
+    thread_local bool collecting = false;
+    if (n >= kTwoRunsMin && !collecting) {
+      struct Guard {
+        bool& b;
+        explicit Guard(bool& x) : b(x) { b = true; }
+        ~Guard() { b = false; }
+      } guard(collecting);
+      thread_local std::vector<Output> outs;
+      collect_outputs(t, n, outs);
+      for (const Output& o : outs) emit(o.end, o.row);
+      return;
     }
+    uint32_t row = 0;
+    for (size_t i = 0; (i = next_output(t, i, n, row)) < n; ++i) emit(i, row);
   }
 
  private:
   static bool is_word_byte(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
   }
+  // Runs the automaton from byte i in state `row` (a row offset) to the first byte that
+  // enters a state with outputs; returns its index (n when none). Kept out of line so
+  // the loop has its registers to itself wherever scan is inlined.
+  size_t next_output(const unsigned char* t, size_t i, size_t n, uint32_t& row) const;
+  // Every (end offset, state) where the automaton enters a state with outputs, in order.
+  // The text is cut in kRuns parts that run at once (independent chains of table
+  // loads); each run but the first starts max_len_ - 1 bytes early, after which its
+  // state is the one a single run would have, since no phrase is longer.
+  struct Output {
+    size_t end;
+    uint32_t row;
+  };
+  static constexpr int kRuns = 4;
+  static constexpr size_t kTwoRunsMin = 256;
+  void collect_outputs(const unsigned char* t, size_t n, std::vector<Output>& outs) const;
   std::vector<std::string> phrases_;
+  size_t max_len_ = 0;
   std::vector<char> bound_left_, bound_right_;
-  std::vector<int32_t> delta_;      // states x 256
+  uint8_t class_[256] = {};         // byte -> column
+  uint32_t stride_ = 0;             // entries per row
+  std::vector<uint32_t> delta_;     // states x stride_: next row offset | has-outputs bit
   std::vector<int32_t> out_begin_;  // states + 1 offsets into out_
   std::vector<int32_t> out_;
 };

@@ -38,7 +38,11 @@ const std::vector<std::string>& builtin_promo() {
   return v;
 }
 
-// One matcher per distinct extra_promo list (normally just the default).
+// The link prefixes, matched by the promotional phrases' automaton after them (one scan).
+const std::vector<std::string> kLinks = {"http://", "https://", "www."};
+
+// One matcher per distinct extra_promo list (normally just the default): the built-in
+// phrases, then extra_promo, then kLinks.
 const PhraseMatcher& promo_matcher(const std::vector<std::string>& extra) {
   // Per-thread memo, so concurrent documents do not meet at the mutex below.
   thread_local const PhraseMatcher* last = nullptr;
@@ -52,13 +56,9 @@ const PhraseMatcher& promo_matcher(const std::vector<std::string>& extra) {
     if (k == extra) return *(last = m.get());
   std::vector<std::string> all = builtin_promo();
   all.insert(all.end(), extra.begin(), extra.end());
+  all.insert(all.end(), kLinks.begin(), kLinks.end());
   cache.emplace_back(extra, std::make_unique<PhraseMatcher>(all));
   return *(last = cache.back().second.get());
-}
-
-const PhraseMatcher& link_matcher() {
-  static const PhraseMatcher m({"http://", "https://", "www."});
-  return m;
 }
 
 std::string fmt(double v) {
@@ -67,36 +67,114 @@ std::string fmt(double v) {
   return b;
 }
 
-// Share of positions covered by n-grams (over seq) that occur >= min_rep times. When
-// `allowed` is given, only n-grams in it count (title stuffing).
-double repeat_coverage(const std::vector<uint32_t>& seq, int n, int min_rep, HashCounter& table,
-                       HashCounter* allowed, std::vector<uint64_t>& g) {
-  g.clear();
-  if (seq.size() < (size_t)n || n <= 0) return 0;
-  const uint64_t B = 0x100000001B3ULL;
-  uint64_t pw = 1, h = 0;
-  for (int k = 0; k < n; ++k) { h = h * B + seq[k] + 1; if (k) pw *= B; }
-  g.push_back(h);
-  for (size_t k = n; k < seq.size(); ++k) {
-    h = (h - (seq[k - n] + 1) * pw) * B + seq[k] + 1;
-    g.push_back(h);
+// Grows v to at least n elements (never shrinks it, so a per-thread buffer is
+// initialized once) and returns its data for raw writes.
+template <class T>
+T* room(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Per-thread buffers of the n-gram counts.
+struct Scratch {
+  std::vector<uint64_t> prefix, tprefix;  // prefix hashes of the body and of the title
+  std::vector<uint64_t> g;     // n-gram hashes by position
+  std::vector<uint32_t> cand;  // positions that may qualify
+  HashCounter table;
+  filters::CountSketch sketch;
+};
+
+// The title's n-grams: the exact set, and a sketch that rules most other n-grams out
+// with one load.
+struct TitleSet {
+  HashCounter set;
+  filters::CountSketch sketch;
+};
+
+constexpr uint64_t kB = 0x100000001B3ULL;
+
+// Prefix hashes of seq + 1: P[0] = 0, P[k+1] = P[k] * B + seq[k] + 1, so that the hash
+// of the n code points from k, as a rolling hash computes it (mod 2^64), is
+// P[k+n] - P[k] * B^n, for any n from one array. Two interleaved chains,
+// P[k+2] = P[k] * B^2 + ((seq[k] + 1) * B + seq[k+1] + 1), keep one multiply per two
+// steps on each dependency chain.
+const uint64_t* prefix_hashes(const uint32_t* seq, size_t len, std::vector<uint64_t>& buf) {
+  uint64_t* P = room(buf, len + 1);
+  const uint64_t B2 = kB * kB;
+  P[0] = 0;
+  if (len) P[1] = (uint64_t)seq[0] + 1;
+  uint64_t pe = P[0], po = len ? P[1] : 0;
+  size_t k = 0;
+  for (; k + 2 < len; k += 2) {  // P[k+2] and P[k+3]
+    uint64_t y0 = (uint64_t)seq[k] + 1, y1 = (uint64_t)seq[k + 1] + 1, y2 = (uint64_t)seq[k + 2] + 1;
+    pe = pe * B2 + (y0 * kB + y1);
+    po = po * B2 + (y1 * kB + y2);
+    P[k + 2] = pe;
+    P[k + 3] = po;
   }
-  table.reset(g.size());
-  for (uint64_t x : g) ++table.slot(x);
+  if (k + 2 == len) P[k + 2] = pe * B2 + (((uint64_t)seq[k] + 1) * kB + seq[k + 1] + 1);
+  return P;
+}
+
+// Share of positions covered by n-grams (over the len code points whose prefix hashes
+// are P) that occur >= min_rep times. When `allowed` is given, only n-grams in it count
+// (title stuffing). `table` receives the counts of the candidate n-grams: all of them
+// when min_rep <= 1 and allowed is null.
+double repeat_coverage(const uint64_t* P, size_t len, int n, int min_rep, HashCounter& table,
+                       const TitleSet* allowed, Scratch& sc) {
+  if (len < (size_t)n || n <= 0) return 0;
+  const size_t m = len - n + 1;
+  uint64_t* g = room(sc.g, m);
+  uint64_t bn = 1;
+  for (int k = 0; k < n; ++k) bn *= kB;
+  // Candidates (positions in cand, their hashes compacted into g): the allowed n-grams,
+  // or those whose sketch cell reaches min_rep (the others occur fewer times); only they
+  // are counted exactly.
+  uint32_t* cand = room(sc.cand, m);
+  size_t q = 0;
+  if (allowed) {
+    for (size_t k = 0; k < m; ++k) {
+      const uint64_t h = P[k + n] - P[k] * bn;
+      cand[q] = (uint32_t)k;
+      g[q] = h;
+      q += allowed->sketch.at_least(h) != 0;
+    }
+    size_t r = 0;
+    for (size_t x = 0; x < q; ++x)
+      if (allowed->set.find(g[x])) {
+        cand[r] = cand[x];
+        g[r++] = g[x];
+      }
+    q = r;
+  } else {
+    for (size_t k = 0; k < m; ++k) g[k] = P[k + n] - P[k] * bn;
+    if (min_rep > 1 && min_rep <= 255) {  // the sketch's counters saturate at 255
+      sc.sketch.reset(m, 4);
+      sc.sketch.add_all(g, m);
+      q = sc.sketch.select(g, m, (uint32_t)min_rep, cand);
+      for (size_t x = 0; x < q; ++x) g[x] = g[cand[x]];
+    } else {
+      for (size_t k = 0; k < m; ++k) cand[k] = (uint32_t)k;
+      q = m;
+    }
+  }
+  table.reset(q);
+  for (size_t x = 0; x < q; ++x) ++table.slot(g[x]);
   size_t cover_end = 0, covered = 0;
-  for (size_t k = 0; k < g.size(); ++k) {
-    if (*table.find(g[k]) < (uint32_t)min_rep) continue;
-    if (allowed && !allowed->find(g[k])) continue;
+  for (size_t x = 0; x < q; ++x) {
+    if (*table.find(g[x]) < (uint32_t)min_rep) continue;
+    size_t k = cand[x];
     size_t from = std::max(k, cover_end);
     covered += k + n - from;
     cover_end = k + n;
   }
-  return (double)covered / seq.size();
+  return (double)covered / len;
 }
 
 // Code points with whitespace runs collapsed to one space and ASCII lower-cased; with
 // han_only, only Han characters (Chinese stuffing is in Chinese; repeated commands, table
-// rules or Latin names in a Chinese manual are not stuffing).
+// rules or Latin names in a Chinese manual are not stuffing). check_spam builds the
+// body's sequence the same way inside its first pass.
 void collapse(std::string_view s, std::vector<uint32_t>& seq, bool han_only = false) {
   seq.clear();
   bool space = true;
@@ -131,22 +209,61 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
   if (!cfg.enabled) return Decision::ok();
   const std::string_view s = doc.text;
   const bool zh = doc.lang == Lang::Zh;
-  thread_local std::vector<uint32_t> seq, tseq;
-  thread_local std::vector<uint64_t> g;
-  thread_local HashCounter table, title_set;
+  thread_local std::vector<uint32_t> seq_buf, tseq;
+  thread_local Scratch sc;
+  thread_local TitleSet title;
 
-  // Words, hashtags and mentions in one pass.
+  // Words, hashtags and mentions, and the collapsed sequence for the n-gram rules, in
+  // one pass (the decode and the rules are those of collapse()).
   int64_t tokens = 0, han = 0, hashtags = 0, mentions = 0;
+  uint32_t* seq = room(seq_buf, s.size() + 1);  // at most one code point per byte
+  size_t len = 0;
   {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const size_t n = s.size();
     size_t i = 0;
     uint32_t prev = ' ';
     bool in_tok = false;
-    while (i < s.size()) {
-      uint32_t c = utf8_next(s, i);
-      if (is_text_space(c)) { in_tok = false; prev = c; continue; }
-      if (!in_tok) { ++tokens; in_tok = true; }
-      han += is_han(c);
-      if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < s.size()) {
+    while (i < n) {
+      // ASCII and complete 3-byte sequences decode inline, the rest through utf8_next
+      // (the inline paths agree with it).
+      uint32_t c = p[i];
+      if (c < 0x80) {
+        // ASCII without data-dependent branches (word boundaries are unpredictable).
+        ++i;
+        const bool sp = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        seq[len] = sp ? ' ' : (c >= 'A' && c <= 'Z') ? c + 32 : c;
+        len += sp ? in_tok : !zh;
+        tokens += !sp & !in_tok;
+        if ((c == '#' || c == '@') && !is_word_cp(prev) && prev != '#' && prev != '@' && i < n) {
+          size_t j = i;
+          uint32_t nx = utf8_next(s, j);
+          if (is_word_cp(nx) && !is_text_space(nx) && nx != 0x3000) (c == '@' ? mentions : hashtags) += 1;
+        }
+        in_tok = !sp;
+        prev = c;
+        continue;
+      }
+      if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+        c = (c & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+        i += 3;
+      } else {
+        c = utf8_next(s, i);
+      }
+      if (c <= ' ' ? (c == ' ' || c == '\t' || c == '\r' || c == '\n') : (c == 0x3000 || c == 0xA0)) {
+        seq[len] = ' ';
+        len += in_tok;
+        in_tok = false;
+        prev = c;
+        continue;
+      }
+      tokens += !in_tok;
+      in_tok = true;
+      bool h = c >= 0x3400 && is_han(c);
+      han += h;
+      seq[len] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+      len += !zh || h;
+      if ((c == '#' || c == '@' || c == 0xFF03) && !is_word_cp(prev) && prev != '#' && prev != '@' && i < n) {
         size_t j = i;
         uint32_t nx = utf8_next(s, j);
         if (is_word_cp(nx) && !is_text_space(nx) && nx != 0x3000) (c == '@' ? mentions : hashtags) += 1;
@@ -154,13 +271,23 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
       prev = c;
     }
   }
-  const double words = std::max(1.0, (double)tokens + han / 1.5);
+  // Links and promotional phrases in one scan; promotional hits are kept in order for
+  // after the density rules.
+  const PhraseMatcher& pm = promo_matcher(cfg.extra_promo);
+  const size_t link0 = pm.size() - kLinks.size();
   int64_t links = 0;
-  link_matcher().scan(s, [&](size_t p, size_t b) {
+  thread_local std::vector<uint32_t> promo_hits;
+  promo_hits.clear();
+  pm.scan(s, [&](size_t p, size_t b) {
+    if (p < link0) {
+      promo_hits.push_back((uint32_t)p);
+      return;
+    }
     // "https://www." is one link.
-    if (p == 2 && b >= 2 && s[b - 1] == '/' && s[b - 2] == '/') return;
+    if (p == link0 + 2 && b >= 2 && s[b - 1] == '/' && s[b - 2] == '/') return;
     ++links;
   });
+  const double words = std::max(1.0, (double)tokens + han / 1.5);
   double per100 = 100.0 / words;
   doc.scores.emplace_back("spam.links", links * per100);
   if (links >= cfg.min_density_count && links * per100 > cfg.max_links_per_100_words)
@@ -175,21 +302,19 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
 
   // Promotional residue.
   {
-    const PhraseMatcher& pm = promo_matcher(cfg.extra_promo);
     thread_local std::vector<char> seen;
-    seen.assign(pm.size(), 0);
+    seen.assign(link0, 0);
     int hits = 0, distinct = 0;
     std::string first;
-    pm.scan(s, [&](size_t p, size_t) {
+    for (uint32_t p : promo_hits) {
       ++hits;
       if (!seen[p]) {
         seen[p] = 1;
         ++distinct;
         if (distinct <= 4) first += (first.empty() ? "" : ", ") + pm.phrase(p);
       }
-    });
-    collapse(s, seq, zh);
-    double per1000 = seq.empty() ? 0 : hits * 1000.0 / seq.size();
+    }
+    double per1000 = len == 0 ? 0 : hits * 1000.0 / len;
     doc.scores.emplace_back("spam.promo", hits);
     if (distinct > cfg.max_promo_hits)
       return Decision::drop("spam.promo", "distinct_promo_phrases=" + std::to_string(distinct) + " > " +
@@ -201,7 +326,8 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
 
   // Keyword stuffing: repeated character n-grams.
   int n = zh ? cfg.stuff_ngram_zh : cfg.stuff_ngram;
-  double stuff = repeat_coverage(seq, n, cfg.stuff_min_repeats, table, nullptr, g);
+  const uint64_t* P = prefix_hashes(seq, len, sc.prefix);
+  double stuff = repeat_coverage(P, len, n, cfg.stuff_min_repeats, sc.table, nullptr, sc);
   doc.scores.emplace_back("spam.stuffing", stuff);
   if (stuff > cfg.max_stuffing)
     return Decision::drop("spam.keyword_stuffing", "repeated_" + std::to_string(n) + "gram_coverage=" + fmt(stuff) +
@@ -211,8 +337,11 @@ Decision check_spam(Document& doc, const SpamConfig& cfg) {
     collapse(doc.title, tseq, zh);
     if (tseq.size() >= (size_t)tn) {
       // Title n-gram set, then body coverage by those n-grams when repeated.
-      repeat_coverage(tseq, tn, 1, title_set, nullptr, g);  // fills title_set with the title's n-grams
-      double tc = repeat_coverage(seq, tn, cfg.stuff_min_repeats, table, &title_set, g);
+      // Fills title.set with the title's n-grams (the coverage itself is not needed).
+      repeat_coverage(prefix_hashes(tseq.data(), tseq.size(), sc.tprefix), tseq.size(), tn, 1, title.set, nullptr, sc);
+      title.sketch.reset(tseq.size(), 32);
+      for (size_t k = 0; k + tn <= tseq.size(); ++k) title.sketch.add(sc.g[k]);
+      double tc = repeat_coverage(P, len, tn, cfg.stuff_min_repeats, sc.table, &title, sc);
       doc.scores.emplace_back("spam.title_coverage", tc);
       if (tc > cfg.max_title_coverage)
         return Decision::drop("spam.title_stuffing", "title_ngram_coverage=" + fmt(tc) + " > " +
