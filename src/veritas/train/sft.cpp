@@ -8,7 +8,7 @@
 
 namespace veritas {
 
-std::string render_chat_prompt(const nlohmann::json& messages, const std::string& origin) {
+std::vector<ChatMessage> chat_prompt_messages(const nlohmann::json& messages, const std::string& origin) {
   check(messages.is_array() && !messages.empty(), origin + ": \"messages\" must be a non-empty array");
   std::vector<ChatMessage> msgs;
   for (size_t i = 0; i + 1 < messages.size(); ++i) {
@@ -21,12 +21,14 @@ std::string render_chat_prompt(const nlohmann::json& messages, const std::string
           origin + ": message " + std::to_string(i) + " has unknown role '" + role + "'");
     msgs.push_back({role, m["content"].get<std::string>()});
   }
-  return chat_text(msgs, true);  // the template generation uses
+  return msgs;
 }
 
 SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair) {
   SftExample ex;
-  ex.tokens = tok.encode_with_specials(pair.prompt);
+  // Messages go through chat_tokens, as in generation: only the template's markers are
+  // special tokens, never text inside a message.
+  ex.tokens = pair.messages.empty() ? tok.encode_with_specials(pair.prompt) : chat_tokens(tok, pair.messages, true);
   ex.answer_start = (int32_t)ex.tokens.size();
   std::vector<int32_t> ans = tok.encode(pair.answer);
   ex.tokens.insert(ex.tokens.end(), ans.begin(), ans.end());
@@ -54,7 +56,8 @@ std::vector<SftPair> load_sft_jsonl(const std::filesystem::path& path) {
     SftPair p;
     if (j.contains("messages")) {
       const auto& msgs = j["messages"];
-      p.prompt = render_chat_prompt(msgs, where);
+      p.messages = chat_prompt_messages(msgs, where);
+      p.prompt = chat_text(p.messages, true);
       const auto& last = msgs.back();
       check(last.is_object() && last.value("role", "") == "assistant" && last.contains("content") &&
                 last["content"].is_string(),

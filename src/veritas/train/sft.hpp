@@ -5,8 +5,9 @@
 // JSONL input, one object a line, either
 //   {"prompt": "...", "answer": "..."}                 prompt used as given (specials allowed)
 //   {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
-// A messages line is rendered with the chat template below; its last message must be
-// the assistant's answer:
+// A messages line is encoded with the chat template below (role and end markers as
+// special tokens, contents as plain text, so a content holding "<|end|>" cannot forge a
+// turn); its last message must be the assistant's answer:
 //   <|system|>\nS<|end|>\n<|user|>\nU<|end|>\n<|assistant|>\n   + answer + <|end|>
 // (the chat template of tokenizer/chat_template.hpp; generation uses the same)
 #include <cstdint>
@@ -15,13 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/train/trainer.hpp"
 
 namespace veritas {
 
 struct SftPair {
-  std::string prompt, answer;
+  std::string prompt, answer;         // prompt: as given, or the messages rendered as text
+  std::vector<ChatMessage> messages;  // a messages line's prompt turns (empty for a prompt line)
 };
 
 struct SftExample {
@@ -29,8 +32,8 @@ struct SftExample {
   int32_t answer_start = 0;     // index of the first answer token
 };
 
-// Renders chat messages (all but the last, which must be the assistant's) as a prompt.
-std::string render_chat_prompt(const nlohmann::json& messages, const std::string& origin);
+// Checks chat messages and returns all but the last (which must be the assistant's).
+std::vector<ChatMessage> chat_prompt_messages(const nlohmann::json& messages, const std::string& origin);
 SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair);
 // Reads the JSONL; errors name the file and line.
 std::vector<SftPair> load_sft_jsonl(const std::filesystem::path& path);
