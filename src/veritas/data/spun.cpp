@@ -302,45 +302,90 @@ struct DictHit {
   uint32_t freq;  // jieba frequency (0: not a word)
   bool prefix;    // a prefix of some dictionary word (words included)
 };
-// look(h) -> DictHit for the hash of a candidate word; pre(h) may prefetch its slot.
+struct Run {
+  size_t begin, end;  // byte range of a run of Han characters
+};
+// Segments all runs of a text at once. look(h) -> DictHit for the hash of a candidate
+// word; pre(h) may prefetch its slot. The candidates are looked up level by level over
+// the whole text (all one-character words, then the two-character words at positions
+// whose one-character candidate is a prefix, ...) before the per-run DAG, so a level's
+// look-ups are independent and their cache misses overlap. The DAG tries, at each
+// position, the same candidates in the same order as a word-by-word loop would.
+// out: segments with byte offsets in s and their hashes.
 template <class Look, class Pre>
-void segment_run(const ZhDict& d, const Look& look, const Pre& pre, std::string_view run, std::vector<Seg>& out) {
-  thread_local std::vector<size_t> starts;
+void segment_runs(const ZhDict& d, const Look& look, const Pre& pre, std::string_view s, const std::vector<Run>& runs,
+                  std::vector<Seg>& out, std::vector<uint64_t>& out_h) {
+  thread_local std::vector<size_t> starts;   // character offsets; each run followed by its end offset
+  thread_local std::vector<uint32_t> lim;    // lim[k]: index of the end of k's run in starts
   thread_local std::vector<double> best;
-  thread_local std::vector<size_t> next;
-  thread_local std::vector<uint64_t> h12;  // hashes of the one- and two-character candidates
+  thread_local std::vector<uint32_t> next;
+  thread_local std::vector<uint32_t> fq;     // fq[(L - 1) * N + k]: frequency of the L-character word at k
+  thread_local std::vector<uint64_t> hq;     // ... and its hash
+  thread_local std::vector<uint32_t> len;    // len[k]: candidates tried at k
+  thread_local std::vector<uint32_t> active; // positions whose candidate of the current length is a prefix
   starts.clear();
-  size_t i = 0;
-  while (i < run.size()) { starts.push_back(i); utf8_next(run, i); }
-  size_t n = starts.size();
-  starts.push_back(run.size());
-  best.assign(n + 1, 0);
-  next.assign(n + 1, 0);
-  // Every position probes its one-character candidate and most a two-character one:
-  // their look-ups are issued together first, so the cache misses overlap.
-  h12.resize(2 * n);
-  for (size_t k = 0; k < n; ++k) {
-    pre(h12[2 * k] = hash_bytes(run.substr(starts[k], starts[k + 1] - starts[k])));
-    if (k + 1 < n) pre(h12[2 * k + 1] = hash_bytes(run.substr(starts[k], starts[k + 2] - starts[k])));
+  lim.clear();
+  active.clear();
+  for (const Run& r : runs) {
+    size_t first = starts.size();
+    for (size_t i = r.begin; i < r.end; utf8_next(s, i)) starts.push_back(i);
+    uint32_t e = (uint32_t)starts.size();
+    starts.push_back(r.end);
+    for (size_t k = first; k < e; ++k) active.push_back((uint32_t)k);
+    lim.resize(starts.size(), e);
   }
-  for (size_t k = n; k-- > 0;) {
-    double b = -1e300;
-    size_t bj = k + 1;
-    for (size_t j = k + 1; j <= n && (int)(j - k) <= d.max_chars; ++j) {
-      uint64_t h = j - k <= 2 ? h12[2 * k + (j - k - 1)] : hash_bytes(run.substr(starts[k], starts[j] - starts[k]));
-      DictHit e = look(h);
-      uint32_t f = e.freq;
-      double lp = f ? std::log((double)f) - d.log_total : (j == k + 1 ? -d.log_total : -1e300);
-      if (lp > -1e299 && lp + best[j] > b) { b = lp + best[j]; bj = j; }
-      if (!e.prefix) break;
+  const size_t N = starts.size();
+  len.assign(N, 0);
+  fq.clear();
+  hq.clear();
+  for (size_t L = 1; !active.empty() && (int)L <= d.max_chars; ++L) {
+    size_t m = 0;  // positions with room for a word of length L
+    for (uint32_t k : active)
+      if (k + L <= lim[k]) active[m++] = k;
+    active.resize(m);
+    fq.resize(L * N);
+    hq.resize(L * N);
+    uint64_t* h = hq.data() + (L - 1) * N;
+    for (uint32_t k : active) pre(h[k] = hash_bytes(s.substr(starts[k], starts[k + L] - starts[k])));
+    size_t keep = 0;
+    for (uint32_t k : active) {
+      DictHit e = look(h[k]);
+      fq[(L - 1) * N + k] = e.freq;
+      len[k] = (uint32_t)L;
+      if (e.prefix) active[keep++] = k;
     }
-    best[k] = b;
-    next[k] = bj;
+    active.resize(keep);
   }
-  for (size_t k = 0; k < n; k = next[k]) out.push_back({starts[k], starts[next[k]]});
+  best.resize(N);
+  next.resize(N);
+  size_t a = 0;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    size_t e = lim[a];  // this run: positions [a, e), end offset at e
+    best[e] = 0;
+    for (size_t k = e; k-- > a;) {
+      double b = -1e300;
+      size_t bj = k + 1;
+      for (size_t L = 1; L <= len[k]; ++L) {
+        size_t j = k + L;
+        uint32_t f = fq[(L - 1) * N + k];
+        double lp = f ? std::log((double)f) - d.log_total : (j == k + 1 ? -d.log_total : -1e300);
+        if (lp > -1e299 && lp + best[j] > b) { b = lp + best[j]; bj = j; }
+      }
+      best[k] = b;
+      next[k] = (uint32_t)bj;
+    }
+    for (size_t k = a; k < e; k = next[k]) {
+      out.push_back({starts[k], starts[next[k]]});
+      out_h.push_back(hq[(next[k] - k - 1) * N + k]);
+    }
+    a = e + 1;
+  }
 }
 void segment_run(const ZhDict& d, std::string_view run, std::vector<Seg>& out) {
-  segment_run(d, [&](uint64_t h) { return DictHit{d.freq.get(h), d.prefix.get(h) != 0}; }, [](uint64_t) {}, run, out);
+  thread_local std::vector<uint64_t> hs;
+  hs.clear();
+  segment_runs(d, [&](uint64_t h) { return DictHit{d.freq.get(h), d.prefix.get(h) != 0}; }, [](uint64_t) {},
+               run, {Run{0, run.size()}}, out, hs);
 }
 
 // ------------------------------------------------------------------ tokenization
@@ -380,7 +425,12 @@ void tokens_en(std::string_view s, std::vector<Tok>& out) {
 template <class Look, class Pre>
 void tokens_zh(const ZhDict& d, const Look& look, const Pre& pre, std::string_view s, std::vector<Tok>& out) {
   out.clear();
+  thread_local std::vector<Run> runs;
+  thread_local std::vector<uint8_t> run_brk;  // a break precedes the run
   thread_local std::vector<Seg> segs;
+  thread_local std::vector<uint64_t> hs;
+  runs.clear();
+  run_brk.clear();
   bool brk = true;
   size_t i = 0;
   while (i < s.size()) {
@@ -396,14 +446,20 @@ void tokens_zh(const ZhDict& d, const Look& look, const Pre& pre, std::string_vi
       if (!is_han(utf8_next(s, j))) break;
       end = j;
     }
-    segs.clear();
-    segment_run(d, look, pre, s.substr(st, end - st), segs);
-    for (const Seg& g : segs) {
-      std::string_view w = s.substr(st + g.begin, g.end - g.begin);
-      out.push_back({hash_bytes(w), (uint32_t)((g.end - g.begin) / 3), brk, st + g.begin, st + g.end});
-      brk = false;
-    }
+    runs.push_back({st, end});
+    run_brk.push_back(brk);
+    brk = false;
     i = end;
+  }
+  segs.clear();
+  hs.clear();
+  segment_runs(d, look, pre, s, runs, segs, hs);
+  size_t r = 0;
+  for (size_t q = 0; q < segs.size(); ++q) {
+    const Seg& g = segs[q];
+    bool first = r < runs.size() && g.begin == runs[r].begin;  // a run's first word
+    out.push_back({hs[q], (uint32_t)((g.end - g.begin) / 3), first && run_brk[r], g.begin, g.end});
+    r += first;
   }
 }
 void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
