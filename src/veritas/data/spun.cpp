@@ -10,6 +10,7 @@
 #include "veritas/data/spun.hpp"
 
 #include <sys/mman.h>
+#define XXH_INLINE_ALL  // the same hash, inlined: a dozen hashes per word
 #include <xxhash.h>
 
 #include <algorithm>
@@ -976,7 +977,8 @@ bool is_stop_en(std::string_view w) {
 // ~60 MB do not also miss the TLB. Look-ups give exactly the source tables' answers.
 constexpr size_t kHugePage = size_t(1) << 21;
 struct FreeMem {
-  void operator()(void* p) const { std::free(p); }
+  size_t bytes = 0;
+  void operator()(void* p) const { munmap(p, bytes); }
 };
 template <class S>
 struct Slots {
@@ -984,11 +986,14 @@ struct Slots {
   size_t mask = 0;
   void alloc(size_t n) {  // n: a power of two
     size_t bytes = (n * sizeof(S) + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = std::aligned_alloc(kHugePage, bytes);
-    check(p != nullptr, "spun: out of memory for the scoring tables");
-    madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without huge pages it still works
-    std::memset(p, 0, bytes);
-    mem.reset((S*)p);
+    // Fresh anonymous memory (zero-filled by the kernel), cut to a 2 MiB boundary.
+    void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    check(raw != MAP_FAILED, "spun: out of memory for the scoring tables");
+    uintptr_t a = (uintptr_t)raw, b = (a + kHugePage - 1) & ~(uintptr_t)(kHugePage - 1);
+    if (b > a) munmap(raw, b - a);
+    munmap((void*)(b + bytes), a + kHugePage - b);  // the tail past the aligned range (never empty)
+    madvise((void*)b, bytes, MADV_HUGEPAGE);  // advice only: without huge pages it still works
+    mem = std::unique_ptr<S, FreeMem>((S*)b, FreeMem{bytes});
     mask = n - 1;
   }
   const S& operator[](size_t i) const { return mem.get()[i]; }
@@ -1773,6 +1778,7 @@ const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
       int64_t mc;
       std::memcpy(&mc, in.data() + 8, 8);
       m->impl_->dict.max_chars = (int)mc;
+      std::string().swap(bytes);  // lower peak memory: the file copy is no longer needed
       m->impl_->make_score_tables();
       m->impl_->drop_source_tables();
       slot = std::move(m);
