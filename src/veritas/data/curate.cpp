@@ -178,11 +178,10 @@ struct Pipeline {
     it.bytes[kNear] += it.doc.text.size();
   }
 
-  // Content filters after dedup, one filter at a time over a group of documents, so a
-  // filter's tables stay cached across the group instead of being evicted between
+  // Content filters after dedup, one filter at a time over a thread's run of documents,
+  // so a filter's tables stay cached across the run instead of being evicted between
   // documents by the other filters' (above all the spun scorer's ~60 MB). Each document
   // still passes the filters in order and leaves at its first drop.
-  static constexpr int64_t kGroup = 64;
   void back(std::vector<Item>& b, int64_t lo, int64_t hi) const {
     for (size_t f = 0; f < filters.size(); ++f) {
       int s = kNumCore + (int)f;
@@ -441,7 +440,7 @@ CurateResult run_curate(const CurateOptions& opt) {
     }
     pool.parallel_for((int64_t)b.size(), [&](int64_t lo, int64_t hi) {
       CpuSplit cs;
-      for (int64_t g = lo; g < hi; g += Pipeline::kGroup) p.back(b, g, std::min(hi, g + Pipeline::kGroup));
+      p.back(b, lo, hi);
       split_cpu(b, lo, hi, kNumCore, kMaxStages, cs.cpu());
       for (int64_t k = lo; k < hi; ++k) serialize(p, b[k], opt.inputs);
     });
