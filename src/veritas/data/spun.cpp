@@ -9,6 +9,8 @@
 // held-out text is ever seen by the statistics, and held-out text never tunes anything.
 #include "veritas/data/spun.hpp"
 
+#include <sys/mman.h>
+#define XXH_INLINE_ALL  // the same hash, inlined: a dozen hashes per word
 #include <xxhash.h>
 
 #include <algorithm>
@@ -297,32 +299,94 @@ void load_zh_dict(ZhDict& d, bool with_pos) {
 struct Seg {
   size_t begin, end;  // byte offsets in the run
 };
-void segment_run(const ZhDict& d, std::string_view run, std::vector<Seg>& out) {
-  thread_local std::vector<size_t> starts;
+struct DictHit {
+  uint32_t freq;  // jieba frequency (0: not a word)
+  bool prefix;    // a prefix of some dictionary word (words included)
+};
+struct Run {
+  size_t begin, end;  // byte range of a run of Han characters
+};
+// Segments all runs of a text at once. look(h) -> DictHit for the hash of a candidate
+// word; pre(h) may prefetch its slot. The candidates are looked up level by level over
+// the whole text (all one-character words, then the two-character words at positions
+// whose one-character candidate is a prefix, ...) before the per-run DAG, so a level's
+// look-ups are independent and their cache misses overlap. The DAG tries, at each
+// position, the same candidates in the same order as a word-by-word loop would.
+// out: segments with byte offsets in s and their hashes.
+template <class Look, class Pre>
+void segment_runs(const ZhDict& d, const Look& look, const Pre& pre, std::string_view s, const std::vector<Run>& runs,
+                  std::vector<Seg>& out, std::vector<uint64_t>& out_h) {
+  thread_local std::vector<size_t> starts;   // character offsets; each run followed by its end offset
+  thread_local std::vector<uint32_t> lim;    // lim[k]: index of the end of k's run in starts
   thread_local std::vector<double> best;
-  thread_local std::vector<size_t> next;
+  thread_local std::vector<uint32_t> next;
+  thread_local std::vector<uint32_t> fq;     // fq[(L - 1) * N + k]: frequency of the L-character word at k
+  thread_local std::vector<uint64_t> hq;     // ... and its hash
+  thread_local std::vector<uint32_t> len;    // len[k]: candidates tried at k
+  thread_local std::vector<uint32_t> active; // positions whose candidate of the current length is a prefix
   starts.clear();
-  size_t i = 0;
-  while (i < run.size()) { starts.push_back(i); utf8_next(run, i); }
-  size_t n = starts.size();
-  starts.push_back(run.size());
-  best.assign(n + 1, 0);
-  next.assign(n + 1, 0);
-  for (size_t k = n; k-- > 0;) {
-    double b = -1e300;
-    size_t bj = k + 1;
-    for (size_t j = k + 1; j <= n && (int)(j - k) <= d.max_chars; ++j) {
-      std::string_view w = run.substr(starts[k], starts[j] - starts[k]);
-      uint64_t h = hash_bytes(w);
-      uint32_t f = d.freq.get(h);
-      double lp = f ? std::log((double)f) - d.log_total : (j == k + 1 ? -d.log_total : -1e300);
-      if (lp > -1e299 && lp + best[j] > b) { b = lp + best[j]; bj = j; }
-      if (!d.prefix.get(h)) break;
-    }
-    best[k] = b;
-    next[k] = bj;
+  lim.clear();
+  active.clear();
+  for (const Run& r : runs) {
+    size_t first = starts.size();
+    for (size_t i = r.begin; i < r.end; utf8_next(s, i)) starts.push_back(i);
+    uint32_t e = (uint32_t)starts.size();
+    starts.push_back(r.end);
+    for (size_t k = first; k < e; ++k) active.push_back((uint32_t)k);
+    lim.resize(starts.size(), e);
   }
-  for (size_t k = 0; k < n; k = next[k]) out.push_back({starts[k], starts[next[k]]});
+  const size_t N = starts.size();
+  len.assign(N, 0);
+  fq.clear();
+  hq.clear();
+  for (size_t L = 1; !active.empty() && (int)L <= d.max_chars; ++L) {
+    size_t m = 0;  // positions with room for a word of length L
+    for (uint32_t k : active)
+      if (k + L <= lim[k]) active[m++] = k;
+    active.resize(m);
+    fq.resize(L * N);
+    hq.resize(L * N);
+    uint64_t* h = hq.data() + (L - 1) * N;
+    for (uint32_t k : active) pre(h[k] = hash_bytes(s.substr(starts[k], starts[k + L] - starts[k])));
+    size_t keep = 0;
+    for (uint32_t k : active) {
+      DictHit e = look(h[k]);
+      fq[(L - 1) * N + k] = e.freq;
+      len[k] = (uint32_t)L;
+      if (e.prefix) active[keep++] = k;
+    }
+    active.resize(keep);
+  }
+  best.resize(N);
+  next.resize(N);
+  size_t a = 0;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    size_t e = lim[a];  // this run: positions [a, e), end offset at e
+    best[e] = 0;
+    for (size_t k = e; k-- > a;) {
+      double b = -1e300;
+      size_t bj = k + 1;
+      for (size_t L = 1; L <= len[k]; ++L) {
+        size_t j = k + L;
+        uint32_t f = fq[(L - 1) * N + k];
+        double lp = f ? std::log((double)f) - d.log_total : (j == k + 1 ? -d.log_total : -1e300);
+        if (lp > -1e299 && lp + best[j] > b) { b = lp + best[j]; bj = j; }
+      }
+      best[k] = b;
+      next[k] = (uint32_t)bj;
+    }
+    for (size_t k = a; k < e; k = next[k]) {
+      out.push_back({starts[k], starts[next[k]]});
+      out_h.push_back(hq[(next[k] - k - 1) * N + k]);
+    }
+    a = e + 1;
+  }
+}
+void segment_run(const ZhDict& d, std::string_view run, std::vector<Seg>& out) {
+  thread_local std::vector<uint64_t> hs;
+  hs.clear();
+  segment_runs(d, [&](uint64_t h) { return DictHit{d.freq.get(h), d.prefix.get(h) != 0}; }, [](uint64_t) {},
+               run, {Run{0, run.size()}}, out, hs);
 }
 
 // ------------------------------------------------------------------ tokenization
@@ -359,9 +423,15 @@ void tokens_en(std::string_view s, std::vector<Tok>& out) {
   }
 }
 
-void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
+template <class Look, class Pre>
+void tokens_zh(const ZhDict& d, const Look& look, const Pre& pre, std::string_view s, std::vector<Tok>& out) {
   out.clear();
+  thread_local std::vector<Run> runs;
+  thread_local std::vector<uint8_t> run_brk;  // a break precedes the run
   thread_local std::vector<Seg> segs;
+  thread_local std::vector<uint64_t> hs;
+  runs.clear();
+  run_brk.clear();
   bool brk = true;
   size_t i = 0;
   while (i < s.size()) {
@@ -377,15 +447,24 @@ void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
       if (!is_han(utf8_next(s, j))) break;
       end = j;
     }
-    segs.clear();
-    segment_run(d, s.substr(st, end - st), segs);
-    for (const Seg& g : segs) {
-      std::string_view w = s.substr(st + g.begin, g.end - g.begin);
-      out.push_back({hash_bytes(w), (uint32_t)((g.end - g.begin) / 3), brk, st + g.begin, st + g.end});
-      brk = false;
-    }
+    runs.push_back({st, end});
+    run_brk.push_back(brk);
+    brk = false;
     i = end;
   }
+  segs.clear();
+  hs.clear();
+  segment_runs(d, look, pre, s, runs, segs, hs);
+  size_t r = 0;
+  for (size_t q = 0; q < segs.size(); ++q) {
+    const Seg& g = segs[q];
+    bool first = r < runs.size() && g.begin == runs[r].begin;  // a run's first word
+    out.push_back({hs[q], (uint32_t)((g.end - g.begin) / 3), first && run_brk[r], g.begin, g.end});
+    r += first;
+  }
+}
+void tokens_zh(const ZhDict& d, std::string_view s, std::vector<Tok>& out) {
+  tokens_zh(d, [&](uint64_t h) { return DictHit{d.freq.get(h), d.prefix.get(h) != 0}; }, [](uint64_t) {}, s, out);
 }
 
 // ------------------------------------------------------------------ sources
@@ -890,6 +969,106 @@ bool is_stop_en(std::string_view w) {
   return false;
 }
 
+// ------------------------------------------------------------------ scoring tables
+// Read-only copies of the reference tables for scoring, made once after loading or
+// building: a probe touches one slot holding key and value (one cache miss, not two),
+// tables keyed by the same hash are merged (one probe where there were two to four),
+// and the memory is 2 MiB-aligned and advised as huge pages, so random probes over
+// ~60 MB do not also miss the TLB. Look-ups give exactly the source tables' answers.
+constexpr size_t kHugePage = size_t(1) << 21;
+struct FreeMem {
+  size_t bytes = 0;
+  void operator()(void* p) const { munmap(p, bytes); }
+};
+template <class S>
+struct Slots {
+  std::unique_ptr<S, FreeMem> mem;
+  size_t mask = 0;
+  void alloc(size_t n) {  // n: a power of two
+    size_t bytes = (n * sizeof(S) + kHugePage - 1) / kHugePage * kHugePage;
+    // Fresh anonymous memory (zero-filled by the kernel), cut to a 2 MiB boundary.
+    void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    check(raw != MAP_FAILED, "spun: out of memory for the scoring tables");
+    uintptr_t a = (uintptr_t)raw, b = (a + kHugePage - 1) & ~(uintptr_t)(kHugePage - 1);
+    if (b > a) munmap(raw, b - a);
+    munmap((void*)(b + bytes), a + kHugePage - b);  // the tail past the aligned range (never empty)
+    madvise((void*)b, bytes, MADV_HUGEPAGE);  // advice only: without huge pages it still works
+    mem = std::unique_ptr<S, FreeMem>((S*)b, FreeMem{bytes});
+    mask = n - 1;
+  }
+  const S& operator[](size_t i) const { return mem.get()[i]; }
+  S& operator[](size_t i) { return mem.get()[i]; }
+  void prefetch(uint64_t k) const { __builtin_prefetch(mem.get() + (mix(k) & mask)); }
+};
+// Capacity for n keys at load <= 0.6.
+size_t capacity_for(size_t n) {
+  size_t c = 1024;
+  while (c * 6 < n * 10) c *= 2;
+  return c;
+}
+// Full 64-bit keys (never 0), linear probing.
+template <class S>
+struct KeyTable : Slots<S> {
+  const S* find(uint64_t k) const {
+    size_t i = mix(k) & this->mask;
+    for (const S* t = this->mem.get();; i = (i + 1) & this->mask) {
+      if (t[i].key == k) return &t[i];
+      if (!t[i].key) return nullptr;
+    }
+  }
+  S& insert(uint64_t k) {
+    size_t i = mix(k) & this->mask;
+    S* t = this->mem.get();
+    while (t[i].key && t[i].key != k) i = (i + 1) & this->mask;
+    t[i].key = k;
+    return t[i];
+  }
+};
+struct EnWord {  // English word: reference count and 1 + its synonym list index (0: none)
+  uint64_t key;
+  uint32_t uni, syn;
+};
+struct ZhWord {  // Chinese word or dictionary prefix
+  uint64_t key;
+  uint32_t freq;     // jieba frequency (0: not a dictionary word)
+  uint32_t uni : 31; // reference-text count
+  uint32_t prefix : 1;
+};
+struct ZhChars {  // Chinese character pair: bit 0 in the reference text, bit 1 in a dictionary word
+  uint64_t key;
+  uint64_t seen;
+};
+// CountTable with fingerprint and count in one slot; same slots and probe order, so the
+// same answers (fingerprint false matches included).
+struct PairSlot {
+  uint32_t fp, count;
+};
+struct PairTable : Slots<PairSlot> {
+  void from(const CountTable& t) {
+    alloc(t.keys.size());
+    for (size_t i = 0; i < t.keys.size(); ++i) (*this)[i] = {t.keys[i], t.vals[i]};
+  }
+  uint32_t get(uint64_t k) const {
+    uint64_t h = mix(k);
+    uint32_t f = CountTable::fp(h);
+    const PairSlot* t = mem.get();
+    for (size_t i = h & mask; t[i].fp; i = (i + 1) & mask)
+      if (t[i].fp == f) return t[i].count;
+    return 0;
+  }
+};
+struct ScoreTables {
+  KeyTable<EnWord> en;
+  KeyTable<ZhWord> zh;
+  KeyTable<ZhChars> zh_chars;
+  PairTable en_bi, zh_bi;
+};
+template <class F>
+void for_each_key(const Table& t, F&& f) {
+  for (size_t i = 0; i < t.keys.size(); ++i)
+    if (t.keys[i]) f(t.keys[i], t.vals[i]);
+}
+
 // ------------------------------------------------------------------ features
 struct Impl0 {
   LangStats en, zh;
@@ -904,6 +1083,35 @@ struct Impl0 {
   // dictionary words that contain the bigram. A substituted word meets its neighbours
   // in character pairs that neither source has.
   Table zh_cref, zh_cdict;
+  ScoreTables fast;  // made from the tables above by make_score_tables()
+
+  void make_score_tables() {
+    fast.en.alloc(capacity_for(en.uni.used + syn_index.used));
+    for_each_key(en.uni, [&](uint64_t k, uint32_t v) { fast.en.insert(k).uni = v; });
+    for_each_key(syn_index, [&](uint64_t k, uint32_t v) { fast.en.insert(k).syn = v; });
+    fast.zh.alloc(capacity_for(dict.prefix.used + zh.uni.used));
+    for_each_key(dict.prefix, [&](uint64_t k, uint32_t v) { fast.zh.insert(k).prefix = v != 0; });
+    for_each_key(dict.freq, [&](uint64_t k, uint32_t v) { fast.zh.insert(k).freq = v; });
+    for_each_key(zh.uni, [&](uint64_t k, uint32_t v) {
+      check(v < (1u << 31), "spun: Chinese word count over 31 bits");
+      fast.zh.insert(k).uni = v;
+    });
+    fast.zh_chars.alloc(capacity_for(zh_cref.used + zh_cdict.used));
+    for_each_key(zh_cref, [&](uint64_t k, uint32_t v) { fast.zh_chars.insert(k).seen |= v != 0; });
+    for_each_key(zh_cdict, [&](uint64_t k, uint32_t v) { fast.zh_chars.insert(k).seen |= (v != 0) << 1; });
+    fast.en_bi.from(en.bi);
+    fast.zh_bi.from(zh.bi);
+  }
+  // Scoring needs only the fast copies: the source tables are dropped once saved.
+  void drop_source_tables() {
+    for (Table* t : {&en.uni, &zh.uni, &dict.freq, &dict.prefix, &syn_index, &zh_cref, &zh_cdict}) *t = Table();
+    en.bi = CountTable();
+    zh.bi = CountTable();
+  }
+  DictHit dict_hit(uint64_t h) const {
+    const ZhWord* w = fast.zh.find(h);
+    return w ? DictHit{w->freq, w->prefix != 0} : DictHit{0, false};
+  }
 };
 
 void count_zh_char_bigrams(Table& t, std::string_view s, uint32_t weight) {
@@ -939,8 +1147,9 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
   thread_local std::vector<uint32_t> cnt;
   const bool zh = lang == Lang::Zh;
   const LangStats& st = zh ? m.zh : m.en;
-  if (zh) tokens_zh(m.dict, text, toks);
+  if (zh) tokens_zh(m.dict, [&](uint64_t h) { return m.dict_hit(h); }, [&](uint64_t h) { m.fast.zh.prefetch(h); }, text, toks);
   else tokens_en(text, toks);
+  const PairTable& bi = zh ? m.fast.zh_bi : m.fast.en_bi;
   f = SpunFeatures{};
   f.words = (int)toks.size();
   cells.clear();
@@ -954,16 +1163,20 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
   thread_local std::vector<uint32_t> idx_of;
   pk.assign(toks.size(), 0);
   idx_of.resize(toks.size());
+  if (!zh)
+    for (size_t k = 0; k < toks.size(); ++k) m.fast.en.prefetch(toks[k].h);
   for (size_t k = 0; k < toks.size(); ++k) {
-    st.uni.prefetch(toks[k].h);
-    if (!zh) m.syn_index.prefetch(toks[k].h);
-  }
-  for (size_t k = 0; k < toks.size(); ++k) {
-    if (k + 1 < toks.size() && !toks[k + 1].brk) st.bi.prefetch(pk[k] = pair_key(toks[k].h, toks[k + 1].h));
-    cnt[k] = st.uni.get(toks[k].h);
-    freq[k] = zh ? m.dict.freq.get(toks[k].h) : cnt[k];
+    if (k + 1 < toks.size() && !toks[k + 1].brk) bi.prefetch(pk[k] = pair_key(toks[k].h, toks[k + 1].h));
+    if (zh) {  // segmentation has just probed these slots
+      const ZhWord* w = m.fast.zh.find(toks[k].h);
+      cnt[k] = w ? w->uni : 0;
+      freq[k] = w ? w->freq : 0;
+    } else {
+      const EnWord* w = m.fast.en.find(toks[k].h);
+      cnt[k] = freq[k] = w ? w->uni : 0;
+      idx_of[k] = w ? w->syn : 0;
+    }
     rare += zh ? freq[k] < 30 : freq[k] < 3;
-    if (!zh) idx_of[k] = m.syn_index.get(toks[k].h);
   }
   int prev_right = 0;  // the pair state between k-1 and k, computed once
   uint32_t prev_c12 = 0;
@@ -973,7 +1186,7 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
     uint32_t c_left = prev_c12, c_right = 0;
     bool has_right = k + 1 < toks.size() && !toks[k + 1].brk;
     if (has_right) {
-      uint32_t c12 = st.bi.get(pk[k]);
+      uint32_t c12 = bi.get(pk[k]);
       c_right = c12;
       right = pair_state(cnt[k], cnt[k + 1], c12, N);
       if (cnt[k] >= 3 && cnt[k + 1] >= 3) {
@@ -1017,12 +1230,12 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
         uint64_t kl[kMaxSyn], kr[kMaxSyn];
         for (uint64_t q = 0; q < n_syn; ++q) {
           uint64_t sh = m.syn_flat[idx + q];
-          if (has_left) st.bi.prefetch(kl[q] = pair_key(toks[k - 1].h, sh));
-          if (has_right) st.bi.prefetch(kr[q] = pair_key(sh, toks[k + 1].h));
+          if (has_left) bi.prefetch(kl[q] = pair_key(toks[k - 1].h, sh));
+          if (has_right) bi.prefetch(kr[q] = pair_key(sh, toks[k + 1].h));
         }
         for (uint64_t q = 0; q < n_syn; ++q) {
           uint32_t cs = m.syn_cnt[idx + q];
-          double l = fit_of(cs, has_left ? st.bi.get(kl[q]) : 0, has_right ? st.bi.get(kr[q]) : 0);
+          double l = fit_of(cs, has_left ? bi.get(kl[q]) : 0, has_right ? bi.get(kr[q]) : 0);
           if (l > best) { best = l; best_cnt = cs; }
         }
         double d = best > 0 ? std::log(best / own) : -1.0;
@@ -1040,11 +1253,19 @@ void token_cells(const Impl0& m, std::string_view text, Lang lang, SpunFeatures&
   }
   if (zh) {
     int bnd = 0, unseen_both = 0, unseen_ref = 0, bnd1 = 0, unseen1 = 0;
+    // Character pairs across word boundaries: keys first and prefetched, then probed.
+    thread_local std::vector<uint64_t> ck;
+    ck.assign(toks.size(), 0);
     for (size_t k = 1; k < toks.size(); ++k) {
       if (toks[k].brk || toks[k - 1].end != toks[k].begin || toks[k].begin < 3) continue;
-      uint64_t h = hash_bytes(text.substr(toks[k].begin - 3, 6));
-      bool in_ref = m.zh_cref.get(h) != 0;
-      bool unseen = !in_ref && m.zh_cdict.get(h) == 0;
+      m.fast.zh_chars.prefetch(ck[k] = hash_bytes(text.substr(toks[k].begin - 3, 6)));
+    }
+    for (size_t k = 1; k < toks.size(); ++k) {
+      if (!ck[k]) continue;
+      const ZhChars* c = m.fast.zh_chars.find(ck[k]);
+      uint64_t seen = c ? c->seen : 0;
+      bool in_ref = (seen & 1) != 0;
+      bool unseen = seen == 0;
       if (toks[k - 1].chars == 1 && toks[k].chars == 1) {  // between two one-character words
         ++bnd1;
         unseen1 += unseen;
@@ -1492,6 +1713,7 @@ std::unique_ptr<SpunModel> SpunModel::build() {
   }
   std::fprintf(stderr, "spun: reference text: en %.0f tokens (%zu word pairs), zh %.0f words (%zu word pairs)\n",
                im.en.total, im.en.bi.used, im.zh.total, im.zh.bi.used);
+  im.make_score_tables();
   fit(im, im.en, Lang::En, en, 1000, 12000);
   fit(im, im.zh, Lang::Zh, zh, 2000, 6000);
   return m;
@@ -1556,6 +1778,9 @@ const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
       int64_t mc;
       std::memcpy(&mc, in.data() + 8, 8);
       m->impl_->dict.max_chars = (int)mc;
+      std::string().swap(bytes);  // lower peak memory: the file copy is no longer needed
+      m->impl_->make_score_tables();
+      m->impl_->drop_source_tables();
       slot = std::move(m);
       return *slot;
     }
@@ -1590,6 +1815,7 @@ const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spun: cannot cache the model (%s); continuing without a cache\n", e.what());
   }
+  slot->impl_->drop_source_tables();
   std::fprintf(stderr, "spun: done in %.1f s\n", t.seconds());
   return *slot;
 }
