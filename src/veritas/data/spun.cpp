@@ -513,25 +513,32 @@ std::vector<std::string> kjv_verses() {
   return verses;
 }
 
+// Calls f(line) for each line of text, without its '\n'.
+template <class F>
+void for_each_line(std::string_view text, F f) {
+  size_t p = 0;
+  while (p < text.size()) {
+    size_t nl = text.find('\n', p);
+    if (nl == std::string_view::npos) nl = text.size();
+    f(text.substr(p, nl - p));
+    p = nl + 1;
+  }
+}
+
 std::vector<std::string> wordnet_glosses() {
   std::vector<std::string> glosses;
   for (const char* pos : {"noun", "verb", "adj", "adv"}) {
     std::string text = read_file(std::string(kWordnetDir) + "/data." + pos);
-    size_t p = 0;
-    while (p < text.size()) {
-      size_t nl = text.find('\n', p);
-      if (nl == std::string::npos) nl = text.size();
-      std::string_view line(text.data() + p, nl - p);
-      p = nl + 1;
-      if (line.size() < 2 || line[0] == ' ') continue;  // license header
+    for_each_line(text, [&](std::string_view line) {
+      if (line.size() < 2 || line[0] == ' ') return;  // license header
       size_t bar = line.find(" | ");
-      if (bar == std::string_view::npos) continue;
+      if (bar == std::string_view::npos) return;
       std::string g(line.substr(bar + 3));
       while (!g.empty() && g.back() == ' ') g.pop_back();
       // The definition and its quoted examples, as sentences.
       for (char& c : g) if (c == '"') c = ' ';
       glosses.push_back(g + ".");
-    }
+    });
   }
   return glosses;
 }
@@ -540,17 +547,12 @@ std::vector<std::string> fortunes_zh() {
   std::string text = read_file(kFortunesZh);
   std::vector<std::string> entries;
   std::string cur;
-  size_t p = 0;
   auto flush = [&] {
     if (!cur.empty()) entries.push_back(cur);
     cur.clear();
   };
-  while (p < text.size()) {
-    size_t nl = text.find('\n', p);
-    if (nl == std::string::npos) nl = text.size();
-    std::string line(text.data() + p, nl - p);
-    p = nl + 1;
-    if (line == "%") { flush(); continue; }
+  for_each_line(text, [&](std::string_view line) {
+    if (line == "%") { flush(); return; }
     // Strip ANSI colour codes and the attribution line.
     std::string clean;
     for (size_t i = 0; i < line.size(); ++i) {
@@ -561,11 +563,11 @@ std::vector<std::string> fortunes_zh() {
       clean += line[i];
     }
     size_t a = clean.find_first_not_of(' ');
-    if (a == std::string::npos) continue;
-    if (clean.compare(a, 3, "-- ") == 0) continue;
+    if (a == std::string::npos) return;
+    if (clean.compare(a, 3, "-- ") == 0) return;
     cur += clean.substr(a);
     cur += '\n';
-  }
+  });
   flush();
   return entries;
 }
@@ -689,13 +691,8 @@ std::vector<std::string> man_source(const std::string& glob, const std::string& 
     if (!cur.empty()) out.push_back(cur);
     cur.clear();
   };
-  size_t p = 0;
-  while (p < text.size()) {
-    size_t nl = text.find('\n', p);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + p, nl - p);
-    p = nl + 1;
-    if (line.empty() || line[0] == '.' || line[0] == '\'') { flush(); continue; }
+  for_each_line(text, [&](std::string_view line) {
+    if (line.empty() || line[0] == '.' || line[0] == '\'') { flush(); return; }
     std::string t;
     for (size_t i = 0; i < line.size(); ++i) {
       if (line[i] != '\\') { t += line[i]; continue; }
@@ -713,7 +710,7 @@ std::vector<std::string> man_source(const std::string& glob, const std::string& 
     }
     if (!cur.empty()) cur += ' ';
     cur += t;
-  }
+  });
   flush();
   return out;
 }
@@ -735,18 +732,13 @@ std::vector<std::string> gcide_source() {
     if (t.size() > 20) out.push_back(std::move(t));
     cur.clear();
   };
-  size_t p = 0;
-  while (p < text.size()) {
-    size_t nl = text.find('\n', p);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + p, nl - p);
-    p = nl + 1;
-    if (line.size() < 3 || line[0] != ' ') { flush(); continue; }  // blank or a headword line
+  for_each_line(text, [&](std::string_view line) {
+    if (line.size() < 3 || line[0] != ' ') { flush(); return; }  // blank or a headword line
     size_t a = line.find_first_not_of(' ');
-    if (a == std::string_view::npos) { flush(); continue; }
+    if (a == std::string_view::npos) { flush(); return; }
     if (!cur.empty()) cur += ' ';
     cur += line.substr(a);
-  }
+  });
   flush();
   return out;
 }
@@ -755,18 +747,13 @@ std::vector<std::string> gcide_source() {
 std::vector<std::string> fortune_entries(const std::string& text) {
   std::vector<std::string> entries;
   std::string cur;
-  size_t p = 0;
-  while (p < text.size()) {
-    size_t nl = text.find('\n', p);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + p, nl - p);
-    p = nl + 1;
-    if (line == "%") { if (!cur.empty()) entries.push_back(cur); cur.clear(); continue; }
+  for_each_line(text, [&](std::string_view line) {
+    if (line == "%") { if (!cur.empty()) entries.push_back(cur); cur.clear(); return; }
     size_t a = line.find_first_not_of(" \t");
-    if (a == std::string_view::npos) continue;
+    if (a == std::string_view::npos) return;
     if (!cur.empty()) cur += ' ';
     cur += line.substr(a);
-  }
+  });
   if (!cur.empty()) entries.push_back(cur);
   return entries;
 }
@@ -1558,48 +1545,29 @@ void fit(const Impl0& m, LangStats& st, Lang lang, const std::vector<Passage>& p
 }
 
 // ------------------------------------------------------------------ cache file
-void put_table(std::string& out, const Table& t) {
+// Table and CountTable differ only in their key width (8 or 4 bytes a key).
+template <class T>
+void put_table(std::string& out, const T& t) {
   uint64_t n = t.keys.size(), used = t.used;
   out.append((const char*)&n, 8);
   out.append((const char*)&used, 8);
-  out.append((const char*)t.keys.data(), n * 8);
-  out.append((const char*)t.vals.data(), n * 4);
+  out.append((const char*)t.keys.data(), n * sizeof(t.keys[0]));
+  out.append((const char*)t.vals.data(), n * sizeof(t.vals[0]));
 }
-void put_table(std::string& out, const CountTable& t) {
-  uint64_t n = t.keys.size(), used = t.used;
-  out.append((const char*)&n, 8);
-  out.append((const char*)&used, 8);
-  out.append((const char*)t.keys.data(), n * 4);
-  out.append((const char*)t.vals.data(), n * 4);
-}
-bool get_table(std::string_view& in, CountTable& t) {
+template <class T>
+bool get_table(std::string_view& in, T& t) {
   if (in.size() < 16) return false;
   uint64_t n, used;
   std::memcpy(&n, in.data(), 8);
   std::memcpy(&used, in.data() + 8, 8);
   in.remove_prefix(16);
-  if (n == 0 || (n & (n - 1)) || in.size() < n * 8) return false;
+  const size_t key = sizeof(t.keys[0]), slot = key + sizeof(t.vals[0]);
+  if (n == 0 || (n & (n - 1)) || in.size() / slot < n) return false;  // division: no overflow on a corrupt n
   t.keys.resize(n);
   t.vals.resize(n);
-  std::memcpy(t.keys.data(), in.data(), n * 4);
-  std::memcpy(t.vals.data(), in.data() + n * 4, n * 4);
-  in.remove_prefix(n * 8);
-  t.mask = n - 1;
-  t.used = used;
-  return true;
-}
-bool get_table(std::string_view& in, Table& t) {
-  if (in.size() < 16) return false;
-  uint64_t n, used;
-  std::memcpy(&n, in.data(), 8);
-  std::memcpy(&used, in.data() + 8, 8);
-  in.remove_prefix(16);
-  if (n == 0 || (n & (n - 1)) || in.size() < n * 12) return false;
-  t.keys.resize(n);
-  t.vals.resize(n);
-  std::memcpy(t.keys.data(), in.data(), n * 8);
-  std::memcpy(t.vals.data(), in.data() + n * 8, n * 4);
-  in.remove_prefix(n * 12);
+  std::memcpy(t.keys.data(), in.data(), n * key);
+  std::memcpy(t.vals.data(), in.data() + n * key, n * sizeof(t.vals[0]));
+  in.remove_prefix(n * slot);
   t.mask = n - 1;
   t.used = used;
   return true;
