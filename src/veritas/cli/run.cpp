@@ -228,6 +228,11 @@ void run_pipeline(RunOptions o) {
   }
 
   const std::string d = dir.string(), seed = std::to_string(o.seed);
+  // Before and after self-play: the same held-out questions, scored the same way.
+  auto score_testset = [&](const std::string& model) -> std::vector<std::string> {
+    return {"eval", "--model", d + "/" + model, "--tasks", d + "/testset.jsonl", "--no-system-prompt",
+            "--max-tokens", "120", "-o", d + "/eval-" + model};
+  };
   std::vector<Stage> stages = {
       {"curate", "curate the corpus (public only, dedup, quality, spam, PII)",
        {"curate", "--input", corpus.string(), "-o", d + "/curate"}, ""},
@@ -258,16 +263,10 @@ void run_pipeline(RunOptions o) {
        ""},
       {"imitation", "train a small arithmetic model on the demonstrations (" + std::to_string(o.imitation_steps) + " steps)",
        imitation_args(o, d), ""},
-      {"eval-imitation", "score the imitation model on the held-out questions",
-       {"eval", "--model", d + "/imitation", "--tasks", d + "/testset.jsonl", "--no-system-prompt", "--max-tokens", "120",
-        "-o", d + "/eval-imitation"},
-       ""},
+      {"eval-imitation", "score the imitation model on the held-out questions", score_testset("imitation"), ""},
       {"selfplay", "self-play against the verifier (" + std::to_string(o.selfplay_seconds) + " s budget)",
        selfplay_args(o, d), ""},
-      {"eval-selfplay", "score the self-play model on the same questions",
-       {"eval", "--model", d + "/selfplay", "--tasks", d + "/testset.jsonl", "--no-system-prompt", "--max-tokens", "120",
-        "-o", d + "/eval-selfplay"},
-       ""},
+      {"eval-selfplay", "score the self-play model on the same questions", score_testset("selfplay"), ""},
   };
 
   std::string log;

@@ -320,14 +320,15 @@ float cross_entropy_forward(float* lse, const float* logits, const int32_t* targ
   return den == 0.0 ? 0.0f : (float)(num / den);
 }
 
-void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
-                            const float* mask, int64_t N, int V, float scale) {
-  double den = 0;
-  for (int64_t n = 0; n < N; ++n) den += mask ? mask[n] : 1.0;
-  const float inv = den == 0.0 ? 0.0f : (float)(1.0 / den);
+// Row n of dlogits = w(n) * (softmax(logits[n]) - onehot(targets[n])), the gradient of
+// -w(n) * log p(target); rows with w(n) = 0 are zeroed. Shared by the cross-entropy and
+// the log-probability backward passes, which differ only in the weight.
+template <class Weight>
+void softmax_minus_target(float* dlogits, const float* logits, const float* lse, const int32_t* targets, int64_t N,
+                          int V, Weight weight) {
   parallel_rows(N, [&](int64_t b, int64_t e) {
     for (int64_t n = b; n < e; ++n) {
-      const float w = (mask ? mask[n] : 1.0f) * inv * scale;
+      const float w = weight(n);
       const float* l = logits + n * V;
       float* d = dlogits + n * V;
       if (w == 0.0f) {
@@ -339,6 +340,15 @@ void cross_entropy_backward(float* dlogits, const float* logits, const float* ls
       d[targets[n]] -= w;
     }
   });
+}
+
+void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                            const float* mask, int64_t N, int V, float scale) {
+  double den = 0;
+  for (int64_t n = 0; n < N; ++n) den += mask ? mask[n] : 1.0;
+  const float inv = den == 0.0 ? 0.0f : (float)(1.0 / den);
+  softmax_minus_target(dlogits, logits, lse, targets, N, V,
+                       [&](int64_t n) { return (mask ? mask[n] : 1.0f) * inv * scale; });
 }
 
 float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N, int V,
@@ -378,20 +388,8 @@ void target_logprobs(float* logp, const float* logits, const float* lse, const i
 
 void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
                       const float* dlogp, int64_t N, int V) {
-  parallel_rows(N, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; ++n) {
-      const float g = dlogp[n];
-      const float* l = logits + n * V;
-      float* d = dlogits + n * V;
-      if (g == 0.0f) {
-        std::memset(d, 0, sizeof(float) * V);
-        continue;
-      }
-      const float L = lse[n];
-      for (int i = 0; i < V; ++i) d[i] = -g * std::exp(l[i] - L);
-      d[targets[n]] += g;
-    }
-  });
+  // d logp / d logits = onehot - softmax: the shared form with weight -dlogp.
+  softmax_minus_target(dlogits, logits, lse, targets, N, V, [&](int64_t n) { return -dlogp[n]; });
 }
 
 }  // namespace veritas::kernels
