@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
+#include <set>
+#include <sstream>
 
+#include "veritas/util/cpu_features.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
@@ -89,4 +93,38 @@ TEST(Config, TomlAndJson) {
   atomic_write_file(dir / "bad.json", "{\"a\": ");
   EXPECT_THROW(load_config(dir / "bad.json"), Error);
   fs::remove_all(dir);
+}
+
+// The run-time feature detection agrees with the kernel's own view (/proc/cpuinfo's
+// flags line), which also accounts for what the OS enables.
+TEST(CpuFeatures, MatchProcCpuinfo) {
+  std::ifstream in("/proc/cpuinfo");
+  ASSERT_TRUE(in) << "/proc/cpuinfo is unreadable";
+  std::string line;
+  std::set<std::string> flags;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) == 0) {
+      std::istringstream words(line.substr(line.find(':') + 1));
+      for (std::string w; words >> w;) flags.insert(w);
+      break;
+    }
+  }
+  ASSERT_FALSE(flags.empty()) << "no flags line in /proc/cpuinfo";
+  const veritas::CpuFeatures& f = veritas::cpu_features();
+  EXPECT_EQ(f.avx2, flags.count("avx2") == 1);
+  EXPECT_EQ(f.fma, flags.count("fma") == 1);
+  EXPECT_EQ(f.f16c, flags.count("f16c") == 1);
+  EXPECT_EQ(f.avx512f, flags.count("avx512f") == 1);
+  EXPECT_EQ(f.avx512bw, flags.count("avx512bw") == 1);
+  EXPECT_EQ(f.avx512vl, flags.count("avx512vl") == 1);
+  EXPECT_EQ(f.avx512_vnni, flags.count("avx512_vnni") == 1);
+  EXPECT_EQ(f.avx512_bf16, flags.count("avx512_bf16") == 1);
+  EXPECT_EQ(f.avx_vnni, flags.count("avx_vnni") == 1);
+  EXPECT_EQ(f.amx_tile, flags.count("amx_tile") == 1);
+  EXPECT_EQ(f.amx_bf16, flags.count("amx_bf16") == 1);
+  EXPECT_EQ(f.amx_int8, flags.count("amx_int8") == 1);
+  std::string s = veritas::cpu_summary();
+  EXPECT_EQ(s.find("cpu: "), 0u);
+  EXPECT_NE(s.find("features:"), std::string::npos);
+  EXPECT_EQ(s.find("avx2") != std::string::npos, f.avx2) << s;
 }

@@ -1,0 +1,13 @@
+#pragma once
+// CUDA error checks that become veritas::Error (only .cu files include this).
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "veritas/util/error.hpp"
+
+namespace veritas::cuda {
+void check(cudaError_t e, const char* what);
+// After a launch: a bad configuration shows up here, a fault at the next sync.
+inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+}  // namespace veritas::cuda

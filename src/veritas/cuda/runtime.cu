@@ -1,0 +1,60 @@
+// Device discovery, memory and errors for the CUDA backend.
+#include <cuda_runtime.h>
+
+#include "veritas/cuda/check.cuh"
+#include "veritas/cuda/ops.hpp"
+
+namespace veritas::cuda {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
+}
+
+int device_count(std::string* why) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    if (why) *why = cudaGetErrorString(e);
+    cudaGetLastError();  // clear the sticky error so later calls report their own
+    return 0;
+  }
+  if (n == 0 && why) *why = "no CUDA device";
+  return n;
+}
+
+std::string summary() {
+  int rt = CUDART_VERSION;
+  std::string s = "cuda: built (CUDA " + std::to_string(rt / 1000) + "." + std::to_string(rt % 1000 / 10) +
+                  ", " VERITAS_CUDA_ARCHS ")";
+  std::string why;
+  int n = device_count(&why);
+  if (n == 0) return s + "; no device here (" + why + ")";
+  s += "; devices: " + std::to_string(n);
+  for (int i = 0; i < n; ++i) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
+    s += std::string(i ? ", " : " (") + p.name + " sm_" + std::to_string(p.major) + std::to_string(p.minor) + " " +
+         std::to_string(p.totalGlobalMem >> 30) + " GiB";
+  }
+  return s + ")";
+}
+
+void* alloc(size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes), "cudaMalloc");
+  return p;
+}
+
+void free(void* p) { check(cudaFree(p), "cudaFree"); }
+
+void copy_to_device(void* dst, const void* src_host, size_t bytes) {
+  check(cudaMemcpy(dst, src_host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to device");
+}
+
+void copy_to_host(void* dst_host, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst_host, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+}
+
+void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+}  // namespace veritas::cuda

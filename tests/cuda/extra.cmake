@@ -1,0 +1,16 @@
+# The CUDA backend. CTest never needs a GPU: `cuda_build` checks that the CUDA
+# translation units are compiled and linked into the binary and that a machine without
+# a GPU gets a clear report, not a crash. The kernels are checked against the CPU
+# kernels by cuda_device_check, which scripts/device-check runs on a GPU machine.
+if(VERITAS_CUDA)
+  add_test(NAME cuda_build COMMAND ${PROJECT_BINARY_DIR}/veritas --version)
+  set_tests_properties(cuda_build PROPERTIES PASS_REGULAR_EXPRESSION "cuda: built \\(CUDA [0-9]+\\.[0-9]+, sm_[0-9]+\\)"
+                       TIMEOUT 60)
+  # The GPU code itself is in the binary: a non-empty .nv_fatbin section.
+  add_test(NAME cuda_fatbin_linked COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/fatbin_linked.sh ${PROJECT_BINARY_DIR}/veritas)
+  add_executable(cuda_device_check ${CMAKE_CURRENT_LIST_DIR}/device/check_kernels.cpp)
+  target_link_libraries(cuda_device_check PRIVATE veritas_cuda veritas_kernels)
+else()
+  add_test(NAME cuda_build COMMAND ${PROJECT_BINARY_DIR}/veritas --version)
+  set_tests_properties(cuda_build PROPERTIES PASS_REGULAR_EXPRESSION "cuda: not built" TIMEOUT 60)
+endif()
