@@ -17,42 +17,45 @@ namespace {
 inline uint64_t pair_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
 
 // Open-addressing hash map (left, right) -> (rank, merged id): the encoder's inner loop
-// looks up every adjacent pair, so it avoids std::unordered_map's node chasing.
+// looks up every adjacent pair, so it avoids std::unordered_map's node chasing, and a
+// slot holds key and value together: a look-up touches one cache line, not two.
 class MergeTable {
  public:
   void build(const std::vector<std::pair<int32_t, int32_t>>& merges, const std::vector<int32_t>& results) {
     size_t cap = 16;
     while (cap < merges.size() * 2 + 16) cap <<= 1;
     mask_ = cap - 1;
-    keys_.assign(cap, kEmpty);
-    vals_.assign(cap, {0, 0});
+    slots_.assign(cap, Slot{});
     for (size_t r = 0; r < merges.size(); ++r) {
       uint64_t k = pair_key(merges[r].first, merges[r].second);
       size_t h = slot(k);
-      while (keys_[h] != kEmpty && keys_[h] != k) h = (h + 1) & mask_;
-      if (keys_[h] == k) continue;  // a repeated merge keeps its first (lowest) rank
-      keys_[h] = k;
-      vals_[h] = {(int32_t)r, results[r]};
+      while (slots_[h].key != kEmpty && slots_[h].key != k) h = (h + 1) & mask_;
+      if (slots_[h].key == k) continue;  // a repeated merge keeps its first (lowest) rank
+      slots_[h] = {k, (int32_t)r, results[r]};
     }
   }
   bool find(int32_t a, int32_t b, int32_t& rank, int32_t& id) const {
-    if (keys_.empty()) return false;
+    if (slots_.empty()) return false;
     uint64_t k = pair_key(a, b);
     for (size_t h = slot(k);; h = (h + 1) & mask_) {
-      if (keys_[h] == k) {
-        rank = vals_[h].first;
-        id = vals_[h].second;
+      const Slot& s = slots_[h];
+      if (s.key == k) {
+        rank = s.rank;
+        id = s.id;
         return true;
       }
-      if (keys_[h] == kEmpty) return false;
+      if (s.key == kEmpty) return false;
     }
   }
 
  private:
   static constexpr uint64_t kEmpty = ~0ull;
+  struct Slot {
+    uint64_t key = kEmpty;
+    int32_t rank = 0, id = 0;
+  };
   size_t slot(uint64_t k) const { return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 20) & mask_; }
-  std::vector<uint64_t> keys_;
-  std::vector<std::pair<int32_t, int32_t>> vals_;
+  std::vector<Slot> slots_;
   size_t mask_ = 0;
 };
 
@@ -78,7 +81,7 @@ struct WordCache {
 thread_local WordCache t_cache;
 
 struct HeapEntry {
-  int32_t rank, pos, left, right;
+  int32_t rank, pos, left, right, id;  // id: what (left, right) merges into
   bool operator>(const HeapEntry& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
 };
 
@@ -125,7 +128,7 @@ void Tokenizer::Impl::bpe_word(std::string_view w, std::vector<int32_t>& out) co
     if (q < 0) return;
     int32_t rank, id;
     if (table.find(sym[pos], sym[q], rank, id)) {
-      heap.push_back({rank, pos, sym[pos], sym[q]});
+      heap.push_back({rank, pos, sym[pos], sym[q], id});
       std::push_heap(heap.begin(), heap.end(), std::greater<>());
     }
   };
@@ -139,9 +142,7 @@ void Tokenizer::Impl::bpe_word(std::string_view w, std::vector<int32_t>& out) co
       heap.pop_back();
       int p = e.pos, q = nxt[p];
       if (sym[p] != e.left || q < 0 || sym[q] != e.right) continue;  // stale entry
-      int32_t r = 0, id = 0;
-      table.find(e.left, e.right, r, id);
-      sym[p] = id;
+      sym[p] = e.id;
       sym[q] = -1;
       nxt[p] = nxt[q];
       if (nxt[q] >= 0) prv[nxt[q]] = p;
