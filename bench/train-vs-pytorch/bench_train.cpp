@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
   std::string preset = "small";
   int steps = 5, warmup = 1;
   bool sgemm = false;
-  app.add_option("--config", preset, "small | 124m | tiny")->check(CLI::IsMember({"small", "124m", "tiny"}));
+  app.add_option("--config", preset, "small | 124m | 124m-2k | tiny")
+      ->check(CLI::IsMember({"small", "124m", "124m-2k", "tiny"}));
   app.add_option("--steps", steps, "timed steps")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed steps first");
   app.add_flag("--sgemm", sgemm, "time a 2048^3 cblas_sgemm instead (GFLOP/s ceiling)");
@@ -68,9 +69,9 @@ int main(int argc, char** argv) {
   if (preset == "small") {
     c.vocab_size = 8192, c.hidden_size = 384, c.intermediate_size = 1024, c.num_hidden_layers = 6;
     c.num_attention_heads = 6, c.num_key_value_heads = 6, B = 8, T = 256;
-  } else if (preset == "124m") {
+  } else if (preset == "124m" || preset == "124m-2k") {  // 2k: 2,048 tokens a step, the model dominates
     c.vocab_size = 50257, c.hidden_size = 768, c.intermediate_size = 3072, c.num_hidden_layers = 12;
-    c.num_attention_heads = 12, c.num_key_value_heads = 12, B = 4, T = 64;
+    c.num_attention_heads = 12, c.num_key_value_heads = 12, B = 4, T = preset == "124m" ? 64 : 512;
   } else {
     c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
     c.num_attention_heads = 4, c.num_key_value_heads = 4, B = 2, T = 32;

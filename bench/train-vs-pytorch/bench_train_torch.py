@@ -18,6 +18,8 @@ PRESETS = {
                    num_attention_heads=6, num_key_value_heads=6), 8, 256),
     "124m": (dict(vocab_size=50257, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
                   num_attention_heads=12, num_key_value_heads=12), 4, 64),
+    "124m-2k": (dict(vocab_size=50257, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                     num_attention_heads=12, num_key_value_heads=12), 4, 512),
     "tiny": (dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=4), 2, 32),
 }
