@@ -43,6 +43,10 @@ class AdamW {
   // First and second moments, named "<param>.exp_avg" / "<param>.exp_avg_sq" in files.
   const std::vector<std::vector<float>>& m() const { return m_; }
   const std::vector<std::vector<float>>& v() const { return v_; }
+  // ZeRO-1 assembles a full state from the ranks' shards to save it in the usual file.
+  std::vector<std::vector<float>>& m() { return m_; }
+  std::vector<std::vector<float>>& v() { return v_; }
+  void set_step_count(int64_t t) { t_ = t; }
 
   // optimizer.safetensors: the moments (F32) with the parameter names, the step count
   // and hyper-parameters in the metadata. Atomic write.
@@ -57,6 +61,11 @@ class AdamW {
   std::vector<std::vector<float>> m_, v_;
   std::vector<char> decay_;
 };
+
+// AdamW::step's update of n consecutive elements of one tensor (ZeRO-1 updates its shard
+// with it); t is the step count including this update. The same bits as step().
+void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr,
+                  const AdamWConfig& cfg, int64_t t);
 
 // sqrt(sum of squared gradients over all params), accumulated in double over fixed-size
 // blocks summed in order: the same value for any thread count.
