@@ -8,6 +8,7 @@
 #include "veritas/train/dist.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/timer.hpp"
 
 namespace veritas {
 
@@ -43,7 +44,9 @@ void Trainer::zero_init() {
 void Trainer::zero_update(float lr, double& grad_norm) {
   auto& ps = model_->params();
   const int64_t n = flat_size(ps);
+  Timer comm;
   dist_->reduce_scatter(ps[0].grad, zg_.data(), n);
+  zero_comm_ = comm.seconds();
   // The global norm from each rank's sum of squares (double, in element order).
   double ss = 0;
   for (float g : zg_) ss += (double)g * (double)g;
@@ -65,7 +68,9 @@ void Trainer::zero_update(float lr, double& grad_norm) {
     }
     off += p.size;
   }
+  comm.reset();
   dist_->all_gather(ps[0].data, n);
+  zero_comm_ += comm.seconds();
 }
 
 AdamW Trainer::zero_gather() {

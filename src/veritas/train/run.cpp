@@ -167,6 +167,11 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
         res.final_val_loss = vl;
       }
     }
+    if (dist.multi()) {
+      rec["ranks"] = dist.size();
+      rec["step_seconds"] = s.seconds;
+      rec["comm_seconds"] = s.comm_seconds;  // blocked on the gradient reduction
+    }
     rec["tokens_per_s"] = secs > 0 ? tokens / secs : 0.0;
     rec["elapsed"] = elapsed0 + secs;
     hist.add(rec);

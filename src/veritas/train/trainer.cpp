@@ -386,6 +386,7 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
     if (b.mask.empty()) tokens += (int64_t)b.B * b.T;
     else for (float m : b.mask) tokens += m != 0.0f;
   }
+  Timer comm;
   if (overlap && buckets == 0) reduce_all_gradients();  // this rank had nothing to add
   d.wait();
   if (d.multi()) {
@@ -396,7 +397,10 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
   }
   check(std::isfinite(loss), "training loss is not finite at step " + std::to_string(step_ + 1) +
                                  " (learning rate too high?)");
+  double comm_s = comm.seconds();
   StepStats s = apply_gradients(loss, tokens);
+  if (cfg_.zero) comm_s += zero_comm_;
+  s.comm_seconds = d.multi() ? comm_s : 0.0;
   s.seconds = t.seconds();
   return s;
 }

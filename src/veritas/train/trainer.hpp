@@ -97,6 +97,7 @@ struct StepStats {
   double grad_norm = 0;  // before clipping
   int64_t tokens = 0;    // target tokens processed
   double seconds = 0;
+  double comm_seconds = 0;  // data parallel: time spent waiting for the gradient sums
 };
 
 class Trainer {
@@ -164,6 +165,7 @@ class Trainer {
   // and its part of the summed gradients (opt_ then stays empty).
   int64_t zb_ = 0, ze_ = 0, zt_ = 0;
   std::vector<float> zm_, zv_, zg_;
+  double zero_comm_ = 0;  // seconds in the last update's reduce-scatter and all-gather
   void zero_init();
   void zero_update(float lr, double& grad_norm);
   void reduce_all_gradients();
