@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Data-parallel training under mpirun on loopback (docs/scale.md).
 
-usage: mpi_test.py VERITAS_BIN CASE    CASE: curve | zero | kill | reshard
+usage: mpi_test.py VERITAS_BIN CASE    CASE: curve | zero | kill | reshard | sft
 
 A tiny model (2 layers, width 32, vocab 64) on synthetic shards, 1 thread per rank.
 mpirun missing is a failure, not a skip (scripts/setup installs openmpi-bin).
@@ -210,11 +210,44 @@ def case_reshard():
     same_within(to1, cont1, "2-rank checkpoint continued on 1 process vs on 2 ranks")
 
 
+def case_sft():
+    # SFT: masked batches (only answer tokens count) split over the ranks like shards.
+    sft = os.path.join(TMP, "sft.jsonl")
+    text = os.path.join(TMP, "text.txt")
+    rng = np.random.default_rng(2)
+    with open(sft, "w") as f, open(text, "w") as t:
+        for _ in range(200):
+            a, b = (int(x) for x in rng.integers(0, 50, 2))
+            prompt, answer = f"What is {a} plus {b}?", f" {a + b}" + " and that is all" * int(rng.integers(0, 3))
+            f.write(json.dumps({"prompt": prompt, "answer": answer}) + "\n")
+            t.write(prompt + answer + "\n")
+    tok = os.path.join(TMP, "tok.json")
+    r = subprocess.run([BIN, "tokenizer", "train", "--input", text, "--vocab-size", "300", "-o", tok],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("FAIL: tokenizer train: " + r.stderr[-1000:])
+    sft_args = ["--sft", sft, "--tokenizer", tok, "--seq", "32", "--hidden-size", "32", "--layers", "2",
+                "--heads", "2", "--intermediate-size", "64", "--lr", "1e-2", "--warmup", "5", "--threads", "1",
+                "--eval-every", "0", "--steps", "30"]
+
+    def run(ranks, out, batch):
+        cmd = ([*MPI, "-np", str(ranks)] if ranks else []) + [BIN, "train", "--out", out, "--batch", batch,
+                                                              *sft_args]
+        r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            sys.exit(f"FAIL: {' '.join(cmd)} exited {r.returncode}\n{r.stderr[-3000:]}")
+
+    one, two = os.path.join(TMP, "sft1"), os.path.join(TMP, "sft2")
+    run(0, one, "8")
+    run(2, two, "4")
+    same_within(two, one, "SFT: 2 ranks x batch 4 vs 1 process x batch 8")
+
+
 DATA = None
 TMP = tempfile.mkdtemp(prefix="veritas-mpi-")
 try:
     DATA = os.path.join(TMP, "data")
     make_data(DATA)
-    {"curve": case_curve, "zero": case_zero, "kill": case_kill, "reshard": case_reshard}[CASE]()
+    {"curve": case_curve, "zero": case_zero, "kill": case_kill, "reshard": case_reshard, "sft": case_sft}[CASE]()
 finally:
     shutil.rmtree(TMP, ignore_errors=True)
