@@ -125,17 +125,30 @@ void AdamW::step(std::vector<Param>& params, float lr) {
 void AdamW::save(const std::filesystem::path& path, const std::vector<Param>& params) const {
   check(params.size() == m_.size(), "AdamW::save: parameter count mismatch");
   std::vector<TensorRef> refs;
+  std::vector<const float*> m, v;
   for (size_t i = 0; i < params.size(); ++i) {
-    refs.push_back({params[i].name + ".exp_avg", params[i].shape, m_[i].data()});
-    refs.push_back({params[i].name + ".exp_avg_sq", params[i].shape, v_[i].data()});
+    m.push_back(m_[i].data());
+    v.push_back(v_[i].data());
+  }
+  save_adamw_state(path, params, m, v, t_, cfg_);
+}
+
+void save_adamw_state(const std::filesystem::path& path, const std::vector<Param>& params,
+                      const std::vector<const float*>& m, const std::vector<const float*>& v, int64_t t,
+                      const AdamWConfig& cfg) {
+  check(m.size() == params.size() && v.size() == params.size(), "AdamW::save: parameter count mismatch");
+  std::vector<TensorRef> refs;
+  for (size_t i = 0; i < params.size(); ++i) {
+    refs.push_back({params[i].name + ".exp_avg", params[i].shape, m[i]});
+    refs.push_back({params[i].name + ".exp_avg_sq", params[i].shape, v[i]});
   }
   std::map<std::string, std::string> meta = {
       {"format", "veritas-adamw"},
-      {"step", std::to_string(t_)},
-      {"beta1", std::to_string(cfg_.beta1)},
-      {"beta2", std::to_string(cfg_.beta2)},
-      {"eps", std::to_string(cfg_.eps)},
-      {"weight_decay", std::to_string(cfg_.weight_decay)},
+      {"step", std::to_string(t)},
+      {"beta1", std::to_string(cfg.beta1)},
+      {"beta2", std::to_string(cfg.beta2)},
+      {"eps", std::to_string(cfg.eps)},
+      {"weight_decay", std::to_string(cfg.weight_decay)},
   };
   save_safetensors(path, refs, meta);
 }

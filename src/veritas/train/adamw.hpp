@@ -43,10 +43,6 @@ class AdamW {
   // First and second moments, named "<param>.exp_avg" / "<param>.exp_avg_sq" in files.
   const std::vector<std::vector<float>>& m() const { return m_; }
   const std::vector<std::vector<float>>& v() const { return v_; }
-  // ZeRO-1 assembles a full state from the ranks' shards to save it in the usual file.
-  std::vector<std::vector<float>>& m() { return m_; }
-  std::vector<std::vector<float>>& v() { return v_; }
-  void set_step_count(int64_t t) { t_ = t; }
 
   // optimizer.safetensors: the moments (F32) with the parameter names, the step count
   // and hyper-parameters in the metadata. Atomic write.
@@ -61,6 +57,12 @@ class AdamW {
   std::vector<std::vector<float>> m_, v_;
   std::vector<char> decay_;
 };
+
+// Writes optimizer.safetensors (AdamW::save's format) from moments given per parameter:
+// ZeRO-1 writes the moments it gathered into flat buffers without copying them.
+void save_adamw_state(const std::filesystem::path& path, const std::vector<Param>& params,
+                      const std::vector<const float*>& m, const std::vector<const float*>& v, int64_t t,
+                      const AdamWConfig& cfg);
 
 // AdamW::step's update of n consecutive elements of one tensor (ZeRO-1 updates its shard
 // with it); t is the step count including this update. The same bits as step().

@@ -73,25 +73,25 @@ void Trainer::zero_update(float lr, double& grad_norm) {
   zero_comm_ += comm.seconds();
 }
 
-AdamW Trainer::zero_gather() {
-  auto& ps = model_->params();
-  const int64_t n = flat_size(ps);
+void Trainer::zero_gather(std::vector<float>& m, std::vector<float>& v) {
+  const int64_t n = flat_size(model_->params());
   const bool root = dist_->rank() == 0;
-  AdamW full;
-  if (root) full = AdamW(ps, cfg_.adamw);
-  std::vector<float> all(root ? (size_t)n : 0);
-  for (int which = 0; which < 2; ++which) {
-    dist_->gather((which ? zv_ : zm_).data(), all.data(), n, 0);
-    if (!root) continue;
-    auto& dst = which ? full.v() : full.m();
-    int64_t off = 0;
-    for (size_t i = 0; i < ps.size(); ++i) {
-      std::copy(all.begin() + off, all.begin() + off + ps[i].size, dst[i].begin());
-      off += ps[i].size;
-    }
+  m.assign(root ? (size_t)n : 0, 0.0f);
+  v.assign(root ? (size_t)n : 0, 0.0f);
+  dist_->gather(zm_.data(), m.data(), n, 0);
+  dist_->gather(zv_.data(), v.data(), n, 0);
+}
+
+void Trainer::zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v) {
+  auto& ps = model_->params();
+  std::vector<const float*> pm, pv;
+  int64_t off = 0;
+  for (const auto& p : ps) {
+    pm.push_back(m.data() + off);
+    pv.push_back(v.data() + off);
+    off += p.size;
   }
-  full.set_step_count(zt_);
-  return full;
+  save_adamw_state(path, ps, pm, pv, zt_, cfg_.adamw);
 }
 
 void Trainer::zero_take(const AdamW& full) {

@@ -444,13 +444,12 @@ static const char* kStateFormat = "veritas-train-state";
 void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
   namespace fs = std::filesystem;
   // ZeRO-1: the moments are gathered on rank 0, which writes the one-process layout.
-  AdamW gathered;
-  if (cfg_.zero) gathered = zero_gather();
+  std::vector<float> gm, gv;
+  if (cfg_.zero) zero_gather(gm, gv);
   if (dist_->rank() != 0) {
     dist_->barrier();  // returns once rank 0 has written
     return;
   }
-  const AdamW& opt = cfg_.zero ? gathered : opt_;
   fs::create_directories(run_dir);
   const fs::path final_dir = run_dir / "checkpoint", old_dir = run_dir / "checkpoint.old";
   const fs::path tmp = run_dir / ("tmp-" + std::to_string(step_) + "-" + std::to_string(::getpid()));
@@ -459,7 +458,8 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
 
   cfg_.model.save(tmp / "config.json");
   model_->save(tmp / "model.safetensors");
-  opt.save(tmp / "optimizer.safetensors", model_->params());
+  if (cfg_.zero) zero_save(tmp / "optimizer.safetensors", gm, gv);
+  else opt_.save(tmp / "optimizer.safetensors", model_->params());
   std::vector<std::string> files = {"config.json", "model.safetensors", "optimizer.safetensors"};
   if (!cfg_.tokenizer.empty()) {
     atomic_write_file(tmp / "tokenizer.json", read_file(cfg_.tokenizer));  // so the checkpoint is self-contained

@@ -169,7 +169,9 @@ class Trainer {
   void zero_init();
   void zero_update(float lr, double& grad_norm);
   void reduce_all_gradients();
-  AdamW zero_gather();             // collective; the whole state on rank 0
+  // Collective: the whole moments, flat, on rank 0 (empty elsewhere).
+  void zero_gather(std::vector<float>& m, std::vector<float>& v);
+  void zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v);
   void zero_take(const AdamW& full);  // keeps this rank's range of a loaded state
 };
 
