@@ -124,23 +124,34 @@ void layout(const Dist& d, int64_t n, std::vector<int>& counts, std::vector<int>
 }
 }  // namespace
 
+// OpenMPI's reduce-scatter and all-gather allocate temporary buffers as large as the
+// whole vector, which would undo ZeRO-1's saving; a reduce and a broadcast per rank's
+// range, in chunks of kChunk floats, bound the temporaries and move the same volume.
+constexpr int64_t kChunk = 1 << 22;
+
 void Dist::reduce_scatter(const float* in, float* out, int64_t n) {
-  std::vector<int> counts, displs;
-  layout(*this, n, counts, displs);
   if (!multi()) {
     std::copy(in, in + n, out);
     return;
   }
-  ok(MPI_Reduce_scatter(in, out, counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Reduce_scatter");
+  const int64_t mine = range(n, rank_).first;
+  for (int r = 0; r < size_; ++r) {
+    auto [b, e] = range(n, r);
+    for (int64_t p = b; p < e; p += kChunk) {
+      const int len = count(std::min(kChunk, e - p));
+      ok(MPI_Reduce(in + p, r == rank_ ? out + (p - mine) : nullptr, len, MPI_FLOAT, MPI_SUM, r, MPI_COMM_WORLD),
+         "MPI_Reduce");
+    }
+  }
 }
 
 void Dist::all_gather(float* buf, int64_t n) {
   if (!multi()) return;
-  std::vector<int> counts, displs;
-  layout(*this, n, counts, displs);
-  ok(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts.data(), displs.data(), MPI_FLOAT,
-                    MPI_COMM_WORLD),
-     "MPI_Allgatherv");
+  for (int r = 0; r < size_; ++r) {
+    auto [b, e] = range(n, r);
+    for (int64_t p = b; p < e; p += kChunk)
+      ok(MPI_Bcast(buf + p, count(std::min(kChunk, e - p)), MPI_FLOAT, r, MPI_COMM_WORLD), "MPI_Bcast");
+  }
 }
 
 void Dist::gather(const float* mine, float* all, int64_t n, int root) {

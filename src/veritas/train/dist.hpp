@@ -43,7 +43,7 @@ class Dist {
 
   // ZeRO-1 helpers over one flat buffer split into size() contiguous ranges (range()).
   // reduce_scatter: out = sum over ranks of in[range(rank)]. all_gather: every rank's
-  // range of buf, in place. gather: root receives every rank's range (`mine`, its part)
+  // range of buf, in place. Both in bounded chunks (no whole-size temporaries). gather: root receives every rank's range (`mine`, its part)
   // into all[0, n); `all` is only used on root.
   std::pair<int64_t, int64_t> range(int64_t n, int r) const;
   void reduce_scatter(const float* in, float* out, int64_t n);
