@@ -157,10 +157,18 @@ def case_kill():
     steps = ["--steps", "30", "--batch", "4", "--save-every", "5"]
     p = train(2, run, *steps, "--step-delay-ms", "150", popen=True)
     ck = os.path.join(run, "checkpoint", "train_state.json")
+
+    def saved_step():
+        try:
+            with open(ck) as f:
+                return json.load(f)["step"]
+        except (OSError, ValueError):  # not written yet, or read during a swap
+            return -1
+
     deadline = time.time() + 60
-    while time.time() < deadline and not (os.path.exists(ck) and json.load(open(ck))["step"] >= 10):
+    while time.time() < deadline and saved_step() < 10 and p.poll() is None:
         time.sleep(0.05)
-    expect(os.path.exists(ck), "the run wrote a checkpoint before the kill")
+    expect(saved_step() >= 10 and p.poll() is None, "the run wrote a checkpoint at step >= 10 and still runs")
     pid = rank_pid(p.pid, 1)
     expect(pid is not None, "found rank 1's process")
     os.kill(pid, signal.SIGKILL)
