@@ -2,6 +2,7 @@
 // Subcommands: dedup (merge scale-out tasks), synth (labelled test corpus) and
 // train-classifier (the optional learned quality score).
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -31,6 +32,28 @@ void print_summary(const CurateResult& r) {
   for (auto& [reason, n] : s.reasons) std::printf("  %-28s %llu\n", reason.c_str(), (unsigned long long)n);
 }
 
+// A Slurm array job (sbatch --array=A-B): this task's index from A and the task count.
+// False when not in an array job.
+bool slurm_array_task(int& task, int& tasks) {
+  const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+  if (!id || !count) return false;
+  const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+  auto num = [](const char* v, const char* name) {
+    char* end = nullptr;
+    const long x = std::strtol(v, &end, 10);
+    check(end != v && *end == 0 && x >= 0 && x < (1 << 30), std::string("curate: ") + name + "=" + v +
+                                                                 " is not a task number");
+    return (int)x;
+  };
+  task = num(id, "SLURM_ARRAY_TASK_ID") - (min ? num(min, "SLURM_ARRAY_TASK_MIN") : 0);
+  tasks = num(count, "SLURM_ARRAY_TASK_COUNT");
+  check(task >= 0 && task < tasks, "curate: Slurm array task " + std::to_string(task) + " is outside 0.." +
+                                       std::to_string(tasks - 1) + " (use a contiguous --array=0-" +
+                                       std::to_string(tasks - 1) + ")");
+  return true;
+}
+
 }  // namespace
 
 void register_curate(CLI::App& app) {
@@ -43,12 +66,16 @@ void register_curate(CLI::App& app) {
   cmd->add_option("--tasks", a->tasks, "scale-out: number of tasks; outputs go to OUT/task-<i>/ with a DONE marker");
   cmd->footer(
       "Scale-out: run `veritas curate --task i --tasks N ...` for i = 0..N-1 (any scheduler; a relaunch skips\n"
-      "completed tasks), then `veritas curate dedup -o OUT --tasks N` for the cross-task dedup and final outputs.");
+      "completed tasks), then `veritas curate dedup -o OUT --tasks N` for the cross-task dedup and final outputs.\n"
+      "In a Slurm array job (sbatch --array=0-N-1) without --task/--tasks, the task is SLURM_ARRAY_TASK_ID minus\n"
+      "SLURM_ARRAY_TASK_MIN and the count SLURM_ARRAY_TASK_COUNT (docs/scale.md).");
   cmd->callback([cmd, a] {
     if (cmd->get_subcommands().size() > 0) return;  // a subcommand ran
     check(!a->inputs.empty(), "curate: give --input FILE... (see veritas curate --help)");
     check(!a->out.empty(), "curate: give -o OUT");
     check((a->task < 0) == (a->tasks == 0), "curate: --task and --tasks go together");
+    if (a->tasks == 0 && slurm_array_task(a->task, a->tasks))
+      std::fprintf(stderr, "curate: Slurm array task %d of %d\n", a->task, a->tasks);
     CurateOptions opt;
     opt.inputs = a->inputs;
     opt.out_dir = a->out;

@@ -5,6 +5,7 @@
 #include "veritas/cli/commands.hpp"
 #include "veritas/cli/stop_signal.hpp"
 #include "veritas/selfplay/loop.hpp"
+#include "veritas/train/dist.hpp"
 #include "veritas/util/error.hpp"
 
 namespace veritas::cli {
@@ -61,6 +62,9 @@ void register_selfplay(CLI::App& app) {
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
   cmd->add_option("--round-delay-ms", *delay, "testing: pause after each checkpoint")->group("");
   cmd->callback([c, resume, delay] {
+    // Every rank would play the same rounds and write the same files (docs/scale.md).
+    check(!Dist::launched() || !Dist::world().multi(),
+          "selfplay does not run data parallel yet: start it without mpirun or srun (docs/scale.md)");
     check(*resume || !c->model_dir.empty(), "--model is required (or --resume to continue a run)");
     install_stop_handlers();
     selfplay::SelfPlayOptions o;

@@ -8,6 +8,7 @@
 #include "veritas/cli/commands.hpp"
 #include "veritas/cli/stop_signal.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/train/dist.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
@@ -19,7 +20,7 @@ namespace {
 struct TrainArgs {
   std::string config, data, out, init_from, sft, sft_val, tokenizer;
   int64_t steps = 0, warmup = 0, eval_every = 0, eval_batches = 0, save_every = 0;
-  int batch = 0, seq = 0, accum = 0, threads = 0;
+  int batch = 0, seq = 0, accum = 0, threads = 0, zero = 0;
   double lr = 0, min_lr = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0, clip = 0, time_limit = 0, delay = 0;
   uint64_t seed = 0;
   int vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, max_pos = 0;
@@ -37,7 +38,9 @@ void register_train(CLI::App& app) {
       "shape under \"model\" with config.json field names), then flags. --resume starts from the settings saved in\n"
       "OUT's checkpoint instead of the defaults; flags still override (e.g. --steps to train longer).\n"
       "OUT gets checkpoint/ (config.json, model.safetensors, optimizer.safetensors, train_state.json),\n"
-      "metrics.jsonl and loss.svg. See docs/training.md.");
+      "metrics.jsonl and loss.svg. See docs/training.md.\n"
+      "Data-parallel: mpirun -np N veritas train ... (or srun) runs N ranks, each with --batch sequences per\n"
+      "micro-batch (global batch N x batch); rank 0 logs and checkpoints. See docs/scale.md.");
   auto a = std::make_shared<TrainArgs>();
   std::vector<std::pair<CLI::Option*, std::string>> opts;  // option -> config key
   auto add = [&](const char* flag, auto& var, const char* key, const char* help) {
@@ -69,6 +72,9 @@ void register_train(CLI::App& app) {
   add("--seed", a->seed, "seed", "seed for initialization and data order (default 1337)");
   add("--threads", a->threads, "threads", "CPU threads, 0 = all (default 0)");
   add("--time-limit", a->time_limit, "time_limit", "seconds: stop cleanly with a checkpoint when reached (0 = none)");
+  add("--zero", a->zero, "zero",
+      "under mpirun/srun: 1 = ZeRO-1, AdamW's moments sharded across the ranks (less memory per rank); "
+      "0 = off (default)");
   auto* delay = cmd->add_option("--step-delay-ms", a->delay, "testing: sleep after every step");
   delay->group("");  // hidden: exists so tests can kill a run mid-way
   opts.emplace_back(delay, "step_delay_ms");
@@ -152,7 +158,15 @@ void register_train(CLI::App& app) {
     RunOptions ro;
     ro.resume = a->resume;
     ro.should_stop = stop_requested;
-    RunResult r = run_training(cfg, ro);
+    RunResult r;
+    try {
+      r = run_training(cfg, ro);
+    } catch (const std::exception& e) {
+      // One rank's error must end them all, not leave them waiting in a reduction.
+      if (Dist::launched() && Dist::world().multi()) Dist::world().abort(e.what());
+      throw;
+    }
+    if (Dist::world().rank() != 0) return;
     std::printf("steps %lld  loss %.4f  val_loss %.4f%s\n", (long long)r.steps_done, r.final_loss, r.final_val_loss,
                 r.stopped_early ? "  (stopped early)" : "");
   });

@@ -54,6 +54,7 @@ struct Model::Impl {
   // backward scratch, shared by all layers
   float *dres, *dxn, *dqkv, *datt, *dh;
   float *rope_cos, *rope_sin;
+  std::function<void(size_t, size_t)> grad_ready;
 
   float* alloc(int64_t n) {
     owned.push_back(alloc_floats(n));
@@ -213,6 +214,8 @@ struct Model::Impl {
     k::matmul_backward(dxn, d_lm_head, logits, xf, lm_head, N, C, V, false);
     std::memset(dres, 0, sizeof(float) * N * C);
     k::rmsnorm_backward(dres, d_norm, dxn, res[L], norm, rstdf, N, C);
+    // Parameter order: embeddings, 9 per layer, final norm, untied head (see Impl()).
+    if (grad_ready) grad_ready(1 + 9 * (size_t)L, params.size());
     for (int l = L - 1; l >= 0; --l) {
       const LayerW& W = w[l];
       const LayerW& D = dw[l];
@@ -229,8 +232,10 @@ struct Model::Impl {
       k::rope_backward(dqkv + C, rope_cos, rope_sin, B, T, KVH, hd, LD);
       k::matmul_backward(dxn, D.wq, dqkv, a.xn1, W.wq, N, C, LD, false);
       k::rmsnorm_backward(dres, D.ln1, dxn, res[l], W.ln1, a.rstd1, N, C);  // dres = d res[l]
+      if (grad_ready) grad_ready(1 + 9 * (size_t)l, 10 + 9 * (size_t)l);
     }
     k::embedding_backward(d_embed, dres, inputs, N, C);
+    if (grad_ready) grad_ready(0, 1);
   }
 };
 
@@ -338,6 +343,8 @@ double Model::forward_backward_logprob(const int32_t* inputs, const int32_t* tar
   m.backward(inputs, B, T);
   return loss;
 }
+
+void Model::set_grad_ready_hook(std::function<void(size_t, size_t)> hook) { impl_->grad_ready = std::move(hook); }
 
 void Model::zero_grad() { std::memset(impl_->grads.get(), 0, sizeof(float) * impl_->n_params); }
 

@@ -52,6 +52,10 @@ class Model {
   double forward_backward_logprob(const int32_t* inputs, const int32_t* targets, int B, int T,
                                   const std::function<double(const float* logp, float* dlogp)>& loss_fn);
   void zero_grad();
+  // Called during each backward pass as soon as the gradients of params()[first, end) are
+  // final (head, then each layer from the last, then the embeddings), so data-parallel
+  // training can start reducing them while the rest of the backward runs. Empty = none.
+  void set_grad_ready_hook(std::function<void(size_t first, size_t end)> hook);
 
  private:
   struct Impl;

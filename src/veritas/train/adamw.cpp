@@ -70,19 +70,31 @@ void adamw_range(float* w, const float* g, float* m, float* v, int64_t b, int64_
   }
 }
 
+// Bias corrections in double like torch (Python floats), applied as float scalars.
+AdamWScalars scalars(const AdamWConfig& cfg, float lr, int64_t t) {
+  const double bc1 = 1.0 - std::pow(cfg.beta1, (double)t);
+  const double bc2 = 1.0 - std::pow(cfg.beta2, (double)t);
+  AdamWScalars s;
+  s.step_size = (float)((double)lr / bc1);
+  s.bc2_sqrt = (float)std::sqrt(bc2);
+  s.b1 = (float)cfg.beta1, s.b2 = (float)cfg.beta2, s.eps = (float)cfg.eps;
+  s.omb1 = (float)(1.0 - cfg.beta1), s.omb2 = (float)(1.0 - cfg.beta2);
+  return s;
+}
+
 }  // namespace
+
+void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr,
+                  const AdamWConfig& cfg, int64_t t) {
+  const AdamWScalars s = scalars(cfg, lr, t);
+  const float d = decay ? (float)(1.0 - (double)lr * cfg.weight_decay) : 1.0f;
+  for_range(n, [&](int64_t b, int64_t e) { adamw_range(w, g, m, v, b, e, d, s); });
+}
 
 void AdamW::step(std::vector<Param>& params, float lr) {
   check(params.size() == m_.size(), "AdamW: parameter count changed since construction");
   ++t_;
-  // Bias corrections in double like torch (Python floats), applied as float scalars.
-  const double bc1 = 1.0 - std::pow(cfg_.beta1, (double)t_);
-  const double bc2 = 1.0 - std::pow(cfg_.beta2, (double)t_);
-  AdamWScalars s;
-  s.step_size = (float)((double)lr / bc1);
-  s.bc2_sqrt = (float)std::sqrt(bc2);
-  s.b1 = (float)cfg_.beta1, s.b2 = (float)cfg_.beta2, s.eps = (float)cfg_.eps;
-  s.omb1 = (float)(1.0 - cfg_.beta1), s.omb2 = (float)(1.0 - cfg_.beta2);
+  const AdamWScalars s = scalars(cfg_, lr, t_);
   // All tensors cut into fixed chunks, one parallel_for over the chunks: a single pool
   // wake-up per step and balanced threads. Elements are independent, so the result does
   // not depend on the thread count or on how chunks are dealt out.
@@ -113,17 +125,30 @@ void AdamW::step(std::vector<Param>& params, float lr) {
 void AdamW::save(const std::filesystem::path& path, const std::vector<Param>& params) const {
   check(params.size() == m_.size(), "AdamW::save: parameter count mismatch");
   std::vector<TensorRef> refs;
+  std::vector<const float*> m, v;
   for (size_t i = 0; i < params.size(); ++i) {
-    refs.push_back({params[i].name + ".exp_avg", params[i].shape, m_[i].data()});
-    refs.push_back({params[i].name + ".exp_avg_sq", params[i].shape, v_[i].data()});
+    m.push_back(m_[i].data());
+    v.push_back(v_[i].data());
+  }
+  save_adamw_state(path, params, m, v, t_, cfg_);
+}
+
+void save_adamw_state(const std::filesystem::path& path, const std::vector<Param>& params,
+                      const std::vector<const float*>& m, const std::vector<const float*>& v, int64_t t,
+                      const AdamWConfig& cfg) {
+  check(m.size() == params.size() && v.size() == params.size(), "AdamW::save: parameter count mismatch");
+  std::vector<TensorRef> refs;
+  for (size_t i = 0; i < params.size(); ++i) {
+    refs.push_back({params[i].name + ".exp_avg", params[i].shape, m[i]});
+    refs.push_back({params[i].name + ".exp_avg_sq", params[i].shape, v[i]});
   }
   std::map<std::string, std::string> meta = {
       {"format", "veritas-adamw"},
-      {"step", std::to_string(t_)},
-      {"beta1", std::to_string(cfg_.beta1)},
-      {"beta2", std::to_string(cfg_.beta2)},
-      {"eps", std::to_string(cfg_.eps)},
-      {"weight_decay", std::to_string(cfg_.weight_decay)},
+      {"step", std::to_string(t)},
+      {"beta1", std::to_string(cfg.beta1)},
+      {"beta2", std::to_string(cfg.beta2)},
+      {"eps", std::to_string(cfg.eps)},
+      {"weight_decay", std::to_string(cfg.weight_decay)},
   };
   save_safetensors(path, refs, meta);
 }

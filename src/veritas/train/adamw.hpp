@@ -58,6 +58,17 @@ class AdamW {
   std::vector<char> decay_;
 };
 
+// Writes optimizer.safetensors (AdamW::save's format) from moments given per parameter:
+// ZeRO-1 writes the moments it gathered into flat buffers without copying them.
+void save_adamw_state(const std::filesystem::path& path, const std::vector<Param>& params,
+                      const std::vector<const float*>& m, const std::vector<const float*>& v, int64_t t,
+                      const AdamWConfig& cfg);
+
+// AdamW::step's update of n consecutive elements of one tensor (ZeRO-1 updates its shard
+// with it); t is the step count including this update. The same bits as step().
+void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr,
+                  const AdamWConfig& cfg, int64_t t);
+
 // sqrt(sum of squared gradients over all params), accumulated in double over fixed-size
 // blocks summed in order: the same value for any thread count.
 double grad_global_norm(const std::vector<Param>& params);

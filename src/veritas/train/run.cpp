@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
+#include "veritas/train/dist.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
@@ -87,6 +89,9 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
   }
   const fs::path out = cfg.out_dir;
   std::error_code ec;
+  // Several ranks (mpirun / srun): rank 0 logs and writes; all train and checkpoint together.
+  Dist& dist = Dist::world();
+  const bool lead = dist.rank() == 0;
   if (opt.resume) {
     (void)find_checkpoint(out);  // clear error when there is nothing to resume
     cfg.init_from.clear();       // the checkpoint holds the weights
@@ -94,10 +99,13 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
     check(!fs::exists(out / "checkpoint", ec) && !fs::exists(out / "checkpoint.old", ec),
           out.string() + " already holds a checkpoint: pass --resume to continue it, or choose another --out");
   }
-  fs::create_directories(out);
-  // Leftovers of a run killed while writing a checkpoint.
-  for (const auto& e : fs::directory_iterator(out))
-    if (e.is_directory() && e.path().filename().string().rfind("tmp-", 0) == 0) fs::remove_all(e.path());
+  dist.barrier();  // every rank has looked before rank 0 changes the folder
+  if (lead) {
+    fs::create_directories(out);
+    // Leftovers of a run killed while writing a checkpoint.
+    for (const auto& e : fs::directory_iterator(out))
+      if (e.is_directory() && e.path().filename().string().rfind("tmp-", 0) == 0) fs::remove_all(e.path());
+  }
 
   Trainer tr(cfg);
   cfg = tr.config();
@@ -105,32 +113,45 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
   const fs::path metrics_path = out / "metrics.jsonl", svg_path = out / "loss.svg";
   if (opt.resume) {
     tr.load_checkpoint(out);
-    std::fprintf(stderr, "train: resuming %s at step %lld of %lld\n", out.string().c_str(),
-                 (long long)tr.step_count(), (long long)cfg.steps);
+    if (lead)
+      std::fprintf(stderr, "train: resuming %s at step %lld of %lld\n", out.string().c_str(),
+                   (long long)tr.step_count(), (long long)cfg.steps);
   }
-  trim_metrics(metrics_path, tr.step_count(), hist);
-  std::FILE* mf = std::fopen(metrics_path.c_str(), "ab");
-  check(mf != nullptr, "cannot open " + metrics_path.string());
+  std::FILE* mf = nullptr;
+  if (lead) {
+    trim_metrics(metrics_path, tr.step_count(), hist);
+    mf = std::fopen(metrics_path.c_str(), "ab");
+    check(mf != nullptr, "cannot open " + metrics_path.string());
+  }
   struct Closer {
     std::FILE* f;
-    ~Closer() { std::fclose(f); }
+    ~Closer() {
+      if (f) std::fclose(f);
+    }
   } closer{mf};
 
-  std::fprintf(stderr, "train: model %lld parameters, %d layers, hidden %d; %d x %d tokens x %d accum per step\n",
-               (long long)cfg.model.num_params(), cfg.model.num_hidden_layers, cfg.model.hidden_size, cfg.batch,
-               cfg.seq, cfg.accum);
+  if (lead)
+    std::fprintf(stderr, "train: model %lld parameters, %d layers, hidden %d; %d x %d tokens x %d accum per step\n",
+                 (long long)cfg.model.num_params(), cfg.model.num_hidden_layers, cfg.model.hidden_size, cfg.batch,
+                 cfg.seq, cfg.accum);
+  if (lead && dist.multi())
+    std::fprintf(stderr, "train: %d ranks (global batch %d sequences)%s\n", dist.size(), cfg.batch * dist.size(),
+                 cfg.zero ? ", ZeRO-1" : "");
 
   RunResult res;
   const double elapsed0 = tr.elapsed();
   Timer timer;
   int64_t tokens = 0;
   int64_t last_saved = tr.step_count();
-  Progress bar("train", cfg.steps, "step");
-  bar.update(tr.step_count());
+  std::optional<Progress> bar;
+  if (lead) {
+    bar.emplace("train", cfg.steps, "step");
+    bar->update(tr.step_count());
+  }
   auto save = [&] {
     tr.set_elapsed(elapsed0 + timer.seconds());
     tr.save_checkpoint(out);
-    write_loss_svg(svg_path, hist);
+    if (lead) write_loss_svg(svg_path, hist);
     last_saved = tr.step_count();
   };
   while (tr.step_count() < cfg.steps) {
@@ -146,31 +167,42 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
         res.final_val_loss = vl;
       }
     }
+    if (dist.multi()) {
+      rec["ranks"] = dist.size();
+      rec["step_seconds"] = s.seconds;
+      rec["comm_seconds"] = s.comm_seconds;  // blocked on the gradient reduction
+    }
     rec["tokens_per_s"] = secs > 0 ? tokens / secs : 0.0;
     rec["elapsed"] = elapsed0 + secs;
     hist.add(rec);
-    const std::string line = rec.dump() + "\n";
-    check(std::fwrite(line.data(), 1, line.size(), mf) == line.size() && std::fflush(mf) == 0,
-          "cannot write " + metrics_path.string());
     ++res.steps_done;
-    std::string status = "loss " + fmt("%.4f", s.loss) + " lr " + fmt("%.2e", s.lr) + " " +
-                         fmt("%.0f", secs > 0 ? tokens / secs : 0.0) + " tok/s";
-    if (rec.contains("val_loss")) status += " val " + fmt("%.4f", rec["val_loss"].get<double>());
-    bar.update(s.step, status);
+    if (lead) {
+      const std::string line = rec.dump() + "\n";
+      check(std::fwrite(line.data(), 1, line.size(), mf) == line.size() && std::fflush(mf) == 0,
+            "cannot write " + metrics_path.string());
+      std::string status = "loss " + fmt("%.4f", s.loss) + " lr " + fmt("%.2e", s.lr) + " " +
+                           fmt("%.0f", secs > 0 ? tokens / secs : 0.0) + " tok/s";
+      if (rec.contains("val_loss")) status += " val " + fmt("%.4f", rec["val_loss"].get<double>());
+      bar->update(s.step, status);
+    }
     if (cfg.save_every > 0 && s.step % cfg.save_every == 0 && s.step < cfg.steps) save();
     if (cfg.step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(cfg.step_delay_ms));
-    const bool out_of_time = cfg.time_limit > 0 && timer.seconds() >= cfg.time_limit;
-    const bool asked = opt.should_stop && opt.should_stop();
+    // The ranks agree on stopping (a clock or a signal seen by one rank stops them all).
+    const int why = dist.max((cfg.time_limit > 0 && timer.seconds() >= cfg.time_limit ? 1 : 0) |
+                             (opt.should_stop && opt.should_stop() ? 2 : 0));
+    const bool out_of_time = why & 1, asked = why & 2;
     if ((out_of_time || asked) && tr.step_count() < cfg.steps) {
       res.stopped_early = true;
-      std::fprintf(stderr, "\ntrain: %s at step %lld; checkpointing (continue with --resume)\n",
+      if (lead) std::fprintf(stderr, "\ntrain: %s at step %lld; checkpointing (continue with --resume)\n",
                    out_of_time ? "time limit reached" : "stop requested", (long long)tr.step_count());
       break;
     }
   }
-  if (last_saved != tr.step_count() || !fs::exists(out / "checkpoint", ec)) save();
-  else write_loss_svg(svg_path, hist);
-  bar.finish(res.steps_done ? "loss " + fmt("%.4f", res.final_loss) : "");
+  // Rank 0's view decides (another rank may not see the new folder yet).
+  if (dist.max(last_saved != tr.step_count() || (lead && !fs::exists(out / "checkpoint", ec)))) save();
+  else if (lead) write_loss_svg(svg_path, hist);
+  if (!lead) return res;
+  bar->finish(res.steps_done ? "loss " + fmt("%.4f", res.final_loss) : "");
   std::fprintf(stderr, "train: step %lld/%lld, checkpoint in %s, metrics in %s\n", (long long)tr.step_count(),
                (long long)cfg.steps, (out / "checkpoint").string().c_str(), metrics_path.string().c_str());
   return res;

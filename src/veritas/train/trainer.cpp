@@ -14,6 +14,7 @@
 #include "veritas/data/shards.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/train/dist.hpp"
 #include "veritas/train/sft.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
@@ -90,6 +91,7 @@ TrainConfig TrainConfig::from_json(const json& j, const TrainConfig& base) {
     else if (k == "threads") c.threads = num<int>(v, key);
     else if (k == "time_limit") c.time_limit = num<double>(v, key);
     else if (k == "step_delay_ms") c.step_delay_ms = num<double>(v, key);
+    else if (k == "zero") c.zero = num<int>(v, key);
     else throw Error("train config: unknown setting \"" + k + "\"");
   }
   return c;
@@ -121,7 +123,8 @@ json TrainConfig::to_json() const {
               {"seed", seed},
               {"threads", threads},
               {"time_limit", time_limit},
-              {"step_delay_ms", step_delay_ms}};
+              {"step_delay_ms", step_delay_ms},
+              {"zero", zero}};
 }
 
 void TrainConfig::validate() const {
@@ -145,6 +148,7 @@ void TrainConfig::validate() const {
   if (threads < 0) bad("threads must be >= 0");
   if (!(time_limit >= 0)) bad("time_limit must be >= 0");
   if (!(step_delay_ms >= 0)) bad("step_delay_ms must be >= 0");
+  if (zero != 0 && zero != 1) bad("zero must be 0 (off) or 1 (ZeRO-1: optimizer state sharded)");
   model.validate();
 }
 
@@ -181,7 +185,37 @@ class ShardSource : public BatchSource {
   int B_, T_;
 };
 
+class RankSlice : public BatchSource {
+ public:
+  RankSlice(std::unique_ptr<BatchSource> inner, int B, int rank) : inner_(std::move(inner)), B_(B), rank_(rank) {}
+  void next(Batch& b) override {
+    inner_->next(full_);
+    check(full_.B >= (rank_ + 1) * B_, "data-parallel batch: the source gave " + std::to_string(full_.B) +
+                                          " rows, rank " + std::to_string(rank_) + " needs rows up to " +
+                                          std::to_string((rank_ + 1) * B_));
+    const size_t n = (size_t)B_ * full_.T, off = (size_t)rank_ * n;
+    b.B = B_;
+    b.T = full_.T;
+    b.inputs.assign(full_.inputs.begin() + off, full_.inputs.begin() + off + n);
+    b.targets.assign(full_.targets.begin() + off, full_.targets.begin() + off + n);
+    if (full_.mask.empty()) b.mask.clear();
+    else b.mask.assign(full_.mask.begin() + off, full_.mask.begin() + off + n);
+  }
+  json state() const override { return inner_->state(); }
+  void set_state(const json& s) override { inner_->set_state(s); }
+  void reset() override { inner_->reset(); }
+
+ private:
+  std::unique_ptr<BatchSource> inner_;
+  int B_, rank_;
+  Batch full_;
+};
+
 }  // namespace
+
+std::unique_ptr<BatchSource> make_rank_slice(std::unique_ptr<BatchSource> inner, int B, int rank) {
+  return std::make_unique<RankSlice>(std::move(inner), B, rank);
+}
 
 std::unique_ptr<BatchSource> make_shard_source(const std::vector<std::filesystem::path>& shards, int B, int T,
                                                uint64_t seed, bool sequential) {
@@ -235,7 +269,8 @@ static json read_json_file(const std::filesystem::path& p) {
 
 // ---------------------------------------------------------------- trainer
 
-Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), rng_(cfg_.seed ^ 0x7261696e2d726e67ULL) {
+Trainer::Trainer(TrainConfig cfg)
+    : cfg_(std::move(cfg)), rng_(cfg_.seed ^ 0x7261696e2d726e67ULL), dist_(&Dist::world()) {
   if (!cfg_.init_from.empty()) {
     auto ck = find_checkpoint(cfg_.init_from);
     cfg_.model = ModelConfig::load(ck / "config.json");
@@ -245,7 +280,13 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), rng_(cfg_.seed ^ 0x726
   if (!cfg_.init_from.empty()) model_->load(find_checkpoint(cfg_.init_from) / "model.safetensors");
   else model_->init_weights(cfg_.seed);
   model_->zero_grad();
-  opt_ = AdamW(model_->params(), cfg_.adamw);
+  if (cfg_.zero == 0) opt_ = AdamW(model_->params(), cfg_.adamw);
+  else zero_init();
+  // With several ranks the train source draws the global batch and this rank keeps its rows.
+  const int ranks = dist_->size();
+  auto own_rows = [&](std::unique_ptr<BatchSource> src) {
+    return ranks > 1 ? make_rank_slice(std::move(src), cfg_.batch, dist_->rank()) : std::move(src);
+  };
 
   const int vocab = cfg_.model.vocab_size;
   if (!cfg_.sft.empty()) {
@@ -253,25 +294,25 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), rng_(cfg_.seed ^ 0x726
     Tokenizer tok = Tokenizer::load(cfg_.tokenizer);
     check(tok.vocab_size() <= vocab, "tokenizer " + cfg_.tokenizer + " has " + std::to_string(tok.vocab_size()) +
                                          " tokens, more than the model's vocab_size " + std::to_string(vocab));
-    auto build = [&](const std::string& path, uint64_t seed, bool seq) {
+    auto build = [&](const std::string& path, uint64_t seed, bool seq, int B) {
       std::vector<SftExample> ex;
       for (const auto& p : load_sft_jsonl(path)) ex.push_back(make_sft_example(tok, p));
-      return std::make_unique<SftSource>(std::move(ex), cfg_.batch, cfg_.seq, tok.eot_id(), seed, seq);
+      return std::make_unique<SftSource>(std::move(ex), B, cfg_.seq, tok.eot_id(), seed, seq);
     };
-    train_ = build(cfg_.sft, cfg_.seed, false);
-    if (!cfg_.sft_val.empty()) val_ = build(cfg_.sft_val, cfg_.seed, true);
+    train_ = own_rows(build(cfg_.sft, cfg_.seed, false, cfg_.batch * ranks));
+    if (!cfg_.sft_val.empty()) val_ = build(cfg_.sft_val, cfg_.seed, true, cfg_.batch);
   } else if (!cfg_.data_dir.empty()) {
     auto tr = find_shards(cfg_.data_dir, "train_");
     check(!tr.empty(), "no train_*.bin shards in " + cfg_.data_dir);
     auto va = find_shards(cfg_.data_dir, "val_");
-    auto tsrc = std::make_unique<ShardSource>(tr, cfg_.batch, cfg_.seq, cfg_.seed, false);
+    auto tsrc = std::make_unique<ShardSource>(tr, cfg_.batch * ranks, cfg_.seq, cfg_.seed, false);
     // An id past the embedding table would read out of bounds: refuse it up front.
     auto check_vocab = [&](int32_t max_id, const std::string& what) {
       check(max_id < vocab, what + " in " + cfg_.data_dir + " hold token id " + std::to_string(max_id) +
                                 " but the model's vocab_size is " + std::to_string(vocab));
     };
     check_vocab(tsrc->max_token(), "train shards");
-    train_ = std::move(tsrc);
+    train_ = own_rows(std::move(tsrc));
     if (!va.empty()) {
       auto vsrc = std::make_unique<ShardSource>(va, cfg_.batch, cfg_.seq, cfg_.seed, true);
       check_vocab(vsrc->max_token(), "validation shards");
@@ -308,23 +349,58 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
     w[i] = b.weight();
     total_w += w[i];
   }
+  Dist& d = *dist_;
+  d.sum(&total_w, 1);  // every rank's shares then add up to one over the global batch
   check(total_w > 0, "Trainer::step_on: every target is masked out");
   model_->zero_grad();
+  // Several ranks without ZeRO: each layer's gradients are summed as soon as the last
+  // backward pass finishes them, while it goes on with the layers below.
+  const bool overlap = d.multi() && cfg_.zero == 0;
+  size_t last = micro.size();
+  for (size_t i = 0; i < micro.size(); ++i)
+    if (w[i] > 0) last = i;
+  size_t buckets = 0;
   double loss = 0;
   int64_t tokens = 0;
   for (size_t i = 0; i < micro.size(); ++i) {
     if (w[i] <= 0) continue;
     const Batch& b = micro[i];
     const float share = (float)(w[i] / total_w);
-    const float l = model_->forward_backward(b.inputs.data(), b.targets.data(), b.mask.empty() ? nullptr : b.mask.data(),
-                                             b.B, b.T, share);
+    if (overlap && i == last)
+      model_->set_grad_ready_hook([&](size_t first, size_t end) {
+        auto& ps = model_->params();
+        d.start_sum(ps[first].grad, ps[end - 1].grad + ps[end - 1].size - ps[first].grad);
+        d.progress();
+        ++buckets;
+      });
+    float l;
+    try {
+      l = model_->forward_backward(b.inputs.data(), b.targets.data(), b.mask.empty() ? nullptr : b.mask.data(), b.B,
+                                   b.T, share);
+    } catch (...) {
+      model_->set_grad_ready_hook(nullptr);
+      throw;
+    }
+    model_->set_grad_ready_hook(nullptr);
     loss += (double)l * share;
     if (b.mask.empty()) tokens += (int64_t)b.B * b.T;
     else for (float m : b.mask) tokens += m != 0.0f;
   }
+  Timer comm;
+  if (overlap && buckets == 0) reduce_all_gradients();  // this rank had nothing to add
+  d.wait();
+  if (d.multi()) {
+    double lt[2] = {loss, (double)tokens};
+    d.sum(lt, 2);
+    loss = lt[0];
+    tokens = (int64_t)lt[1];
+  }
   check(std::isfinite(loss), "training loss is not finite at step " + std::to_string(step_ + 1) +
                                  " (learning rate too high?)");
+  double comm_s = comm.seconds();
   StepStats s = apply_gradients(loss, tokens);
+  if (cfg_.zero) comm_s += zero_comm_;
+  s.comm_seconds = d.multi() ? comm_s : 0.0;
   s.seconds = t.seconds();
   return s;
 }
@@ -332,10 +408,14 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
 StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
   auto& params = model_->params();
   StepStats s;
-  s.grad_norm = clip_grad_norm(params, cfg_.clip);
-  check(std::isfinite(s.grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
   s.lr = cfg_.schedule().lr_at(step_);
-  opt_.step(params, (float)s.lr);
+  if (cfg_.zero) {
+    zero_update((float)s.lr, s.grad_norm);
+  } else {
+    s.grad_norm = clip_grad_norm(params, cfg_.clip);
+    check(std::isfinite(s.grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
+    opt_.step(params, (float)s.lr);
+  }
   model_->zero_grad();
   ++step_;
   s.step = step_;
@@ -363,6 +443,13 @@ static const char* kStateFormat = "veritas-train-state";
 
 void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
   namespace fs = std::filesystem;
+  // ZeRO-1: the moments are gathered on rank 0, which writes the one-process layout.
+  std::vector<float> gm, gv;
+  if (cfg_.zero) zero_gather(gm, gv);
+  if (dist_->rank() != 0) {
+    dist_->barrier();  // returns once rank 0 has written
+    return;
+  }
   fs::create_directories(run_dir);
   const fs::path final_dir = run_dir / "checkpoint", old_dir = run_dir / "checkpoint.old";
   const fs::path tmp = run_dir / ("tmp-" + std::to_string(step_) + "-" + std::to_string(::getpid()));
@@ -371,7 +458,8 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
 
   cfg_.model.save(tmp / "config.json");
   model_->save(tmp / "model.safetensors");
-  opt_.save(tmp / "optimizer.safetensors", model_->params());
+  if (cfg_.zero) zero_save(tmp / "optimizer.safetensors", gm, gv);
+  else opt_.save(tmp / "optimizer.safetensors", model_->params());
   std::vector<std::string> files = {"config.json", "model.safetensors", "optimizer.safetensors"};
   if (!cfg_.tokenizer.empty()) {
     atomic_write_file(tmp / "tokenizer.json", read_file(cfg_.tokenizer));  // so the checkpoint is self-contained
@@ -423,6 +511,7 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
     if (fs::is_symlink(link, ec) || fs::exists(link, ec)) continue;
     fs::create_symlink(fs::path("checkpoint") / f, link, ec);
   }
+  dist_->barrier();
 }
 
 void Trainer::load_checkpoint(const std::filesystem::path& run_dir) {
@@ -452,11 +541,14 @@ void Trainer::load_checkpoint(const std::filesystem::path& run_dir) {
     check(mc.to_json() == cfg_.model.to_json(),
           dir.string() + "/config.json: the checkpoint's model shape differs from the configured one");
     model_->load(dir / "model.safetensors");
-    opt_.load(dir / "optimizer.safetensors", model_->params());
+    AdamW loaded;  // ZeRO-1 keeps only this rank's range of it
+    AdamW& opt = cfg_.zero ? loaded : opt_;
+    opt.load(dir / "optimizer.safetensors", model_->params());
     const int64_t step = st.at("step").get<int64_t>();
-    check(step >= 0 && opt_.step_count() == step,
+    check(step >= 0 && opt.step_count() == step,
           where + ": step " + std::to_string(step) + " does not match the optimizer's " +
-              std::to_string(opt_.step_count()));
+              std::to_string(opt.step_count()));
+    if (cfg_.zero) zero_take(loaded);
     std::array<uint64_t, 4> rs;
     for (int i = 0; i < 4; ++i) rs[i] = st.at("rng").at(i).get<uint64_t>();
     rng_.set_state(rs);

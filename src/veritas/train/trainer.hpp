@@ -27,6 +27,8 @@
 
 namespace veritas {
 
+class Dist;
+
 struct TrainConfig {
   ModelConfig model;
   std::string data_dir;   // shards train_*.bin (and val_*.bin for validation)
@@ -49,6 +51,7 @@ struct TrainConfig {
   int threads = 0;          // 0 = all cores
   double time_limit = 0;    // seconds; stop cleanly (with a checkpoint) when reached; 0 = none
   double step_delay_ms = 0; // testing only: sleep after each step so a test can kill mid-run
+  int zero = 0;             // 1 = ZeRO-1: AdamW moments sharded across the ranks (docs/scale.md)
 
   // Keys are the flag names with '_' (e.g. "weight_decay", "eval_every"); "model" holds
   // Hugging Face config.json fields. Unknown keys are an error (typos must not pass).
@@ -76,6 +79,11 @@ class BatchSource {
   virtual void reset() = 0;  // back to the start (validation passes)
 };
 
+// Rank `rank` of a data-parallel job reads rows [rank*B, (rank+1)*B) of each batch of
+// `inner`, which draws the global batch (ranks x B rows): the ranks' windows are disjoint
+// and the global batches are those of one process reading ranks x B rows.
+std::unique_ptr<BatchSource> make_rank_slice(std::unique_ptr<BatchSource> inner, int B, int rank);
+
 // Token shards through data/shards.hpp DataLoader.
 std::unique_ptr<BatchSource> make_shard_source(const std::vector<std::filesystem::path>& shards, int B, int T,
                                                uint64_t seed, bool sequential);
@@ -89,6 +97,7 @@ struct StepStats {
   double grad_norm = 0;  // before clipping
   int64_t tokens = 0;    // target tokens processed
   double seconds = 0;
+  double comm_seconds = 0;  // data parallel: time spent waiting for the gradient sums
 };
 
 class Trainer {
@@ -105,10 +114,15 @@ class Trainer {
   StepStats step();
   // One optimizer step over the given micro-batches (each at most batch x seq).
   // Gradients are weighted by each micro-batch's mask sum, so accumulating two halves
-  // equals one full batch.
+  // equals one full batch. With several ranks (Dist::world()) the micro-batches are this
+  // rank's share: weights, gradients (one reduction per layer, started during the
+  // backward pass), loss and tokens are summed over the ranks, and every rank
+  // applies the same update. Every rank must call it the same number of times.
   StepStats step_on(const std::vector<Batch>& micro);
   // For callers that computed gradients themselves (model().forward_backward): clip,
-  // schedule, AdamW, zero the gradients. `loss` is only reported back.
+  // schedule, AdamW, zero the gradients. `loss` is only reported back. With several
+  // ranks the gradients must already be summed over them (step_on does that), except
+  // under ZeRO-1, which sums them here.
   StepStats apply_gradients(double loss, int64_t tokens);
 
   // Mean loss over cfg.eval_batches batches of the validation source from its start
@@ -116,11 +130,14 @@ class Trainer {
   double evaluate();
 
   // Atomic: writes dir/tmp-<step>-<pid>/, fsyncs it, then swaps it with dir/checkpoint.
+  // With several ranks every rank calls it; rank 0 writes (the same files as one process
+  // would, so any number of ranks can resume them).
   void save_checkpoint(const std::filesystem::path& run_dir);
   // Restores model, optimizer, step, sources and RNG from run_dir/checkpoint (resume).
   void load_checkpoint(const std::filesystem::path& run_dir);
 
   int64_t step_count() const { return step_; }
+  Dist& dist() { return *dist_; }
   Model& model() { return *model_; }
   AdamW& optimizer() { return opt_; }
   const TrainConfig& config() const { return cfg_; }
@@ -143,6 +160,19 @@ class Trainer {
   int64_t step_ = 0;
   double elapsed_before_ = 0;
   nlohmann::json extra_;
+  Dist* dist_ = nullptr;
+  // ZeRO-1: this rank's range [zb_, ze_) of the flat parameter vector, its AdamW moments
+  // and its part of the summed gradients (opt_ then stays empty).
+  int64_t zb_ = 0, ze_ = 0, zt_ = 0;
+  std::vector<float> zm_, zv_, zg_;
+  double zero_comm_ = 0;  // seconds in the last update's reduce-scatter and all-gather
+  void zero_init();
+  void zero_update(float lr, double& grad_norm);
+  void reduce_all_gradients();
+  // Collective: the whole moments, flat, on rank 0 (empty elsewhere).
+  void zero_gather(std::vector<float>& m, std::vector<float>& v);
+  void zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v);
+  void zero_take(const AdamW& full);  // keeps this rank's range of a loaded state
 };
 
 // Where a run folder's current checkpoint is: run_dir/checkpoint, or the previous one

@@ -1,0 +1,111 @@
+// The Trainer's data-parallel parts (train/dist.hpp, docs/scale.md): summing the
+// gradients over the ranks, and ZeRO-1, which shards AdamW's moments: the ranks
+// reduce-scatter the gradients, each updates its range of the flat parameter vector
+// with its moments, and an all-gather hands every rank the whole updated model.
+#include <algorithm>
+#include <cmath>
+
+#include "veritas/train/dist.hpp"
+#include "veritas/train/trainer.hpp"
+#include "veritas/util/error.hpp"
+#include "veritas/util/timer.hpp"
+
+namespace veritas {
+
+namespace {
+int64_t flat_size(const std::vector<Param>& ps) {
+  int64_t n = 0;
+  for (const auto& p : ps) n += p.size;
+  return n;
+}
+}  // namespace
+
+void Trainer::reduce_all_gradients() {
+  // The buckets and their order are those of Model::set_grad_ready_hook, so every rank
+  // issues the same reductions whether or not its backward pass ran.
+  auto& ps = model_->params();
+  auto start = [&](size_t first, size_t end) {
+    dist_->start_sum(ps[first].grad, ps[end - 1].grad + ps[end - 1].size - ps[first].grad);
+  };
+  const size_t L = (size_t)cfg_.model.num_hidden_layers;
+  start(1 + 9 * L, ps.size());
+  for (size_t l = L; l-- > 0;) start(1 + 9 * l, 10 + 9 * l);
+  start(0, 1);
+}
+
+void Trainer::zero_init() {
+  auto [b, e] = dist_->range(flat_size(model_->params()), dist_->rank());
+  zb_ = b, ze_ = e, zt_ = 0;
+  zm_.assign((size_t)(e - b), 0.0f);
+  zv_.assign((size_t)(e - b), 0.0f);
+  zg_.assign((size_t)(e - b), 0.0f);
+}
+
+void Trainer::zero_update(float lr, double& grad_norm) {
+  auto& ps = model_->params();
+  const int64_t n = flat_size(ps);
+  Timer comm;
+  dist_->reduce_scatter(ps[0].grad, zg_.data(), n);
+  zero_comm_ = comm.seconds();
+  // The global norm from each rank's sum of squares (double, in element order).
+  double ss = 0;
+  for (float g : zg_) ss += (double)g * (double)g;
+  dist_->sum(&ss, 1);
+  grad_norm = std::sqrt(ss);
+  check(std::isfinite(grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
+  if (cfg_.clip > 0 && grad_norm > cfg_.clip) {  // as clip_grad_norm
+    const float scale = (float)(cfg_.clip / (grad_norm + 1e-6));
+    for (float& g : zg_) g *= scale;
+  }
+  ++zt_;
+  int64_t off = 0;
+  for (auto& p : ps) {
+    const int64_t lo = std::max(off, zb_), hi = std::min(off + p.size, ze_);
+    if (lo < hi) {
+      const size_t k = (size_t)(lo - zb_);
+      adamw_update(ps[0].data + lo, zg_.data() + k, zm_.data() + k, zv_.data() + k, hi - lo, adamw_decays(p), lr,
+                   cfg_.adamw, zt_);
+    }
+    off += p.size;
+  }
+  comm.reset();
+  dist_->all_gather(ps[0].data, n);
+  zero_comm_ += comm.seconds();
+}
+
+void Trainer::zero_gather(std::vector<float>& m, std::vector<float>& v) {
+  const int64_t n = flat_size(model_->params());
+  const bool root = dist_->rank() == 0;
+  m.assign(root ? (size_t)n : 0, 0.0f);
+  v.assign(root ? (size_t)n : 0, 0.0f);
+  dist_->gather(zm_.data(), m.data(), n, 0);
+  dist_->gather(zv_.data(), v.data(), n, 0);
+}
+
+void Trainer::zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v) {
+  auto& ps = model_->params();
+  std::vector<const float*> pm, pv;
+  int64_t off = 0;
+  for (const auto& p : ps) {
+    pm.push_back(m.data() + off);
+    pv.push_back(v.data() + off);
+    off += p.size;
+  }
+  save_adamw_state(path, ps, pm, pv, zt_, cfg_.adamw);
+}
+
+void Trainer::zero_take(const AdamW& full) {
+  auto& ps = model_->params();
+  int64_t off = 0;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const int64_t lo = std::max(off, zb_), hi = std::min(off + ps[i].size, ze_);
+    if (lo < hi) {
+      std::copy(full.m()[i].begin() + (lo - off), full.m()[i].begin() + (hi - off), zm_.begin() + (lo - zb_));
+      std::copy(full.v()[i].begin() + (lo - off), full.v()[i].begin() + (hi - off), zv_.begin() + (lo - zb_));
+    }
+    off += ps[i].size;
+  }
+  zt_ = full.step_count();
+}
+
+}  // namespace veritas
