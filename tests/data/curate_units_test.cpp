@@ -16,6 +16,7 @@
 #include "veritas/data/dedup.hpp"
 #include "veritas/data/hygiene.hpp"
 #include "veritas/data/jsonl.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/data/langid.hpp"
 #include "veritas/data/normalize.hpp"
 #include "veritas/util/error.hpp"
@@ -38,7 +39,7 @@ void write_raw(const fs::path& p, const std::string& bytes) {
 }
 
 std::vector<std::string> read_all(const std::string& path, size_t max_line = 1 << 20, int* too_long_count = nullptr) {
-  JsonlReader r(path, max_line);
+  LineReader r(path, max_line);
   std::vector<std::string> lines;
   std::string l;
   bool tl;
@@ -91,7 +92,7 @@ TEST(Jsonl, CorruptCompressedStreamThrowsWithPath) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("bad.zst"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(JsonlReader("/nonexistent/file.jsonl"), Error);
+  EXPECT_THROW(LineReader("/nonexistent/file.jsonl"), Error);
 }
 
 TEST(Hygiene, EveryProblemHasItsReason) {

@@ -13,6 +13,7 @@
 
 #include "veritas/data/hash_counter.hpp"
 #include "veritas/util/config.hpp"
+#include "veritas/util/hash.hpp"
 #include "veritas/util/text.hpp"
 
 namespace veritas {
@@ -232,7 +233,6 @@ struct Line {
 };
 
 
-constexpr uint64_t kFnvBasis = 1469598103934665603ULL, kFnvPrime = 1099511628211ULL;
 
 // ASCII byte -> its lower-case form for letters and digits (0 for anything else), plus
 // 0x100 for letters.

@@ -1,0 +1,30 @@
+#pragma once
+// FNV-1a, the one small string hash used for seeds and split keys (stable across runs
+// and platforms, unlike std::hash).
+#include <cstdint>
+#include <string_view>
+
+namespace veritas {
+
+constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;  // 1469598103934665603
+constexpr uint64_t kFnvPrime = 0x100000001b3ULL;       // 1099511628211
+
+// One byte into a running FNV-1a hash (for hot loops that hash as they scan).
+constexpr uint64_t fnv1a_step(uint64_t h, unsigned char c) { return (h ^ c) * kFnvPrime; }
+
+constexpr uint64_t fnv1a(std::string_view s) {
+  uint64_t h = kFnvBasis;
+  for (char c : s) h = fnv1a_step(h, (unsigned char)c);
+  return h;
+}
+
+// fnv1a with a final avalanche, so that keys differing in one digit spread over buckets.
+constexpr uint64_t fnv1a_mixed(std::string_view s) {
+  uint64_t h = fnv1a(s);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
+}
+
+}  // namespace veritas
