@@ -36,7 +36,6 @@ CorpusStats build_default_corpus(const std::filesystem::path& out) {
   // The bible command prints "Book N" headings, then numbered verses; one document a chapter.
   std::string kjv = sources::kjv_text("bible", "-l100000");  // one verse a line
   std::string title, body;
-  size_t pos = 0;
   auto flush = [&] {
     while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.pop_back();
     std::string id = "kjv-" + title;  // "kjv-Genesis-1"
@@ -44,16 +43,13 @@ CorpusStats build_default_corpus(const std::filesystem::path& out) {
     emit(f, st, id, body, "bible-kjv", "en", title);
     body.clear();
   };
-  while (pos < kjv.size()) {
-    size_t nl = kjv.find('\n', pos);
-    if (nl == std::string::npos) nl = kjv.size();
-    std::string line = kjv.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (line.empty()) continue;
+  sources::for_each_line(kjv, [&](std::string_view text) {
+    std::string line(text);
+    if (line.empty()) return;
     if (line[0] != ' ' && !(line[0] >= '0' && line[0] <= '9')) {  // a chapter heading
       flush();
       title = line;
-      continue;
+      return;
     }
     size_t a = line.find_first_not_of(' ');
     size_t b = line.find(' ', a);  // drop the verse number
@@ -62,18 +58,13 @@ CorpusStats build_default_corpus(const std::filesystem::path& out) {
     else if (a != std::string::npos)
       line = line.substr(a);
     body += line + "\n";
-  }
+  });
   flush();
 
   for (const char* name : {"tang300", "song100"}) {
     std::string text = sources::strip_ansi(read_file(zh_dir + name));
-    size_t p = 0;
     int k = 0;
-    while (p < text.size()) {
-      size_t e = text.find("\n%\n", p);
-      if (e == std::string::npos) e = text.size();
-      std::string poem = text.substr(p, e - p);
-      p = e + 3;
+    for (std::string& poem : sources::fortune_records(text)) {
       while (!poem.empty() && (poem.back() == '\n' || poem.back() == '%')) poem.pop_back();
       size_t nl = poem.find('\n');
       std::string t = nl == std::string::npos ? "" : poem.substr(0, nl);

@@ -113,6 +113,7 @@ struct Pipeline {
 
   Pipeline(const CurateOptions& opt) {
     const json& c = opt.config;
+    check_curation_config_keys(c);
     hyg = HygieneConfig::from_json(section(c, "input"));
     vis = VisibilityConfig::from_json(section(c, "visibility"), opt.config_dir);
     norm = NormalizeConfig::from_json(section(c, "normalize"));

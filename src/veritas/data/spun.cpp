@@ -45,18 +45,12 @@ std::unique_ptr<SpunModel> SpunModel::build() {
     im.zh.bi.build(keys.pairs);
   }
   {
-    std::string text = read_file(sources::kJiebaDict);
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) nl = text.size();
-      std::string_view line(text.data() + pos, nl - pos);
-      pos = nl + 1;
+    sources::for_each_line(read_file(sources::kJiebaDict), [&](std::string_view line) {
       size_t a = line.find(' ');
-      if (a == std::string_view::npos) continue;
+      if (a == std::string_view::npos) return;
       uint32_t f = (uint32_t)std::strtoul(std::string(line.substr(a + 1, 12)).c_str(), nullptr, 10);
       if (f) count_zh_char_bigrams(im.zh_cdict, line.substr(0, a), std::min<uint32_t>(f, 1000000));
-    }
+    });
   }
   {
     const SpinResources& r = spin_resources();

@@ -154,12 +154,7 @@ void load_fortunes(const SynthOptions& opt, Sources& s) {
     std::string path = opt.fortunes_dir + "/" + name;
     check(fs::exists(path), "synth: " + path + " not found: install the Debian package fortunes-zh");
     std::string text = sources::strip_ansi(read_file(path));
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t end = text.find("\n%\n", start);
-      if (end == std::string::npos) end = text.size();
-      std::string entry = text.substr(start, end - start);
-      start = end + 3;
+    for (const std::string& entry : sources::fortune_records(text)) {
       // Join hard-wrapped lines (the text is wrapped at a fixed width) and drop the
       // attribution line ("-- Debian ...").
       std::string joined;

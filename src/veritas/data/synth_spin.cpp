@@ -15,19 +15,14 @@ const SpinResources& spin_resources() {
   std::call_once(once, [] {
     r = std::make_unique<SpinResources>();
     for (const char* pos : {"noun", "verb", "adj", "adv"}) {
-      std::string text = read_file(std::string(sources::kWordnetDir) + "/data." + pos);
-      size_t p = 0;
-      while (p < text.size()) {
-        size_t nl = text.find('\n', p);
-        if (nl == std::string::npos) nl = text.size();
-        std::string line(text.data() + p, nl - p);
-        p = nl + 1;
-        if (line.size() < 2 || line[0] == ' ') continue;
+      sources::for_each_line(read_file(std::string(sources::kWordnetDir) + "/data." + pos), [&](std::string_view text) {
+        std::string line(text);
+        if (line.size() < 2 || line[0] == ' ') return;
         // offset lex_filenum ss_type w_cnt(hex) word lex_id ...
         char off[16], ss[4];
         int lexfile = 0, consumed = 0;
         unsigned wcnt = 0;
-        if (std::sscanf(line.c_str(), "%15s %d %3s %x%n", off, &lexfile, ss, &wcnt, &consumed) != 4) continue;
+        if (std::sscanf(line.c_str(), "%15s %d %3s %x%n", off, &lexfile, ss, &wcnt, &consumed) != 4) return;
         std::vector<std::string> words;
         size_t q = consumed;
         for (unsigned k = 0; k < wcnt; ++k) {
@@ -43,7 +38,7 @@ const SpinResources& spin_resources() {
         for (auto& a : words)
           for (auto& b : words)
             if (a != b) r->synonyms[a].push_back(b);
-      }
+      });
     }
     for (auto& [k, v] : r->synonyms) {
       std::sort(v.begin(), v.end());

@@ -38,6 +38,18 @@ std::string strip_ansi(std::string_view s) {
   return o;
 }
 
+std::vector<std::string> fortune_records(std::string_view text) {
+  std::vector<std::string> out;
+  size_t p = 0;
+  while (p < text.size()) {
+    size_t e = text.find("\n%\n", p);
+    if (e == std::string_view::npos) e = text.size();
+    out.emplace_back(text.substr(p, e - p));
+    p = e + 3;
+  }
+  return out;
+}
+
 std::string kjv_text(const std::string& bible, const std::string& options) {
   return run_command(bible + (options.empty() ? "" : " " + options) + " 'Gen1:1-Rev22:21' 2>/dev/null", "bible-kjv");
 }

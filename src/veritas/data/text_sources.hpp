@@ -49,7 +49,9 @@ std::vector<std::string> kjv_verses();  // one item a verse, continuation lines 
 std::vector<std::string> wordnet_glosses();  // wordnet-base: one item a synset's gloss
 std::vector<std::string> fortunes_zh();      // fortunes-zh "chinese": one item an entry
 std::vector<std::string> fortunes_en();      // fortunes: the English files' entries
-std::vector<std::string> fortune_entries(const std::string& text);  // "%"-separated entries
+std::vector<std::string> fortune_entries(const std::string& text);  // "%"-line entries, lines joined
+// The raw records of a fortune file: the text between "\n%\n" separators, as they stand.
+std::vector<std::string> fortune_records(std::string_view text);
 std::vector<std::string> gcide_source();  // dict-gcide: entry paragraphs, etymologies removed
 
 // Sorted regular files under dir whose names end in suffix.
