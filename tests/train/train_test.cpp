@@ -332,13 +332,35 @@ TEST(Trainer, AccumulatingHalvesEqualsFullBatch) {
 }
 
 TEST(Trainer, ClipBoundsTheUpdateInput) {
-  TrainConfig c = tiny_cfg();
-  c.clip = 1e-3;
-  Trainer t(c);
-  StepStats s = t.step_on({random_batch(4, 8, 5, false)});
-  EXPECT_GT(s.grad_norm, 1e-3);  // reported before clipping
-  EXPECT_EQ(t.step_count(), 1);
-  EXPECT_NEAR(s.lr, 1e-2, 1e-12);
+  // With an AdamW eps far above every gradient element the first update is lr * g / eps,
+  // linear in the gradient: so the update's size shows the clipping factor clip / norm.
+  auto update_norm = [](double clip, double* grad_norm) {
+    TrainConfig c = tiny_cfg();
+    c.clip = clip;
+    c.adamw.eps = 1e3;
+    c.adamw.weight_decay = 0;
+    Trainer t(c);
+    std::vector<std::vector<float>> before;
+    for (const auto& p : t.model().params()) before.emplace_back(p.data, p.data + p.size);
+    StepStats s = t.step_on({random_batch(4, 8, 5, false)});
+    EXPECT_EQ(t.step_count(), 1);
+    EXPECT_NEAR(s.lr, 1e-2, 1e-12);
+    *grad_norm = s.grad_norm;
+    double sq = 0;
+    const auto& params = t.model().params();
+    for (size_t i = 0; i < params.size(); ++i)
+      for (int64_t k = 0; k < params[i].size; ++k) {
+        const double d = (double)params[i].data[k] - before[i][k];
+        sq += d * d;
+      }
+    return std::sqrt(sq);
+  };
+  double norm_free = 0, norm_clipped = 0;
+  const double free = update_norm(0, &norm_free), clipped = update_norm(1e-3, &norm_clipped);
+  EXPECT_EQ(norm_free, norm_clipped);  // reported before clipping
+  ASSERT_GT(norm_free, 1e-2);          // so a clip of 1e-3 must act
+  ASSERT_GT(free, 0);
+  EXPECT_NEAR(clipped / free, 1e-3 / (norm_free + 1e-6), 1e-3 / norm_free * 0.05);
 }
 
 TEST(Trainer, RejectsBadConfig) {
