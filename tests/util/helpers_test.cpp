@@ -73,6 +73,9 @@ TEST(Hash, Fnv1aMatchesThePublishedValues) {
   EXPECT_EQ(fnv1a("a"), 0xaf63dc4c8601ec8cULL);
   EXPECT_EQ(fnv1a("foobar"), 0x85944171f73967e8ULL);
   EXPECT_NE(fnv1a_mixed("split:a1"), fnv1a("split:a1"));
+  // The task generators' basis (the standard one short of its last digit) seeds them.
+  EXPECT_EQ(kFnvBasisShort, 1469598103934665603ULL);
+  EXPECT_EQ(fnv1a("", kFnvBasisShort), kFnvBasisShort);
 }
 
 TEST(Text, TrimStripsAsciiAndIdeographicSpace) {

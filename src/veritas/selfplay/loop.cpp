@@ -295,6 +295,7 @@ void write_outputs(const fs::path& out, const json& rounds, const std::vector<st
 
 // What lasts across rounds.
 struct Run {
+  Run(SelfPlayConfig c, const SelfPlayOptions& o) : cfg(std::move(c)), opt(o), out(cfg.out_dir) {}
   SelfPlayConfig cfg;
   const SelfPlayOptions& opt;
   fs::path out;
@@ -736,8 +737,7 @@ void save_round(Run& run, const Round& rd) {
 }  // namespace
 
 SelfPlayResult run_selfplay(SelfPlayConfig cfg_in, const SelfPlayOptions& opt) {
-  Run run{std::move(cfg_in), opt};
-  run.out = run.cfg.out_dir;
+  Run run(std::move(cfg_in), opt);
   start_run(run);
   const SelfPlayConfig& cfg = run.cfg;
 

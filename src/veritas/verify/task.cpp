@@ -96,7 +96,7 @@ std::vector<Task> generate_tasks(const SuiteOptions& opts) {
 
   // The stream depends on suite and seed only (not on the split), so generating the
   // three splits with one seed partitions one stream of questions.
-  Rng rng(opts.seed ^ fnv1a_mixed("veritas-tasks:" + opts.suite));
+  Rng rng(opts.seed ^ fnv1a_mixed("veritas-tasks:" + opts.suite, kFnvBasisShort));
   std::vector<Task> out;
   std::unordered_set<std::string> seen;
   // Repeats are skipped until the suite's question space for this split looks exhausted
@@ -148,7 +148,7 @@ std::vector<Task> read_tasks_jsonl(const std::string& path) {
 namespace suites {
 
 std::string split_of_key(const std::string& key) {
-  uint64_t b = fnv1a_mixed("split:" + key) % 100;
+  uint64_t b = fnv1a_mixed("split:" + key, kFnvBasisShort) % 100;
   return b < 80 ? "train" : b < 90 ? "dev" : "test";
 }
 
