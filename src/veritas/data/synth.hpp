@@ -44,8 +44,10 @@ SynthSummary synth_corpus(const SynthOptions& opt);
 // Exposed for tests: the share of shared shingles of two texts (word 5-grams).
 double word_shingle_jaccard(const std::string& a, const std::string& b, int n = 5);
 
-// A spun copy of clean text, replacing `rate` of the replaceable words: WordNet synonyms
-// (English) or same-part-of-speech jieba-dictionary words (Chinese). Deterministic in seed.
+// The spun-text filter's spinner (synth_spin.cpp; its tuning, tests and benchmark use it,
+// curate synth has its own above): a copy of clean text with `rate` of the replaceable
+// words replaced by WordNet synonyms (English) or same-part-of-speech, same-length jieba
+// words (Chinese). Deterministic in seed.
 std::string make_spun_copy(std::string_view clean, Lang lang, double rate, uint64_t seed);
 
 }  // namespace veritas
