@@ -1,5 +1,5 @@
 // bench_curate MODE FILE: single-thread throughput over the documents of a JSONL file.
-//   read     JsonlReader over the file: read (and decompress), split at newlines
+//   read     LineReader over the file: read (and decompress), split at newlines
 //   parse    nlohmann JSON parse of each line
 //   simdjson simdjson DOM parse of each line (the ceiling of the input stage's parser)
 //   input    the input stage: parse_document (hygiene checks, fields) of each line
@@ -19,6 +19,7 @@
 #include "veritas/data/dedup.hpp"
 #include "veritas/data/hygiene.hpp"
 #include "veritas/data/jsonl.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/data/langid.hpp"
 #include "veritas/data/normalize.hpp"
 #include <ctime>
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
       if (got == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) label = "read_zstd";
     }
     double t0 = cpu(), bytes = 0;
-    JsonlReader r(argv[2]);
+    LineReader r(argv[2], size_t(4) << 20);
     std::string line;
     while (r.next(line)) bytes += line.size() + 1;
     double s = cpu() - t0;
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   }
   bool whole_lines = mode == "parse" || mode == "simdjson" || mode == "input";
   std::vector<std::string> lines, texts;
-  JsonlReader r(argv[2]);
+  LineReader r(argv[2], size_t(4) << 20);
   std::string line;
   while (r.next(line)) {
     if (whole_lines) lines.push_back(line);

@@ -1,5 +1,7 @@
-// Verifications per second per core for each suite's verifier, on a mix of right, wrong,
-// abstaining and malformed answers, single-threaded. Targets from issue 4: arithmetic
+// Verifications per second per core for each suite's verifier, single-threaded, on real
+// answers only: each task's reference answer (with working before it) and a wrong one.
+// Abstentions and malformed answers are settled by the answer parser before any checking
+// and would inflate the rate, so they are not timed. Targets from issue 4: arithmetic
 // >= 100,000/s, units >= 20,000/s; the printed ratio is measured / target.
 #include <cstdio>
 #include <algorithm>
@@ -16,6 +18,7 @@ int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
   struct Row { const char* suite; double target; };
   const Row rows[] = {{"arith", 100000}, {"algebra", 0}, {"units", 20000}, {"physics", 20000}, {"facts", 0}, {"impossible", 0}};
+  std::printf("rates on real answers only (reference and wrong answers; no abstentions or malformed ones)\n");
   std::printf("%-11s %14s %12s %10s  %s\n", "verifier", "verifs/s/core", "target", "ratio", "answers");
   int failures = 0;
   for (const auto& r : rows) {
@@ -25,8 +28,8 @@ int main(int argc, char** argv) {
     o.seed = 1;
     o.split = "train";
     auto tasks = generate_tasks(o);
-    // Each task is judged on its reference answer (with working text before it), a
-    // wrong one, an abstention and a malformed one.
+    // Each task is judged on its reference answer (with working text before it) and a
+    // wrong one: real answers, which the verifier must check.
     std::vector<std::pair<const Task*, std::string>> work;
     for (const auto& t : tasks) {
       work.push_back({&t, "Let me work it out step by step.\n" + t.reference + "\nConfidence: 0.9"});
@@ -34,8 +37,6 @@ int main(int argc, char** argv) {
       size_t p = wrong.find_first_of("123456789");
       if (p != std::string::npos) wrong[p] = wrong[p] == '9' ? '8' : char(wrong[p] + 1);
       work.push_back({&t, wrong});
-      work.push_back({&t, "Answer: I don't know"});
-      work.push_back({&t, "The answer is probably 12."});
     }
     // Warm-up (unit table, fact tables), then timed passes until `seconds` elapse.
     for (const auto& [t, a] : work) verify(*t, a);

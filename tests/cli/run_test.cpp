@@ -21,7 +21,7 @@ static int sh(const std::string& cmd) {
 TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   const char* bin = std::getenv("VERITAS_BIN");
   ASSERT_NE(bin, nullptr);
-  if (sh("command -v bible >/dev/null") != 0) GTEST_SKIP() << "package bible-kjv not installed";
+  ASSERT_EQ(sh("command -v bible >/dev/null"), 0) << "package bible-kjv not installed: run scripts/setup";
   auto dir = make_temp_dir("veritas-run-");
   std::string run = std::string(bin) + " run -o " + (dir / "r").string() +
                     " --train-seconds 8 --eval-n 2 --imitation-steps 6 --selfplay-seconds 2 --test-n 4";
@@ -57,5 +57,8 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
 TEST(RunCli, MissingCorpusFileIsAClearError) {
   const char* bin = std::getenv("VERITAS_BIN");
   ASSERT_NE(bin, nullptr);
-  EXPECT_NE(sh(std::string(bin) + " run --corpus /nonexistent.jsonl -o /tmp/veritas-none >/dev/null 2>&1"), 0);
+  const std::string log = (fs::temp_directory_path() / "veritas-missing-corpus.log").string();
+  EXPECT_NE(sh(std::string(bin) + " run --corpus /nonexistent.jsonl -o /tmp/veritas-none >" + log + " 2>&1"), 0);
+  const std::string msg = read_file(log);
+  EXPECT_NE(msg.find("--corpus: File does not exist: /nonexistent.jsonl"), std::string::npos) << msg;
 }

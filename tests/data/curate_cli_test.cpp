@@ -52,3 +52,35 @@ TEST(CurateCli, SynthTasksRelaunchMergeAndErrors) {
   EXPECT_EQ(run(b + " curate dedup -o " + (d / "nothing").string() + " --tasks 3", &out), 1);
   EXPECT_NE(out.find("task 0"), std::string::npos) << out;
 }
+
+// Failures that say so: nothing readable exits 1 (the card still written), a share of
+// unreadable lines over 1% warns, and a misspelt setting or section is named.
+TEST(CurateCli, UnreadableInputAndUnknownSettingsAreLoud) {
+  const std::string b = std::string(VERITAS_BINARY_DIR) + "/veritas";
+  fs::path d = make_temp_dir("veritas-curate-loud-");
+  std::string out;
+  atomic_write_file(d / "bad.jsonl", "{not json\n[1, 2]\n\xff\xfe\n\n");
+  EXPECT_EQ(run(b + " curate --input " + (d / "bad.jsonl").string() + " -o " + (d / "bad").string(), &out), 1) << out;
+  EXPECT_NE(out.find("no document could be read (4 lines, 3 malformed"), std::string::npos) << out;
+  auto card = nlohmann::json::parse(read_file(d / "bad" / "card.json"));
+  EXPECT_EQ(card["documents"]["in"], 4);
+
+  std::string good;
+  for (int i = 0; i < 20; ++i)
+    good += "{\"id\": \"d" + std::to_string(i) + "\", \"text\": \"Line number " + std::to_string(i) + " of a small test.\"}\n";
+  atomic_write_file(d / "mixed.jsonl", good + "{broken\n");
+  EXPECT_EQ(run(b + " curate --input " + (d / "mixed.jsonl").string() + " -o " + (d / "mixed").string(), &out), 0) << out;
+  EXPECT_NE(out.find("warning: 1 of 21 lines (4.8 %) could not be read"), std::string::npos) << out;
+  atomic_write_file(d / "good.jsonl", good);
+  EXPECT_EQ(run(b + " curate --input " + (d / "good.jsonl").string() + " -o " + (d / "good").string(), &out), 0) << out;
+  EXPECT_EQ(out.find("warning"), std::string::npos) << out;
+
+  atomic_write_file(d / "typo.toml", "[quality]\nmin_wrds = 3\n");
+  EXPECT_EQ(run(b + " curate -c " + (d / "typo.toml").string() + " --input " + (d / "good.jsonl").string() + " -o " +
+                    (d / "typo").string(), &out), 1) << out;
+  EXPECT_NE(out.find("unknown setting \"min_wrds\" in [quality]"), std::string::npos) << out;
+  atomic_write_file(d / "typo2.toml", "[qualty]\nenabled = false\n");
+  EXPECT_EQ(run(b + " curate -c " + (d / "typo2.toml").string() + " --input " + (d / "good.jsonl").string() + " -o " +
+                    (d / "typo2").string(), &out), 1) << out;
+  EXPECT_NE(out.find("unknown section [qualty]"), std::string::npos) << out;
+}

@@ -19,7 +19,9 @@
 #include "veritas/data/langid.hpp"
 #include "veritas/data/normalize.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/config.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/util/text.hpp"
 
@@ -38,7 +40,7 @@ void write_raw(const fs::path& p, const std::string& bytes) {
 }
 
 std::vector<std::string> read_all(const std::string& path, size_t max_line = 1 << 20, int* too_long_count = nullptr) {
-  JsonlReader r(path, max_line);
+  LineReader r(path, max_line);
   std::vector<std::string> lines;
   std::string l;
   bool tl;
@@ -91,7 +93,7 @@ TEST(Jsonl, CorruptCompressedStreamThrowsWithPath) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("bad.zst"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(JsonlReader("/nonexistent/file.jsonl"), Error);
+  EXPECT_THROW(LineReader("/nonexistent/file.jsonl"), Error);
 }
 
 TEST(Hygiene, EveryProblemHasItsReason) {
@@ -536,4 +538,21 @@ TEST(Card, MergeAddsUpAndChecksBalance) {
   a.kept = 1;
   EXPECT_FALSE(a.balanced());
   EXPECT_NE(a.to_markdown().find("NO: documents lost"), std::string::npos);
+}
+
+TEST(CurateConfig, DocumentedConfigsPassAndUnknownKeysAreNamed) {
+  EXPECT_NO_THROW(check_curation_config_keys(load_config(VERITAS_SOURCE_DIR "/configs/curate.toml")));
+  EXPECT_NO_THROW(check_curation_config_keys(load_config(VERITAS_SOURCE_DIR "/bench/curate/core-only.toml")));
+  EXPECT_NO_THROW(check_curation_config_keys(nlohmann::json::object()));
+  auto error_of = [](const nlohmann::json& j) -> std::string {
+    try {
+      check_curation_config_keys(j);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_of({{"spun", {{"treshold", 0.4}}}}), "curate config: unknown setting \"treshold\" in [spun]");
+  EXPECT_EQ(error_of({{"dedupe", nlohmann::json::object()}}), "curate config: unknown section [dedupe]");
+  EXPECT_EQ(error_of({{"pii", 3}}), "curate config: [pii] must be a table");
 }

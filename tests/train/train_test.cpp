@@ -332,13 +332,39 @@ TEST(Trainer, AccumulatingHalvesEqualsFullBatch) {
 }
 
 TEST(Trainer, ClipBoundsTheUpdateInput) {
-  TrainConfig c = tiny_cfg();
-  c.clip = 1e-3;
-  Trainer t(c);
-  StepStats s = t.step_on({random_batch(4, 8, 5, false)});
-  EXPECT_GT(s.grad_norm, 1e-3);  // reported before clipping
-  EXPECT_EQ(t.step_count(), 1);
-  EXPECT_NEAR(s.lr, 1e-2, 1e-12);
+  // With an AdamW eps far above every clipped gradient element the first update is
+  // lr * g / eps, linear in the gradient: halving the clip must halve the update. Without
+  // clipping both runs would take the same step.
+  auto update_norm = [](double clip, double* grad_norm) {
+    TrainConfig c = tiny_cfg();
+    c.clip = clip;
+    c.lr = 1.0;
+    c.adamw.eps = 0.1;
+    c.adamw.weight_decay = 0;
+    Trainer t(c);
+    std::vector<std::vector<float>> before;
+    for (const auto& p : t.model().params()) before.emplace_back(p.data, p.data + p.size);
+    StepStats s = t.step_on({random_batch(4, 8, 5, false)});
+    EXPECT_EQ(t.step_count(), 1);
+    EXPECT_NEAR(s.lr, 1.0, 1e-12);
+    *grad_norm = s.grad_norm;
+    double sq = 0;
+    const auto& params = t.model().params();
+    for (size_t i = 0; i < params.size(); ++i)
+      for (int64_t k = 0; k < params[i].size; ++k) {
+        const double d = (double)params[i].data[k] - before[i][k];
+        sq += d * d;
+      }
+    return std::sqrt(sq);
+  };
+  double norm_a = 0, norm_b = 0, norm_free = 0;
+  const double a = update_norm(1e-3, &norm_a), b = update_norm(2e-3, &norm_b), free = update_norm(0, &norm_free);
+  EXPECT_EQ(norm_a, norm_b);  // reported before clipping
+  EXPECT_EQ(norm_a, norm_free);
+  ASSERT_GT(norm_a, 1e-2);  // so both clips act
+  ASSERT_GT(b, 0);
+  EXPECT_NEAR(a / b, 0.5, 0.01);
+  EXPECT_LT(b, 0.5 * free);
 }
 
 TEST(Trainer, RejectsBadConfig) {

@@ -54,6 +54,20 @@ bool slurm_array_task(int& task, int& tasks) {
   return true;
 }
 
+// Fails (after the card is written) when no line could be read as a document, and warns
+// when more than kUnreadableWarnShare of them could not.
+void check_readable(const CurateResult& r) {
+  const auto& s = r.stats;
+  const uint64_t bad = unreadable_lines(s), read = s.stage.count("input") ? s.stage.at("input").docs_out : 0;
+  if (read == 0)
+    throw Error("curate: no document could be read (" + std::to_string(s.lines_in) + " lines, " +
+                std::to_string(bad) + " malformed; see " + r.dir + "/card.md)");
+  if (bad > kUnreadableWarnShare * (double)s.lines_in)
+    std::fprintf(stderr, "curate: warning: %llu of %llu lines (%.1f %%) could not be read; see %s/card.md\n",
+                 (unsigned long long)bad, (unsigned long long)s.lines_in, 100.0 * bad / (double)s.lines_in,
+                 r.dir.c_str());
+}
+
 }  // namespace
 
 void register_curate(CLI::App& app) {
@@ -90,6 +104,7 @@ void register_curate(CLI::App& app) {
     CurateResult r = run_curate(opt);
     if (r.skipped) std::printf("%s: already complete (DONE marker matches inputs and config); skipped\n", r.dir.c_str());
     print_summary(r);
+    check_readable(r);
   });
 
   auto* dd = cmd->add_subcommand("dedup", "merge scale-out task outputs: cross-task dedup, final kept/rejected and card");
@@ -100,6 +115,7 @@ void register_curate(CLI::App& app) {
   dd->callback([dout, dtasks] {
     CurateResult r = merge_curate_tasks(*dout, *dtasks);
     print_summary(r);
+    check_readable(r);
   });
 
   auto* sy = cmd->add_subcommand("synth", "generate a labelled test corpus from real text in Debian packages");

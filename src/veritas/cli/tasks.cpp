@@ -8,6 +8,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/progress.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
 #include "veritas/verify/demos.hpp"
 #include "veritas/verify/task.hpp"
@@ -103,22 +104,12 @@ void register_tasks(CLI::App& app) {
     auto tasks = read_tasks_jsonl(c->tasks);
     std::unordered_map<std::string, const Task*> by_id;
     for (const auto& t : tasks) by_id[t.id] = &t;
-    LineReader r(c->answers);
-    std::string line;
     Counts all;
     std::map<std::string, Counts> per_suite;
     std::vector<json> verdicts;
     std::unordered_map<std::string, int64_t> answered;
     Progress prog("check", (int64_t)tasks.size(), "answers");
-    while (r.next(line)) {
-      std::string where = c->answers + ":" + std::to_string(r.line_number());
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const json::parse_error& e) {
-        throw Error(where + ": invalid JSON: " + e.what());
-      }
+    for_each_json_line(c->answers, [&](const json& j, const std::string& where) {
       check(j.is_object() && j.contains("id") && j["id"].is_string(), where + ": expected an object with a string 'id'");
       check(j.contains("answer") && j["answer"].is_string(), where + ": expected a string 'answer'");
       std::string id = j["id"].get<std::string>();
@@ -132,7 +123,7 @@ void register_tasks(CLI::App& app) {
       if (s.confidence) v["confidence"] = *s.confidence;
       verdicts.push_back(v);
       prog.add(1);
-    }
+    });
     prog.finish();
     int64_t missing = (int64_t)tasks.size() - (int64_t)answered.size();
     if (!c->verdicts.empty()) write_jsonl(c->verdicts, verdicts);

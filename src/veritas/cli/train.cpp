@@ -12,6 +12,7 @@
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/thread_pool.hpp"
 
 namespace veritas::cli {
 
@@ -96,9 +97,8 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--resume", a->resume, "continue the run in --out from its checkpoint (bit-exact)");
 
   cmd->callback([a, opts, model_opts, cmd] {
-    // Before anything (the tokenizer) starts the global thread pool.
-    if (cmd->get_option("--threads")->count() > 0 && a->threads > 0)
-      ::setenv("VERITAS_THREADS", std::to_string(a->threads).c_str(), 1);
+    // Before anything (the tokenizer) uses the global thread pool.
+    if (cmd->get_option("--threads")->count() > 0 && a->threads > 0) ThreadPool::set_global_threads(a->threads);
     nlohmann::json over = nlohmann::json::object();
     for (const auto& [o, key] : opts) {
       if (o->count() == 0) continue;

@@ -18,6 +18,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/progress.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
 
 namespace veritas {
@@ -75,27 +76,14 @@ nlohmann::json train_quality_classifier(const ClassifierTrainOptions& opt) {
   {
     std::ofstream out(train_txt, std::ios::binary);
     check((bool)out, "cannot write " + train_txt.string());
-    LineReader reader(opt.input);
-    std::string line;
-    bool too_long = false;
-    while (reader.next(line, &too_long)) {
-      std::string where = opt.input + ":" + std::to_string(reader.line_number());
-      check(!too_long, where + ": line too long");
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      check(is_valid_utf8(line), where + ": invalid UTF-8 at byte " + std::to_string(utf8_invalid_offset(line)));
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const std::exception& e) {
-        throw Error(where + ": malformed JSON: " + e.what());
-      }
+    for_each_json_line(opt.input, [&](const nlohmann::json& j, const std::string& where) {
       check(j.is_object() && j.contains("text") && j["text"].is_string(), where + ": needs a string \"text\"");
       check(j.contains("label"), where + ": needs a \"label\"");
       std::string label = label_of(j["label"], where);
       ++label_counts[label];
       ++examples;
       out << "__label__" << label << ' ' << classifier_tokens(j["text"].get<std::string>()) << '\n';
-    }
+    });
     check((bool)out.flush(), "write failed: " + train_txt.string());
   }
   check(examples > 0, opt.input + ": no labelled examples");

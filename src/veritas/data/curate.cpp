@@ -15,6 +15,7 @@
 #include "veritas/data/dedup.hpp"
 #include "veritas/data/hygiene.hpp"
 #include "veritas/data/jsonl.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/data/langid.hpp"
 #include "veritas/data/normalize.hpp"
 #include "veritas/util/config.hpp"
@@ -112,6 +113,7 @@ struct Pipeline {
 
   Pipeline(const CurateOptions& opt) {
     const json& c = opt.config;
+    check_curation_config_keys(c);
     hyg = HygieneConfig::from_json(section(c, "input"));
     vis = VisibilityConfig::from_json(section(c, "visibility"), opt.config_dir);
     norm = NormalizeConfig::from_json(section(c, "normalize"));
@@ -481,7 +483,7 @@ CurateResult run_curate(const CurateOptions& opt) {
   };
 
   for (uint32_t fi : files) {
-    JsonlReader reader(opt.inputs[fi], p.hyg.max_line_bytes);
+    LineReader reader(opt.inputs[fi], p.hyg.max_line_bytes);
     size_t batch_size_bytes = 0;
     uint64_t last_bytes = 0;
     for (;;) {
@@ -548,14 +550,14 @@ namespace {
 
 // A task output stream (kept or rejected) read with its order file.
 struct OrderedLines {
-  std::unique_ptr<JsonlReader> lines;
+  std::unique_ptr<LineReader> lines;
   std::FILE* order = nullptr;
   std::string path, line;
   uint64_t key = UINT64_MAX;
   bool kept = false;
   int task = 0;
   OrderedLines(const fs::path& jsonl, const fs::path& ord, bool is_kept, int t) : path(jsonl.string()), kept(is_kept), task(t) {
-    lines = std::make_unique<JsonlReader>(jsonl.string(), (size_t)1 << 30);
+    lines = std::make_unique<LineReader>(jsonl.string(), (size_t)1 << 30);
     order = std::fopen(ord.c_str(), "rb");
     check(order != nullptr, "cannot open " + ord.string());
     advance();

@@ -42,6 +42,16 @@ struct CurateResult {
 
 CurateResult run_curate(const CurateOptions& opt);
 
+// Throws Error naming the first section or setting curation does not know (a typo
+// would otherwise leave the default in force without a word).
+void check_curation_config_keys(const nlohmann::json& cfg);
+
+// Lines that could not be read as documents: rejected at the input stage for any reason
+// but a blank line (malformed JSON, invalid UTF-8, over-long, missing or mistyped fields).
+uint64_t unreadable_lines(const CurationStats& s);
+// The share of unreadable lines above which `veritas curate` warns.
+constexpr double kUnreadableWarnShare = 0.01;
+
 // veritas curate dedup: merges the task outputs under out_dir (task-0 .. task-N-1) into
 // out_dir/kept.jsonl, rejected.jsonl, card.* and dedup-drops.jsonl; equal to a
 // single-task run over the same inputs.

@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "veritas/data/jsonl.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/text.hpp"
@@ -179,7 +180,7 @@ std::string normalize_url(std::string_view url) {
 }
 
 void VisibilityConfig::add_optout_file(const std::string& path) {
-  JsonlReader r(path, 1 << 16);
+  LineReader r(path, 1 << 16);
   std::string line;
   while (r.next(line)) {
     size_t s = line.find_first_not_of(" \t");

@@ -13,6 +13,7 @@
 
 #include "veritas/data/hash_counter.hpp"
 #include "veritas/util/config.hpp"
+#include "veritas/util/hash.hpp"
 #include "veritas/util/text.hpp"
 
 namespace veritas {
@@ -232,7 +233,6 @@ struct Line {
 };
 
 
-constexpr uint64_t kFnvBasis = 1469598103934665603ULL, kFnvPrime = 1099511628211ULL;
 
 // ASCII byte -> its lower-case form for letters and digits (0 for anything else), plus
 // 0x100 for letters.
@@ -284,7 +284,7 @@ void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash
   // sentinel never matches), kept up to date on dots only.
   constexpr int kNoDot = -100;
   Line cur;
-  uint64_t lh = kFnvBasis;
+  uint64_t lh = kFnvBasisShort;
   uint32_t last_cp = 0;
   int d1 = kNoDot, d2 = kNoDot, d3 = kNoDot;
   auto end_line = [&] {
@@ -294,7 +294,7 @@ void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash
     cur.ellipsis = last_cp == 0x2026 || (d1 == L - 1 && d2 == L - 2 && d3 == L - 3);
     lines.push_back(cur);
     cur = Line{};
-    lh = kFnvBasis;
+    lh = kFnvBasisShort;
     last_cp = 0;
     d1 = d2 = d3 = kNoDot;
   };
@@ -317,7 +317,7 @@ void collect(std::string_view s, TextStats& st, std::vector<uint64_t>& unit_hash
     // A run of non-space characters, c its first. Word state (en): wn counts hashed
     // ASCII characters (100 after a non-ASCII one) and w4 keeps the last four, enough to
     // recognize a stop word.
-    uint64_t wh = kFnvBasis;
+    uint64_t wh = kFnvBasisShort;
     uint32_t wlen = 0, wn = 0, w4 = 0, walpha = 0;
     bool newline = false;
     for (;;) {

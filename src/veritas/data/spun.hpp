@@ -11,7 +11,7 @@
 // first use and cached (cache_dir). A token model (each token's frequency bucket,
 // whether its left/right word pairs occur in clean text, and how much better a WordNet
 // synonym fits its neighbours) and a document model over it are fit on a tuning split
-// of clean/spun pairs made by make_spun_copy, never on the held-out split used for
+// of clean/spun pairs made by make_spun_copy (synth.hpp), never on the held-out split used for
 // evaluation. See docs/curation-filters.md.
 #include <cstdint>
 #include <memory>
@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "veritas/data/document.hpp"
+#include "veritas/data/synth.hpp"
 
 namespace veritas {
 
@@ -87,6 +88,6 @@ Decision check_spun(Document& doc, const SpunConfig& cfg);
 std::vector<std::string> spun_eval_passages(Lang lang, int split, int max_passages);
 std::vector<std::string> spun_eval_passages_all(Lang lang, int split, int max_passages, const std::string& source = "");
 std::vector<std::string> spun_eval_source_names(Lang lang);
-std::string make_spun_copy(std::string_view clean, Lang lang, double rate, uint64_t seed);
+// make_spun_copy, the spinner, is declared with the synthetic-corpus code (synth.hpp).
 
 }  // namespace veritas

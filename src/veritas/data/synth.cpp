@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "veritas/data/text_sources.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/progress.hpp"
@@ -63,20 +64,6 @@ bool is_han_char(const std::string& c) {
   return cp >= 0x4E00 && cp <= 0x9FFF;
 }
 
-std::string strip_ansi(const std::string& s) {
-  std::string o;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == 0x1B && i + 1 < s.size() && s[i + 1] == '[') {
-      size_t j = i + 2;
-      while (j < s.size() && !(s[j] >= 0x40 && s[j] <= 0x7E)) ++j;
-      i = j;
-      continue;
-    }
-    o += s[i];
-  }
-  return o;
-}
-
 struct Sources {
   std::vector<std::string> verses;   // KJV, one verse each, in book order
   std::vector<std::string> glosses;  // WordNet definitions
@@ -90,23 +77,19 @@ struct Sources {
 };
 
 void load_bible(const SynthOptions& opt, Sources& s) {
-  std::string cmd = opt.bible + " \"Gen1:1-Rev22:21\" 2>/dev/null";
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  check(p != nullptr, "synth: cannot run '" + opt.bible + "' (Debian package bible-kjv)");
   std::string cur;
-  char buf[4096];
   bool prev_blank = true;
-  while (std::fgets(buf, sizeof buf, p)) {
-    std::string line(buf);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  sources::for_each_line(sources::kjv_text(opt.bible), [&](std::string_view text) {
+    std::string line(text);
+    while (!line.empty() && line.back() == '\r') line.pop_back();
     bool blank = line.empty();
     bool heading = !blank && line[0] != ' ' && prev_blank;
     prev_blank = blank;
-    if (blank) continue;
+    if (blank) return;
     if (heading) {  // "Genesis 1": a chapter heading, after a blank line
       if (!cur.empty()) s.verses.push_back(cur);
       cur.clear();
-      continue;
+      return;
     }
     size_t i = line.find_first_not_of(' ');
     size_t j = i;
@@ -117,11 +100,9 @@ void load_bible(const SynthOptions& opt, Sources& s) {
     } else {
       cur += " " + line.substr(i);
     }
-  }
+  });
   if (!cur.empty()) s.verses.push_back(cur);
-  int rc = ::pclose(p);
-  check(rc == 0 && s.verses.size() > 1000,
-        "synth: '" + opt.bible + "' gave no text: install the Debian package bible-kjv");
+  check(s.verses.size() > 1000, "synth: '" + opt.bible + "' gave no text: install the Debian package bible-kjv");
 }
 
 void load_wordnet(const SynthOptions& opt, Sources& s) {
@@ -172,13 +153,8 @@ void load_fortunes(const SynthOptions& opt, Sources& s) {
   for (const char* name : {"chinese.u8", "tang300.u8", "song100.u8"}) {
     std::string path = opt.fortunes_dir + "/" + name;
     check(fs::exists(path), "synth: " + path + " not found: install the Debian package fortunes-zh");
-    std::string text = strip_ansi(read_file(path));
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t end = text.find("\n%\n", start);
-      if (end == std::string::npos) end = text.size();
-      std::string entry = text.substr(start, end - start);
-      start = end + 3;
+    std::string text = sources::strip_ansi(read_file(path));
+    for (const std::string& entry : sources::fortune_records(text)) {
       // Join hard-wrapped lines (the text is wrapped at a fixed width) and drop the
       // attribution line ("-- Debian ...").
       std::string joined;

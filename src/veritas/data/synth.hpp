@@ -14,6 +14,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+
+#include "veritas/data/document.hpp"
+#include "veritas/data/text_sources.hpp"
 
 namespace veritas {
 
@@ -22,9 +26,9 @@ struct SynthOptions {
   int64_t docs = 1000;
   uint64_t seed = 1;
   std::string bible = "bible";  // the bible-kjv command
-  std::string wordnet_dir = "/usr/share/wordnet";
-  std::string fortunes_dir = "/usr/share/games/fortunes";
-  std::string jieba_dict = "/usr/lib/python3/dist-packages/jieba/dict.txt";
+  std::string wordnet_dir = sources::kWordnetDir;
+  std::string fortunes_dir = sources::kFortunesDir;
+  std::string jieba_dict = sources::kJiebaDict;
   std::string locale_dir = "/usr/share/locale";
   bool write_sidecars = true;
   bool quiet = false;
@@ -39,5 +43,11 @@ SynthSummary synth_corpus(const SynthOptions& opt);
 
 // Exposed for tests: the share of shared shingles of two texts (word 5-grams).
 double word_shingle_jaccard(const std::string& a, const std::string& b, int n = 5);
+
+// The spun-text filter's spinner (synth_spin.cpp; its tuning, tests and benchmark use it,
+// curate synth has its own above): a copy of clean text with `rate` of the replaceable
+// words replaced by WordNet synonyms (English) or same-part-of-speech, same-length jieba
+// words (Chinese). Deterministic in seed.
+std::string make_spun_copy(std::string_view clean, Lang lang, double rate, uint64_t seed);
 
 }  // namespace veritas

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "veritas/util/error.hpp"
+#include "veritas/util/hash.hpp"
 #include "veritas/util/rng.hpp"
 
 namespace veritas::eval {
@@ -22,15 +23,6 @@ std::string protocol_prompt(const std::string& lang) {
 namespace {
 
 const char* kAbstain = "Answer: I don't know";
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 std::string with_confidence(const std::string& answer, double c) {
   char buf[48];

@@ -5,14 +5,9 @@
 #include "veritas/infer/chat.hpp"
 #include "veritas/infer/engine.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/hash.hpp"
 
 namespace veritas::eval {
-
-static uint64_t hash_id(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 LocalAnswerer::LocalAnswerer(const LocalOptions& opts) : opts_(opts) {
   check(opts_.max_tokens >= 1, "--max-tokens must be at least 1");
@@ -37,7 +32,7 @@ std::vector<std::string> LocalAnswerer::answer(const Task& task, int k) {
   so.max_tokens = opts_.max_tokens;
   so.temperature = (float)(k == 1 ? opts_.temperature : opts_.sample_temperature);
   // The seed depends on the task, not on the order questions are asked in.
-  so.seed = opts_.seed ^ hash_id(task.id);
+  so.seed = opts_.seed ^ fnv1a(task.id);
   std::vector<std::string> out;
   // A question longer than the model's context cannot be asked: it gets empty answers,
   // which score as malformed (counted, never silently right or wrong), and the run goes on.

@@ -15,8 +15,8 @@
 // by token, or inside a batch gives bit-identical logits.
 //
 // An Engine runs one call at a time (calls from several threads are serialized). Each
-// forward pass runs on ThreadPool::global(), so do not call an Engine from inside a
-// ThreadPool::global().parallel_for job (the pool does not nest); to use more cores,
+// forward pass runs on ThreadPool::global(); called from inside a job of that pool it
+// runs on one thread (nested parallel_for calls run inline), so to use more cores,
 // batch sequences (generate_k, forward_batch) instead.
 #include <cstdint>
 #include <filesystem>

@@ -288,12 +288,67 @@ void write_outputs(const fs::path& out, const json& rounds, const std::vector<st
   atomic_write_file(out / "selfplay.svg", c.to_svg());
 }
 
-}  // namespace
+// ------------------------------------------------------------------ the run, by phase
+// One round: propose questions, sample answers, verify them, turn verdicts into rewards
+// and training sequences, update the policy, log the round, save a checkpoint. Each
+// phase is a function below; run_selfplay calls them in that order.
 
-SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
-  const fs::path out = cfg.out_dir;
+// What lasts across rounds.
+struct Run {
+  Run(SelfPlayConfig c, const SelfPlayOptions& o) : cfg(std::move(c)), opt(o), out(cfg.out_dir) {}
+  SelfPlayConfig cfg;
+  const SelfPlayOptions& opt;
+  fs::path out;
+  std::shared_ptr<const Tokenizer> tok;
+  ModelConfig mcfg;
+  int context = 0;
+  int32_t chat_end = 0;
+  std::unique_ptr<Trainer> trainer;
+  std::unique_ptr<Model> ref;  // the starting model, for the KL term
+  int round0 = 0;
+  json rounds = json::array();
+  std::map<std::string, int> level;  // curriculum level per suite
+};
+
+// What one round builds up, phase by phase.
+struct Round {
+  int index = 0;
+  uint64_t seed = 0;
+  infer::SamplingOptions so;
+  double t_gen = 0, t_verify = 0, t_update = 0;
+  int64_t gen_tokens = 0, prompt_tokens = 0;
+  // propose
+  std::vector<Task> tasks;
+  std::vector<std::string> task_source;  // suite name, or "proposed"
+  json prop = json::object();
+  std::vector<int> proposal_task;  // index into tasks, or -1
+  std::vector<std::string> proposal_reject;
+  std::vector<int32_t> proposer_prompt;
+  std::vector<infer::Generation> proposals;
+  // sample, verify
+  std::vector<Sample> samples;
+  std::vector<std::vector<int32_t>> prompts;
+  int skipped = 0;
+  // reward
+  std::map<std::string, std::array<int64_t, 5>> per;  // correct, wrong, abstained, malformed, n
+  std::map<std::string, std::array<int64_t, 2>> per_difficulty;  // "suite:digits" -> correct, n
+  int64_t counts[4] = {0, 0, 0, 0};
+  double reward_sum = 0;
+  int groups = 0, zero_var = 0;
+  std::vector<TrainSeq> seqs;
+  std::vector<double> task_solve;
+  // update
+  int64_t trained_tokens = 0;
+  double loss_sum = 0, grad_norm = 0, clipped = 0, kl = 0;
+};
+
+// Settings (the saved ones when resuming), the trainer on the starting checkpoint's
+// weights, the reference model and the state of earlier rounds.
+void start_run(Run& run) {
+  SelfPlayConfig& cfg = run.cfg;
+  const fs::path& out = run.out;
   const bool has_run = fs::exists(out / "checkpoint") || fs::exists(out / "checkpoint.old");
-  if (opt.resume) {
+  if (run.opt.resume) {
     // The saved settings win (the run must go on as it began); only the rounds may grow.
     check(has_run, out.string() + " holds no self-play checkpoint to resume");
     const fs::path state = find_checkpoint(out) / "train_state.json";
@@ -317,388 +372,417 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
   // The trainer: AdamW at a constant learning rate on the starting checkpoint's weights.
   const fs::path start = find_checkpoint(cfg.model_dir);
   check(fs::exists(start / "tokenizer.json"), start.string() + " has no tokenizer.json: self-play needs one");
-  auto tok = std::make_shared<const Tokenizer>(Tokenizer::load(start / "tokenizer.json"));
-  const ModelConfig mcfg = ModelConfig::load(start / "config.json");
-  const int context = (int)std::min<int64_t>(mcfg.max_position_embeddings, 1 << 14);
+  run.tok = std::make_shared<const Tokenizer>(Tokenizer::load(start / "tokenizer.json"));
+  run.mcfg = ModelConfig::load(start / "config.json");
+  run.context = (int)std::min<int64_t>(run.mcfg.max_position_embeddings, 1 << 14);
   TrainConfig tc;
   tc.init_from = start.string();
   tc.tokenizer = (start / "tokenizer.json").string();
   tc.out_dir = cfg.out_dir;
   tc.batch = cfg.micro_batch;
-  tc.seq = context;
+  tc.seq = run.context;
   tc.lr = cfg.lr;
   tc.min_lr = cfg.lr;
   tc.warmup = 0;
   tc.steps = std::max<int64_t>(1, (int64_t)cfg.rounds * cfg.epochs);
   tc.adamw.weight_decay = cfg.weight_decay;
   tc.seed = cfg.seed;
-  Trainer trainer(tc);
+  run.trainer = std::make_unique<Trainer>(tc);
 
-  int round0 = 0;
-  json rounds = json::array();
-  std::map<std::string, int> level;
-  for (const auto& s : cfg.suites) level[s] = cfg.start_level;
-  if (opt.resume) {
-    trainer.load_checkpoint(out);
-    const json& extra = trainer.extra_state();
+  for (const auto& s : cfg.suites) run.level[s] = cfg.start_level;
+  if (run.opt.resume) {
+    run.trainer->load_checkpoint(out);
+    const json& extra = run.trainer->extra_state();
     try {
-      round0 = extra.at("round").get<int>();
-      rounds = extra.at("rounds");
-      for (auto it = extra.at("levels").begin(); it != extra.at("levels").end(); ++it) level[it.key()] = it.value();
+      run.round0 = extra.at("round").get<int>();
+      run.rounds = extra.at("rounds");
+      for (auto it = extra.at("levels").begin(); it != extra.at("levels").end(); ++it) run.level[it.key()] = it.value();
     } catch (const json::exception& e) {
       throw Error(out.string() + ": malformed self-play state: " + e.what());
     }
   }
   fs::create_directories(out);
 
-  const auto chat_end = tok->token_id("<|end|>");
+  const auto chat_end = run.tok->token_id("<|end|>");
   check(chat_end.has_value(), "the tokenizer has no <|end|> token: self-play needs the chat template");
+  run.chat_end = *chat_end;
 
-  // The starting model, for the KL term.
-  std::unique_ptr<Model> ref;
   if (cfg.loss.kl_beta > 0) {
-    ref = std::make_unique<Model>(mcfg, cfg.micro_batch, context);
-    ref->load(start / "model.safetensors");
+    run.ref = std::make_unique<Model>(run.mcfg, cfg.micro_batch, run.context);
+    run.ref->load(start / "model.safetensors");
   }
+}
+
+// The round's questions: the curriculum's per suite, then the model's valid proposals.
+void propose(const Run& run, Round& rd, infer::Engine& engine) {
+  const SelfPlayConfig& cfg = run.cfg;
+  for (size_t si = 0; si < cfg.suites.size() && cfg.proposer != "model"; ++si) {
+    const auto& s = cfg.suites[si];
+    for (auto& t : curriculum_tasks(s, run.level.at(s), cfg.questions, mix_seed(rd.seed, si), cfg.lang)) {
+      rd.tasks.push_back(std::move(t));
+      rd.task_source.push_back(s);
+    }
+  }
+  rd.proposal_task.assign(cfg.proposals, -1);
+  rd.proposal_reject.assign(cfg.proposals, "");
+  if (cfg.proposer == "curriculum") return;
+  const std::string plang = cfg.lang == "zh" ? "zh" : "en";
+  rd.proposer_prompt = chat_tokens(*run.tok, {{"user", proposer_instruction(plang)}}, true);
+  infer::SamplingOptions po = rd.so;
+  po.max_tokens = 64;
+  po.seed = mix_seed(rd.seed, 0x70726f70);
+  Timer tg;
+  rd.proposals = engine.generate_k(rd.proposer_prompt, cfg.proposals, po);
+  rd.t_gen += tg.seconds();
+  rd.prompt_tokens += (int64_t)rd.proposer_prompt.size();
+  std::set<std::string> seen;
+  for (int i = 0; i < cfg.proposals; ++i) {
+    rd.gen_tokens += (int64_t)rd.proposals[i].tokens.size();
+    ProposalCheck pc = check_proposal(rd.proposals[i].text, cfg.proposal_max_digits,
+                                      "proposed-" + std::to_string(rd.index) + "-" + std::to_string(i));
+    if (pc.task && !seen.insert(pc.task->question).second) pc = {std::nullopt, "duplicate"};
+    if (!pc.task) {
+      rd.proposal_reject[i] = pc.reject;
+      continue;
+    }
+    rd.proposal_task[i] = (int)rd.tasks.size();
+    rd.tasks.push_back(std::move(*pc.task));
+    rd.task_source.push_back("proposed");
+  }
+}
+
+// k answers to each question that fits the context (the others are skipped and counted).
+void sample(const Run& run, Round& rd, infer::Engine& engine) {
+  const SelfPlayConfig& cfg = run.cfg;
+  rd.prompts.assign(rd.tasks.size(), {});
+  std::optional<Progress> qbar;
+  if (run.opt.progress && rd.tasks.size() >= 8)
+    qbar.emplace("round " + std::to_string(rd.index + 1) + "/" + std::to_string(cfg.rounds), (int64_t)rd.tasks.size(),
+                 "q");
+  for (size_t i = 0; i < rd.tasks.size(); ++i) {
+    rd.prompts[i] = chat_tokens(*run.tok, {{"user", rd.tasks[i].question}}, true);
+    if ((int)rd.prompts[i].size() + cfg.max_tokens + 1 > run.context) {
+      ++rd.skipped;  // cannot fit: not asked (counted)
+      continue;
+    }
+    rd.so.seed = mix_seed(rd.seed, 1000003ULL * (i + 1));
+    Timer tg;
+    auto gens = engine.generate_k(rd.prompts[i], cfg.k, rd.so);
+    rd.t_gen += tg.seconds();
+    rd.prompt_tokens += (int64_t)rd.prompts[i].size();
+    for (auto& g : gens) {
+      Sample s;
+      s.task = i;
+      rd.gen_tokens += (int64_t)g.tokens.size();
+      s.completion = std::move(g.tokens);
+      if (g.finish == infer::FinishReason::Stop) s.completion.push_back(run.chat_end);
+      s.text = std::move(g.text);
+      rd.samples.push_back(std::move(s));
+    }
+    if (qbar) qbar->add(1);
+  }
+  if (qbar) qbar->finish();
+}
+
+// The verifier's verdict on every answer.
+void verify_samples(Round& rd) {
+  Timer tv;
+  for (Sample& s : rd.samples) s.score = verify(rd.tasks[s.task], s.text);
+  rd.t_verify += tv.seconds();
+}
+
+// Rewards, the round's statistics, group advantages and the sequences to train on
+// (solver; then the proposer's learnability policy gradient).
+void reward_samples(const Run& run, Round& rd) {
+  const SelfPlayConfig& cfg = run.cfg;
+  for (Sample& s : rd.samples) s.reward = reward(s.score, cfg.reward);
+  rd.task_solve.assign(rd.tasks.size(), -1.0);
+  for (size_t b = 0; b < rd.samples.size(); b += cfg.k) {
+    const size_t ti = rd.samples[b].task;
+    std::vector<double> rw;
+    int correct = 0;
+    for (int j = 0; j < cfg.k; ++j) {
+      const Sample& s = rd.samples[b + j];
+      rw.push_back(s.reward);
+      rd.reward_sum += s.reward;
+      const int v = (int)s.score.verdict;
+      rd.counts[v]++;
+      auto& pc = rd.per[rd.task_source[ti]];
+      pc[v]++;
+      pc[4]++;
+      correct += s.score.verdict == Verdict::Correct;
+      const auto& dj = rd.tasks[ti].difficulty;
+      if (dj.is_object() && dj.contains("digits") && dj["digits"].is_number_integer()) {
+        auto& pd = rd.per_difficulty[rd.task_source[ti] + ":" + std::to_string(dj["digits"].get<int>())];
+        pd[0] += s.score.verdict == Verdict::Correct;
+        pd[1]++;
+      }
+    }
+    rd.task_solve[ti] = (double)correct / cfg.k;
+    ++rd.groups;
+    const auto adv = group_advantages(rw);
+    bool all_zero = std::all_of(adv.begin(), adv.end(), [](double a) { return a == 0; });
+    if (all_zero) ++rd.zero_var;
+    for (int j = 0; j < cfg.k; ++j) {
+      const Sample& s = rd.samples[b + j];
+      if (s.completion.empty()) continue;
+      TrainSeq ts;
+      ts.tokens = rd.prompts[ti];
+      ts.prompt_len = (int)ts.tokens.size();
+      ts.tokens.insert(ts.tokens.end(), s.completion.begin(), s.completion.end());
+      if (cfg.algo == "grpo") {
+        if (all_zero) continue;
+        ts.advantage = adv[j];
+        ts.policy = true;
+      } else {
+        if (s.score.verdict != Verdict::Correct) continue;
+        ts.policy = false;
+      }
+      rd.seqs.push_back(std::move(ts));
+    }
+  }
+  const int64_t n_samples = (int64_t)rd.samples.size();
+  // Solver weights: the mean over samples of the mean over each sample's tokens
+  // (GRPO); expert iteration: the mean over all verified-correct completion tokens.
+  {
+    double denom = 0;
+    for (const auto& s : rd.seqs) denom += s.policy ? 1.0 : (double)(s.tokens.size() - s.prompt_len);
+    for (auto& s : rd.seqs) {
+      const double len = (double)(s.tokens.size() - s.prompt_len);
+      s.weight = s.policy ? 1.0 / (std::max<double>(1, n_samples) * len) : 1.0 / denom;
+    }
+  }
+  if (rd.proposals.empty()) return;
+
+  // The proposer's policy gradient: learnability reward, advantages across the round's proposals.
+  std::vector<double> prw(cfg.proposals, 0.0);
+  int valid = 0, learnable = 0;
+  std::map<std::string, int> rejects;
+  for (int i = 0; i < cfg.proposals; ++i) {
+    if (rd.proposal_task[i] < 0) {
+      prw[i] = -1.0;  // the verifier could not settle it
+      rejects[rd.proposal_reject[i]]++;
+      continue;
+    }
+    ++valid;
+    const double sr = rd.task_solve[rd.proposal_task[i]];
+    prw[i] = sr < 0 ? 0.0 : learnability(sr);
+    learnable += prw[i] > 0;
+  }
+  const auto adv = group_advantages(prw);
+  double mean = 0;
+  for (double r : prw) mean += r;
+  rd.prop = {{"proposed", cfg.proposals}, {"valid", valid}, {"learnable", learnable},
+             {"rejected", rejects}, {"mean_reward", mean / cfg.proposals}};
+  for (int i = 0; i < cfg.proposals; ++i) {
+    if (adv[i] == 0) continue;
+    TrainSeq ts;
+    ts.tokens = rd.proposer_prompt;
+    ts.prompt_len = (int)ts.tokens.size();
+    ts.tokens.insert(ts.tokens.end(), rd.proposals[i].tokens.begin(), rd.proposals[i].tokens.end());
+    if (rd.proposals[i].finish == infer::FinishReason::Stop) ts.tokens.push_back(run.chat_end);
+    if ((int)ts.tokens.size() == ts.prompt_len) continue;
+    ts.advantage = adv[i];
+    ts.weight = cfg.proposer_weight / ((double)cfg.proposals * (double)(ts.tokens.size() - ts.prompt_len));
+    ts.policy = true;
+    rd.seqs.push_back(std::move(ts));
+  }
+}
+
+// The policy update: `epochs` passes of the clipped policy-gradient (and expert
+// iteration's cross-entropy) loss over the round's sequences, one optimizer step each.
+void update(Run& run, Round& rd) {
+  const SelfPlayConfig& cfg = run.cfg;
+  std::vector<TrainSeq>& seqs = rd.seqs;
+  if (seqs.empty()) return;
+  Model& model = run.trainer->model();
+  Model* ref = run.ref.get();
+  // The starting model's log-probabilities, once (for the KL term).
+  if (ref)
+    for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
+      std::vector<float> rp((size_t)B * T);
+      ref->token_logprobs(in.data(), tg.data(), B, T, rp.data());
+      for (int b = 0; b < B; ++b)
+        seqs[first + b].ref_logp.assign(rp.begin() + (size_t)b * T, rp.begin() + (size_t)(b + 1) * T);
+    });
+  for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
+    double loss = 0, clip_w = 0, kl_w = 0;
+    for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
+      const size_t N = (size_t)B * T;
+      std::vector<float> old(N, 0.0f), refp(N, 0.0f), adv(N, 0.0f), pw(N, 0.0f), cw(N, 0.0f);
+      for (int b = 0; b < B; ++b) {
+        const auto& s = seqs[first + b];
+        for (int p = 0; p < T; ++p) {
+          if (!is_completion(s, p)) continue;
+          const size_t n = (size_t)b * T + p;
+          if (epoch > 0) old[n] = s.old_logp[p];
+          if (ref) refp[n] = s.ref_logp[p];
+          adv[n] = (float)s.advantage;
+          (s.policy ? pw : cw)[n] = (float)s.weight;
+          rd.trained_tokens++;
+        }
+      }
+      loss += model.forward_backward_logprob(in.data(), tg.data(), B, T, [&](const float* lp, float* dlp) {
+        if (epoch == 0) {
+          // The weights have not moved yet: this pass's log-probabilities are the
+          // sampling policy's (ratio 1), kept for the later epochs.
+          std::copy(lp, lp + N, old.begin());
+          if (cfg.epochs > 1)
+            for (int b = 0; b < B; ++b) seqs[first + b].old_logp.assign(lp + (size_t)b * T, lp + (size_t)(b + 1) * T);
+        }
+        PolicyLossStats st = grpo_loss(lp, old.data(), ref ? refp.data() : nullptr, adv.data(), pw.data(),
+                                       (int64_t)N, cfg.loss, dlp);
+        // Expert iteration: cross-entropy on verified-correct tokens, d(-w logp)/d logp = -w.
+        double ce = 0;
+        for (size_t n = 0; n < N; ++n)
+          if (cw[n] != 0) {
+            ce -= cw[n] * lp[n];
+            dlp[n] -= cw[n];
+          }
+        clip_w += st.clipped;
+        kl_w += st.kl;
+        return st.loss + ce;
+      });
+    });
+    StepStats ss = run.trainer->apply_gradients(loss, rd.trained_tokens);
+    rd.loss_sum = loss;
+    rd.grad_norm = ss.grad_norm;
+    rd.clipped = clip_w;
+    rd.kl = kl_w;
+  }
+}
+
+// Running totals carried from round to round (and from the saved rounds on resume).
+struct Totals {
+  double joules = 0, seconds = 0;
+  int64_t tokens = 0;
+};
+
+// The round's record in rounds.jsonl (and the curriculum's next levels).
+json log_round(Run& run, Round& rd, Totals& totals, double joules, double cpu, double secs, const char* energy_source) {
+  const SelfPlayConfig& cfg = run.cfg;
+  json js = json::object();
+  for (const auto& s : cfg.suites) {
+    auto it = rd.per.find(s);
+    std::array<int64_t, 5> c = it == rd.per.end() ? std::array<int64_t, 5>{0, 0, 0, 0, 0} : it->second;
+    const double sr = c[4] ? (double)c[0] / c[4] : 0.0;
+    js[s] = {{"level", run.level[s]}, {"solve_rate", sr}, {"correct", c[0]}, {"wrong", c[1]}, {"abstained", c[2]},
+             {"malformed", c[3]}, {"samples", c[4]}};
+    if (c[4] && (s == "add" || s == "mul" || s == "arith")) run.level[s] = adjust_level(run.level[s], sr, cfg.curriculum);
+  }
+  json jd = json::object();  // solve rate by suite and digits, e.g. "add:3"
+  for (auto& [key, c] : rd.per_difficulty) jd[key] = {{"solve_rate", (double)c[0] / c[1]}, {"samples", c[1]}};
+  if (rd.per.count("proposed")) {
+    auto c = rd.per["proposed"];
+    rd.prop["solver"] = {{"solve_rate", c[4] ? (double)c[0] / c[4] : 0.0}, {"samples", c[4]}};
+  }
+  const int64_t n_samples = (int64_t)rd.samples.size();
+  const double ns = std::max<double>(1, (double)n_samples);
+  const int64_t tok_round = rd.gen_tokens + rd.prompt_tokens + 3 * rd.trained_tokens;  // forward + backward ~ 3 passes
+  json r = {{"round", rd.index + 1},
+            {"questions", (int64_t)rd.tasks.size() - rd.skipped},
+            {"skipped", rd.skipped},
+            {"samples", n_samples},
+            {"mean_reward", rd.reward_sum / ns},
+            {"correct_rate", rd.counts[0] / ns},
+            {"wrong_rate", rd.counts[1] / ns},
+            {"abstain_rate", rd.counts[2] / ns},
+            {"malformed_rate", rd.counts[3] / ns},
+            {"zero_variance_share", rd.groups ? (double)rd.zero_var / rd.groups : 0.0},
+            {"suites", js},
+            {"difficulty", jd},
+            {"proposer", rd.prop},
+            {"loss", rd.loss_sum},
+            {"grad_norm", rd.grad_norm},
+            {"clipped_share", rd.clipped},
+            {"kl", rd.kl},
+            {"trained_sequences", (int64_t)rd.seqs.size()},
+            {"tokens_generated", rd.gen_tokens},
+            {"tokens_prompt", rd.prompt_tokens},
+            {"tokens_trained", rd.trained_tokens},
+            {"seconds", secs},
+            {"seconds_generate", rd.t_gen},
+            {"seconds_verify", rd.t_verify},
+            {"seconds_update", rd.t_update},
+            {"cpu_seconds", cpu},
+            {"joules", joules},
+            {"energy_source", energy_source},
+            {"total_tokens", totals.tokens + tok_round},
+            {"total_joules", totals.joules + joules},
+            {"total_seconds", totals.seconds + secs}};
+  totals.seconds += secs;
+  totals.joules += joules;
+  totals.tokens += tok_round;
+  run.rounds.push_back(r);
+  return r;
+}
+
+// The checkpoint (weights, optimizer, levels, rounds, settings) and the round's files.
+void save_round(Run& run, const Round& rd) {
+  json lv = json::object();
+  for (auto& [s, l] : run.level) lv[s] = l;
+  run.trainer->set_extra_state({{"format", "veritas-selfplay"}, {"round", rd.index + 1}, {"levels", lv},
+                                {"rounds", run.rounds}, {"config", run.cfg.to_json()}});
+  run.trainer->save_checkpoint(run.out);
+  write_outputs(run.out, run.rounds, run.cfg.suites);
+  std::string lines;
+  for (const auto& s : rd.samples)
+    lines += json({{"round", rd.index + 1}, {"task", rd.tasks[s.task].id}, {"question", rd.tasks[s.task].question},
+                   {"answer", s.text}, {"verdict", verdict_name(s.score.verdict)}, {"reward", s.reward}})
+                 .dump(-1, ' ', false, json::error_handler_t::replace) +
+             "\n";
+  atomic_write_file(run.out / "samples.jsonl", lines);
+}
+
+}  // namespace
+
+SelfPlayResult run_selfplay(SelfPlayConfig cfg_in, const SelfPlayOptions& opt) {
+  Run run(std::move(cfg_in), opt);
+  start_run(run);
+  const SelfPlayConfig& cfg = run.cfg;
 
   SelfPlayResult result;
-  result.rounds = rounds;
+  result.rounds = run.rounds;
   EnergyMeter meter(cfg.watts_per_core);
-  double joules_before = rounds.empty() ? 0.0 : rounds.back().value("total_joules", 0.0);
-  int64_t tokens_before = rounds.empty() ? 0 : rounds.back().value("total_tokens", (int64_t)0);
-  double seconds_before = rounds.empty() ? 0.0 : rounds.back().value("total_seconds", 0.0);
+  Totals totals;
+  if (!run.rounds.empty()) {
+    totals.joules = run.rounds.back().value("total_joules", 0.0);
+    totals.tokens = run.rounds.back().value("total_tokens", (int64_t)0);
+    totals.seconds = run.rounds.back().value("total_seconds", 0.0);
+  }
   Timer wall;
   std::optional<Progress> bar;
   if (opt.progress) bar.emplace("selfplay", cfg.rounds, "round");
-  if (bar) bar->update(round0);
+  if (bar) bar->update(run.round0);
 
-  for (int round = round0; round < cfg.rounds; ++round) {
+  for (int round = run.round0; round < cfg.rounds; ++round) {
     if (opt.should_stop && opt.should_stop()) {
       result.stopped_early = true;
       break;
     }
     Timer rt;
     const double j0 = meter.joules(), cpu0 = meter.cpu_seconds();
-    const uint64_t rseed = mix_seed(cfg.seed, (uint64_t)round);
-    infer::Engine engine = engine_from_model(trainer.model(), mcfg, tok, cfg.precision, context);
-    infer::SamplingOptions so;
-    so.temperature = (float)cfg.temperature;
-    so.max_tokens = cfg.max_tokens;
-    so.stop_at_end_tokens = false;
-    so.stop_tokens = {*chat_end};
-    double t_gen = 0, t_verify = 0;
-    int64_t gen_tokens = 0, prompt_tokens = 0;
+    Round rd;
+    rd.index = round;
+    rd.seed = mix_seed(cfg.seed, (uint64_t)round);
+    infer::Engine engine = engine_from_model(run.trainer->model(), run.mcfg, run.tok, cfg.precision, run.context);
+    rd.so.temperature = (float)cfg.temperature;
+    rd.so.max_tokens = cfg.max_tokens;
+    rd.so.stop_at_end_tokens = false;
+    rd.so.stop_tokens = {run.chat_end};
 
-    // ---- propose
-    std::vector<Task> tasks;
-    std::vector<std::string> task_source;  // suite name, or "proposed"
-    for (size_t si = 0; si < cfg.suites.size() && cfg.proposer != "model"; ++si) {
-      const auto& s = cfg.suites[si];
-      for (auto& t : curriculum_tasks(s, level[s], cfg.questions, mix_seed(rseed, si), cfg.lang)) {
-        tasks.push_back(std::move(t));
-        task_source.push_back(s);
-      }
-    }
-    json prop = json::object();
-    std::vector<int> proposal_task(cfg.proposals, -1);  // index into tasks, or -1
-    std::vector<std::string> proposal_reject(cfg.proposals);
-    std::vector<int32_t> proposer_prompt;
-    std::vector<infer::Generation> proposals;
-    if (cfg.proposer != "curriculum") {
-      const std::string plang = cfg.lang == "zh" ? "zh" : "en";
-      proposer_prompt = chat_tokens(*tok, {{"user", proposer_instruction(plang)}}, true);
-      infer::SamplingOptions po = so;
-      po.max_tokens = 64;
-      po.seed = mix_seed(rseed, 0x70726f70);
-      Timer tg;
-      proposals = engine.generate_k(proposer_prompt, cfg.proposals, po);
-      t_gen += tg.seconds();
-      prompt_tokens += (int64_t)proposer_prompt.size();
-      std::set<std::string> seen;
-      for (int i = 0; i < cfg.proposals; ++i) {
-        gen_tokens += (int64_t)proposals[i].tokens.size();
-        ProposalCheck pc = check_proposal(proposals[i].text, cfg.proposal_max_digits,
-                                          "proposed-" + std::to_string(round) + "-" + std::to_string(i));
-        if (pc.task && !seen.insert(pc.task->question).second) pc = {std::nullopt, "duplicate"};
-        if (!pc.task) {
-          proposal_reject[i] = pc.reject;
-          continue;
-        }
-        proposal_task[i] = (int)tasks.size();
-        tasks.push_back(std::move(*pc.task));
-        task_source.push_back("proposed");
-      }
-    }
-
-    // ---- solve and verify
-    std::vector<Sample> samples;
-    std::vector<std::vector<int32_t>> prompts(tasks.size());
-    int skipped = 0;
-    std::optional<Progress> qbar;
-    if (opt.progress && tasks.size() >= 8)
-      qbar.emplace("round " + std::to_string(round + 1) + "/" + std::to_string(cfg.rounds), (int64_t)tasks.size(), "q");
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      prompts[i] = chat_tokens(*tok, {{"user", tasks[i].question}}, true);
-      if ((int)prompts[i].size() + cfg.max_tokens + 1 > context) {
-        ++skipped;  // cannot fit: not asked (counted)
-        continue;
-      }
-      so.seed = mix_seed(rseed, 1000003ULL * (i + 1));
-      Timer tg;
-      auto gens = engine.generate_k(prompts[i], cfg.k, so);
-      t_gen += tg.seconds();
-      prompt_tokens += (int64_t)prompts[i].size();
-      Timer tv;
-      for (auto& g : gens) {
-        Sample s;
-        s.task = i;
-        gen_tokens += (int64_t)g.tokens.size();
-        s.completion = std::move(g.tokens);
-        if (g.finish == infer::FinishReason::Stop) s.completion.push_back(*chat_end);
-        s.text = std::move(g.text);
-        s.score = verify(tasks[i], s.text);
-        s.reward = reward(s.score, cfg.reward);
-        samples.push_back(std::move(s));
-      }
-      t_verify += tv.seconds();
-      if (qbar) qbar->add(1);
-    }
-    if (qbar) qbar->finish();
-
-    // ---- statistics and advantages
+    propose(run, rd, engine);
+    sample(run, rd, engine);
+    verify_samples(rd);
     Timer tu;
-    std::map<std::string, std::array<int64_t, 5>> per;  // correct, wrong, abstained, malformed, n
-    std::map<std::string, std::array<int64_t, 2>> per_difficulty;  // "suite:digits" -> correct, n
-    int64_t counts[4] = {0, 0, 0, 0};
-    double reward_sum = 0;
-    int groups = 0, zero_var = 0;
-    std::vector<TrainSeq> seqs;
-    std::vector<double> task_solve(tasks.size(), -1.0);
-    for (size_t b = 0; b < samples.size(); b += cfg.k) {
-      const size_t ti = samples[b].task;
-      std::vector<double> rw;
-      int correct = 0;
-      for (int j = 0; j < cfg.k; ++j) {
-        const Sample& s = samples[b + j];
-        rw.push_back(s.reward);
-        reward_sum += s.reward;
-        const int v = (int)s.score.verdict;
-        counts[v]++;
-        auto& pc = per[task_source[ti]];
-        pc[v]++;
-        pc[4]++;
-        correct += s.score.verdict == Verdict::Correct;
-        const auto& dj = tasks[ti].difficulty;
-        if (dj.is_object() && dj.contains("digits") && dj["digits"].is_number_integer()) {
-          auto& pd = per_difficulty[task_source[ti] + ":" + std::to_string(dj["digits"].get<int>())];
-          pd[0] += s.score.verdict == Verdict::Correct;
-          pd[1]++;
-        }
-      }
-      task_solve[ti] = (double)correct / cfg.k;
-      ++groups;
-      const auto adv = group_advantages(rw);
-      bool all_zero = std::all_of(adv.begin(), adv.end(), [](double a) { return a == 0; });
-      if (all_zero) ++zero_var;
-      for (int j = 0; j < cfg.k; ++j) {
-        const Sample& s = samples[b + j];
-        if (s.completion.empty()) continue;
-        TrainSeq ts;
-        ts.tokens = prompts[ti];
-        ts.prompt_len = (int)ts.tokens.size();
-        ts.tokens.insert(ts.tokens.end(), s.completion.begin(), s.completion.end());
-        if (cfg.algo == "grpo") {
-          if (all_zero) continue;
-          ts.advantage = adv[j];
-          ts.policy = true;
-        } else {
-          if (s.score.verdict != Verdict::Correct) continue;
-          ts.policy = false;
-        }
-        seqs.push_back(std::move(ts));
-      }
-    }
-    const int64_t n_samples = (int64_t)samples.size();
-    // Solver weights: the mean over samples of the mean over each sample's tokens
-    // (GRPO); expert iteration: the mean over all verified-correct completion tokens.
-    {
-      double denom = 0;
-      for (const auto& s : seqs) denom += s.policy ? 1.0 : (double)(s.tokens.size() - s.prompt_len);
-      for (auto& s : seqs) {
-        const double len = (double)(s.tokens.size() - s.prompt_len);
-        s.weight = s.policy ? 1.0 / (std::max<double>(1, n_samples) * len) : 1.0 / denom;
-      }
-    }
+    reward_samples(run, rd);
+    update(run, rd);
+    rd.t_update = tu.seconds();
+    const json r = log_round(run, rd, totals, meter.joules() - j0, meter.cpu_seconds() - cpu0, rt.seconds(),
+                             meter.source());
+    save_round(run, rd);
 
-    // The proposer's policy gradient: learnability reward, advantages across the round's proposals.
-    if (!proposals.empty()) {
-      std::vector<double> prw(cfg.proposals, 0.0);
-      int valid = 0, learnable = 0;
-      std::map<std::string, int> rejects;
-      for (int i = 0; i < cfg.proposals; ++i) {
-        if (proposal_task[i] < 0) {
-          prw[i] = -1.0;  // the verifier could not settle it
-          rejects[proposal_reject[i]]++;
-          continue;
-        }
-        ++valid;
-        const double sr = task_solve[proposal_task[i]];
-        prw[i] = sr < 0 ? 0.0 : learnability(sr);
-        learnable += prw[i] > 0;
-      }
-      const auto adv = group_advantages(prw);
-      double mean = 0;
-      for (double r : prw) mean += r;
-      prop = {{"proposed", cfg.proposals}, {"valid", valid}, {"learnable", learnable},
-              {"rejected", rejects}, {"mean_reward", mean / cfg.proposals}};
-      for (int i = 0; i < cfg.proposals; ++i) {
-        if (adv[i] == 0) continue;
-        TrainSeq ts;
-        ts.tokens = proposer_prompt;
-        ts.prompt_len = (int)ts.tokens.size();
-        ts.tokens.insert(ts.tokens.end(), proposals[i].tokens.begin(), proposals[i].tokens.end());
-        if (proposals[i].finish == infer::FinishReason::Stop) ts.tokens.push_back(*chat_end);
-        if ((int)ts.tokens.size() == ts.prompt_len) continue;
-        ts.advantage = adv[i];
-        ts.weight = cfg.proposer_weight / ((double)cfg.proposals * (double)(ts.tokens.size() - ts.prompt_len));
-        ts.policy = true;
-        seqs.push_back(std::move(ts));
-      }
-    }
-
-    // ---- update
-    Model& model = trainer.model();
-    int64_t trained_tokens = 0;
-    double loss_sum = 0, grad_norm = 0, clipped = 0, kl = 0;
-    if (!seqs.empty()) {
-      // The starting model's log-probabilities, once (for the KL term).
-      if (ref)
-        for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
-          std::vector<float> rp((size_t)B * T);
-          ref->token_logprobs(in.data(), tg.data(), B, T, rp.data());
-          for (int b = 0; b < B; ++b)
-            seqs[first + b].ref_logp.assign(rp.begin() + (size_t)b * T, rp.begin() + (size_t)(b + 1) * T);
-        });
-      for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
-        double loss = 0, clip_w = 0, kl_w = 0;
-        for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
-          const size_t N = (size_t)B * T;
-          std::vector<float> old(N, 0.0f), refp(N, 0.0f), adv(N, 0.0f), pw(N, 0.0f), cw(N, 0.0f);
-          for (int b = 0; b < B; ++b) {
-            const auto& s = seqs[first + b];
-            for (int p = 0; p < T; ++p) {
-              if (!is_completion(s, p)) continue;
-              const size_t n = (size_t)b * T + p;
-              if (epoch > 0) old[n] = s.old_logp[p];
-              if (ref) refp[n] = s.ref_logp[p];
-              adv[n] = (float)s.advantage;
-              (s.policy ? pw : cw)[n] = (float)s.weight;
-              trained_tokens++;
-            }
-          }
-          loss += model.forward_backward_logprob(in.data(), tg.data(), B, T, [&](const float* lp, float* dlp) {
-            if (epoch == 0) {
-              // The weights have not moved yet: this pass's log-probabilities are the
-              // sampling policy's (ratio 1), kept for the later epochs.
-              std::copy(lp, lp + N, old.begin());
-              if (cfg.epochs > 1)
-                for (int b = 0; b < B; ++b) seqs[first + b].old_logp.assign(lp + (size_t)b * T, lp + (size_t)(b + 1) * T);
-            }
-            PolicyLossStats st = grpo_loss(lp, old.data(), ref ? refp.data() : nullptr, adv.data(), pw.data(),
-                                           (int64_t)N, cfg.loss, dlp);
-            // Expert iteration: cross-entropy on verified-correct tokens, d(-w logp)/d logp = -w.
-            double ce = 0;
-            for (size_t n = 0; n < N; ++n)
-              if (cw[n] != 0) {
-                ce -= cw[n] * lp[n];
-                dlp[n] -= cw[n];
-              }
-            clip_w += st.clipped;
-            kl_w += st.kl;
-            return st.loss + ce;
-          });
-        });
-        StepStats ss = trainer.apply_gradients(loss, trained_tokens);
-        loss_sum = loss;
-        grad_norm = ss.grad_norm;
-        clipped = clip_w;
-        kl = kl_w;
-      }
-    }
-    const double t_update = tu.seconds();
-
-    // ---- curriculum, logs, checkpoint
-    json js = json::object();
-    for (const auto& s : cfg.suites) {
-      auto it = per.find(s);
-      std::array<int64_t, 5> c = it == per.end() ? std::array<int64_t, 5>{0, 0, 0, 0, 0} : it->second;
-      const double sr = c[4] ? (double)c[0] / c[4] : 0.0;
-      js[s] = {{"level", level[s]}, {"solve_rate", sr}, {"correct", c[0]}, {"wrong", c[1]}, {"abstained", c[2]},
-               {"malformed", c[3]}, {"samples", c[4]}};
-      if (c[4] && (s == "add" || s == "mul" || s == "arith")) level[s] = adjust_level(level[s], sr, cfg.curriculum);
-    }
-    json jd = json::object();  // solve rate by suite and digits, e.g. "add:3"
-    for (auto& [key, c] : per_difficulty) jd[key] = {{"solve_rate", (double)c[0] / c[1]}, {"samples", c[1]}};
-    if (per.count("proposed")) {
-      auto c = per["proposed"];
-      prop["solver"] = {{"solve_rate", c[4] ? (double)c[0] / c[4] : 0.0}, {"samples", c[4]}};
-    }
-    const double ns = std::max<double>(1, (double)n_samples);
-    const double joules = meter.joules() - j0, cpu = meter.cpu_seconds() - cpu0;
-    const double secs = rt.seconds();
-    const int64_t tok_round = gen_tokens + prompt_tokens + 3 * trained_tokens;  // forward + backward ~ 3 passes
-    json r = {{"round", round + 1},
-              {"questions", (int64_t)tasks.size() - skipped},
-              {"skipped", skipped},
-              {"samples", n_samples},
-              {"mean_reward", reward_sum / ns},
-              {"correct_rate", counts[0] / ns},
-              {"wrong_rate", counts[1] / ns},
-              {"abstain_rate", counts[2] / ns},
-              {"malformed_rate", counts[3] / ns},
-              {"zero_variance_share", groups ? (double)zero_var / groups : 0.0},
-              {"suites", js},
-              {"difficulty", jd},
-              {"proposer", prop},
-              {"loss", loss_sum},
-              {"grad_norm", grad_norm},
-              {"clipped_share", clipped},
-              {"kl", kl},
-              {"trained_sequences", (int64_t)seqs.size()},
-              {"tokens_generated", gen_tokens},
-              {"tokens_prompt", prompt_tokens},
-              {"tokens_trained", trained_tokens},
-              {"seconds", secs},
-              {"seconds_generate", t_gen},
-              {"seconds_verify", t_verify},
-              {"seconds_update", t_update},
-              {"cpu_seconds", cpu},
-              {"joules", joules},
-              {"energy_source", meter.source()},
-              {"total_tokens", tokens_before + tok_round},
-              {"total_joules", joules_before + joules},
-              {"total_seconds", seconds_before + secs}};
-    seconds_before += secs;
-    joules_before += joules;
-    tokens_before += tok_round;
-    rounds.push_back(r);
-
-    json lv = json::object();
-    for (auto& [s, l] : level) lv[s] = l;
-    trainer.set_extra_state({{"format", "veritas-selfplay"}, {"round", round + 1}, {"levels", lv},
-                             {"rounds", rounds}, {"config", cfg.to_json()}});
-    trainer.save_checkpoint(out);
-    write_outputs(out, rounds, cfg.suites);
-    {
-      std::string lines;
-      for (const auto& s : samples)
-        lines += json({{"round", round + 1}, {"task", tasks[s.task].id}, {"question", tasks[s.task].question},
-                       {"answer", s.text}, {"verdict", verdict_name(s.score.verdict)}, {"reward", s.reward}})
-                     .dump(-1, ' ', false, json::error_handler_t::replace) +
-                 "\n";
-      atomic_write_file(out / "samples.jsonl", lines);
-    }
-    result.rounds = rounds;
+    result.rounds = run.rounds;
     result.rounds_done = round + 1;
     if (bar) {
       char st[160];
@@ -713,7 +797,7 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg, const SelfPlayOptions& opt) {
     }
   }
   if (bar) bar->finish();
-  if (result.rounds_done == 0) result.rounds_done = round0;
+  if (result.rounds_done == 0) result.rounds_done = run.round0;
   return result;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "veritas/util/error.hpp"
+#include "veritas/util/text.hpp"
 #include "veritas/verify/demos.hpp"
 #include "veritas/verify/exact.hpp"
 #include "veritas/verify/suites.hpp"
@@ -60,11 +61,6 @@ std::string proposer_instruction(const std::string& lang) {
 
 namespace {
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 bool ends_with(const std::string& s, const std::string& p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
@@ -119,7 +115,7 @@ std::string canonical(const std::string& expr, int max_digits, int* longest, boo
 
 ProposalCheck check_proposal(const std::string& text, int max_digits, const std::string& id) {
   ProposalCheck r;
-  std::string s = trim(text), expr, lang = "en";
+  std::string s(trim(text)), expr, lang = "en";
   if (starts_with(s, "What is ") && ends_with(s, "?")) {
     expr = s.substr(8, s.size() - 9);
   } else if (starts_with(s, "计算 ") && ends_with(s, "。")) {

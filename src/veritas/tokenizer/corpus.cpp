@@ -7,6 +7,7 @@
 
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
 
 namespace veritas {
@@ -26,26 +27,12 @@ void for_each_document(const std::filesystem::path& path, const std::function<vo
     fn(read_file(path));
     return;
   }
-  LineReader reader(path.string());
-  std::string line;
-  bool too_long = false;
-  while (reader.next(line, &too_long)) {
-    std::string where = path.string() + ":" + std::to_string(reader.line_number());
-    check(!too_long, where + ": line is too long");
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(where + ": not valid JSON (column " + std::to_string(e.byte) + "): " + e.what());
-    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
-      throw Error(where + ": not valid JSON: " + e.what());
-    }
+  for_each_json_line(path.string(), [&](const nlohmann::json& j, const std::string& where) {
     check(j.is_object(), where + ": each line must be a JSON object");
     auto it = j.find("text");
     check(it != j.end() && it->is_string(), where + ": missing string field \"text\"");
     fn(it->get_ref<const std::string&>());
-  }
+  });
 }
 
 }  // namespace veritas

@@ -15,6 +15,7 @@
 #include "veritas/util/fs.hpp"
 #include "veritas/util/progress.hpp"
 #include "veritas/util/svg.hpp"
+#include "veritas/util/thread_pool.hpp"
 #include "veritas/util/timer.hpp"
 
 namespace veritas {
@@ -83,8 +84,7 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
   check(!cfg.out_dir.empty(), "train: --out is required");
   check(!cfg.data_dir.empty() || !cfg.sft.empty(), "train: --data (token shards) or --sft (JSONL) is required");
   if (cfg.threads > 0) {
-    // Must happen before the first parallel_for creates the global pool.
-    ::setenv("VERITAS_THREADS", std::to_string(cfg.threads).c_str(), 1);
+    ThreadPool::set_global_threads(cfg.threads);
     openblas_set_num_threads(cfg.threads);
   }
   const fs::path out = cfg.out_dir;

@@ -4,6 +4,7 @@
 
 #include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
 
 namespace veritas {
@@ -38,20 +39,8 @@ SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair) {
 }
 
 std::vector<SftPair> load_sft_jsonl(const std::filesystem::path& path) {
-  LineReader reader(path.string());
   std::vector<SftPair> out;
-  std::string line;
-  bool too_long = false;
-  while (reader.next(line, &too_long)) {
-    const std::string where = path.string() + ":" + std::to_string(reader.line_number());
-    check(!too_long, where + ": line too long");
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(where + ": invalid JSON: " + e.what());
-    }
+  for_each_json_line(path.string(), [&](const nlohmann::json& j, const std::string& where) {
     check(j.is_object(), where + ": expected a JSON object");
     SftPair p;
     if (j.contains("messages")) {
@@ -70,7 +59,7 @@ std::vector<SftPair> load_sft_jsonl(const std::filesystem::path& path) {
       p.answer = j["answer"].get<std::string>();
     }
     out.push_back(std::move(p));
-  }
+  });
   check(!out.empty(), path.string() + ": no examples");
   return out;
 }

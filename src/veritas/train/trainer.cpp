@@ -269,8 +269,7 @@ static json read_json_file(const std::filesystem::path& p) {
 
 // ---------------------------------------------------------------- trainer
 
-Trainer::Trainer(TrainConfig cfg)
-    : cfg_(std::move(cfg)), rng_(cfg_.seed ^ 0x7261696e2d726e67ULL), dist_(&Dist::world()) {
+Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) {
   if (!cfg_.init_from.empty()) {
     auto ck = find_checkpoint(cfg_.init_from);
     cfg_.model = ModelConfig::load(ck / "config.json");
@@ -472,12 +471,10 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
     std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)file_hash(bytes));
     manifest[f] = {{"bytes", bytes.size()}, {"xxh3_64", hex}};
   }
-  auto rs = rng_.state();
   json st = {{"format", kStateFormat},
              {"version", 1},
              {"step", step_},
              {"elapsed", elapsed_before_},
-             {"rng", {rs[0], rs[1], rs[2], rs[3]}},
              {"train_data", train_ ? train_->state() : json()},
              {"files", manifest},
              {"config", cfg_.to_json()},
@@ -549,9 +546,6 @@ void Trainer::load_checkpoint(const std::filesystem::path& run_dir) {
           where + ": step " + std::to_string(step) + " does not match the optimizer's " +
               std::to_string(opt.step_count()));
     if (cfg_.zero) zero_take(loaded);
-    std::array<uint64_t, 4> rs;
-    for (int i = 0; i < 4; ++i) rs[i] = st.at("rng").at(i).get<uint64_t>();
-    rng_.set_state(rs);
     if (train_ && !st.at("train_data").is_null()) train_->set_state(st.at("train_data"));
     step_ = step;
     elapsed_before_ = st.value("elapsed", 0.0);

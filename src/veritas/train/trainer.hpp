@@ -133,7 +133,7 @@ class Trainer {
   // With several ranks every rank calls it; rank 0 writes (the same files as one process
   // would, so any number of ranks can resume them).
   void save_checkpoint(const std::filesystem::path& run_dir);
-  // Restores model, optimizer, step, sources and RNG from run_dir/checkpoint (resume).
+  // Restores model, optimizer, step and sources from run_dir/checkpoint (resume).
   void load_checkpoint(const std::filesystem::path& run_dir);
 
   int64_t step_count() const { return step_; }
@@ -142,7 +142,6 @@ class Trainer {
   AdamW& optimizer() { return opt_; }
   const TrainConfig& config() const { return cfg_; }
   TrainConfig& mutable_config() { return cfg_; }  // e.g. extend steps after a resume
-  Rng& rng() { return rng_; }
   // Training seconds so far (all processes of this run); saved with checkpoints.
   double elapsed() const { return elapsed_before_; }
   void set_elapsed(double s) { elapsed_before_ = s; }
@@ -156,7 +155,6 @@ class Trainer {
   std::unique_ptr<Model> model_;
   AdamW opt_;
   std::unique_ptr<BatchSource> train_, val_;
-  Rng rng_;
   int64_t step_ = 0;
   double elapsed_before_ = 0;
   nlohmann::json extra_;

@@ -1,5 +1,6 @@
 #include "veritas/util/text.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -47,35 +48,23 @@ std::string utf8_sanitize(std::string_view s) {
   return out;
 }
 
-LineReader::LineReader(const std::string& path, size_t max_line) : path_(path), max_line_(max_line) {
-  if (path == "-") {
-    f_ = stdin;
-    owned_ = false;
-  } else {
-    f_ = std::fopen(path.c_str(), "rb");
-    owned_ = true;
-    if (!f_) throw Error("cannot open " + path + ": " + std::strerror(errno));
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view kIdeographicSpace = "\u3000";
+  for (;;) {
+    size_t b = 0;
+    while (b < s.size() && std::isspace((unsigned char)s[b])) b++;
+    s.remove_prefix(b);
+    if (!s.starts_with(kIdeographicSpace)) break;
+    s.remove_prefix(kIdeographicSpace.size());
   }
-}
-
-LineReader::~LineReader() {
-  if (owned_ && f_) std::fclose(f_);
-}
-
-bool LineReader::next(std::string& line, bool* too_long) {
-  line.clear();
-  if (too_long) *too_long = false;
-  int c;
-  bool any = false;
-  while ((c = std::getc(f_)) != EOF) {
-    any = true;
-    if (c == '\n') break;
-    if (line.size() < max_line_) line.push_back((char)c);
-    else if (too_long) *too_long = true;
+  for (;;) {
+    size_t e = s.size();
+    while (e > 0 && std::isspace((unsigned char)s[e - 1])) e--;
+    s = s.substr(0, e);
+    if (!s.ends_with(kIdeographicSpace)) break;
+    s.remove_suffix(kIdeographicSpace.size());
   }
-  if (!any) return false;
-  ++line_no_;
-  return true;
+  return s;
 }
 
 std::string human_bytes(double b) {

@@ -10,25 +10,6 @@ namespace veritas {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  // ASCII whitespace and the ideographic space U+3000.
-  for (;;) {
-    size_t b = 0;
-    while (b < s.size() && std::isspace((unsigned char)s[b])) b++;
-    s.remove_prefix(b);
-    if (s.substr(0, 3) == "\u3000") { s.remove_prefix(3); continue; }
-    break;
-  }
-  for (;;) {
-    size_t e = s.size();
-    while (e > 0 && std::isspace((unsigned char)s[e - 1])) e--;
-    s = s.substr(0, e);
-    if (s.size() >= 3 && s.substr(s.size() - 3) == "\u3000") { s.remove_suffix(3); continue; }
-    break;
-  }
-  return s;
-}
-
 // Matches a label ("Answer", "答案", ...) followed by ':' or '：' at the start of a line,
 // ASCII case-insensitively; returns the rest of the line or nullopt.
 std::optional<std::string_view> after_label(std::string_view line, std::string_view label) {

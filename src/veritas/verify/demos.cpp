@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "veritas/util/error.hpp"
+#include "veritas/util/hash.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/verify/exact.hpp"
 #include "veritas/verify/suites.hpp"
@@ -171,7 +172,7 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
   }
   check(o.digits >= 0 && o.digits <= 1000 && o.max_digits >= 1 && o.max_digits <= 1000, "demos: digits must be 0..1000");
   check(o.split == "train" || o.split == "dev" || o.split == "test", "demos: split must be train, dev or test");
-  Rng rng(o.seed ^ suites::fnv1a("veritas-demos:" + o.suite));
+  Rng rng(o.seed ^ fnv1a_mixed("veritas-demos:" + o.suite, kFnvBasisShort));
   std::vector<Demo> out;
   for (int i = 0; i < o.n; i++) {
     bool zh = o.lang == "zh" || (o.lang == "mix" && rng.below(3) == 0);

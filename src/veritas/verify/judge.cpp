@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "veritas/util/text.hpp"
 #include "veritas/verify/exact.hpp"
 #include "veritas/verify/suites.hpp"
 #include "veritas/verify/units.hpp"
@@ -20,19 +21,12 @@ Score make(Verdict v, std::string reason) {
   return s;
 }
 
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace((unsigned char)s[b])) b++;
-  while (e > b && std::isspace((unsigned char)s[e - 1])) e--;
-  return std::string(s.substr(b, e - b));
-}
-
 // "x = 5" -> "5" when a single-variable answer names its variable.
 std::string strip_assignment(const std::string& v) {
   size_t eq = v.find('=');
   if (eq == std::string::npos) return v;
-  std::string lhs = trim(v.substr(0, eq));
-  if (lhs.size() <= 3 && !lhs.empty() && std::isalpha((unsigned char)lhs[0])) return trim(v.substr(eq + 1));
+  std::string lhs{trim(v.substr(0, eq))};
+  if (lhs.size() <= 3 && !lhs.empty() && std::isalpha((unsigned char)lhs[0])) return std::string(trim(v.substr(eq + 1)));
   return v;
 }
 
@@ -54,10 +48,10 @@ Score judge_qr(const json& truth, const std::string& value) {
     if (p != std::string::npos) v.replace(p, std::strlen(w), " ");
   }
   size_t a = 0;
-  std::string t = trim(v);
+  std::string t{trim(v)};
   auto qv = exact::read_number(t, &a);
   if (!qv) return make(Verdict::Malformed, "no quotient in '" + value + "'");
-  std::string rest = trim(std::string_view(t).substr(a));
+  std::string rest{trim(std::string_view(t).substr(a))};
   bool sep = false;
   for (const char* w : {"remainder", "Remainder", "rem", "余数", "余", "r", "R", ",", "，", ";"}) {
     if (rest.rfind(w, 0) == 0) {
@@ -109,7 +103,7 @@ Score judge_solution(const json& truth, const std::string& value) {
       auto dig = [&](size_t k) { return k < v.size() && std::isdigit((unsigned char)v[k]); };
       if (i < v.size() && i > 0 && dig(i - 1) && dig(i + 1) && dig(i + 2) && dig(i + 3) && !dig(i + 4))
         continue;
-      std::string p = trim(v.substr(st, i - st));
+      std::string p{trim(v.substr(st, i - st))};
       if (!p.empty()) parts.push_back(p);
       st = i + 1;
     }
@@ -121,7 +115,7 @@ Score judge_solution(const json& truth, const std::string& value) {
     for (const auto& p : parts) {
       size_t eq = p.find('=');
       if (eq == std::string::npos) return make(Verdict::Malformed, "expected 'x = ...' assignments, got '" + p + "'");
-      std::string name = trim(p.substr(0, eq));
+      std::string name{trim(p.substr(0, eq))};
       auto x = exact::parse_number(p.substr(eq + 1));
       if (!x) return make(Verdict::Malformed, "value of '" + name + "' is not a number");
       if (std::find(vars.begin(), vars.end(), name) == vars.end())
@@ -167,11 +161,11 @@ Score judge_quantity(const json& truth, const std::string& value) {
 Score judge_number(const json& truth, const std::string& value) {
   double want = truth.at("value").get<double>();
   double tol = truth.value("rel_tol", 1e-3);
-  std::string v = trim(strip_assignment(value));
+  std::string v{trim(strip_assignment(value))};
   size_t used = 0;
   auto got = exact::read_number(v, &used);
   if (!got) return make(Verdict::Malformed, "value '" + value + "' is not a number");
-  std::string rest = trim(std::string_view(v).substr(used));
+  std::string rest{trim(std::string_view(v).substr(used))};
   bool unit_ok = rest.empty();
   for (const auto& u : truth.value("units_ok", json::array()))
     if (rest == u.get<std::string>()) unit_ok = true;

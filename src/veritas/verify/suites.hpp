@@ -42,7 +42,6 @@ const std::vector<std::string>& impossible_kinds();
 // Scores a parsed answer against a task's truth object.
 Score judge(const json& truth, const ParsedAnswer& answer);
 
-uint64_t fnv1a(std::string_view s);
 std::string split_of_key(const std::string& key);  // train (80%) | dev (10%) | test (10%)
 
 // Helpers shared by the generators.

@@ -4,6 +4,8 @@
 #include <unordered_set>
 
 #include "veritas/util/error.hpp"
+#include "veritas/util/hash.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
 #include "veritas/verify/suites.hpp"
 
@@ -94,7 +96,7 @@ std::vector<Task> generate_tasks(const SuiteOptions& opts) {
 
   // The stream depends on suite and seed only (not on the split), so generating the
   // three splits with one seed partitions one stream of questions.
-  Rng rng(opts.seed ^ suites::fnv1a("veritas-tasks:" + opts.suite));
+  Rng rng(opts.seed ^ fnv1a_mixed("veritas-tasks:" + opts.suite, kFnvBasisShort));
   std::vector<Task> out;
   std::unordered_set<std::string> seen;
   // Repeats are skipped until the suite's question space for this split looks exhausted
@@ -134,50 +136,19 @@ std::vector<Task> generate_tasks(const SuiteOptions& opts) {
 }
 
 std::vector<Task> read_tasks_jsonl(const std::string& path) {
-  LineReader r(path);
   std::vector<Task> out;
-  std::string line;
   std::unordered_set<std::string> ids;
-  bool too_long = false;
-  while (r.next(line, &too_long)) {
-    std::string where = path + ":" + std::to_string(r.line_number());
-    check(!too_long, where + ": line too long");
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::parse_error& e) {
-      throw Error(where + ": invalid JSON: " + e.what());
-    }
-    try {
-      out.push_back(Task::from_json(j));
-    } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
-    } catch (const json::exception& e) {
-      throw Error(where + ": " + e.what());
-    }
+  for_each_json_line(path, [&](const json& j, const std::string& where) {
+    out.push_back(Task::from_json(j));  // its errors come back prefixed with where
     check(ids.insert(out.back().id).second, where + ": duplicate task id '" + out.back().id + "'");
-  }
+  });
   return out;
 }
 
 namespace suites {
 
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  // Final avalanche so that keys differing in one digit spread over the buckets.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  return h;
-}
-
 std::string split_of_key(const std::string& key) {
-  uint64_t b = fnv1a("split:" + key) % 100;
+  uint64_t b = fnv1a_mixed("split:" + key, kFnvBasisShort) % 100;
   return b < 80 ? "train" : b < 90 ? "dev" : "test";
 }
 

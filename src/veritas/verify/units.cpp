@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "veritas/verify/answer.hpp"
+#include "veritas/util/text.hpp"
 #include "veritas/verify/exact.hpp"
 
 namespace veritas::units {
@@ -479,13 +480,6 @@ class Parser {
   int depth_ = 0;
 };
 
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace((unsigned char)s[b])) b++;
-  while (e > b && std::isspace((unsigned char)s[e - 1])) e--;
-  return std::string(s.substr(b, e - b));
-}
-
 }  // namespace
 
 bool same_dim(const Dim& a, const Dim& b) { return a == b; }
@@ -505,7 +499,7 @@ std::string dim_string(const Dim& d) {
 const std::vector<UnitInfo>& unit_table() { return table().infos; }
 
 ParsedUnit parse_unit(std::string_view text) {
-  std::string t = trim(text);
+  std::string t{trim(text)};
   ParsedUnit r;
   if (t.empty()) return r;
   // Lone absolute temperature scales, with their multi-word spellings.
@@ -537,11 +531,11 @@ Quantity eval(std::string_view formula) {
 }
 
 Quantity parse_quantity(std::string_view text) {
-  std::string t = trim(text);
+  std::string t{trim(text)};
   size_t used = 0;
   auto num = exact::read_number(t, &used);
   if (!num) throw Error("no number at the start of '" + t + "'");
-  std::string rest = trim(std::string_view(t).substr(used));
+  std::string rest{trim(std::string_view(t).substr(used))};
   ParsedUnit u = parse_unit(rest);
   double x = num->get_d();
   return Quantity{x * u.factor + u.offset, u.dim};

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "veritas/util/error.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
 #include "veritas/verify/facts.hpp"
 #include "veritas/verify/task.hpp"
