@@ -100,7 +100,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--host", a->server.host, "address to listen on (keep 127.0.0.1 unless you mean to expose it)")->capture_default_str();
   cmd->add_option("--port", a->server.port, "port; 0 = any free port (see --port-file)")->capture_default_str()->check(CLI::Range(0, 65535));
   cmd->add_option("--port-file", a->port_file, "write the port here once listening");
-  cmd->add_option("--parallel,-np", a->sched.parallel, "slots: requests generated at once in one batch")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--parallel", a->sched.parallel, "slots: requests generated at once in one batch")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--queue", a->sched.max_queue, "requests that may wait for a slot; more get 503")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-prefix-reuse", a->no_prefix_reuse, "do not reuse a slot's cached prompt prefix");
   cmd->add_option("--timeout", a->server.request_timeout_s, "seconds a request may take in all (504 after)")->capture_default_str()->check(CLI::PositiveNumber);

@@ -69,7 +69,8 @@ struct Reader {
   void integer(const char* k, int& out, int64_t lo, int64_t hi) {
     if (auto* v = get(k)) {
       if (!v->is_number_integer()) return fail(k, std::string("'") + k + "' must be an integer");
-      if (v->is_number_unsigned() ? v->get<uint64_t>() > (uint64_t)hi : (v->get<int64_t>() < lo || v->get<int64_t>() > hi))
+      const bool huge = v->is_number_unsigned() && v->get<uint64_t>() > (uint64_t)INT64_MAX;
+      if (huge || v->get<int64_t>() < lo || v->get<int64_t>() > hi)
         return fail(k, std::string("'") + k + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
       out = (int)v->get<int64_t>();
     }

@@ -117,7 +117,13 @@ SchedulerStats Scheduler::stats() const {
 }
 
 void Scheduler::finish(Slot& s, JobEnd why, const std::string& error) {
-  Job& j = *s.job;
+  std::shared_ptr<Job> job = s.job;  // the slot lets go of it below
+  Job& j = *job;
+  {  // the slot is free before the job is seen to end
+    std::lock_guard<std::mutex> lk(mu_);
+    --busy_;
+  }
+  cv_.notify_all();
   {
     std::lock_guard<std::mutex> lk(j.channel->mu);
     if (s.stream) {
@@ -138,11 +144,6 @@ void Scheduler::finish(Slot& s, JobEnd why, const std::string& error) {
   s.sampler.reset();
   s.stream.reset();
   s.pending = -1;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    --busy_;
-  }
-  cv_.notify_all();
 }
 
 void Scheduler::start(Slot& s) {

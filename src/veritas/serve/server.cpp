@@ -385,7 +385,11 @@ struct Server::Impl {
             std::vector<int> finished;
             {
               std::unique_lock<std::mutex> lk(r->ch->mu);
-              r->ch->cv.wait_for(lk, std::chrono::milliseconds(20));
+              r->ch->cv.wait_for(lk, std::chrono::milliseconds(20), [&] {
+                for (int i = 0; i < n; ++i)
+                  if (!ended[i] && (!jobs[i]->events.empty() || jobs[i]->done())) return true;
+                return false;
+              });
               for (int i = 0; i < n; ++i) {
                 if (ended[i]) continue;
                 auto& q = jobs[i]->events;
