@@ -1,8 +1,8 @@
 // veritas serve: the OpenAI-compatible server (docs/serve.md); veritas keys: its API keys.
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -34,14 +34,23 @@ struct ServeArgs {
 // Hugging Face) only has to produce an infer::Engine with a tokenizer.
 infer::Engine load_model(const GenerationArgs& g) { return load_engine(g); }
 
+// SIGTERM and SIGINT write their number to a pipe that one thread reads: any thread
+// (OpenBLAS starts its own before main) may take the signal, the handler only writes.
+int g_signal_pipe[2] = {-1, -1};
+void on_stop_signal(int sig) {
+  unsigned char b = (unsigned char)sig;
+  [[maybe_unused]] ssize_t n = write(g_signal_pipe[1], &b, 1);
+}
+
 void run_serve(ServeArgs& a) {
-  // SIGTERM and SIGINT go to one waiting thread (blocked everywhere else, before any
-  // thread starts): the first drains and stops, a second exits at once.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  check(pipe(g_signal_pipe) == 0, "cannot make a pipe for signals");
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up is an error value, not a kill
 
   infer::Engine eng = load_model(a.gen);
   a.sched.context = a.gen.context;
@@ -63,12 +72,14 @@ void run_serve(ServeArgs& a) {
                a.server.keys_db.empty() ? ", no API keys" : ", API keys required",
                a.server.verified_only ? ", verified-only" : "");
   const double drain_s = a.drain_s;
-  std::thread([&server, sigs, drain_s] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
+  std::thread([&server, drain_s] {
+    unsigned char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) != 1) {
+    }
     std::fprintf(stderr, "veritas serve: signal %d, finishing running requests (at most %.0f s)\n", sig, drain_s);
     std::thread([&server, drain_s] { server.shutdown(std::chrono::milliseconds((int64_t)(drain_s * 1000))); }).detach();
-    sigwait(&sigs, &sig);
+    while (read(g_signal_pipe[0], &sig, 1) != 1) {
+    }
     std::fprintf(stderr, "veritas serve: second signal, exiting now\n");
     std::_Exit(1);
   }).detach();

@@ -94,7 +94,8 @@ Scheduler::~Scheduler() {
 bool Scheduler::submit(const std::shared_ptr<Job>& job) {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    if (stopping_ || draining_ || (int)queue_.size() >= opt_.max_queue) return false;
+    // Admitted work is bounded: every slot busy plus max_queue waiting.
+    if (stopping_ || draining_ || (int)queue_.size() + busy_ >= (int)slots_.size() + opt_.max_queue) return false;
     job->submitted = Clock::now();
     queue_.push_back(job);
   }
@@ -119,11 +120,6 @@ SchedulerStats Scheduler::stats() const {
 void Scheduler::finish(Slot& s, JobEnd why, const std::string& error) {
   std::shared_ptr<Job> job = s.job;  // the slot lets go of it below
   Job& j = *job;
-  {  // the slot is free before the job is seen to end
-    std::lock_guard<std::mutex> lk(mu_);
-    --busy_;
-  }
-  cv_.notify_all();
   {
     std::lock_guard<std::mutex> lk(j.channel->mu);
     if (s.stream) {
@@ -144,6 +140,11 @@ void Scheduler::finish(Slot& s, JobEnd why, const std::string& error) {
   s.sampler.reset();
   s.stream.reset();
   s.pending = -1;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    --busy_;
+  }
+  cv_.notify_all();
 }
 
 void Scheduler::start(Slot& s) {

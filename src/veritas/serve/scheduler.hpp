@@ -71,7 +71,7 @@ struct Job {
 struct SchedulerOptions {
   int parallel = 4;    // slots
   int context = 0;     // KV positions per slot; 0 = the engine's default context
-  int max_queue = 64;  // jobs waiting for a slot; more are refused (HTTP 503)
+  int max_queue = 64;  // jobs waiting beyond the busy slots; more are refused (HTTP 503)
   bool prefix_reuse = true;
 };
 

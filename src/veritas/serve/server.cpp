@@ -475,7 +475,7 @@ struct Server::Impl {
     http.set_payload_max_length(opt.limits.max_body_bytes);
     http.set_read_timeout(std::chrono::milliseconds((int64_t)(opt.read_timeout_s * 1000)));
     http.set_write_timeout(std::chrono::seconds(10));
-    http.set_keep_alive_timeout(5);
+    http.set_keep_alive_timeout(2);  // idle connections also hold up a stop this long
     if (!opt.cors_origin.empty())
       http.set_default_headers({{"Access-Control-Allow-Origin", opt.cors_origin},
                                 {"Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key"},
