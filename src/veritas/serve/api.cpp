@@ -193,6 +193,7 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_v
     r.top_logprobs = (int)lp->get<int64_t>();
   }
   rd.boolean("stream", r.stream);
+  rd.boolean("ignore_eos", r.ignore_eos);
   if (auto* so = rd.get("stream_options")) {
     if (!so->is_object()) return bad("stream_options", "'stream_options' must be an object");
     if (!r.stream) return bad("stream_options", "'stream_options' is only allowed with 'stream': true");

@@ -50,6 +50,7 @@ struct CompletionRequest {
   int top_logprobs = 0;
   bool stream = false, include_usage = false;
   bool verified_only = false;  // "veritas": {"verified_only": true}
+  bool ignore_eos = false;     // keep generating past end tokens (as llama.cpp's server; benchmarks)
 };
 
 // Parses and validates a /v1/chat/completions (chat = true) or /v1/completions body.

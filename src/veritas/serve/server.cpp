@@ -159,6 +159,7 @@ struct Server::Impl {
     s.seed = r.seed + (uint64_t)choice + 1000ull * (uint64_t)attempt;
     s.max_tokens = r.max_tokens;
     s.stop_strings = r.req.stop;
+    s.stop_at_end_tokens = !r.req.ignore_eos;
     return j;
   }
 
