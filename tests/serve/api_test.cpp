@@ -27,7 +27,7 @@ ApiError err(const std::variant<CompletionRequest, ApiError>& v) {
 }
 }  // namespace
 
-TEST(Api, ParsesAChatRequest) {
+TEST(serve_api, ParsesAChatRequest) {
   auto v = chat(R"({"model":"m","messages":[{"role":"system","content":"Be brief."},
     {"role":"user","content":[{"type":"text","text":"What is "},{"type":"text","text":"2+2?"}]}],
     "n":2,"temperature":0,"top_p":0.5,"seed":7,"max_tokens":9,"stop":["\n\n"],"logprobs":true,"top_logprobs":3,
@@ -46,7 +46,7 @@ TEST(Api, ParsesAChatRequest) {
   EXPECT_EQ(r.top_logprobs, 3);
 }
 
-TEST(Api, ParsesCompletionPrompts) {
+TEST(serve_api, ParsesCompletionPrompts) {
   RequestLimits lim;
   auto a = std::get<CompletionRequest>(parse_completion_request(R"({"prompt":"hi","logprobs":2})", false, lim));
   EXPECT_EQ(a.prompt, "hi");
@@ -60,7 +60,7 @@ TEST(Api, ParsesCompletionPrompts) {
   EXPECT_EQ(err(parse_completion_request(R"({})", false, lim)).param, "prompt");
 }
 
-TEST(Api, RejectsMalformedRequestsWithTheField) {
+TEST(serve_api, RejectsMalformedRequestsWithTheField) {
   EXPECT_NE(err(chat("{not json")).message.find("invalid JSON"), std::string::npos);
   EXPECT_EQ(err(chat("[]")).status, 400);
   EXPECT_EQ(err(chat(R"({"messages":"hi"})")).param, "messages");
@@ -99,7 +99,7 @@ TEST(Api, RejectsMalformedRequestsWithTheField) {
   EXPECT_EQ(err(parse_completion_request("{" + m + "}", true, small)).status, 413);
 }
 
-TEST(Api, ErrorBodyHasOpenAIShape) {
+TEST(serve_api, ErrorBodyHasOpenAIShape) {
   json j = json::parse(error_body({429, "rate_limit_exceeded", "slow down", "", "rate_limit_exceeded"}));
   EXPECT_EQ(j["error"]["message"], "slow down");
   EXPECT_EQ(j["error"]["type"], "rate_limit_exceeded");
@@ -107,13 +107,13 @@ TEST(Api, ErrorBodyHasOpenAIShape) {
   EXPECT_EQ(j["error"]["code"], "rate_limit_exceeded");
 }
 
-TEST(Keys, Sha256MatchesKnownVectors) {
+TEST(serve_keys, Sha256MatchesKnownVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256_hex(std::string(1000, 'a')), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 
-TEST(Keys, StoreHashesKeysAndLimitsSurviveReopening) {
+TEST(serve_keys, StoreHashesKeysAndLimitsSurviveReopening) {
   auto path = std::filesystem::temp_directory_path() / ("veritas-keys-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
   std::string key;

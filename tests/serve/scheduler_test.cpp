@@ -39,7 +39,7 @@ std::vector<int32_t> prompt_of(int n, uint64_t seed) {
 
 }  // namespace
 
-TEST(Scheduler, GreedyOutputIsTheSameAloneAndBatched) {
+TEST(serve_scheduler, GreedyOutputIsTheSameAloneAndBatched) {
   infer::Engine eng = test::tiny_engine();
   std::vector<std::vector<int32_t>> prompts;
   for (int i = 0; i < 6; ++i) prompts.push_back(prompt_of(3 + 5 * i, 100 + i));
@@ -69,7 +69,7 @@ TEST(Scheduler, GreedyOutputIsTheSameAloneAndBatched) {
   EXPECT_LT(s.stats().steps, 6u * 20u);  // steps were shared
 }
 
-TEST(Scheduler, ReusedPrefixGivesTheSameOutputAndIsCounted) {
+TEST(serve_scheduler, ReusedPrefixGivesTheSameOutputAndIsCounted) {
   infer::Engine eng = test::tiny_engine();
   std::vector<int32_t> a = prompt_of(30, 7), b = a;
   b.resize(20);
@@ -92,7 +92,7 @@ TEST(Scheduler, ReusedPrefixGivesTheSameOutputAndIsCounted) {
   EXPECT_EQ(s.stats().cached_prompt_tokens, 20u);
 }
 
-TEST(Scheduler, SeededSamplingIsReproducibleAcrossBatching) {
+TEST(serve_scheduler, SeededSamplingIsReproducibleAcrossBatching) {
   infer::Engine eng = test::tiny_engine();
   auto p = prompt_of(10, 3);
   Scheduler s(eng, {.parallel = 3, .context = 80});
@@ -107,7 +107,7 @@ TEST(Scheduler, SeededSamplingIsReproducibleAcrossBatching) {
   EXPECT_NE(j1->tokens, j3->tokens);
 }
 
-TEST(Scheduler, CancelledJobStopsWithinOneStep) {
+TEST(serve_scheduler, CancelledJobStopsWithinOneStep) {
   infer::Engine eng = test::tiny_engine();
   Scheduler s(eng, {.parallel = 2, .context = 256});
   auto j = make_job(prompt_of(4, 1), 250);
@@ -131,7 +131,7 @@ TEST(Scheduler, CancelledJobStopsWithinOneStep) {
   EXPECT_EQ(s.stats().busy_slots, 0);
 }
 
-TEST(Scheduler, QueueIsBoundedAndDrainWaits) {
+TEST(serve_scheduler, QueueIsBoundedAndDrainWaits) {
   infer::Engine eng = test::tiny_engine();
   Scheduler s(eng, {.parallel = 1, .context = 80, .max_queue = 1});
   std::vector<std::shared_ptr<Job>> jobs;
@@ -150,7 +150,7 @@ TEST(Scheduler, QueueIsBoundedAndDrainWaits) {
   EXPECT_FALSE(s.submit(make_job(prompt_of(4, 9), 5)));  // draining: no new work
 }
 
-TEST(Scheduler, TooLongPromptEndsWithAnError) {
+TEST(serve_scheduler, TooLongPromptEndsWithAnError) {
   infer::Engine eng = test::tiny_engine();
   Scheduler s(eng, {.parallel = 1, .context = 16});
   auto j = make_job(prompt_of(16, 1), 5);
@@ -160,7 +160,7 @@ TEST(Scheduler, TooLongPromptEndsWithAnError) {
   EXPECT_NE(j->error.find("prompt"), std::string::npos);
 }
 
-TEST(Scheduler, LogprobsAreNormalisedAndSorted) {
+TEST(serve_scheduler, LogprobsAreNormalisedAndSorted) {
   std::vector<float> logits = {1.0f, 3.0f, 2.0f, 3.0f};
   std::vector<std::pair<int32_t, float>> top;
   float lp = token_logprob(logits.data(), 4, 2, 3, &top);

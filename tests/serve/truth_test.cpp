@@ -8,7 +8,7 @@
 using namespace veritas;
 using namespace veritas::serve;
 
-TEST(Truth, RecognisesArithmeticQuestions) {
+TEST(serve_truth, RecognisesArithmeticQuestions) {
   auto t = recognise_question("What is 12 + 30?");
   ASSERT_TRUE(t);
   EXPECT_EQ(t->truth["kind"], "exact");
@@ -24,7 +24,7 @@ TEST(Truth, RecognisesArithmeticQuestions) {
   EXPECT_FALSE(recognise_question("Is -5 negative?"));
 }
 
-TEST(Truth, VerdictConfidenceAndAbstention) {
+TEST(serve_truth, VerdictConfidenceAndAbstention) {
   auto t = recognise_question("What is 2 + 2?");
   Assessment right = assess("2 + 2 = 4.\nAnswer: 4\nConfidence: 0.9", -3.0, t);
   EXPECT_TRUE(right.confidence_stated);
@@ -58,7 +58,7 @@ std::function<std::pair<std::string, double>(int)> double_model(const Task& t, i
 }
 }  // namespace
 
-TEST(Truth, VerifiedOnlyReplacesARefutedAnswerByAVerifiedOne) {
+TEST(serve_truth, VerifiedOnlyReplacesARefutedAnswerByAVerifiedOne) {
   auto t = recognise_question("What is 17 * 3?");
   ASSERT_TRUE(t);
   t->reference = "Answer: 51";
@@ -72,7 +72,7 @@ TEST(Truth, VerifiedOnlyReplacesARefutedAnswerByAVerifiedOne) {
   EXPECT_TRUE(*tried[1].verified);
 }
 
-TEST(Truth, VerifiedOnlyAbstainsWhenEveryCandidateIsRefuted) {
+TEST(serve_truth, VerifiedOnlyAbstainsWhenEveryCandidateIsRefuted) {
   auto t = recognise_question("What is 17 * 3?");
   t->reference = "Answer: 51";
   int calls = 0;

@@ -98,6 +98,7 @@ bool Scheduler::submit(const std::shared_ptr<Job>& job) {
     if (stopping_ || draining_ || (int)queue_.size() + busy_ >= (int)slots_.size() + opt_.max_queue) return false;
     job->submitted = Clock::now();
     queue_.push_back(job);
+    ++active_;
   }
   cv_.notify_all();
   return true;
@@ -106,7 +107,7 @@ bool Scheduler::submit(const std::shared_ptr<Job>& job) {
 bool Scheduler::drain(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lk(mu_);
   draining_ = true;
-  return cv_.wait_for(lk, timeout, [&] { return queue_.empty() && busy_ == 0; });
+  return cv_.wait_for(lk, timeout, [&] { return active_ == 0; });
 }
 
 SchedulerStats Scheduler::stats() const {
@@ -118,8 +119,12 @@ SchedulerStats Scheduler::stats() const {
 }
 
 void Scheduler::finish(Slot& s, JobEnd why, const std::string& error) {
-  std::shared_ptr<Job> job = s.job;  // the slot lets go of it below
+  std::shared_ptr<Job> job = std::move(s.job);
   Job& j = *job;
+  {  // the slot is free before the job is seen to end, so its client may reuse it at once
+    std::lock_guard<std::mutex> lk(mu_);
+    --busy_;
+  }
   {
     std::lock_guard<std::mutex> lk(j.channel->mu);
     if (s.stream) {
@@ -136,13 +141,12 @@ void Scheduler::finish(Slot& s, JobEnd why, const std::string& error) {
     j.channel->cv.notify_all();
   }
   if (why == JobEnd::Error) s.cached.clear();  // the cache may hold a half-written step
-  s.job.reset();
   s.sampler.reset();
   s.stream.reset();
   s.pending = -1;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    --busy_;
+    --active_;
   }
   cv_.notify_all();
 }

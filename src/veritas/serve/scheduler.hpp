@@ -112,7 +112,8 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false, draining_ = false;
-  int busy_ = 0;
+  int busy_ = 0;    // slots with a job
+  int active_ = 0;  // jobs submitted whose end is not yet published
   SchedulerStats stats_;
   std::thread thread_;
 };
