@@ -3,6 +3,7 @@
 fields, API keys (401 on a bad key, 429 with Retry-After), a full queue (503),
 --verified-only, /tokenize, /detokenize, /metrics and CORS."""
 import concurrent.futures
+import json
 import os
 import subprocess
 import sys
@@ -85,6 +86,26 @@ try:
     expect("column" not in r4.choices[0].message.content and r4.choices[0].finish_reason == "stop",
            f"stop string cuts the answer: {r4.choices[0].message.content!r}")
 
+    # structured output: the schema is enforced while decoding
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}, "sure": {"type": "boolean"}},
+              "required": ["answer", "sure"], "additionalProperties": False}
+    rs = client.chat.completions.create(model="tiny", messages=Q, temperature=0, max_tokens=100,
+                                        response_format={"type": "json_schema",
+                                                         "json_schema": {"name": "a", "schema": schema}})
+    try:
+        doc = json.loads(rs.choices[0].message.content)
+        expect(set(doc) == {"answer", "sure"} and isinstance(doc["answer"], int) and isinstance(doc["sure"], bool),
+               f"json_schema output: {doc}")
+    except ValueError:
+        expect(False, f"json_schema output is not JSON: {rs.choices[0].message.content!r}")
+    try:
+        client.chat.completions.create(model="tiny", messages=Q, response_format={
+            "type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object", "required": ["x"],
+                                                                            "additionalProperties": False}}})
+        expect(False, "an unsatisfiable schema is refused")
+    except openai.BadRequestError as e:
+        expect(e.body.get("param") == "response_format", f"unsatisfiable schema: {e.body}")
+
     # logprobs
     r5 = client.chat.completions.create(model="tiny", messages=Q, temperature=0, max_tokens=5, logprobs=True,
                                         top_logprobs=3)
@@ -126,7 +147,6 @@ try:
     # tokenize / detokenize / metrics / CORS / health
     hk = {"Authorization": "Bearer " + key}
     s, _, b = srv.request("POST", "/tokenize", {"content": "What is 2 + 5?"}, hk)
-    import json
     toks = json.loads(b)["tokens"]
     s2, _, b2 = srv.request("POST", "/detokenize", {"tokens": toks}, hk)
     expect(s == 200 and s2 == 200 and json.loads(b2)["content"] == "What is 2 + 5?", "tokenize/detokenize round trip")

@@ -204,9 +204,21 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_v
   if (auto* rf = rd.get("response_format")) {
     if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
       return bad("response_format", "'response_format' must be an object with a 'type'");
-    if ((*rf)["type"] != "text")
-      return bad("response_format", "response_format type '" + (*rf)["type"].get<std::string>() +
-                                        "' is not supported by this server (only 'text')");
+    const std::string type = (*rf)["type"].get<std::string>();
+    const json* schema = nullptr;
+    if (type == "json_schema") {
+      auto js = rf->find("json_schema");
+      if (js == rf->end() || !js->is_object() || !js->contains("schema") || !(*js)["schema"].is_object())
+        return bad("response_format", "'response_format.json_schema.schema' must be a JSON schema object");
+      schema = &(*js)["schema"];
+    } else if (type != "json_object" && type != "text") {
+      return bad("response_format", "response_format type '" + type + "' is not supported (text, json_object, json_schema)");
+    }
+    if (type != "text") {
+      auto c = JsonConstraint::compile(schema);
+      if (auto* e = std::get_if<std::string>(&c)) return bad("response_format", "response_format: " + *e);
+      r.constraint = std::get<std::shared_ptr<const JsonConstraint>>(c);
+    }
   }
   if (auto* tools = rd.get("tools"); tools && !(tools->is_array() && tools->empty()))
     return bad("tools", "tools are not supported by this server");

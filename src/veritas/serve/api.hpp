@@ -3,12 +3,14 @@
 // the HTTP status and OpenAI's error shape. Pure functions (no engine, no sockets), so
 // the parser is unit-tested and fuzzed on its own (bench/fuzz/serve_request).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "veritas/serve/json_constraint.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
 
 namespace veritas::serve {
@@ -50,6 +52,7 @@ struct CompletionRequest {
   int top_logprobs = 0;
   bool stream = false, include_usage = false;
   bool verified_only = false;  // "veritas": {"verified_only": true}
+  std::shared_ptr<const JsonConstraint> constraint;  // response_format json_object / json_schema
   bool ignore_eos = false;     // keep generating past end tokens (as llama.cpp's server; benchmarks)
 };
 

@@ -26,6 +26,7 @@
 
 #include "veritas/infer/engine.hpp"
 #include "veritas/infer/sampler.hpp"
+#include "veritas/serve/json_constraint.hpp"
 
 namespace veritas::serve {
 
@@ -51,6 +52,7 @@ struct Job {
   std::vector<int32_t> prompt;
   infer::SamplingOptions sampling;
   int top_logprobs = 0;       // alternatives recorded per token (0..20)
+  std::shared_ptr<const JsonConstraint> constraint;  // structured output: only viable tokens are sampled
   Clock::time_point deadline = Clock::time_point::max();
   std::shared_ptr<Channel> channel = std::make_shared<Channel>();
   std::atomic<bool> cancelled{false};  // set by the handler (client gone); read by the scheduler
@@ -101,12 +103,14 @@ class Scheduler {
   void loop();
   void start(Slot& s);                    // prefill the job's prompt, sample its first token
   void sample(Slot& s, const float* logits);  // one token; ends the job when due
+  int32_t constrained(Slot& s, const float* logits);  // -1 when no token keeps the JSON viable
   void finish(Slot& s, JobEnd why, const std::string& error = {});
 
   infer::Engine& eng_;
   SchedulerOptions opt_;
   int context_ = 0;
   std::vector<int32_t> stop_ids_;
+  std::vector<std::string> piece_;  // bytes of each token; "" for special tokens
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

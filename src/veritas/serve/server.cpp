@@ -150,6 +150,7 @@ struct Server::Impl {
     j->prompt = r.prompt;
     j->deadline = r.deadline;
     j->top_logprobs = r.req.logprobs ? r.req.top_logprobs : 0;
+    j->constraint = r.req.constraint;
     auto& s = j->sampling;
     s.temperature = r.req.temperature;
     // A second candidate must differ from the first: greedy requests retry at 0.7.
