@@ -70,21 +70,26 @@ class Serve:
             self.proc.wait()
 
 
-def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path="/v1/completions"):
+def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path="/v1/completions", deadline=None):
     """One streamed completion with ignore_eos. Returns (status, ttft_s, tokens, total_s);
-    tokens counted from the usage event."""
+    tokens counted from the usage event. At `deadline` (perf_counter time) the client
+    hangs up (the server then cancels the request) and the status is "cut"."""
     t0 = time.perf_counter()
     body = json.dumps({"prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
                        "ignore_eos": True, "stream_options": {"include_usage": True}})
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         c.request("POST", path, body, {"Content-Type": "application/json", **(headers or {})})
+        if deadline is not None:
+            c.sock.settimeout(max(0.05, deadline - time.perf_counter()))
         r = c.getresponse()
         if r.status != 200:
             r.read()
             return r.status, None, 0, time.perf_counter() - t0
         ttft, tokens = None, 0
         for line in r:
+            if deadline is not None and time.perf_counter() > deadline:
+                return "cut", ttft, 0, time.perf_counter() - t0
             if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
                 continue
             j = json.loads(line[6:])
@@ -95,6 +100,8 @@ def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path=
             if j.get("usage"):
                 tokens = j["usage"]["completion_tokens"]
         return 200, ttft, tokens, time.perf_counter() - t0
+    except TimeoutError:
+        return "cut", None, 0, time.perf_counter() - t0
     finally:
         c.close()
 
