@@ -338,7 +338,7 @@ struct Server::Impl {
     auto r = std::make_shared<Run>();
     if (!prepare(req, res, chat, *r)) return;
     ++inflight;
-    if (!r->req.stream || r->verified_only) {
+    if (!r->req.stream || (r->verified_only && r->task)) {
       std::vector<ChoiceResult> out;
       std::vector<std::shared_ptr<Job>> all;
       bool ok = generate_all(*r, out, all, res);
