@@ -84,9 +84,12 @@ try:
     expect_4xx("lone surrogate", *post(b'{"messages":[{"role":"user","content":"\\ud800"}]}'))
     expect_4xx("10,000 messages", *post({"messages": MSG * 10000}), field="messages")
     expect_4xx("deep nesting", *post(b"[" * 50000 + b"]" * 50000))
-    expect_4xx("unsatisfiable schema (structured output is not offered)",
+    expect_4xx("unsatisfiable schema ('not': {})",
                *post({"messages": MSG, "response_format": {"type": "json_schema", "json_schema": {"schema": {"not": {}}}}}),
                field="response_format")
+    expect_4xx("unsatisfiable schema (empty enum)",
+               *post({"messages": MSG, "response_format": {"type": "json_schema", "json_schema": {"schema": {
+                   "type": "object", "properties": {"a": {"enum": []}}}}}}), field="response_format")
     expect_4xx("prompt longer than the context", *post({"prompt": "7 " * 5000}, "/v1/completions"),
                field="prompt")
     expect_4xx("token id outside the vocabulary", *post({"prompt": [10 ** 6]}, "/v1/completions"), field="prompt")
