@@ -107,4 +107,15 @@ for stream in (False, True):
     print(f"stream={stream}: slot free {took * 1000:.0f} ms after the hang-up, {n:.0f} of 4000 tokens generated")
 srv.stop()
 
+# Per-request timeout: a 4000-token answer under --timeout 0.3 ends with 504 (non-streamed)
+# or an error event (streamed), and frees its slot.
+srv = Server(BIN, MODEL, "--parallel", "1", "--context", "4096", "--timeout", "0.3", env=ENV)
+t = time.time()
+s, _, b = srv.request("POST", "/v1/completions", long_prompt)
+expect(s == 504 and json.loads(b)["error"]["code"] == "timeout" and time.time() - t < 5, f"timeout: {s} {b[:100]!r}")
+st, _, b = srv.request("POST", "/v1/completions", dict(long_prompt, stream=True))
+expect(st == 200 and b'"code":"timeout"' in b and b.rstrip().endswith(b"data: [DONE]"), f"streamed timeout: {b[-200:]!r}")
+expect(json.loads(srv.request("GET", "/health")[2])["slots_busy"] == 0, "slot free after the timeouts")
+srv.stop()
+
 finish("serve_lifecycle")
