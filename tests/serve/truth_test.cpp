@@ -81,3 +81,28 @@ TEST(serve_truth, VerifiedOnlyAbstainsWhenEveryCandidateIsRefuted) {
   Assessment a = assess(kAbstention, 0, t);
   EXPECT_TRUE(a.abstained);  // what the server returns instead
 }
+
+TEST(serve_truth, RecognisesFactTableQuestions) {
+  auto t = recognise_question("What is the chemical symbol of iron?");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->suite, "facts");
+  EXPECT_TRUE(*assess("Answer: Fe", -0.1, t).verified);
+  EXPECT_FALSE(*assess("Answer: Ir", -0.1, t).verified);
+  // Spacing and case do not matter.
+  EXPECT_TRUE(recognise_question("what is the  chemical symbol of IRON?"));
+  // Questions the suite asks with another seed, in both languages, are found with the same truth.
+  for (const char* lang : {"en", "zh"}) {
+    SuiteOptions o;
+    o.suite = "facts";
+    o.n = 20;
+    o.seed = 12345;
+    o.split = "test";
+    o.difficulty = {{"lang", lang}};
+    int found = 0;
+    for (const Task& q : generate_tasks(o)) {
+      auto r = recognise_question(q.question);
+      if (r && r->truth == q.truth) ++found;
+    }
+    EXPECT_EQ(found, 20) << lang;
+  }
+}

@@ -10,9 +10,11 @@
 namespace veritas::serve {
 
 // A verifier task for a free-form question, or nullopt when none is recognised. Today:
-// arithmetic — the question holds one exact expression (integers, decimals, + - * / × ÷
-// ^ and parentheses) such as the arith suite asks ("What is 12 + 30?"); an expression
-// that divides by zero becomes an impossible task.
+// the fact tables — a question worded as the facts suite words it (any spacing or ASCII
+// case; English or Chinese), found in an index of the suite's questions built on first
+// use — and arithmetic — the question holds one exact expression (integers, decimals,
+// + - * / × ÷ ^ and parentheses) such as the arith suite asks ("What is 12 + 30?"); an
+// expression that divides by zero becomes an impossible task.
 std::optional<Task> recognise_question(const std::string& question);
 
 struct Assessment {
