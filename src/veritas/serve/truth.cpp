@@ -25,8 +25,8 @@ size_t wide_op(const std::string& s, size_t i) {
 }
 
 // The fact-table questions, by normalised text: every distinct question the facts suite
-// asks in 10,000 draws per split (its tables are finite; this covers most of them). Built
-// once, on first use.
+// asks in 5,000 draws per split and language (its tables are finite; this covers most of
+// them). Built once, on first use.
 const std::unordered_map<std::string, Task>& fact_index() {
   static std::unordered_map<std::string, Task> index;
   static std::once_flag once;
