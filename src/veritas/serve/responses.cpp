@@ -8,6 +8,15 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 namespace {
 
+// A token's bytes; "" for ids the tokenizer does not cover (a model's padded vocabulary).
+std::string piece(const Tokenizer& tok, int32_t id) {
+  try {
+    return tok.token_bytes(id);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 json bytes_of(const std::string& s) {
   json b = json::array();
   for (unsigned char c : s) b.push_back((int)c);
@@ -45,10 +54,10 @@ json chat_logprobs(const std::vector<TokenEvent>& t, const Tokenizer& tok) {
   json content = json::array();
   for (const auto& e : t) {
     if (e.id < 0) continue;
-    std::string s = tok.token_bytes(e.id);
+    std::string s = piece(tok, e.id);
     json top = json::array();
     for (auto& [id, lp] : e.top) {
-      std::string ts = tok.token_bytes(id);
+      std::string ts = piece(tok, id);
       top.push_back({{"token", ts}, {"logprob", lp}, {"bytes", bytes_of(ts)}});
     }
     content.push_back({{"token", s}, {"logprob", e.logprob}, {"bytes", bytes_of(s)}, {"top_logprobs", top}});
@@ -60,11 +69,11 @@ json text_logprobs(const std::vector<TokenEvent>& t, const Tokenizer& tok, size_
   json tokens = json::array(), lps = json::array(), tops = json::array(), offs = json::array();
   for (const auto& e : t) {
     if (e.id < 0) continue;
-    std::string s = tok.token_bytes(e.id);
+    std::string s = piece(tok, e.id);
     tokens.push_back(s);
     lps.push_back(e.logprob);
     json top = json::object();  // raw bytes as keys: dump() replaces partial UTF-8
-    for (auto& [id, lp] : e.top) top[tok.token_bytes(id)] = lp;
+    for (auto& [id, lp] : e.top) top[piece(tok, id)] = lp;
     tops.push_back(top);
     offs.push_back(text_offset);
     text_offset += s.size();

@@ -76,7 +76,13 @@ Scheduler::Scheduler(infer::Engine& engine, const SchedulerOptions& opt) : eng_(
   stop_ids_ = eng_.end_tokens();
   if (const Tokenizer* tok = eng_.tokenizer()) {
     piece_.resize(tok->vocab_size());
-    for (int32_t id = 0; id < tok->vocab_size(); ++id) piece_[id] = tok->token_bytes(id);
+    for (int32_t id = 0; id < tok->vocab_size(); ++id) {
+      try {
+        piece_[id] = tok->token_bytes(id);
+      } catch (const Error&) {
+        // a hole in the vocabulary: never drawn under a JSON constraint
+      }
+    }
     for (const auto& a : tok->added_tokens())
       if (a.id >= 0 && a.id < (int32_t)piece_.size()) piece_[a.id].clear();
   }
@@ -291,7 +297,13 @@ void Scheduler::loop() {
         starting.push_back(best);
       }
     }
-    for (Slot* s : starting) start(*s);
+    for (Slot* s : starting) {
+      try {
+        start(*s);
+      } catch (const std::exception& e) {
+        if (s->job) finish(*s, JobEnd::Error, e.what());
+      }
+    }
 
     // One decode step for every slot with a token to feed.
     caches.clear();
@@ -322,7 +334,11 @@ void Scheduler::loop() {
     for (size_t r = 0; r < rows.size(); ++r) {
       rows[r]->cached.push_back(rows[r]->pending);
       rows[r]->pending = -1;
-      sample(*rows[r], logits.data() + r * (size_t)V);
+      try {
+        sample(*rows[r], logits.data() + r * (size_t)V);
+      } catch (const std::exception& e) {  // e.g. a token the tokenizer cannot print
+        if (rows[r]->job) finish(*rows[r], JobEnd::Error, e.what());
+      }
     }
   }
 }

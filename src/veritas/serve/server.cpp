@@ -375,64 +375,75 @@ struct Server::Impl {
     res.set_chunked_content_provider(
         "text/event-stream",
         [this, r, jobs](size_t, httplib::DataSink& sink) {
-          auto send = [&](const json& j) {
-            std::string s = "data: " + dump(j) + "\n\n";
-            return sink.write(s.data(), s.size());
-          };
-          const int n = (int)jobs.size();
-          std::vector<bool> started(n, false), ended(n, false);
-          bool alive = true;
-          int left = n;
-          while (left > 0 && alive) {
-            std::vector<std::pair<int, std::vector<TokenEvent>>> batch;
-            std::vector<int> finished;
-            {
-              std::unique_lock<std::mutex> lk(r->ch->mu);
-              r->ch->cv.wait_for(lk, std::chrono::milliseconds(20), [&] {
-                for (int i = 0; i < n; ++i)
-                  if (!ended[i] && (!jobs[i]->events.empty() || jobs[i]->done())) return true;
-                return false;
-              });
-              for (int i = 0; i < n; ++i) {
-                if (ended[i]) continue;
-                auto& q = jobs[i]->events;
-                if (!q.empty()) batch.push_back({i, {q.begin(), q.end()}});
-                q.clear();
-                if (jobs[i]->done()) finished.push_back(i);
-              }
-            }
-            for (auto& [i, evs] : batch) {
-              std::string text;
-              for (auto& e : evs) text += e.text;
-              alive = alive && send(chunk_json(r->req, r->meta, i, text, !started[i], evs, nullptr, *tok));
-              started[i] = true;
-            }
-            for (int i : finished) {
-              if (auto e = job_error(*r, {jobs[i]})) {
-                alive = alive && send(json::parse(error_body(*e)));
-              } else {
-                ChoiceResult c = result_of(*r, *jobs[i]);
-                alive = alive && send(chunk_json(r->req, r->meta, i, "", !started[i], {}, &c, *tok));
-              }
-              ended[i] = true;
-              --left;
-            }
-            if (alive && peer_gone(r->fd)) alive = false;
-          }
-          if (!alive)
+          try {
+            return stream_events(*r, jobs, sink);
+          } catch (const std::exception&) {  // never let an exception out of httplib's thread
             for (auto& j : jobs) j->cancelled = true;
-          // Cancelled jobs end within a step; wait so their tokens are counted.
-          wait_all(*r, jobs);
-          account(*r, jobs);
-          if (alive) {
-            if (r->req.include_usage) send(usage_chunk_json(r->req, r->meta));
-            static const char kDone[] = "data: [DONE]\n\n";
-            sink.write(kDone, sizeof kDone - 1);
-            sink.done();
+            return false;
           }
-          return alive;
         },
         [this](bool) { --inflight; });
+  }
+
+  // Sends the jobs' events as SSE as they come; false when the client went away.
+  bool stream_events(Run& rr, const std::vector<std::shared_ptr<Job>>& jobs, httplib::DataSink& sink) {
+    Run* r = &rr;
+    auto send = [&](const json& j) {
+      std::string s = "data: " + dump(j) + "\n\n";
+      return sink.write(s.data(), s.size());
+    };
+    const int n = (int)jobs.size();
+    std::vector<bool> started(n, false), ended(n, false);
+    bool alive = true;
+    int left = n;
+    while (left > 0 && alive) {
+      std::vector<std::pair<int, std::vector<TokenEvent>>> batch;
+      std::vector<int> finished;
+      {
+        std::unique_lock<std::mutex> lk(r->ch->mu);
+        r->ch->cv.wait_for(lk, std::chrono::milliseconds(20), [&] {
+          for (int i = 0; i < n; ++i)
+            if (!ended[i] && (!jobs[i]->events.empty() || jobs[i]->done())) return true;
+          return false;
+        });
+        for (int i = 0; i < n; ++i) {
+          if (ended[i]) continue;
+          auto& q = jobs[i]->events;
+          if (!q.empty()) batch.push_back({i, {q.begin(), q.end()}});
+          q.clear();
+          if (jobs[i]->done()) finished.push_back(i);
+        }
+      }
+      for (auto& [i, evs] : batch) {
+        std::string text;
+        for (auto& e : evs) text += e.text;
+        alive = alive && send(chunk_json(r->req, r->meta, i, text, !started[i], evs, nullptr, *tok));
+        started[i] = true;
+      }
+      for (int i : finished) {
+        if (auto e = job_error(*r, {jobs[i]})) {
+          alive = alive && send(json::parse(error_body(*e)));
+        } else {
+          ChoiceResult c = result_of(*r, *jobs[i]);
+          alive = alive && send(chunk_json(r->req, r->meta, i, "", !started[i], {}, &c, *tok));
+        }
+        ended[i] = true;
+        --left;
+      }
+      if (alive && peer_gone(r->fd)) alive = false;
+    }
+    if (!alive)
+      for (auto& j : jobs) j->cancelled = true;
+    // Cancelled jobs end within a step; wait so their tokens are counted.
+    wait_all(*r, jobs);
+    account(*r, jobs);
+    if (alive) {
+      if (r->req.include_usage) send(usage_chunk_json(r->req, r->meta));
+      static const char kDone[] = "data: [DONE]\n\n";
+      sink.write(kDone, sizeof kDone - 1);
+      sink.done();
+    }
+    return alive;
   }
 
   // ---- small endpoints -------------------------------------------------------------
