@@ -29,6 +29,13 @@ def stream_lines(url, body, out, started):
             started.set()
 
 
+# A port in use is a clear error, not a silently shared port.
+first = Server(BIN, MODEL, env=ENV)
+r = subprocess.run([BIN, "serve", "--model", MODEL, "--port", str(first.port)], capture_output=True, text=True,
+                   timeout=60, env=ENV)
+expect(r.returncode == 1 and "cannot bind" in r.stderr, f"second server on a used port: {r.returncode} {r.stderr[-200:]}")
+first.stop()
+
 # SIGTERM drains: a long streamed answer (3000 tokens, about a second) is running when
 # SIGTERM arrives; it must run to its end.
 srv = Server(BIN, MODEL, "--parallel", "2", "--context", "4096", env=ENV)

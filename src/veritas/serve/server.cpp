@@ -486,6 +486,12 @@ struct Server::Impl {
 
   void routes() {
     http.new_task_queue = [n = opt.http_threads] { return new httplib::ThreadPool((size_t)n); };
+    // SO_REUSEADDR but not cpp-httplib's default SO_REUSEPORT: a second server on a port in
+    // use must fail to bind, not silently share the port.
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     http.set_payload_max_length(opt.limits.max_body_bytes);
     http.set_read_timeout(std::chrono::milliseconds((int64_t)(opt.read_timeout_s * 1000)));
     http.set_write_timeout(std::chrono::seconds(10));
