@@ -67,6 +67,17 @@ TEST(serve_scheduler, GreedyOutputIsTheSameAloneAndBatched) {
   }
   EXPECT_GT(s.stats().steps, 0u);
   EXPECT_LT(s.stats().steps, 6u * 20u);  // steps were shared
+  // Prompts fed 3 tokens per step, between the other slots' decode steps: same answers.
+  Scheduler chunked(eng, {.parallel = 3, .context = 80, .max_queue = 8, .prefix_reuse = true, .prefill_chunk = 3});
+  std::vector<std::shared_ptr<Job>> cj;
+  for (auto& p : prompts) {
+    cj.push_back(make_job(p, 20));
+    ASSERT_TRUE(chunked.submit(cj.back()));
+  }
+  for (size_t i = 0; i < cj.size(); ++i) {
+    wait_done(*cj[i]);
+    EXPECT_EQ(cj[i]->tokens, alone[i]) << "chunked prefill, prompt " << i;
+  }
 }
 
 TEST(serve_scheduler, ReusedPrefixGivesTheSameOutputAndIsCounted) {

@@ -114,6 +114,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--parallel", a->sched.parallel, "slots: requests generated at once in one batch")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--queue", a->sched.max_queue, "requests that may wait for a slot; more get 503")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-prefix-reuse", a->no_prefix_reuse, "do not reuse a slot's cached prompt prefix");
+  cmd->add_option("--prefill-chunk", a->sched.prefill_chunk, "prompt tokens fed per step between decode steps")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--timeout", a->server.request_timeout_s, "seconds a request may take in all (504 after)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--read-timeout", a->server.read_timeout_s, "seconds a client has to send its request")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-body", a->server.limits.max_body_bytes, "largest request body in bytes (413 above)")->capture_default_str();

@@ -1,9 +1,10 @@
 #pragma once
 // Continuous batching over one infer::Engine: a fixed pool of slots (one KV cache each,
 // `parallel` of them) and a bounded queue of jobs. One scheduler thread loops: it moves
-// queued jobs into free slots (prefill), then runs one decode step for every busy slot
-// as one batch (the weights are read once per step for all of them). A job that finishes
-// frees its slot at once, so a new job joins the batch at the next step.
+// queued jobs into free slots, feeds up to `prefill_chunk` prompt tokens (prefill), then
+// runs one decode step for every slot with a token to feed as one batch (the weights are
+// read once per step for all of them). A job that finishes frees its slot at once, so a
+// new job joins the batch at the next step.
 //
 // A slot keeps its cache after its job ends; a new job whose prompt starts with the same
 // tokens picks that slot and feeds only the rest (prompt-prefix reuse). Logits do not
@@ -75,6 +76,7 @@ struct SchedulerOptions {
   int context = 0;     // KV positions per slot; 0 = the engine's default context
   int max_queue = 64;  // jobs waiting beyond the busy slots; more are refused (HTTP 503)
   bool prefix_reuse = true;
+  int prefill_chunk = 256;  // prompt tokens fed per step (all slots together)
 };
 
 struct SchedulerStats {
@@ -101,7 +103,8 @@ class Scheduler {
  private:
   struct Slot;
   void loop();
-  void start(Slot& s);                    // prefill the job's prompt, sample its first token
+  void start(Slot& s);                    // set a slot up for its job (reusing a cached prefix)
+  int prefill(Slot& s, int budget);       // feeds up to budget prompt tokens; samples the first token at the end
   void sample(Slot& s, const float* logits);  // one token; ends the job when due
   int32_t constrained(Slot& s, const float* logits);  // -1 when no token keeps the JSON viable
   void finish(Slot& s, JobEnd why, const std::string& error = {});
