@@ -14,6 +14,8 @@ void register_curate(CLI::App& app);     // curate, curate dedup, curate synth, 
 void register_tasks(CLI::App& app);      // tasks generate|check|demos
 void register_eval(CLI::App& app);
 void register_selfplay(CLI::App& app);  // self-play against the verifiers
+void register_serve(CLI::App& app);       // the OpenAI-compatible server
+void register_keys(CLI::App& app);        // keys add|list|revoke for serve
 void register_run(CLI::App& app);        // the whole pipeline on the bundled default
 
 }  // namespace veritas::cli

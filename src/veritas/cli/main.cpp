@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   register_tasks(app);
   register_eval(app);
   register_selfplay(app);
+  register_serve(app);
+  register_keys(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
