@@ -8,6 +8,7 @@
 
 #include "veritas/infer/text_stream.hpp"
 #include "veritas/model/safetensors.hpp"
+#include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/thread_pool.hpp"
@@ -55,6 +56,7 @@ namespace {
 struct LayerW {
   Buffer<float> attn_norm, mlp_norm;
   QMatrix wqkv;  // [q; k; v] rows fused: one pass over the normalized input
+  Buffer<float> bqkv;  // [q; k; v] biases (Qwen2), empty when the model has none
   QMatrix wo;
   QMatrix w13;   // gate and up rows interleaved (gate 0, up 0, gate 1, ...)
   QMatrix w2;
@@ -205,6 +207,8 @@ struct Engine::Impl {
         float* v = k + kvd;
         const int pos = items_[c].pos;
         KVCache& cache = *items_[c].cache;
+        if (layers[l].bqkv.size())
+          for (int i = 0; i < ldqkv; ++i) q[i] += layers[l].bqkv[i];
         for (int h = 0; h < nh; ++h) rope(q + h * hd, pos);
         for (int h = 0; h < nkv; ++h) {
           rope(k + h * hd, pos);
@@ -375,8 +379,10 @@ size_t Engine::weight_bytes_per_token() const {
 std::vector<int32_t> Engine::end_tokens() const {
   std::vector<int32_t> out;
   if (!impl_->tok) return out;
-  for (const char* s : {kEndOfText, kEndOfTurn})
+  // veritas's own end markers, the chat template's end of turn, the model's end of sequence.
+  for (const char* s : {kEndOfText, kEndOfTurn, chat_template_of(*impl_->tok).end_of_turn()})
     if (auto id = impl_->tok->token_id(s)) out.push_back(*id);
+  if (auto eos = impl_->tok->eos_id()) out.push_back(*eos);
   return out;
 }
 
@@ -429,6 +435,17 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     w.wqkv = fused({{p + "self_attn.q_proj.weight", m.qd}, {p + "self_attn.k_proj.weight", m.kvd},
                     {p + "self_attn.v_proj.weight", m.kvd}},
                    H);
+    {
+      // Optional q/k/v biases: all three or none.
+      w.bqkv.resize(m.qd + 2 * m.kvd);
+      bool bq = src(p + "self_attn.q_proj.bias", {m.qd}, w.bqkv.data());
+      if (bq) {
+        need(p + "self_attn.k_proj.bias", {m.kvd}, w.bqkv.data() + m.qd);
+        need(p + "self_attn.v_proj.bias", {m.kvd}, w.bqkv.data() + m.qd + m.kvd);
+      } else {
+        w.bqkv = Buffer<float>();
+      }
+    }
     w.wo = fused({{p + "self_attn.o_proj.weight", H}}, m.qd);
     {
       // gate row i and up row i side by side, so any block of rows holds whole pairs.
@@ -457,6 +474,7 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
 }
 
 Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
+  if (fs::is_regular_file(dir)) return load_gguf(dir, opt);
   check(fs::is_directory(dir), "checkpoint folder " + dir.string() + " does not exist");
   fs::path cfg_path = dir / "config.json", st_path = dir / "model.safetensors";
   check(fs::exists(cfg_path), cfg_path.string() + ": missing (a checkpoint needs config.json)");

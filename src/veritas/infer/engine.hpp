@@ -91,7 +91,11 @@ class Engine {
   Engine& operator=(Engine&&) noexcept;
 
   // Throws Error naming the file and tensor on a missing or malformed checkpoint.
+  // `dir` may also be a GGUF file (see load_gguf).
   static Engine load(const std::filesystem::path& dir, const EngineOptions& opt = {});
+  // A llama.cpp GGUF model (architectures llama and qwen2; gguf_model.cpp): weights
+  // dequantized from any supported type, its tokenizer and chat template.
+  static Engine load_gguf(const std::filesystem::path& file, const EngineOptions& opt = {});
   static Engine from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt = {});
 
   const ModelConfig& config() const;
