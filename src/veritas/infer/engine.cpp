@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/text_stream.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
@@ -503,6 +504,23 @@ Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
   fs::path tok_path = dir / "tokenizer.json";
   if (opt.load_tokenizer && fs::exists(tok_path))
     e.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(tok_path)));
+  return e;
+}
+
+Engine Engine::load_gguf(const std::filesystem::path& file, const EngineOptions& opt) {
+  GgufFile f = GgufFile::open(file);
+  ModelConfig cfg = gguf_config(f);
+  EngineOptions o = opt;
+  // Imported models declare long contexts (8k-128k); the KV cache defaults to 4096.
+  if (o.context <= 0) o.context = std::min(cfg.max_position_embeddings, 4096);
+  Engine e;
+  try {
+    e = from_weights(cfg, gguf_weights(f, cfg), o);
+  } catch (const Error& err) {
+    std::string msg = err.what();
+    throw Error(msg.find(f.name()) == std::string::npos ? f.name() + ": " + msg : msg);
+  }
+  if (opt.load_tokenizer) e.set_tokenizer(std::make_shared<const Tokenizer>(gguf_tokenizer(f)));
   return e;
 }
 
