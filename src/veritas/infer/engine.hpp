@@ -82,6 +82,10 @@ using BatchTokenCallback = std::function<bool(int seq, int32_t token, std::strin
 // return true, or return false when the tensor is absent.
 using WeightSource =
     std::function<bool(const std::string& name, const std::vector<int64_t>& shape, float* dst)>;
+// For Precision::GGUF: the rows of tensor `name` as Q8_0/Q4_0/Q4_1 blocks (type in p),
+// or false when the tensor is absent or of another type (then WeightSource is used).
+using BlockSource = std::function<bool(const std::string& name, const std::vector<int64_t>& shape, Precision& p,
+                                       std::vector<uint8_t>& rows)>;
 
 class Engine {
  public:
@@ -96,7 +100,8 @@ class Engine {
   // A llama.cpp GGUF model (architectures llama and qwen2; gguf_model.cpp): weights
   // dequantized from any supported type, its tokenizer and chat template.
   static Engine load_gguf(const std::filesystem::path& file, const EngineOptions& opt = {});
-  static Engine from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt = {});
+  static Engine from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt = {},
+                             const BlockSource& blocks = {});
 
   const ModelConfig& config() const;
   Precision precision() const;

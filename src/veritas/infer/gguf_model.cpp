@@ -124,6 +124,37 @@ WeightSource gguf_weights(const GgufFile& f, const ModelConfig& cfg) {
   };
 }
 
+BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
+  const bool llama = arch_of(f) == "llama";
+  return [&f, cfg, llama](const std::string& hf, const std::vector<int64_t>& shape, Precision& p,
+                          std::vector<uint8_t>& rows) {
+    std::string name;
+    bool permuted, is_k;
+    if (!gguf_name(hf, name, permuted, is_k)) return false;
+    const GgufTensor* t = f.find(name);
+    if (!t || t->dims.size() != 2 || shape.size() != 2 || t->dims[0] != shape[1] || t->dims[1] != shape[0]) return false;
+    switch ((GgmlType)t->type) {
+      case GgmlType::Q8_0: p = Precision::Q8_0; break;
+      case GgmlType::Q4_0: p = Precision::Q4_0; break;
+      case GgmlType::Q4_1: p = Precision::Q4_1; break;
+      default: return false;
+    }
+    const uint8_t* src = f.data(*t);
+    rows.resize(t->nbytes);
+    const size_t rb = t->nbytes / t->dims[1];
+    if (!(llama && permuted)) {
+      std::memcpy(rows.data(), src, t->nbytes);
+      return true;
+    }
+    const int heads = is_k ? cfg.num_key_value_heads : cfg.num_attention_heads, hd = cfg.head_dim(), half = hd / 2;
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < half; ++i)
+        for (int s = 0; s < 2; ++s)
+          std::memcpy(rows.data() + (size_t)(h * hd + s * half + i) * rb, src + (size_t)(h * hd + 2 * i + s) * rb, rb);
+    return true;
+  };
+}
+
 Tokenizer gguf_tokenizer(const GgufFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
   check(model == "gpt2", f.name() + ": tokenizer.ggml.model '" + model +
