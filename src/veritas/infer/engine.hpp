@@ -1,7 +1,8 @@
 #pragma once
 // Generation engine: loads a checkpoint folder (config.json + model.safetensors, Hugging
-// Face Llama names, optional tokenizer.json), keeps the weights in fp32, bf16 or int8,
-// and runs the Llama forward pass with a per-sequence KV cache.
+// Face Llama names, optional tokenizer.json) or a GGUF file, keeps the weights in fp32,
+// bf16, int8 or a GGUF file's own blocks, and runs the Llama forward pass with a
+// per-sequence KV cache.
 //
 //   Engine eng = Engine::load("ckpt", {.precision = Precision::BF16});
 //   Generation g = eng.generate(prompt_ids, opts, [](int32_t id, std::string_view text) {
