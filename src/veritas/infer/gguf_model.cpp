@@ -72,6 +72,7 @@ ModelConfig gguf_config(const GgufFile& f) {
   check(emb && emb->dims.size() == 2, f.name() + ": missing 2-d tensor 'token_embd.weight'");
   c.vocab_size = to_int(f, "token_embd.weight dims[1]", emb->dims[1]);
   c.tie_word_embeddings = f.find("output.weight") == nullptr;
+  c.attention_bias = a == "qwen2";
   try {
     c.validate();
   } catch (const Error& e) {
