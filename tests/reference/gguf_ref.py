@@ -10,6 +10,9 @@ an error (the C++ test then fails).
                              `tokenizers` built from the GGUF's vocabulary, merges and
                              pre-tokenizer; chat renderings from transformers'
                              apply_chat_template with the model's own template
+  gguf_ref.py llamacpp OUT   llama.cpp (llama-cpp-python) on the same SmolLM2 GGUF: the
+                             top-1 token at each of 1,100 positions of mixed text, and
+                             64 greedy tokens after each of the 5 prompts
   gguf_ref.py tiny OUT       tiny random llama and qwen2 models written as GGUF by the
                              `gguf` package (every tensor type veritas reads), their
                              logits from transformers, and random blocks of each type
@@ -150,6 +153,28 @@ def cmd_tokenizer(out):
         s = hf.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
         chats.append({"messages": msgs, "add_generation_prompt": gen, "text": s, "ids": tk.encode(s).ids})
     json.dump(chats, open(os.path.join(out, "chat.json"), "w"), ensure_ascii=False)
+
+
+def cmd_llamacpp(out):
+    from llama_cpp import Llama
+
+    path = smollm_path()
+    tk = reference_tokenizer(path)
+    ids = tk.encode(mixed_text(20_000)).ids[:1100]
+    llm = Llama(path, n_ctx=1200, n_batch=512, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False)
+    llm.eval(ids)
+    top1 = [int(np.argmax(llm.scores[i])) for i in range(len(ids))]
+    greedy = []
+    for p in PROMPTS:
+        llm.reset()
+        p_ids = tk.encode(p).ids
+        llm.eval(p_ids)
+        gen = []
+        for _ in range(64):
+            gen.append(int(np.argmax(llm.scores[llm.n_tokens - 1])))
+            llm.eval([gen[-1]])
+        greedy.append({"ids": p_ids, "greedy": gen})
+    json.dump({"model": path, "ids": ids, "top1": top1, "prompts": greedy}, open(os.path.join(out, "llamacpp.json"), "w"))
 
 
 # --- tiny models ---------------------------------------------------------------------
@@ -297,7 +322,7 @@ def cmd_tiny(out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("model", "tokenizer", "tiny"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("model", "tokenizer", "tiny", "llamacpp"):
         sys.exit(__doc__)
     os.makedirs(sys.argv[2], exist_ok=True)
-    {"model": cmd_model, "tokenizer": cmd_tokenizer, "tiny": cmd_tiny}[sys.argv[1]](sys.argv[2])
+    {"model": cmd_model, "tokenizer": cmd_tokenizer, "tiny": cmd_tiny, "llamacpp": cmd_llamacpp}[sys.argv[1]](sys.argv[2])
