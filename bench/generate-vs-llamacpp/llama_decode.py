@@ -7,6 +7,7 @@ import json
 import time
 
 import numpy as np
+import llama_cpp
 from llama_cpp import Llama
 
 ap = argparse.ArgumentParser()
@@ -29,7 +30,8 @@ def run(n):
     t1 = time.perf_counter()
     ids = []
     for _ in range(n):
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        # Llama.scores is only filled with logits_all=True: read the last logits directly.
+        tok = int(np.argmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(V,))))
         ids.append(tok)
         llm.eval([tok])
     return t1 - t0, time.perf_counter() - t1, ids
