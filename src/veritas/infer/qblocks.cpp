@@ -109,18 +109,19 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
-template <bool Vnni>
-float dot_simd(Precision p, const uint8_t* w, const int8_t* xq, const float* xs, const float* xsum, int blocks) {
+// The type is a template parameter so the block loop has no branch on it.
+template <bool Vnni, Precision p>
+float dot_simd(const uint8_t* w, const int8_t* xq, const float* xs, const float* xsum, int blocks) {
   __m256 acc = _mm256_setzero_ps();
   float mterm = 0;
-  const int bb = block_bytes(p);
+  constexpr int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20;
   for (int b = 0; b < blocks; ++b, w += bb) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
     __m256i s32;
-    if (p == Precision::Q8_0) {
+    if constexpr (p == Precision::Q8_0) {
       const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
       s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));  // |w| * (x * sign w)
-    } else if (p == Precision::Q4_0) {
+    } else if constexpr (p == Precision::Q4_0) {
       const __m256i wv = _mm256_sub_epi8(unpack_nibbles(w + 2), _mm256_set1_epi8(8));
       s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));
     } else {
@@ -168,23 +169,36 @@ QMatrix QMatrix::from_blocks(const void* blocks, int rows, int cols, Precision p
   return m;
 }
 
+namespace {
+
+using DotFn = float (*)(const uint8_t*, const int8_t*, const float*, const float*, int);
+
+#ifdef VERITAS_QB_AVX2
+template <bool Vnni>
+DotFn simd_fn(Precision p) {
+  return p == Precision::Q8_0 ? dot_simd<Vnni, Precision::Q8_0>
+         : p == Precision::Q4_0 ? dot_simd<Vnni, Precision::Q4_0>
+                                : dot_simd<Vnni, Precision::Q4_1>;
+}
+#endif
+
+}  // namespace
+
 void QMatrix::matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const {
   const int blocks = qa->blocks;
   const Isa which = isa();
+  DotFn fn = nullptr;
+#ifdef VERITAS_QB_AVX2
+  if (which == kVnni) fn = simd_fn<true>(prec_);
+  else if (which == kAvx2) fn = simd_fn<false>(prec_);
+#endif
   for (int r = r0; r < r1; ++r) {
     const uint8_t* w = blk_.data() + (size_t)r * row_bytes_;
     for (int t = 0; t < T; ++t) {
       const int8_t* xq = qa->q.data() + (size_t)t * blocks * kQBlock;
       const float* xs = qa->scale.data() + (size_t)t * blocks;
       const float* xsum = qa->bsum.data() + (size_t)t * blocks;
-      float v;
-#ifdef VERITAS_QB_AVX2
-      if (which == kVnni) v = dot_simd<true>(prec_, w, xq, xs, xsum, blocks);
-      else if (which == kAvx2) v = dot_simd<false>(prec_, w, xq, xs, xsum, blocks);
-      else
-#endif
-        v = dot_scalar(prec_, w, xq, xs, xsum, blocks);
-      y[(size_t)t * ldy + r] = v;
+      y[(size_t)t * ldy + r] = fn ? fn(w, xq, xs, xsum, blocks) : dot_scalar(prec_, w, xq, xs, xsum, blocks);
     }
   }
 }
