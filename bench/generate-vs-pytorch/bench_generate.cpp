@@ -1,7 +1,8 @@
 // Decode speed of the veritas engine (batch 1, KV cache) and the machine's read
 // bandwidth, for bench/generate-vs-pytorch/run.
-//   bench_generate --model DIR --precision P [--tokens N] [--prompt-tokens N]
+//   bench_generate --model DIR|FILE.gguf --precision P [--tokens N] [--prompt-tokens N]
 //   bench_generate --bandwidth MiB
+//   bench_generate --kernels        (the block kernels' instruction set)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {
       else if (a == "--tokens") tokens = std::stoi(next());
       else if (a == "--prompt-tokens") prompt_tokens = std::stoi(next());
       else if (a == "--bandwidth") bw = std::stoul(next());
+      else if (a == "--kernels") {
+        std::printf("%s\n", block_kernels());
+        return 0;
+      }
       else throw Error("unknown argument " + a + " (see the comment at the top of bench_generate.cpp)");
     }
     if (bw) {
@@ -81,9 +86,10 @@ int main(int argc, char** argv) {
     eng.generate(prompt, warm);
     Generation g = eng.generate(prompt, so);
     std::printf("{\"engine\": \"veritas\", \"precision\": \"%s\", \"tokens\": %zu, \"decode_s\": %.6f, "
-                "\"tokens_per_s\": %.2f, \"weight_bytes_per_token\": %zu, \"ids\": [",
-                prec.c_str(), g.tokens.size(), g.decode_seconds, g.tokens.size() / g.decode_seconds,
-                eng.weight_bytes_per_token());
+                "\"tokens_per_s\": %.2f, \"prompt_tokens\": %d, \"prompt_tokens_per_s\": %.2f, "
+                "\"weight_bytes_per_token\": %zu, \"ids\": [",
+                prec.c_str(), g.tokens.size(), g.decode_seconds, g.tokens.size() / g.decode_seconds, prompt_tokens,
+                prompt_tokens / g.prefill_seconds, eng.weight_bytes_per_token());
     for (size_t i = 0; i < g.tokens.size(); ++i) std::printf("%s%d", i ? ", " : "", g.tokens[i]);
     std::printf("]}\n");
   } catch (const std::exception& e) {

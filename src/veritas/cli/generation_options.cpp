@@ -8,7 +8,9 @@
 namespace veritas::cli {
 
 void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string& max_tokens_help) {
-  cmd->add_option("--model", a.model, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")->required();
+  cmd->add_option("--model", a.model,
+                  "checkpoint folder (config.json, model.safetensors, tokenizer.json) or a GGUF file (llama, qwen2)")
+      ->required();
   cmd->add_option("--max-tokens", a.max_tokens, max_tokens_help)->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--temperature", a.temperature, "sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-k", a.top_k, "sample from the k most likely tokens; 0 = all")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -16,9 +18,11 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string&
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
-  cmd->add_option("--precision", a.precision, "weights: fp32, bf16 (2x fewer bytes) or int8 (4x fewer)")
+  cmd->add_option("--precision", a.precision,
+                  "weights: fp32, bf16 (2x fewer bytes), int8 (4x fewer), or gguf (a .gguf model's Q8_0/Q4_0/Q4_1 "
+                  "blocks used as stored, other types fp32)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+      ->check(CLI::IsMember({"fp32", "bf16", "int8", "gguf"}));
   cmd->add_option("--context", a.context, "KV-cache length; 0 = the model's max_position_embeddings")->capture_default_str();
   cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json to use instead of the checkpoint's");
 }

@@ -24,12 +24,10 @@ Generation ChatSession::reply(const std::string& user_message, const SamplingOpt
   const int reserve = std::max(1, std::min(opt.max_tokens, cache_.capacity() / 2));
   std::vector<int32_t> input;
   if (cache_.size() > 0) {
-    // The cache ends inside the last assistant reply (its <|end|> was sampled, not fed).
-    auto end_id = tok.token_id(kEndOfTurn);
-    check(end_id.has_value(), "chat: the tokenizer has no <|end|> token");
-    input.push_back(*end_id);
-    for (int32_t id : tok.encode("\n")) input.push_back(id);
-    for (int32_t id : chat_tokens(tok, {{"user", user_message}}, true)) input.push_back(id);
+    // The cache ends inside the last assistant reply (its end-of-turn token was sampled,
+    // not fed).
+    input = chat_close_turn(tok);
+    for (int32_t id : chat_tokens(tok, {{"user", user_message}}, true, /*start=*/false)) input.push_back(id);
   }
   if (cache_.size() == 0 || cache_.size() + (int)input.size() + reserve > cache_.capacity()) {
     // Start over from the text: drop the oldest turns until the prompt fits.

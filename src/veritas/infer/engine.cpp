@@ -6,8 +6,10 @@
 #include <mutex>
 #include <thread>
 
+#include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/text_stream.hpp"
 #include "veritas/model/safetensors.hpp"
+#include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/thread_pool.hpp"
@@ -55,6 +57,7 @@ namespace {
 struct LayerW {
   Buffer<float> attn_norm, mlp_norm;
   QMatrix wqkv;  // [q; k; v] rows fused: one pass over the normalized input
+  Buffer<float> bqkv;  // [q; k; v] biases (Qwen2), empty when the model has none
   QMatrix wo;
   QMatrix w13;   // gate and up rows interleaved (gate 0, up 0, gate 1, ...)
   QMatrix w2;
@@ -182,7 +185,7 @@ struct Engine::Impl {
 
   void matmul_chunk(const QMatrix& W, const Phase& ph, int c, const float* xin, int ldx, int T, float* y, int ldy) {
     int r0 = c * ph.rows_per_chunk, r1 = std::min(W.rows(), r0 + ph.rows_per_chunk);
-    W.matmul(xin, ldx, W.precision() == Precision::INT8 ? &qa : nullptr, T, y, ldy, r0, r1);
+    W.matmul(xin, ldx, W.uses_quant_acts() ? &qa : nullptr, T, y, ldy, r0, r1);
   }
 
   void run_chunk(const Phase& ph, int c, int tid) {
@@ -195,7 +198,7 @@ struct Engine::Impl {
         if (l > 0)
           for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)c * H + i];
         rmsnorm(xt, layers[l].attn_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
-        if (layers[l].wqkv.precision() == Precision::INT8) qa.quantize_row(c, xn.data() + (size_t)c * H);
+        if (layers[l].wqkv.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
       }
       case Step::Qkv: matmul_chunk(layers[l].wqkv, ph, c, xn.data(), H, T, qkv.data(), ldqkv); break;
@@ -205,6 +208,8 @@ struct Engine::Impl {
         float* v = k + kvd;
         const int pos = items_[c].pos;
         KVCache& cache = *items_[c].cache;
+        if (layers[l].bqkv.size())
+          for (int i = 0; i < ldqkv; ++i) q[i] += layers[l].bqkv[i];
         for (int h = 0; h < nh; ++h) rope(q + h * hd, pos);
         for (int h = 0; h < nkv; ++h) {
           rope(k + h * hd, pos);
@@ -225,7 +230,7 @@ struct Engine::Impl {
         float* xt = x.data() + (size_t)c * H;
         for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)c * H + i];
         rmsnorm(xt, layers[l].mlp_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
-        if (layers[l].w13.precision() == Precision::INT8) qa.quantize_row(c, xn.data() + (size_t)c * H);
+        if (layers[l].w13.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
       }
       case Step::W13: {  // gate and up rows are interleaved: a chunk holds whole pairs
@@ -245,7 +250,7 @@ struct Engine::Impl {
         float* xt = x.data() + (size_t)t * H;
         for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)t * H + i];
         rmsnorm(xt, final_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
-        if (head.precision() == Precision::INT8) qa.quantize_row(c, xn.data() + (size_t)c * H);
+        if (head.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
       }
       case Step::Head: matmul_chunk(head, ph, c, xn.data(), H, (int)want_->size(), logits_, V); break;
@@ -319,11 +324,11 @@ struct Engine::Impl {
       add_matrix_phase(Step::Qkv, l, w.wqkv);
       phases.push_back({Step::Rope, l, T, 0});
       phases.push_back({Step::Attn, l, T * nh, 0});
-      if (w.wo.precision() == Precision::INT8) phases.push_back({Step::QuantAtt, l, T, 0});
+      if (w.wo.uses_quant_acts()) phases.push_back({Step::QuantAtt, l, T, 0});
       add_matrix_phase(Step::Wo, l, w.wo);
       phases.push_back({Step::Norm2, l, T, 0});
       add_matrix_phase(Step::W13, l, w.w13);
-      if (w.w2.precision() == Precision::INT8) phases.push_back({Step::QuantH, l, T, 0});
+      if (w.w2.uses_quant_acts()) phases.push_back({Step::QuantH, l, T, 0});
       add_matrix_phase(Step::W2, l, w.w2);
     }
     if (!want.empty()) {
@@ -375,12 +380,17 @@ size_t Engine::weight_bytes_per_token() const {
 std::vector<int32_t> Engine::end_tokens() const {
   std::vector<int32_t> out;
   if (!impl_->tok) return out;
-  for (const char* s : {kEndOfText, kEndOfTurn})
+  // veritas's own end markers, the chat template's end of turn, the model's end of sequence.
+  for (const char* s : {kEndOfText, kEndOfTurn, chat_template_of(*impl_->tok).end_of_turn()})
     if (auto id = impl_->tok->token_id(s)) out.push_back(*id);
+  if (auto eos = impl_->tok->eos_id()) out.push_back(*eos);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
-Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt) {
+Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt,
+                            const BlockSource& blocks) {
   cfg.validate();
   Engine e;
   Impl& m = *e.impl_;
@@ -404,16 +414,39 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     if (!src(name, shape, dst)) throw Error("missing tensor '" + name + "'");
   };
   std::vector<float> buf;
+  // Precision::GGUF: matrices whose parts all come as blocks of one type keep them;
+  // every other matrix is fp32.
+  const bool native = opt.precision == Precision::GGUF && blocks;
+  const Precision dense = opt.precision == Precision::GGUF ? Precision::F32 : opt.precision;
+  // The blocks of each part, or false when some part has none (or the types differ).
+  auto block_parts = [&](const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols,
+                         std::vector<std::vector<uint8_t>>& out, Precision& p) {
+    if (!native) return false;
+    out.assign(parts.size(), {});
+    for (size_t i = 0; i < parts.size(); ++i) {
+      Precision pi;
+      if (!blocks(parts[i].first, {parts[i].second, cols}, pi, out[i]) || (i > 0 && pi != p)) return false;
+      p = pi;
+    }
+    return true;
+  };
   auto fused = [&](const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols) {
     int64_t rows = 0;
     for (auto& p : parts) rows += p.second;
+    std::vector<std::vector<uint8_t>> bp;
+    Precision bprec;
+    if (block_parts(parts, cols, bp, bprec)) {
+      std::vector<uint8_t> all;
+      for (auto& b : bp) all.insert(all.end(), b.begin(), b.end());
+      return QMatrix::from_blocks(all.data(), (int)rows, (int)cols, bprec);
+    }
     buf.assign((size_t)(rows * cols), 0.0f);
     int64_t r = 0;
     for (auto& [name, n] : parts) {
       need(name, {n, cols}, buf.data() + r * cols);
       r += n;
     }
-    return QMatrix::from_f32(buf.data(), (int)rows, (int)cols, opt.precision);
+    return QMatrix::from_f32(buf.data(), (int)rows, (int)cols, dense);
   };
 
   m.embed.resize((size_t)m.V * H, false);
@@ -429,8 +462,28 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     w.wqkv = fused({{p + "self_attn.q_proj.weight", m.qd}, {p + "self_attn.k_proj.weight", m.kvd},
                     {p + "self_attn.v_proj.weight", m.kvd}},
                    H);
-    w.wo = fused({{p + "self_attn.o_proj.weight", H}}, m.qd);
     {
+      // q/k/v biases, when the architecture has them (Qwen2).
+      if (cfg.attention_bias) {
+        w.bqkv.resize(m.qd + 2 * m.kvd);
+        need(p + "self_attn.q_proj.bias", {m.qd}, w.bqkv.data());
+        need(p + "self_attn.k_proj.bias", {m.kvd}, w.bqkv.data() + m.qd);
+        need(p + "self_attn.v_proj.bias", {m.kvd}, w.bqkv.data() + m.qd + m.kvd);
+      }
+    }
+    w.wo = fused({{p + "self_attn.o_proj.weight", H}}, m.qd);
+    std::vector<std::vector<uint8_t>> bp;
+    Precision bprec;
+    if (block_parts({{p + "mlp.gate_proj.weight", m.I}, {p + "mlp.up_proj.weight", m.I}}, H, bp, bprec)) {
+      // gate row i and up row i side by side, as below.
+      const size_t rb = bp[0].size() / m.I;
+      std::vector<uint8_t> all(bp[0].size() * 2);
+      for (int i = 0; i < m.I; ++i) {
+        std::memcpy(all.data() + (2 * i) * rb, bp[0].data() + i * rb, rb);
+        std::memcpy(all.data() + (2 * i + 1) * rb, bp[1].data() + i * rb, rb);
+      }
+      w.w13 = QMatrix::from_blocks(all.data(), 2 * m.I, m.H, bprec);
+    } else {
       // gate row i and up row i side by side, so any block of rows holds whole pairs.
       std::vector<float> g((size_t)m.I * H), u((size_t)m.I * H);
       need(p + "mlp.gate_proj.weight", {m.I, H}, g.data());
@@ -440,23 +493,30 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
         std::memcpy(buf.data() + (size_t)(2 * i) * H, g.data() + (size_t)i * H, H * sizeof(float));
         std::memcpy(buf.data() + (size_t)(2 * i + 1) * H, u.data() + (size_t)i * H, H * sizeof(float));
       }
-      w.w13 = QMatrix::from_f32(buf.data(), 2 * m.I, m.H, opt.precision);
+      w.w13 = QMatrix::from_f32(buf.data(), 2 * m.I, m.H, dense);
     }
     w.w2 = fused({{p + "mlp.down_proj.weight", H}}, m.I);
   }
   m.final_norm.resize(H, false);
   need("model.norm.weight", {H}, m.final_norm.data());
-  buf.assign((size_t)m.V * H, 0.0f);
-  if (cfg.tie_word_embeddings || !src("lm_head.weight", {m.V, H}, buf.data())) {
-    check(cfg.tie_word_embeddings, "missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
-    std::memcpy(buf.data(), m.embed.data(), buf.size() * sizeof(float));
+  std::vector<std::vector<uint8_t>> hb;
+  Precision hprec;
+  if (block_parts({{cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", m.V}}, H, hb, hprec)) {
+    m.head = QMatrix::from_blocks(hb[0].data(), m.V, m.H, hprec);
+  } else {
+    buf.assign((size_t)m.V * H, 0.0f);
+    if (cfg.tie_word_embeddings || !src("lm_head.weight", {m.V, H}, buf.data())) {
+      check(cfg.tie_word_embeddings, "missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
+      std::memcpy(buf.data(), m.embed.data(), buf.size() * sizeof(float));
+    }
+    m.head = QMatrix::from_f32(buf.data(), m.V, m.H, dense);
   }
-  m.head = QMatrix::from_f32(buf.data(), m.V, m.H, opt.precision);
   m.ensure_rope(m.opt.context);
   return e;
 }
 
 Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
+  if (fs::is_regular_file(dir)) return load_gguf(dir, opt);
   check(fs::is_directory(dir), "checkpoint folder " + dir.string() + " does not exist");
   fs::path cfg_path = dir / "config.json", st_path = dir / "model.safetensors";
   check(fs::exists(cfg_path), cfg_path.string() + ": missing (a checkpoint needs config.json)");
@@ -485,6 +545,23 @@ Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
   fs::path tok_path = dir / "tokenizer.json";
   if (opt.load_tokenizer && fs::exists(tok_path))
     e.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(tok_path)));
+  return e;
+}
+
+Engine Engine::load_gguf(const std::filesystem::path& file, const EngineOptions& opt) {
+  GgufFile f = GgufFile::open(file);
+  ModelConfig cfg = gguf_config(f);
+  EngineOptions o = opt;
+  // Imported models declare long contexts (8k-128k); the KV cache defaults to 4096.
+  if (o.context <= 0) o.context = std::min(cfg.max_position_embeddings, 4096);
+  Engine e;
+  try {
+    e = from_weights(cfg, gguf_weights(f, cfg), o, gguf_blocks(f, cfg));
+  } catch (const Error& err) {
+    std::string msg = err.what();
+    throw Error(msg.find(f.name()) == std::string::npos ? f.name() + ": " + msg : msg);
+  }
+  if (opt.load_tokenizer) e.set_tokenizer(std::make_shared<const Tokenizer>(gguf_tokenizer(f)));
   return e;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Generation engine: loads a checkpoint folder (config.json + model.safetensors, Hugging
-// Face Llama names, optional tokenizer.json), keeps the weights in fp32, bf16 or int8,
-// and runs the Llama forward pass with a per-sequence KV cache.
+// Face Llama names, optional tokenizer.json) or a GGUF file, keeps the weights in fp32,
+// bf16, int8 or a GGUF file's own blocks, and runs the Llama forward pass with a
+// per-sequence KV cache.
 //
 //   Engine eng = Engine::load("ckpt", {.precision = Precision::BF16});
 //   Generation g = eng.generate(prompt_ids, opts, [](int32_t id, std::string_view text) {
@@ -82,6 +83,10 @@ using BatchTokenCallback = std::function<bool(int seq, int32_t token, std::strin
 // return true, or return false when the tensor is absent.
 using WeightSource =
     std::function<bool(const std::string& name, const std::vector<int64_t>& shape, float* dst)>;
+// For Precision::GGUF: the rows of tensor `name` as Q8_0/Q4_0/Q4_1 blocks (type in p),
+// or false when the tensor is absent or of another type (then WeightSource is used).
+using BlockSource = std::function<bool(const std::string& name, const std::vector<int64_t>& shape, Precision& p,
+                                       std::vector<uint8_t>& rows)>;
 
 class Engine {
  public:
@@ -91,8 +96,13 @@ class Engine {
   Engine& operator=(Engine&&) noexcept;
 
   // Throws Error naming the file and tensor on a missing or malformed checkpoint.
+  // `dir` may also be a GGUF file (see load_gguf).
   static Engine load(const std::filesystem::path& dir, const EngineOptions& opt = {});
-  static Engine from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt = {});
+  // A llama.cpp GGUF model (architectures llama and qwen2; gguf_model.cpp): weights
+  // dequantized from any supported type, its tokenizer and chat template.
+  static Engine load_gguf(const std::filesystem::path& file, const EngineOptions& opt = {});
+  static Engine from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt = {},
+                             const BlockSource& blocks = {});
 
   const ModelConfig& config() const;
   Precision precision() const;

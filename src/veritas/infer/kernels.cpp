@@ -9,6 +9,7 @@
 #define VERITAS_AVX2 1
 #endif
 
+#include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
 
 namespace veritas::infer {
@@ -17,7 +18,8 @@ Precision parse_precision(std::string_view s) {
   if (s == "fp32" || s == "f32" || s == "float32") return Precision::F32;
   if (s == "bf16" || s == "bfloat16") return Precision::BF16;
   if (s == "int8" || s == "q8") return Precision::INT8;
-  throw Error("unknown precision '" + std::string(s) + "' (expected fp32, bf16 or int8)");
+  if (s == "gguf") return Precision::GGUF;
+  throw Error("unknown precision '" + std::string(s) + "' (expected fp32, bf16, int8 or gguf)");
 }
 
 const char* precision_name(Precision p) {
@@ -25,12 +27,16 @@ const char* precision_name(Precision p) {
     case Precision::F32: return "fp32";
     case Precision::BF16: return "bf16";
     case Precision::INT8: return "int8";
+    case Precision::Q8_0: return "q8_0";
+    case Precision::Q4_0: return "q4_0";
+    case Precision::Q4_1: return "q4_1";
+    case Precision::GGUF: return "gguf";
   }
   return "?";
 }
 
 size_t precision_weight_bytes(Precision p) {
-  return p == Precision::F32 ? 4 : p == Precision::BF16 ? 2 : 1;
+  return p == Precision::F32 ? 4 : p == Precision::BF16 ? 2 : 1;  // Q4: 1 rounds 0.5625 up
 }
 
 uint16_t f32_to_bf16(float f) {
@@ -69,6 +75,7 @@ void QuantActs::prepare(int T_, int cols_) {
   size_t need = (size_t)T * blocks * kQBlock;
   if (q.size() < need) q.resize(need, false);
   if (scale.size() < (size_t)T * blocks) scale.resize((size_t)T * blocks, false);
+  if (bsum.size() < (size_t)T * blocks) bsum.resize((size_t)T * blocks, false);
 }
 
 void QuantActs::quantize_row(int t, const float* xt) {
@@ -80,8 +87,12 @@ void QuantActs::quantize_row(int t, const float* xt) {
     for (int c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
     float inv = amax > 0 ? 127.0f / amax : 0.0f;
     st[b] = amax / 127.0f;
-    for (int c = c0; c < c0 + kQBlock; ++c)
+    int sum = 0;
+    for (int c = c0; c < c0 + kQBlock; ++c) {
       qt[c] = c < c1 ? (int8_t)std::lrintf(std::clamp(xt[c] * inv, -127.0f, 127.0f)) : 0;
+      sum += qt[c];
+    }
+    bsum[(size_t)t * blocks + b] = st[b] * (float)sum;
   }
 }
 
@@ -126,11 +137,17 @@ QMatrix QMatrix::from_f32(const float* w, int rows, int cols, Precision p) {
 }
 
 size_t QMatrix::weight_bytes() const {
+  if (blk_.size()) return (size_t)rows_ * row_bytes_;
   if (prec_ == Precision::INT8) return (size_t)rows_ * ld_ + (size_t)rows_ * sizeof(float);
   return (size_t)rows_ * cols_ * precision_weight_bytes(prec_);
 }
 
 void QMatrix::row_f32(int r, float* out) const {
+  if (blk_.size()) {
+    GgmlType t = prec_ == Precision::Q8_0 ? GgmlType::Q8_0 : prec_ == Precision::Q4_0 ? GgmlType::Q4_0 : GgmlType::Q4_1;
+    dequantize(t, blk_.data() + (size_t)r * row_bytes_, cols_, out);
+    return;
+  }
   size_t o = (size_t)r * ld_;
   for (int c = 0; c < cols_; ++c) {
     if (prec_ == Precision::F32) out[c] = f32_[o + c];
@@ -262,6 +279,11 @@ void QMatrix::matmul(const float* x, int ldx, const QuantActs* qa, int T, float*
                      int r1) const {
   constexpr int NR = 4;
   float tmp[NR];
+  if (blk_.size()) {
+    check(qa && qa->cols == cols_ && qa->T >= T, "QMatrix::matmul: block weights need quantized activations");
+    matmul_blocks(qa, T, y, ldy, r0, r1);
+    return;
+  }
   if (prec_ == Precision::INT8) {
     check(qa && qa->cols == cols_ && qa->T >= T, "QMatrix::matmul: int8 needs quantized activations");
     const int blocks = qa->blocks;
@@ -309,7 +331,7 @@ void matmul_reference(const QMatrix& W, const float* x, int ldx, const QuantActs
     W.row_f32(r, row.data());
     for (int t = 0; t < T; ++t) {
       double s = 0;
-      if (W.precision() == Precision::INT8) {
+      if (W.uses_quant_acts()) {
         // The exact value the int8 kernel approximates: quantized weights x quantized acts.
         const int8_t* q = qa->q.data() + (size_t)t * qa->blocks * kQBlock;
         const float* sc = qa->scale.data() + (size_t)t * qa->blocks;

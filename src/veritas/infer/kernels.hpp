@@ -19,8 +19,11 @@
 
 namespace veritas::infer {
 
-enum class Precision { F32, BF16, INT8 };
-Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"; throws Error
+// F32, BF16, INT8: the weights converted at load. GGUF: keep a GGUF file's Q8_0, Q4_0 and
+// Q4_1 blocks as they are and multiply them directly (qblocks.cpp); other tensor types
+// of the file are dequantized to fp32.
+enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF };
+Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"|"gguf"; throws Error
 const char* precision_name(Precision p);
 size_t precision_weight_bytes(Precision p);  // bytes per weight (int8: 1, scales excluded)
 
@@ -62,6 +65,7 @@ struct QuantActs {
   int T = 0, cols = 0, blocks = 0;
   Buffer<int8_t> q;
   Buffer<float> scale;
+  Buffer<float> bsum;  // scale * sum of the block's q (for Q4_1's offset term)
   void quantize(const float* x, int T, int cols, int ldx);  // grows the buffers as needed
   void prepare(int T, int cols);                  // sizes the buffers for T tokens
   void quantize_row(int t, const float* x);        // token t of a prepared batch
@@ -72,7 +76,11 @@ class QMatrix {
  public:
   QMatrix() = default;
   static QMatrix from_f32(const float* w, int rows, int cols, Precision p);
+  // rows x cols weights as GGUF blocks (p = Q8_0, Q4_0 or Q4_1; cols a multiple of 32),
+  // rows stored one after another; copied.
+  static QMatrix from_blocks(const void* blocks, int rows, int cols, Precision p);
   Precision precision() const { return prec_; }
+  bool uses_quant_acts() const { return prec_ != Precision::F32 && prec_ != Precision::BF16; }
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   size_t weight_bytes() const;  // bytes read by one full product (scales included)
@@ -90,7 +98,15 @@ class QMatrix {
   Buffer<uint16_t> bf16_;
   Buffer<int8_t> q8_;
   Buffer<float> scale_;  // int8: per-row scale
+  Buffer<uint8_t> blk_;  // Q8_0 / Q4_0 / Q4_1: GGUF blocks, row after row
+  size_t row_bytes_ = 0;
+  void matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const;  // qblocks.cpp
 };
+
+// Which instruction set the block kernels run (chosen at run time): "avx512-vnni",
+// "avx2" or "scalar". set_block_kernels("avx2"/"scalar") forces one (tests).
+const char* block_kernels();
+void set_block_kernels(std::string_view name);
 
 // Plain scalar references for the tests (double accumulation).
 void matmul_reference(const QMatrix& W, const float* x, int ldx, const QuantActs* qa, int T, float* y,

@@ -18,6 +18,9 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   float rms_norm_eps = 1e-5f;
   bool tie_word_embeddings = true;
+  // q/k/v projections carry biases (Qwen2). Set by model importers (GGUF) for inference;
+  // the training model has none, and config.json does not carry it.
+  bool attention_bias = false;
 
   int head_dim() const { return hidden_size / num_attention_heads; }
   int64_t num_params() const;

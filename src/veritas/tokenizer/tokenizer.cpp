@@ -35,7 +35,7 @@ class MergeTable {
     }
   }
   bool find(int32_t a, int32_t b, int32_t& rank, int32_t& id) const {
-    if (slots_.empty()) return false;
+    if (slots_.empty() || a < 0 || b < 0) return false;  // -1: a byte without a token
     uint64_t k = pair_key(a, b);
     for (size_t h = slot(k);; h = (h + 1) & mask_) {
       const Slot& s = slots_[h];
@@ -101,9 +101,13 @@ struct Tokenizer::Impl {
   std::vector<int> added_by_len;  // indices into added, longest content first
   bool first_byte[256] = {};
   uint64_t serial = g_serial++;
+  PreTokenization pre = PreTokenization::Gpt2;
+  std::optional<int32_t> eos;
+  std::string chat_template;
 
   void bpe_word(std::string_view w, std::vector<int32_t>& out) const;
   void encode_plain(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_gpt2(std::string_view text, std::vector<int32_t>& out) const;
 };
 
 // GPT-2 semantics: repeatedly take the lowest-ranked adjacent pair and merge all its
@@ -154,17 +158,39 @@ void Tokenizer::Impl::bpe_word(std::string_view w, std::vector<int32_t>& out) co
       push(p);
     }
   }
-  for (int i = 0; i >= 0; i = nxt[i]) out.push_back(sym[i]);
+  for (int i = 0; i >= 0; i = nxt[i])
+    if (sym[i] >= 0) out.push_back(sym[i]);  // a byte without a token is dropped, as Hugging Face does
 }
 
 void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  if (pre == PreTokenization::Gpt2Digits) {
+    // Cut out each number character; the GPT-2 pattern sees only the text between.
+    size_t start = 0, i = 0;
+    while (i < text.size()) {
+      int32_t cp;
+      size_t len = bpe::decode_char(text, i, cp);
+      if (bpe::char_class(cp) == bpe::CharClass::Number) {
+        encode_gpt2(text.substr(start, i - start), out);
+        encode_gpt2(text.substr(i, len), out);
+        start = i + len;
+      }
+      i += len;
+    }
+    encode_gpt2(text.substr(start), out);
+    return;
+  }
+  encode_gpt2(text, out);
+}
+
+void Tokenizer::Impl::encode_gpt2(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
   WordCache& cache = t_cache;
   if (cache.owner != serial) cache.reset(serial);
   bpe::PreTokenizer pt(text);
   std::string_view piece;
   while (pt.next(piece)) {
     if (piece.size() == 1) {
-      out.push_back(byte_id[(unsigned char)piece[0]]);
+      if (byte_id[(unsigned char)piece[0]] >= 0) out.push_back(byte_id[(unsigned char)piece[0]]);
       continue;
     }
     auto it = cache.map.find(piece);
@@ -191,7 +217,7 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 Tokenizer Tokenizer::from_bpe(const std::vector<std::string>& token_bytes,
                               const std::vector<std::pair<int32_t, int32_t>>& merges,
-                              const std::vector<AddedToken>& added) {
+                              const std::vector<AddedToken>& added, bool require_all_bytes) {
   Tokenizer t;
   Impl& m = *t.impl_;
   int64_t size = (int64_t)token_bytes.size();
@@ -216,7 +242,7 @@ Tokenizer Tokenizer::from_bpe(const std::vector<std::string>& token_bytes,
     m.in_bpe_vocab[id] = true;
     if (b.size() == 1) m.byte_id[(unsigned char)b[0]] = id;
   }
-  for (int b = 0; b < 256; ++b)
+  for (int b = 0; b < 256 && require_all_bytes; ++b)
     check(m.byte_id[b] >= 0, "the vocabulary has no token for byte " + std::to_string(b) +
                                  " (a byte-level BPE needs all 256 single bytes)");
   std::vector<int32_t> results(merges.size());
@@ -319,6 +345,16 @@ int32_t Tokenizer::eot_id() const {
 
 const std::vector<std::pair<int32_t, int32_t>>& Tokenizer::merges() const { return impl_->merges; }
 const std::vector<AddedToken>& Tokenizer::added_tokens() const { return impl_->added; }
+void Tokenizer::set_pre_tokenization(PreTokenization p) { impl_->pre = p; }
+PreTokenization Tokenizer::pre_tokenization() const { return impl_->pre; }
+void Tokenizer::set_eos_id(std::optional<int32_t> id) {
+  check(!id || (*id >= 0 && *id < vocab_size() && impl_->kind[*id] != kNone),
+        "end-of-sequence id " + std::to_string(id.value_or(-1)) + " is not in the vocabulary");
+  impl_->eos = id;
+}
+std::optional<int32_t> Tokenizer::eos_id() const { return impl_->eos; }
+void Tokenizer::set_chat_template(std::string jinja) { impl_->chat_template = std::move(jinja); }
+const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
 
 Tokenizer import_gpt2(const std::filesystem::path& encoder_json, const std::filesystem::path& vocab_bpe) {
   nlohmann::json enc;
@@ -497,6 +533,7 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& path) {
 
 void Tokenizer::save(const std::filesystem::path& path) const {
   const Impl& m = *impl_;
+  check(m.pre == PreTokenization::Gpt2, path.string() + ": only GPT-2 pre-tokenization can be saved as tokenizer.json");
   using ojson = nlohmann::ordered_json;
   ojson added = ojson::array();
   for (const auto& a : m.added)

@@ -28,6 +28,12 @@ struct AddedToken {
   bool special = true;
 };
 
+// How text is cut into pieces before BPE. Gpt2: GPT-2's pattern (pretokenize.hpp).
+// Gpt2Digits: every Unicode number character is a piece of its own, the GPT-2 pattern
+// runs on the text between them (Hugging Face Digits(individual_digits) + ByteLevel;
+// llama.cpp's "smollm" pre-tokenizer).
+enum class PreTokenization { Gpt2, Gpt2Digits };
+
 class Tokenizer {
  public:
   Tokenizer();
@@ -55,11 +61,24 @@ class Tokenizer {
   // (empty: no token has that id); every single byte must be a token; merge r joins
   // (left, right) into the token whose bytes are their concatenation, rank r.
   // Added tokens may reuse an id of token_bytes or take a new one. Throws Error.
+  // require_all_bytes = false (imported vocabularies that lack some bytes, e.g.
+  // SmolLM's control characters): a byte without a token is dropped when encoding, as
+  // Hugging Face tokenizers does without an unknown token.
   static Tokenizer from_bpe(const std::vector<std::string>& token_bytes,
                             const std::vector<std::pair<int32_t, int32_t>>& merges,
-                            const std::vector<AddedToken>& added);
+                            const std::vector<AddedToken>& added, bool require_all_bytes = true);
   const std::vector<std::pair<int32_t, int32_t>>& merges() const;
   const std::vector<AddedToken>& added_tokens() const;
+
+  // Set by importers of other formats (GGUF): pre-tokenization variant, end-of-sequence
+  // token, and the model's own Jinja chat template (empty: veritas's template; see
+  // chat_template.hpp). save() writes only the GPT-2 variant and refuses the others.
+  void set_pre_tokenization(PreTokenization p);
+  PreTokenization pre_tokenization() const;
+  void set_eos_id(std::optional<int32_t> id);
+  std::optional<int32_t> eos_id() const;
+  void set_chat_template(std::string jinja);
+  const std::string& chat_template() const;
 
  private:
   struct Impl;

@@ -1,0 +1,206 @@
+// Matrix x vector products reading GGUF Q8_0 / Q4_0 / Q4_1 blocks directly (no fp32
+// copy of the weights). Activations come quantized as llama.cpp does for these types:
+// blocks of 32 int8 with one fp32 scale (QuantActs). Per block of 32 weights:
+//   Q8_0:  d_w * d_x * sum(q_w * q_x)
+//   Q4_0:  d_w * d_x * sum((n - 8) * q_x)
+//   Q4_1:  d_w * d_x * sum(n * q_x) + m_w * d_x * sum(q_x)      (n: the 4-bit value)
+// The integer sums are exact in every instruction set, and the fp32 accumulation runs in
+// the same order (8 lanes, then a fixed horizontal sum), so the AVX2 and AVX-512 VNNI
+// kernels give bit-identical results; the scalar fallback differs only by fp32 rounding.
+// A (row, token) product is computed the same way whatever the number of tokens.
+#include <atomic>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define VERITAS_QB_AVX2 1
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define VERITAS_QB_VNNI 1
+#endif
+#endif
+
+#include "veritas/infer/kernels.hpp"
+#include "veritas/model/quant.hpp"
+#include "veritas/util/error.hpp"
+
+namespace veritas::infer {
+
+namespace {
+
+enum Isa { kScalar, kAvx2, kVnni };
+
+Isa detect() {
+#ifdef VERITAS_QB_VNNI
+  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) return kVnni;
+#endif
+#ifdef VERITAS_QB_AVX2
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2;
+#endif
+  return kScalar;
+}
+
+std::atomic<int> g_isa{-1};
+
+Isa isa() {
+  int v = g_isa.load(std::memory_order_relaxed);
+  if (v < 0) g_isa.store(v = detect(), std::memory_order_relaxed);
+  return (Isa)v;
+}
+
+int block_bytes(Precision p) { return p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20; }
+
+inline float h2f(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+// Scalar fallback: one row, one token. Not auto-vectorized: GCC 12 at -O3 with AVX-512
+// VNNI turned the signed x signed byte loop into a wrong vpdpbusd (unsigned x signed)
+// dot product (caught by tests/infer/gguf_test.cpp).
+__attribute__((optimize("no-tree-vectorize"))) float dot_scalar(Precision p, const uint8_t* w, const int8_t* xq, const float* xs, const float* xsum, int blocks) {
+  float acc = 0, mterm = 0;
+  const int bb = block_bytes(p);
+  for (int b = 0; b < blocks; ++b, w += bb) {
+    const int8_t* x = xq + b * 32;
+    int32_t s = 0;
+    if (p == Precision::Q8_0) {
+      for (int j = 0; j < 32; ++j) s += (int8_t)w[2 + j] * x[j];
+    } else {
+      const uint8_t* q = w + (p == Precision::Q4_0 ? 2 : 4);
+      const int off = p == Precision::Q4_0 ? 8 : 0;
+      for (int j = 0; j < 16; ++j) s += ((q[j] & 0xF) - off) * x[j] + ((q[j] >> 4) - off) * x[j + 16];
+    }
+    acc += (float)s * (h2f(w) * xs[b]);
+    if (p == Precision::Q4_1) mterm += h2f(w + 2) * xsum[b];
+  }
+  return acc + mterm;
+}
+
+#ifdef VERITAS_QB_AVX2
+inline float hsum8(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float h2f_fast(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles (weights 0..15), then high (16..31).
+inline __m256i unpack_nibbles(const uint8_t* q) {
+  __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m), _mm_and_si128(raw, m));
+}
+
+// Sum of u8 a[i] * s8 b[i] in 8 int32 lanes (4 products each); exact for |a|,|b| <= 127
+// and a <= 15 (no 16-bit saturation).
+template <bool Vnni>
+inline __m256i dot_u8s8(__m256i a, __m256i b) {
+#ifdef VERITAS_QB_VNNI
+  if constexpr (Vnni) return _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);
+#endif
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+// The type is a template parameter so the block loop has no branch on it.
+template <bool Vnni, Precision p>
+float dot_simd(const uint8_t* w, const int8_t* xq, const float* xs, const float* xsum, int blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  float mterm = 0;
+  constexpr int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20;
+  for (int b = 0; b < blocks; ++b, w += bb) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+    __m256i s32;
+    if constexpr (p == Precision::Q8_0) {
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
+      s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));  // |w| * (x * sign w)
+    } else if constexpr (p == Precision::Q4_0) {
+      const __m256i wv = _mm256_sub_epi8(unpack_nibbles(w + 2), _mm256_set1_epi8(8));
+      s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));
+    } else {
+      s32 = dot_u8s8<Vnni>(unpack_nibbles(w + 4), x);
+      mterm += h2f_fast(w + 2) * xsum[b];
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_set1_ps(h2f_fast(w) * xs[b]), acc);
+  }
+  return hsum8(acc) + mterm;
+}
+#endif
+
+}  // namespace
+
+const char* block_kernels() {
+  switch (isa()) {
+    case kVnni: return "avx512-vnni";
+    case kAvx2: return "avx2";
+    case kScalar: return "scalar";
+  }
+  return "?";
+}
+
+void set_block_kernels(std::string_view name) {
+  Isa best = detect();
+  Isa want = name == "avx512-vnni" ? kVnni : name == "avx2" ? kAvx2 : name == "scalar" ? kScalar : best;
+  check(name == "avx512-vnni" || name == "avx2" || name == "scalar" || name == "auto",
+        "block kernels: unknown instruction set '" + std::string(name) + "' (avx512-vnni, avx2, scalar, auto)");
+  check(want <= best, "block kernels: this CPU (or build) cannot run " + std::string(name));
+  g_isa.store(want, std::memory_order_relaxed);
+}
+
+QMatrix QMatrix::from_blocks(const void* blocks, int rows, int cols, Precision p) {
+  check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1,
+        "QMatrix::from_blocks: only Q8_0, Q4_0 and Q4_1 blocks");
+  check(rows > 0 && cols > 0 && cols % 32 == 0, "QMatrix::from_blocks: cols must be a positive multiple of 32");
+  QMatrix m;
+  m.prec_ = p;
+  m.rows_ = rows;
+  m.cols_ = cols;
+  m.ld_ = cols;
+  m.row_bytes_ = (size_t)cols / 32 * block_bytes(p);
+  m.blk_.resize(m.row_bytes_ * rows, false);
+  std::memcpy(m.blk_.data(), blocks, m.row_bytes_ * rows);
+  return m;
+}
+
+namespace {
+
+using DotFn = float (*)(const uint8_t*, const int8_t*, const float*, const float*, int);
+
+#ifdef VERITAS_QB_AVX2
+template <bool Vnni>
+DotFn simd_fn(Precision p) {
+  return p == Precision::Q8_0 ? dot_simd<Vnni, Precision::Q8_0>
+         : p == Precision::Q4_0 ? dot_simd<Vnni, Precision::Q4_0>
+                                : dot_simd<Vnni, Precision::Q4_1>;
+}
+#endif
+
+}  // namespace
+
+void QMatrix::matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const {
+  const int blocks = qa->blocks;
+  const Isa which = isa();
+  DotFn fn = nullptr;
+#ifdef VERITAS_QB_AVX2
+  if (which == kVnni) fn = simd_fn<true>(prec_);
+  else if (which == kAvx2) fn = simd_fn<false>(prec_);
+#endif
+  for (int r = r0; r < r1; ++r) {
+    const uint8_t* w = blk_.data() + (size_t)r * row_bytes_;
+    for (int t = 0; t < T; ++t) {
+      const int8_t* xq = qa->q.data() + (size_t)t * blocks * kQBlock;
+      const float* xs = qa->scale.data() + (size_t)t * blocks;
+      const float* xsum = qa->bsum.data() + (size_t)t * blocks;
+      y[(size_t)t * ldy + r] = fn ? fn(w, xq, xs, xsum, blocks) : dot_scalar(prec_, w, xq, xs, xsum, blocks);
+    }
+  }
+}
+
+}  // namespace veritas::infer
