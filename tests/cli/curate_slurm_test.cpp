@@ -20,7 +20,7 @@ TEST(CurateCli, SlurmArrayTaskPicksTheTask) {
   auto dir = make_temp_dir("veritas-slurm-");
   std::string docs;
   for (int i = 0; i < 4; ++i)
-    docs += "{\"text\": \"Document " + std::to_string(i) +
+    docs += "{\"id\": \"d" + std::to_string(i) + "\", \"text\": \"Document " + std::to_string(i) +
             " talks about rivers, hills and the weather in plain English sentences that are long enough.\"}\n";
   for (int i = 0; i < 2; ++i) atomic_write_file(dir / ("in" + std::to_string(i) + ".jsonl"), docs);
   const std::string in = " -i " + (dir / "in0.jsonl").string() + " " + (dir / "in1.jsonl").string();
