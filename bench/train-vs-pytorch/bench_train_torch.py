@@ -35,6 +35,38 @@ def train_flops(c, B, T):  # same formula as bench_train.cpp
     return 3.0 * (mm + att)
 
 
+def time_training(loss_fn, opt, a, cfg, B, T, side):
+    """Times a.steps training steps after a.warmup, the optimizer apart; the JSON record
+    bench/train-vs-pytorch/run reads (both PyTorch peers use it)."""
+    opt_s = [0.0]  # time in zero_grad + optimizer, reported separately
+
+    def step():
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        opt_s[0] += time.perf_counter() - t0
+        loss = loss_fn()
+        loss.backward()
+        t0 = time.perf_counter()
+        opt.step()
+        opt_s[0] += time.perf_counter() - t0
+        return loss.item()
+
+    for _ in range(a.warmup):
+        loss = step()
+    opt_s[0] = 0.0
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    med = times[len(times) // 2]
+    return {"side": side, "config": a.config, "ms_per_step": med * 1e3, "best_ms": times[0] * 1e3,
+            "optimizer_ms": opt_s[0] / a.steps * 1e3,
+            "tokens_per_s": B * T / med, "gflops": train_flops(cfg, B, T) / med / 1e9,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "loss": loss}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="small", choices=PRESETS)
@@ -56,34 +88,8 @@ def main():
     inputs = torch.randint(0, cfg["vocab_size"], (B, T), generator=g)
     targets = torch.randint(0, cfg["vocab_size"], (B, T), generator=g)
 
-    opt_s = [0.0]  # time in zero_grad + optimizer, reported separately
-
-    def step():
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        opt_s[0] += time.perf_counter() - t0
-        loss = model.loss(model(inputs), targets)
-        loss.backward()
-        t0 = time.perf_counter()
-        opt.step()
-        opt_s[0] += time.perf_counter() - t0
-        return loss.item()
-
-    for _ in range(a.warmup):
-        loss = step()
-    opt_s[0] = 0.0
-    times = []
-    for _ in range(a.steps):
-        t0 = time.perf_counter()
-        loss = step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    med = times[len(times) // 2]
-    print(json.dumps({"side": "pytorch", "config": a.config, "ms_per_step": med * 1e3, "best_ms": times[0] * 1e3,
-                      "optimizer_ms": opt_s[0] / a.steps * 1e3,
-                      "tokens_per_s": B * T / med, "gflops": train_flops(cfg, B, T) / med / 1e9,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "loss": loss}))
-
+    loss_fn = lambda: model.loss(model(inputs), targets)
+    print(json.dumps(time_training(loss_fn, opt, a, cfg, B, T, "pytorch")))
 
 if __name__ == "__main__":
     main()

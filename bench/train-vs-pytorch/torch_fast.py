@@ -11,13 +11,10 @@ usage: torch_fast.py --config small|124m|tiny [--steps N] [--warmup N] [--thread
 """
 import argparse
 import json
-import resource
-import time
-
 import torch
 import torch.nn.functional as F
 
-from bench_train_torch import PRESETS, train_flops
+from bench_train_torch import PRESETS, time_training
 
 
 class FastLlama(torch.nn.Module):
@@ -122,37 +119,14 @@ def main():
     g = torch.Generator().manual_seed(7)
     inputs = torch.randint(0, cfg["vocab_size"], (B, T), generator=g)
     targets = torch.randint(0, cfg["vocab_size"], (B, T), generator=g)
-    opt_s = [0.0]
-
-    def step():
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        opt_s[0] += time.perf_counter() - t0
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
-            loss = fwd(inputs, targets)
-        loss.backward()
-        t0 = time.perf_counter()
-        opt.step()
-        opt_s[0] += time.perf_counter() - t0
-        return loss.item()
-
-    for _ in range(a.warmup):
-        loss = step()
-    opt_s[0] = 0.0
-    times = []
-    for _ in range(a.steps):
-        t0 = time.perf_counter()
-        loss = step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    med = times[len(times) // 2]
     variant = "pytorch-" + torch.__version__.split("+")[0] + ("-compiled" if a.compile else "-eager") + \
         ("-bf16" if a.bf16 else "-fp32")
-    print(json.dumps({"side": variant, "config": a.config, "ms_per_step": med * 1e3, "best_ms": times[0] * 1e3,
-                      "optimizer_ms": opt_s[0] / a.steps * 1e3,
-                      "tokens_per_s": B * T / med, "gflops": train_flops(cfg, B, T) / med / 1e9,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "loss": loss}))
 
+    def loss_fn():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            return fwd(inputs, targets)
+
+    print(json.dumps(time_training(loss_fn, opt, a, cfg, B, T, variant)))
 
 if __name__ == "__main__":
     main()

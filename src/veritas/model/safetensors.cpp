@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 
@@ -27,29 +28,6 @@ std::string shape_str(const std::vector<int64_t>& s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
   return r + "]";
-}
-
-float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-  if (exp == 0) {
-    if (man == 0) {
-      bits = sign;
-    } else {  // subnormal: renormalize
-      int e = -1;
-      do {
-        ++e;
-        man <<= 1;
-      } while (!(man & 0x400));
-      bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (man << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 // The header is at most three levels deep; rejecting deeper nesting up front keeps a
@@ -198,7 +176,7 @@ void SafeTensors::read_f32(const std::string& name, const std::vector<int64_t>& 
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = half_to_float(h);
+        dst[i] = f16_to_f32(h);
       }
       break;
     case DType::BF16:
