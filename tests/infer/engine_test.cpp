@@ -15,9 +15,11 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
+#include "random_weights.hpp"
 
 using namespace veritas;
 using namespace veritas::infer;
+using veritas::test::random_source;
 
 namespace {
 
@@ -34,21 +36,6 @@ ModelConfig tiny_config() {
   c.rms_norm_eps = 1e-5f;
   c.tie_word_embeddings = true;
   return c;
-}
-
-// Deterministic random weights, order-1 activations; the value depends only on the name.
-WeightSource random_source(uint64_t seed) {
-  return [seed](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
-    if (name == "lm_head.weight") return false;
-    uint64_t h = seed;
-    for (char ch : name) h = h * 131 + (unsigned char)ch;
-    Rng r(h);
-    int64_t n = 1;
-    for (auto s : shape) n *= s;
-    float scale = shape.size() == 1 ? 0.1f : name.find("embed") != std::string::npos ? 0.3f : 1.0f / std::sqrt((float)shape[1]);
-    for (int64_t i = 0; i < n; ++i) dst[i] = (shape.size() == 1 ? 1.0f : 0.0f) + (float)r.normal() * scale;
-    return true;
-  };
 }
 
 Engine tiny_engine(Precision p = Precision::F32, uint64_t seed = 1) {

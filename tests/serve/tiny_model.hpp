@@ -8,7 +8,7 @@
 
 #include "veritas/infer/engine.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
-#include "veritas/util/rng.hpp"
+#include "../infer/random_weights.hpp"
 
 namespace veritas::test {
 
@@ -36,18 +36,7 @@ inline std::shared_ptr<Tokenizer> byte_tokenizer() {
 }
 
 inline infer::Engine tiny_engine(uint64_t seed = 1) {
-  auto src = [seed](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
-    if (name == "lm_head.weight") return false;
-    uint64_t h = seed;
-    for (char ch : name) h = h * 131 + (unsigned char)ch;
-    Rng r(h);
-    int64_t n = 1;
-    for (auto s : shape) n *= s;
-    float scale = shape.size() == 1 ? 0.1f : name.find("embed") != std::string::npos ? 0.3f : 1.0f / std::sqrt((float)shape[1]);
-    for (int64_t i = 0; i < n; ++i) dst[i] = (shape.size() == 1 ? 1.0f : 0.0f) + (float)r.normal() * scale;
-    return true;
-  };
-  infer::Engine e = infer::Engine::from_weights(tiny_config(), src);
+  infer::Engine e = infer::Engine::from_weights(tiny_config(), random_source(seed));
   e.set_tokenizer(byte_tokenizer());
   return e;
 }
