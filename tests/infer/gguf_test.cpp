@@ -255,6 +255,102 @@ TEST(SmolLM2, LogitsAndGreedyMatchTransformers) {
   }
 }
 
+// The block kernels (--precision gguf) against llama.cpp (llama-cpp-python, built by
+// scripts/setup) on the same Q4_1 file. Both quantize activations to 8 bits, in
+// different blocks and orders (and llama.cpp keeps its KV cache in fp16), so each side's
+// logits are off the exact model's by up to about 1% of their scale (TinyModelsOnBlockKernels)
+// and a near-tie may go either way: on this mixed text (code, Chinese, digits) the exact
+// model's top-2 are within 1% of each other at about 15% of the positions, and llama.cpp
+// itself agrees with the exact model's top-1 at only about 97% of them. So the 99% bar is
+// set where the exact model decides clearly (margin >= 2% of the logit scale); every
+// other disagreement must be a near-tie in our logits (within 2%). On each prompt our
+// model is fed llama.cpp's greedy continuation and held to the same near-tie rule.
+TEST(SmolLM2, BlockKernelsAgreeWithLlamaCpp) {
+  RefDir ref("llamacpp");
+  auto meta = nlohmann::json::parse(read_file(ref.dir / "llamacpp.json"));
+  EngineOptions o;
+  o.precision = Precision::GGUF;
+  Engine e = Engine::load(meta["model"].get<std::string>(), o);
+  const int V = e.config().vocab_size;
+  std::vector<int32_t> ids = meta["ids"].get<std::vector<int32_t>>();
+  std::vector<int32_t> top1 = meta["top1"].get<std::vector<int32_t>>();
+  std::vector<int32_t> exact = meta["exact_top1"].get<std::vector<int32_t>>();
+  std::vector<double> margin = meta["exact_margin"].get<std::vector<double>>();
+  const int n = (int)ids.size();
+  ASSERT_GE(n, 1000);
+  ASSERT_EQ(top1.size(), ids.size());
+  ASSERT_EQ(exact.size(), ids.size());
+  ASSERT_EQ(margin.size(), ids.size());
+  std::vector<float> logits((size_t)n * V);
+  KVCache c = e.new_cache();
+  e.forward(c, ids.data(), n, logits.data(), true);
+  // The gap between our top-1 and `other` in one row, as a share of the row's scale.
+  auto gap = [&](const float* row, int32_t other) {
+    float scale = 0;
+    for (int v = 0; v < V; ++v) scale = std::max(scale, std::fabs(row[v]));
+    return (row[argmax(row, V)] - row[other]) / scale;
+  };
+  int same = 0, clear = 0, clear_same = 0, ours_exact = 0, theirs_exact = 0;
+  double worst = 0;
+  for (int t = 0; t < n; ++t) {
+    const float* row = logits.data() + (size_t)t * V;
+    const bool agree = argmax(row, V) == top1[t];
+    same += agree;
+    ours_exact += argmax(row, V) == exact[t];
+    theirs_exact += top1[t] == exact[t];
+    if (margin[t] >= 0.02) clear++, clear_same += agree;
+    if (!agree) worst = std::max(worst, (double)gap(row, top1[t]));
+  }
+  std::printf("top-1 agreement with llama.cpp: %d of %d positions (%.2f%%); where the exact model decides clearly: "
+              "%d of %d (%.2f%%); largest gap where not: %.3g of the logit scale\n",
+              same, n, 100.0 * same / n, clear_same, clear, 100.0 * clear_same / clear, worst);
+  std::printf("top-1 agreement with the exact model (transformers fp32): ours %.2f%%, llama.cpp's %.2f%%\n",
+              100.0 * ours_exact / n, 100.0 * theirs_exact / n);
+  EXPECT_GE(clear, n / 2);
+  EXPECT_GE(clear_same * 100, clear * 99);
+  EXPECT_LE(worst, 0.02);
+
+  ASSERT_EQ(meta["prompts"].size(), 5u);
+  int identical_prompts = 0;
+  for (auto& p : meta["prompts"]) {
+    std::vector<int32_t> prompt = p["ids"].get<std::vector<int32_t>>();
+    std::vector<int32_t> want = p["greedy"].get<std::vector<int32_t>>();
+    ASSERT_EQ(want.size(), 64u);
+    SamplingOptions so;
+    so.temperature = 0;
+    so.max_tokens = 64;
+    so.stop_at_end_tokens = false;
+    Generation g = e.generate(prompt, so);
+    int k = 0;
+    while (k < (int)std::min(want.size(), g.tokens.size()) && want[k] == g.tokens[k]) ++k;
+    identical_prompts += g.tokens == want;
+    // Teacher-forced on llama.cpp's continuation: the logits before each of its tokens.
+    std::vector<int32_t> seq = prompt;
+    seq.insert(seq.end(), want.begin(), want.end() - 1);
+    const int m = (int)seq.size(), p0 = (int)prompt.size() - 1;
+    std::vector<float> l((size_t)m * V);
+    KVCache pc = e.new_cache();
+    e.forward(pc, seq.data(), m, l.data(), true);
+    int agree = 0;
+    double fed_worst = 0;
+    for (int j = 0; j < 64; ++j) {
+      const float* row = l.data() + (size_t)(p0 + j) * V;
+      int32_t ours = argmax(row, V);
+      if (ours == want[j]) {
+        ++agree;
+        continue;
+      }
+      double g = gap(row, want[j]);
+      fed_worst = std::max(fed_worst, g);
+      EXPECT_LE(g, 0.02) << "token " << j << ": ours " << ours << ", llama.cpp " << want[j];
+    }
+    std::printf("prompt (%d tokens): free greedy identical for %d of 64 tokens; fed llama.cpp's tokens, same argmax "
+                "%d of 64 (largest gap where not: %.3g of the logit scale)\n",
+                (int)prompt.size(), k, agree, fed_worst);
+  }
+  std::printf("greedy text identical to llama.cpp's on %d of 5 prompts\n", identical_prompts);
+}
+
 TEST(SmolLM2, TokenizerAndChatTemplateMatchHuggingFace) {
   RefDir ref("tokenizer");
   GgufFile f = GgufFile::open(smollm_path());

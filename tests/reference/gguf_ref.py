@@ -12,9 +12,8 @@ an error (the C++ test then fails).
                              apply_chat_template with the model's own template
   gguf_ref.py llamacpp OUT   llama.cpp (llama-cpp-python) on the same SmolLM2 GGUF: the
                              top-1 token at each of 1,100 positions of mixed text, and
-                             64 greedy tokens after each of the 5 prompts (no test uses
-                             it yet: llama-cpp-python 0.3.36 as built here crashes in
-                             llama_decode; see docs/models.md)
+                             64 greedy tokens after each of the 5 prompts; the exact
+                             model's (transformers, fp32) top-1 and margin there
   gguf_ref.py tiny OUT       tiny random llama and qwen2 models written as GGUF by the
                              `gguf` package (every tensor type veritas reads), their
                              logits from transformers, and random blocks of each type
@@ -185,7 +184,22 @@ def cmd_llamacpp(out):
             gen.append(last_argmax(llm))
             llm.eval([gen[-1]])
         greedy.append({"ids": p_ids, "greedy": gen})
-    json.dump({"model": path, "ids": ids, "top1": top1, "prompts": greedy}, open(os.path.join(out, "llamacpp.json"), "w"))
+    # The exact model (transformers, fp32 from the dequantized weights) on the same ids:
+    # its top-1 and its margin over the runner-up, as a share of the row's largest |logit|,
+    # say which positions are clear decisions and which are near-ties.
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(2)
+    d, f = os.path.split(path)
+    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32).eval()
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0]
+    best = logits.topk(2, dim=-1).values
+    margin = ((best[:, 0] - best[:, 1]) / logits.abs().max(-1).values).tolist()
+    exact = logits.argmax(-1).tolist()
+    json.dump({"model": path, "ids": ids, "top1": top1, "exact_top1": exact, "exact_margin": margin, "prompts": greedy},
+              open(os.path.join(out, "llamacpp.json"), "w"))
 
 
 # --- tiny models ---------------------------------------------------------------------
