@@ -33,6 +33,14 @@ void Trainer::reduce_all_gradients() {
   start(0, 1);
 }
 
+double Trainer::sum_gradients() {
+  if (!dist_->multi() || cfg_.zero) return 0;
+  Timer t;
+  reduce_all_gradients();
+  dist_->wait();
+  return t.seconds();
+}
+
 void Trainer::zero_init() {
   auto [b, e] = dist_->range(flat_size(model_->params()), dist_->rank());
   zb_ = b, ze_ = e, zt_ = 0;

@@ -124,6 +124,11 @@ class Trainer {
   // ranks the gradients must already be summed over them (step_on does that), except
   // under ZeRO-1, which sums them here.
   StepStats apply_gradients(double loss, int64_t tokens);
+  // Those callers' gradient sum over the ranks, before apply_gradients: the same per-layer
+  // reductions as step_on, started after the backward passes. Every rank must call it,
+  // with zero gradients where it had nothing to add; a no-op on one rank and under ZeRO-1.
+  // Returns the seconds it waited.
+  double sum_gradients();
 
   // Mean loss over cfg.eval_batches batches of the validation source from its start
   // (NaN when there is none). Does not touch gradients or training state.
