@@ -527,6 +527,9 @@ void update(Run& run, Round& rd) {
           rd.trained_tokens++;
         }
       }
+      // This rank's last backward pass of the step sums each layer's gradients over the
+      // ranks as soon as it has finished them.
+      if (first + (size_t)B == seqs.size()) run.trainer->overlap_gradient_sums();
       loss += model.forward_backward_logprob(in.data(), tg.data(), B, T, [&](const float* lp, float* dlp) {
         if (epoch == 0) {
           // The weights have not moved yet: this pass's log-probabilities are the
