@@ -20,6 +20,7 @@
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/hash.hpp"
 #include "veritas/util/progress.hpp"
 #include "veritas/util/svg.hpp"
 #include "veritas/util/timer.hpp"
@@ -312,6 +313,18 @@ void propose(const Run& run, Round& rd, infer::Engine& engine) {
     rd.tasks.push_back(std::move(*pc.task));
     rd.task_source.push_back("proposed");
   }
+}
+
+// The ranks must hold the same question list (they index one table by it). Proposals
+// written on machines whose arithmetic differs (other CPU features) could differ: stop
+// with a clear error rather than reduce mismatched tables.
+void agree_on_questions(const Run& run, const Round& rd) {
+  uint64_t h = kFnvBasis;
+  for (const auto& t : rd.tasks) h = fnv1a(t.question, fnv1a_step(h, 0));
+  const int v = (int)(h & 0x3fffffff);
+  check(run.dist.max(v) == v && run.dist.max(-v) == -v,
+        "round " + std::to_string(rd.index + 1) + ": the ranks drew different questions (model proposals differ "
+        "between machines?); run self-play on machines of one kind, or with --proposer curriculum");
 }
 
 // k answers to each question that fits the context (the others are skipped and counted).
@@ -701,6 +714,7 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg_in, const SelfPlayOptions& opt) {
     rd.so.stop_tokens = {run.chat_end};
 
     propose(run, rd, engine);
+    if (run.dist.multi()) agree_on_questions(run, rd);
     sample(run, rd, engine);
     verify_samples(rd);
     Timer tu;
