@@ -1,4 +1,5 @@
 // veritas selfplay: propose -> solve -> verify -> update, round after round (docs/selfplay.md).
+#include <cblas.h>
 #include <cstdio>
 #include <memory>
 
@@ -7,6 +8,7 @@
 #include "veritas/selfplay/loop.hpp"
 #include "veritas/train/dist.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/thread_pool.hpp"
 
 namespace veritas::cli {
 
@@ -14,10 +16,13 @@ void register_selfplay(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "selfplay",
       "improve a model against the verifiers: propose questions, sample k answers each, verify them, update "
-      "(GRPO or expert iteration); checkpoints every round, --resume continues after a kill");
+      "(GRPO or expert iteration); checkpoints every round, --resume continues after a kill.\n"
+      "Data-parallel: mpirun -np N veritas selfplay ... (or srun) splits each round's questions over N ranks, "
+      "which update together; rank 0 logs and checkpoints. See docs/scale.md.");
   auto c = std::make_shared<selfplay::SelfPlayConfig>();
   auto resume = std::make_shared<bool>(false);
   auto delay = std::make_shared<double>(0);
+  auto threads = std::make_shared<int>(0);
   cmd->add_option("--model", c->model_dir, "starting checkpoint folder (config.json, model.safetensors, tokenizer.json)");
   cmd->add_option("-o,--out", c->out_dir, "run folder: checkpoint/, rounds.jsonl, selfplay.svg, samples.jsonl")->required();
   cmd->add_option("--suites", c->suites, "question suites: add mul (column arithmetic) arith algebra units physics facts impossible")
@@ -59,19 +64,34 @@ void register_selfplay(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--time-limit", c->time_limit, "stop after the round that passes this many seconds (0 = none)")
       ->capture_default_str();
+  cmd->add_option("--threads", *threads, "CPU threads, 0 = all (under mpirun: per rank)")->capture_default_str();
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
   cmd->add_option("--round-delay-ms", *delay, "testing: pause after each checkpoint")->group("");
-  cmd->callback([c, resume, delay] {
-    // Every rank would play the same rounds and write the same files (docs/scale.md).
-    check(!Dist::launched() || !Dist::world().multi(),
-          "selfplay does not run data parallel yet: start it without mpirun or srun (docs/scale.md)");
+  cmd->callback([c, resume, delay, threads] {
+    if (*threads > 0) {  // before anything uses the global thread pool
+      ThreadPool::set_global_threads(*threads);
+      openblas_set_num_threads(*threads);
+    }
     check(*resume || !c->model_dir.empty(), "--model is required (or --resume to continue a run)");
+    // Several ranks (mpirun / srun): each asks its share of the questions; rank 0 logs and writes.
+    Dist& dist = Dist::world();
+    if (dist.multi() && dist.rank() == 0)
+      std::fprintf(stderr, "selfplay: %d ranks (rank r asks questions r, r + %d, ...)\n", dist.size(), dist.size());
     install_stop_handlers();
     selfplay::SelfPlayOptions o;
     o.resume = *resume;
+    o.progress = dist.rank() == 0;
     o.should_stop = stop_requested;
     o.round_delay_ms = *delay;
-    auto r = selfplay::run_selfplay(*c, o);
+    selfplay::SelfPlayResult r;
+    try {
+      r = selfplay::run_selfplay(*c, o);
+    } catch (const std::exception& e) {
+      // One rank's error must end them all, not leave them waiting in a reduction.
+      if (dist.multi()) dist.abort(e.what());
+      throw;
+    }
+    if (dist.rank() != 0) return;
     if (!r.rounds.empty()) {
       const auto& last = r.rounds.back();
       std::printf("rounds %d  mean reward %.3f  correct %.3f  wrong %.3f  abstained %.3f  malformed %.3f%s\n", r.rounds_done,

@@ -16,9 +16,11 @@
 #include "veritas/model/model.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/train/dist.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/hash.hpp"
 #include "veritas/util/progress.hpp"
 #include "veritas/util/svg.hpp"
 #include "veritas/util/timer.hpp"
@@ -27,154 +29,6 @@ namespace veritas::selfplay {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// ------------------------------------------------------------------ config
-
-json SelfPlayConfig::to_json() const {
-  return {{"model_dir", model_dir},
-          {"out_dir", out_dir},
-          {"suites", suites},
-          {"rounds", rounds},
-          {"questions", questions},
-          {"k", k},
-          {"algo", algo},
-          {"reward", {{"correct", reward.correct}, {"abstain", reward.abstain}, {"wrong_penalty", reward.wrong_penalty},
-                      {"malformed", reward.malformed}, {"brier_weight", reward.brier_weight}}},
-          {"clip_eps", loss.clip_eps},
-          {"kl_beta", loss.kl_beta},
-          {"lr", lr},
-          {"weight_decay", weight_decay},
-          {"epochs", epochs},
-          {"micro_batch", micro_batch},
-          {"max_tokens", max_tokens},
-          {"temperature", temperature},
-          {"band", {curriculum.band_lo, curriculum.band_hi}},
-          {"levels", {curriculum.min_level, curriculum.max_level}},
-          {"start_level", start_level},
-          {"proposer", proposer},
-          {"proposals", proposals},
-          {"proposal_max_digits", proposal_max_digits},
-          {"proposer_weight", proposer_weight},
-          {"lang", lang},
-          {"precision", precision},
-          {"seed", seed},
-          {"watts_per_core", watts_per_core},
-          {"time_limit", time_limit}};
-}
-
-SelfPlayConfig SelfPlayConfig::from_json(const json& j) {
-  SelfPlayConfig c;
-  try {
-    c.model_dir = j.at("model_dir");
-    c.out_dir = j.at("out_dir");
-    c.suites = j.at("suites").get<std::vector<std::string>>();
-    c.rounds = j.at("rounds");
-    c.questions = j.at("questions");
-    c.k = j.at("k");
-    c.algo = j.at("algo");
-    const auto& r = j.at("reward");
-    c.reward = {r.at("correct"), r.at("abstain"), r.at("wrong_penalty"), r.at("malformed"), r.at("brier_weight")};
-    c.loss = {j.at("clip_eps"), j.at("kl_beta")};
-    c.lr = j.at("lr");
-    c.weight_decay = j.at("weight_decay");
-    c.epochs = j.at("epochs");
-    c.micro_batch = j.at("micro_batch");
-    c.max_tokens = j.at("max_tokens");
-    c.temperature = j.at("temperature");
-    c.curriculum.band_lo = j.at("band").at(0);
-    c.curriculum.band_hi = j.at("band").at(1);
-    c.curriculum.min_level = j.at("levels").at(0);
-    c.curriculum.max_level = j.at("levels").at(1);
-    c.start_level = j.at("start_level");
-    c.proposer = j.at("proposer");
-    c.proposals = j.at("proposals");
-    c.proposal_max_digits = j.at("proposal_max_digits");
-    c.proposer_weight = j.at("proposer_weight");
-    c.lang = j.at("lang");
-    c.precision = j.at("precision");
-    c.seed = j.at("seed");
-    c.watts_per_core = j.at("watts_per_core");
-    c.time_limit = j.at("time_limit");
-  } catch (const json::exception& e) {
-    throw Error(std::string("self-play settings: ") + e.what());
-  }
-  return c;
-}
-
-void SelfPlayConfig::validate() const {
-  check(!model_dir.empty(), "--model is required");
-  check(!out_dir.empty(), "-o/--out is required");
-  check(!suites.empty(), "choose at least one suite");
-  const auto& known = selfplay_suites();
-  for (const auto& s : suites)
-    check(std::find(known.begin(), known.end(), s) != known.end(), "unknown self-play suite '" + s + "'");
-  check(rounds >= 0, "--rounds must not be negative");
-  check(questions >= 0, "--questions must not be negative");
-  check(k >= 2, "--k must be at least 2 (advantages compare samples of one question)");
-  check(algo == "grpo" || algo == "expert", "--algo must be grpo or expert");
-  check(reward.wrong_penalty >= 0, "--lambda must not be negative");
-  check(reward.brier_weight >= 0, "--brier must not be negative");
-  check(loss.clip_eps > 0 && loss.clip_eps < 1, "--clip must lie in (0, 1)");
-  check(loss.kl_beta >= 0, "--kl must not be negative");
-  check(lr > 0 && std::isfinite(lr), "--lr must be positive");
-  check(epochs >= 1, "--epochs must be at least 1");
-  check(micro_batch >= 1, "--micro-batch must be at least 1");
-  check(max_tokens >= 1, "--max-tokens must be at least 1");
-  check(temperature > 0, "--temperature must be positive (self-play needs varied samples)");
-  check(curriculum.band_lo >= 0 && curriculum.band_lo < curriculum.band_hi && curriculum.band_hi <= 1,
-        "the learnability band must satisfy 0 <= low < high <= 1");
-  check(curriculum.min_level >= 1 && curriculum.min_level <= curriculum.max_level, "levels must satisfy 1 <= min <= max");
-  check(start_level >= curriculum.min_level && start_level <= curriculum.max_level, "--start-level must lie within the levels");
-  check(proposer == "curriculum" || proposer == "model" || proposer == "both", "--proposer must be curriculum, model or both");
-  check(proposer == "curriculum" || proposals >= 2, "--proposals must be at least 2 with a model proposer");
-  check(proposal_max_digits >= 1, "--proposal-max-digits must be at least 1");
-  check(lang == "en" || lang == "zh" || lang == "mix", "--lang must be en, zh or mix");
-  check(watts_per_core > 0, "--watts-per-core must be positive");
-  check(time_limit >= 0, "--time-limit must not be negative");
-  check(questions > 0 || proposer != "curriculum", "no questions: set --questions or use a model proposer");
-}
-
-// ------------------------------------------------------------------ energy
-
-namespace {
-
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-// Sum of the package domains' energy counters in joules, or -1 when unreadable.
-double read_rapl() {
-  double total = 0;
-  bool any = false;
-  for (int i = 0; i < 8; ++i) {
-    std::ifstream f("/sys/class/powercap/intel-rapl:" + std::to_string(i) + "/energy_uj");
-    double uj = 0;
-    if (!(f >> uj)) continue;
-    total += uj * 1e-6;
-    any = true;
-  }
-  return any ? total : -1;
-}
-
-}  // namespace
-
-EnergyMeter::EnergyMeter(double watts_per_core) : watts_(watts_per_core) {
-  rapl_start_ = read_rapl();
-  rapl_ = rapl_start_ >= 0;
-  cpu_start_ = process_cpu_seconds();
-}
-
-double EnergyMeter::cpu_seconds() const { return process_cpu_seconds() - cpu_start_; }
-
-double EnergyMeter::joules() const {
-  if (rapl_) {
-    const double now = read_rapl();
-    if (now >= rapl_start_) return now - rapl_start_;  // a counter wrap falls back to the estimate
-  }
-  return cpu_seconds() * watts_;
-}
 
 // ------------------------------------------------------------------ the loop
 
@@ -295,10 +149,16 @@ void write_outputs(const fs::path& out, const json& rounds, const std::vector<st
 
 // What lasts across rounds.
 struct Run {
-  Run(SelfPlayConfig c, const SelfPlayOptions& o) : cfg(std::move(c)), opt(o), out(cfg.out_dir) {}
+  Run(SelfPlayConfig c, const SelfPlayOptions& o)
+      : cfg(std::move(c)), opt(o), out(cfg.out_dir), dist(Dist::world()), lead(dist.rank() == 0) {}
   SelfPlayConfig cfg;
   const SelfPlayOptions& opt;
   fs::path out;
+  // Data parallel (docs/scale.md): rank r asks questions r, r + ranks, ...; rank 0 logs
+  // and writes. One process: rank 0 of 1, every reduction a no-op.
+  Dist& dist;
+  bool lead;
+  bool mine(size_t task) const { return (int)(task % (size_t)dist.size()) == dist.rank(); }
   std::shared_ptr<const Tokenizer> tok;
   ModelConfig mcfg;
   int context = 0;
@@ -329,6 +189,7 @@ struct Round {
   std::vector<Sample> samples;
   std::vector<std::vector<int32_t>> prompts;
   int skipped = 0;
+  int64_t n_samples = 0;  // every rank's (samples holds this rank's)
   // reward
   std::map<std::string, std::array<int64_t, 5>> per;  // correct, wrong, abstained, malformed, n
   std::map<std::string, std::array<int64_t, 2>> per_difficulty;  // "suite:digits" -> correct, n
@@ -340,6 +201,7 @@ struct Round {
   // update
   int64_t trained_tokens = 0;
   double loss_sum = 0, grad_norm = 0, clipped = 0, kl = 0;
+  int64_t trained_seqs = 0;
 };
 
 // Settings (the saved ones when resuming), the trainer on the starting checkpoint's
@@ -367,6 +229,7 @@ void start_run(Run& run) {
   } else {
     check(!has_run, out.string() + " already holds a self-play run: pass --resume to continue it, or choose another folder");
   }
+  run.dist.barrier();  // every rank has looked before rank 0 writes into the folder
   cfg.validate();
 
   // The trainer: AdamW at a constant learning rate on the starting checkpoint's weights.
@@ -433,11 +296,12 @@ void propose(const Run& run, Round& rd, infer::Engine& engine) {
   po.seed = mix_seed(rd.seed, 0x70726f70);
   Timer tg;
   rd.proposals = engine.generate_k(rd.proposer_prompt, cfg.proposals, po);
+  // Every rank writes the same proposals (same weights and seed); rank 0 counts them.
   rd.t_gen += tg.seconds();
-  rd.prompt_tokens += (int64_t)rd.proposer_prompt.size();
+  if (run.lead) rd.prompt_tokens += (int64_t)rd.proposer_prompt.size();
   std::set<std::string> seen;
   for (int i = 0; i < cfg.proposals; ++i) {
-    rd.gen_tokens += (int64_t)rd.proposals[i].tokens.size();
+    if (run.lead) rd.gen_tokens += (int64_t)rd.proposals[i].tokens.size();
     ProposalCheck pc = check_proposal(rd.proposals[i].text, cfg.proposal_max_digits,
                                       "proposed-" + std::to_string(rd.index) + "-" + std::to_string(i));
     if (pc.task && !seen.insert(pc.task->question).second) pc = {std::nullopt, "duplicate"};
@@ -451,15 +315,29 @@ void propose(const Run& run, Round& rd, infer::Engine& engine) {
   }
 }
 
+// The ranks must hold the same question list (they index one table by it). Proposals
+// written on machines whose arithmetic differs (other CPU features) could differ: stop
+// with a clear error rather than reduce mismatched tables.
+void agree_on_questions(const Run& run, const Round& rd) {
+  uint64_t h = kFnvBasis;
+  for (const auto& t : rd.tasks) h = fnv1a(t.question, fnv1a_step(h, 0));
+  const int v = (int)(h & 0x3fffffff);
+  check(run.dist.max(v) == v && run.dist.max(-v) == -v,
+        "round " + std::to_string(rd.index + 1) + ": the ranks drew different questions (model proposals differ "
+        "between machines?); run self-play on machines of one kind, or with --proposer curriculum");
+}
+
 // k answers to each question that fits the context (the others are skipped and counted).
 void sample(const Run& run, Round& rd, infer::Engine& engine) {
   const SelfPlayConfig& cfg = run.cfg;
   rd.prompts.assign(rd.tasks.size(), {});
+  size_t own = 0;
+  for (size_t i = 0; i < rd.tasks.size(); ++i) own += run.mine(i);
   std::optional<Progress> qbar;
-  if (run.opt.progress && rd.tasks.size() >= 8)
-    qbar.emplace("round " + std::to_string(rd.index + 1) + "/" + std::to_string(cfg.rounds), (int64_t)rd.tasks.size(),
-                 "q");
+  if (run.opt.progress && own >= 8)
+    qbar.emplace("round " + std::to_string(rd.index + 1) + "/" + std::to_string(cfg.rounds), (int64_t)own, "q");
   for (size_t i = 0; i < rd.tasks.size(); ++i) {
+    if (!run.mine(i)) continue;  // another rank's question
     rd.prompts[i] = chat_tokens(*run.tok, {{"user", rd.tasks[i].question}}, true);
     if ((int)rd.prompts[i].size() + cfg.max_tokens + 1 > run.context) {
       ++rd.skipped;  // cannot fit: not asked (counted)
@@ -493,37 +371,69 @@ void verify_samples(Round& rd) {
 
 // Rewards, the round's statistics, group advantages and the sequences to train on
 // (solver; then the proposer's learnability policy gradient).
+//
+// With several ranks every question's group of k samples lives on the rank that asked
+// it, so its advantages are local. The statistics are not: every rank's verdicts go into
+// one table (per question: asked, k rewards, k verdicts) summed over the ranks, where
+// each entry is non-zero on its owner alone, so the sum is exact; every rank then reads
+// the statistics from the table in question order, the very sums one process makes.
 void reward_samples(const Run& run, Round& rd) {
   const SelfPlayConfig& cfg = run.cfg;
   for (Sample& s : rd.samples) s.reward = reward(s.score, cfg.reward);
-  rd.task_solve.assign(rd.tasks.size(), -1.0);
-  for (size_t b = 0; b < rd.samples.size(); b += cfg.k) {
-    const size_t ti = rd.samples[b].task;
-    std::vector<double> rw;
+  const size_t K = (size_t)cfg.k, row = 1 + 2 * K, nt = rd.tasks.size();
+  std::vector<double> tab(nt * row + 2, 0.0);
+  for (size_t b = 0; b < rd.samples.size(); b += K) {
+    double* r = &tab[rd.samples[b].task * row];
+    r[0] = 1;
+    for (size_t j = 0; j < K; ++j) {
+      r[1 + j] = rd.samples[b + j].reward;
+      r[1 + K + j] = (double)(int)rd.samples[b + j].score.verdict;
+    }
+  }
+  tab[nt * row] = (double)rd.gen_tokens;
+  tab[nt * row + 1] = (double)rd.prompt_tokens;
+  run.dist.sum(tab.data(), (int)tab.size());
+  rd.gen_tokens = (int64_t)tab[nt * row];
+  rd.prompt_tokens = (int64_t)tab[nt * row + 1];
+
+  rd.task_solve.assign(nt, -1.0);
+  rd.skipped = 0;
+  int64_t& n_samples = rd.n_samples;
+  std::vector<std::vector<double>> advs(nt);  // this rank's groups; empty: no advantage
+  for (size_t ti = 0; ti < nt; ++ti) {
+    const double* r = &tab[ti * row];
+    if (r[0] == 0) {
+      ++rd.skipped;  // did not fit the context: not asked
+      continue;
+    }
+    std::vector<double> rw(r + 1, r + 1 + K);
     int correct = 0;
-    for (int j = 0; j < cfg.k; ++j) {
-      const Sample& s = rd.samples[b + j];
-      rw.push_back(s.reward);
-      rd.reward_sum += s.reward;
-      const int v = (int)s.score.verdict;
+    const auto& dj = rd.tasks[ti].difficulty;
+    const bool digits = dj.is_object() && dj.contains("digits") && dj["digits"].is_number_integer();
+    for (size_t j = 0; j < K; ++j) {
+      rd.reward_sum += rw[j];
+      const int v = (int)r[1 + K + j];
       rd.counts[v]++;
       auto& pc = rd.per[rd.task_source[ti]];
       pc[v]++;
       pc[4]++;
-      correct += s.score.verdict == Verdict::Correct;
-      const auto& dj = rd.tasks[ti].difficulty;
-      if (dj.is_object() && dj.contains("digits") && dj["digits"].is_number_integer()) {
+      correct += v == (int)Verdict::Correct;
+      if (digits) {
         auto& pd = rd.per_difficulty[rd.task_source[ti] + ":" + std::to_string(dj["digits"].get<int>())];
-        pd[0] += s.score.verdict == Verdict::Correct;
+        pd[0] += v == (int)Verdict::Correct;
         pd[1]++;
       }
     }
+    n_samples += (int64_t)K;
     rd.task_solve[ti] = (double)correct / cfg.k;
     ++rd.groups;
-    const auto adv = group_advantages(rw);
-    bool all_zero = std::all_of(adv.begin(), adv.end(), [](double a) { return a == 0; });
-    if (all_zero) ++rd.zero_var;
-    for (int j = 0; j < cfg.k; ++j) {
+    auto adv = group_advantages(rw);
+    if (std::all_of(adv.begin(), adv.end(), [](double a) { return a == 0; })) ++rd.zero_var;
+    else if (run.mine(ti)) advs[ti] = std::move(adv);
+  }
+  for (size_t b = 0; b < rd.samples.size(); b += K) {
+    const size_t ti = rd.samples[b].task;
+    for (size_t j = 0; j < K; ++j) {
       const Sample& s = rd.samples[b + j];
       if (s.completion.empty()) continue;
       TrainSeq ts;
@@ -531,8 +441,8 @@ void reward_samples(const Run& run, Round& rd) {
       ts.prompt_len = (int)ts.tokens.size();
       ts.tokens.insert(ts.tokens.end(), s.completion.begin(), s.completion.end());
       if (cfg.algo == "grpo") {
-        if (all_zero) continue;
-        ts.advantage = adv[j];
+        if (advs[ti].empty()) continue;  // every sample scored alike: nothing to learn
+        ts.advantage = advs[ti][j];
         ts.policy = true;
       } else {
         if (s.score.verdict != Verdict::Correct) continue;
@@ -541,15 +451,16 @@ void reward_samples(const Run& run, Round& rd) {
       rd.seqs.push_back(std::move(ts));
     }
   }
-  const int64_t n_samples = (int64_t)rd.samples.size();
   // Solver weights: the mean over samples of the mean over each sample's tokens
-  // (GRPO); expert iteration: the mean over all verified-correct completion tokens.
+  // (GRPO); expert iteration: the mean over all verified-correct completion tokens. Both
+  // over the whole round (n_samples and denom count every rank's).
   {
     double denom = 0;
     for (const auto& s : rd.seqs) denom += s.policy ? 1.0 : (double)(s.tokens.size() - s.prompt_len);
+    run.dist.sum(&denom, 1);
     for (auto& s : rd.seqs) {
       const double len = (double)(s.tokens.size() - s.prompt_len);
-      s.weight = s.policy ? 1.0 / (std::max<double>(1, n_samples) * len) : 1.0 / denom;
+      s.weight = s.policy ? 1.0 / (std::max<double>(1, (double)n_samples) * len) : 1.0 / denom;
     }
   }
   if (rd.proposals.empty()) return;
@@ -574,6 +485,7 @@ void reward_samples(const Run& run, Round& rd) {
   for (double r : prw) mean += r;
   rd.prop = {{"proposed", cfg.proposals}, {"valid", valid}, {"learnable", learnable},
              {"rejected", rejects}, {"mean_reward", mean / cfg.proposals}};
+  if (!run.lead) return;  // every rank has the proposals; rank 0 alone learns from them
   for (int i = 0; i < cfg.proposals; ++i) {
     if (adv[i] == 0) continue;
     TrainSeq ts;
@@ -591,10 +503,16 @@ void reward_samples(const Run& run, Round& rd) {
 
 // The policy update: `epochs` passes of the clipped policy-gradient (and expert
 // iteration's cross-entropy) loss over the round's sequences, one optimizer step each.
+// With several ranks each runs its own sequences (their weights are already shares of
+// the whole round's), the gradients are summed over the ranks (Trainer::sum_gradients)
+// and every rank applies the same step.
 void update(Run& run, Round& rd) {
   const SelfPlayConfig& cfg = run.cfg;
   std::vector<TrainSeq>& seqs = rd.seqs;
-  if (seqs.empty()) return;
+  double n_seqs = (double)seqs.size();
+  run.dist.sum(&n_seqs, 1);
+  rd.trained_seqs = (int64_t)n_seqs;
+  if (n_seqs == 0) return;
   Model& model = run.trainer->model();
   Model* ref = run.ref.get();
   // The starting model's log-probabilities, once (for the KL term).
@@ -606,7 +524,7 @@ void update(Run& run, Round& rd) {
         seqs[first + b].ref_logp.assign(rp.begin() + (size_t)b * T, rp.begin() + (size_t)(b + 1) * T);
     });
   for (int epoch = 0; epoch < cfg.epochs; ++epoch) {
-    double loss = 0, clip_w = 0, kl_w = 0;
+    double loss = 0, clip_w = 0, w_sum = 0, kl_w = 0;
     for_micro_batches(seqs, cfg.micro_batch, [&](auto& in, auto& tg, int B, int T, size_t first) {
       const size_t N = (size_t)B * T;
       std::vector<float> old(N, 0.0f), refp(N, 0.0f), adv(N, 0.0f), pw(N, 0.0f), cw(N, 0.0f);
@@ -622,6 +540,9 @@ void update(Run& run, Round& rd) {
           rd.trained_tokens++;
         }
       }
+      // This rank's last backward pass of the step sums each layer's gradients over the
+      // ranks as soon as it has finished them.
+      if (first + (size_t)B == seqs.size()) run.trainer->overlap_gradient_sums();
       loss += model.forward_backward_logprob(in.data(), tg.data(), B, T, [&](const float* lp, float* dlp) {
         if (epoch == 0) {
           // The weights have not moved yet: this pass's log-probabilities are the
@@ -639,17 +560,24 @@ void update(Run& run, Round& rd) {
             ce -= cw[n] * lp[n];
             dlp[n] -= cw[n];
           }
-        clip_w += st.clipped;
+        clip_w += st.clipped_weight;
+        w_sum += st.weight;
         kl_w += st.kl;
         return st.loss + ce;
       });
     });
-    StepStats ss = run.trainer->apply_gradients(loss, rd.trained_tokens);
-    rd.loss_sum = loss;
+    run.trainer->sum_gradients();
+    double sums[4] = {loss, clip_w, w_sum, kl_w};
+    run.dist.sum(sums, 4);
+    StepStats ss = run.trainer->apply_gradients(sums[0], rd.trained_tokens);
+    rd.loss_sum = sums[0];
     rd.grad_norm = ss.grad_norm;
-    rd.clipped = clip_w;
-    rd.kl = kl_w;
+    rd.clipped = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+    rd.kl = sums[3];
   }
+  double tokens = (double)rd.trained_tokens;
+  run.dist.sum(&tokens, 1);
+  rd.trained_tokens = (int64_t)tokens;
 }
 
 // Running totals carried from round to round (and from the saved rounds on resume).
@@ -676,7 +604,7 @@ json log_round(Run& run, Round& rd, Totals& totals, double joules, double cpu, d
     auto c = rd.per["proposed"];
     rd.prop["solver"] = {{"solve_rate", c[4] ? (double)c[0] / c[4] : 0.0}, {"samples", c[4]}};
   }
-  const int64_t n_samples = (int64_t)rd.samples.size();
+  const int64_t n_samples = rd.n_samples;
   const double ns = std::max<double>(1, (double)n_samples);
   const int64_t tok_round = rd.gen_tokens + rd.prompt_tokens + 3 * rd.trained_tokens;  // forward + backward ~ 3 passes
   json r = {{"round", rd.index + 1},
@@ -696,7 +624,7 @@ json log_round(Run& run, Round& rd, Totals& totals, double joules, double cpu, d
             {"grad_norm", rd.grad_norm},
             {"clipped_share", rd.clipped},
             {"kl", rd.kl},
-            {"trained_sequences", (int64_t)rd.seqs.size()},
+            {"trained_sequences", rd.trained_seqs},
             {"tokens_generated", rd.gen_tokens},
             {"tokens_prompt", rd.prompt_tokens},
             {"tokens_trained", rd.trained_tokens},
@@ -710,6 +638,7 @@ json log_round(Run& run, Round& rd, Totals& totals, double joules, double cpu, d
             {"total_tokens", totals.tokens + tok_round},
             {"total_joules", totals.joules + joules},
             {"total_seconds", totals.seconds + secs}};
+  if (run.dist.multi()) r["ranks"] = run.dist.size();
   totals.seconds += secs;
   totals.joules += joules;
   totals.tokens += tok_round;
@@ -723,14 +652,26 @@ void save_round(Run& run, const Round& rd) {
   for (auto& [s, l] : run.level) lv[s] = l;
   run.trainer->set_extra_state({{"format", "veritas-selfplay"}, {"round", rd.index + 1}, {"levels", lv},
                                 {"rounds", run.rounds}, {"config", run.cfg.to_json()}});
-  run.trainer->save_checkpoint(run.out);
-  write_outputs(run.out, run.rounds, run.cfg.suites);
-  std::string lines;
+  run.trainer->save_checkpoint(run.out);  // every rank; rank 0 writes
+  // Each rank's samples as lines tagged with their question, gathered on rank 0 and put
+  // back in question order (the file one process writes).
+  json mine = json::array();
   for (const auto& s : rd.samples)
-    lines += json({{"round", rd.index + 1}, {"task", rd.tasks[s.task].id}, {"question", rd.tasks[s.task].question},
-                   {"answer", s.text}, {"verdict", verdict_name(s.score.verdict)}, {"reward", s.reward}})
-                 .dump(-1, ' ', false, json::error_handler_t::replace) +
-             "\n";
+    mine.push_back({s.task, json({{"round", rd.index + 1}, {"task", rd.tasks[s.task].id},
+                                  {"question", rd.tasks[s.task].question}, {"answer", s.text},
+                                  {"verdict", verdict_name(s.score.verdict)}, {"reward", s.reward}})
+                                .dump(-1, ' ', false, json::error_handler_t::replace)});
+  const auto parts = run.dist.gather(run.dist.multi() ? mine.dump() : std::string(), 0);
+  if (!run.lead) return;
+  std::vector<std::pair<size_t, std::string>> all;
+  if (!run.dist.multi())
+    for (auto& m : mine) all.emplace_back(m[0].get<size_t>(), m[1].get<std::string>());
+  for (const auto& p : run.dist.multi() ? parts : std::vector<std::string>())
+    for (auto& m : json::parse(p)) all.emplace_back(m[0].get<size_t>(), m[1].get<std::string>());
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string lines;
+  for (const auto& [t, l] : all) lines += l + "\n";
+  write_outputs(run.out, run.rounds, run.cfg.suites);
   atomic_write_file(run.out / "samples.jsonl", lines);
 }
 
@@ -756,7 +697,8 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg_in, const SelfPlayOptions& opt) {
   if (bar) bar->update(run.round0);
 
   for (int round = run.round0; round < cfg.rounds; ++round) {
-    if (opt.should_stop && opt.should_stop()) {
+    // The ranks agree on stopping (a signal seen by one rank stops them all).
+    if (run.dist.max(opt.should_stop && opt.should_stop() ? 1 : 0)) {
       result.stopped_early = true;
       break;
     }
@@ -772,14 +714,18 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg_in, const SelfPlayOptions& opt) {
     rd.so.stop_tokens = {run.chat_end};
 
     propose(run, rd, engine);
+    if (run.dist.multi()) agree_on_questions(run, rd);
     sample(run, rd, engine);
     verify_samples(rd);
     Timer tu;
     reward_samples(run, rd);
     update(run, rd);
     rd.t_update = tu.seconds();
-    const json r = log_round(run, rd, totals, meter.joules() - j0, meter.cpu_seconds() - cpu0, rt.seconds(),
-                             meter.source());
+    // CPU time (and its energy estimate) of the whole job; RAPL reads rank 0's machine.
+    double use[2] = {meter.joules() - j0, meter.cpu_seconds() - cpu0};
+    if (std::string(meter.source()) != "rapl") run.dist.sum(use, 2);
+    else run.dist.sum(&use[1], 1);
+    const json r = log_round(run, rd, totals, use[0], use[1], rt.seconds(), meter.source());
     save_round(run, rd);
 
     result.rounds = run.rounds;
@@ -791,7 +737,7 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg_in, const SelfPlayOptions& opt) {
       bar->update(round + 1, st);
     }
     if (opt.round_delay_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(opt.round_delay_ms));
-    if (cfg.time_limit > 0 && wall.seconds() >= cfg.time_limit) {
+    if (cfg.time_limit > 0 && run.dist.max(wall.seconds() >= cfg.time_limit ? 1 : 0)) {
       result.stopped_early = round + 1 < cfg.rounds;
       break;
     }

@@ -12,6 +12,10 @@
 // Every random draw derives from (seed, round, index), and the round's state lives in the
 // checkpoint, so a run killed at any moment resumes where its last checkpoint left off and
 // ends bit-identical to an uninterrupted run.
+//
+// Under mpirun / srun (train/dist.hpp) rank r asks questions r, r + N, ...; the round's
+// statistics are reduced so they equal one process's exactly, the gradients are summed as
+// in training, and rank 0 writes (docs/scale.md).
 #include <cstdint>
 #include <functional>
 #include <string>

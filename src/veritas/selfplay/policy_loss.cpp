@@ -40,6 +40,8 @@ PolicyLossStats grpo_loss(const float* logp, const float* old_logp, const float*
     wsum += std::abs(w);
     dlogp[i] = (float)(w * g);
   }
+  st.clipped_weight = st.clipped;
+  st.weight = wsum;
   if (wsum > 0) st.clipped /= wsum;
   return st;
 }

@@ -25,6 +25,7 @@ struct PolicyLossConfig {
 struct PolicyLossStats {
   double loss = 0, surrogate = 0, kl = 0;  // weighted sums as in the formula
   double clipped = 0;                      // weight share of tokens whose gradient was clipped away
+  double clipped_weight = 0, weight = 0;   // that share's numerator and denominator (sums of |w_n|)
 };
 
 // ref may be nullptr when kl_beta == 0. dlogp receives d loss / d logp for every position.

@@ -33,6 +33,28 @@ void Trainer::reduce_all_gradients() {
   start(0, 1);
 }
 
+void Trainer::overlap_gradient_sums() {
+  if (!dist_->multi() || cfg_.zero) return;
+  overlap_buckets_ = 0;
+  model_->set_grad_ready_hook([this](size_t first, size_t end) {
+    auto& ps = model_->params();
+    dist_->start_sum(ps[first].grad, ps[end - 1].grad + ps[end - 1].size - ps[first].grad);
+    dist_->progress();
+    ++overlap_buckets_;
+  });
+}
+
+double Trainer::sum_gradients() {
+  if (!dist_->multi() || cfg_.zero) return 0;
+  model_->set_grad_ready_hook(nullptr);
+  Timer t;
+  // The same buckets in the same order, whether the hook started them or not.
+  if (overlap_buckets_ == 0) reduce_all_gradients();
+  overlap_buckets_ = 0;
+  dist_->wait();
+  return t.seconds();
+}
+
 void Trainer::zero_init() {
   auto [b, e] = dist_->range(flat_size(model_->params()), dist_->rank());
   zb_ = b, ze_ = e, zt_ = 0;

@@ -166,6 +166,28 @@ void Dist::gather(const float* mine, float* all, int64_t n, int root) {
      "MPI_Gatherv");
 }
 
+std::vector<std::string> Dist::gather(const std::string& mine, int root) {
+  if (!multi()) return {mine};
+  const int n = count((int64_t)mine.size());
+  std::vector<int> counts(rank_ == root ? (size_t)size_ : 0), displs(counts.size());
+  ok(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Gather");
+  std::string all;
+  if (rank_ == root) {
+    int64_t off = 0;
+    for (int r = 0; r < size_; ++r) {
+      displs[(size_t)r] = count(off);
+      off += counts[(size_t)r];
+    }
+    all.resize((size_t)count(off));
+  }
+  ok(MPI_Gatherv(mine.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, root, MPI_COMM_WORLD),
+     "MPI_Gatherv");
+  if (rank_ != root) return {};
+  std::vector<std::string> out;
+  for (int r = 0; r < size_; ++r) out.push_back(all.substr((size_t)displs[(size_t)r], (size_t)counts[(size_t)r]));
+  return out;
+}
+
 void Dist::abort(const std::string& msg) {
   std::fprintf(stderr, "error (rank %d of %d): %s\n", rank_, size_, msg.c_str());
   std::fflush(stderr);
@@ -195,6 +217,7 @@ std::pair<int64_t, int64_t> Dist::range(int64_t n, int) const { return {0, n}; }
 void Dist::reduce_scatter(const float* in, float* out, int64_t n) { std::copy(in, in + n, out); }
 void Dist::all_gather(float*, int64_t) {}
 void Dist::gather(const float* mine, float* all, int64_t n, int) { std::copy(mine, mine + n, all); }
+std::vector<std::string> Dist::gather(const std::string& mine, int) { return {mine}; }
 void Dist::abort(const std::string& msg) {
   std::fprintf(stderr, "error: %s\n", msg.c_str());
   std::_Exit(1);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace veritas {
 
@@ -49,6 +50,9 @@ class Dist {
   void reduce_scatter(const float* in, float* out, int64_t n);
   void all_gather(float* buf, int64_t n);
   void gather(const float* mine, float* all, int64_t n, int root);
+  // Every rank's bytes, in rank order, on root (empty elsewhere): records that only rank 0
+  // writes (self-play's samples.jsonl).
+  std::vector<std::string> gather(const std::string& mine, int root);
 
   // Ends every rank of the job after printing msg (rank-tagged) to stderr.
   [[noreturn]] void abort(const std::string& msg);

@@ -124,6 +124,14 @@ class Trainer {
   // ranks the gradients must already be summed over them (step_on does that), except
   // under ZeRO-1, which sums them here.
   StepStats apply_gradients(double loss, int64_t tokens);
+  // Those callers' gradient sum over the ranks, before apply_gradients: the same per-layer
+  // reductions as step_on. Every rank must call it, with zero gradients where it had
+  // nothing to add; a no-op on one rank and under ZeRO-1. Returns the seconds it waited.
+  // overlap_gradient_sums(), called just before a rank's last backward pass of the step,
+  // starts each layer's sum as soon as that pass has finished it (as step_on does);
+  // without it the sums start in sum_gradients().
+  void overlap_gradient_sums();
+  double sum_gradients();
 
   // Mean loss over cfg.eval_batches batches of the validation source from its start
   // (NaN when there is none). Does not touch gradients or training state.
@@ -164,6 +172,7 @@ class Trainer {
   int64_t zb_ = 0, ze_ = 0, zt_ = 0;
   std::vector<float> zm_, zv_, zg_;
   double zero_comm_ = 0;  // seconds in the last update's reduce-scatter and all-gather
+  int64_t overlap_buckets_ = 0;  // reductions started by overlap_gradient_sums' hook
   void zero_init();
   void zero_update(float lr, double& grad_norm);
   void reduce_all_gradients();
