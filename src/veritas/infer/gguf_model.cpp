@@ -164,10 +164,10 @@ Tokenizer gguf_tokenizer(const GgufFile& f) {
   PreTokenization pt;
   if (pre == "smollm") {
     pt = PreTokenization::Gpt2Digits;
-  } else if (pre == "gpt2" || pre == "default") {
+  } else if (pre == "gpt2" || pre == "gpt-2" || pre == "default") {
     pt = PreTokenization::Gpt2;
   } else {
-    throw Error(f.name() + ": tokenizer.ggml.pre '" + pre + "' is not supported (smollm, gpt2)");
+    throw Error(f.name() + ": tokenizer.ggml.pre '" + pre + "' is not supported (smollm, gpt-2)");
   }
   const auto& toks = f.get_array("tokenizer.ggml.tokens", GgufValue::String).strs;
   const GgufValue* types = f.get("tokenizer.ggml.token_type");
