@@ -8,10 +8,12 @@ through gguf.quants.dequantize, to exactly the values the encoder meant.
   kquant_ref.py tensors OUT   SmolLM2 tensors (dequantized from the Q4_1 file) encoded as
                               Q4_K, Q5_K and Q6_K: OUT/<name>.<type>.bin (blocks) and
                               .f32 (gguf's dequantization), listed in OUT/tensors.json
-  kquant_ref.py model OUT     SmolLM2 re-quantized: OUT/smollm2-q4_k.gguf (every matrix
-                              Q4_K), OUT/smollm2-q6_k.gguf (Q6_K); 1,024 token ids of
-                              mixed text and llama.cpp's top-1 token at each position
-                              of each file (OUT/model.json)
+  kquant_ref.py model OUT     SmolLM2 re-quantized: OUT/smollm2-q4_k.gguf and
+                              OUT/smollm2-q6_k.gguf (every matrix whose rows are a
+                              multiple of 256 in that type, the rest as shipped); 1,024
+                              token ids of mixed text and llama.cpp's top-1 token at each
+                              position of each file and of the shipped Q4_1 file
+                              (OUT/model.json)
 """
 import json
 import os
@@ -153,9 +155,10 @@ def cmd_model(out):
     src = smollm_path()
     ids = reference_tokenizer(src).encode(mixed_text(20_000)).ids[:1024]
     res = {"ids": ids, "files": {}}
-    for qtype in (T.Q4_K, T.Q6_K):
-        path = os.path.join(out, f"smollm2-{qtype.name.lower()}.gguf")
-        requantize(src, path, qtype)
+    for qtype in (T.Q4_1, T.Q4_K, T.Q6_K):  # Q4_1: the file as shipped, the baseline
+        path = src if qtype == T.Q4_1 else os.path.join(out, f"smollm2-{qtype.name.lower()}.gguf")
+        if qtype != T.Q4_1:
+            requantize(src, path, qtype)
         llm = Llama(path, n_ctx=1100, n_batch=1100, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False)
         llm.eval(ids)
         res["files"][qtype.name] = {"path": path, "top1": [int(np.argmax(llm.scores[i])) for i in range(len(ids))]}

@@ -138,6 +138,9 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
       case GgmlType::Q8_0: p = Precision::Q8_0; break;
       case GgmlType::Q4_0: p = Precision::Q4_0; break;
       case GgmlType::Q4_1: p = Precision::Q4_1; break;
+      case GgmlType::Q4_K: p = Precision::Q4_K; break;
+      case GgmlType::Q5_K: p = Precision::Q5_K; break;
+      case GgmlType::Q6_K: p = Precision::Q6_K; break;
       default: return false;
     }
     const uint8_t* src = f.data(*t);

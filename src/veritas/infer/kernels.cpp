@@ -31,6 +31,9 @@ const char* precision_name(Precision p) {
     case Precision::Q4_0: return "q4_0";
     case Precision::Q4_1: return "q4_1";
     case Precision::GGUF: return "gguf";
+    case Precision::Q4_K: return "q4_k";
+    case Precision::Q5_K: return "q5_k";
+    case Precision::Q6_K: return "q6_k";
   }
   return "?";
 }
@@ -144,7 +147,12 @@ size_t QMatrix::weight_bytes() const {
 
 void QMatrix::row_f32(int r, float* out) const {
   if (blk_.size()) {
-    GgmlType t = prec_ == Precision::Q8_0 ? GgmlType::Q8_0 : prec_ == Precision::Q4_0 ? GgmlType::Q4_0 : GgmlType::Q4_1;
+    GgmlType t = prec_ == Precision::Q8_0   ? GgmlType::Q8_0
+                 : prec_ == Precision::Q4_0 ? GgmlType::Q4_0
+                 : prec_ == Precision::Q4_1 ? GgmlType::Q4_1
+                 : prec_ == Precision::Q4_K ? GgmlType::Q4_K
+                 : prec_ == Precision::Q5_K ? GgmlType::Q5_K
+                                            : GgmlType::Q6_K;
     dequantize(t, blk_.data() + (size_t)r * row_bytes_, cols_, out);
     return;
   }

@@ -20,6 +20,7 @@
 #endif
 
 #include "veritas/infer/kernels.hpp"
+#include "veritas/infer/qblocks_k.hpp"
 #include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
 
@@ -27,7 +28,10 @@ namespace veritas::infer {
 
 namespace {
 
-enum Isa { kScalar, kAvx2, kVnni };
+using kq::Isa;
+using kq::kScalar;
+using kq::kAvx2;
+using kq::kVnni;
 
 Isa detect() {
 #ifdef VERITAS_QB_VNNI
@@ -48,6 +52,8 @@ Isa isa() {
 }
 
 int block_bytes(Precision p) { return p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20; }
+
+bool is_kquant(Precision p) { return p == Precision::Q4_K || p == Precision::Q5_K || p == Precision::Q6_K; }
 
 inline float h2f(const uint8_t* p) {
   uint16_t h;
@@ -155,15 +161,17 @@ void set_block_kernels(std::string_view name) {
 }
 
 QMatrix QMatrix::from_blocks(const void* blocks, int rows, int cols, Precision p) {
-  check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1,
-        "QMatrix::from_blocks: only Q8_0, Q4_0 and Q4_1 blocks");
-  check(rows > 0 && cols > 0 && cols % 32 == 0, "QMatrix::from_blocks: cols must be a positive multiple of 32");
+  check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || is_kquant(p),
+        "QMatrix::from_blocks: only Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K blocks");
+  const int qk = is_kquant(p) ? 256 : 32;
+  check(rows > 0 && cols > 0 && cols % qk == 0,
+        "QMatrix::from_blocks: cols must be a positive multiple of " + std::to_string(qk));
   QMatrix m;
   m.prec_ = p;
   m.rows_ = rows;
   m.cols_ = cols;
   m.ld_ = cols;
-  m.row_bytes_ = (size_t)cols / 32 * block_bytes(p);
+  m.row_bytes_ = is_kquant(p) ? (size_t)cols / 256 * kq::superblock_bytes(p) : (size_t)cols / 32 * block_bytes(p);
   m.blk_.resize(m.row_bytes_ * rows, false);
   std::memcpy(m.blk_.data(), blocks, m.row_bytes_ * rows);
   return m;
@@ -187,6 +195,10 @@ DotFn simd_fn(Precision p) {
 void QMatrix::matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const {
   const int blocks = qa->blocks;
   const Isa which = isa();
+  if (is_kquant(prec_)) {
+    kq::matmul(prec_, which, blk_.data(), row_bytes_, qa, T, y, ldy, r0, r1);
+    return;
+  }
   DotFn fn = nullptr;
 #ifdef VERITAS_QB_AVX2
   if (which == kVnni) fn = simd_fn<true>(prec_);
