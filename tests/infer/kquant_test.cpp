@@ -237,3 +237,65 @@ TEST(KQuantKernels, SmolLM2RequantizedMatchesFp32AndLlamaCpp) {
     EXPECT_GE(same_llama, n * 93 / 100) << type;
   }
 }
+
+// A fused matrix whose parts have different block types (q/k Q4_K and v Q6_K in
+// llama.cpp's Q4_K_M) gives, row for row, what each part gives on its own.
+TEST(KQuantKernels, MixedTypePartsEqualSeparateMatrices) {
+  const int cols = 512;
+  uint64_t seed = 99;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(seed >> 33);
+  };
+  struct Part {
+    Precision p;
+    int rows, bb, qk;
+    std::vector<uint8_t> raw;
+  };
+  std::vector<Part> parts = {{Precision::Q4_K, 7, 144, 256, {}}, {Precision::Q6_K, 5, 210, 256, {}},
+                             {Precision::Q8_0, 3, 34, 32, {}}, {Precision::Q5_K, 4, 176, 256, {}}};
+  std::vector<QMatrix::BlockPart> bparts;
+  int rows = 0;
+  for (Part& pt : parts) {
+    pt.raw.resize((size_t)pt.rows * cols / pt.qk * pt.bb);
+    for (auto& b : pt.raw) b = (uint8_t)next();
+    for (size_t o = 0; o < pt.raw.size(); o += pt.bb) {
+      std::vector<size_t> at = pt.p == Precision::Q6_K ? std::vector<size_t>{208}
+                               : pt.p == Precision::Q8_0 ? std::vector<size_t>{0}
+                                                         : std::vector<size_t>{0, 2};
+      for (size_t a : at) {
+        uint16_t h = f32_to_f16((float)(1 + next() % 1000) * 1e-5f);
+        std::memcpy(&pt.raw[o + a], &h, 2);
+      }
+    }
+    bparts.push_back({pt.raw.data(), pt.rows, pt.p});
+    rows += pt.rows;
+  }
+  QMatrix fused = QMatrix::from_block_parts(bparts, cols);
+  ASSERT_EQ(fused.rows(), rows);
+  const int T = 2;
+  std::vector<float> x((size_t)T * cols);
+  for (float& v : x) v = (float)((int)(next() % 2001) - 1000) * 1e-3f;
+  QuantActs qa;
+  qa.quantize(x.data(), T, cols, cols);
+  std::vector<float> y((size_t)T * rows), row(cols), want_row(cols);
+  fused.matmul(nullptr, 0, &qa, T, y.data(), rows, 0, rows);
+  std::vector<float> y2((size_t)T * rows);
+  fused.matmul(nullptr, 0, &qa, T, y2.data(), rows, 3, 14);  // a range across three parts
+  int r0 = 0;
+  for (Part& pt : parts) {
+    QMatrix one = QMatrix::from_blocks(pt.raw.data(), pt.rows, cols, pt.p);
+    std::vector<float> ys((size_t)T * pt.rows);
+    one.matmul(nullptr, 0, &qa, T, ys.data(), pt.rows, 0, pt.rows);
+    for (int r = 0; r < pt.rows; ++r) {
+      fused.row_f32(r0 + r, row.data());
+      one.row_f32(r, want_row.data());
+      EXPECT_EQ(row, want_row) << precision_name(pt.p) << " row " << r;
+      for (int t = 0; t < T; ++t) {
+        EXPECT_EQ(y[(size_t)t * rows + r0 + r], ys[(size_t)t * pt.rows + r]) << precision_name(pt.p) << " row " << r;
+        if (r0 + r >= 3 && r0 + r < 14) EXPECT_EQ(y2[(size_t)t * rows + r0 + r], ys[(size_t)t * pt.rows + r]);
+      }
+    }
+    r0 += pt.rows;
+  }
+}

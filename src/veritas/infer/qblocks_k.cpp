@@ -191,14 +191,14 @@ DotFn pick(Isa isa) {
 
 }  // namespace
 
-void matmul(Precision p, Isa isa, const uint8_t* w, size_t row_bytes, const QuantActs* qa, int T, float* y, int ldy,
-            int r0, int r1) {
+void matmul(Precision p, Isa isa, const uint8_t* w, size_t row_bytes, int row0, const QuantActs* qa, int T, float* y,
+            int ldy, int r0, int r1) {
   const DotFn fn = p == Precision::Q4_K   ? pick<Precision::Q4_K>(isa)
                    : p == Precision::Q5_K ? pick<Precision::Q5_K>(isa)
                                           : pick<Precision::Q6_K>(isa);
   const int blocks = qa->blocks, sblocks = blocks / 8;
   for (int r = r0; r < r1; ++r) {
-    const uint8_t* wr = w + (size_t)r * row_bytes;
+    const uint8_t* wr = w + (size_t)(r - row0) * row_bytes;
     for (int t = 0; t < T; ++t)
       y[(size_t)t * ldy + r] = fn(wr, qa->q.data() + (size_t)t * blocks * kQBlock, qa->scale.data() + (size_t)t * blocks,
                                   qa->bsum.data() + (size_t)t * blocks, sblocks);
