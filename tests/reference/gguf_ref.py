@@ -231,7 +231,11 @@ def store(qtype, w, rng):
     if qtype == T.F32:
         return w.astype(np.float32), w.astype(np.float32)
     if qtype in (T.Q4_K, T.Q5_K, T.Q6_K):
-        data = random_blocks(qtype, w.shape[0], w.shape[1], rng)
+        # gguf cannot quantize K-quants; kquant_ref.py's encoders (checked against
+        # gguf.quants.dequantize) encode the weights themselves.
+        from kquant_ref import encode
+
+        data, _ = encode(w.astype(np.float32), qtype)
     else:
         data = q.quantize(w.astype(np.float32), qtype)
     return data, q.dequantize(data, qtype).reshape(w.shape).astype(np.float32)

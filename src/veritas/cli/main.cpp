@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   register_selfplay(app);
   register_serve(app);
   register_keys(app);
+  register_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -418,27 +418,37 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
   // every other matrix is fp32.
   const bool native = opt.precision == Precision::GGUF && blocks;
   const Precision dense = opt.precision == Precision::GGUF ? Precision::F32 : opt.precision;
-  // The blocks of each part, or false when some part has none (or the types differ).
-  auto block_parts = [&](const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols,
-                         std::vector<std::vector<uint8_t>>& out, Precision& p) {
+  // The blocks of each part and their types, or false when some part has none.
+  auto block_parts_mixed = [&](const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols,
+                               std::vector<std::vector<uint8_t>>& out, std::vector<Precision>& ps) {
     if (!native) return false;
     out.assign(parts.size(), {});
-    for (size_t i = 0; i < parts.size(); ++i) {
-      Precision pi;
-      if (!blocks(parts[i].first, {parts[i].second, cols}, pi, out[i]) || (i > 0 && pi != p)) return false;
-      p = pi;
-    }
+    ps.assign(parts.size(), Precision::F32);
+    for (size_t i = 0; i < parts.size(); ++i)
+      if (!blocks(parts[i].first, {parts[i].second, cols}, ps[i], out[i])) return false;
+    return true;
+  };
+  // The same, also false when the types differ.
+  auto block_parts = [&](const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols,
+                         std::vector<std::vector<uint8_t>>& out, Precision& p) {
+    std::vector<Precision> ps;
+    if (!block_parts_mixed(parts, cols, out, ps)) return false;
+    for (Precision q : ps)
+      if (q != ps[0]) return false;
+    p = ps[0];
     return true;
   };
   auto fused = [&](const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols) {
     int64_t rows = 0;
     for (auto& p : parts) rows += p.second;
     std::vector<std::vector<uint8_t>> bp;
-    Precision bprec;
-    if (block_parts(parts, cols, bp, bprec)) {
-      std::vector<uint8_t> all;
-      for (auto& b : bp) all.insert(all.end(), b.begin(), b.end());
-      return QMatrix::from_blocks(all.data(), (int)rows, (int)cols, bprec);
+    std::vector<Precision> bprecs;
+    // Parts of different block types (llama.cpp's Q4_K_M: attn_v Q6_K, attn_q/k Q4_K)
+    // stay as they are, one row range each.
+    if (block_parts_mixed(parts, cols, bp, bprecs)) {
+      std::vector<QMatrix::BlockPart> bparts;
+      for (size_t i = 0; i < parts.size(); ++i) bparts.push_back({bp[i].data(), (int)parts[i].second, bprecs[i]});
+      return QMatrix::from_block_parts(bparts, (int)cols);
     }
     buf.assign((size_t)(rows * cols), 0.0f);
     int64_t r = 0;

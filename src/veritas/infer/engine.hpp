@@ -83,7 +83,7 @@ using BatchTokenCallback = std::function<bool(int seq, int32_t token, std::strin
 // return true, or return false when the tensor is absent.
 using WeightSource =
     std::function<bool(const std::string& name, const std::vector<int64_t>& shape, float* dst)>;
-// For Precision::GGUF: the rows of tensor `name` as Q8_0/Q4_0/Q4_1 blocks (type in p),
+// For Precision::GGUF: the rows of tensor `name` as Q8_0/Q4_0/Q4_1/Q4_K/Q5_K/Q6_K blocks (type in p),
 // or false when the tensor is absent or of another type (then WeightSource is used).
 using BlockSource = std::function<bool(const std::string& name, const std::vector<int64_t>& shape, Precision& p,
                                        std::vector<uint8_t>& rows)>;

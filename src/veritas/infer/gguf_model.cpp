@@ -138,6 +138,9 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
       case GgmlType::Q8_0: p = Precision::Q8_0; break;
       case GgmlType::Q4_0: p = Precision::Q4_0; break;
       case GgmlType::Q4_1: p = Precision::Q4_1; break;
+      case GgmlType::Q4_K: p = Precision::Q4_K; break;
+      case GgmlType::Q5_K: p = Precision::Q5_K; break;
+      case GgmlType::Q6_K: p = Precision::Q6_K; break;
       default: return false;
     }
     const uint8_t* src = f.data(*t);
@@ -164,10 +167,10 @@ Tokenizer gguf_tokenizer(const GgufFile& f) {
   PreTokenization pt;
   if (pre == "smollm") {
     pt = PreTokenization::Gpt2Digits;
-  } else if (pre == "gpt2" || pre == "default") {
+  } else if (pre == "gpt2" || pre == "gpt-2" || pre == "default") {
     pt = PreTokenization::Gpt2;
   } else {
-    throw Error(f.name() + ": tokenizer.ggml.pre '" + pre + "' is not supported (smollm, gpt2)");
+    throw Error(f.name() + ": tokenizer.ggml.pre '" + pre + "' is not supported (smollm, gpt-2)");
   }
   const auto& toks = f.get_array("tokenizer.ggml.tokens", GgufValue::String).strs;
   const GgufValue* types = f.get("tokenizer.ggml.token_type");

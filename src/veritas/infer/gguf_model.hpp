@@ -22,7 +22,7 @@ ModelConfig gguf_config(const GgufFile& f);
 // Fills dst (fp32, shape in PyTorch order) with Hugging Face tensor `name`; false when
 // the model has no such tensor.
 WeightSource gguf_weights(const GgufFile& f, const ModelConfig& cfg);
-// The same tensors as raw Q8_0 / Q4_0 / Q4_1 block rows (Precision::GGUF), q/k rows
+// The same tensors as raw Q8_0 / Q4_0 / Q4_1 / Q4_K / Q5_K / Q6_K block rows (Precision::GGUF), q/k rows
 // reordered the same way; false for tensors of other types.
 BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg);
 // tokenizer.ggml.model = gpt2 with pre-tokenizer smollm / gpt2 (others: Error naming

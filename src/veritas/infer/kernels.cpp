@@ -31,6 +31,9 @@ const char* precision_name(Precision p) {
     case Precision::Q4_0: return "q4_0";
     case Precision::Q4_1: return "q4_1";
     case Precision::GGUF: return "gguf";
+    case Precision::Q4_K: return "q4_k";
+    case Precision::Q5_K: return "q5_k";
+    case Precision::Q6_K: return "q6_k";
   }
   return "?";
 }
@@ -137,15 +140,22 @@ QMatrix QMatrix::from_f32(const float* w, int rows, int cols, Precision p) {
 }
 
 size_t QMatrix::weight_bytes() const {
-  if (blk_.size()) return (size_t)rows_ * row_bytes_;
+  if (blk_.size()) return blk_.size();
   if (prec_ == Precision::INT8) return (size_t)rows_ * ld_ + (size_t)rows_ * sizeof(float);
   return (size_t)rows_ * cols_ * precision_weight_bytes(prec_);
 }
 
 void QMatrix::row_f32(int r, float* out) const {
   if (blk_.size()) {
-    GgmlType t = prec_ == Precision::Q8_0 ? GgmlType::Q8_0 : prec_ == Precision::Q4_0 ? GgmlType::Q4_0 : GgmlType::Q4_1;
-    dequantize(t, blk_.data() + (size_t)r * row_bytes_, cols_, out);
+    const Seg& sg = seg_of(r);
+    const Precision p = sg.p;
+    GgmlType t = p == Precision::Q8_0   ? GgmlType::Q8_0
+                 : p == Precision::Q4_0 ? GgmlType::Q4_0
+                 : p == Precision::Q4_1 ? GgmlType::Q4_1
+                 : p == Precision::Q4_K ? GgmlType::Q4_K
+                 : p == Precision::Q5_K ? GgmlType::Q5_K
+                                        : GgmlType::Q6_K;
+    dequantize(t, blk_.data() + sg.offset + (size_t)(r - sg.r0) * sg.row_bytes, cols_, out);
     return;
   }
   size_t o = (size_t)r * ld_;

@@ -16,13 +16,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace veritas::infer {
 
 // F32, BF16, INT8: the weights converted at load. GGUF: keep a GGUF file's Q8_0, Q4_0 and
 // Q4_1 blocks as they are and multiply them directly (qblocks.cpp); other tensor types
 // of the file are dequantized to fp32.
-enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF };
+enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF, Q4_K, Q5_K, Q6_K };
 Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"|"gguf"; throws Error
 const char* precision_name(Precision p);
 size_t precision_weight_bytes(Precision p);  // bytes per weight (int8: 1, scales excluded)
@@ -76,9 +77,17 @@ class QMatrix {
  public:
   QMatrix() = default;
   static QMatrix from_f32(const float* w, int rows, int cols, Precision p);
-  // rows x cols weights as GGUF blocks (p = Q8_0, Q4_0 or Q4_1; cols a multiple of 32),
-  // rows stored one after another; copied.
+  // rows x cols weights as GGUF blocks (p = Q8_0, Q4_0 or Q4_1 with cols a multiple of
+  // 32; Q4_K, Q5_K or Q6_K with cols a multiple of 256), rows one after another; copied.
   static QMatrix from_blocks(const void* blocks, int rows, int cols, Precision p);
+  // Several such matrices of the same cols, possibly of different block types, stacked
+  // (rows of parts[0], then parts[1], ...): a fused q/k/v whose v is Q6_K and q/k Q4_K.
+  struct BlockPart {
+    const void* blocks;
+    int rows;
+    Precision p;
+  };
+  static QMatrix from_block_parts(const std::vector<BlockPart>& parts, int cols);
   Precision precision() const { return prec_; }
   bool uses_quant_acts() const { return prec_ != Precision::F32 && prec_ != Precision::BF16; }
   int rows() const { return rows_; }
@@ -98,8 +107,15 @@ class QMatrix {
   Buffer<uint16_t> bf16_;
   Buffer<int8_t> q8_;
   Buffer<float> scale_;  // int8: per-row scale
-  Buffer<uint8_t> blk_;  // Q8_0 / Q4_0 / Q4_1: GGUF blocks, row after row
-  size_t row_bytes_ = 0;
+  Buffer<uint8_t> blk_;  // Q8_0 / Q4_0 / Q4_1 / Q4_K / Q5_K / Q6_K: GGUF blocks, row after row
+  // Row ranges of one block type each (one range unless built by from_block_parts).
+  struct Seg {
+    int r0, r1;
+    Precision p;
+    size_t offset, row_bytes;  // bytes into blk_ of row r0; bytes per row
+  };
+  std::vector<Seg> segs_;
+  const Seg& seg_of(int r) const;
   void matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const;  // qblocks.cpp
 };
 

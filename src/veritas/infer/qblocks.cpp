@@ -8,6 +8,9 @@
 // the same order (8 lanes, then a fixed horizontal sum), so the AVX2 and AVX-512 VNNI
 // kernels give bit-identical results; the scalar fallback differs only by fp32 rounding.
 // A (row, token) product is computed the same way whatever the number of tokens.
+// K-quants (Q4_K, Q5_K, Q6_K) are in qblocks_k.cpp; a matrix may stack row ranges of
+// different types (QMatrix::from_block_parts), each run by its own kernel.
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -20,6 +23,7 @@
 #endif
 
 #include "veritas/infer/kernels.hpp"
+#include "veritas/infer/qblocks_k.hpp"
 #include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
 
@@ -27,7 +31,10 @@ namespace veritas::infer {
 
 namespace {
 
-enum Isa { kScalar, kAvx2, kVnni };
+using kq::Isa;
+using kq::kScalar;
+using kq::kAvx2;
+using kq::kVnni;
 
 Isa detect() {
 #ifdef VERITAS_QB_VNNI
@@ -48,6 +55,8 @@ Isa isa() {
 }
 
 int block_bytes(Precision p) { return p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20; }
+
+bool is_kquant(Precision p) { return p == Precision::Q4_K || p == Precision::Q5_K || p == Precision::Q6_K; }
 
 inline float h2f(const uint8_t* p) {
   uint16_t h;
@@ -155,18 +164,37 @@ void set_block_kernels(std::string_view name) {
 }
 
 QMatrix QMatrix::from_blocks(const void* blocks, int rows, int cols, Precision p) {
-  check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1,
-        "QMatrix::from_blocks: only Q8_0, Q4_0 and Q4_1 blocks");
-  check(rows > 0 && cols > 0 && cols % 32 == 0, "QMatrix::from_blocks: cols must be a positive multiple of 32");
+  return from_block_parts({{blocks, rows, p}}, cols);
+}
+
+QMatrix QMatrix::from_block_parts(const std::vector<BlockPart>& parts, int cols) {
+  check(!parts.empty(), "QMatrix::from_block_parts: no parts");
   QMatrix m;
-  m.prec_ = p;
-  m.rows_ = rows;
-  m.cols_ = cols;
-  m.ld_ = cols;
-  m.row_bytes_ = (size_t)cols / 32 * block_bytes(p);
-  m.blk_.resize(m.row_bytes_ * rows, false);
-  std::memcpy(m.blk_.data(), blocks, m.row_bytes_ * rows);
+  m.prec_ = parts[0].p;
+  m.cols_ = m.ld_ = cols;
+  size_t bytes = 0;
+  for (const BlockPart& b : parts) {
+    const Precision p = b.p;
+    check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || is_kquant(p),
+          "QMatrix::from_blocks: only Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K blocks");
+    const int qk = is_kquant(p) ? 256 : 32;
+    check(b.rows > 0 && cols > 0 && cols % qk == 0,
+          "QMatrix::from_blocks: cols must be a positive multiple of " + std::to_string(qk));
+    const size_t rb = is_kquant(p) ? (size_t)cols / 256 * kq::superblock_bytes(p) : (size_t)cols / 32 * block_bytes(p);
+    m.segs_.push_back({m.rows_, m.rows_ + b.rows, p, bytes, rb});
+    m.rows_ += b.rows;
+    bytes += rb * b.rows;
+  }
+  m.blk_.resize(bytes, false);
+  for (size_t i = 0; i < parts.size(); ++i)
+    std::memcpy(m.blk_.data() + m.segs_[i].offset, parts[i].blocks, m.segs_[i].row_bytes * parts[i].rows);
   return m;
+}
+
+const QMatrix::Seg& QMatrix::seg_of(int r) const {
+  for (const Seg& s : segs_)
+    if (r < s.r1) return s;
+  return segs_.back();
 }
 
 namespace {
@@ -187,18 +215,27 @@ DotFn simd_fn(Precision p) {
 void QMatrix::matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const {
   const int blocks = qa->blocks;
   const Isa which = isa();
-  DotFn fn = nullptr;
+  for (const Seg& sg : segs_) {
+    const int a = std::max(r0, sg.r0), b = std::min(r1, sg.r1);
+    if (a >= b) continue;
+    const uint8_t* base = blk_.data() + sg.offset;  // row sg.r0
+    if (is_kquant(sg.p)) {
+      kq::matmul(sg.p, which, base, sg.row_bytes, sg.r0, qa, T, y, ldy, a, b);
+      continue;
+    }
+    DotFn fn = nullptr;
 #ifdef VERITAS_QB_AVX2
-  if (which == kVnni) fn = simd_fn<true>(prec_);
-  else if (which == kAvx2) fn = simd_fn<false>(prec_);
+    if (which == kVnni) fn = simd_fn<true>(sg.p);
+    else if (which == kAvx2) fn = simd_fn<false>(sg.p);
 #endif
-  for (int r = r0; r < r1; ++r) {
-    const uint8_t* w = blk_.data() + (size_t)r * row_bytes_;
-    for (int t = 0; t < T; ++t) {
-      const int8_t* xq = qa->q.data() + (size_t)t * blocks * kQBlock;
-      const float* xs = qa->scale.data() + (size_t)t * blocks;
-      const float* xsum = qa->bsum.data() + (size_t)t * blocks;
-      y[(size_t)t * ldy + r] = fn ? fn(w, xq, xs, xsum, blocks) : dot_scalar(prec_, w, xq, xs, xsum, blocks);
+    for (int r = a; r < b; ++r) {
+      const uint8_t* w = base + (size_t)(r - sg.r0) * sg.row_bytes;
+      for (int t = 0; t < T; ++t) {
+        const int8_t* xq = qa->q.data() + (size_t)t * blocks * kQBlock;
+        const float* xs = qa->scale.data() + (size_t)t * blocks;
+        const float* xsum = qa->bsum.data() + (size_t)t * blocks;
+        y[(size_t)t * ldy + r] = fn ? fn(w, xq, xs, xsum, blocks) : dot_scalar(sg.p, w, xq, xs, xsum, blocks);
+      }
     }
   }
 }

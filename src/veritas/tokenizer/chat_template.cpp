@@ -84,9 +84,16 @@ void append(std::vector<int32_t>& out, const std::vector<int32_t>& ids) { out.in
 
 }  // namespace
 
+const std::string& veritas_chat_template_jinja() {
+  static const std::string j =
+      "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>\\n' }}"
+      "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
+  return j;
+}
+
 ChatTemplate recognize_chat_template(const std::string& j, const std::string& where) {
   ChatTemplate t;
-  if (j.empty()) return t;
+  if (j.empty() || j == veritas_chat_template_jinja()) return t;
   if (has(j, "<|im_start|>") && has(j, "<|im_end|>")) {
     t.format = ChatFormat::ChatML;
     // Only templates that insert a system message when the first one is not: SmolLM's

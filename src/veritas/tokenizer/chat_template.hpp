@@ -43,6 +43,9 @@ struct ChatTemplate {
 // Recognizes a Jinja chat template (empty: veritas's own). `where` names the source in
 // the error thrown for an unknown template.
 ChatTemplate recognize_chat_template(const std::string& jinja, const std::string& where);
+// veritas's own template written as Jinja (what `veritas export --gguf` stores, so other
+// runtimes render it); recognize_chat_template maps it back to ChatFormat::Veritas.
+const std::string& veritas_chat_template_jinja();
 ChatTemplate chat_template_of(const Tokenizer& tok);  // from tok.chat_template()
 
 // The template as text (for display, docs and training data); throws Error on an unknown role.
