@@ -1,7 +1,11 @@
 """Serving throughput: aggregate generated tokens/s and p50/p99 time to first token at 1, 4,
 16 and 64 concurrent streaming clients, on one model file. Peers measured in the same run:
-(1) the same server with one slot (--parallel 1: no batching), and (2) llama.cpp's server
-from llama-cpp-python when it is installed and the model exists as GGUF (--gguf)."""
+(1) the same server with one slot (--parallel 1: no batching; skipped with --no-1slot), and
+(2) llama.cpp's server on the same GGUF file (--gguf, which veritas then serves too, with
+its Q4/Q8 blocks as stored): llama.cpp's C++ llama-server (--llama-server PATH, built by
+bench/serve/build-llama-server) with the same slots (--parallel), continuous batching, the
+same threads and the same context per slot; else llama-cpp-python's Python server when its
+[server] extras are installed. Same prompts, max_tokens and greedy decoding on both sides."""
 import argparse
 import os
 import sys
@@ -19,21 +23,26 @@ ap.add_argument("--slots", type=int, default=16)
 ap.add_argument("--clients", default="1,4,16,64")
 ap.add_argument("--seconds", type=float, default=10, help="per measurement")
 ap.add_argument("--max-tokens", type=int, default=64)
+ap.add_argument("--context", type=int, default=256, help="KV positions per slot, both servers")
+ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads, both servers")
+ap.add_argument("--llama-server", help="llama.cpp's llama-server binary (bench/serve/build-llama-server)")
+ap.add_argument("--no-1slot", action="store_true", help="skip the one-slot veritas peer")
 a = ap.parse_args()
 
 print(cpu_header())
+print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 tmp = tempfile.mkdtemp(prefix="veritas-bench-serve-")
-model = a.model or make_model(a.bin, os.path.join(tmp, "model"))
+model = a.gguf or a.model or make_model(a.bin, os.path.join(tmp, "model"))
 print(f"model: {model}; {a.max_tokens} generated tokens per request (ignore_eos), greedy, streamed")
 
 
 def measure(port, clients, path="/v1/completions"):
     """Closed loop: each client sends a request as soon as its last one ended, for
-    a.seconds; at the end clients hang up on unfinished requests, which are not counted
-    (only tokens of requests completed in the window). Returns (tok/s, p50 ttft, p99
-    ttft, requests, errors)."""
+    a.seconds; at the end clients hang up on unfinished requests. Tokens are those streamed
+    within the window (completed requests by their usage count, unfinished ones one per
+    event). Returns (tok/s, p50 ttft, p99 ttft, requests, errors, waiting)."""
     stop = time.perf_counter() + a.seconds
     lock = threading.Lock()
     ttfts, toks, errors, waiting = [], [0], [0], [0]
@@ -49,6 +58,7 @@ def measure(port, clients, path="/v1/completions"):
                 if st == "cut":  # its first token still counts for TTFT; a request never started is "waiting"
                     if ttft is not None:
                         ttfts.append(ttft)
+                        toks[0] += n  # the tokens it streamed within the window
                     else:
                         waiting[0] += 1
                 elif st == 200 and ttft is not None:
@@ -69,8 +79,11 @@ def measure(port, clients, path="/v1/completions"):
 
 clients = [int(c) for c in a.clients.split(",")]
 results = {}
-for name, slots in (("veritas", a.slots), ("veritas-1slot", 1)):
-    srv = Serve(a.bin, model, "--parallel", str(slots), "--queue", "256", "--context", "256")
+runs = [("veritas", a.slots)] + ([] if a.no_1slot else [("veritas-1slot", 1)])
+for name, slots in runs:
+    extra = ["--precision", "gguf"] if a.gguf else []
+    srv = Serve(a.bin, model, "--parallel", str(slots), "--queue", "256", "--context", str(a.context), *extra,
+                env={"VERITAS_THREADS": str(a.threads), "OMP_NUM_THREADS": str(a.threads)})
     try:
         measure(srv.port, 1)  # warm-up (pages in the weights)
         for c in clients:
@@ -78,28 +91,58 @@ for name, slots in (("veritas", a.slots), ("veritas-1slot", 1)):
     finally:
         srv.stop()
 
-peer = None
-try:
-    import llama_cpp  # noqa: F401
-    if a.gguf:
-        peer = "llama.cpp"
-    else:
-        print("llama.cpp peer: llama-cpp-python is installed but no --gguf model was given")
-except ImportError:
-    print("llama.cpp peer: not measured (llama-cpp-python is not installed in this environment, and "
-          "it needs the model as GGUF)")
-if peer:
-    import subprocess
+def free_port():
     import socket
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", a.gguf, "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", str(256 * a.slots), "--n_threads", str(os.cpu_count())],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return port
+
+
+def wait_ready(port, proc, what, limit=120):
+    import http.client
+    t = time.time()
+    while time.time() - t < limit:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/health")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not become ready")
+
+
+peer, cmd = None, None
+if not a.gguf:
+    print("llama.cpp peer: not measured (it needs the model as GGUF: --gguf)")
+elif a.llama_server:
+    peer = "llama-server"
+    port = free_port()
+    # -c is the whole KV cache, shared by the slots: context per slot times slots.
+    cmd = [a.llama_server, "-m", a.gguf, "--host", "127.0.0.1", "--port", str(port), "--parallel", str(a.slots), "-cb",
+           "-c", str(a.context * a.slots), "-t", str(a.threads), "-tb", str(a.threads), "-b", "2048", "-ub", "512",
+           "--no-warmup", "--log-disable"]
+else:
     try:
-        time.sleep(5)
+        import llama_cpp.server.app  # noqa: F401  (needs llama-cpp-python[server]: fastapi, uvicorn, ...)
+        peer = "llama-cpp-python"
+        port = free_port()
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", a.gguf, "--host", "127.0.0.1", "--port", str(port),
+               "--n_ctx", str(a.context * a.slots), "--n_threads", str(a.threads), "--n_threads_batch", str(a.threads)]
+    except ImportError:
+        print("llama.cpp peer: not measured (give --llama-server, or install llama-cpp-python[server])")
+if peer:
+    import subprocess
+    print("llama.cpp peer:", peer, " ".join(cmd[1:]))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(port, proc, peer)
+        measure(port, 1)  # warm-up, as for veritas
         for c in clients:
             results[("llama.cpp", c)] = measure(port, c)
     finally:
@@ -113,10 +156,15 @@ for (name, c), (tps, p50, p99, n, err, wait) in results.items():
 print("(TTFT over requests that got a first token in the window; 'no token at end': requests still waiting when it closed)")
 print()
 for c in clients:
-    base = results[("veritas-1slot", c)][0]
-    line = f"{c:>3} clients: veritas ({a.slots} slots) / veritas (1 slot) = {results[('veritas', c)][0] / base:.2f}x tok/s"
+    v = results[("veritas", c)]
+    parts = []
+    if ("veritas-1slot", c) in results:
+        parts.append(f"veritas ({a.slots} slots) / veritas (1 slot) = {v[0] / results[('veritas-1slot', c)][0]:.2f}x tok/s")
     if ("llama.cpp", c) in results:
-        line += f"; veritas / llama.cpp = {results[('veritas', c)][0] / results[('llama.cpp', c)][0]:.2f}x tok/s"
-    print(line)
+        lc = results[("llama.cpp", c)]
+        parts.append(f"veritas / llama.cpp = {v[0] / lc[0]:.2f}x tok/s, TTFT p50 {v[1] / lc[1]:.2f}x, "
+                     f"p99 {v[2] / lc[2]:.2f}x (below 1 is faster)")
+    print(f"{c:>3} clients: " + "; ".join(parts))
+print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 shutil.rmtree(tmp, ignore_errors=True)

@@ -41,13 +41,13 @@ def make_model(bin_, out, hidden=384, layers=6, heads=6, inter=1024, vocab=8192,
 
 
 class Serve:
-    def __init__(self, bin_, model, *args):
+    def __init__(self, bin_, model, *args, env=None):
         self.dir = tempfile.mkdtemp(prefix="veritas-bench-serve-")
         pf = os.path.join(self.dir, "port")
         self.log = open(os.path.join(self.dir, "log"), "w")
         self.proc = subprocess.Popen([bin_, "serve", "--model", model, "--port", "0", "--port-file", pf, *args],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, VERITAS_QUIET="1"))
+                                     env=dict(os.environ, VERITAS_QUIET="1", **(env or {})))
         t = time.time()
         while not os.path.exists(pf):
             if self.proc.poll() is not None or time.time() - t > 60:
@@ -73,8 +73,10 @@ class Serve:
 def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path="/v1/completions", deadline=None):
     """One streamed completion with ignore_eos. Returns (status, ttft_s, tokens, total_s);
     tokens counted from the usage event. At `deadline` (perf_counter time) the client
-    hangs up (the server then cancels the request) and the status is "cut"."""
+    hangs up (the server then cancels the request) and the status is "cut", with the
+    tokens received until then (one per event)."""
     t0 = time.perf_counter()
+    ttft, usage, chunks = None, None, 0
     body = json.dumps({"prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
                        "ignore_eos": True, "stream_options": {"include_usage": True}})
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -86,10 +88,9 @@ def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path=
         if r.status != 200:
             r.read()
             return r.status, None, 0, time.perf_counter() - t0
-        ttft, tokens = None, 0
         for line in r:
             if deadline is not None and time.perf_counter() > deadline:
-                return "cut", ttft, 0, time.perf_counter() - t0
+                return "cut", ttft, chunks, time.perf_counter() - t0  # tokens received so far
             if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
                 continue
             j = json.loads(line[6:])
@@ -97,11 +98,14 @@ def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path=
             # empty: a token the tokenizer does not cover, or held-back bytes).
             if ttft is None and j.get("choices"):
                 ttft = time.perf_counter() - t0
+            if j.get("choices"):
+                chunks += 1
             if j.get("usage"):
-                tokens = j["usage"]["completion_tokens"]
-        return 200, ttft, tokens, time.perf_counter() - t0
+                usage = j["usage"]["completion_tokens"]
+        # The usage event's count; a server that sends none is counted one token per event.
+        return 200, ttft, usage if usage is not None else chunks, time.perf_counter() - t0
     except TimeoutError:
-        return "cut", None, 0, time.perf_counter() - t0
+        return "cut", ttft, chunks, time.perf_counter() - t0
     finally:
         c.close()
 

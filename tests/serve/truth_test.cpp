@@ -106,3 +106,103 @@ TEST(serve_truth, RecognisesFactTableQuestions) {
     EXPECT_EQ(found, 20) << lang;
   }
 }
+
+namespace {
+std::vector<Task> generated(const std::string& suite, const std::string& lang, int n, uint64_t seed) {
+  SuiteOptions o;
+  o.suite = suite;
+  o.n = n;
+  o.seed = seed;
+  o.split = "test";
+  o.difficulty = {{"lang", lang}};
+  return generate_tasks(o);
+}
+}  // namespace
+
+// Every verifier domain: the suite's own questions (English and Chinese, a seed the
+// server's indexes were not built from) are recognised; the suite's reference answer is
+// verified, a wrong answer refuted with a reason.
+TEST(serve_truth, RecognisesEveryDomainsGeneratedQuestions) {
+  for (const char* suite : {"arith", "algebra", "units", "physics", "facts"})
+    for (const char* lang : {"en", "zh"}) {
+      int seen = 0;
+      for (const Task& q : generated(suite, lang, 40, 4242)) {
+        if (q.truth["kind"] == "impossible") continue;  // see the next test
+        ++seen;
+        auto t = recognise_question(q.question);
+        ASSERT_TRUE(t) << suite << " " << lang << ": not recognised: " << q.question;
+        Assessment right = assess("Working.\n" + q.reference, -0.1, t);
+        ASSERT_TRUE(right.verified) << q.question;
+        EXPECT_TRUE(*right.verified) << q.question << " | " << q.reference << " | " << right.reason;
+        std::string w = eval::wrong_answer(q);
+        ASSERT_FALSE(w.empty()) << q.question;
+        Assessment wrong = assess("Working.\n" + w, -0.1, t);
+        ASSERT_TRUE(wrong.verified) << q.question;
+        EXPECT_FALSE(*wrong.verified) << q.question << " | " << w;
+        EXPECT_FALSE(wrong.reason.empty());
+      }
+      EXPECT_GT(seen, 20) << suite << " " << lang;
+    }
+}
+
+TEST(serve_truth, RecognisesFreeFormVariations) {
+  struct Case { const char* q; const char* right; const char* wrong; };
+  for (const Case& c : std::vector<Case>{
+           {"Solve 3x + 7 = 22 for x.", "Answer: 5", "Answer: 4"},
+           {"solve: 2x + y = 5, x - y = 1", "Answer: x = 2, y = 1", "Answer: x = 1, y = 3"},
+           {"解方程组：2x + 3y = 12，x - y = 1。求 x 和 y。", "答案：x = 3, y = 2", "答案：x = 2, y = 3"},
+           {"If 2(x - 1) = 3x - 7, what is x?", "Answer: 5", "Answer: -5"},
+           {"Convert 3 km to m", "Answer: 3000 m", "Answer: 300 m"},
+           {"how many feet are in 2 miles?", "Answer: 10560 ft", "Answer: 10000 ft"},
+           {"What is 1 h + 30 min, expressed in s?", "Answer: 5400 s", "Answer: 5000 s"},
+           {"把 2 千米 换算成米。", "答案：2000 米", "答案：200 米"},
+           {"100 °C 等于多少°F？", "答案：212 °F", "答案：100 °F"},
+           {"Convert 20 °C to K.", "Answer: 293.15 K", "Answer: 20 K"},
+       }) {
+    auto t = recognise_question(c.q);
+    ASSERT_TRUE(t) << c.q;
+    auto r = assess(c.right, -0.1, t), w = assess(c.wrong, -0.1, t);
+    ASSERT_TRUE(r.verified && w.verified) << c.q;
+    EXPECT_TRUE(*r.verified) << c.q << ": " << r.reason;
+    EXPECT_FALSE(*w.verified) << c.q << ": " << w.reason;
+  }
+  // No unique answer: an impossible task, where "cannot be answered" is the right answer.
+  for (const char* q : {"Solve x + y = 2, 2x + 2y = 5 for x and y.", "Solve x + y = 3 for x and y.", "Convert 5 kg to m.",
+                        "What is 3 m + 2 s?"}) {
+    auto t = recognise_question(q);
+    ASSERT_TRUE(t) << q;
+    EXPECT_EQ(t->truth["kind"], "impossible") << q;
+    EXPECT_TRUE(*assess("Answer: cannot be answered", -0.1, t).verified) << q;
+    EXPECT_FALSE(*assess("Answer: 3", -0.1, t).verified) << q;
+  }
+  // Physics: the suite's wording with other values than it ever drew.
+  auto p = recognise_question("A steady current of 2 A flows for 3 min. How much charge (in C) passes?");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->suite, "physics");
+  EXPECT_TRUE(*assess("Answer: 360 C", -0.1, p).verified);
+  EXPECT_FALSE(*assess("Answer: 6 C", -0.1, p).verified);
+  // Not verifier questions: no task.
+  for (const char* q : {"Hello, how are you?", "What is love?", "Convert this text to French.", "x = 5 is my favourite line",
+                        "How many people live in Paris?", "把这句话换算成英文。", "What is 3 apples in pears?"})
+    EXPECT_FALSE(recognise_question(q)) << q;
+}
+
+TEST(serve_truth, VerifiedOnlyWorksInEveryDomain) {
+  for (const char* suite : {"arith", "algebra", "units", "physics", "facts"})
+    for (const char* lang : {"en", "zh"})
+      for (const Task& q : generated(suite, lang, 5, 99)) {
+        if (q.truth["kind"] == "impossible") continue;
+        auto t = recognise_question(q.question);
+        ASSERT_TRUE(t) << q.question;
+        t->reference = q.reference;
+        int calls = 0;
+        std::vector<Assessment> tried;
+        EXPECT_EQ(pick_verified(*t, 4, double_model(*t, 2, &calls), &tried), 2) << q.question;
+        ASSERT_EQ(tried.size(), 3u);
+        EXPECT_FALSE(*tried[0].verified);
+        EXPECT_FALSE(*tried[1].verified);
+        calls = 0;
+        EXPECT_EQ(pick_verified(*t, 3, double_model(*t, 99, &calls)), -1) << q.question;  // abstains
+        EXPECT_EQ(calls, 3);
+      }
+}

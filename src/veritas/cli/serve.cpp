@@ -30,8 +30,8 @@ struct ServeArgs {
   bool no_prefix_reuse = false;
 };
 
-// The model behind the server. Today a veritas checkpoint folder; another loader (GGUF,
-// Hugging Face) only has to produce an infer::Engine with a tokenizer.
+// The model behind the server: a veritas or Hugging Face checkpoint folder, or a GGUF file
+// (Engine::load tells them apart); anything that yields an infer::Engine with a tokenizer.
 infer::Engine load_model(const GenerationArgs& g) { return load_engine(g); }
 
 // SIGTERM and SIGINT write their number to a pipe that one thread reads: any thread
@@ -103,9 +103,9 @@ void register_serve(CLI::App& app) {
       "Routes: /v1/chat/completions, /v1/completions, /v1/models, /health, /tokenize, /detokenize,\n"
       "/metrics and the chat page /. SIGTERM or Ctrl-C finishes running requests, then exits.\n"
       "See docs/serve.md. Example: veritas serve --model out/ckpt --parallel 4 --port 8080");
-  cmd->add_option("--model", a->gen.model, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")->required();
+  cmd->add_option("--model", a->gen.model, "checkpoint folder (config.json, model.safetensors, tokenizer.json) or a GGUF file (llama, qwen2)")->required();
   cmd->add_option("--tokenizer", a->gen.tokenizer, "tokenizer.json to use instead of the checkpoint's");
-  cmd->add_option("--precision", a->gen.precision, "weights: fp32, bf16 or int8")->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+  cmd->add_option("--precision", a->gen.precision, "weights: fp32, bf16, int8, or gguf (a .gguf model's Q8_0/Q4_0/Q4_1 blocks as stored)")->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "int8", "gguf"}));
   cmd->add_option("--context", a->gen.context, "KV positions per slot (prompt + answer); 0 = the model's maximum")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--name", a->server.model_name, "model id reported by /v1/models and in responses")->capture_default_str();
   cmd->add_option("--host", a->server.host, "address to listen on (keep 127.0.0.1 unless you mean to expose it)")->capture_default_str();

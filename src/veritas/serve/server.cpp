@@ -98,7 +98,7 @@ struct Server::Impl {
     check(tok != nullptr, "serve: the model has no tokenizer");
     if (!opt.keys_db.empty()) keys = std::make_unique<KeyStore>(opt.keys_db);
     if (opt.http_threads <= 0) opt.http_threads = sched.parallel() + 64 + 8;
-    (void)recognise_question("");  // builds the fact-table index now, not in the first request
+    (void)recognise_question("");  // builds the fact-table and physics indexes now, not in the first request
     routes();
   }
 

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "veritas/serve/domains.hpp"
 #include "veritas/verify/answer.hpp"
 #include "veritas/verify/exact.hpp"
 
@@ -57,6 +58,10 @@ std::optional<Task> recognise_question(const std::string& q) {
     auto it = facts.find(normalize_text(q));
     if (it != facts.end()) return it->second;
   }
+  if (auto t = recognise_quotient(q)) return t;
+  if (auto t = recognise_physics(q)) return t;
+  if (auto t = recognise_algebra(q)) return t;
+  if (auto t = recognise_units(q)) return t;
   // The longest run of expression characters that holds a digit and an operator between
   // two operands; "12 + 30" in "What is 12 + 30?".
   std::string best;

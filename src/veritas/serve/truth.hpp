@@ -9,7 +9,8 @@
 
 namespace veritas::serve {
 
-// A verifier task for a free-form question, or nullopt when none is recognised. Today:
+// A verifier task for a free-form question, or nullopt when none is recognised: physics
+// formulas, linear equations and unit conversions (domains.hpp says which wordings), then
 // the fact tables — a question worded as the facts suite words it (any spacing or ASCII
 // case; English or Chinese), found in an index of the suite's questions built on first
 // use — and arithmetic — the question holds one exact expression (integers, decimals,
