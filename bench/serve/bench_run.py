@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lib import Serve, cpu_header, make_model, percentile, stream_completion  # noqa: E402
+from lib import Serve, cpu_header, make_model, percentile, proc_mem_mb, stream_completion  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--bin", required=True)
@@ -79,6 +79,7 @@ def measure(port, clients, path="/v1/completions"):
 
 clients = [int(c) for c in a.clients.split(",")]
 results = {}
+peak = {}  # server -> peak resident memory (MB) over its whole run
 runs = [("veritas", a.slots)] + ([] if a.no_1slot else [("veritas-1slot", 1)])
 for name, slots in runs:
     extra = ["--precision", "gguf"] if a.gguf else []
@@ -88,6 +89,7 @@ for name, slots in runs:
         measure(srv.port, 1)  # warm-up (pages in the weights)
         for c in clients:
             results[(name, c)] = measure(srv.port, c)
+        peak[name] = proc_mem_mb(srv.proc.pid, "VmHWM")
     finally:
         srv.stop()
 
@@ -145,6 +147,7 @@ if peer:
         measure(port, 1)  # warm-up, as for veritas
         for c in clients:
             results[("llama.cpp", c)] = measure(port, c)
+        peak["llama.cpp"] = proc_mem_mb(proc.pid, "VmHWM")
     finally:
         proc.terminate()
         proc.wait(30)
@@ -165,6 +168,8 @@ for c in clients:
         parts.append(f"veritas / llama.cpp = {v[0] / lc[0]:.2f}x tok/s, TTFT p50 {v[1] / lc[1]:.2f}x, "
                      f"p99 {v[2] / lc[2]:.2f}x (below 1 is faster)")
     print(f"{c:>3} clients: " + "; ".join(parts))
+print("peak resident memory (VmHWM, whole run): " + ", ".join(f"{k} {v:.0f} MB" for k, v in peak.items()) +
+      (f"; veritas / llama.cpp = {peak['veritas'] / peak['llama.cpp']:.2f}x" if "llama.cpp" in peak else ""))
 print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 shutil.rmtree(tmp, ignore_errors=True)

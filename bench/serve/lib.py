@@ -56,10 +56,7 @@ class Serve:
         self.port = int(open(pf).read())
 
     def rss_mb(self):
-        for line in open(f"/proc/{self.proc.pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return proc_mem_mb(self.proc.pid, "VmRSS")
 
     def stop(self):
         self.proc.terminate()
@@ -68,6 +65,14 @@ class Serve:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def proc_mem_mb(pid, field):
+    """A memory figure of a live process from /proc (VmRSS: now; VmHWM: the peak)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path="/v1/completions", deadline=None):
