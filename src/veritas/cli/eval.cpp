@@ -107,7 +107,7 @@ void register_eval(CLI::App& app) {
       "Examples:\n"
       "  veritas eval --suite arith algebra --n 50 --double perfect -o out/eval\n"
       "  veritas eval --suite arith --model runs/default/checkpoint -o out/eval\n"
-      "  veritas eval --tasks tasks.jsonl --model model.gguf --precision gguf --prompt prompts/answer-protocol/v3 -o out/eval\n"
+      "  veritas eval --tasks tasks.jsonl --model model.gguf --precision gguf --prompt prompts/answer-protocol/v4 -o out/eval\n"
       "  veritas eval --suite arith facts --endpoint http://127.0.0.1:8080 --model NAME --samples 4 -o out/eval\n"
       "Outputs: OUT/results.json, OUT/report.md, OUT/answers.jsonl, OUT/reliability.svg, OUT/risk_coverage.svg,\n"
       "OUT/accuracy_by_difficulty.svg. Metrics and formulas: docs/eval.md.");
@@ -133,7 +133,7 @@ void register_eval(CLI::App& app) {
   cmd->add_flag("--no-system-prompt", a->no_system, "do not send the built-in answer-protocol system prompt");
   cmd->add_option("--prompt", a->prompt_dir,
                   "versioned prompt set: a folder with system.{en,zh}.txt and fewshot.{en,zh}.jsonl, e.g.\n"
-                  "prompts/answer-protocol/v3 (default: the built-in system prompt, no few-shot); its version\n"
+                  "prompts/answer-protocol/v4 (default: the built-in system prompt, no few-shot); its version\n"
                   "and hash are recorded in results.json and report.md");
   cmd->add_option("--precision", a->local.precision, "local model weights: fp32 | bf16 | int8 | gguf (a GGUF file's own quantized blocks)")->capture_default_str();
   // Endpoint transport.
