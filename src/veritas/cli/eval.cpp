@@ -22,7 +22,7 @@ struct EvalArgs {
   uint64_t seed = 0;
   std::string split = "test", tasks_file, difficulty, out;
   int samples = 1, parallel = 0;
-  std::string model, endpoint, api_key, double_kind;
+  std::string model, endpoint, api_key, double_kind, prompt_dir;
   eval::EndpointOptions ep;
   eval::LocalOptions local;
   eval::DoubleOptions dbl;
@@ -34,6 +34,7 @@ struct EvalArgs {
 void run(const EvalArgs& a) {
   int sources = !a.endpoint.empty() + !a.double_kind.empty() + (a.endpoint.empty() && !a.model.empty());
   check(sources == 1, "choose exactly one answerer: --model DIR, --endpoint URL or --double KIND");
+  check(a.prompt_dir.empty() || !a.no_system, "--prompt and --no-system-prompt exclude each other");
   nlohmann::json difficulty;
   if (!a.difficulty.empty()) {
     try {
@@ -55,11 +56,13 @@ void run(const EvalArgs& a) {
     o.max_tokens = a.max_tokens;
     o.system_prompt = !a.no_system;
     o.use_n = !a.no_n;
+    o.prompt_dir = a.prompt_dir;
     if (a.parallel > 0) o.parallel = a.parallel;
     answerer = std::make_unique<eval::EndpointAnswerer>(o);
   } else if (!a.double_kind.empty()) {
     eval::DoubleOptions o = a.dbl;
     o.kind = a.double_kind;
+    check(a.prompt_dir.empty(), "--prompt applies to a model (--model or --endpoint), not to a test double");
     answerer = eval::make_double(o);
   } else {
     eval::LocalOptions o = a.local;
@@ -68,6 +71,7 @@ void run(const EvalArgs& a) {
     o.sample_temperature = a.sample_temperature;
     o.max_tokens = a.max_tokens;
     o.system_prompt = !a.no_system;
+    o.prompt_dir = a.prompt_dir;
     o.seed = a.seed;
     answerer = std::make_unique<eval::LocalAnswerer>(o);
   }
@@ -103,6 +107,7 @@ void register_eval(CLI::App& app) {
       "Examples:\n"
       "  veritas eval --suite arith algebra --n 50 --double perfect -o out/eval\n"
       "  veritas eval --suite arith --model runs/default/checkpoint -o out/eval\n"
+      "  veritas eval --tasks tasks.jsonl --model model.gguf --precision gguf --prompt prompts/answer-protocol/v4 -o out/eval\n"
       "  veritas eval --suite arith facts --endpoint http://127.0.0.1:8080 --model NAME --samples 4 -o out/eval\n"
       "Outputs: OUT/results.json, OUT/report.md, OUT/answers.jsonl, OUT/reliability.svg, OUT/risk_coverage.svg,\n"
       "OUT/accuracy_by_difficulty.svg. Metrics and formulas: docs/eval.md.");
@@ -125,8 +130,12 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--temperature", a->temperature, "sampling temperature when k = 1")->capture_default_str();
   cmd->add_option("--sample-temperature", a->sample_temperature, "sampling temperature when k > 1")->capture_default_str();
   cmd->add_option("--max-tokens", a->max_tokens, "longest answer in tokens")->capture_default_str();
-  cmd->add_flag("--no-system-prompt", a->no_system, "do not send the answer-protocol system prompt");
-  cmd->add_option("--precision", a->local.precision, "local model weights: fp32 | bf16 | int8")->capture_default_str();
+  cmd->add_flag("--no-system-prompt", a->no_system, "do not send the built-in answer-protocol system prompt");
+  cmd->add_option("--prompt", a->prompt_dir,
+                  "versioned prompt set: a folder with system.{en,zh}.txt and fewshot.{en,zh}.jsonl, e.g.\n"
+                  "prompts/answer-protocol/v4 (default: the built-in system prompt, no few-shot); its version\n"
+                  "and hash are recorded in results.json and report.md");
+  cmd->add_option("--precision", a->local.precision, "local model weights: fp32 | bf16 | int8 | gguf (a GGUF file's own quantized blocks)")->capture_default_str();
   // Endpoint transport.
   cmd->add_option("--parallel", a->parallel, "questions in flight at once (default: 4 for endpoints, 1 for a local model)");
   cmd->add_option("--timeout", a->ep.timeout_s, "seconds before one request times out")->capture_default_str();

@@ -20,6 +20,9 @@ class Answerer {
   virtual int max_parallel() const { return 1; }
   // One line for the report: what was evaluated.
   virtual std::string describe() const = 0;
+  // Which prompt the questions were asked with (results.json "prompt"): the prompt set's
+  // version and hash (eval/prompt.hpp), the built-in system prompt, or none.
+  virtual nlohmann::json prompt() const { return nullptr; }
 };
 
 // The system prompt that tells a model the answer protocol (docs/answer-protocol.md).

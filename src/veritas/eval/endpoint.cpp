@@ -98,16 +98,24 @@ EndpointAnswerer::EndpointAnswerer(EndpointOptions opts) : opts_(std::move(opts)
   check(opts_.parallel >= 1, "--parallel must be at least 1");
   check(opts_.retries >= 0, "--retries must not be negative");
   check(opts_.timeout_s > 0, "--timeout must be positive");
+  if (!opts_.prompt_dir.empty()) prompts_ = load_prompt_set(opts_.prompt_dir);
 }
 
 std::string EndpointAnswerer::describe() const {
-  return "endpoint " + opts_.url + (opts_.model.empty() ? "" : " (model " + opts_.model + ")");
+  std::string d = "endpoint " + opts_.url + (opts_.model.empty() ? "" : " (model " + opts_.model + ")");
+  if (prompts_) d += ", prompt set " + prompts_->version + " (" + prompts_->hash + ")";
+  return d;
+}
+
+nlohmann::json EndpointAnswerer::prompt() const {
+  if (prompts_) return prompts_->to_json();
+  return opts_.system_prompt ? nlohmann::json{{"version", "builtin"}} : nlohmann::json{{"version", "none"}};
 }
 
 std::vector<std::string> EndpointAnswerer::request(const Task& task, int n, double temperature) {
   nlohmann::json messages = nlohmann::json::array();
-  if (opts_.system_prompt) messages.push_back({{"role", "system"}, {"content", protocol_prompt(task.lang)}});
-  messages.push_back({{"role", "user"}, {"content", task.question}});
+  for (const auto& m : prompt_messages(prompts_ ? &*prompts_ : nullptr, opts_.system_prompt, task))
+    messages.push_back({{"role", m.role}, {"content", m.content}});
   nlohmann::json req = {{"messages", messages}, {"temperature", temperature}, {"max_tokens", opts_.max_tokens}};
   if (!opts_.model.empty()) req["model"] = opts_.model;
   if (n > 1) req["n"] = n;

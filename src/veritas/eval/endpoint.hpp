@@ -1,10 +1,12 @@
 #pragma once
 // An OpenAI-compatible chat-completions client (POST {base}/v1/chat/completions), so any
 // such server, a veritas server included, is evaluated the same way as the local model.
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "veritas/eval/answerer.hpp"
+#include "veritas/eval/prompt.hpp"
 
 namespace veritas::eval {
 
@@ -21,6 +23,7 @@ struct EndpointOptions {
   int parallel = 4;            // requests in flight at once
   bool use_n = true;           // ask for k choices in one request (else k requests)
   bool system_prompt = true;   // send protocol_prompt() as the system message
+  std::string prompt_dir;      // a versioned prompt set (eval/prompt.hpp) instead
 };
 
 // Parsed form of the URL: scheme://host:port and the request path.
@@ -40,12 +43,14 @@ class EndpointAnswerer : public Answerer {
   std::vector<std::string> answer(const Task& task, int k) override;
   int max_parallel() const override { return opts_.parallel; }
   std::string describe() const override;
+  nlohmann::json prompt() const override;
 
  private:
   // One request for n choices; retries per the options, throws Error when it gives up.
   std::vector<std::string> request(const Task& task, int n, double temperature);
   EndpointOptions opts_;
   EndpointUrl url_;
+  std::optional<PromptSet> prompts_;
 };
 
 }  // namespace veritas::eval

@@ -114,12 +114,14 @@ EvalRun run_eval(std::vector<Task> tasks, Answerer& answerer, const EvalOptions&
   // Groups: overall, each suite, each (suite, difficulty knobs).
   std::vector<const AnswerRecord*> all;
   std::map<std::string, std::vector<const AnswerRecord*>> by_suite;
+  std::map<std::string, std::vector<const AnswerRecord*>> by_suite_lang;  // "suite/lang"
   std::map<std::pair<std::string, std::string>, std::vector<const AnswerRecord*>> by_diff;
   std::map<std::pair<std::string, std::string>, nlohmann::json> diff_json;
   for (const auto& r : run.answers) {
     const Task& t = run.tasks[r.task];
     all.push_back(&r);
     by_suite[t.suite].push_back(&r);
+    by_suite_lang[t.suite + "/" + (t.lang.empty() ? "?" : t.lang)].push_back(&r);
     std::string dk = t.difficulty.is_null() ? "{}" : t.difficulty.dump();
     by_diff[{t.suite, dk}].push_back(&r);
     diff_json[{t.suite, dk}] = t.difficulty.is_null() ? nlohmann::json::object() : t.difficulty;
@@ -127,12 +129,15 @@ EvalRun run_eval(std::vector<Task> tasks, Answerer& answerer, const EvalOptions&
   nlohmann::json& res = run.results;
   res["evaluated"] = run.describe;
   res["config"] = opts.config;
+  res["prompt"] = answerer.prompt();
   res["samples"] = k;
   res["tasks"] = n;
   res["seconds"] = timer.seconds();
   res["overall"] = summarize(all, k);
   res["suites"] = nlohmann::json::object();
   for (const auto& [s, v] : by_suite) res["suites"][s] = summarize(v, k);
+  res["suite_lang"] = nlohmann::json::object();
+  for (const auto& [s, v] : by_suite_lang) res["suite_lang"][s] = summarize(v, k);
   // Difficulty groups keep the scalars only (bins and curves are overall and per suite).
   auto scalars = [](nlohmann::json g) {
     if (g["calibration"].is_object()) g["calibration"].erase("bins");
@@ -273,7 +278,8 @@ std::string report_markdown(const EvalRun& run) {
   md += "Evaluated: " + run.describe + ".  \n";
   md += "Tasks: " + std::to_string(run.tasks.size()) + ", answers per task: " + std::to_string(k) + ", time: " +
         format_duration(res.value("seconds", 0.0)) + ".  \n";
-  md += "Task selection: `" + res["config"].dump() + "`.\n\n";
+  md += "Task selection: `" + res["config"].dump() + "`.  \n";
+  md += "Prompt: `" + (res.contains("prompt") ? res["prompt"].dump() : std::string("null")) + "`.\n\n";
   md += "Every answer is scored by a verifier that computes the truth (docs/answer-protocol.md). Rates are over all "
         "answers; *accuracy when attempted* is correct / (correct + wrong); calibration (ECE with 15 equal-width "
         "bins, Brier) and risk–coverage use the attempted answers that stated a confidence. Formulas: docs/eval.md.\n\n";
@@ -304,6 +310,9 @@ std::string report_markdown(const EvalRun& run) {
   }
   md += "\n## By suite\n\n" + table_header(k);
   for (auto it = res["suites"].begin(); it != res["suites"].end(); ++it) md += table_row(it.key(), it.value(), k);
+  md += "\n## By suite and language\n\n" + table_header(k);
+  if (res.contains("suite_lang"))
+    for (auto it = res["suite_lang"].begin(); it != res["suite_lang"].end(); ++it) md += table_row(it.key(), it.value(), k);
   md += "\n## By difficulty knob\n\nEach row holds the tasks with one knob at the given value (the other knobs mixed). "
         "results.json also has every full combination of knobs (`difficulty`).\n\n" + table_header(k);
   for (const auto& g : res["difficulty_knobs"])

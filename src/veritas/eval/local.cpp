@@ -17,17 +17,37 @@ LocalAnswerer::LocalAnswerer(const LocalOptions& opts) : opts_(opts) {
   context_ = engine_->new_cache().capacity();
   check(engine_->tokenizer() != nullptr,
         "checkpoint " + opts_.dir + " has no tokenizer.json: the model cannot read questions without it");
+  if (!opts_.prompt_dir.empty()) prompts_ = load_prompt_set(opts_.prompt_dir);
 }
 
 LocalAnswerer::~LocalAnswerer() = default;
 
-std::string LocalAnswerer::describe() const { return "local model " + opts_.dir + " (" + opts_.precision + ")"; }
+std::string LocalAnswerer::describe() const {
+  std::string d = "local model " + opts_.dir + " (" + opts_.precision + ")";
+  if (prompts_) d += ", prompt set " + prompts_->version + " (" + prompts_->hash + ")";
+  return d;
+}
+
+nlohmann::json LocalAnswerer::prompt() const {
+  if (prompts_) return prompts_->to_json();
+  return opts_.system_prompt ? nlohmann::json{{"version", "builtin"}} : nlohmann::json{{"version", "none"}};
+}
+
+std::string LocalAnswerer::prompt_text(const Task& task) const {
+  return chat_text(chat_template_of(*engine_->tokenizer()), prompt_messages(prompts_ ? &*prompts_ : nullptr,
+                                                                            opts_.system_prompt, task),
+                   true);
+}
+
+std::vector<int32_t> LocalAnswerer::prompt_tokens(const Task& task) const {
+  return chat_tokens(*engine_->tokenizer(), prompt_messages(prompts_ ? &*prompts_ : nullptr, opts_.system_prompt, task),
+                     true);
+}
+
+const Tokenizer& LocalAnswerer::tokenizer() const { return *engine_->tokenizer(); }
 
 std::vector<std::string> LocalAnswerer::answer(const Task& task, int k) {
-  std::vector<infer::ChatMessage> msgs;
-  if (opts_.system_prompt) msgs.push_back({"system", protocol_prompt(task.lang)});
-  msgs.push_back({"user", task.question});
-  auto prompt = infer::chat_tokens(*engine_->tokenizer(), msgs, true);
+  auto prompt = prompt_tokens(task);
   infer::SamplingOptions so;
   so.max_tokens = opts_.max_tokens;
   so.temperature = (float)(k == 1 ? opts_.temperature : opts_.sample_temperature);
