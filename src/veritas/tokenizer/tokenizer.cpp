@@ -186,7 +186,10 @@ void Tokenizer::Impl::encode_gpt2(std::string_view text, std::vector<int32_t>& o
   if (text.empty()) return;
   WordCache& cache = t_cache;
   if (cache.owner != serial) cache.reset(serial);
-  bpe::PreTokenizer pt(text);
+  const bpe::Pattern pattern = pre == PreTokenization::Llama3  ? bpe::Pattern::Llama3
+                               : pre == PreTokenization::Qwen2 ? bpe::Pattern::Qwen2
+                                                               : bpe::Pattern::Gpt2;
+  bpe::PreTokenizer pt(text, pattern);
   std::string_view piece;
   while (pt.next(piece)) {
     if (piece.size() == 1) {

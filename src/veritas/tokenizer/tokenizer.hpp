@@ -31,8 +31,9 @@ struct AddedToken {
 // How text is cut into pieces before BPE. Gpt2: GPT-2's pattern (pretokenize.hpp).
 // Gpt2Digits: every Unicode number character is a piece of its own, the GPT-2 pattern
 // runs on the text between them (Hugging Face Digits(individual_digits) + ByteLevel;
-// llama.cpp's "smollm" pre-tokenizer).
-enum class PreTokenization { Gpt2, Gpt2Digits };
+// llama.cpp's "smollm" pre-tokenizer). Llama3 / Qwen2: the Llama 3 and Qwen2 patterns
+// (pretokenize.hpp; llama.cpp's "llama-bpe" and "qwen2", Hugging Face Split + ByteLevel).
+enum class PreTokenization { Gpt2, Gpt2Digits, Llama3, Qwen2 };
 
 class Tokenizer {
  public:
