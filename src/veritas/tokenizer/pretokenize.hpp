@@ -24,6 +24,11 @@ CharClass char_class(int32_t cp);  // cp = -1 (invalid byte) is Other
 //   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 // with \p{N} alone instead of \p{N}{1,3} for Qwen2.
 enum class Pattern : uint8_t { Gpt2, Llama3, Qwen2 };
+// The two patterns as Llama 3's and Qwen2's tokenizer.json write them (Split's Regex).
+inline constexpr const char* kLlama3Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+inline constexpr const char* kQwen2Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 class PreTokenizer {
  public:

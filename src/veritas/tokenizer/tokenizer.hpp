@@ -73,7 +73,8 @@ class Tokenizer {
 
   // Set by importers of other formats (GGUF): pre-tokenization variant, end-of-sequence
   // token, and the model's own Jinja chat template (empty: veritas's template; see
-  // chat_template.hpp). save() writes only the GPT-2 variant and refuses the others.
+  // chat_template.hpp). save() writes the pre-tokenization, the NFC normalizer and
+  // ignore_merges as tokenizer.json does.
   void set_pre_tokenization(PreTokenization p);
   PreTokenization pre_tokenization() const;
   void set_eos_id(std::optional<int32_t> id);
