@@ -103,7 +103,7 @@ void register_serve(CLI::App& app) {
       "Routes: /v1/chat/completions, /v1/completions, /v1/models, /health, /tokenize, /detokenize,\n"
       "/metrics and the chat page /. SIGTERM or Ctrl-C finishes running requests, then exits.\n"
       "See docs/serve.md. Example: veritas serve --model out/ckpt --parallel 4 --port 8080");
-  cmd->add_option("--model", a->gen.model, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")->required();
+  cmd->add_option("--model", a->gen.model, "checkpoint or Hugging Face folder (config.json, model.safetensors or its index, tokenizer.json) or a GGUF file")->required();
   cmd->add_option("--tokenizer", a->gen.tokenizer, "tokenizer.json to use instead of the checkpoint's");
   cmd->add_option("--precision", a->gen.precision, "weights: fp32, bf16 or int8")->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   cmd->add_option("--context", a->gen.context, "KV positions per slot (prompt + answer); 0 = the model's maximum")->capture_default_str()->check(CLI::NonNegativeNumber);

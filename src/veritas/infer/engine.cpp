@@ -520,6 +520,10 @@ Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
   if (fs::is_regular_file(dir)) return load_gguf(dir, opt);
   check(fs::is_directory(dir), "checkpoint folder " + dir.string() + " does not exist");
   // veritas's checkpoints and Hugging Face directories share one layout (hf_model.hpp).
+  const fs::path cfg_path = dir / "config.json", st_path = dir / "model.safetensors";
+  check(fs::exists(cfg_path), cfg_path.string() + ": missing (a checkpoint needs config.json)");
+  check(fs::exists(st_path) || fs::exists(dir / "model.safetensors.index.json"),
+        st_path.string() + ": missing (a checkpoint needs model.safetensors or model.safetensors.index.json)");
   ModelConfig cfg = hf_config(dir);
   HfWeights w = HfWeights::open(dir);
   EngineOptions o = opt;
