@@ -187,6 +187,14 @@ TEST(Gguf, BadInputIsAClearError) {
   msg = error_of([&] { gguf_tokenizer(tf); });
   EXPECT_NE(msg.find("tok.gguf: missing metadata 'tokenizer.ggml.merges'"), std::string::npos) << msg;
 
+  // An unknown pre-tokenizer is named.
+  t.set_string("tokenizer.ggml.pre", "deepseek-coder");
+  tb = t.serialize();
+  GgufFile tp = GgufFile::parse(tb.data(), tb.size(), "pre.gguf");
+  msg = error_of([&] { gguf_tokenizer(tp); });
+  EXPECT_NE(msg.find("pre.gguf: tokenizer.ggml.pre 'deepseek-coder' is not supported"), std::string::npos) << msg;
+  t.set_string("tokenizer.ggml.pre", "llama-bpe");
+
   // An unknown chat template is named, not guessed.
   t.set_strings("tokenizer.ggml.merges", {});
   t.set_string("tokenizer.chat_template", "{{ bos }}[INST] {{ m }} [/INST]");
@@ -366,6 +374,40 @@ TEST(SmolLM2, TokenizerAndChatTemplateMatchHuggingFace) {
   EXPECT_EQ(got.size(), want.size());
   EXPECT_EQ(first, want.size());
   EXPECT_EQ(tok.decode(got), text);
+
+  // The same vocabulary under the Llama 3 ("llama-bpe") and Qwen2 pre-tokenizers, as
+  // tokenizers' Split(pattern) + ByteLevel(use_regex=false) cuts the text.
+  for (std::string pre : {"llama-bpe", "qwen2"}) {
+    auto pt = gguf_pre_tokenization(pre);
+    ASSERT_TRUE(pt.has_value()) << pre;
+    tok.set_pre_tokenization(*pt);
+    std::vector<int32_t> want_pre = read_vec<int32_t>(ref.dir / ("ids-" + pre + ".i32"));
+    std::vector<int32_t> got_pre = tok.encode_with_specials(text);
+    size_t k = 0;
+    while (k < std::min(want_pre.size(), got_pre.size()) && want_pre[k] == got_pre[k]) ++k;
+    std::printf("%s: %zu ids (reference %zu); first difference at %zu\n", pre.c_str(), got_pre.size(),
+                want_pre.size(), k);
+    EXPECT_EQ(got_pre.size(), want_pre.size()) << pre;
+    EXPECT_EQ(k, want_pre.size()) << pre;
+    EXPECT_EQ(tok.decode(got_pre), text) << pre;
+
+    std::vector<int32_t> want_len = read_vec<int32_t>(ref.dir / ("pieces-" + pre + ".i32"));
+    bpe::PreTokenizer cut(text, pre == "qwen2" ? bpe::Pattern::Qwen2 : bpe::Pattern::Llama3);
+    std::string_view piece;
+    size_t np = 0, same = 0;
+    bool diverged = false;
+    while (cut.next(piece)) {
+      if (!diverged && np < want_len.size() && (int32_t)piece.size() == want_len[np]) ++same;
+      else diverged = true;
+      ++np;
+    }
+    std::printf("%s: %zu pieces (reference %zu), %zu identical before the first difference\n", pre.c_str(), np,
+                want_len.size(), same);
+    EXPECT_EQ(np, want_len.size()) << pre;
+    EXPECT_EQ(same, want_len.size()) << pre;
+  }
+  EXPECT_FALSE(gguf_pre_tokenization("deepseek-llm").has_value());
+  tok.set_pre_tokenization(PreTokenization::Gpt2Digits);
 
   auto chats = nlohmann::json::parse(read_file(ref.dir / "chat.json"));
   ASSERT_EQ(chats.size(), 4u);

@@ -101,21 +101,31 @@ def mixed_text(min_bytes=1_200_000):
             break
     if size < min_bytes:
         sys.exit(f"only {size} bytes of text found")
-    return "".join(parts)
+    # Cases the patterns treat differently: case of contractions, digit runs, newline
+    # and whitespace runs, punctuation before letters and newlines, emoji.
+    edge = ("I'M HERE, WE'LL GO, IT'S 'Re 'VE 'D 'T x'Ll\r\n\r\n  \n\t\tfoo\n   \u3000bar "
+            "1234567 ١٢٣٤ ½¾ 12a34 ...\n\n!!\r\nok 😀👍🏽 🇯🇵 (hello) \"quote\" \u00a0x  \t\n  y\n")
+    return "".join(parts) + edge * 50
 
 
-def reference_tokenizer(path):
+# The Llama 3 and Qwen2 split patterns, as their own tokenizer.json files write them.
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                  r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_PATTERN = LLAMA3_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
+
+
+def reference_tokenizer(path, pre=None):
     """Hugging Face tokenizers built from the GGUF's own vocabulary and merges, with the
-    pre-tokenizer llama.cpp maps tokenizer.ggml.pre to."""
+    pre-tokenizer llama.cpp maps tokenizer.ggml.pre (or `pre`) to."""
     import gguf
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
 
     r = gguf.GGUFReader(path)
     field = lambda k: r.fields[k]
     tokens = [bytes(field("tokenizer.ggml.tokens").parts[i]).decode() for i in field("tokenizer.ggml.tokens").data]
     types = [int(field("tokenizer.ggml.token_type").parts[i][0]) for i in field("tokenizer.ggml.token_type").data]
     merges = [bytes(field("tokenizer.ggml.merges").parts[i]).decode() for i in field("tokenizer.ggml.merges").data]
-    pre = bytes(field("tokenizer.ggml.pre").parts[-1]).decode()
+    pre = pre or bytes(field("tokenizer.ggml.pre").parts[-1]).decode()
     vocab = {t: i for i, t in enumerate(tokens)}
     bpe = models.BPE(vocab, [tuple(m.split(" ")) for m in merges], fuse_unk=False)
     tk = Tokenizer(bpe)
@@ -124,6 +134,11 @@ def reference_tokenizer(path):
         tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
     elif pre in ("gpt2", "default"):
         tk.pre_tokenizer = byte_level
+    elif pre in ("llama-bpe", "qwen2"):
+        pattern = LLAMA3_PATTERN if pre == "llama-bpe" else QWEN2_PATTERN
+        tk.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     else:
         sys.exit(f"no reference for pre-tokenizer {pre}")
     tk.decoder = decoders.ByteLevel()
@@ -139,6 +154,16 @@ def cmd_tokenizer(out):
     open(os.path.join(out, "text.txt"), "wb").write(text.encode())
     tk = reference_tokenizer(path)
     np.array(tk.encode(text).ids, dtype="<i4").tofile(os.path.join(out, "ids.i32"))
+    # The same vocabulary under the Llama 3 and Qwen2 pre-tokenizers, and the pieces
+    # (UTF-8 byte lengths) their split patterns alone cut the text into: SmolLM2's
+    # vocabulary has no multi-digit tokens, so only the pieces tell \p{N}{1,3} from \p{N}.
+    from tokenizers import Regex, pre_tokenizers
+    for pre, pattern in (("llama-bpe", LLAMA3_PATTERN), ("qwen2", QWEN2_PATTERN)):
+        ids = reference_tokenizer(path, pre).encode(text).ids
+        np.array(ids, dtype="<i4").tofile(os.path.join(out, f"ids-{pre}.i32"))
+        split = pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False)
+        lens = [len(p.encode()) for p, _ in split.pre_tokenize_str(text)]
+        np.array(lens, dtype="<i4").tofile(os.path.join(out, f"pieces-{pre}.i32"))
     # Chat template: the model's own Jinja template as transformers renders it.
     d, f = os.path.split(path)
     hf = AutoTokenizer.from_pretrained(d, gguf_file=f)

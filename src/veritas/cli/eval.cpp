@@ -122,7 +122,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "output folder")->required();
   // Who answers.
   cmd->add_option("--model", a->model,
-                  "checkpoint folder or GGUF file of the local model; with --endpoint: the model name to request");
+                  "checkpoint or Hugging Face folder, or GGUF file, of the local model; with --endpoint: the model name to request");
   cmd->add_option("--endpoint", a->endpoint, "OpenAI-compatible server, e.g. http://127.0.0.1:8080 (POST /v1/chat/completions)");
   cmd->add_option("--double", a->double_kind, "test double: perfect | abstain | random | calibrated");
   cmd->add_option("--api-key", a->api_key, "endpoint key (default: $OPENAI_API_KEY)");

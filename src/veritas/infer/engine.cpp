@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "veritas/infer/gguf_model.hpp"
+#include "veritas/infer/hf_model.hpp"
 #include "veritas/infer/text_stream.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
@@ -528,33 +529,25 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
 Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
   if (fs::is_regular_file(dir)) return load_gguf(dir, opt);
   check(fs::is_directory(dir), "checkpoint folder " + dir.string() + " does not exist");
-  fs::path cfg_path = dir / "config.json", st_path = dir / "model.safetensors";
+  // veritas's checkpoints and Hugging Face directories share one layout (hf_model.hpp).
+  const fs::path cfg_path = dir / "config.json", st_path = dir / "model.safetensors";
   check(fs::exists(cfg_path), cfg_path.string() + ": missing (a checkpoint needs config.json)");
-  check(fs::exists(st_path), st_path.string() + ": missing (a checkpoint needs model.safetensors)");
-  ModelConfig cfg;
-  try {
-    cfg = ModelConfig::load(cfg_path);
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    throw Error(msg.find(cfg_path.string()) == std::string::npos ? cfg_path.string() + ": " + msg : msg);
-  }
-  SafeTensors st = SafeTensors::load(st_path);
+  check(fs::exists(st_path) || fs::exists(dir / "model.safetensors.index.json"),
+        st_path.string() + ": missing (a checkpoint needs model.safetensors or model.safetensors.index.json)");
+  ModelConfig cfg = hf_config(dir);
+  HfWeights w = HfWeights::open(dir);
+  EngineOptions o = opt;
+  // Imported models declare long contexts (8k-128k); the KV cache defaults to 4096.
+  if (o.context <= 0) o.context = std::min(cfg.max_position_embeddings, 4096);
   Engine e;
   try {
-    e = from_weights(
-        cfg,
-        [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
-          if (!st.find(name)) return false;
-          st.read_f32(name, shape, dst);
-          return true;
-        },
-        opt);
+    e = from_weights(cfg, w.source(), o);
   } catch (const Error& err) {
-    throw Error(st_path.string() + ": " + err.what());
+    std::string msg = err.what();
+    throw Error(msg.find(dir.string()) == std::string::npos ? w.name() + ": " + msg : msg);
   }
   fs::path tok_path = dir / "tokenizer.json";
-  if (opt.load_tokenizer && fs::exists(tok_path))
-    e.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(tok_path)));
+  if (opt.load_tokenizer && fs::exists(tok_path)) e.set_tokenizer(std::make_shared<const Tokenizer>(hf_tokenizer(dir)));
   return e;
 }
 

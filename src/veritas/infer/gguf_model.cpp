@@ -159,19 +159,23 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
   };
 }
 
+std::optional<PreTokenization> gguf_pre_tokenization(const std::string& pre) {
+  if (pre == "smollm") return PreTokenization::Gpt2Digits;
+  if (pre == "gpt2" || pre == "gpt-2" || pre == "default") return PreTokenization::Gpt2;
+  if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") return PreTokenization::Llama3;
+  if (pre == "qwen2") return PreTokenization::Qwen2;
+  return std::nullopt;
+}
+
 Tokenizer gguf_tokenizer(const GgufFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
   check(model == "gpt2", f.name() + ": tokenizer.ggml.model '" + model +
                              "' is not supported (only byte-level BPE, 'gpt2')");
   std::string pre = f.get("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "default";
-  PreTokenization pt;
-  if (pre == "smollm") {
-    pt = PreTokenization::Gpt2Digits;
-  } else if (pre == "gpt2" || pre == "gpt-2" || pre == "default") {
-    pt = PreTokenization::Gpt2;
-  } else {
-    throw Error(f.name() + ": tokenizer.ggml.pre '" + pre + "' is not supported (smollm, gpt-2)");
-  }
+  std::optional<PreTokenization> known = gguf_pre_tokenization(pre);
+  check(known.has_value(), f.name() + ": tokenizer.ggml.pre '" + pre +
+                               "' is not supported (smollm, gpt2, gpt-2, llama-bpe, qwen2)");
+  const PreTokenization pt = *known;
   const auto& toks = f.get_array("tokenizer.ggml.tokens", GgufValue::String).strs;
   const GgufValue* types = f.get("tokenizer.ggml.token_type");
   if (types) {

@@ -8,6 +8,7 @@
 // rotates (x[i], x[i + head_dim/2]). The weight source undoes that permutation: GGUF row
 // h*hd + 2*i + t is Hugging Face row h*hd + t*hd/2 + i. qwen2 files are not permuted.
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "veritas/infer/engine.hpp"
@@ -25,7 +26,10 @@ WeightSource gguf_weights(const GgufFile& f, const ModelConfig& cfg);
 // The same tensors as raw Q8_0 / Q4_0 / Q4_1 / Q4_K / Q5_K / Q6_K block rows (Precision::GGUF), q/k rows
 // reordered the same way; false for tensors of other types.
 BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg);
-// tokenizer.ggml.model = gpt2 with pre-tokenizer smollm / gpt2 (others: Error naming
+// tokenizer.ggml.pre -> pre-tokenization: smollm, gpt2 (or absent: "default"),
+// llama-bpe (llama3, llama-v3), qwen2; nullopt for any other name.
+std::optional<PreTokenization> gguf_pre_tokenization(const std::string& pre);
+// tokenizer.ggml.model = gpt2 with one of those pre-tokenizers (others: Error naming
 // them); the chat template is checked (recognize_chat_template) here, at load.
 Tokenizer gguf_tokenizer(const GgufFile& f);
 

@@ -97,6 +97,10 @@ CharClass char_class(int32_t cp) {
 }
 
 bool PreTokenizer::next(std::string_view& piece) {
+  return pattern_ == Pattern::Gpt2 ? next_gpt2(piece) : next_llama3(piece);
+}
+
+bool PreTokenizer::next_gpt2(std::string_view& piece) {
   const size_t n = s_.size(), i = pos_;
   if (i >= n) return false;
   int32_t cp;
@@ -153,6 +157,78 @@ bool PreTokenizer::next(std::string_view& piece) {
   piece = s_.substr(i, end - i);
   pos_ = end;
   return true;
+}
+
+namespace {
+
+inline bool is_newline(int32_t cp) { return cp == '\r' || cp == '\n'; }
+inline char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
+
+}  // namespace
+
+// The alternatives in the pattern's order; the first that matches at pos_ wins.
+bool PreTokenizer::next_llama3(std::string_view& piece) {
+  const size_t n = s_.size(), i = pos_;
+  if (i >= n) return false;
+  int32_t cp;
+  const size_t len = decode_char(s_, i, cp);
+  const CharClass cls = char_class(cp);
+  auto run = [&](size_t j, CharClass c, size_t max_chars) {
+    for (size_t k = 0; j < n && k < max_chars; ++k) {
+      int32_t c1;
+      size_t l = decode_char(s_, j, c1);
+      if (char_class(c1) != c) break;
+      j += l;
+    }
+    return j;
+  };
+  auto take = [&](size_t end) {
+    piece = s_.substr(i, end - i);
+    pos_ = end;
+    return true;
+  };
+  // (?i:'s|'t|'re|'ve|'m|'ll|'d)
+  if (cp == '\'' && i + 1 < n) {
+    char a = lower(s_[i + 1]);
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return take(i + 2);
+    if (i + 2 < n) {
+      char b = lower(s_[i + 2]);
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return take(i + 3);
+    }
+  }
+  // [^\r\n\p{L}\p{N}]?\p{L}+
+  if (cls == CharClass::Letter) return take(run(i + len, CharClass::Letter, SIZE_MAX));
+  int32_t c1 = -2;
+  size_t len1 = 0;
+  if (i + len < n) len1 = decode_char(s_, i + len, c1);
+  const CharClass cls1 = c1 == -2 ? CharClass::Other : char_class(c1);
+  if (!is_newline(cp) && cls != CharClass::Number && len1 && cls1 == CharClass::Letter)
+    return take(run(i + len + len1, CharClass::Letter, SIZE_MAX));
+  // \p{N}{1,3} (Qwen2: \p{N})
+  if (cls == CharClass::Number) return take(run(i, CharClass::Number, pattern_ == Pattern::Qwen2 ? 1 : 3));
+  // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+  size_t o = SIZE_MAX;
+  if (cls == CharClass::Other) o = i;
+  else if (cp == ' ' && len1 && cls1 == CharClass::Other) o = i + 1;
+  if (o != SIZE_MAX) {
+    size_t j = run(o, CharClass::Other, SIZE_MAX);
+    while (j < n && is_newline((unsigned char)s_[j])) ++j;
+    return take(j);
+  }
+  // Whitespace: \s*[\r\n]+ ends after the run's last newline; else \s+(?!\S) leaves
+  // the run's last character to the next piece when a non-space follows; else \s+.
+  size_t j = i, last = i, after_nl = 0;
+  while (j < n) {
+    int32_t c;
+    size_t l = decode_char(s_, j, c);
+    if (char_class(c) != CharClass::Space) break;
+    if (is_newline(c)) after_nl = j + l;
+    last = j;
+    j += l;
+  }
+  if (after_nl) return take(after_nl);
+  if (j == n || last == i) return take(j);
+  return take(last);
 }
 
 int32_t byte_to_unicode(uint8_t b) { return kBytes.to_cp[b]; }

@@ -19,13 +19,27 @@ enum class CharClass : uint8_t { Letter, Number, Space, Other };
 size_t decode_char(std::string_view s, size_t i, int32_t& cp);
 CharClass char_class(int32_t cp);  // cp = -1 (invalid byte) is Other
 
+// Gpt2: the pattern above. Llama3 (llama.cpp "llama-bpe") and Qwen2 ("qwen2"):
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+//   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// with \p{N} alone instead of \p{N}{1,3} for Qwen2.
+enum class Pattern : uint8_t { Gpt2, Llama3, Qwen2 };
+// The two patterns as Llama 3's and Qwen2's tokenizer.json write them (Split's Regex).
+inline constexpr const char* kLlama3Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+inline constexpr const char* kQwen2Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
 class PreTokenizer {
  public:
-  explicit PreTokenizer(std::string_view text) : s_(text) {}
+  explicit PreTokenizer(std::string_view text, Pattern p = Pattern::Gpt2) : s_(text), pattern_(p) {}
   bool next(std::string_view& piece);  // false at the end
 
  private:
+  bool next_gpt2(std::string_view& piece);
+  bool next_llama3(std::string_view& piece);
   std::string_view s_;
+  Pattern pattern_;
   size_t pos_ = 0;
 };
 

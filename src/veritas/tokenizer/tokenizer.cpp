@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
+#include <utf8proc.h>
 
 #include "veritas/tokenizer/pretokenize.hpp"
 #include "veritas/util/error.hpp"
@@ -104,9 +106,12 @@ struct Tokenizer::Impl {
   PreTokenization pre = PreTokenization::Gpt2;
   std::optional<int32_t> eos;
   std::string chat_template;
+  bool nfc = false;            // normalizer NFC (Qwen2)
+  bool ignore_merges = false;  // a piece that is a whole vocab token is that token (Llama 3)
 
   void bpe_word(std::string_view w, std::vector<int32_t>& out) const;
-  void encode_plain(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_plain(std::string_view text, std::vector<int32_t>& out) const;  // normalizes, then encode_pieces
+  void encode_pieces(std::string_view text, std::vector<int32_t>& out) const;
   void encode_gpt2(std::string_view text, std::vector<int32_t>& out) const;
 };
 
@@ -162,7 +167,51 @@ void Tokenizer::Impl::bpe_word(std::string_view w, std::vector<int32_t>& out) co
     if (sym[i] >= 0) out.push_back(sym[i]);  // a byte without a token is dropped, as Hugging Face does
 }
 
+namespace {
+
+// Unicode NFC of the valid UTF-8 runs of `text`; invalid bytes stay as they are.
+std::string nfc_of(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  auto flush = [&](size_t a, size_t b) {
+    if (a == b) return;
+    utf8proc_uint8_t* dst = nullptr;
+    utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + a),
+                                      (utf8proc_ssize_t)(b - a), &dst, (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    if (n >= 0) out.append(reinterpret_cast<const char*>(dst), (size_t)n);
+    else out.append(text.substr(a, b - a));
+    std::free(dst);
+  };
+  size_t start = 0, i = 0;
+  while (i < text.size()) {
+    int32_t cp;
+    size_t len = bpe::decode_char(text, i, cp);
+    if (cp < 0) {
+      flush(start, i);
+      out.append(text.substr(i, len));
+      start = i + len;
+    }
+    i += len;
+  }
+  flush(start, text.size());
+  return out;
+}
+
+}  // namespace
+
 void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  if (nfc) {
+    bool ascii = true;
+    for (char c : text) ascii &= (unsigned char)c < 0x80;
+    if (!ascii) {
+      encode_pieces(nfc_of(text), out);
+      return;
+    }
+  }
+  encode_pieces(text, out);
+}
+
+void Tokenizer::Impl::encode_pieces(std::string_view text, std::vector<int32_t>& out) const {
   if (pre == PreTokenization::Gpt2Digits) {
     // Cut out each number character; the GPT-2 pattern sees only the text between.
     size_t start = 0, i = 0;
@@ -186,12 +235,22 @@ void Tokenizer::Impl::encode_gpt2(std::string_view text, std::vector<int32_t>& o
   if (text.empty()) return;
   WordCache& cache = t_cache;
   if (cache.owner != serial) cache.reset(serial);
-  bpe::PreTokenizer pt(text);
+  const bpe::Pattern pattern = pre == PreTokenization::Llama3  ? bpe::Pattern::Llama3
+                               : pre == PreTokenization::Qwen2 ? bpe::Pattern::Qwen2
+                                                               : bpe::Pattern::Gpt2;
+  bpe::PreTokenizer pt(text, pattern);
   std::string_view piece;
   while (pt.next(piece)) {
     if (piece.size() == 1) {
       if (byte_id[(unsigned char)piece[0]] >= 0) out.push_back(byte_id[(unsigned char)piece[0]]);
       continue;
+    }
+    if (ignore_merges) {
+      auto whole = by_bytes.find(piece);
+      if (whole != by_bytes.end()) {
+        out.push_back(whole->second);
+        continue;
+      }
     }
     auto it = cache.map.find(piece);
     if (it != cache.map.end()) {
@@ -417,6 +476,55 @@ void expect_type(const nlohmann::json& j, const char* what, const char* want, co
                  "pre-tokenization), found " + j.dump().substr(0, 200));
 }
 
+bool is_byte_level(const nlohmann::json& j, bool use_regex) {
+  return j.is_object() && j.value("type", std::string()) == "ByteLevel" && !j.value("add_prefix_space", false) &&
+         j.value("use_regex", true) == use_regex;
+}
+
+// The pre_tokenizer configurations veritas implements; any other is an error showing it.
+PreTokenization pre_tokenization_of(const nlohmann::json& pre, const std::string& p) {
+  if (is_byte_level(pre, true)) return PreTokenization::Gpt2;
+  if (pre.is_object() && pre.value("type", std::string()) == "Sequence" && pre.contains("pretokenizers") &&
+      pre["pretokenizers"].is_array() && pre["pretokenizers"].size() == 2) {
+    const auto& a = pre["pretokenizers"][0];
+    const auto& b = pre["pretokenizers"][1];
+    const std::string ta = a.is_object() ? a.value("type", std::string()) : "";
+    if (ta == "Digits" && a.value("individual_digits", false) && is_byte_level(b, true))
+      return PreTokenization::Gpt2Digits;
+    if (ta == "Split" && a.value("behavior", std::string()) == "Isolated" && !a.value("invert", false) &&
+        a.contains("pattern") && a["pattern"].is_object() && a["pattern"].contains("Regex") &&
+        a["pattern"]["Regex"].is_string() && is_byte_level(b, false)) {
+      const std::string& re = a["pattern"]["Regex"].get_ref<const std::string&>();
+      if (re == bpe::kLlama3Regex) return PreTokenization::Llama3;
+      if (re == bpe::kQwen2Regex) return PreTokenization::Qwen2;
+    }
+  }
+  throw Error(ctx(p) + "pre_tokenizer " + pre.dump().substr(0, 300) +
+              " is not supported (supported: ByteLevel with use_regex; Sequence of Digits(individual_digits) and "
+              "ByteLevel; Sequence of Split with the Llama 3 or Qwen2 pattern and ByteLevel(use_regex=false))");
+}
+
+nlohmann::ordered_json pre_tokenizer_json(PreTokenization p) {
+  using ojson = nlohmann::ordered_json;
+  auto byte_level = [](bool use_regex) {
+    return ojson{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", use_regex}};
+  };
+  auto split = [](const char* re) {
+    return ojson{{"type", "Split"}, {"pattern", {{"Regex", re}}}, {"behavior", "Isolated"}, {"invert", false}};
+  };
+  switch (p) {
+    case PreTokenization::Gpt2: return byte_level(true);
+    case PreTokenization::Gpt2Digits:
+      return {{"type", "Sequence"},
+              {"pretokenizers", {ojson{{"type", "Digits"}, {"individual_digits", true}}, byte_level(true)}}};
+    case PreTokenization::Llama3:
+      return {{"type", "Sequence"}, {"pretokenizers", {split(bpe::kLlama3Regex), byte_level(false)}}};
+    case PreTokenization::Qwen2:
+      return {{"type", "Sequence"}, {"pretokenizers", {split(bpe::kQwen2Regex), byte_level(false)}}};
+  }
+  return byte_level(true);
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::load(const std::filesystem::path& path) { return from_json(read_file(path), path.string()); }
@@ -436,13 +544,13 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& path) {
     const auto& model = j["model"];
     check(model.value("type", std::string("BPE")) == "BPE",
           ctx(path) + "model type \"" + model.value("type", std::string()) + "\" is not supported (only BPE)");
-    check(!j.contains("normalizer") || j["normalizer"].is_null(),
-          ctx(path) + "normalizers are not supported (the normalizer must be null)");
+    const auto& norm = j.contains("normalizer") ? j["normalizer"] : nlohmann::json();
+    const bool nfc = norm.is_object() && norm.value("type", std::string()) == "NFC" && norm.size() == 1;
+    check(norm.is_null() || nfc, ctx(path) + "normalizer " + norm.dump().substr(0, 200) +
+                                     " is not supported (only null or NFC)");
     const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
-    check(pre.is_object() && pre.value("type", std::string()) == "ByteLevel",
-          ctx(path) + "the pre_tokenizer must be ByteLevel (GPT-2 pattern); found " + pre.dump().substr(0, 200));
-    check(!pre.value("add_prefix_space", false), ctx(path) + "add_prefix_space = true is not supported");
-    check(pre.value("use_regex", true), ctx(path) + "use_regex = false is not supported");
+    const PreTokenization pre_kind = pre_tokenization_of(pre, path);
+    const bool ignore_merges = model.value("ignore_merges", false);
     expect_type(j.value("decoder", nlohmann::json()), "decoder", "ByteLevel", path);
     check(!model.contains("dropout") || model["dropout"].is_null() ||
               (model["dropout"].is_number() && model["dropout"].get<double>() == 0.0),
@@ -518,11 +626,21 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& path) {
         int64_t id = a["id"].get<int64_t>();
         check(id >= 0 && id < id_limit, ctx(path) + "added_tokens[" + std::to_string(i) + "] id " + std::to_string(id) +
                                          " out of range (ids must be below the number of tokens + 1024)");
+        for (const char* flag : {"single_word", "lstrip", "rstrip"})
+          check(!a.value(flag, false), ctx(path) + "added_tokens[" + std::to_string(i) + "] (\"" +
+                                           a["content"].get<std::string>() + "\"): " + flag +
+                                           " = true is not supported");
         added.push_back({(int32_t)id, a["content"].get<std::string>(), a.value("special", false)});
       }
     }
     try {
-      return from_bpe(token_bytes, merges, added);
+      // Imported vocabularies may lack some bytes (SmolLM's control characters): such a
+      // byte is dropped when encoding, as tokenizers does without an unknown token.
+      Tokenizer t = from_bpe(token_bytes, merges, added, /*require_all_bytes=*/false);
+      t.impl_->pre = pre_kind;
+      t.impl_->nfc = nfc;
+      t.impl_->ignore_merges = ignore_merges;
+      return t;
     } catch (const Error& e) {
       throw Error(ctx(path) + e.what());
     }
@@ -533,7 +651,6 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& path) {
 
 void Tokenizer::save(const std::filesystem::path& path) const {
   const Impl& m = *impl_;
-  check(m.pre == PreTokenization::Gpt2, path.string() + ": only GPT-2 pre-tokenization can be saved as tokenizer.json");
   using ojson = nlohmann::ordered_json;
   ojson added = ojson::array();
   for (const auto& a : m.added)
@@ -559,8 +676,8 @@ void Tokenizer::save(const std::filesystem::path& path) const {
              {"truncation", nullptr},
              {"padding", nullptr},
              {"added_tokens", added},
-             {"normalizer", nullptr},
-             {"pre_tokenizer", byte_level},
+             {"normalizer", m.nfc ? ojson{{"type", "NFC"}} : ojson(nullptr)},
+             {"pre_tokenizer", pre_tokenizer_json(m.pre)},
              {"post_processor", byte_level},
              {"decoder", byte_level},
              {"model",
@@ -571,6 +688,7 @@ void Tokenizer::save(const std::filesystem::path& path) const {
                {"end_of_word_suffix", ""},
                {"fuse_unk", false},
                {"byte_fallback", false},
+               {"ignore_merges", m.ignore_merges},
                {"vocab", vocab},
                {"merges", merges}}}};
   atomic_write_file(path, j.dump(1) + "\n");

@@ -31,8 +31,9 @@ struct AddedToken {
 // How text is cut into pieces before BPE. Gpt2: GPT-2's pattern (pretokenize.hpp).
 // Gpt2Digits: every Unicode number character is a piece of its own, the GPT-2 pattern
 // runs on the text between them (Hugging Face Digits(individual_digits) + ByteLevel;
-// llama.cpp's "smollm" pre-tokenizer).
-enum class PreTokenization { Gpt2, Gpt2Digits };
+// llama.cpp's "smollm" pre-tokenizer). Llama3 / Qwen2: the Llama 3 and Qwen2 patterns
+// (pretokenize.hpp; llama.cpp's "llama-bpe" and "qwen2", Hugging Face Split + ByteLevel).
+enum class PreTokenization { Gpt2, Gpt2Digits, Llama3, Qwen2 };
 
 class Tokenizer {
  public:
@@ -72,7 +73,8 @@ class Tokenizer {
 
   // Set by importers of other formats (GGUF): pre-tokenization variant, end-of-sequence
   // token, and the model's own Jinja chat template (empty: veritas's template; see
-  // chat_template.hpp). save() writes only the GPT-2 variant and refuses the others.
+  // chat_template.hpp). save() writes the pre-tokenization, the NFC normalizer and
+  // ignore_merges as tokenizer.json does.
   void set_pre_tokenization(PreTokenization p);
   PreTokenization pre_tokenization() const;
   void set_eos_id(std::optional<int32_t> id);
