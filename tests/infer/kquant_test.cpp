@@ -18,6 +18,7 @@
 #include "veritas/model/gguf.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "block_kernel_check.hpp"
 #include "reference_run.hpp"
 
 using namespace veritas;
@@ -49,21 +50,8 @@ GgmlType ggml_of(Precision p) {
 //     so |y - y_exact| <= sum_c |w_c| d_x(c) / 2 (plus the bound of 1).
 void check_kblocks(const uint8_t* blocks, int rows, int cols, Precision p, const std::string& what) {
   const QMatrix W = QMatrix::from_blocks(blocks, rows, cols, p);
-  std::vector<std::string> isas = {"scalar"};
-  for (const char* s : {"avx2", "avx512-vnni"}) {
-    try {
-      set_block_kernels(s);
-      isas.push_back(s);
-    } catch (const Error&) {
-    }
-  }
   const int T = 3;
-  std::vector<float> x((size_t)T * cols);
-  uint64_t seed = 777;
-  for (float& v : x) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    v = (float)((double)(seed >> 11) / (double)(1ull << 53) * 2 - 1);
-  }
+  const std::vector<float> x = random_acts(T, cols, 777);
   QuantActs qa;
   qa.quantize(x.data(), T, cols, cols);
   // |d sc n| and |dmin m| per weight: the row's blocks dequantized with dmin = 0 give the
@@ -95,45 +83,33 @@ void check_kblocks(const uint8_t* blocks, int rows, int cols, Precision p, const
       ref[i] = s, mag[i] = m, exact[i] = e, qbound[i] = qb;
     }
   }
-  std::vector<std::vector<float>> outs;
-  for (auto& isa : isas) {
-    set_block_kernels(isa);
-    std::vector<float> y((size_t)T * rows);
-    W.matmul(nullptr, 0, &qa, T, y.data(), rows, 0, rows);
-    double worst = 0, worst_q = 0;
-    for (size_t i = 0; i < y.size(); ++i) {
-      worst = std::max(worst, std::fabs(y[i] - ref[i]) / (mag[i] + 1e-30));
-      worst_q = std::max(worst_q, std::fabs(y[i] - exact[i]) / (qbound[i] + 1e-6 * mag[i] + 1e-30));
-    }
-    std::printf("%-30s %-12s max |err| / sum|w x| = %.3g; vs fp32 x: max |err| / bound = %.3f\n", what.c_str(),
-                isa.c_str(), worst, worst_q);
-    EXPECT_LE(worst, 1e-6) << what << " " << isa;
-    EXPECT_LE(worst_q, 1.0) << what << " " << isa;
-    outs.push_back(y);
-  }
-  if (outs.size() == 3) EXPECT_EQ(outs[1], outs[2]) << what << ": AVX2 and AVX-512 VNNI differ";
-  set_block_kernels("auto");
+  on_every_isa(
+      W, qa, T,
+      [&](const std::string& isa, const std::vector<float>& y) {
+        double worst = 0, worst_q = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          worst = std::max(worst, std::fabs(y[i] - ref[i]) / (mag[i] + 1e-30));
+          worst_q = std::max(worst_q, std::fabs(y[i] - exact[i]) / (qbound[i] + 1e-6 * mag[i] + 1e-30));
+        }
+        std::printf("%-30s %-12s max |err| / sum|w x| = %.3g; vs fp32 x: max |err| / bound = %.3f\n",
+                    what.c_str(), isa.c_str(), worst, worst_q);
+        EXPECT_LE(worst, 1e-6) << what << " " << isa;
+        EXPECT_LE(worst_q, 1.0) << what << " " << isa;
+      },
+      what);
 }
 
 }  // namespace
 
 TEST(KQuantKernels, RandomBlocksMatchDequantizedReference) {
   const int rows = 37, cols = 1536;
-  uint64_t seed = 4242;
-  auto next = [&] {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(seed >> 33);
-  };
   for (Precision p : {Precision::Q4_K, Precision::Q5_K, Precision::Q6_K}) {
     const int bb = p == Precision::Q4_K ? 144 : p == Precision::Q5_K ? 176 : 210;
-    std::vector<uint8_t> raw((size_t)rows * cols / 256 * bb);
-    for (auto& b : raw) b = (uint8_t)next();
-    for (size_t o = 0; o < raw.size(); o += bb) {  // finite positive super-block scales
-      for (size_t at : p == Precision::Q6_K ? std::vector<size_t>{208} : std::vector<size_t>{0, 2}) {
-        uint16_t h = f32_to_f16((float)(1 + next() % 1000) * 1e-5f);
-        std::memcpy(&raw[o + at], &h, 2);
-      }
-    }
+    // Finite positive super-block scales: d (and dmin) at the start, Q6_K's d at the end.
+    const std::vector<size_t> scales = p == Precision::Q6_K ? std::vector<size_t>{208} : std::vector<size_t>{0, 2};
+    const std::vector<uint8_t> raw = random_blocks(rows, cols, 256, bb, 4242 + (int)p, scales, [](Lcg& g) {
+      return (float)(1 + g.next() % 1000) * 1e-5f;
+    });
     check_kblocks(raw.data(), rows, cols, p, std::string("random ") + precision_name(p));
   }
 }

@@ -132,7 +132,7 @@ def reference_tokenizer(path, pre=None):
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     if pre == "smollm":  # llama.cpp: "\p{N}" then the GPT-2 pattern
         tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-    elif pre in ("gpt2", "default"):
+    elif pre in ("gpt2", "gpt-2"):
         tk.pre_tokenizer = byte_level
     elif pre in ("llama-bpe", "qwen2"):
         pattern = LLAMA3_PATTERN if pre == "llama-bpe" else QWEN2_PATTERN

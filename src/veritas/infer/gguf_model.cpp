@@ -161,7 +161,7 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
 
 std::optional<PreTokenization> gguf_pre_tokenization(const std::string& pre) {
   if (pre == "smollm") return PreTokenization::Gpt2Digits;
-  if (pre == "gpt2" || pre == "gpt-2" || pre == "default") return PreTokenization::Gpt2;
+  if (pre == "gpt2" || pre == "gpt-2") return PreTokenization::Gpt2;
   if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") return PreTokenization::Llama3;
   if (pre == "qwen2") return PreTokenization::Qwen2;
   return std::nullopt;
@@ -171,7 +171,12 @@ Tokenizer gguf_tokenizer(const GgufFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
   check(model == "gpt2", f.name() + ": tokenizer.ggml.model '" + model +
                              "' is not supported (only byte-level BPE, 'gpt2')");
-  std::string pre = f.get("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "default";
+  // llama.cpp reads a missing key, or "default", as its own fallback split (four patterns in
+  // sequence, none of the ones below). Guessing another split would give different ids.
+  check(f.get("tokenizer.ggml.pre") != nullptr,
+        f.name() + ": tokenizer.ggml.pre is missing (llama.cpp would fall back to its 'default' "
+                   "split, which is not supported; supported: smollm, gpt2, gpt-2, llama-bpe, qwen2)");
+  const std::string pre = f.get_string("tokenizer.ggml.pre");
   std::optional<PreTokenization> known = gguf_pre_tokenization(pre);
   check(known.has_value(), f.name() + ": tokenizer.ggml.pre '" + pre +
                                "' is not supported (smollm, gpt2, gpt-2, llama-bpe, qwen2)");
