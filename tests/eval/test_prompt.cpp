@@ -15,6 +15,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/verify/answer.hpp"
+#include "../infer/byte_tokenizer.hpp"
 
 using namespace veritas;
 using namespace veritas::eval;
@@ -51,28 +52,7 @@ Raw raw(const fs::path& dir, const std::string& lang) {
 }
 
 fs::path tiny_checkpoint() {
-  fs::path dir = make_temp_dir("eval-prompt");
-  ModelConfig cfg;
-  cfg.vocab_size = 261;
-  cfg.hidden_size = 32;
-  cfg.intermediate_size = 64;
-  cfg.num_hidden_layers = 1;
-  cfg.num_attention_heads = 4;
-  cfg.num_key_value_heads = 2;
-  cfg.max_position_embeddings = 4096;  // the few-shot prompt in byte tokens
-  cfg.rope_theta = 10000.0f;
-  cfg.rms_norm_eps = 1e-5f;
-  cfg.tie_word_embeddings = true;
-  cfg.save(dir / "config.json");
-  Model model(cfg, 1, 1);
-  model.init_weights(1);
-  model.save(dir / "model.safetensors");
-  std::vector<std::string> bytes(256);
-  for (int i = 0; i < 256; ++i) bytes[i] = std::string(1, (char)i);
-  std::vector<AddedToken> added = {{256, kEndOfText, true}, {257, kSystem, true}, {258, kUser, true},
-                                   {259, kAssistant, true}, {260, kEndOfTurn, true}};
-  Tokenizer::from_bpe(bytes, {}, added).save(dir / "tokenizer.json");
-  return dir;
+  return test::tiny_checkpoint("eval-prompt", 1, 4096);  // the few-shot prompt in byte tokens
 }
 
 }  // namespace

@@ -15,10 +15,12 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
+#include "byte_tokenizer.hpp"
 #include "random_weights.hpp"
 
 using namespace veritas;
 using namespace veritas::infer;
+using veritas::test::byte_tokenizer;
 using veritas::test::random_source;
 
 namespace {
@@ -51,13 +53,6 @@ std::vector<int32_t> some_tokens(int n, uint64_t seed) {
   return t;
 }
 
-std::shared_ptr<Tokenizer> byte_tokenizer() {
-  std::vector<std::string> bytes(256);
-  for (int i = 0; i < 256; ++i) bytes[i] = std::string(1, (char)i);
-  std::vector<AddedToken> added = {{256, kEndOfText, true}, {257, kSystem, true}, {258, kUser, true},
-                                   {259, kAssistant, true}, {260, kEndOfTurn, true}};
-  return std::make_shared<Tokenizer>(Tokenizer::from_bpe(bytes, {}, added));
-}
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include "veritas/infer/engine.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "../infer/byte_tokenizer.hpp"
 #include "../infer/random_weights.hpp"
 
 namespace veritas::test {
@@ -25,14 +26,6 @@ inline ModelConfig tiny_config() {
   c.rms_norm_eps = 1e-5f;
   c.tie_word_embeddings = true;
   return c;
-}
-
-inline std::shared_ptr<Tokenizer> byte_tokenizer() {
-  std::vector<std::string> bytes(256);
-  for (int i = 0; i < 256; ++i) bytes[i] = std::string(1, (char)i);
-  std::vector<AddedToken> added = {{256, kEndOfText, true}, {257, kSystem, true}, {258, kUser, true},
-                                   {259, kAssistant, true}, {260, kEndOfTurn, true}};
-  return std::make_shared<Tokenizer>(Tokenizer::from_bpe(bytes, {}, added));
 }
 
 inline infer::Engine tiny_engine(uint64_t seed = 1) {
