@@ -14,6 +14,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cli_common import arith_model  # noqa: E402
+
 BIN = sys.argv[1]
 fail = []
 ENV = dict(os.environ, VERITAS_QUIET="1")
@@ -45,17 +48,7 @@ def untimed(rs):
 
 
 with tempfile.TemporaryDirectory() as d:
-    demos, text, tok, model = (os.path.join(d, x) for x in ("demos.jsonl", "text.txt", "tok.json", "model"))
-    run("tasks", "demos", "--suite", "arith", "--op", "add", "--max-digits", "1", "--n", "3000", "--lang", "en",
-        "--error-rate", "0.3", "--seed", "3", "-o", demos)
-    with open(text, "w") as f:
-        for l in open(demos):
-            j = json.loads(l)
-            f.write(j["prompt"] + "\n" + j["completion"] + "\n")
-    run("tokenizer", "train", "--input", text, "--vocab-size", "300", "--split-digits", "-o", tok)
-    run("train", "--sft", demos, "--tokenizer", tok, "--hidden-size", "48", "--layers", "2", "--heads", "2",
-        "--intermediate-size", "128", "--max-seq-len", "128", "--seq", "64", "--batch", "16", "--steps", "120",
-        "--warmup", "10", "--lr", "1e-2", "--eval-every", "0", "--out", model)
+    model = arith_model(run, d, 120)
 
     base = ["--model", model, "--questions", "6", "--max-tokens", "80", "--start-level", "1", "--max-level", "2",
             "--lr", "1e-3", "--seed", "9"]

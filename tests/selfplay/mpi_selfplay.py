@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -41,20 +40,17 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cli_common import arith_model, expect, mpi_env, mpirun, rank_pid, safetensors  # noqa: E402
+
 PARAM_ATOL = 1e-5
 STAT_RTOL = 1e-4
 LR = "1e-3"
 
 BIN = sys.argv[1]
 CASE = sys.argv[2]
-MPIRUN = shutil.which("mpirun")
-if MPIRUN is None:
-    sys.exit("FAIL: mpirun not found (install openmpi-bin: scripts/setup)")
-
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", VERITAS_QUIET="1", OPENBLAS_NUM_THREADS="1")
-MPI = [MPIRUN, "--oversubscribe", "--mca", "btl", "self,vader", "--mca", "pml", "ob1",
-       "--mca", "mpi_yield_when_idle", "1"]
+ENV = mpi_env(VERITAS_QUIET="1", OPENBLAS_NUM_THREADS="1")
+MPI = mpirun()
 # Rates and counts must agree exactly; these are sums whose order the rank count changes.
 INEXACT = {"loss", "grad_norm", "clipped_share", "kl"}
 TIMING = {"seconds", "seconds_generate", "seconds_verify", "seconds_update", "cpu_seconds", "joules",
@@ -78,33 +74,13 @@ def selfplay(ranks, out, *args, popen=False):
     return r
 
 
-def expect(cond, msg):
-    if not cond:
-        sys.exit("FAIL: " + msg)
-    print("ok:", msg)
-
-
 def rounds(out):
     with open(os.path.join(out, "rounds.jsonl")) as f:
         return [json.loads(l) for l in f]
 
 
-def params(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head = json.loads(raw[8:8 + n])
-    out = {}
-    for k, v in head.items():
-        if k == "__metadata__":
-            continue
-        b, e = v["data_offsets"]
-        out[k] = np.frombuffer(raw[8 + n + b:8 + n + e], dtype="<f4")
-    return out
-
-
 def weights(run_dir):
-    return params(os.path.join(run_dir, "checkpoint", "model.safetensors"))
+    return safetensors(os.path.join(run_dir, "checkpoint", "model.safetensors"))
 
 
 def max_diff(pa, pb):
@@ -134,21 +110,6 @@ def same_params(a, b, what):
     return d
 
 
-def make_model(d):
-    demos, text, tok, model = (os.path.join(d, x) for x in ("demos.jsonl", "text.txt", "tok.json", "model"))
-    run("tasks", "demos", "--suite", "arith", "--op", "add", "--max-digits", "1", "--n", "3000", "--lang", "en",
-        "--error-rate", "0.3", "--seed", "3", "-o", demos)
-    with open(text, "w") as f:
-        for l in open(demos):
-            j = json.loads(l)
-            f.write(j["prompt"] + "\n" + j["completion"] + "\n")
-    run("tokenizer", "train", "--input", text, "--vocab-size", "300", "--split-digits", "-o", tok)
-    run("train", "--sft", demos, "--tokenizer", tok, "--hidden-size", "48", "--layers", "2", "--heads", "2",
-        "--intermediate-size", "128", "--max-seq-len", "128", "--seq", "64", "--batch", "16", "--steps", "400",
-        "--warmup", "10", "--lr", "1e-2", "--eval-every", "0", "--threads", "2", "--out", model)
-    return model
-
-
 def case_round():
     # 15 questions: rank 0 asks 8, rank 1 asks 7 (an uneven split), plus 4 proposals that
     # every rank writes and rank 0 learns from; micro-batches of 4 sequences.
@@ -165,7 +126,7 @@ def case_round():
     d = same_params(two, one, "GRPO round, 2 ranks vs 1 process")
     # Not vacuous: the round moved the weights by far more than the bound, and a job that
     # lost one rank's gradients (here: a run with only rank 0's questions) is told apart.
-    start = params(os.path.join(MODEL, "checkpoint", "model.safetensors"))
+    start = weights(MODEL)
     moved = max_diff(weights(one), start)
     expect(moved > 100 * PARAM_ATOL, f"the round moved the weights by {moved:.2e} (> 100 x the bound)")
     half = os.path.join(TMP, "half")
@@ -180,22 +141,6 @@ def case_round():
     same_stats(e2, e1, "expert iteration, 2 ranks vs 1 process")
     de = same_params(e2, e1, "expert iteration, 2 ranks vs 1 process")
     print(f"figure: one round, 2 ranks vs 1 process, parameters max |diff|: GRPO {d:.2e}, expert {de:.2e} (lr {LR})")
-
-
-def rank_pid(rank, out):
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env and b"selfplay" in cmd and out.encode() in cmd:
-            return int(pid)
-    return None
 
 
 def saved_round(out):
@@ -218,7 +163,7 @@ def case_resume():
     while time.time() < deadline and saved_round(run2) < 1 and p.poll() is None:
         time.sleep(0.05)
     expect(saved_round(run2) == 1 and p.poll() is None, "the 2-rank run checkpointed round 1 and still runs")
-    pid = rank_pid(1, run2)
+    pid = rank_pid(1, "selfplay", run2)
     expect(pid is not None, "found rank 1's process")
     os.kill(pid, signal.SIGKILL)
     try:
@@ -245,7 +190,7 @@ def case_resume():
 
 TMP = tempfile.mkdtemp(prefix="veritas-mpi-selfplay-")
 try:
-    MODEL = make_model(TMP)
+    MODEL = arith_model(run, TMP, 400, "--threads", "2")
     if os.environ.get("KEEP_MODEL"):
         shutil.copytree(MODEL, os.environ["KEEP_MODEL"], symlinks=True, dirs_exist_ok=True)
     {"round": case_round, "resume": case_resume}[CASE]()

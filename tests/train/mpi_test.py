@@ -26,20 +26,16 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cli_common import expect, mpi_env, mpirun, rank_pid, safetensors  # noqa: E402
+
 LOSS_RTOL = 1e-6
 PARAM_ATOL = 1e-5
 
 BIN = sys.argv[1]
 CASE = sys.argv[2]
-MPIRUN = shutil.which("mpirun")
-if MPIRUN is None:
-    sys.exit("FAIL: mpirun not found (install openmpi-bin: scripts/setup)")
-
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
-# Loopback only: shared memory between ranks of this machine, no network transport.
-MPI = [MPIRUN, "--oversubscribe", "--mca", "btl", "self,vader", "--mca", "pml", "ob1",
-       "--mca", "mpi_yield_when_idle", "1"]
+ENV = mpi_env()
+MPI = mpirun()
 MODEL = ["--seq", "16", "--vocab-size", "64", "--hidden-size", "32", "--layers", "2", "--heads", "2",
          "--intermediate-size", "64", "--lr", "1e-2", "--warmup", "5", "--threads", "1", "--eval-every", "0"]
 
@@ -72,23 +68,7 @@ def losses(run):
 
 
 def params(run):
-    with open(os.path.join(run, "checkpoint", "model.safetensors"), "rb") as f:
-        raw = f.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head = json.loads(raw[8:8 + n])
-    out = {}
-    for k, v in head.items():
-        if k == "__metadata__":
-            continue
-        b, e = v["data_offsets"]
-        out[k] = np.frombuffer(raw[8 + n + b:8 + n + e], dtype="<f4")
-    return out
-
-
-def expect(cond, msg):
-    if not cond:
-        sys.exit("FAIL: " + msg)
-    print("ok:", msg)
+    return safetensors(os.path.join(run, "checkpoint", "model.safetensors"))
 
 
 def same_within(a, b, what):
@@ -135,23 +115,6 @@ def case_zero():
     same_within(os.path.join(TMP, "zero-to-2"), os.path.join(TMP, "zero-to-1"), "ZeRO-1 resume on 2 ranks vs 1")
 
 
-def rank_pid(launcher_pid, rank):
-    """The pid of MPI rank `rank` among the launcher's descendants."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env and b"train" in cmd and TMP.encode() in cmd:
-            return int(pid)
-    return None
-
-
 def case_kill():
     run = os.path.join(TMP, "run")
     steps = ["--steps", "30", "--batch", "4", "--save-every", "5"]
@@ -169,7 +132,7 @@ def case_kill():
     while time.time() < deadline and saved_step() < 10 and p.poll() is None:
         time.sleep(0.05)
     expect(saved_step() >= 10 and p.poll() is None, "the run wrote a checkpoint at step >= 10 and still runs")
-    pid = rank_pid(p.pid, 1)
+    pid = rank_pid(1, "train", TMP)
     expect(pid is not None, "found rank 1's process")
     os.kill(pid, signal.SIGKILL)
     t0 = time.time()
@@ -203,7 +166,7 @@ def case_reshard():
     train(2, two, "--steps", "20", "--batch", "4")
     to1 = os.path.join(TMP, "to1")
     shutil.copytree(two, to1, symlinks=True)
-    r = train(0, to1, "--resume", "--steps", "40", "--batch", "8")
+    train(0, to1, "--resume", "--steps", "40", "--batch", "8")
     expect(max(losses(to1)) == 40, "a 2-rank checkpoint resumes on 1 process")
     one = os.path.join(TMP, "one")
     train(0, one, "--steps", "20", "--batch", "8")
