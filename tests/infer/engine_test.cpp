@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <tuple>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -40,9 +42,10 @@ ModelConfig tiny_config() {
   return c;
 }
 
-Engine tiny_engine(Precision p = Precision::F32, uint64_t seed = 1) {
+Engine tiny_engine(Precision p = Precision::F32, uint64_t seed = 1, KVType kv = KVType::F32) {
   EngineOptions o;
   o.precision = p;
+  o.kv_cache = kv;
   return Engine::from_weights(tiny_config(), random_source(seed), o);
 }
 
@@ -56,10 +59,14 @@ std::vector<int32_t> some_tokens(int n, uint64_t seed) {
 
 }  // namespace
 
-class EnginePrecision : public ::testing::TestWithParam<Precision> {};
+// Every weight precision with either KV-cache type.
+class EnginePrecision : public ::testing::TestWithParam<std::tuple<Precision, KVType>> {
+ protected:
+  Engine engine() const { return tiny_engine(std::get<0>(GetParam()), 1, std::get<1>(GetParam())); }
+};
 
 TEST_P(EnginePrecision, StepByStepDecodeEqualsFullRecomputation) {
-  Engine e = tiny_engine(GetParam());
+  Engine e = engine();
   const int V = e.config().vocab_size, n = 70;  // > one 64-token prompt chunk
   auto ids = some_tokens(n, 3);
   std::vector<float> full((size_t)n * V), step(V);
@@ -79,7 +86,7 @@ TEST_P(EnginePrecision, StepByStepDecodeEqualsFullRecomputation) {
 }
 
 TEST_P(EnginePrecision, BatchAndForkEqualSingleSequences) {
-  Engine e = tiny_engine(GetParam());
+  Engine e = engine();
   const int V = e.config().vocab_size;
   auto p1 = some_tokens(9, 4), p2 = some_tokens(5, 5);
   std::vector<float> l1(V), l2(V), batch(2 * V);
@@ -100,8 +107,41 @@ TEST_P(EnginePrecision, BatchAndForkEqualSingleSequences) {
   EXPECT_THROW(e.forward_batch({&f1, &f1}, next, batch.data()), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, EnginePrecision, ::testing::Values(Precision::F32, Precision::BF16, Precision::INT8),
-                         [](const auto& info) { return std::string(precision_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(All, EnginePrecision,
+                         ::testing::Combine(::testing::Values(Precision::F32, Precision::BF16, Precision::INT8),
+                                            ::testing::Values(KVType::F32, KVType::F16)),
+                         [](const auto& info) {
+                           return std::string(precision_name(std::get<0>(info.param))) +
+                                  (std::get<1>(info.param) == KVType::F16 ? "_kv_f16" : "_kv_f32");
+                         });
+
+// An fp16 cache holds half the bytes and changes the logits only by the rounding of each
+// stored key and value (relative 2^-11 = 4.9e-4): the attention output is a weighted mean
+// of values (error <= 4.9e-4 of their size) with weights from scores q.k whose error is
+// <= 4.9e-4 of sum |q k|; through 2 layers and the head this stays near 1e-3 of the
+// logit scale. Bound 5e-3; the caches must differ (the rounding happened).
+TEST(Engine, Fp16CacheHalvesMemoryAndStaysClose) {
+  Engine e32 = tiny_engine(Precision::F32, 1, KVType::F32), e16 = tiny_engine(Precision::F32, 1, KVType::F16);
+  const int V = e32.config().vocab_size, n = 70;
+  auto ids = some_tokens(n, 3);
+  std::vector<float> a((size_t)n * V), b((size_t)n * V);
+  KVCache c32 = e32.new_cache(), c16 = e16.new_cache();
+  EXPECT_EQ(c16.type(), KVType::F16);
+  EXPECT_EQ(c16.bytes() * 2, c32.bytes());
+  EXPECT_EQ(c16.fork().type(), KVType::F16);
+  e32.forward(c32, ids.data(), n, a.data(), true);
+  e16.forward(c16, ids.data(), n, b.data(), true);
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    err = std::max(err, (double)std::fabs(a[i] - b[i]));
+    scale = std::max(scale, (double)std::fabs(a[i]));
+  }
+  std::printf("fp16 vs fp32 KV cache, %d positions: max |diff| / max |logit| = %.3g\n", n, err / scale);
+  EXPECT_GT(err, 0.0);
+  EXPECT_LE(err / scale, 5e-3);
+  EXPECT_EQ(parse_kv_type("f16"), KVType::F16);
+  EXPECT_THROW(parse_kv_type("q8"), Error);
+}
 
 TEST(Engine, TiedHeadEqualsExplicitCopyOfEmbedding) {
   ModelConfig cfg = tiny_config();

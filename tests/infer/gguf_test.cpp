@@ -453,8 +453,18 @@ TEST(BlockKernels, SmolLM2TensorsMatchDequantizedReference) {
     Precision p = t->type == (uint32_t)GgmlType::Q8_0 ? Precision::Q8_0 : Precision::Q4_1;
     ASSERT_TRUE(t->type == (uint32_t)GgmlType::Q8_0 || t->type == (uint32_t)GgmlType::Q4_1) << name;
     int rows = (int)std::min<int64_t>(t->dims[1], 512);  // the first 512 rows of the embedding
-    QMatrix W = QMatrix::from_blocks(f.data(*t), rows, (int)t->dims[0], p);
+    const int cols = (int)t->dims[0];
+    QMatrix W = QMatrix::from_blocks(f.data(*t), rows, cols, p);
     check_blocks(W, name);
+    // A row read from the blocks (the embedding lookup of --precision gguf) is exactly the
+    // file's dequantized row (what the fp32 path loads).
+    const size_t rb = (size_t)cols / 32 * (p == Precision::Q8_0 ? 34 : 20);
+    std::vector<float> mine(cols), want(cols);
+    for (int r : {0, 1, rows / 2, rows - 1}) {
+      W.row_f32(r, mine.data());
+      dequantize((GgmlType)t->type, f.data(*t) + (size_t)r * rb, cols, want.data());
+      EXPECT_EQ(mine, want) << name << " row " << r;
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "veritas/infer/kernels.hpp"
+#include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/rng.hpp"
 
@@ -115,6 +116,28 @@ TEST(InferKernels, RmsNormDotAxpy) {
   axpy_f32(0.5f, a.data(), y.data(), 45);
   for (int i = 0; i < 45; ++i) EXPECT_FLOAT_EQ(y[i], b[i] + 0.5f * a[i]);
   EXPECT_NEAR(stream_read_sum(a.data(), 45), std::accumulate(a.begin(), a.end(), 0.0), 1e-4);
+}
+
+// The fp16 variants widen exactly and then sum as the fp32 ones do, so on the widened
+// values they agree with them up to how the compiler contracts a scalar tail into FMAs:
+// within 1e-6 of the sum of the terms' magnitudes (lengths cover the vector body and
+// the tail).
+TEST(InferKernels, DotAxpyOnFp16EqualFp32OnWidenedValues) {
+  for (int n : {5, 16, 45, 64, 128}) {
+    auto a = randn(n, 7), b = randn(n, 8), y0 = randn(n, 9);
+    std::vector<uint16_t> b16(n);
+    std::vector<float> wide(n);
+    double mag = 0;
+    for (int i = 0; i < n; ++i) {
+      wide[i] = f16_to_f32(b16[i] = f32_to_f16(b[i]));
+      mag += std::fabs((double)a[i] * wide[i]);
+    }
+    EXPECT_NEAR(dot_f32_f16(a.data(), b16.data(), n), dot_f32(a.data(), wide.data(), n), 1e-6 * mag) << n;
+    std::vector<float> y1 = y0, y2 = y0;
+    axpy_f32_f16(0.375f, b16.data(), y1.data(), n);
+    axpy_f32(0.375f, wide.data(), y2.data(), n);
+    for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6 * (std::fabs(y0[i]) + std::fabs(wide[i]))) << n;
+  }
 }
 
 TEST(InferKernels, ParsePrecision) {

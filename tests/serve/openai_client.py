@@ -166,14 +166,17 @@ finally:
     code = srv.stop()
     expect(code == 0, f"clean exit after SIGTERM: {code}: {srv.logs()}")
 
-# A full queue answers 503 with Retry-After: 1 slot, no queue, 6 requests at once.
+# A full queue answers 503 with Retry-After: 1 slot, no queue, 6 requests at once. Each
+# request generates its whole 100 tokens (ignore_eos), so the first one still holds the
+# slot when the others arrive, however slowly a loaded machine starts the client threads.
 srv = Server(BIN, MODEL, "--parallel", "1", "--queue", "0", env=ENV)
 try:
     client = openai.OpenAI(base_url=srv.url + "/v1", api_key="none", max_retries=0, timeout=60)
 
     def one(_):
         try:
-            client.chat.completions.create(model="x", messages=Q, temperature=0, max_tokens=100)
+            client.chat.completions.create(model="x", messages=Q, temperature=0, max_tokens=100,
+                                           extra_body={"ignore_eos": True})
             return 200
         except openai.APIStatusError as e:
             return (e.status_code, e.response.headers.get("retry-after"))

@@ -23,13 +23,23 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string&
                   "blocks used as stored, other types fp32)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "int8", "gguf"}));
+  add_kv_cache_option(cmd, a);
   cmd->add_option("--context", a.context, "KV-cache length; 0 = the model's max_position_embeddings")->capture_default_str();
   cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json to use instead of the checkpoint's");
+}
+
+void add_kv_cache_option(CLI::App* cmd, GenerationArgs& a) {
+  cmd->add_option("--kv-cache", a.kv_cache,
+                  "KV-cache values: f32, or f16 (half the memory and attention reads, each value rounded once; "
+                  "llama.cpp's default)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
 }
 
 infer::Engine load_engine(const GenerationArgs& a) {
   infer::EngineOptions eo;
   eo.precision = infer::parse_precision(a.precision);
+  eo.kv_cache = infer::parse_kv_type(a.kv_cache);
   eo.context = a.context;
   infer::Engine eng = infer::Engine::load(a.model, eo);
   if (!a.tokenizer.empty()) eng.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(a.tokenizer)));

@@ -9,6 +9,7 @@
 #include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/hf_model.hpp"
 #include "veritas/infer/text_stream.hpp"
+#include "veritas/model/quant.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
@@ -35,8 +36,16 @@ void KVCache::truncate(int n) {
   n_ = n;
 }
 
+KVType parse_kv_type(const std::string& s) {
+  if (s == "f32") return KVType::F32;
+  if (s == "f16") return KVType::F16;
+  throw Error("unknown KV-cache type '" + s + "' (f32 or f16)");
+}
+
 KVCache KVCache::fork() const {
   KVCache c;
+  c.type_ = type_;
+  c.elem_ = elem_;
   c.layers_ = layers_;
   c.kv_heads_ = kv_heads_;
   c.head_dim_ = head_dim_;
@@ -45,7 +54,7 @@ KVCache KVCache::fork() const {
   c.k_.resize(k_.size(), false);
   c.v_.resize(v_.size(), false);
   // Copy only the filled positions of each (layer, head) slab.
-  size_t slab = (size_t)cap_ * head_dim_, used = (size_t)n_ * head_dim_ * sizeof(float);
+  size_t slab = (size_t)cap_ * head_dim_ * elem_, used = (size_t)n_ * head_dim_ * elem_;
   for (size_t s = 0; s < (size_t)layers_ * kv_heads_; ++s) {
     std::memcpy(c.k_.data() + s * slab, k_.data() + s * slab, used);
     std::memcpy(c.v_.data() + s * slab, v_.data() + s * slab, used);
@@ -77,7 +86,13 @@ struct Engine::Impl {
   ModelConfig cfg;
   EngineOptions opt;
   int H = 0, hd = 0, nh = 0, nkv = 0, qd = 0, kvd = 0, I = 0, V = 0, L = 0;
-  Buffer<float> embed, final_norm;
+  // Token embeddings: fp32 rows, or, when a GGUF file's embedding is used as blocks
+  // (Precision::GGUF), those blocks, each looked-up row dequantized (as llama.cpp's
+  // get_rows): the same values without an fp32 copy of the table (113 MB for SmolLM2).
+  Buffer<float> embed;
+  QMatrix embed_blocks;         // untied model: its own blocks
+  bool embed_is_head = false;   // tied model: the head's blocks
+  Buffer<float> final_norm;
   QMatrix head;
   std::vector<LayerW> layers;
   int rope_len = 0;
@@ -134,20 +149,38 @@ struct Engine::Impl {
   // Causal attention of one query head over positions [0, pos] of its cache.
   void attend(KVCache& c, int layer, int pos, int h, const float* q, float* out, std::vector<float>& sc) const {
     const int kvh = h / (nh / nkv);
-    const float* K = c.k(layer, kvh);
-    const float* Vv = c.v(layer, kvh);
+    const bool f16 = c.type_ == KVType::F16;
+    const float* K = reinterpret_cast<const float*>(c.k(layer, kvh));
+    const float* Vv = reinterpret_cast<const float*>(c.v(layer, kvh));
+    const uint16_t* K16 = reinterpret_cast<const uint16_t*>(c.k(layer, kvh));
+    const uint16_t* V16 = reinterpret_cast<const uint16_t*>(c.v(layer, kvh));
     const float scale = 1.0f / std::sqrt((float)hd);
     sc.resize(pos + 1);
     float m = -INFINITY;
     for (int j = 0; j <= pos; ++j) {
-      sc[j] = dot_f32(q, K + (size_t)j * hd, hd) * scale;
+      sc[j] = (f16 ? dot_f32_f16(q, K16 + (size_t)j * hd, hd) : dot_f32(q, K + (size_t)j * hd, hd)) * scale;
       m = std::max(m, sc[j]);
     }
     float sum = 0;
     for (int j = 0; j <= pos; ++j) sum += (sc[j] = std::exp(sc[j] - m));
     const float inv = 1.0f / sum;
     std::fill(out, out + hd, 0.0f);
-    for (int j = 0; j <= pos; ++j) axpy_f32(sc[j] * inv, Vv + (size_t)j * hd, out, hd);
+    for (int j = 0; j <= pos; ++j) {
+      if (f16)
+        axpy_f32_f16(sc[j] * inv, V16 + (size_t)j * hd, out, hd);
+      else
+        axpy_f32(sc[j] * inv, Vv + (size_t)j * hd, out, hd);
+    }
+  }
+
+  // Writes one head's key or value at `pos` in the cache's type.
+  static void store_kv(const KVCache& c, uint8_t* slab, int pos, const float* src, int n) {
+    if (c.type_ == KVType::F32) {
+      std::memcpy(slab + (size_t)pos * n * sizeof(float), src, n * sizeof(float));
+    } else {
+      uint16_t* dst = reinterpret_cast<uint16_t*>(slab) + (size_t)pos * n;
+      for (int i = 0; i < n; ++i) dst[i] = f32_to_f16(src[i]);
+    }
   }
 
   // ---------------------------------------------------------------------------------
@@ -214,8 +247,8 @@ struct Engine::Impl {
         for (int h = 0; h < nh; ++h) rope(q + h * hd, pos);
         for (int h = 0; h < nkv; ++h) {
           rope(k + h * hd, pos);
-          std::memcpy(cache.k(l, h) + (size_t)pos * hd, k + h * hd, hd * sizeof(float));
-          std::memcpy(cache.v(l, h) + (size_t)pos * hd, v + h * hd, hd * sizeof(float));
+          store_kv(cache, cache.k(l, h), pos, k + h * hd, hd);
+          store_kv(cache, cache.v(l, h), pos, v + h * hd, hd);
         }
         break;
       }
@@ -309,7 +342,13 @@ struct Engine::Impl {
       check(items[t].cache->layers_ == L && items[t].cache->kv_heads_ == nkv && items[t].cache->head_dim_ == hd,
             "KV cache was made for a different model");
       maxpos = std::max(maxpos, items[t].pos);
-      std::memcpy(x.data() + (size_t)t * H, embed.data() + (size_t)ids[t] * H, H * sizeof(float));
+      float* xt = x.data() + (size_t)t * H;
+      if (embed_is_head)
+        head.row_f32(ids[t], xt);
+      else if (embed_blocks.rows())
+        embed_blocks.row_f32(ids[t], xt);
+      else
+        std::memcpy(xt, embed.data() + (size_t)ids[t] * H, H * sizeof(float));
     }
     ensure_rope(maxpos + 1);
     // Size the quantized-activation buffers once, so no phase allocates.
@@ -460,8 +499,20 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     return QMatrix::from_f32(buf.data(), (int)rows, (int)cols, dense);
   };
 
-  m.embed.resize((size_t)m.V * H, false);
-  need("model.embed_tokens.weight", {m.V, H}, m.embed.data());
+  {
+    std::vector<std::vector<uint8_t>> eb;
+    Precision ep;
+    if (block_parts({{"model.embed_tokens.weight", m.V}}, H, eb, ep)) {
+      // Tied: the head below is made of the same blocks and serves both.
+      if (cfg.tie_word_embeddings)
+        m.embed_is_head = true;
+      else
+        m.embed_blocks = QMatrix::from_blocks(eb[0].data(), m.V, m.H, ep);
+    } else {
+      m.embed.resize((size_t)m.V * H, false);
+      need("model.embed_tokens.weight", {m.V, H}, m.embed.data());
+    }
+  }
   m.layers.resize(m.L);
   for (int l = 0; l < m.L; ++l) {
     std::string p = "model.layers." + std::to_string(l) + ".";
@@ -576,7 +627,9 @@ KVCache Engine::new_cache(int capacity) const {
   c.kv_heads_ = m.nkv;
   c.head_dim_ = m.hd;
   c.cap_ = capacity;
-  size_t n = (size_t)m.L * m.nkv * capacity * m.hd;
+  c.type_ = m.opt.kv_cache;
+  c.elem_ = c.type_ == KVType::F16 ? sizeof(uint16_t) : sizeof(float);
+  size_t n = (size_t)m.L * m.nkv * capacity * m.hd * c.elem_;
   c.k_.resize(n, false);
   c.v_.resize(n, false);
   return c;

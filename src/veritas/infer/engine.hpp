@@ -37,8 +37,14 @@ class Tokenizer;
 
 namespace veritas::infer {
 
+// Keys and values stored as fp32, or as fp16 (half the memory and attention reads;
+// llama.cpp's default): each value rounded once when written, attention math in fp32.
+enum class KVType { F32, F16 };
+KVType parse_kv_type(const std::string& s);  // "f32" | "f16"; throws Error otherwise
+
 struct EngineOptions {
   Precision precision = Precision::F32;
+  KVType kv_cache = KVType::F32;
   int context = 0;              // default KV-cache length; 0 = max_position_embeddings
   bool load_tokenizer = true;   // read <dir>/tokenizer.json when present
 };
@@ -52,14 +58,18 @@ class KVCache {
   void clear() { n_ = 0; }
   void truncate(int n);    // forget positions >= n (rewind)
   KVCache fork() const;    // independent copy (same capacity) of the filled part
-  size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
+  KVType type() const { return type_; }
+  size_t bytes() const { return k_.size() + v_.size(); }  // allocated, filled or not
 
  private:
   friend class Engine;
   int layers_ = 0, kv_heads_ = 0, head_dim_ = 0, cap_ = 0, n_ = 0;
-  Buffer<float> k_, v_;  // [layer][kv_head][position][head_dim]
-  float* k(int layer, int head) { return k_.data() + ((size_t)(layer * kv_heads_ + head) * cap_) * head_dim_; }
-  float* v(int layer, int head) { return v_.data() + ((size_t)(layer * kv_heads_ + head) * cap_) * head_dim_; }
+  KVType type_ = KVType::F32;
+  size_t elem_ = sizeof(float);  // bytes per stored value
+  Buffer<uint8_t> k_, v_;  // [layer][kv_head][position][head_dim] of fp32 or fp16 values
+  size_t slab(int layer, int head) const { return ((size_t)(layer * kv_heads_ + head) * cap_) * head_dim_ * elem_; }
+  uint8_t* k(int layer, int head) { return k_.data() + slab(layer, head); }
+  uint8_t* v(int layer, int head) { return v_.data() + slab(layer, head); }
 };
 
 enum class FinishReason { Length, Stop, Callback, ContextFull };

@@ -110,12 +110,14 @@ WeightSource gguf_weights(const GgufFile& f, const ModelConfig& cfg) {
     int64_t n = t->numel();
     if (!(llama && permuted)) {
       f.read_f32(name, n, dst);
+      f.release(*t);
       return true;
     }
     const int heads = is_k ? cfg.num_key_value_heads : cfg.num_attention_heads, hd = cfg.head_dim(), half = hd / 2;
     const int64_t cols = t->dims[0];
     std::vector<float> tmp((size_t)n);
     f.read_f32(name, n, tmp.data());
+    f.release(*t);
     for (int h = 0; h < heads; ++h)
       for (int i = 0; i < half; ++i)
         for (int s = 0; s < 2; ++s)
@@ -148,6 +150,7 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
     const size_t rb = t->nbytes / t->dims[1];
     if (!(llama && permuted)) {
       std::memcpy(rows.data(), src, t->nbytes);
+      f.release(*t);
       return true;
     }
     const int heads = is_k ? cfg.num_key_value_heads : cfg.num_attention_heads, hd = cfg.head_dim(), half = hd / 2;
@@ -155,6 +158,7 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
       for (int i = 0; i < half; ++i)
         for (int s = 0; s < 2; ++s)
           std::memcpy(rows.data() + (size_t)(h * hd + s * half + i) * rb, src + (size_t)(h * hd + 2 * i + s) * rb, rb);
+    f.release(*t);
     return true;
   };
 }

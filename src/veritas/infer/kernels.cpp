@@ -386,6 +386,35 @@ void axpy_f32(float a, const float* x, float* y, int n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+float dot_f32_f16(const float* a, const uint16_t* b, int n) {
+  int i = 0;
+  float s = 0;
+#if defined(VERITAS_AVX2) && defined(__F16C__)
+  auto wide = [&](int at) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + at))); };
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), wide(i + 8), a1);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(i), a0);
+  s = hsum8(_mm256_add_ps(a0, a1));
+#endif
+  for (; i < n; ++i) s += a[i] * f16_to_f32(b[i]);
+  return s;
+}
+
+void axpy_f32_f16(float a, const uint16_t* x, float* y, int n) {
+  int i = 0;
+#if defined(VERITAS_AVX2) && defined(__F16C__)
+  __m256 av = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) {
+    __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, xv, _mm256_loadu_ps(y + i)));
+  }
+#endif
+  for (; i < n; ++i) y[i] += a * f16_to_f32(x[i]);
+}
+
 double stream_read_sum(const float* p, size_t n) {
   size_t i = 0;
   double total = 0;

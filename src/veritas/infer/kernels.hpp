@@ -132,6 +132,10 @@ void matmul_reference(const QMatrix& W, const float* x, int ldx, const QuantActs
 void rmsnorm(const float* x, const float* w, int n, float eps, float* out);
 float dot_f32(const float* a, const float* b, int n);
 void axpy_f32(float a, const float* x, float* y, int n);  // y += a * x
+// The same with b / x stored as IEEE fp16 (an fp16 KV cache), widened exactly to fp32:
+// the same sums in the same order as dot_f32 / axpy_f32 on the widened values.
+float dot_f32_f16(const float* a, const uint16_t* b, int n);
+void axpy_f32_f16(float a, const uint16_t* x, float* y, int n);
 
 // Streaming read of n floats (memory bandwidth probe for the benchmark roofline).
 double stream_read_sum(const float* p, size_t n);

@@ -292,6 +292,15 @@ const GgufValue& GgufFile::get_array(const std::string& key, GgufValue::Kind ele
 
 const uint8_t* GgufFile::data(const GgufTensor& t) const { return impl_->base + t.offset; }
 
+void GgufFile::release(const GgufTensor& t) const {
+  if (!impl_->map) return;
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t b = (uintptr_t)(impl_->base + t.offset), e = b + t.nbytes;
+  b = (b + page - 1) / page * page;  // whole pages inside the tensor only
+  e = e / page * page;
+  if (e > b) madvise((void*)b, e - b, MADV_DONTNEED);
+}
+
 void GgufFile::read_f32(const std::string& n, int64_t numel, float* dst) const {
   const GgufTensor* t = find(n);
   check(t, name() + ": missing tensor '" + n + "'");

@@ -74,6 +74,10 @@ class GgufFile {
   const GgufValue& get_array(const std::string& key, GgufValue::Kind elem) const;
 
   const uint8_t* data(const GgufTensor& t) const;  // raw bytes of t
+  // Drops t's pages of an opened file from memory once they have been copied (they are
+  // read from the file again if touched), so loading does not hold the file and its
+  // copy at once. Nothing for parsed bytes.
+  void release(const GgufTensor& t) const;
   // Dequantizes tensor `name` into dst, after checking its type is readable and its
   // element count equals `numel`.
   void read_f32(const std::string& name, int64_t numel, float* dst) const;
