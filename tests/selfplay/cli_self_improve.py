@@ -1,5 +1,5 @@
 """`veritas self-improve` end to end through the binary, on a tiny model trained here by
-imitation of reversed-digit sums of 1-2 digits:
+imitation of reversed-digit sums of 1-digit numbers:
 
 * a run writes rounds.jsonl (round 0 = the start, then one line per round with accuracy
   per length), accuracy.svg, data/round-R.jsonl and a loadable checkpoint;
@@ -51,7 +51,7 @@ def weights(out):
 
 with tempfile.TemporaryDirectory() as d:
     demos, text, tok, model = (os.path.join(d, x) for x in ("demos.jsonl", "text.txt", "tok.json", "model"))
-    run("tasks", "demos", "--suite", "arith", "--op", "add", "--format", "reversed", "--max-digits", "2", "--n", "3000",
+    run("tasks", "demos", "--suite", "arith", "--op", "add", "--format", "reversed", "--max-digits", "1", "--n", "3000",
         "--error-rate", "0.1", "--seed", "3", "-o", demos)
     with open(text, "w") as f:
         for l in open(demos):
@@ -59,11 +59,11 @@ with tempfile.TemporaryDirectory() as d:
             f.write(j["prompt"] + "\n" + j["completion"] + "\n")
     run("tokenizer", "train", "--input", text, "--vocab-size", "300", "--split-digits", "-o", tok)
     run("train", "--sft", demos, "--tokenizer", tok, "--hidden-size", "48", "--layers", "2", "--heads", "2",
-        "--intermediate-size", "128", "--max-seq-len", "128", "--seq", "48", "--batch", "16", "--steps", "150",
+        "--intermediate-size", "128", "--max-seq-len", "128", "--seq", "48", "--batch", "16", "--steps", "300",
         "--warmup", "10", "--lr", "1e-2", "--eval-every", "0", "--out", model)
 
-    base = ["--model", model, "--demos", demos, "--questions", "12", "--k", "4", "--start-level", "2",
-            "--max-level", "4", "--steps", "6", "--batch", "8", "--seq", "48", "--eval-lengths", "1", "2", "3",
+    base = ["--model", model, "--demos", demos, "--questions", "12", "--k", "4", "--start-level", "1",
+            "--max-level", "2", "--steps", "6", "--batch", "8", "--seq", "48", "--eval-lengths", "1", "2", "3",
             "--eval-n", "8", "--threshold", "0.3", "--threads", "1", "--seed", "5"]
     full = os.path.join(d, "full")
     run("self-improve", *base, "--rounds", "3", "-o", full)
@@ -89,10 +89,10 @@ with tempfile.TemporaryDirectory() as d:
         if len(rows) != rs[i]["sampled"]["kept"]:
             fail.append(f"round {i}: {len(rows)} rows, rounds.jsonl says {rs[i]['sampled']['kept']}")
     if kept == 0:
-        fail.append("the verifier filter kept nothing in 3 rounds (the tiny model should solve some 2-digit sums)")
+        fail.append("the verifier filter kept nothing in 3 rounds (the tiny model should solve some 1-digit sums)")
     # The level moves exactly as the rule says.
     for r in rs[1:]:
-        want = r["level"] + 1 if r["sampled"]["advance_rate"] >= 0.3 and r["level"] < 4 else r["level"]
+        want = r["level"] + 1 if r["sampled"]["advance_rate"] >= 0.3 and r["level"] < 2 else r["level"]
         if r["next_level"] != want:
             fail.append(f"round {r['round']}: level {r['level']} -> {r['next_level']}, rate {r['sampled']['advance_rate']}")
 
@@ -141,8 +141,9 @@ with tempfile.TemporaryDirectory() as d:
 
     # Errors.
     for args, msg in [(["--filter", "vote"], "--filter"), (["--k", "1", "--filter", "majority"], "--k"),
-                      (["--threshold", "0"], "--threshold"), (["--start-level", "9"], "levels")]:
-        r = run("self-improve", *base, *args, "-o", os.path.join(d, "bad"), ok=False)
+                      (["--threshold", "0"], "--threshold"),
+                      (["--start-level", "9", "--max-level", "4"], "levels"), (["--op", "sub"], "--op")]:
+        r = run("self-improve", "--model", model, "--demos", demos, *args, "-o", os.path.join(d, "bad"), ok=False)
         if r.returncode == 0 or msg not in r.stderr:
             fail.append(f"{args}: exit {r.returncode}, stderr {r.stderr[-300:]!r}")
     r = run("self-improve", *base, "-o", full, ok=False)

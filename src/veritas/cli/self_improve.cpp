@@ -32,7 +32,8 @@ void register_self_improve(CLI::App& app) {
                   "verifier (keep a verified-correct answer) | majority (keep the answer most samples agree on; no "
                   "verifier) | none (no self-labelled data: more imitation on --demos)")
       ->capture_default_str();
-  cmd->add_option("--rounds", c->rounds, "rounds to run (with --resume: the new total)")->capture_default_str();
+  auto* rounds = cmd->add_option("--rounds", c->rounds, "rounds to run (with --resume: the new total; default: the saved one)")
+                     ->capture_default_str();
   cmd->add_option("--questions", c->questions, "new-level problems per round")->capture_default_str();
   cmd->add_option("-k,--k", c->k, "samples per problem")->capture_default_str();
   cmd->add_option("--temperature", c->temperature, "sampling temperature (0 = greedy)")->capture_default_str();
@@ -58,7 +59,8 @@ void register_self_improve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", *threads, "CPU threads, 0 = all")->capture_default_str();
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
-  cmd->callback([c, resume, threads] {
+  cmd->callback([c, resume, threads, rounds] {
+    if (*resume && rounds->count() == 0) c->rounds = -1;  // keep the run's own total
     if (*threads > 0) {
       ThreadPool::set_global_threads(*threads);
       openblas_set_num_threads(*threads);

@@ -198,7 +198,7 @@ void start(State& st, const SelfImproveOptions& opt) {
           st.out.string() + ": the checkpoint is not a self-improvement checkpoint");
     const int want = cfg.rounds;
     cfg = SelfImproveConfig::from_json(extra.at("config"));
-    cfg.rounds = std::max(cfg.rounds, want);
+    if (want >= 0) cfg.rounds = std::max(cfg.rounds, want);  // < 0: the saved total
   } else {
     check(!has_run, st.out.string() + " already holds a run: pass --resume to continue it, or choose another folder");
   }
@@ -242,7 +242,8 @@ void start(State& st, const SelfImproveOptions& opt) {
     }
     for (int r = 1; r <= st.round0; ++r) {
       const fs::path f = st.out / "data" / ("round-" + std::to_string(r) + ".jsonl");
-      if (cfg.filter == "none") continue;
+      check(cfg.filter == "none" || fs::exists(f), f.string() + " is missing: the run folder is incomplete");
+      if (cfg.filter == "none" || fs::file_size(f) == 0) continue;  // a round that kept nothing
       for (auto& p : load_sft_jsonl(f)) st.kept.push_back(std::move(p));
     }
   }

@@ -59,7 +59,8 @@ struct SelfImproveConfig {
 };
 
 struct SelfImproveOptions {
-  bool resume = false;                 // continue the run in out_dir (saved settings win, except rounds)
+  bool resume = false;                 // continue the run in out_dir (saved settings win, except
+                                       // rounds when cfg.rounds >= 0: the new total)
   bool progress = true;
   std::function<bool()> should_stop;   // polled between rounds (signals)
 };
