@@ -28,6 +28,7 @@ QUESTIONS=${QUESTIONS:-32}
 K=${K:-4}
 TEMP=${TEMP:-0.7}
 THRESHOLD=${THRESHOLD:-0.5}
+START=${START:-0}           # first level; 0 = one past the imitation model's reliable lengths
 LR=${LR:-5e-4}
 EVAL_N=${EVAL_N:-12}
 EVAL_LENGTHS=${EVAL_LENGTHS:-"1 2 3 4 5 6 7 8 10 12"}
@@ -81,7 +82,7 @@ improve() {
 pipeline() {
   local s=$1
   local common=(--rounds "$ROUNDS" --steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
-    --threshold "$THRESHOLD" --lr "$LR" --start-level $((D + 1)) --max-level 40 --batch 16 --seq "$SEQ"
+    --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level 40 --batch 16 --seq "$SEQ"
     --eval-n "$EVAL_N" --seed "$s")
   imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
   for arm in $ARMS; do

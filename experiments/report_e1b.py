@@ -15,9 +15,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "experiments", "out", "e1b")
 DOCS = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "docs", "selfplay")
 os.makedirs(DOCS, exist_ok=True)
+# The arms of experiments/e1b_self_improve.sh (FORMAT=columns; "reversed" is the other format).
 ARMS = [("imitation", "more imitation (add)"), ("verifier", "self-improve + verifier (add)"),
         ("majority", "self-improve + majority vote (add)"), ("mul1", "self-improve + verifier (× 1 digit)"),
-        ("columns", "column format + verifier (add)")]
+        ("reversed", "reversed format + verifier (add)")]
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
 
 

@@ -68,6 +68,15 @@ TEST(SelfImprove, LevelAdvancesOnlyAtTheThreshold) {
   EXPECT_EQ(next_level(6, 0.0, 0.8, 30), 6);    // holds (never drops below the demonstrated range)
 }
 
+TEST(SelfImprove, AutoStartLevelIsOnePastTheReliableRange) {
+  // Lengths in any order; the range stops at the first length below the threshold.
+  nlohmann::json acc = {{"10", 0.9}, {"1", 1.0}, {"2", 0.5}, {"3", 0.08}, {"4", 0.6}};
+  EXPECT_EQ(reliable_range(acc, 0.5), 2);
+  EXPECT_EQ(reliable_range(acc, 0.6), 1);
+  EXPECT_EQ(reliable_range({{"1", 0.2}, {"2", 1.0}}, 0.5), 0);
+  EXPECT_EQ(reliable_range({{"1", 1.0}, {"5", 1.0}}, 0.5), 5);
+}
+
 TEST(SelfImprove, ReversedProblemsAreTrueAndSplit) {
   for (const std::string op : {"add", "mul1"}) {
     for (const std::string split : {"train", "test"}) {

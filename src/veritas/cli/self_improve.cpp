@@ -43,7 +43,8 @@ void register_self_improve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--majority-share", c->majority_share, "majority: the top answer needs more than this share of the k")
       ->capture_default_str();
-  cmd->add_option("--start-level", c->start_level, "digits of the first round's problems (one past the demonstrations)")
+  cmd->add_option("--start-level", c->start_level, "digits of the first round's problems; 0 = one past the lengths the starting model already "
+                  "solves (greedy accuracy >= --threshold on every evaluated length up to there)")
       ->capture_default_str();
   cmd->add_option("--max-level", c->max_level, "longest problems the curriculum asks")->capture_default_str();
   cmd->add_option("--steps", c->steps, "fine-tuning steps per round")->capture_default_str();

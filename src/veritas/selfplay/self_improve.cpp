@@ -268,6 +268,10 @@ SelfImproveResult run_self_improve(SelfImproveConfig cfg_in, const SelfImproveOp
               {"cpu_seconds", meter.cpu_seconds()}, {"joules", meter.joules()}, {"energy_source", meter.source()}};
     r["total_cpu_seconds"] = r["cpu_seconds"];
     r["total_joules"] = r["joules"];
+    if (c.start_level == 0) {  // auto: one past the lengths the starting model already solves
+      st.level = std::min(reliable_range(r["accuracy"], c.threshold) + 1, c.max_level);
+      r["level"] = st.level;
+    }
     st.history.push_back(r);
     save(st, 0);
   }

@@ -41,7 +41,9 @@ struct SelfImproveConfig {
   double temperature = 0.7;
   double threshold = 0.8;           // advance when the level's rate reaches this
   double majority_share = 0.5;      // majority: the top answer needs more than this share of the k
-  int start_level = 6;              // digits of the first round's problems
+  int start_level = 6;              // digits of the first round's problems; 0 = auto: one past the
+                                    // longest run of lengths (from the shortest) whose starting
+                                    // accuracy reaches `threshold`
   int max_level = 64;
   int steps = 100;                  // SFT steps per round
   int batch = 32;
@@ -83,6 +85,9 @@ std::optional<size_t> majority_pick(const std::vector<std::string>& answers, dou
 std::optional<size_t> verifier_pick(const Task& task, const std::vector<std::string>& answers);
 // The level after a round at `level` with rate `rate`: +1 when rate >= threshold, within max.
 int next_level(int level, double rate, double threshold, int max_level);
+// The longest length n such that every evaluated length up to n has accuracy (a JSON object
+// "length" -> accuracy) >= threshold; 0 when the shortest already falls short.
+int reliable_range(const nlohmann::json& accuracy, double threshold);
 // n train- or test-split problems of `digits` digits (the larger operand; mul1: the
 // multiplicand) in the given op and format; deterministic in seed.
 std::vector<Task> improve_tasks(const std::string& op, const std::string& format, int digits, int n, uint64_t seed,

@@ -73,8 +73,8 @@ void SelfImproveConfig::validate() const {
   check(temperature >= 0 && std::isfinite(temperature), "--temperature must not be negative");
   check(threshold > 0 && threshold <= 1, "--threshold must lie in (0, 1]");
   check(majority_share >= 0 && majority_share < 1, "--majority-share must lie in [0, 1)");
-  check(start_level >= 1 && start_level <= max_level && max_level <= 1000,
-        "levels must satisfy 1 <= --start-level <= --max-level <= 1000");
+  check(start_level >= 0 && start_level <= max_level && max_level >= 1 && max_level <= 1000,
+        "levels must satisfy 0 <= --start-level <= --max-level <= 1000 (0 = auto)");
   check(steps >= 0, "--steps must not be negative");
   check(batch >= 1 && seq >= 8, "--batch must be at least 1 and --seq at least 8");
   check(lr > 0 && std::isfinite(lr), "--lr must be positive");
@@ -116,6 +116,18 @@ std::optional<size_t> verifier_pick(const Task& task, const std::vector<std::str
 
 int next_level(int level, double rate, double threshold, int max_level) {
   return rate >= threshold ? std::min(level + 1, max_level) : level;
+}
+
+int reliable_range(const json& accuracy, double threshold) {
+  std::vector<std::pair<int, double>> acc;
+  for (auto it = accuracy.begin(); it != accuracy.end(); ++it) acc.emplace_back(std::stoi(it.key()), it.value().get<double>());
+  std::sort(acc.begin(), acc.end());
+  int reliable = 0;
+  for (const auto& [n, a] : acc) {
+    if (a < threshold) break;
+    reliable = n;
+  }
+  return reliable;
 }
 
 std::vector<Task> improve_tasks(const std::string& op, const std::string& format, int digits, int n, uint64_t seed,
