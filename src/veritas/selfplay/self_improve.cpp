@@ -136,12 +136,15 @@ json sample_and_filter(State& st, infer::Engine& engine, int round, std::vector<
           {"advance_rate", c.filter == "verifier" ? solve : agree}};
 }
 
-// The round's training set: every kept answer so far and a share of demonstrations.
+// The round's training set: every kept answer so far and distinct demonstrations, enough
+// for `demo_share` of the round's draws and at least demo_share of the set. While few
+// answers are kept they are drawn rarely, so the model does not overfit a handful of them.
 std::vector<SftPair> training_set(const State& st, int round) {
   const auto& c = st.cfg;
   if (st.kept.empty()) return st.demos;
   std::vector<SftPair> set = st.kept;
-  size_t want = (size_t)((double)st.kept.size() * c.demo_share / (1.0 - c.demo_share) + 0.5);
+  const double draws = (double)c.steps * c.batch;
+  size_t want = (size_t)(std::max((double)st.kept.size() * c.demo_share / (1.0 - c.demo_share), draws * c.demo_share) + 0.5);
   want = std::min(want, st.demos.size());
   std::vector<size_t> idx(st.demos.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
