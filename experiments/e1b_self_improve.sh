@@ -69,19 +69,18 @@ imitation() {
     --threads "$THREADS" --out "$out" "${resume[@]}" >&2
 }
 
-# improve DIR ARGS...: veritas self-improve, resumed when DIR holds part of the run.
+# improve DIR ROUNDS ARGS...: veritas self-improve, resumed (and extended to ROUNDS) when
+# DIR holds part of the run.
 improve() {
-  local out=$1; shift
-  [ -s "$out/done" ] && return
-  if [ -e "$out/checkpoint" ]; then "$VT" self-improve --resume -o "$out" --threads "$THREADS" >&2
-  else "$VT" self-improve -o "$out" --threads "$THREADS" "$@" >&2; fi
-  echo ok > "$out/done"
+  local out=$1 rounds=$2; shift 2
+  if [ -e "$out/checkpoint" ]; then "$VT" self-improve --resume --rounds "$rounds" -o "$out" --threads "$THREADS" >&2
+  else "$VT" self-improve -o "$out" --rounds "$rounds" --threads "$THREADS" "$@" >&2; fi
 }
 
 # One seed's pipeline: imitation models, then the arms.
 pipeline() {
   local s=$1
-  local common=(--rounds "$ROUNDS" --steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
+  local common=(--steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
     --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level 40 --batch 16 --seq "$SEQ"
     --eval-n "$EVAL_N" --seed "$s")
   imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
@@ -94,17 +93,15 @@ pipeline() {
         imitation "$OUT/imitation-$FORMAT-mul1-s$s" "$OUT/demos-$FORMAT-mul1.jsonl" "$s" "$IMIT_SEQ" ;;
     esac
     log "E1b: seed $s, arm $arm"
-    cpu "$CPU" "$arm-s$s" improve "$OUT/$arm-s$s" --model "$OUT/imitation-$FORMAT-$op-s$s" \
+    cpu "$CPU" "$arm-s$s" improve "$OUT/$arm-s$s" "$ROUNDS" --model "$OUT/imitation-$FORMAT-$op-s$s" \
       --demos "$OUT/demos-$FORMAT-$op.jsonl" --op "$op" --format "$FORMAT" --filter "$f" "${common[@]}" \
       --eval-lengths $EVAL_LENGTHS
   done
   if [ "$s" = 1 ] && [ "$OTHER_ROUNDS" -gt 0 ]; then
     imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 64
     log "E1b: the $OTHER format, verifier, $OTHER_ROUNDS rounds"
-    local other=("${common[@]}")
-    other[1]=$OTHER_ROUNDS
-    cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" --model "$OUT/imitation-$OTHER-add-s1" \
-      --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${other[@]}" \
+    cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" "$OTHER_ROUNDS" --model "$OUT/imitation-$OTHER-add-s1" \
+      --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${common[@]}" \
       --eval-lengths $EVAL_LENGTHS
   fi
 }

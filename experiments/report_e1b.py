@@ -107,7 +107,7 @@ for arm, rr in all_runs.items():
     for rs in rr.values():
         for r in rs:
             lengths = sorted(set(lengths) | {int(k) for k in r["accuracy"]})
-show = [n for n in lengths if n in (1, 3, 5, 6, 8, 10, 12, 16, 20, 24, 28, 32)] or lengths
+show = [n for n in lengths if n in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 28, 32)] or lengths
 
 md += ["## After the last round", "",
        "| arm | seeds | rounds | level reached | " + " | ".join(f"{n} d" for n in show) + " | CPU s | energy (estimate) |",
@@ -124,6 +124,8 @@ for arm, label in ARMS:
             cells.append(spread(vals))
         rounds = "/".join(str(rs[-1]["round"]) for rs in rr.values())
         levels = "/".join(str(rs[-1].get("next_level", rs[-1]["level"])) for rs in rr.values())
+        if arm == "imitation":
+            levels = "–"  # no curriculum
         cpus = [rs[-1].get("total_cpu_seconds", 0.0) for rs in rr.values()]
         joules = [rs[-1].get("total_joules", 0.0) for rs in rr.values()]
         src = rr[min(rr)][-1].get("energy_source", "")
@@ -134,7 +136,8 @@ for arm, label in ARMS:
                       + f" | {statistics.mean(cpus):.0f} | {statistics.mean(joules) / 1000:.1f} kJ ({src}) |")
 md += ["", "CPU s: the self-improvement rounds (sampling, verifying, training, evaluation) per seed;",
        "imitation (shared by the arms of one seed) cost "
-       + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(cpu.items()) if k.startswith("imitation")) + ".", ""]
+       + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(cpu.items()) if k.startswith("imitation-") and k.count("-") >= 3)
+       + ".", ""]
 
 # Accuracy per round at a few lengths.
 for arm, label in ARMS:
@@ -147,7 +150,7 @@ for arm, label in ARMS:
     nr = max(len(rs) for rs in rr.values())
     for i in range(nr):
         rows = [rs[i] for rs in rr.values() if i < len(rs)]
-        lv = "/".join(str(r["level"]) for r in rows)
+        lv = "/".join(str(r["level"]) for r in rows) if arm != "imitation" else "–"
         kept = "/".join(f"{r['sampled']['kept']}/{r['sampled']['asked']}" if "sampled" in r else "–" for r in rows)
         kr = "/".join(f"{r['sampled']['kept_correct']}" if "sampled" in r else "–" for r in rows)
         cells = [spread([r["accuracy"][str(n)] for r in rows if str(n) in r["accuracy"]]) for n in show]
