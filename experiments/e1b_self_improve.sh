@@ -1,5 +1,5 @@
 #!/bin/bash
-# E1b Self-improvement beyond the demonstrations (docs/selfplay.md#e1b). A small model
+# E1b Self-improvement beyond the demonstrations (docs/selfplay.md, E1b). A small model
 # imitates noisy demonstrations (operands of up to D digits, 10% carry a slip) in
 # FORMAT (columns: worked column steps; reversed: digits ones first, no steps), then
 # `veritas self-improve` rounds ask problems one digit longer

@@ -1,4 +1,4 @@
-// veritas self-improve: self-labelled rounds with a length curriculum (docs/selfplay.md#self-improvement).
+// veritas self-improve: self-labelled rounds with a length curriculum (docs/selfplay.md#self-improvement-beyond-the-demonstrations).
 #include <cblas.h>
 #include <cstdio>
 #include <memory>

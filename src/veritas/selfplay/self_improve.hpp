@@ -1,5 +1,5 @@
 #pragma once
-// Self-improvement rounds behind `veritas self-improve` (docs/selfplay.md#self-improvement):
+// Self-improvement rounds behind `veritas self-improve` (docs/selfplay.md#self-improvement-beyond-the-demonstrations):
 //
 //   level = first length beyond the demonstrations
 //   for each round:
