@@ -11,7 +11,7 @@
 #   mul1       --op mul1 --filter verifier   multiplication by a 1-digit number
 #   OTHER      (seed 1 only) the other format's imitation model and verifier arm, OTHER_ROUNDS
 #              rounds (the format comparison)
-# Every run writes rounds.jsonl with greedy accuracy per length (1..32 digits) after each
+# Every run writes rounds.jsonl with greedy accuracy per length (EVAL_LENGTHS) after each
 # round; experiments/report_e1b.py turns them into docs/selfplay/e1b.md and its plots.
 #   experiments/e1b_self_improve.sh [OUT]      (default experiments/out/e1b)
 # Killed at any point, the same command continues where it stopped.
@@ -22,7 +22,8 @@ SEEDS=${SEEDS:-"1 2"}
 N_DEMOS=${N_DEMOS:-20000}
 IMIT_STEPS=${IMIT_STEPS:-800}
 IMIT_BATCH=${IMIT_BATCH:-16}
-ROUNDS=${ROUNDS:-6}
+ROUNDS=${ROUNDS:-12}
+MUL1_ROUNDS=${MUL1_ROUNDS:-6}
 STEPS=${STEPS:-30}
 QUESTIONS=${QUESTIONS:-32}
 K=${K:-4}
@@ -86,14 +87,14 @@ pipeline() {
   imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
   for arm in $ARMS; do
     case $arm in
-      imitation) f=none; op=add ;;
-      verifier) f=verifier; op=add ;;
-      majority) f=majority; op=add ;;
-      mul1) f=verifier; op=mul1
+      imitation) f=none; op=add; r=$ROUNDS ;;
+      verifier) f=verifier; op=add; r=$ROUNDS ;;
+      majority) f=majority; op=add; r=$ROUNDS ;;
+      mul1) f=verifier; op=mul1; r=$MUL1_ROUNDS
         imitation "$OUT/imitation-$FORMAT-mul1-s$s" "$OUT/demos-$FORMAT-mul1.jsonl" "$s" "$IMIT_SEQ" ;;
     esac
     log "E1b: seed $s, arm $arm"
-    cpu "$CPU" "$arm-s$s" improve "$OUT/$arm-s$s" "$ROUNDS" --model "$OUT/imitation-$FORMAT-$op-s$s" \
+    cpu "$CPU" "$arm-s$s" improve "$OUT/$arm-s$s" "$r" --model "$OUT/imitation-$FORMAT-$op-s$s" \
       --demos "$OUT/demos-$FORMAT-$op.jsonl" --op "$op" --format "$FORMAT" --filter "$f" "${common[@]}" \
       --eval-lengths $EVAL_LENGTHS
   done
