@@ -11,3 +11,8 @@ foreach(case round resume)
            COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/mpi_selfplay.py ${VERITAS_BIN} ${case})
   set_tests_properties(selfplay.mpi_${case} PROPERTIES TIMEOUT 400 RUN_SERIAL TRUE)
 endforeach()
+
+# `veritas self-improve` end to end: rounds, filters, --rounds 1 + --resume and SIGKILL +
+# --resume give the uninterrupted run's weights, errors.
+add_test(NAME self_improve_cli COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/cli_self_improve.py ${VERITAS_BIN})
+set_tests_properties(self_improve_cli PROPERTIES TIMEOUT 300)

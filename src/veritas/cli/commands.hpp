@@ -14,6 +14,7 @@ void register_curate(CLI::App& app);     // curate, curate dedup, curate synth, 
 void register_tasks(CLI::App& app);      // tasks generate|check|demos
 void register_eval(CLI::App& app);
 void register_selfplay(CLI::App& app);  // self-play against the verifiers
+void register_self_improve(CLI::App& app);  // self-labelled rounds with a length curriculum
 void register_serve(CLI::App& app);       // the OpenAI-compatible server
 void register_keys(CLI::App& app);        // keys add|list|revoke for serve
 void register_export(CLI::App& app);      // checkpoint -> GGUF

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   register_tasks(app);
   register_eval(app);
   register_selfplay(app);
+  register_self_improve(app);
   register_serve(app);
   register_keys(app);
   register_export(app);

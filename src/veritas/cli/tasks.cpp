@@ -173,7 +173,12 @@ void register_tasks(CLI::App& app) {
   dem->add_option("--rule", d->rule, "the false rule for --error-kind rule:" + rules);
   dem->add_option("--digits", d->digits, "operand digits (0 = a mix of 1..--max-digits)")->check(CLI::Range(0, 1000));
   dem->add_option("--max-digits", d->max_digits, "largest operand size in the mix")->check(CLI::Range(1, 1000));
-  dem->add_option("--op", d->op, "arith operation: add | mul | mix")->check(CLI::IsMember({"add", "mul", "mix"}));
+  dem->add_option("--op", d->op, "arith operation: add | mul | mix | mul1 (times a 1-digit number)")
+      ->check(CLI::IsMember({"add", "mul", "mix", "mul1"}));
+  dem->add_option("--format", d->format,
+                  "arith answer format: columns (worked column steps) | reversed (digits ones first in question and "
+                  "answer, Answer line only)")
+      ->check(CLI::IsMember({"columns", "reversed"}));
   dem->add_option("--lang", d->lang, "en | zh | mix")->check(CLI::IsMember({"en", "zh", "mix"}));
   dem->add_option("--abstain-rate", d->abstain_rate,
                   "fraction of demonstrations that show no work and answer \"I don't know\" (arith with a digit mix: "

@@ -156,6 +156,25 @@ Task arith_task(const std::string& a, const std::string& b, bool mul, bool zh, c
   return t;
 }
 
+std::string reversed(std::string s) {
+  std::reverse(s.begin(), s.end());
+  return s;
+}
+
+// The reversed-digit form of a question: operands and answer written ones first, so the
+// k-th digit of the answer depends on the k-th digits of the operands and a carry from
+// the digit before: each step sits at the same position in every length (a model that
+// wrote 5 digits can go on to a 6th). The split key is the plain question's.
+Task reversed_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh) {
+  const std::string expr = reversed(a) + (mul ? " * " : " + ") + reversed(b);
+  t.question = zh ? "按倒序数位（个位在前）计算 " + expr + "。" : "In reversed digits (ones first), what is " + expr + "?";
+  const std::string v = t.truth.at("value").get<std::string>();
+  t.truth = {{"kind", "text"}, {"accept", {reversed(v)}}, {"value", v}, {"key", t.truth.at("key")}};
+  t.difficulty["form"] = mul ? "mul-reversed" : "add-reversed";
+  t.reference = std::string(zh ? "答案：" : "Answer: ") + reversed(v);
+  return t;
+}
+
 }  // namespace
 
 std::vector<Demo> generate_demos(const DemoOptions& o) {
@@ -172,6 +191,10 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
   }
   check(o.digits >= 0 && o.digits <= 1000 && o.max_digits >= 1 && o.max_digits <= 1000, "demos: digits must be 0..1000");
   check(o.split == "train" || o.split == "dev" || o.split == "test", "demos: split must be train, dev or test");
+  check(o.op == "add" || o.op == "mul" || o.op == "mix" || o.op == "mul1", "demos: op must be add, mul, mix or mul1");
+  check(o.format == "columns" || o.format == "reversed", "demos: format must be columns or reversed");
+  check(o.format == "columns" || o.error_rate == 0 || o.error_kind == "slip",
+        "demos: the reversed format has only slip errors");
   Rng rng(o.seed ^ fnv1a_mixed("veritas-demos:" + o.suite, kFnvBasisShort));
   std::vector<Demo> out;
   for (int i = 0; i < o.n; i++) {
@@ -184,12 +207,13 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
     std::string answer;
     double abstain_p = o.abstain_rate;  // this demo's chance to abstain
     if (o.suite == "arith") {
-      bool mul = o.op == "mul" || (o.op == "mix" && rng.below(2));
+      const bool mul1 = o.op == "mul1";
+      bool mul = o.op == "mul" || mul1 || (o.op == "mix" && rng.below(2));
       std::string a, b;
       // Draw operands until the question belongs to the requested split.
       for (int tries = 0;; tries++) {
         int da = o.digits ? o.digits : 1 + (int)rng.below(o.max_digits);
-        int db = o.digits ? o.digits : 1 + (int)rng.below(o.max_digits);
+        int db = mul1 ? 1 : o.digits ? o.digits : 1 + (int)rng.below(o.max_digits);
         a = random_digits(rng, da);
         b = random_digits(rng, db);
         if (suites::split_of_key(std::string("arith:") + a + (mul ? " * " : " + ") + b) == o.split) break;
@@ -204,7 +228,15 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
         r.wrong_table = o.rule == "wrong_table";
         d.error_kind = "rule:" + o.rule;
       }
-      if (!mul) {
+      if (o.format == "reversed") {
+        t = reversed_task(std::move(t), a, b, mul, zh);
+        answer = reversed(t.truth.at("value").get<std::string>());
+        if (err) {  // one digit off by one
+          const size_t pos = rng.below(answer.size());
+          answer[pos] = char('0' + (answer[pos] - '0' + (rng.below(2) ? 1 : 9)) % 10);
+          d.error_kind = "slip";
+        }
+      } else if (!mul) {
         if (err && o.error_kind == "slip") {
           r.slip_step = (int)rng.below(std::max(a.size(), b.size()));
           r.slip_delta = rng.below(2) ? 1 : -1;

@@ -20,7 +20,10 @@ struct DemoOptions {
   std::string rule = "drop_carry"; // for error_kind=rule (see demo_rules())
   int digits = 0;                  // operand digits (arith); 0 = a mix of 1..max_digits
   int max_digits = 6;
-  std::string op = "mix";          // arith: add | mul | mix
+  std::string op = "mix";          // arith: add | mul | mix | mul1 (times a 1-digit number)
+  // arith: "columns" (worked column steps, the question as written) | "reversed" (question
+  // and answer with digits ones-first, Answer line only; slips only). See docs/verify.md.
+  std::string format = "columns";
   std::string lang = "en";         // en | zh | mix
   // Fraction of demos where the human shows no work and answers "Answer: I don't know"
   // (zh: "答案：不知道"); error_kind "abstain". Arith: per demo, probability

@@ -1,0 +1,119 @@
+#!/bin/bash
+# E1b Self-improvement beyond the demonstrations (docs/selfplay.md, E1b). A small model
+# imitates noisy demonstrations (operands of up to D digits, 10% carry a slip) in
+# FORMAT (columns: worked column steps; reversed: digits ones first, no steps), then
+# `veritas self-improve` rounds ask problems one digit longer
+# than it has mastered, keep the answers a filter accepts and fine-tune on them. Arms, each
+# from the same imitation model, each for every seed:
+#   imitation  --filter none      the same fine-tuning steps on the demonstrations only
+#   verifier   --filter verifier  keep a verified-correct answer per problem
+#   majority   --filter majority  keep the answer most of the k samples agree on (no verifier)
+#   mul1       --op mul1 --filter verifier   multiplication by a 1-digit number
+#   OTHER      (seed 1 only) the other format's imitation model and verifier arm, OTHER_ROUNDS
+#              rounds (the format comparison)
+# Every run writes rounds.jsonl with greedy accuracy per length (EVAL_LENGTHS) after each
+# round; experiments/report_e1b.py turns them into docs/selfplay/e1b.md and its plots.
+#   experiments/e1b_self_improve.sh [OUT]      (default experiments/out/e1b)
+# Killed at any point, the same command continues where it stopped.
+source "$(dirname "$0")/lib.sh"
+OUT=${1:-$ROOT/experiments/out/e1b}
+D=${D:-3}
+SEEDS=${SEEDS:-"1 2"}
+N_DEMOS=${N_DEMOS:-20000}
+IMIT_STEPS=${IMIT_STEPS:-800}
+IMIT_BATCH=${IMIT_BATCH:-16}
+ROUNDS=${ROUNDS:-12}
+MUL1_ROUNDS=${MUL1_ROUNDS:-6}
+STEPS=${STEPS:-30}
+QUESTIONS=${QUESTIONS:-32}
+K=${K:-4}
+TEMP=${TEMP:-0.7}
+THRESHOLD=${THRESHOLD:-0.5}
+START=${START:-0}           # first level; 0 = one past the imitation model's reliable lengths
+LR=${LR:-5e-4}
+EVAL_N=${EVAL_N:-12}
+EVAL_LENGTHS=${EVAL_LENGTHS:-"1 2 3 4 5 6 7 8 10 12"}
+ARMS=${ARMS:-"imitation verifier majority mul1"}
+FORMAT=${FORMAT:-columns}
+OTHER=${OTHER:-reversed}
+OTHER_ROUNDS=${OTHER_ROUNDS:-2}
+IMIT_SEQ=${IMIT_SEQ:-128}   # tokens per imitation sequence: a 3-digit column sum is ~110
+SEQ=${SEQ:-256}             # per self-improvement sequence (a 10-digit column sum is ~250)
+THREADS=${THREADS:-1}
+mkdir -p "$OUT"
+CPU="$OUT/cpu.log"
+# The seeds' pipelines run side by side: each keeps its own `times` file.
+children_cpu() {
+  local f="$OUT/.times.$BASHPID"
+  times > "$f"
+  CHILD_CPU=$(tail -1 "$f" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }')
+}
+SHAPE=(--hidden-size 128 --layers 4 --heads 4 --intermediate-size 384 --max-seq-len 512)
+
+log "E1b: demonstrations (up to $D digits, 10% slips) and tokenizer"
+for fmt in columns reversed; do
+  for op in add mul1; do
+    demos "$OUT/demos-$fmt-$op.jsonl" --op "$op" --format "$fmt" --max-digits "$D" --n "$N_DEMOS" --error-rate 0.1 \
+      --error-kind slip --seed 1
+  done
+done
+tokenizer "$OUT/tok.json" "$OUT"/demos-*-*.jsonl
+
+# imitation DIR DEMOS SEED SEQ: a fresh model trained on the demonstrations (resumable).
+imitation() {
+  local out=$1 data=$2 seed=$3 seq=$4
+  if [ -e "$out/checkpoint/model.safetensors" ] && [ "$(sft_steps "$out")" -ge "$IMIT_STEPS" ]; then return; fi
+  local resume=()
+  [ -e "$out/checkpoint" ] && resume=(--resume)
+  cpu "$CPU" "$(basename "$out")" "$VT" train --sft "$data" --tokenizer "$OUT/tok.json" "${SHAPE[@]}" --seq "$seq" \
+    --batch "$IMIT_BATCH" --steps "$IMIT_STEPS" --warmup 50 --lr 3e-3 --eval-every 0 --save-every 250 --seed "$seed" \
+    --threads "$THREADS" --out "$out" "${resume[@]}" >&2
+}
+
+# improve DIR ROUNDS ARGS...: veritas self-improve, resumed (and extended to ROUNDS) when
+# DIR holds part of the run.
+improve() {
+  local out=$1 rounds=$2; shift 2
+  if [ -e "$out/checkpoint" ]; then "$VT" self-improve --resume --rounds "$rounds" -o "$out" --threads "$THREADS" >&2
+  else "$VT" self-improve -o "$out" --rounds "$rounds" --threads "$THREADS" "$@" >&2; fi
+}
+
+# One seed's pipeline: imitation models, then the arms.
+pipeline() {
+  local s=$1
+  local common=(--steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
+    --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level 40 --batch 16 --seq "$SEQ"
+    --eval-n "$EVAL_N" --seed "$s")
+  imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
+  for arm in $ARMS; do
+    case $arm in
+      imitation) f=none; op=add; r=$ROUNDS ;;
+      verifier) f=verifier; op=add; r=$ROUNDS ;;
+      majority) f=majority; op=add; r=$ROUNDS ;;
+      mul1) f=verifier; op=mul1; r=$MUL1_ROUNDS
+        imitation "$OUT/imitation-$FORMAT-mul1-s$s" "$OUT/demos-$FORMAT-mul1.jsonl" "$s" "$IMIT_SEQ" ;;
+    esac
+    log "E1b: seed $s, arm $arm"
+    cpu "$CPU" "$arm-s$s" improve "$OUT/$arm-s$s" "$r" --model "$OUT/imitation-$FORMAT-$op-s$s" \
+      --demos "$OUT/demos-$FORMAT-$op.jsonl" --op "$op" --format "$FORMAT" --filter "$f" "${common[@]}" \
+      --eval-lengths $EVAL_LENGTHS
+  done
+  if [ "$s" = 1 ] && [ "$OTHER_ROUNDS" -gt 0 ]; then
+    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 64
+    log "E1b: the $OTHER format, verifier, $OTHER_ROUNDS rounds"
+    cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" "$OTHER_ROUNDS" --model "$OUT/imitation-$OTHER-add-s1" \
+      --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${common[@]}" \
+      --eval-lengths $EVAL_LENGTHS
+  fi
+}
+
+# The seeds run side by side (one thread each: a tiny model gains little from more).
+pids=()
+for s in $SEEDS; do
+  pipeline "$s" 2> "$OUT/log-s$s.txt" &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+[ $status = 0 ] || { echo "E1b: a pipeline failed; see $OUT/log-s*.txt" >&2; exit 1; }
+log "E1b: done; tables and plots: $PY $ROOT/experiments/report_e1b.py"

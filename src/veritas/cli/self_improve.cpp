@@ -1,0 +1,81 @@
+// veritas self-improve: self-labelled rounds with a length curriculum (docs/selfplay.md#self-improvement-beyond-the-demonstrations).
+#include <cblas.h>
+#include <cstdio>
+#include <memory>
+
+#include "veritas/cli/commands.hpp"
+#include "veritas/cli/stop_signal.hpp"
+#include "veritas/selfplay/self_improve.hpp"
+#include "veritas/util/error.hpp"
+#include "veritas/util/thread_pool.hpp"
+
+namespace veritas::cli {
+
+void register_self_improve(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "self-improve",
+      "self-improvement beyond the demonstrations: each round asks problems one digit longer than the model's "
+      "reliable range, samples k answers, keeps what the verifier accepts (or the majority answer), fine-tunes on "
+      "them and advances when the level's rate passes --threshold; greedy accuracy per length after every round. "
+      "Checkpoints every round; --resume continues after a kill.");
+  auto c = std::make_shared<selfplay::SelfImproveConfig>();
+  auto resume = std::make_shared<bool>(false);
+  auto threads = std::make_shared<int>(0);
+  cmd->add_option("--model", c->model_dir, "starting checkpoint folder (the imitation model, with tokenizer.json)");
+  cmd->add_option("-o,--out", c->out_dir, "run folder: checkpoint/, rounds.jsonl, accuracy.svg, data/round-R.jsonl")
+      ->required();
+  cmd->add_option("--demos", c->demos, "demonstrations (SFT JSONL) mixed into every round's training")->capture_default_str();
+  cmd->add_option("--op", c->op, "add | mul1 (times a 1-digit number)")->capture_default_str();
+  cmd->add_option("--format", c->format, "answer format: reversed (digits ones first) | columns (worked column steps)")
+      ->capture_default_str();
+  cmd->add_option("--filter", c->filter,
+                  "verifier (keep a verified-correct answer) | majority (keep the answer most samples agree on; no "
+                  "verifier) | none (no self-labelled data: more imitation on --demos)")
+      ->capture_default_str();
+  auto* rounds = cmd->add_option("--rounds", c->rounds, "rounds to run (with --resume: the new total; default: the saved one)")
+                     ->capture_default_str();
+  cmd->add_option("--questions", c->questions, "new-level problems per round")->capture_default_str();
+  cmd->add_option("-k,--k", c->k, "samples per problem")->capture_default_str();
+  cmd->add_option("--temperature", c->temperature, "sampling temperature (0 = greedy)")->capture_default_str();
+  cmd->add_option("--threshold", c->threshold,
+                  "advance one digit when the level's rate reaches this (verifier: share of samples correct; "
+                  "majority: share of problems with a majority)")
+      ->capture_default_str();
+  cmd->add_option("--majority-share", c->majority_share, "majority: the top answer needs more than this share of the k")
+      ->capture_default_str();
+  cmd->add_option("--start-level", c->start_level, "digits of the first round's problems; 0 = one past the lengths the starting model already "
+                  "solves (greedy accuracy >= --threshold on every evaluated length up to there)")
+      ->capture_default_str();
+  cmd->add_option("--max-level", c->max_level, "longest problems the curriculum asks")->capture_default_str();
+  cmd->add_option("--steps", c->steps, "fine-tuning steps per round")->capture_default_str();
+  cmd->add_option("--batch", c->batch, "sequences per step")->capture_default_str();
+  cmd->add_option("--seq", c->seq, "tokens per training sequence")->capture_default_str();
+  cmd->add_option("--lr", c->lr, "learning rate (constant)")->capture_default_str();
+  cmd->add_option("--demo-share", c->demo_share, "share of each round's training examples taken from --demos")
+      ->capture_default_str();
+  cmd->add_option("--eval-lengths", c->eval_lengths, "digits of the test questions (default 1..32)");
+  cmd->add_option("--eval-n", c->eval_n, "test questions per length")->capture_default_str();
+  cmd->add_option("--seed", c->seed, "seed of every draw (problems, samples, batches)")->capture_default_str();
+  cmd->add_option("--watts-per-core", c->watts_per_core, "energy estimate per busy core when RAPL is not readable")
+      ->capture_default_str();
+  cmd->add_option("--threads", *threads, "CPU threads, 0 = all")->capture_default_str();
+  cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
+  cmd->callback([c, resume, threads, rounds] {
+    if (*resume && rounds->count() == 0) c->rounds = -1;  // keep the run's own total
+    if (*threads > 0) {
+      ThreadPool::set_global_threads(*threads);
+      openblas_set_num_threads(*threads);
+    }
+    check(*resume || !c->model_dir.empty(), "--model is required (or --resume to continue a run)");
+    install_stop_handlers();
+    selfplay::SelfImproveOptions o;
+    o.resume = *resume;
+    o.should_stop = stop_requested;
+    const auto r = selfplay::run_self_improve(*c, o);
+    const auto& last = r.rounds.back();
+    std::printf("rounds %d  level %d%s\n", r.rounds_done, last.value("next_level", last.value("level", 0)),
+                r.stopped_early ? "  (stopped early)" : "");
+  });
+}
+
+}  // namespace veritas::cli
