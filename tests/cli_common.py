@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 
 import numpy as np
@@ -65,19 +66,46 @@ def rank_pid(rank, *needles):
     return None
 
 
-def arith_model(run, d, steps, *train_args):
+def collecting_runner(bin_, fail, env):
+    """run(*args, ok=True): runs one veritas command; a failure (when ok) is appended to
+    `fail` with the end of its stderr, so a test reports every failure at its end."""
+    def run(*args, ok=True):
+        r = subprocess.run([bin_, *args], capture_output=True, text=True, env=env)
+        if ok and r.returncode != 0:
+            fail.append(f"{' '.join(args)}: exit {r.returncode}: {r.stderr[-600:]}")
+        return r
+    return run
+
+
+def read(path, mode="rb"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def rounds(out):
+    """The records of OUT/rounds.jsonl, [] before the first is written."""
+    p = os.path.join(out, "rounds.jsonl")
+    return [json.loads(line) for line in open(p)] if os.path.exists(p) else []
+
+
+def untimed(rs, timing):
+    return [{k: v for k, v in r.items() if k not in timing} for r in rs]
+
+
+def arith_model(run, d, steps, *train_args, demo_args=("--lang", "en", "--error-rate", "0.3"), seq=64):
     """A tiny model that learnt one-digit additions by imitation of demonstrations with
-    30% slips, so its answers are sometimes right and sometimes wrong. `run(*args)` runs
-    one veritas command; the model goes to d/model."""
+    slips (30% by default), so its answers are sometimes right and sometimes wrong.
+    `run(*args)` runs one veritas command; the demonstrations go to d/demos.jsonl and the
+    model to d/model."""
     demos, text, tok, model = (os.path.join(d, x) for x in ("demos.jsonl", "text.txt", "tok.json", "model"))
-    run("tasks", "demos", "--suite", "arith", "--op", "add", "--max-digits", "1", "--n", "3000", "--lang", "en",
-        "--error-rate", "0.3", "--seed", "3", "-o", demos)
+    run("tasks", "demos", "--suite", "arith", "--op", "add", "--max-digits", "1", "--n", "3000", *demo_args,
+        "--seed", "3", "-o", demos)
     with open(text, "w") as f:
         for line in open(demos):
             j = json.loads(line)
             f.write(j["prompt"] + "\n" + j["completion"] + "\n")
     run("tokenizer", "train", "--input", text, "--vocab-size", "300", "--split-digits", "-o", tok)
     run("train", "--sft", demos, "--tokenizer", tok, "--hidden-size", "48", "--layers", "2", "--heads", "2",
-        "--intermediate-size", "128", "--max-seq-len", "128", "--seq", "64", "--batch", "16", "--steps", str(steps),
+        "--intermediate-size", "128", "--max-seq-len", "128", "--seq", str(seq), "--batch", "16", "--steps", str(steps),
         "--warmup", "10", "--lr", "1e-2", "--eval-every", "0", "--out", model, *train_args)
     return model

@@ -16,33 +16,16 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cli_common import arith_model, collecting_runner, read, rounds, untimed  # noqa: E402
+
 BIN = sys.argv[1]
 fail = []
 ENV = dict(os.environ, VERITAS_QUIET="1")
-
-
-def run(*args, ok=True):
-    r = subprocess.run([BIN, *args], capture_output=True, text=True, env=ENV)
-    if ok and r.returncode != 0:
-        fail.append(f"{' '.join(args)}: exit {r.returncode}: {r.stderr[-600:]}")
-    return r
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def rounds(out):
-    p = os.path.join(out, "rounds.jsonl")
-    return [json.loads(l) for l in open(p)] if os.path.exists(p) else []
+run = collecting_runner(BIN, fail, ENV)
 
 
 TIMING = {"cpu_seconds", "joules", "total_cpu_seconds", "total_joules"}
-
-
-def untimed(rs):
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in rs]
 
 
 def weights(out):
@@ -50,17 +33,8 @@ def weights(out):
 
 
 with tempfile.TemporaryDirectory() as d:
-    demos, text, tok, model = (os.path.join(d, x) for x in ("demos.jsonl", "text.txt", "tok.json", "model"))
-    run("tasks", "demos", "--suite", "arith", "--op", "add", "--format", "reversed", "--max-digits", "1", "--n", "3000",
-        "--error-rate", "0.1", "--seed", "3", "-o", demos)
-    with open(text, "w") as f:
-        for l in open(demos):
-            j = json.loads(l)
-            f.write(j["prompt"] + "\n" + j["completion"] + "\n")
-    run("tokenizer", "train", "--input", text, "--vocab-size", "300", "--split-digits", "-o", tok)
-    run("train", "--sft", demos, "--tokenizer", tok, "--hidden-size", "48", "--layers", "2", "--heads", "2",
-        "--intermediate-size", "128", "--max-seq-len", "128", "--seq", "48", "--batch", "16", "--steps", "300",
-        "--warmup", "10", "--lr", "1e-2", "--eval-every", "0", "--out", model)
+    model = arith_model(run, d, 300, demo_args=("--format", "reversed", "--error-rate", "0.1"), seq=48)
+    demos = os.path.join(d, "demos.jsonl")
 
     base = ["--model", model, "--demos", demos, "--questions", "12", "--k", "4", "--start-level", "1",
             "--max-level", "2", "--steps", "6", "--batch", "8", "--seq", "48", "--eval-lengths", "1", "2", "3",
@@ -102,7 +76,7 @@ with tempfile.TemporaryDirectory() as d:
     run("self-improve", "--resume", "--rounds", "3", "-o", part)
     if weights(part) != weights(full):
         fail.append("--rounds 1 then --resume --rounds 3: weights differ from an uninterrupted run")
-    if untimed(rounds(part)) != untimed(rs):
+    if untimed(rounds(part), TIMING) != untimed(rs, TIMING):
         fail.append("--rounds 1 then --resume: rounds.jsonl differs from an uninterrupted run")
 
     # SIGKILL once round 1 is saved, then resume.

@@ -6,7 +6,6 @@ imitation of one-digit additions (so its answers are sometimes right, sometimes 
 * SIGKILL in the middle, then --resume: the final weights equal the uninterrupted run's;
 * expert iteration and the model proposer run; bad settings and folders give clear errors.
 """
-import json
 import os
 import signal
 import subprocess
@@ -15,36 +14,16 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from cli_common import arith_model  # noqa: E402
+from cli_common import arith_model, collecting_runner, read, rounds, untimed  # noqa: E402
 
 BIN = sys.argv[1]
 fail = []
 ENV = dict(os.environ, VERITAS_QUIET="1")
-
-
-def run(*args, ok=True):
-    r = subprocess.run([BIN, *args], capture_output=True, text=True, env=ENV)
-    if ok and r.returncode != 0:
-        fail.append(f"{' '.join(args)}: exit {r.returncode}: {r.stderr[-600:]}")
-    return r
-
-
-def read(path, mode="rb"):
-    with open(path, mode) as f:
-        return f.read()
-
-
-def rounds(out):
-    p = os.path.join(out, "rounds.jsonl")
-    return [json.loads(l) for l in open(p)] if os.path.exists(p) else []
+run = collecting_runner(BIN, fail, ENV)
 
 
 TIMING = {"seconds", "seconds_generate", "seconds_verify", "seconds_update", "cpu_seconds", "joules", "total_joules",
           "total_seconds"}
-
-
-def untimed(rs):
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in rs]
 
 
 with tempfile.TemporaryDirectory() as d:
@@ -85,7 +64,7 @@ with tempfile.TemporaryDirectory() as d:
     run("selfplay", *common, "--rounds", "4", "-o", b)
     if read(os.path.join(a, "checkpoint/model.safetensors")) != read(os.path.join(b, "checkpoint/model.safetensors")):
         fail.append("two runs with the same seed ended with different weights")
-    if untimed(rounds(a)) != untimed(rounds(b)):
+    if untimed(rounds(a), TIMING) != untimed(rounds(b), TIMING):
         fail.append("two runs with the same seed logged different rounds")
 
     # SIGKILL after round 2's checkpoint, then --resume.
@@ -102,7 +81,7 @@ with tempfile.TemporaryDirectory() as d:
     run("selfplay", "--resume", "--rounds", "4", "-o", c)
     if read(os.path.join(a, "checkpoint/model.safetensors")) != read(os.path.join(c, "checkpoint/model.safetensors")):
         fail.append(f"killed after round {killed_at} and resumed: weights differ from the uninterrupted run")
-    if untimed(rounds(a)) != untimed(rounds(c)):
+    if untimed(rounds(a), TIMING) != untimed(rounds(c), TIMING):
         fail.append("killed and resumed: rounds.jsonl differs from the uninterrupted run")
     # Growing the run by one round.
     run("selfplay", "--resume", "--rounds", "5", "-o", c)
