@@ -1,10 +1,12 @@
 """Trains the tiny model the serve tests share (a CTest fixture): one-digit additions by
 imitation, so its answers are sometimes right and sometimes wrong. About 5 s."""
-import json
 import os
 import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cli_common import arith_model  # noqa: E402
 
 BIN, OUT = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ, VERITAS_QUIET="1")
@@ -19,17 +21,7 @@ def run(*args):
         sys.exit(f"{' '.join(args)}: exit {r.returncode}: {r.stderr[-800:]}")
 
 
-demos, text, tok, model = (os.path.join(work, x) for x in ("demos.jsonl", "text.txt", "tok.json", "model"))
-run("tasks", "demos", "--suite", "arith", "--op", "add", "--max-digits", "1", "--n", "3000", "--lang", "en",
-    "--error-rate", "0.3", "--seed", "3", "-o", demos)
-with open(text, "w") as f:
-    for line in open(demos):
-        j = json.loads(line)
-        f.write(j["prompt"] + "\n" + j["completion"] + "\n")
-run("tokenizer", "train", "--input", text, "--vocab-size", "300", "--split-digits", "-o", tok)
-run("train", "--sft", demos, "--tokenizer", tok, "--hidden-size", "48", "--layers", "2", "--heads", "2",
-    "--intermediate-size", "128", "--max-seq-len", "128", "--seq", "64", "--batch", "16", "--steps", "120",
-    "--warmup", "10", "--lr", "1e-2", "--eval-every", "0", "--out", model)
+model = arith_model(run, work, 120)
 shutil.rmtree(OUT, ignore_errors=True)
 os.rename(model, OUT)  # atomic: a test never sees half a model
 shutil.rmtree(work)

@@ -23,6 +23,7 @@
 #include "veritas/util/fs.hpp"
 #include "veritas/util/hash.hpp"
 #include "veritas/util/progress.hpp"
+#include "veritas/util/rng.hpp"
 #include "veritas/util/svg.hpp"
 #include "veritas/util/timer.hpp"
 
@@ -35,12 +36,8 @@ using nlohmann::json;
 
 namespace {
 
-uint64_t mix_seed(uint64_t a, uint64_t b) {
-  uint64_t z = a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// The self-play loop's seeds (the salt keeps them apart from other uses).
+uint64_t mix_seed(uint64_t a, uint64_t b) { return veritas::mix_seed(a, b, 0x632be59bd9b4e019ULL); }
 
 // One sampled sequence to learn from: prompt then completion (ending in <|end|> when the
 // model stopped by itself).

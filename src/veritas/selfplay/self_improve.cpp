@@ -27,12 +27,8 @@ using nlohmann::json;
 
 namespace {
 
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t z = a * 0x9e3779b97f4a7c15ULL + b + 0x2545f4914f6cdd1dULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// Self-improvement's seeds (the salt keeps them apart from the self-play loop's).
+uint64_t mix(uint64_t a, uint64_t b) { return mix_seed(a, b, 0x2545f4914f6cdd1dULL); }
 
 // Longest answer worth sampling at `digits` digits: the reversed format writes about one
 // token per digit, the column format one line of ~20 tokens per column.

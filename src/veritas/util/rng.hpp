@@ -7,6 +7,15 @@
 
 namespace veritas {
 
+// splitmix64's finaliser over a * golden + b + salt: one well-mixed seed from two (a run's
+// seed and a round or item number). The salt keeps separate uses' seeds apart.
+inline uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t salt) {
+  uint64_t z = a * 0x9e3779b97f4a7c15ULL + b + salt;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0) { reseed(seed); }
