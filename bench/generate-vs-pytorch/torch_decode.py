@@ -2,12 +2,16 @@
 """PyTorch peer for bench/generate-vs-pytorch: batch-1 greedy decoding with a KV cache.
 
   torch_decode.py make DIR                  write the SMALL random checkpoint to DIR
-  torch_decode.py decode DIR [--tokens N] [--prompt-tokens N]
+  torch_decode.py decode DIR [--tokens N] [--prompt-tokens N] [--precision fp32|bf16|int8]
                                             decode and print one JSON line (tokens/s, ids)
 
 Tuned the usual ways: torch.inference_mode, 2 threads, q/k/v and gate/up weights fused
 into one matrix each (as veritas does), a preallocated KV cache written in place, RoPE
 tables precomputed, no Python work per token beyond the layer loop.
+Precisions: fp32; bf16 (weights, activations and KV cache in bfloat16, as a user would
+run it with model.to(torch.bfloat16)); int8 (dynamic quantization, what
+torch.ao.quantization.quantize_dynamic does to each Linear: int8 weights with one scale
+per output row, activations quantized per call, fbgemm/x86 kernels; the rest fp32).
 """
 import json
 import math
@@ -15,6 +19,7 @@ import os
 import struct
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -56,8 +61,17 @@ def read_safetensors(path):
     return out
 
 
+def int8_linear(w):
+    """A dynamically quantized linear layer: per-row symmetric int8 weights, prepacked."""
+    scale = (w.abs().amax(1) / 127.0).clamp(min=1e-12).double()
+    warnings.filterwarnings("ignore", message=".*quantize_per_channel.*")  # deprecated, still what quantize_dynamic runs
+    qw = torch.quantize_per_channel(w, scale, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+    packed = torch.ops.quantized.linear_prepack(qw, None)
+    return lambda x: torch.ops.quantized.linear_dynamic(x, packed, True)
+
+
 class Decoder:
-    def __init__(self, d, ctx):
+    def __init__(self, d, ctx, precision="fp32"):
         with open(os.path.join(d, "config.json")) as f:
             c = json.load(f)
         w = read_safetensors(os.path.join(d, "model.safetensors"))
@@ -78,11 +92,23 @@ class Decoder:
                 torch.cat([w[p + "mlp.gate_proj.weight"], w[p + "mlp.up_proj.weight"]]).contiguous(),
                 w[p + "mlp.down_proj.weight"]))
         self.norm = w["model.norm.weight"]
+        self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        if precision == "bf16":
+            self.embed, self.head, self.norm = self.embed.bfloat16(), self.head.bfloat16(), self.norm.bfloat16()
+            self.layers = [tuple(t.bfloat16() for t in layer) for layer in self.layers]
+        # Each weight matrix becomes a function x -> x W^T.
+        if precision == "int8":
+            lin = int8_linear
+        else:
+            lin = lambda w: (lambda x: F.linear(x, w))  # noqa: E731
+        self.layers = [(n1, lin(wqkv), lin(wo), n2, lin(wgu), lin(wd)) for n1, wqkv, wo, n2, wgu, wd in self.layers]
+        self.head_fn = lin(self.head)
         inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, self.hd, 2).float() / self.hd))
         ang = torch.outer(torch.arange(ctx).float(), inv)
-        self.cos, self.sin = torch.cat([ang, ang], -1).cos(), torch.cat([ang, ang], -1).sin()
-        self.k = torch.zeros(self.L, self.KVH, ctx, self.hd)
-        self.v = torch.zeros(self.L, self.KVH, ctx, self.hd)
+        self.cos = torch.cat([ang, ang], -1).cos().to(self.dtype)
+        self.sin = torch.cat([ang, ang], -1).sin().to(self.dtype)
+        self.k = torch.zeros(self.L, self.KVH, ctx, self.hd, dtype=self.dtype)
+        self.v = torch.zeros(self.L, self.KVH, ctx, self.hd, dtype=self.dtype)
 
     def rms(self, x, g):
         return g * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
@@ -98,9 +124,9 @@ class Decoder:
         cos, sin = self.cos[pos:pos + T], self.sin[pos:pos + T]
         mask = None
         if T > 1:
-            mask = torch.full((T, pos + T), float("-inf")).triu(pos + 1)
+            mask = torch.full((T, pos + T), float("-inf"), dtype=self.dtype).triu(pos + 1)
         for l, (n1, wqkv, wo, n2, wgu, wd) in enumerate(self.layers):
-            qkv = F.linear(self.rms(x, n1), wqkv)
+            qkv = wqkv(self.rms(x, n1))
             q = qkv[:, :C].view(T, H, hd).transpose(0, 1)
             k = qkv[:, C:C + KVH * hd].view(T, KVH, hd).transpose(0, 1)
             v = qkv[:, C + KVH * hd:].view(T, KVH, hd).transpose(0, 1)
@@ -114,14 +140,14 @@ class Decoder:
             if mask is not None:
                 s = s + mask
             a = torch.matmul(torch.softmax(s, -1), V).transpose(0, 1).reshape(T, C)
-            x = x + F.linear(a, wo)
-            gu = F.linear(self.rms(x, n2), wgu)
-            x = x + F.linear(F.silu(gu[:, :self.I]) * gu[:, self.I:], wd)
-        return F.linear(self.rms(x[-1:], self.norm), self.head)[0]
+            x = x + wo(a)
+            gu = wgu(self.rms(x, n2))
+            x = x + wd(F.silu(gu[:, :self.I]) * gu[:, self.I:])
+        return self.head_fn(self.rms(x[-1:], self.norm))[0]
 
 
-def decode(d, tokens, prompt_tokens):
-    dec = Decoder(d, prompt_tokens + tokens + 1)
+def decode(d, tokens, prompt_tokens, precision):
+    dec = Decoder(d, prompt_tokens + tokens + 1, precision)
     V = dec.embed.shape[0]
     prompt = [(i * 37 + 1) % V for i in range(prompt_tokens)]
 
@@ -141,8 +167,9 @@ def decode(d, tokens, prompt_tokens):
     with torch.inference_mode():
         run(16)  # warm-up
         ids, dt = run(tokens)
-    print(json.dumps({"engine": "pytorch", "precision": "fp32", "tokens": len(ids), "decode_s": dt,
-                      "tokens_per_s": len(ids) / dt, "threads": torch.get_num_threads(), "ids": ids}))
+    print(json.dumps({"engine": "pytorch", "version": torch.__version__.split("+")[0], "precision": precision,
+                      "tokens": len(ids), "decode_s": dt, "tokens_per_s": len(ids) / dt,
+                      "threads": torch.get_num_threads(), "ids": ids}))
 
 
 if __name__ == "__main__":
@@ -152,7 +179,10 @@ if __name__ == "__main__":
         make(a[1])
     elif len(a) >= 2 and a[0] == "decode":
         o = dict(zip(a[2::2], a[3::2]))
-        decode(a[1], int(o.get("--tokens", 200)), int(o.get("--prompt-tokens", 8)))
+        prec = o.get("--precision", "fp32")
+        if prec not in ("fp32", "bf16", "int8"):
+            sys.exit(f"error: --precision must be fp32, bf16 or int8, not '{prec}'")
+        decode(a[1], int(o.get("--tokens", 200)), int(o.get("--prompt-tokens", 8)), prec)
     else:
         print(__doc__)
         sys.exit(2)
