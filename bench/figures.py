@@ -139,7 +139,8 @@ def render_table(results):
     out.append("Commands (the exact settings of this run):")
     out.append("")
     for b in results.get("benchmarks", []):
-        out.append(f"- `{b['name']}`: `{b.get('command', '?')}` ({b.get('status', '?')}, {num(b.get('seconds'))} s)")
+        took = f", {num(b['seconds'])} s" if b.get("seconds") is not None else ""
+        out.append(f"- `{b['name']}`: `{b.get('command', '?')}` ({b.get('status', '?')}{took})")
     return "\n".join(out)
 
 

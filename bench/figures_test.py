@@ -45,12 +45,15 @@ class Figures(unittest.TestCase):
             results = json.load(f)
         t = figures.render_table(results)
         rows = [l for l in t.splitlines() if l.startswith("| `")]
-        self.assertEqual(len(rows), 3)
+        self.assertEqual(len(rows), 4)
         self.assertIn("| `verify` | arith verifications/s |  | 275,000 /s | python fractions | 12,500 /s | **22.00×** "
                       "| >= 10x | 1.50 → 2.25 |", rows[0])
         self.assertIn("units \\| conversions", rows[1])  # a | in a cell is escaped
         self.assertIn("fp64 / 2,000 tasks", rows[1])
         self.assertIn("**failed**: exit code 3: error: datatrove not installed", rows[2])
+        self.assertIn("| `fuzz` | **skipped**: not run with --quick (full settings only) |", rows[3])
+        self.assertIn("- `fuzz`: `bench/fuzz/run` (skipped)\n", t + "\n")
+        self.assertIn("- `verify`: `bench/verify/run build 0.3` (ok, 12.5 s)", t)
         self.assertIn("Test CPU; 2 threads; features: avx2 fma", t)
         doc = "intro\n" + figures.BEGIN + "\nold table\n" + figures.END + "\nrest\n"
         new = figures.replace_generated(doc, t)
