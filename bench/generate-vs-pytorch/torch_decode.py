@@ -4,6 +4,10 @@
   torch_decode.py make DIR                  write the SMALL random checkpoint to DIR
   torch_decode.py decode DIR [--tokens N] [--prompt-tokens N] [--precision fp32|bf16|int8]
                                             decode and print one JSON line (tokens/s, ids)
+  torch_decode.py sample DIR [--k K] [--prompts P] [--prompt-tokens N] [--tokens N]
+                                            self-play's generation: for each of P prompts,
+                                            K samples (temperature 1) decoded as one batch
+                                            from the prompt's cache; one JSON line
 
 Tuned the usual ways: torch.inference_mode, 2 threads, q/k/v and gate/up weights fused
 into one matrix each (as veritas does), a preallocated KV cache written in place, RoPE
@@ -146,6 +150,64 @@ class Decoder:
         return self.head_fn(self.rms(x[-1:], self.norm))[0]
 
 
+def forward_batch(dec, ids, pos, k, v):
+    """ids: [B, T] tokens at positions pos..pos+T-1, caches k, v: [L, B, KVH, ctx, hd];
+    returns the last position's logits [B, V]."""
+    B, T = ids.shape
+    C, hd, H, KVH = dec.C, dec.hd, dec.H, dec.KVH
+    x = dec.embed[ids]
+    cos, sin = dec.cos[pos:pos + T], dec.sin[pos:pos + T]
+    mask = torch.full((T, pos + T), float("-inf")).triu(pos + 1) if T > 1 else None
+    for l, (n1, wqkv, wo, n2, wgu, wd) in enumerate(dec.layers):
+        qkv = wqkv(dec.rms(x, n1))
+        q = qkv[..., :C].view(B, T, H, hd).transpose(1, 2)
+        kk = qkv[..., C:C + KVH * hd].view(B, T, KVH, hd).transpose(1, 2)
+        vv = qkv[..., C + KVH * hd:].view(B, T, KVH, hd).transpose(1, 2)
+        q, kk = dec.rope(q, cos, sin), dec.rope(kk, cos, sin)
+        k[l, :, :, pos:pos + T] = kk
+        v[l, :, :, pos:pos + T] = vv
+        a = F.scaled_dot_product_attention(q, k[l, :, :, :pos + T], v[l, :, :, :pos + T], attn_mask=mask)
+        x = x + wo(a.transpose(1, 2).reshape(B, T, C))
+        gu = wgu(dec.rms(x, n2))
+        x = x + wd(F.silu(gu[..., :dec.I]) * gu[..., dec.I:])
+    return dec.head_fn(dec.rms(x[:, -1], dec.norm))
+
+
+def sample(d, k, prompts, prompt_tokens, tokens):
+    """Self-play's generation as a PyTorch user would batch it: the prompt once, its cache
+    copied to K rows, then K samples a step (multinomial at temperature 1) for a fixed
+    number of tokens (no early stop: the same count for every sample)."""
+    ctx = prompt_tokens + tokens + 1
+    dec = Decoder(d, ctx)
+    V = dec.embed.shape[0]
+    gen = torch.Generator().manual_seed(1)
+    total, t_all = 0, 0.0
+    with torch.inference_mode():
+        for p in range(prompts + 1):  # the first is a warm-up, not timed
+            prompt = torch.tensor([[(i * 37 + p * 11 + 1) % V for i in range(prompt_tokens)]])
+            kc = torch.zeros(dec.L, k, dec.KVH, ctx, dec.hd)
+            vc = torch.zeros(dec.L, k, dec.KVH, ctx, dec.hd)
+            t0 = time.perf_counter()
+            logits = forward_batch(dec, prompt, 0, kc[:, :1], vc[:, :1])
+            kc[:, 1:, :, :prompt_tokens] = kc[:, :1, :, :prompt_tokens]
+            vc[:, 1:, :, :prompt_tokens] = vc[:, :1, :, :prompt_tokens]
+            logits = logits.expand(k, V)
+            pos = prompt_tokens
+            for i in range(tokens):
+                tok = torch.multinomial(torch.softmax(logits.float(), -1), 1, generator=gen)
+                if i == tokens - 1:
+                    break
+                logits = forward_batch(dec, tok, pos, kc, vc)
+                pos += 1
+            dt = time.perf_counter() - t0
+            if p > 0:
+                total += k * tokens
+                t_all += dt
+    print(json.dumps({"engine": "pytorch", "version": torch.__version__.split("+")[0], "k": k, "prompts": prompts,
+                      "prompt_tokens": prompt_tokens, "tokens": tokens, "generated": total, "seconds": t_all,
+                      "tokens_per_s": total / t_all, "threads": torch.get_num_threads()}))
+
+
 def decode(d, tokens, prompt_tokens, precision):
     dec = Decoder(d, prompt_tokens + tokens + 1, precision)
     V = dec.embed.shape[0]
@@ -183,6 +245,10 @@ if __name__ == "__main__":
         if prec not in ("fp32", "bf16", "int8"):
             sys.exit(f"error: --precision must be fp32, bf16 or int8, not '{prec}'")
         decode(a[1], int(o.get("--tokens", 200)), int(o.get("--prompt-tokens", 8)), prec)
+    elif len(a) >= 2 and a[0] == "sample":
+        o = dict(zip(a[2::2], a[3::2]))
+        sample(a[1], int(o.get("--k", 8)), int(o.get("--prompts", 24)), int(o.get("--prompt-tokens", 24)),
+               int(o.get("--tokens", 32)))
     else:
         print(__doc__)
         sys.exit(2)
