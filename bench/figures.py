@@ -106,14 +106,16 @@ def render_table(results):
     """The markdown of docs/benchmarks.md's generated part from a results dict (bench/all's JSON)."""
     out = []
     m = results.get("machine", {})
-    out.append(f"Run by `{results.get('command', 'bench/all')}` ({results.get('mode', '?')} settings), "
-               f"{results.get('started', '?')} to {results.get('finished', '?')}, on:")
+    loads = lambda r, k: " ".join(f"{x:.2f}" for x in r[k]) if r.get(k) else "?"  # noqa: E731
+    runs = results.get("runs") or [dict(results, load_start=m.get("load_start"), load_end=m.get("load_end"))]
+    out.append("Run by " + "; then ".join(
+        f"`{r.get('command', 'bench/all')}` ({r.get('mode', '?')} settings), {r.get('started', '?')} to "
+        f"{r.get('finished', '?')}, load average (1, 5, 15 min) {loads(r, 'load_start')} at its start, "
+        f"{loads(r, 'load_end')} at its end" for r in runs) + ", on:")
     out.append("")
     out.append("```")
     out.append(f"cpu: {m.get('cpu', '?')}")
-    loads = lambda k: " ".join(f"{x:.2f}" for x in m[k]) if m.get(k) else "?"  # noqa: E731
-    out.append(f"cores: {m.get('cores', '?')}; load average (1, 5, 15 min) at start {loads('load_start')}, "
-               f"at end {loads('load_end')}")
+    out.append(f"cores: {m.get('cores', '?')}")
     out.append("```")
     out.append("")
     out.append("Ratio: veritas / peer, higher is better for veritas (for times and sizes: peer / veritas). "
@@ -140,7 +142,9 @@ def render_table(results):
     out.append("")
     for b in results.get("benchmarks", []):
         took = f", {num(b['seconds'])} s" if b.get("seconds") is not None else ""
-        out.append(f"- `{b['name']}`: `{b.get('command', '?')}` ({b.get('status', '?')}{took})")
+        mode = f", {b['mode']} settings" if b.get("mode") else ""
+        out.append(f"- `{b['name']}`: `{b.get('command', '?')}` ({b.get('status', '?')}{mode}{took}, "
+                   f"started {b.get('date', '?')})")
     return "\n".join(out)
 
 

@@ -52,8 +52,8 @@ class Figures(unittest.TestCase):
         self.assertIn("fp64 / 2,000 tasks", rows[1])
         self.assertIn("**failed**: exit code 3: error: datatrove not installed", rows[2])
         self.assertIn("| `fuzz` | **skipped**: not run with --quick (full settings only) |", rows[3])
-        self.assertIn("- `fuzz`: `bench/fuzz/run` (skipped)\n", t + "\n")
-        self.assertIn("- `verify`: `bench/verify/run build 0.3` (ok, 12.5 s)", t)
+        self.assertIn("- `fuzz`: `bench/fuzz/run` (skipped, started 2026-12-04 10:02:00 UTC)", t)
+        self.assertIn("- `verify`: `bench/verify/run build 0.3` (ok, 12.5 s, started 2026-12-04 10:00:01 UTC)", t)
         self.assertIn("Test CPU; 2 threads; features: avx2 fma", t)
         doc = "intro\n" + figures.BEGIN + "\nold table\n" + figures.END + "\nrest\n"
         new = figures.replace_generated(doc, t)
