@@ -95,5 +95,18 @@ int main(int argc, char** argv) {
   std::printf("\nratios: quality %.3f, spam %.3f, spun %.3f, pii %.3f, minhash %.3f, all %.3f of the byte-scan "
               "ceiling; pii masking (5 kinds) is %.1fx std::regex searching 2 patterns\n",
               q / ceiling, sp / ceiling, su / ceiling, pi / ceiling, mhs / ceiling, all / ceiling, pi / rs);
+  // Machine-readable figures for bench/all (bench/figures.py).
+  auto figure = [](const char* name, double v, const char* peer, double pv) {
+    std::printf("figure: {\"name\": \"%s MB/s per core\", \"value\": %.3f, \"unit\": \"MB/s\", \"peer\": \"%s\", "
+                "\"peer_value\": %.3f, \"ratio\": %.5f}\n", name, v, peer, pv, v / pv);
+  };
+  const char* scan = "byte-scan ceiling (count newlines)";
+  figure("quality filter", q, scan, ceiling);
+  figure("spam filter", sp, scan, ceiling);
+  figure("spun-text filter", su, scan, ceiling);
+  figure("PII masking", pi, scan, ceiling);
+  figure("MinHash signature", mhs, scan, ceiling);
+  figure("all four filters", all, scan, ceiling);
+  figure("PII masking (5 kinds)", pi, "std::regex, 2 patterns", rs);
   return 0;
 }

@@ -14,6 +14,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import Serve, cpu_header, make_model, percentile, proc_mem_mb, stream_completion  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import figures  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--bin", required=True)
@@ -172,6 +174,16 @@ for c in clients:
         else:  # the peer streamed nothing in the window (its threads spin-wait on a busy machine)
             parts.append("veritas / llama.cpp: no ratio, llama.cpp streamed no token in the window")
     print(f"{c:>3} clients: " + "; ".join(parts))
+    shape = f"{c} clients, {a.slots} slots, {a.max_tokens} tokens a request"
+    if ("veritas-1slot", c) in results:
+        figures.emit("serving tokens/s (continuous batching)", v[0], "tok/s", peer="veritas, 1 slot",
+                     peer_value=results[("veritas-1slot", c)][0], shape=shape)
+    if ("llama.cpp", c) in results:
+        lc = results[("llama.cpp", c)]
+        figures.emit("serving tokens/s", v[0], "tok/s", peer="llama.cpp llama-server", peer_value=lc[0], shape=shape,
+                     goal=">= 1.0x")
+        figures.emit("time to first token, p99", v[2] * 1000, "ms", peer="llama.cpp llama-server",
+                     peer_value=lc[2] * 1000, lower_is_better=True, shape=shape)
 print("peak resident memory (VmHWM, whole run): " + ", ".join(f"{k} {v:.0f} MB" for k, v in peak.items()) +
       (f"; veritas / llama.cpp = {peak['veritas'] / peak['llama.cpp']:.2f}x" if "llama.cpp" in peak else ""))
 print("load average at end: %.2f %.2f %.2f" % os.getloadavg())

@@ -3,11 +3,17 @@
 // Abstentions and malformed answers are settled by the answer parser before any checking
 // and would inflate the rate, so they are not timed. Targets from issue 4: arithmetic
 // >= 100,000/s, units >= 20,000/s; the printed ratio is measured / target.
+// With a folder as second argument, each suite's (truth, answer, verdict) list and the
+// rates are written there (SUITE.jsonl, rates.json) for the Python peers (peers.py),
+// which check the same answers.
 #include <cstdio>
+#include <fstream>
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "veritas/util/timer.hpp"
 #include "veritas/verify/task.hpp"
@@ -16,6 +22,8 @@ using namespace veritas;
 
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
+  std::string dump = argc > 2 ? argv[2] : "";
+  nlohmann::json rates = nlohmann::json::object();
   struct Row { const char* suite; double target; };
   const Row rows[] = {{"arith", 100000}, {"algebra", 0}, {"units", 20000}, {"physics", 20000}, {"facts", 0}, {"impossible", 0}};
   std::printf("rates on real answers only (reference and wrong answers; no abstentions or malformed ones)\n");
@@ -39,7 +47,18 @@ int main(int argc, char** argv) {
       work.push_back({&t, wrong});
     }
     // Warm-up (unit table, fact tables), then timed passes until `seconds` elapse.
-    for (const auto& [t, a] : work) verify(*t, a);
+    std::ofstream out;
+    if (!dump.empty()) {
+      out.open(dump + "/" + r.suite + ".jsonl");
+      if (!out) {
+        std::fprintf(stderr, "error: cannot write %s/%s.jsonl\n", dump.c_str(), r.suite);
+        return 2;
+      }
+    }
+    for (const auto& [t, a] : work) {
+      bool ok = verify(*t, a).verdict == Verdict::Correct;
+      if (out.is_open()) out << nlohmann::json{{"truth", t->truth}, {"answer", a}, {"correct", ok}}.dump() << "\n";
+    }
     Timer timer;
     int64_t n = 0;
     int64_t correct = 0, passes = 0;
@@ -49,6 +68,7 @@ int main(int argc, char** argv) {
       passes++;
     }
     double rate = n / timer.seconds();
+    rates[r.suite] = {{"rate", rate}, {"items", work.size()}, {"target", r.target}};
     char target[32] = "-", ratio[32] = "-";
     if (r.target > 0) {
       std::snprintf(target, sizeof target, "%.0f", r.target);
@@ -58,5 +78,14 @@ int main(int argc, char** argv) {
     std::printf("%-11s %14.0f %12s %10s  %zu a pass, %lld judged correct\n", r.suite, rate, target, ratio, work.size(),
                 (long long)(correct / std::max<int64_t>(passes, 1)));
   }
-  return failures ? 1 : 0;
+  if (!dump.empty()) {
+    std::ofstream f(dump + "/rates.json");
+    f << rates.dump() << "\n";
+    if (!f) {
+      std::fprintf(stderr, "error: cannot write %s/rates.json\n", dump.c_str());
+      return 2;
+    }
+  }
+  // Below a target is a result, not an error, when the rates go to the peers.
+  return failures && dump.empty() ? 1 : 0;
 }
