@@ -182,10 +182,15 @@ for c in clients:
         lc = results[("llama.cpp", c)]
         figures.emit("serving tokens/s", v[0], "tok/s", peer="llama.cpp llama-server", peer_value=lc[0], shape=shape,
                      goal=">= 1.0x")
-        figures.emit("time to first token, p99", v[2] * 1000, "ms", peer="llama.cpp llama-server",
-                     peer_value=lc[2] * 1000, lower_is_better=True, shape=shape)
+        if lc[3] > 0:  # no time to first token when the peer started nothing in the window
+            figures.emit("time to first token, p99", v[2] * 1000, "ms", peer="llama.cpp llama-server",
+                         peer_value=lc[2] * 1000, lower_is_better=True, shape=shape)
 print("peak resident memory (VmHWM, whole run): " + ", ".join(f"{k} {v:.0f} MB" for k, v in peak.items()) +
       (f"; veritas / llama.cpp = {peak['veritas'] / peak['llama.cpp']:.2f}x" if "llama.cpp" in peak else ""))
+if "llama.cpp" in peak:
+    figures.emit("peak resident memory (VmHWM)", peak["veritas"], "MB", peer="llama.cpp llama-server",
+                 peer_value=peak["llama.cpp"], lower_is_better=True,
+                 shape=f"{a.slots} slots x {a.context} positions", goal=">= 1.0x")
 print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 shutil.rmtree(tmp, ignore_errors=True)
