@@ -18,6 +18,7 @@ void register_self_improve(CLI::App& app);  // self-labelled rounds with a lengt
 void register_serve(CLI::App& app);       // the OpenAI-compatible server
 void register_keys(CLI::App& app);        // keys add|list|revoke for serve
 void register_export(CLI::App& app);      // checkpoint -> GGUF
+void register_import(CLI::App& app);      // GGUF / Hugging Face -> trainable checkpoint
 void register_run(CLI::App& app);        // the whole pipeline on the bundled default
 
 }  // namespace veritas::cli

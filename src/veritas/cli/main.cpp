@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   register_serve(app);
   register_keys(app);
   register_export(app);
+  register_import(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -64,6 +64,16 @@ void register_selfplay(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--time-limit", c->time_limit, "stop after the round that passes this many seconds (0 = none)")
       ->capture_default_str();
+  cmd->add_option("--prompt", c->prompt,
+                  "prompt-set folder (e.g. prompts/answer-protocol/v4): its system message and few-shot turns "
+                  "precede each question, as in `veritas eval --prompt` (default: the bare question)");
+  cmd->add_option("--train-layers", c->train_layers,
+                  "train only the last K blocks and the final norm, embeddings frozen (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--context", c->context,
+                  "longest sequence, prompt + answer, in tokens (0 = the model's max_position_embeddings, "
+                  "up to 16384; imported models need a bound, e.g. 512)")
+      ->capture_default_str();
   cmd->add_option("--threads", *threads, "CPU threads, 0 = all (under mpirun: per rank)")->capture_default_str();
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
   cmd->add_option("--round-delay-ms", *delay, "testing: pause after each checkpoint")->group("");

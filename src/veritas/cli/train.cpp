@@ -21,7 +21,7 @@ namespace {
 struct TrainArgs {
   std::string config, data, out, init_from, sft, sft_val, tokenizer;
   int64_t steps = 0, warmup = 0, eval_every = 0, eval_batches = 0, save_every = 0;
-  int batch = 0, seq = 0, accum = 0, threads = 0, zero = 0;
+  int batch = 0, seq = 0, accum = 0, threads = 0, zero = 0, train_layers = 0;
   double lr = 0, min_lr = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0, clip = 0, time_limit = 0, delay = 0;
   uint64_t seed = 0;
   int vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, max_pos = 0;
@@ -76,6 +76,9 @@ void register_train(CLI::App& app) {
   add("--zero", a->zero, "zero",
       "under mpirun/srun: 1 = ZeRO-1, AdamW's moments sharded across the ranks (less memory per rank); "
       "0 = off (default)");
+  add("--train-layers", a->train_layers, "train_layers",
+      "train only the last K blocks and the final norm; embeddings (and a tied head) frozen, the backward pass "
+      "stops at block L-K (fine-tuning large models on few cores; 0 = all, default)");
   auto* delay = cmd->add_option("--step-delay-ms", a->delay, "testing: sleep after every step");
   delay->group("");  // hidden: exists so tests can kill a run mid-way
   opts.emplace_back(delay, "step_delay_ms");

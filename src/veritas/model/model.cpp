@@ -55,6 +55,7 @@ struct Model::Impl {
   float *dres, *dxn, *dqkv, *datt, *dh;
   float *rope_cos, *rope_sin;
   std::function<void(size_t, size_t)> grad_ready;
+  int train_from = 0;  // set_train_from_layer
 
   float* alloc(int64_t n) {
     owned.push_back(alloc_floats(n));
@@ -210,13 +211,14 @@ struct Model::Impl {
     const int C = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
     const int H = cfg.num_attention_heads, KVH = cfg.num_key_value_heads, hd = cfg.head_dim();
     const int KC = KVH * hd, LD = C + 2 * KC, L = cfg.num_hidden_layers;
-    // logits holds dlogits here.
-    k::matmul_backward(dxn, d_lm_head, logits, xf, lm_head, N, C, V, false);
+    // logits holds dlogits here. A frozen tied head (train_from > 0) needs only dxn.
+    const bool head_frozen = train_from > 0 && cfg.tie_word_embeddings;
+    k::matmul_backward(dxn, head_frozen ? nullptr : d_lm_head, logits, xf, lm_head, N, C, V, false);
     std::memset(dres, 0, sizeof(float) * N * C);
     k::rmsnorm_backward(dres, d_norm, dxn, res[L], norm, rstdf, N, C);
     // Parameter order: embeddings, 9 per layer, final norm, untied head (see Impl()).
     if (grad_ready) grad_ready(1 + 9 * (size_t)L, params.size());
-    for (int l = L - 1; l >= 0; --l) {
+    for (int l = L - 1; l >= train_from; --l) {
       const LayerW& W = w[l];
       const LayerW& D = dw[l];
       LayerActs& a = acts[l];
@@ -234,7 +236,11 @@ struct Model::Impl {
       k::rmsnorm_backward(dres, D.ln1, dxn, res[l], W.ln1, a.rstd1, N, C);  // dres = d res[l]
       if (grad_ready) grad_ready(1 + 9 * (size_t)l, 10 + 9 * (size_t)l);
     }
-    k::embedding_backward(d_embed, dres, inputs, N, C);
+    if (train_from == 0) {
+      k::embedding_backward(d_embed, dres, inputs, N, C);
+    } else if (grad_ready) {
+      grad_ready(1, 1 + 9 * (size_t)train_from);  // frozen: their zero gradients are final
+    }
     if (grad_ready) grad_ready(0, 1);
   }
 };
@@ -345,6 +351,18 @@ double Model::forward_backward_logprob(const int32_t* inputs, const int32_t* tar
 }
 
 void Model::set_grad_ready_hook(std::function<void(size_t, size_t)> hook) { impl_->grad_ready = std::move(hook); }
+
+void Model::set_train_from_layer(int first) {
+  auto& m = *impl_;
+  check(first >= 0 && first < m.cfg.num_hidden_layers,
+        "Model: the first trained layer must be in [0, " + std::to_string(m.cfg.num_hidden_layers) + "), got " +
+            std::to_string(first));
+  m.train_from = first;
+  // Parameter order: embeddings, 9 per layer, final norm, untied head.
+  for (size_t i = 0; i < m.params.size(); ++i) m.params[i].trainable = first == 0 || i >= 1 + 9 * (size_t)first;
+}
+
+int Model::train_from_layer() const { return impl_->train_from; }
 
 void Model::zero_grad() { std::memset(impl_->grads.get(), 0, sizeof(float) * impl_->n_params); }
 

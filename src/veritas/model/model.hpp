@@ -19,6 +19,7 @@ struct Param {
   float* data = nullptr;
   float* grad = nullptr;
   int64_t size = 0;
+  bool trainable = true;  // false: frozen (Model::set_train_from_layer); its gradient stays zero
 };
 
 class Model {
@@ -52,6 +53,12 @@ class Model {
   double forward_backward_logprob(const int32_t* inputs, const int32_t* targets, int B, int T,
                                   const std::function<double(const float* logp, float* dlogp)>& loss_fn);
   void zero_grad();
+  // Trains only layers [first, num_hidden_layers), the final norm and an untied head:
+  // the embeddings (and with them a tied head) and the layers below `first` are frozen,
+  // and the backward pass stops at layer `first` (no work for the frozen part beyond the
+  // head's input gradient). 0 = everything trains. Frozen params get trainable = false.
+  void set_train_from_layer(int first);
+  int train_from_layer() const;
   // Called during each backward pass as soon as the gradients of params()[first, end) are
   // final (head, then each layer from the last, then the embeddings), so data-parallel
   // training can start reducing them while the rest of the backward runs. Empty = none.

@@ -9,14 +9,17 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
+#include "veritas/eval/prompt.hpp"
 #include "veritas/infer/engine.hpp"
 #include "veritas/model/model.hpp"
 #include "veritas/selfplay/model_engine.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/tokenizer/tokenizer_files.hpp"
 #include "veritas/train/dist.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/error.hpp"
@@ -141,6 +144,7 @@ struct Run {
   int32_t chat_end = 0;
   std::unique_ptr<Trainer> trainer;
   std::unique_ptr<Model> ref;  // the starting model, for the KL term
+  std::optional<eval::PromptSet> prompt;  // --prompt
   int round0 = 0;
   json rounds = json::array();
   std::map<std::string, int> level;  // curriculum level per suite
@@ -211,9 +215,12 @@ void start_run(Run& run) {
   // The trainer: AdamW at a constant learning rate on the starting checkpoint's weights.
   const fs::path start = find_checkpoint(cfg.model_dir);
   check(fs::exists(start / "tokenizer.json"), start.string() + " has no tokenizer.json: self-play needs one");
-  run.tok = std::make_shared<const Tokenizer>(Tokenizer::load(start / "tokenizer.json"));
+  // With its chat template and eos (an imported model's tokenizer_config.json).
+  run.tok = std::make_shared<const Tokenizer>(load_tokenizer_files(start / "tokenizer.json"));
   run.mcfg = ModelConfig::load(start / "config.json");
   run.context = (int)std::min<int64_t>(run.mcfg.max_position_embeddings, 1 << 14);
+  if (cfg.context > 0) run.context = std::min(run.context, cfg.context);
+  if (!cfg.prompt.empty()) run.prompt = eval::load_prompt_set(cfg.prompt);
   TrainConfig tc;
   tc.init_from = start.string();
   tc.tokenizer = (start / "tokenizer.json").string();
@@ -226,6 +233,7 @@ void start_run(Run& run) {
   tc.steps = std::max<int64_t>(1, (int64_t)cfg.rounds * cfg.epochs);
   tc.adamw.weight_decay = cfg.weight_decay;
   tc.seed = cfg.seed;
+  tc.train_layers = cfg.train_layers;
   run.trainer = std::make_unique<Trainer>(tc);
 
   for (const auto& s : cfg.suites) run.level[s] = cfg.start_level;
@@ -242,8 +250,9 @@ void start_run(Run& run) {
   }
   fs::create_directories(out);
 
-  const auto chat_end = run.tok->token_id("<|end|>");
-  check(chat_end.has_value(), "the tokenizer has no <|end|> token: self-play needs the chat template");
+  const std::string end_name = chat_template_of(*run.tok).end_of_turn();
+  const auto chat_end = run.tok->token_id(end_name);
+  check(chat_end.has_value(), "the tokenizer has no " + end_name + " token: self-play needs the chat template");
   run.chat_end = *chat_end;
 
   if (cfg.loss.kl_beta > 0) {
@@ -314,7 +323,7 @@ void sample(const Run& run, Round& rd, infer::Engine& engine) {
     qbar.emplace("round " + std::to_string(rd.index + 1) + "/" + std::to_string(cfg.rounds), (int64_t)own, "q");
   for (size_t i = 0; i < rd.tasks.size(); ++i) {
     if (!run.mine(i)) continue;  // another rank's question
-    rd.prompts[i] = chat_tokens(*run.tok, {{"user", rd.tasks[i].question}}, true);
+    rd.prompts[i] = chat_tokens(*run.tok, eval::prompt_messages(run.prompt ? &*run.prompt : nullptr, false, rd.tasks[i]), true);
     if ((int)rd.prompts[i].size() + cfg.max_tokens + 1 > run.context) {
       ++rd.skipped;  // cannot fit: not asked (counted)
       continue;

@@ -56,6 +56,10 @@ struct SelfPlayConfig {
   uint64_t seed = 1;
   double watts_per_core = 3.75;  // estimate per busy core without RAPL: 240 W TDP / 64 cores (EPYC 7B13 class)
   double time_limit = 0;        // seconds; stop after the round that crosses it (0 = none)
+  std::string prompt;           // prompt-set folder (eval/prompt.hpp): its system message and
+                                // few-shot turns precede each question; empty = the bare question
+  int train_layers = 0;         // > 0: only the last K blocks + final norm train (TrainConfig)
+  int context = 0;              // longest sequence (prompt + answer); 0 = the model's, up to 16384
 
   static SelfPlayConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;

@@ -43,7 +43,10 @@ json SelfPlayConfig::to_json() const {
           {"precision", precision},
           {"seed", seed},
           {"watts_per_core", watts_per_core},
-          {"time_limit", time_limit}};
+          {"time_limit", time_limit},
+          {"prompt", prompt},
+          {"train_layers", train_layers},
+          {"context", context}};
 }
 
 SelfPlayConfig SelfPlayConfig::from_json(const json& j) {
@@ -79,6 +82,10 @@ SelfPlayConfig SelfPlayConfig::from_json(const json& j) {
     c.seed = j.at("seed");
     c.watts_per_core = j.at("watts_per_core");
     c.time_limit = j.at("time_limit");
+    // Added later: runs saved before them have none.
+    c.prompt = j.value("prompt", std::string());
+    c.train_layers = j.value("train_layers", 0);
+    c.context = j.value("context", 0);
   } catch (const json::exception& e) {
     throw Error(std::string("self-play settings: ") + e.what());
   }
@@ -115,6 +122,8 @@ void SelfPlayConfig::validate() const {
   check(lang == "en" || lang == "zh" || lang == "mix", "--lang must be en, zh or mix");
   check(watts_per_core > 0, "--watts-per-core must be positive");
   check(time_limit >= 0, "--time-limit must not be negative");
+  check(train_layers >= 0, "--train-layers must not be negative");
+  check(context >= 0, "--context must not be negative");
   check(questions > 0 || proposer != "curriculum", "no questions: set --questions or use a model proposer");
 }
 

@@ -109,6 +109,7 @@ void AdamW::step(std::vector<Param>& params, float lr) {
     const Param& p = params[i];
     check((size_t)p.size == m_[i].size(), "AdamW: size of " + p.name + " changed since construction");
     decay[i] = decay_[i] ? (float)(1.0 - (double)lr * cfg_.weight_decay) : 1.0f;
+    if (!p.trainable) continue;  // frozen: neither updated nor decayed
     for (int64_t b = 0; b < p.size; b += kChunk) chunks.push_back({i, b, std::min(p.size, b + kChunk)});
   }
   auto body = [&](int64_t cb, int64_t ce) {

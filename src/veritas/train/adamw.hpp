@@ -34,7 +34,8 @@ class AdamW {
   AdamW(const std::vector<Param>& params, AdamWConfig cfg);
 
   // One update with learning rate lr using the gradients in params (same order and
-  // shapes as at construction). Increments step().
+  // shapes as at construction); params with trainable = false are left untouched (no
+  // decay either). Increments step().
   void step(std::vector<Param>& params, float lr);
   int64_t step_count() const { return t_; }
   const AdamWConfig& config() const { return cfg_; }

@@ -33,7 +33,8 @@ SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair) {
   ex.answer_start = (int32_t)ex.tokens.size();
   std::vector<int32_t> ans = tok.encode(pair.answer);
   ex.tokens.insert(ex.tokens.end(), ans.begin(), ans.end());
-  auto end = tok.token_id(kEndOfTurn);
+  // The chat template's end-of-turn (<|end|>, or <|im_end|> for an imported ChatML model).
+  auto end = tok.token_id(chat_template_of(tok).end_of_turn());
   ex.tokens.push_back(end ? *end : tok.eot_id());  // learning to stop is part of the answer
   return ex;
 }

@@ -14,6 +14,7 @@
 #include "veritas/data/shards.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/tokenizer/tokenizer_files.hpp"
 #include "veritas/train/dist.hpp"
 #include "veritas/train/sft.hpp"
 #include "veritas/util/error.hpp"
@@ -92,6 +93,7 @@ TrainConfig TrainConfig::from_json(const json& j, const TrainConfig& base) {
     else if (k == "time_limit") c.time_limit = num<double>(v, key);
     else if (k == "step_delay_ms") c.step_delay_ms = num<double>(v, key);
     else if (k == "zero") c.zero = num<int>(v, key);
+    else if (k == "train_layers") c.train_layers = num<int>(v, key);
     else throw Error("train config: unknown setting \"" + k + "\"");
   }
   return c;
@@ -124,7 +126,8 @@ json TrainConfig::to_json() const {
               {"threads", threads},
               {"time_limit", time_limit},
               {"step_delay_ms", step_delay_ms},
-              {"zero", zero}};
+              {"zero", zero},
+              {"train_layers", train_layers}};
 }
 
 void TrainConfig::validate() const {
@@ -149,6 +152,9 @@ void TrainConfig::validate() const {
   if (!(time_limit >= 0)) bad("time_limit must be >= 0");
   if (!(step_delay_ms >= 0)) bad("step_delay_ms must be >= 0");
   if (zero != 0 && zero != 1) bad("zero must be 0 (off) or 1 (ZeRO-1: optimizer state sharded)");
+  if (train_layers < 0 || train_layers > model.num_hidden_layers)
+    bad("train_layers must be in [0, " + std::to_string(model.num_hidden_layers) + "] (0 = all)");
+  if (train_layers > 0 && zero != 0) bad("train_layers and zero cannot be combined");
   model.validate();
 }
 
@@ -278,6 +284,7 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
   model_ = std::make_unique<Model>(cfg_.model, cfg_.batch, cfg_.seq);
   if (!cfg_.init_from.empty()) model_->load(find_checkpoint(cfg_.init_from) / "model.safetensors");
   else model_->init_weights(cfg_.seed);
+  if (cfg_.train_layers > 0) model_->set_train_from_layer(cfg_.model.num_hidden_layers - cfg_.train_layers);
   model_->zero_grad();
   if (cfg_.zero == 0) opt_ = AdamW(model_->params(), cfg_.adamw);
   else zero_init();
@@ -290,7 +297,7 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
   const int vocab = cfg_.model.vocab_size;
   if (!cfg_.sft.empty()) {
     check(!cfg_.tokenizer.empty(), "SFT training needs --tokenizer");
-    Tokenizer tok = Tokenizer::load(cfg_.tokenizer);
+    Tokenizer tok = load_tokenizer_files(cfg_.tokenizer);  // with its chat template (tokenizer_files.hpp)
     check(tok.vocab_size() <= vocab, "tokenizer " + cfg_.tokenizer + " has " + std::to_string(tok.vocab_size()) +
                                          " tokens, more than the model's vocab_size " + std::to_string(vocab));
     auto build = [&](const std::string& path, uint64_t seed, bool seq, int B) {
@@ -463,6 +470,13 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
   if (!cfg_.tokenizer.empty()) {
     atomic_write_file(tmp / "tokenizer.json", read_file(cfg_.tokenizer));  // so the checkpoint is self-contained
     files.push_back("tokenizer.json");
+    // The chat template and eos travel with it (an imported model's tokenizer_config.json).
+    for (const auto& f : tokenizer_side_files()) {
+      const fs::path src = fs::path(cfg_.tokenizer).parent_path() / f;
+      if (!fs::exists(src)) continue;
+      atomic_write_file(tmp / f, read_file(src));
+      files.push_back(f);
+    }
   }
   json manifest = json::object();
   for (const auto& f : files) {
@@ -502,7 +516,7 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
   fsync_dir(run_dir);
 
   // Convenience links so the run folder itself loads as a Hugging Face-style checkpoint.
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) {
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}) {
     if (!fs::exists(run_dir / "checkpoint" / f, ec)) continue;
     fs::path link = run_dir / f;
     if (fs::is_symlink(link, ec) || fs::exists(link, ec)) continue;

@@ -52,6 +52,7 @@ struct TrainConfig {
   double time_limit = 0;    // seconds; stop cleanly (with a checkpoint) when reached; 0 = none
   double step_delay_ms = 0; // testing only: sleep after each step so a test can kill mid-run
   int zero = 0;             // 1 = ZeRO-1: AdamW moments sharded across the ranks (docs/scale.md)
+  int train_layers = 0;     // > 0: train only the last K blocks + final norm, embeddings frozen (0 = all)
 
   // Keys are the flag names with '_' (e.g. "weight_decay", "eval_every"); "model" holds
   // Hugging Face config.json fields. Unknown keys are an error (typos must not pass).
