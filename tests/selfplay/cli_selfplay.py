@@ -8,6 +8,7 @@ imitation of one-digit additions (so its answers are sometimes right, sometimes 
 * --prompt puts a prompt set before each question, --train-layers 1 leaves the embeddings
   and block 0 bit-identical while the last block learns.
 """
+import json
 import os
 import signal
 import subprocess
