@@ -4,6 +4,7 @@
 
 #include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer_files.hpp"
+#include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 
@@ -11,22 +12,11 @@ namespace fs = std::filesystem;
 
 namespace veritas::infer {
 
-namespace {
-
-nlohmann::json read_json(const fs::path& p) {
-  try {
-    return nlohmann::json::parse(read_file(p));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(p.string() + ": invalid JSON: " + e.what());
-  }
-}
-
-}  // namespace
 
 ModelConfig hf_config(const fs::path& dir) {
   const fs::path p = dir / "config.json";
   check(fs::exists(p), p.string() + ": missing (a checkpoint needs config.json)");
-  nlohmann::json j = read_json(p);
+  nlohmann::json j = read_json_file(p);
   std::string arch = "LlamaForCausalLM";
   if (j.is_object() && j.contains("architectures")) {
     const auto& a = j["architectures"];
@@ -71,7 +61,7 @@ HfWeights HfWeights::open(const fs::path& dir) {
   check(fs::exists(index), single.string() + ": missing (a checkpoint needs model.safetensors or "
                                              "model.safetensors.index.json)");
   w.name_ = index.string();
-  nlohmann::json j = read_json(index);
+  nlohmann::json j = read_json_file(index);
   check(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(),
         w.name_ + ": missing \"weight_map\" object");
   std::unordered_map<std::string, int> shard_of_file;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "veritas/tokenizer/chat_template.hpp"
+#include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 
@@ -10,17 +11,6 @@ namespace fs = std::filesystem;
 
 namespace veritas {
 
-namespace {
-
-nlohmann::json read_json(const fs::path& p) {
-  try {
-    return nlohmann::json::parse(read_file(p));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(p.string() + ": invalid JSON: " + e.what());
-  }
-}
-
-}  // namespace
 
 Tokenizer load_tokenizer_files(const fs::path& tokenizer_json) {
   const fs::path dir = tokenizer_json.parent_path();
@@ -34,7 +24,7 @@ Tokenizer load_tokenizer_files(const fs::path& tokenizer_json) {
   };
   bool have_eos = false;
   if (fs::exists(gen)) {
-    nlohmann::json g = read_json(gen);
+    nlohmann::json g = read_json_file(gen);
     if (g.is_object() && g.contains("eos_token_id")) {
       const auto& e = g["eos_token_id"];
       if (e.is_number_integer()) {
@@ -48,7 +38,7 @@ Tokenizer load_tokenizer_files(const fs::path& tokenizer_json) {
   }
   std::string jinja, jinja_where;
   if (fs::exists(tc)) {
-    nlohmann::json t = read_json(tc);
+    nlohmann::json t = read_json_file(tc);
     if (t.is_object()) {
       if (!have_eos && t.contains("eos_token")) {
         const auto& e = t["eos_token"];

@@ -23,6 +23,14 @@ json parse_toml(const std::string& text, const std::string& origin) {
   }
 }
 
+json read_json_file(const std::filesystem::path& path) {
+  try {
+    return json::parse(read_file(path));
+  } catch (const json::exception& e) {
+    throw Error(path.string() + ": invalid JSON: " + e.what());
+  }
+}
+
 json load_config(const std::filesystem::path& path) {
   std::string text = read_file(path);
   if (path.extension() == ".toml") return parse_toml(text, path.string());

@@ -11,6 +11,8 @@ namespace veritas {
 using json = nlohmann::json;
 
 json load_config(const std::filesystem::path& path);      // .toml or .json; throws Error
+// A JSON file (config.json, tokenizer_config.json, ...); throws Error "PATH: invalid JSON: ...".
+json read_json_file(const std::filesystem::path& path);
 json parse_toml(const std::string& text, const std::string& origin = "<toml>");
 
 template <class T>
