@@ -45,15 +45,22 @@ ImportResult import_checkpoint(const fs::path& src, const fs::path& out) {
     r.params += p.size;
   }
 
+  // Written beside OUT and renamed into place: a failed or killed import leaves no half
+  // checkpoint, and a failure here removes the partial folder.
   const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());
   fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  cfg.save(tmp / "config.json");
-  model.save(tmp / "model.safetensors");
-  save_tokenizer_files(tok, tmp);
-  fsync_dir(tmp);
-  if (fs::exists(out, ec)) fs::remove(out);  // the empty folder
-  fs::rename(tmp, out);
+  try {
+    fs::create_directories(tmp);
+    cfg.save(tmp / "config.json");
+    model.save(tmp / "model.safetensors");
+    save_tokenizer_files(tok, tmp);
+    fsync_dir(tmp);
+    if (fs::exists(out, ec)) fs::remove(out);  // the empty folder
+    fs::rename(tmp, out);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
   if (out.has_parent_path()) fsync_dir(out.parent_path());
   r.config = cfg;
   r.chat_template = chat_template_of(tok).name();
