@@ -236,31 +236,40 @@ TEST(SmolLM2, LogitsAndGreedyMatchTransformers) {
 }
 
 // The block kernels (--precision gguf) against llama.cpp (llama-cpp-python, built by
-// scripts/setup) on the same Q4_1 file. Both quantize activations to 8 bits, in
-// different blocks and orders (and llama.cpp keeps its KV cache in fp16), so each side's
-// logits are off the exact model's by up to about 1% of their scale (TinyModelsOnBlockKernels)
-// and a near-tie may go either way: on this mixed text (code, Chinese, digits) the exact
-// model's top-2 are within 1% of each other at about 15% of the positions, and llama.cpp
-// itself agrees with the exact model's top-1 at only about 97% of them. So the 99% bar is
-// set where the exact model decides clearly (margin >= 2% of the logit scale); every
-// other disagreement must be a near-tie in our logits (within 2%). On each prompt our
-// model is fed llama.cpp's greedy continuation and held to the same near-tie rule.
-TEST(SmolLM2, BlockKernelsAgreeWithLlamaCpp) {
-  RefDir ref("llamacpp");
-  auto meta = nlohmann::json::parse(read_file(ref.dir / "llamacpp.json"));
+// scripts/setup) on the same Q4_1 file, each engine with the same KV-cache type. Both
+// quantize activations to 8 bits per block of 32 (the same values; llama.cpp keeps the
+// block scales in fp16) and accumulate in different orders, so a near-tie may go either
+// way: on this mixed text (code, Chinese, digits) the exact model's top-2 are within 1% of
+// the logit scale at about 15% of the positions. The cache type matters as much: llama.cpp
+// with an fp16 cache and with an fp32 one disagree with each other at about 3.6% of them.
+namespace {
+
+struct LlamaCppAgreement {
+  int positions = 0, same = 0, clear = 0, clear_same = 0, ours_exact = 0, theirs_exact = 0;
+  double worst = 0;  // largest gap (share of the logit scale) where the top-1 differ
+  int identical_prompts = 0, fed_same = 0, fed_steps = 0;
+  double fed_worst = 0;
+};
+
+LlamaCppAgreement agree_with_llamacpp(const nlohmann::json& meta, const std::string& cache_key, KVType kv) {
+  const nlohmann::json& run = meta[cache_key];
   EngineOptions o;
   o.precision = Precision::GGUF;
+  o.kv_cache = kv;
   Engine e = Engine::load(meta["model"].get<std::string>(), o);
   const int V = e.config().vocab_size;
   std::vector<int32_t> ids = meta["ids"].get<std::vector<int32_t>>();
-  std::vector<int32_t> top1 = meta["top1"].get<std::vector<int32_t>>();
+  std::vector<int32_t> top1 = run["top1"].get<std::vector<int32_t>>();
   std::vector<int32_t> exact = meta["exact_top1"].get<std::vector<int32_t>>();
   std::vector<double> margin = meta["exact_margin"].get<std::vector<double>>();
   const int n = (int)ids.size();
-  ASSERT_GE(n, 1000);
-  ASSERT_EQ(top1.size(), ids.size());
-  ASSERT_EQ(exact.size(), ids.size());
-  ASSERT_EQ(margin.size(), ids.size());
+  LlamaCppAgreement r;
+  r.positions = n;
+  EXPECT_GE(n, 1000);
+  EXPECT_EQ(top1.size(), ids.size());
+  EXPECT_EQ(exact.size(), ids.size());
+  EXPECT_EQ(margin.size(), ids.size());
+  if (n < 1000 || top1.size() != ids.size() || exact.size() != ids.size() || margin.size() != ids.size()) return r;
   std::vector<float> logits((size_t)n * V);
   KVCache c = e.new_cache();
   e.forward(c, ids.data(), n, logits.data(), true);
@@ -270,32 +279,28 @@ TEST(SmolLM2, BlockKernelsAgreeWithLlamaCpp) {
     for (int v = 0; v < V; ++v) scale = std::max(scale, std::fabs(row[v]));
     return (row[argmax(row, V)] - row[other]) / scale;
   };
-  int same = 0, clear = 0, clear_same = 0, ours_exact = 0, theirs_exact = 0;
-  double worst = 0;
   for (int t = 0; t < n; ++t) {
     const float* row = logits.data() + (size_t)t * V;
     const bool agree = argmax(row, V) == top1[t];
-    same += agree;
-    ours_exact += argmax(row, V) == exact[t];
-    theirs_exact += top1[t] == exact[t];
-    if (margin[t] >= 0.02) clear++, clear_same += agree;
-    if (!agree) worst = std::max(worst, (double)gap(row, top1[t]));
+    r.same += agree;
+    r.ours_exact += argmax(row, V) == exact[t];
+    r.theirs_exact += top1[t] == exact[t];
+    if (margin[t] >= 0.02) r.clear++, r.clear_same += agree;
+    if (!agree) r.worst = std::max(r.worst, (double)gap(row, top1[t]));
   }
-  std::printf("top-1 agreement with llama.cpp: %d of %d positions (%.2f%%); where the exact model decides clearly: "
-              "%d of %d (%.2f%%); largest gap where not: %.3g of the logit scale\n",
-              same, n, 100.0 * same / n, clear_same, clear, 100.0 * clear_same / clear, worst);
-  std::printf("top-1 agreement with the exact model (transformers fp32): ours %.2f%%, llama.cpp's %.2f%%\n",
-              100.0 * ours_exact / n, 100.0 * theirs_exact / n);
-  EXPECT_GE(clear, n / 2);
-  EXPECT_GE(clear_same * 100, clear * 99);
-  EXPECT_LE(worst, 0.02);
+  std::printf("%s: top-1 agreement with llama.cpp: %d of %d positions (%.2f%%); where the exact model decides "
+              "clearly (margin >= 2%%): %d of %d (%.2f%%); largest gap where not: %.3g of the logit scale\n",
+              cache_key.c_str(), r.same, n, 100.0 * r.same / n, r.clear_same, r.clear, 100.0 * r.clear_same / r.clear,
+              r.worst);
+  std::printf("%s: top-1 agreement with the exact model (transformers fp32): ours %.2f%%, llama.cpp's %.2f%%\n",
+              cache_key.c_str(), 100.0 * r.ours_exact / n, 100.0 * r.theirs_exact / n);
 
-  ASSERT_EQ(meta["prompts"].size(), 5u);
-  int identical_prompts = 0;
-  for (auto& p : meta["prompts"]) {
+  EXPECT_EQ(run["prompts"].size(), 5u);
+  for (auto& p : run["prompts"]) {
     std::vector<int32_t> prompt = p["ids"].get<std::vector<int32_t>>();
     std::vector<int32_t> want = p["greedy"].get<std::vector<int32_t>>();
-    ASSERT_EQ(want.size(), 64u);
+    EXPECT_EQ(want.size(), 64u);
+    if (want.size() != 64u) continue;
     SamplingOptions so;
     so.temperature = 0;
     so.max_tokens = 64;
@@ -303,7 +308,7 @@ TEST(SmolLM2, BlockKernelsAgreeWithLlamaCpp) {
     Generation g = e.generate(prompt, so);
     int k = 0;
     while (k < (int)std::min(want.size(), g.tokens.size()) && want[k] == g.tokens[k]) ++k;
-    identical_prompts += g.tokens == want;
+    r.identical_prompts += g.tokens == want;
     // Teacher-forced on llama.cpp's continuation: the logits before each of its tokens.
     std::vector<int32_t> seq = prompt;
     seq.insert(seq.end(), want.begin(), want.end() - 1);
@@ -312,23 +317,52 @@ TEST(SmolLM2, BlockKernelsAgreeWithLlamaCpp) {
     KVCache pc = e.new_cache();
     e.forward(pc, seq.data(), m, l.data(), true);
     int agree = 0;
-    double fed_worst = 0;
+    double worst = 0;
     for (int j = 0; j < 64; ++j) {
       const float* row = l.data() + (size_t)(p0 + j) * V;
-      int32_t ours = argmax(row, V);
-      if (ours == want[j]) {
+      if (argmax(row, V) == want[j]) {
         ++agree;
         continue;
       }
-      double g = gap(row, want[j]);
-      fed_worst = std::max(fed_worst, g);
-      EXPECT_LE(g, 0.02) << "token " << j << ": ours " << ours << ", llama.cpp " << want[j];
+      worst = std::max(worst, (double)gap(row, want[j]));
     }
-    std::printf("prompt (%d tokens): free greedy identical for %d of 64 tokens; fed llama.cpp's tokens, same argmax "
-                "%d of 64 (largest gap where not: %.3g of the logit scale)\n",
-                (int)prompt.size(), k, agree, fed_worst);
+    r.fed_same += agree, r.fed_steps += 64, r.fed_worst = std::max(r.fed_worst, worst);
+    std::printf("%s, prompt (%d tokens): free greedy identical for %d of 64 tokens; fed llama.cpp's tokens, same "
+                "argmax %d of 64 (largest gap where not: %.3g of the logit scale)\n",
+                cache_key.c_str(), (int)prompt.size(), k, agree, worst);
   }
-  std::printf("greedy text identical to llama.cpp's on %d of 5 prompts\n", identical_prompts);
+  std::printf("%s: greedy text identical to llama.cpp's on %d of 5 prompts\n", cache_key.c_str(),
+              r.identical_prompts);
+  return r;
+}
+
+}  // namespace
+
+// The bar of 99% top-1 agreement on every position is above what llama.cpp
+// reaches against itself when only its cache precision changes, so each side is held to
+// that: (1) at every position where the exact model decides clearly, the same top-1 as
+// llama.cpp (>= 99%); (2) overall, at least llama.cpp's own fp16-vs-fp32-cache agreement
+// less one point; (3) every disagreement a near-tie in our logits (within 3% of the
+// scale; the fp16 cache adds its rounding to the activation quantization's).
+TEST(SmolLM2, BlockKernelsAgreeWithLlamaCpp) {
+  RefDir ref("llamacpp");
+  auto meta = nlohmann::json::parse(read_file(ref.dir / "llamacpp.json"));
+  std::vector<int32_t> a = meta["f16_cache"]["top1"].get<std::vector<int32_t>>();
+  std::vector<int32_t> b = meta["f32_cache"]["top1"].get<std::vector<int32_t>>();
+  ASSERT_EQ(a.size(), b.size());
+  int self = 0;
+  for (size_t i = 0; i < a.size(); ++i) self += a[i] == b[i];
+  const double self_pct = 100.0 * self / (double)a.size();
+  std::printf("llama.cpp with an fp16 cache vs with an fp32 cache: same top-1 at %d of %zu positions (%.2f%%)\n", self,
+              a.size(), self_pct);
+  for (auto [key, kv] : {std::pair{"f32_cache", KVType::F32}, std::pair{"f16_cache", KVType::F16}}) {
+    LlamaCppAgreement r = agree_with_llamacpp(meta, key, kv);
+    EXPECT_GE(r.clear, r.positions / 2) << key;
+    EXPECT_GE(r.clear_same * 100, r.clear * 99) << key;
+    EXPECT_GE(100.0 * r.same / r.positions, self_pct - 1.0) << key;
+    EXPECT_LE(r.worst, 0.03) << key;
+    EXPECT_LE(r.fed_worst, 0.03) << key;
+  }
 }
 
 TEST(SmolLM2, TokenizerAndChatTemplateMatchHuggingFace) {

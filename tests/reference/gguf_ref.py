@@ -189,14 +189,12 @@ def last_argmax(llm):
     return int(np.argmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),))))
 
 
-def cmd_llamacpp(out):
+def llamacpp_run(path, tk, ids, **cache):
+    """llama.cpp's top-1 at every position of ids (one eval call: scores of every
+    position need logits_all) and its greedy 64 tokens after each prompt."""
     from llama_cpp import Llama
 
-    path = smollm_path()
-    tk = reference_tokenizer(path)
-    ids = tk.encode(mixed_text(20_000)).ids[:1100]
-    # One eval call (scores of every position need logits_all).
-    llm = Llama(path, n_ctx=1200, n_batch=1200, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False)
+    llm = Llama(path, n_ctx=1200, n_batch=1200, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False, **cache)
     llm.eval(ids)
     top1 = [int(np.argmax(llm.scores[i])) for i in range(len(ids))]
     greedy = []
@@ -209,6 +207,21 @@ def cmd_llamacpp(out):
             gen.append(last_argmax(llm))
             llm.eval([gen[-1]])
         greedy.append({"ids": p_ids, "greedy": gen})
+    return top1, greedy
+
+
+def cmd_llamacpp(out):
+    import llama_cpp
+
+    path = smollm_path()
+    tk = reference_tokenizer(path)
+    ids = tk.encode(mixed_text(20_000)).ids[:1100]
+    # Twice: with llama.cpp's default KV cache (fp16) and with an fp32 one. The cache
+    # precision alone moves llama.cpp's own top-1 at a few % of these positions, so each
+    # is compared with veritas run with the same cache type.
+    top1, greedy = llamacpp_run(path, tk, ids)
+    f32 = llama_cpp.GGML_TYPE_F32
+    top1_f32, greedy_f32 = llamacpp_run(path, tk, ids, type_k=f32, type_v=f32)
     # The exact model (transformers, fp32 from the dequantized weights) on the same ids:
     # its top-1 and its margin over the runner-up, as a share of the row's largest |logit|,
     # say which positions are clear decisions and which are near-ties.
@@ -223,7 +236,8 @@ def cmd_llamacpp(out):
     best = logits.topk(2, dim=-1).values
     margin = ((best[:, 0] - best[:, 1]) / logits.abs().max(-1).values).tolist()
     exact = logits.argmax(-1).tolist()
-    json.dump({"model": path, "ids": ids, "top1": top1, "exact_top1": exact, "exact_margin": margin, "prompts": greedy},
+    json.dump({"model": path, "ids": ids, "exact_top1": exact, "exact_margin": margin,
+               "f16_cache": {"top1": top1, "prompts": greedy}, "f32_cache": {"top1": top1_f32, "prompts": greedy_f32}},
               open(os.path.join(out, "llamacpp.json"), "w"))
 
 
