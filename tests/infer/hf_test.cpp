@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "veritas/infer/engine.hpp"
+#include "veritas/infer/perplexity.hpp"
 #include "veritas/infer/sampler.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
@@ -220,4 +221,60 @@ TEST(HfDir, BadDirectoriesAreClearErrors) {
   msg = load_err(m);
   EXPECT_NE(msg.find("config.json: rope_parameters"), std::string::npos) << msg;
   fs::remove_all(d);
+}
+
+// Perplexity: the negative log-likelihood of each prompt under the tiny models equals the
+// one computed (in double) from transformers' own logits, to 1e-4 of its value; windows
+// are independent runs; bad arguments are errors.
+TEST(Perplexity, MatchesTransformersLogits) {
+  const fs::path d = models_ref().dir;
+  for (const std::string name : {"llama", "qwen2"}) {
+    Engine e = Engine::load(d / name);
+    const int V = e.config().vocab_size;
+    auto meta = nlohmann::json::parse(read_file(d / (name + ".json")));
+    int i = 0;
+    for (auto& p : meta["prompts"]) {
+      std::vector<int32_t> ids = p["ids"].get<std::vector<int32_t>>();
+      std::vector<float> ref = read_vec<float>(d / (name + "-logits" + std::to_string(i++) + ".f32"));
+      const int n = (int)ids.size();
+      ASSERT_EQ(ref.size(), (size_t)n * V);
+      if (n < 4) continue;
+      std::vector<double> nll(n - 1);  // -log p(ids[t + 1] | ids[0..t]) from transformers' logits
+      for (int t = 0; t + 1 < n; ++t) {
+        const float* row = ref.data() + (size_t)t * V;
+        double mx = row[0], sum = 0;
+        for (int v = 1; v < V; ++v) mx = std::max(mx, (double)row[v]);
+        for (int v = 0; v < V; ++v) sum += std::exp((double)row[v] - mx);
+        nll[t] = std::log(sum) + mx - row[ids[t + 1]];
+      }
+      double want = 0;
+      for (double x : nll) want += x;
+      PerplexityResult r = perplexity(e, ids, n);
+      EXPECT_EQ(r.tokens_scored, n - 1);
+      EXPECT_EQ(r.windows, 1);
+      EXPECT_NEAR(r.nll_sum, want, 1e-4 * want) << name << " prompt " << i - 1;
+      EXPECT_NEAR(r.perplexity(), std::exp(want / (n - 1)), 1e-4 * r.perplexity());
+      // Windows of h tokens: the first sees the same context as the full run, so its part
+      // of the reference; the whole equals each window scored on its own.
+      const int h = std::max(2, n / 2);
+      PerplexityResult w = perplexity(e, ids, h);
+      double first = 0, sum = 0;
+      int64_t scored = 0;
+      for (int t = 0; t + 1 < h; ++t) first += nll[t];
+      for (int s0 = 0; s0 < n; s0 += h) {
+        const int len = std::min(h, n - s0);
+        if (len < 2) continue;
+        PerplexityResult part = perplexity(e, std::vector<int32_t>(ids.begin() + s0, ids.begin() + s0 + len), len);
+        if (s0 == 0) EXPECT_NEAR(part.nll_sum, first, 1e-4 * first) << name;
+        sum += part.nll_sum, scored += part.tokens_scored;
+      }
+      EXPECT_EQ(w.tokens_scored, scored) << name;
+      EXPECT_GE(w.windows, 2) << name;
+      EXPECT_NEAR(w.nll_sum, sum, 1e-9 * sum) << name;
+    }
+  }
+  Engine e = Engine::load(d / "llama");
+  EXPECT_NE(error_of([&] { perplexity(e, {1, 2, 3}, 1); }).find("at least 2 tokens"), std::string::npos);
+  EXPECT_NE(error_of([&] { perplexity(e, {1}, 8); }).find("fewer than 2 tokens"), std::string::npos);
+  EXPECT_NE(error_of([&] { perplexity(e, {1, 1 << 30}, 8); }).find("outside the vocabulary"), std::string::npos);
 }

@@ -19,6 +19,7 @@ void register_serve(CLI::App& app);       // the OpenAI-compatible server
 void register_keys(CLI::App& app);        // keys add|list|revoke for serve
 void register_export(CLI::App& app);      // checkpoint -> GGUF
 void register_import(CLI::App& app);      // GGUF / Hugging Face -> trainable checkpoint
+void register_perplexity(CLI::App& app);  // held-out text perplexity
 void register_run(CLI::App& app);        // the whole pipeline on the bundled default
 
 }  // namespace veritas::cli

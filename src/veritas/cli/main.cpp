@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   register_keys(app);
   register_export(app);
   register_import(app);
+  register_perplexity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
