@@ -161,7 +161,12 @@ TEST(TextStream, HoldsBackIncompleteUtf8) {
   EXPECT_EQ(ts.push_bytes(euro.substr(0, 2)), "");
   EXPECT_EQ(ts.push_bytes(euro.substr(2)), euro);
   EXPECT_EQ(ts.push_bytes("\xF0\x9F"), "");
-  EXPECT_EQ(ts.flush(), "\xF0\x9F");  // an unfinished sequence is still returned at the end
+  // A character left unfinished at the end becomes U+FFFD: the stream's text stays valid
+  // UTF-8 (JSON, terminals); so does a stray continuation byte mid-stream.
+  EXPECT_EQ(ts.flush(), "\xEF\xBF\xBD");
+  TextStream stray(nullptr, {});
+  EXPECT_EQ(stray.push_bytes("a\x82" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(stray.text(), "a\xEF\xBF\xBD" "b");
   EXPECT_EQ(utf8_incomplete_tail("ab\xE2\x82"), 2u);
   EXPECT_EQ(utf8_incomplete_tail("ab\xE2\x82\xAC"), 0u);
   EXPECT_EQ(utf8_incomplete_tail("ab"), 0u);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/util/text.hpp"
 
 namespace veritas::infer {
 
@@ -38,7 +39,7 @@ std::string TextStream::push_bytes(const std::string& bytes) {
   size_t cut = std::string::npos;
   for (auto& s : stops_) cut = std::min(cut, pending_.find(s));
   if (cut != std::string::npos) {
-    std::string out = pending_.substr(0, cut);
+    std::string out = utf8_sanitize(pending_.substr(0, cut));
     pending_.clear();
     stopped_ = true;
     text_ += out;
@@ -53,7 +54,7 @@ std::string TextStream::push_bytes(const std::string& bytes) {
         break;
       }
   }
-  std::string out = pending_.substr(0, pending_.size() - hold);
+  std::string out = utf8_sanitize(pending_.substr(0, pending_.size() - hold));
   pending_.erase(0, pending_.size() - hold);
   text_ += out;
   return out;
@@ -61,8 +62,9 @@ std::string TextStream::push_bytes(const std::string& bytes) {
 
 std::string TextStream::flush() {
   if (stopped_) return {};
-  std::string out;
-  out.swap(pending_);
+  // An unfinished character at the very end (the last token cut it) becomes U+FFFD.
+  std::string out = utf8_sanitize(pending_);
+  pending_.clear();
   text_ += out;
   return out;
 }

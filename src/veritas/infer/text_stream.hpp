@@ -1,7 +1,9 @@
 #pragma once
 // Turns generated token ids into text as it becomes final: bytes of an unfinished UTF-8
 // character and a tail that could still grow into a stop string are held back, and the
-// text is cut right before the first stop string.
+// text is cut right before the first stop string. What it returns is always valid UTF-8:
+// a byte sequence the tokens spell that is not (a stray continuation byte, a character
+// left unfinished when generation ends) becomes U+FFFD.
 #include <cstdint>
 #include <string>
 #include <vector>
