@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/sampler.hpp"
 #include "veritas/model/gguf.hpp"
+#include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/fs.hpp"
 #include "reference_run.hpp"
@@ -130,6 +133,16 @@ TEST(Gemma3, TokenizerMatchesLlamaCppAndTransformers) {
   ASSERT_TRUE(turn.has_value());
   EXPECT_EQ(tok.encode_with_specials("<start_of_turn>"), std::vector<int32_t>{*turn});
   EXPECT_GT(tok.encode("<start_of_turn>").size(), 1u);
+
+  // No chat template in the file (a base model): chat is refused, not guessed.
+  std::string msg;
+  try {
+    chat_tokens(tok, {{"user", "hi"}}, true);
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find("no chat template"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("probably a base model"), std::string::npos) << msg;
 }
 
 // The block kernels (--precision gguf: Q8_0, Q5_0, Q4_K, Q6_K read directly, activations
@@ -188,4 +201,51 @@ TEST(Gemma3, BlockKernelsAgreeWithLlamaCpp) {
   EXPECT_GE(clear, n / 2);
   EXPECT_GE(clear_same * 100, clear * 99);
   EXPECT_LE(worst, 0.02);
+}
+
+// A damaged Gemma 3 file is an error naming the file and the tensor or field: a missing
+// norm tensor, a head size (key_length) that does not match the tensors, key and value
+// lengths that differ.
+TEST(Gemma3, BadInputIsAClearError) {
+  const std::string good = read_file(gemma_path());
+  auto error_of = [](const std::function<void()>& f) -> std::string {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  auto load = [](const std::string& bytes, const std::string& name) {
+    GgufFile f = GgufFile::parse(bytes.data(), bytes.size(), name);
+    ModelConfig cfg = gguf_config(f);
+    Engine::from_weights(cfg, gguf_weights(f, cfg));
+  };
+  // Rename one tensor (same length, so the file stays well-formed).
+  std::string bad = good;
+  const std::string norm = "blk.3.post_ffw_norm.weight";
+  size_t at = bad.find(norm);
+  ASSERT_NE(at, std::string::npos);
+  bad[at + norm.size() - 1] = 'X';
+  std::string msg = error_of([&] { load(bad, "nonorm.gguf"); });
+  std::printf("missing norm: %s\n", msg.c_str());
+  EXPECT_NE(msg.find("nonorm.gguf: missing tensor 'blk.3.post_ffw_norm.weight'"), std::string::npos) << msg;
+
+  // key_length / value_length (u32 values after the key and its type).
+  auto set_u32 = [](std::string& b, const std::string& key, uint32_t v) {
+    size_t k = b.find(key);
+    ASSERT_NE(k, std::string::npos) << key;
+    std::memcpy(&b[k + key.size() + 4], &v, 4);
+  };
+  bad = good;
+  set_u32(bad, "gemma3.attention.key_length", 128);
+  set_u32(bad, "gemma3.attention.value_length", 128);
+  msg = error_of([&] { load(bad, "headdim.gguf"); });
+  std::printf("wrong head size: %s\n", msg.c_str());
+  EXPECT_NE(msg.find("headdim.gguf: tensor 'blk.0.attn_q_norm.weight' has dims [256], expected [128]"),
+            std::string::npos) << msg;
+  bad = good;
+  set_u32(bad, "gemma3.attention.value_length", 128);
+  msg = error_of([&] { load(bad, "kv.gguf"); });
+  EXPECT_NE(msg.find("kv.gguf: attention key/value length differs from each other"), std::string::npos) << msg;
 }
