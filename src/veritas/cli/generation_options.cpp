@@ -9,7 +9,7 @@ namespace veritas::cli {
 
 void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string& max_tokens_help) {
   cmd->add_option("--model", a.model,
-                  "checkpoint or Hugging Face folder (config.json, model.safetensors or its index, tokenizer.json) or a GGUF file (llama, qwen2)")
+                  "checkpoint or Hugging Face folder (config.json, model.safetensors or its index, tokenizer.json) or a GGUF file (llama, qwen2, gemma3)")
       ->required();
   cmd->add_option("--max-tokens", a.max_tokens, max_tokens_help)->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--temperature", a.temperature, "sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
