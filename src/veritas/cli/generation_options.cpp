@@ -9,7 +9,7 @@ namespace veritas::cli {
 
 void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string& max_tokens_help) {
   cmd->add_option("--model", a.model,
-                  "checkpoint or Hugging Face folder (config.json, model.safetensors or its index, tokenizer.json) or a GGUF file (llama, qwen2)")
+                  "checkpoint or Hugging Face folder (config.json, model.safetensors or its index, tokenizer.json) or a GGUF file (llama, qwen2, gemma3)")
       ->required();
   cmd->add_option("--max-tokens", a.max_tokens, max_tokens_help)->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--temperature", a.temperature, "sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -19,7 +19,7 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string&
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
   cmd->add_option("--precision", a.precision,
-                  "weights: fp32, bf16 (2x fewer bytes), int8 (4x fewer), or gguf (a .gguf model's Q8_0/Q4_0/Q4_1/Q4_K/Q5_K/Q6_K "
+                  "weights: fp32, bf16 (2x fewer bytes), int8 (4x fewer), or gguf (a .gguf model's Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q5_K/Q6_K "
                   "blocks used as stored, other types fp32)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "int8", "gguf"}));

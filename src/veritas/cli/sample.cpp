@@ -31,6 +31,8 @@ void run_sample(const SampleArgs& a) {
     prompt = infer::chat_tokens(tok, {{"user", a.prompt}}, true);
   } else {
     prompt = tok.encode(a.prompt);
+    // A GGUF whose tokenizer says add_bos_token (Gemma: <bos>) starts every prompt with it.
+    if (auto bos = tok.bos_id()) prompt.insert(prompt.begin(), *bos);
     if (prompt.empty()) prompt.push_back(tok.eot_id());  // start of a new document
   }
   infer::SamplingOptions so = sampling_options(a.gen);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/hf_model.hpp"
@@ -69,6 +70,9 @@ struct LayerW {
   QMatrix wo;
   QMatrix w13;   // gate and up rows interleaved (gate 0, up 0, gate 1, ...)
   QMatrix w2;
+  // Gemma 3 only (empty otherwise): per-head norms of q and k, norms of the attention and
+  // MLP outputs.
+  Buffer<float> q_norm, k_norm, post_attn_norm, post_mlp_norm;
 };
 
 struct Item {  // one token being processed: its sequence and position
@@ -77,6 +81,12 @@ struct Item {  // one token being processed: its sequence and position
 };
 
 constexpr int kChunk = 64;
+
+// PyTorch's gelu(approximate="tanh") (Gemma's gelu_pytorch_tanh).
+inline float gelu_tanh(float v) {
+  const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  return 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+}
 
 }  // namespace
 
@@ -95,6 +105,8 @@ struct Engine::Impl {
   std::vector<LayerW> layers;
   int rope_len = 0;
   Buffer<float> rope_cos, rope_sin;  // [position][hd/2]
+  Buffer<float> local_cos, local_sin;  // the same for sliding-window layers' own base (Gemma 3)
+  float embed_scale = 1.0f;
   std::shared_ptr<const Tokenizer> tok;
   std::mutex mu;
 
@@ -104,20 +116,24 @@ struct Engine::Impl {
   QuantActs qa;
   std::vector<std::vector<float>> scores;  // attention scores, one buffer per thread
 
-  void ensure_rope(int n) {
-    if (n <= rope_len) return;
+  void rope_tables(int n, float theta, Buffer<float>& cos_t, Buffer<float>& sin_t) const {
     const int half = hd / 2;
-    rope_cos.resize((size_t)n * half, false);
-    rope_sin.resize((size_t)n * half, false);
+    cos_t.resize((size_t)n * half, false);
+    sin_t.resize((size_t)n * half, false);
     // Same float32 steps as the Hugging Face rotary embedding: inv_freq, then pos * inv_freq.
     for (int i = 0; i < half; ++i) {
-      float inv = 1.0f / std::pow(cfg.rope_theta, (float)(2 * i) / (float)hd);
+      float inv = 1.0f / std::pow(theta, (float)(2 * i) / (float)hd);
       for (int p = 0; p < n; ++p) {
         float a = (float)p * inv;
-        rope_cos[(size_t)p * half + i] = (float)std::cos((double)a);
-        rope_sin[(size_t)p * half + i] = (float)std::sin((double)a);
+        cos_t[(size_t)p * half + i] = (float)std::cos((double)a);
+        sin_t[(size_t)p * half + i] = (float)std::sin((double)a);
       }
     }
+  }
+  void ensure_rope(int n) {
+    if (n <= rope_len) return;
+    rope_tables(n, cfg.rope_theta, rope_cos, rope_sin);
+    if (cfg.sliding_window > 0) rope_tables(n, cfg.rope_local_theta, local_cos, local_sin);
     rope_len = n;
   }
 
@@ -133,10 +149,10 @@ struct Engine::Impl {
     scratch_T = T;
   }
 
-  void rope(float* v, int pos) const {
+  void rope(float* v, int pos, bool local) const {
     const int half = hd / 2;
-    const float* c = rope_cos.data() + (size_t)pos * half;
-    const float* s = rope_sin.data() + (size_t)pos * half;
+    const float* c = (local ? local_cos : rope_cos).data() + (size_t)pos * half;
+    const float* s = (local ? local_sin : rope_sin).data() + (size_t)pos * half;
     for (int i = 0; i < half; ++i) {
       float a = v[i], b = v[i + half];
       v[i] = a * c[i] - b * s[i];
@@ -144,26 +160,28 @@ struct Engine::Impl {
     }
   }
 
-  // Causal attention of one query head over positions [0, pos] of its cache.
+  // Causal attention of one query head over positions [0, pos] of its cache (the last
+  // sliding_window of them on a sliding-window layer).
   void attend(KVCache& c, int layer, int pos, int h, const float* q, float* out, std::vector<float>& sc) const {
+    const int j0 = cfg.is_sliding_layer(layer) ? std::max(0, pos - cfg.sliding_window + 1) : 0;
     const int kvh = h / (nh / nkv);
     const bool f16 = c.type_ == KVType::F16;
     const float* K = reinterpret_cast<const float*>(c.k(layer, kvh));
     const float* Vv = reinterpret_cast<const float*>(c.v(layer, kvh));
     const uint16_t* K16 = reinterpret_cast<const uint16_t*>(c.k(layer, kvh));
     const uint16_t* V16 = reinterpret_cast<const uint16_t*>(c.v(layer, kvh));
-    const float scale = 1.0f / std::sqrt((float)hd);
+    const float scale = 1.0f / std::sqrt(cfg.query_pre_attn_scalar > 0 ? cfg.query_pre_attn_scalar : (float)hd);
     sc.resize(pos + 1);
     float m = -INFINITY;
-    for (int j = 0; j <= pos; ++j) {
+    for (int j = j0; j <= pos; ++j) {
       sc[j] = (f16 ? dot_f32_f16(q, K16 + (size_t)j * hd, hd) : dot_f32(q, K + (size_t)j * hd, hd)) * scale;
       m = std::max(m, sc[j]);
     }
     float sum = 0;
-    for (int j = 0; j <= pos; ++j) sum += (sc[j] = std::exp(sc[j] - m));
+    for (int j = j0; j <= pos; ++j) sum += (sc[j] = std::exp(sc[j] - m));
     const float inv = 1.0f / sum;
     std::fill(out, out + hd, 0.0f);
-    for (int j = 0; j <= pos; ++j) {
+    for (int j = j0; j <= pos; ++j) {
       if (f16)
         axpy_f32_f16(sc[j] * inv, V16 + (size_t)j * hd, out, hd);
       else
@@ -215,6 +233,12 @@ struct Engine::Impl {
   const std::vector<int>* want_ = nullptr;
   float* logits_ = nullptr;
 
+  // x += out, where out is a sublayer's output (Gemma 3 first normalizes it, in place).
+  void add_residual(float* xt, float* out, const Buffer<float>& post_norm) const {
+    if (post_norm.size()) rmsnorm(out, post_norm.data(), H, cfg.rms_norm_eps, out);
+    for (int i = 0; i < H; ++i) xt[i] += out[i];
+  }
+
   void matmul_chunk(const QMatrix& W, const Phase& ph, int c, const float* xin, int ldx, int T, float* y, int ldy) {
     int r0 = c * ph.rows_per_chunk, r1 = std::min(W.rows(), r0 + ph.rows_per_chunk);
     W.matmul(xin, ldx, W.uses_quant_acts() ? &qa : nullptr, T, y, ldy, r0, r1);
@@ -227,8 +251,7 @@ struct Engine::Impl {
     switch (ph.step) {
       case Step::Norm1: {  // chunk = token: residual of the previous layer, norm, quantize
         float* xt = x.data() + (size_t)c * H;
-        if (l > 0)
-          for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)c * H + i];
+        if (l > 0) add_residual(xt, tmp.data() + (size_t)c * H, layers[l - 1].post_mlp_norm);
         rmsnorm(xt, layers[l].attn_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
         if (layers[l].wqkv.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
@@ -242,9 +265,15 @@ struct Engine::Impl {
         KVCache& cache = *items_[c].cache;
         if (layers[l].bqkv.size())
           for (int i = 0; i < ldqkv; ++i) q[i] += layers[l].bqkv[i];
-        for (int h = 0; h < nh; ++h) rope(q + h * hd, pos);
+        const LayerW& w = layers[l];
+        if (w.q_norm.size()) {
+          for (int h = 0; h < nh; ++h) rmsnorm(q + h * hd, w.q_norm.data(), hd, cfg.rms_norm_eps, q + h * hd);
+          for (int h = 0; h < nkv; ++h) rmsnorm(k + h * hd, w.k_norm.data(), hd, cfg.rms_norm_eps, k + h * hd);
+        }
+        const bool local = cfg.is_sliding_layer(l);
+        for (int h = 0; h < nh; ++h) rope(q + h * hd, pos, local);
         for (int h = 0; h < nkv; ++h) {
-          rope(k + h * hd, pos);
+          rope(k + h * hd, pos, local);
           store_kv(cache, cache.k(l, h), pos, k + h * hd, hd);
           store_kv(cache, cache.v(l, h), pos, v + h * hd, hd);
         }
@@ -260,7 +289,7 @@ struct Engine::Impl {
       case Step::Wo: matmul_chunk(layers[l].wo, ph, c, att.data(), qd, T, tmp.data(), H); break;
       case Step::Norm2: {  // chunk = token
         float* xt = x.data() + (size_t)c * H;
-        for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)c * H + i];
+        add_residual(xt, tmp.data() + (size_t)c * H, layers[l].post_attn_norm);
         rmsnorm(xt, layers[l].mlp_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
         if (layers[l].w13.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
@@ -271,7 +300,10 @@ struct Engine::Impl {
         for (int t = 0; t < T; ++t) {
           const float* g = gu.data() + (size_t)t * 2 * I;
           float* hh = hbuf.data() + (size_t)t * I;
-          for (int i = u0; i < u1; ++i) hh[i] = g[2 * i] / (1.0f + std::exp(-g[2 * i])) * g[2 * i + 1];
+          if (cfg.gemma3)
+            for (int i = u0; i < u1; ++i) hh[i] = gelu_tanh(g[2 * i]) * g[2 * i + 1];
+          else
+            for (int i = u0; i < u1; ++i) hh[i] = g[2 * i] / (1.0f + std::exp(-g[2 * i])) * g[2 * i + 1];
         }
         break;
       }
@@ -280,7 +312,7 @@ struct Engine::Impl {
       case Step::Final: {  // chunk = wanted token
         int t = (*want_)[c];
         float* xt = x.data() + (size_t)t * H;
-        for (int i = 0; i < H; ++i) xt[i] += tmp[(size_t)t * H + i];
+        add_residual(xt, tmp.data() + (size_t)t * H, layers[L - 1].post_mlp_norm);
         rmsnorm(xt, final_norm.data(), H, cfg.rms_norm_eps, xn.data() + (size_t)c * H);
         if (head.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
@@ -347,6 +379,8 @@ struct Engine::Impl {
         embed_blocks.row_f32(ids[t], xt);
       else
         std::memcpy(xt, embed.data() + (size_t)ids[t] * H, H * sizeof(float));
+      if (embed_scale != 1.0f)
+        for (int i = 0; i < H; ++i) xt[i] *= embed_scale;
     }
     ensure_rope(maxpos + 1);
     // Size the quantized-activation buffers once, so no phase allocates.
@@ -438,7 +472,8 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
   m.nh = cfg.num_attention_heads;
   m.nkv = cfg.num_key_value_heads;
   m.hd = cfg.head_dim();
-  check(m.hd * m.nh == m.H && m.hd % 2 == 0, "config: hidden_size must be num_attention_heads x an even head_dim");
+  check((m.hd * m.nh == m.H || cfg.head_dim_override > 0) && m.hd % 2 == 0,
+        "config: hidden_size must be num_attention_heads x an even head_dim");
   check(m.nkv > 0 && m.nh % m.nkv == 0, "config: num_attention_heads must be a multiple of num_key_value_heads");
   m.qd = m.nh * m.hd;
   m.kvd = m.nkv * m.hd;
@@ -447,6 +482,8 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
   m.L = cfg.num_hidden_layers;
   if (m.opt.context <= 0) m.opt.context = cfg.max_position_embeddings;
   const int64_t H = m.H;
+  // transformers multiplies by sqrt(hidden_size) cast to the weights' dtype (fp32 here).
+  if (cfg.gemma3) m.embed_scale = (float)std::sqrt((double)H);
 
   auto need = [&](const std::string& name, std::vector<int64_t> shape, float* dst) {
     if (!src(name, shape, dst)) throw Error("missing tensor '" + name + "'");
@@ -518,7 +555,19 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     w.attn_norm.resize(H, false);
     w.mlp_norm.resize(H, false);
     need(p + "input_layernorm.weight", {H}, w.attn_norm.data());
-    need(p + "post_attention_layernorm.weight", {H}, w.mlp_norm.data());
+    // Llama's post_attention_layernorm is the norm before the MLP; Gemma 3 calls that
+    // pre_feedforward_layernorm and has a norm after each sublayer as well.
+    need(p + (cfg.gemma3 ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), {H},
+         w.mlp_norm.data());
+    if (cfg.gemma3) {
+      for (auto [buf_p, name, n] : {std::tuple{&w.q_norm, "self_attn.q_norm.weight", (int64_t)m.hd},
+                                    std::tuple{&w.k_norm, "self_attn.k_norm.weight", (int64_t)m.hd},
+                                    std::tuple{&w.post_attn_norm, "post_attention_layernorm.weight", H},
+                                    std::tuple{&w.post_mlp_norm, "post_feedforward_layernorm.weight", H}}) {
+        buf_p->resize(n, false);
+        need(p + name, {n}, buf_p->data());
+      }
+    }
     w.wqkv = fused({{p + "self_attn.q_proj.weight", m.qd}, {p + "self_attn.k_proj.weight", m.kvd},
                     {p + "self_attn.v_proj.weight", m.kvd}},
                    H);

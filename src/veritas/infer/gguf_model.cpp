@@ -8,6 +8,7 @@
 
 #include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/pretokenize.hpp"
+#include "veritas/tokenizer/spm.hpp"
 #include "veritas/util/error.hpp"
 
 namespace veritas::infer {
@@ -16,8 +17,8 @@ namespace {
 
 std::string arch_of(const GgufFile& f) {
   std::string a = f.get_string("general.architecture");
-  check(a == "llama" || a == "qwen2", f.name() + ": general.architecture '" + a +
-                                          "' is not supported (llama and qwen2 are)");
+  check(a == "llama" || a == "qwen2" || a == "gemma3",
+        f.name() + ": general.architecture '" + a + "' is not supported (llama, qwen2 and gemma3 are)");
   return a;
 }
 
@@ -27,7 +28,9 @@ int to_int(const GgufFile& f, const std::string& key, int64_t v) {
 }
 
 // Hugging Face name -> GGUF name, and whether its rows carry llama.cpp's rotary permutation.
-bool gguf_name(const std::string& hf, std::string& out, bool& permuted, bool& is_k) {
+// Gemma 3's names are transformers' Gemma3 ones (its post_attention_layernorm is the norm
+// of the attention output; the norm before the MLP is pre_feedforward_layernorm).
+bool gguf_name(const std::string& hf, std::string& out, bool& permuted, bool& is_k, bool gemma3) {
   permuted = is_k = false;
   if (hf == "model.embed_tokens.weight") return out = "token_embd.weight", true;
   if (hf == "model.norm.weight") return out = "output_norm.weight", true;
@@ -44,6 +47,15 @@ bool gguf_name(const std::string& hf, std::string& out, bool& permuted, bool& is
       {"self_attn.q_proj.bias", "attn_q.bias"},       {"self_attn.k_proj.bias", "attn_k.bias"},
       {"self_attn.v_proj.bias", "attn_v.bias"},       {"mlp.gate_proj.weight", "ffn_gate.weight"},
       {"mlp.up_proj.weight", "ffn_up.weight"},        {"mlp.down_proj.weight", "ffn_down.weight"}};
+  static const std::pair<const char*, const char*> gemma_map[] = {
+      {"post_attention_layernorm.weight", "post_attention_norm.weight"},
+      {"pre_feedforward_layernorm.weight", "ffn_norm.weight"},
+      {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"},
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"}};
+  if (gemma3)
+    for (auto& [h, g] : gemma_map)
+      if (rest == h) return out = "blk." + layer + "." + g, true;
   for (auto& [h, g] : map)
     if (rest == h) {
       out = "blk." + layer + "." + g;
@@ -73,6 +85,19 @@ ModelConfig gguf_config(const GgufFile& f) {
   c.vocab_size = to_int(f, "token_embd.weight dims[1]", emb->dims[1]);
   c.tie_word_embeddings = f.find("output.weight") == nullptr;
   c.attention_bias = a == "qwen2";
+  if (a == "gemma3") {
+    // Per head size from key_length (640 / 4 = 160 is not Gemma 3 270M's 256); the rest as
+    // llama.cpp and transformers' Gemma3 config fix them: the attention scale
+    // 1/sqrt(head size), a 6-layer pattern (5 sliding, 1 global), local rotary base 10000.
+    c.head_dim_override = to_int(f, a + ".attention.key_length", f.get_int(a + ".attention.key_length"));
+    c.gemma3 = true;
+    c.query_pre_attn_scalar = (float)c.head_dim_override;
+    c.sliding_window = to_int(f, a + ".attention.sliding_window", f.get_int(a + ".attention.sliding_window"));
+    c.sliding_pattern = 6;
+    c.rope_local_theta = 10000.0f;
+    for (const char* k : {".final_logit_softcapping", ".attn_logit_softcapping"})
+      check(!f.get(a + k), f.name() + ": " + a + k + " (Gemma 2 softcapping) is not supported");
+  }
   try {
     c.validate();
   } catch (const Error& e) {
@@ -83,7 +108,8 @@ ModelConfig gguf_config(const GgufFile& f) {
   check(f.get_int_or(a + ".rope.dimension_count", hd) == hd,
         f.name() + ": " + a + ".rope.dimension_count differs from the head size (partial rotary is not supported)");
   check(f.get_int_or(a + ".attention.key_length", hd) == hd && f.get_int_or(a + ".attention.value_length", hd) == hd,
-        f.name() + ": attention key/value length differs from embedding_length / head_count (not supported)");
+        f.name() + ": attention key/value length differs from " +
+            (c.gemma3 ? "each other" : "embedding_length / head_count") + " (not supported)");
   if (const GgufValue* s = f.get(a + ".rope.scaling.type"))
     check(s->kind == GgufValue::String && (s->s == "none" || s->s.empty()),
           f.name() + ": " + a + ".rope.scaling.type '" + s->s + "' is not supported");
@@ -96,8 +122,11 @@ WeightSource gguf_weights(const GgufFile& f, const ModelConfig& cfg) {
   return [&f, cfg, llama](const std::string& hf, const std::vector<int64_t>& shape, float* dst) {
     std::string name;
     bool permuted, is_k;
-    if (!gguf_name(hf, name, permuted, is_k)) return false;
+    if (!gguf_name(hf, name, permuted, is_k, cfg.gemma3)) return false;
     const GgufTensor* t = f.find(name);
+    // Only the untied head may be absent (the caller then ties it); any other tensor the
+    // decoder asks for is named here with the file.
+    check(t || name == "output.weight", f.name() + ": missing tensor '" + name + "' (" + hf + ")");
     if (!t) return false;
     // GGUF dims are PyTorch's shape reversed.
     std::vector<int64_t> want(shape.rbegin(), shape.rend());
@@ -133,13 +162,14 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
                           std::vector<uint8_t>& rows) {
     std::string name;
     bool permuted, is_k;
-    if (!gguf_name(hf, name, permuted, is_k)) return false;
+    if (!gguf_name(hf, name, permuted, is_k, cfg.gemma3)) return false;
     const GgufTensor* t = f.find(name);
     if (!t || t->dims.size() != 2 || shape.size() != 2 || t->dims[0] != shape[1] || t->dims[1] != shape[0]) return false;
     switch ((GgmlType)t->type) {
       case GgmlType::Q8_0: p = Precision::Q8_0; break;
       case GgmlType::Q4_0: p = Precision::Q4_0; break;
       case GgmlType::Q4_1: p = Precision::Q4_1; break;
+      case GgmlType::Q5_0: p = Precision::Q5_0; break;
       case GgmlType::Q4_K: p = Precision::Q4_K; break;
       case GgmlType::Q5_K: p = Precision::Q5_K; break;
       case GgmlType::Q6_K: p = Precision::Q6_K; break;
@@ -171,10 +201,58 @@ std::optional<PreTokenization> gguf_pre_tokenization(const std::string& pre) {
   return std::nullopt;
 }
 
+namespace {
+
+// tokenizer.ggml.model "llama": SentencePiece-style pieces with scores (spm.hpp). llama.cpp
+// ignores tokenizer.ggml.pre for this model and prefixes a space unless
+// tokenizer.ggml.add_space_prefix is false (Gemma 3 sets it false).
+Tokenizer gguf_spm_tokenizer(const GgufFile& f) {
+  spm::Model m;
+  m.pieces = f.get_array("tokenizer.ggml.tokens", GgufValue::String).strs;
+  const size_t n = m.pieces.size();
+  const auto& scores = f.get_array("tokenizer.ggml.scores", GgufValue::F32).floats;
+  const auto& types = f.get_array("tokenizer.ggml.token_type", GgufValue::I32).ints;
+  check(scores.size() == n, f.name() + ": tokenizer.ggml.scores has " + std::to_string(scores.size()) +
+                                " entries for " + std::to_string(n) + " tokens");
+  check(types.size() == n, f.name() + ": tokenizer.ggml.token_type has " + std::to_string(types.size()) +
+                               " entries for " + std::to_string(n) + " tokens");
+  m.scores.assign(scores.begin(), scores.end());
+  m.special.resize(n);
+  m.control.resize(n);
+  for (size_t id = 0; id < n; ++id) {
+    // Token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. llama.cpp
+    // with special=true cuts control, user-defined and unknown tokens out of the text whole.
+    m.control[id] = types[id] == 3;
+    m.special[id] = types[id] == 2 || types[id] == 3 || types[id] == 4;
+  }
+  if (f.get("tokenizer.ggml.add_space_prefix")) m.add_space_prefix = f.get_int("tokenizer.ggml.add_space_prefix") != 0;
+  else m.add_space_prefix = true;
+  Tokenizer tok = Tokenizer::from_spm(std::move(m), f.name());
+  for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.bos_token_id"}) {
+    if (!f.get(key)) continue;
+    const int64_t id = f.get_int(key);
+    check(id >= 0 && id < (int64_t)n, f.name() + ": " + key + " " + std::to_string(id) + " is outside the vocabulary");
+    if (std::string(key) == "tokenizer.ggml.eos_token_id") tok.set_eos_id((int32_t)id);
+    else if (f.get_int_or("tokenizer.ggml.add_bos_token", 1) != 0) tok.set_bos_id((int32_t)id);
+  }
+  return tok;
+}
+
+}  // namespace
+
 Tokenizer gguf_tokenizer(const GgufFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
-  check(model == "gpt2", f.name() + ": tokenizer.ggml.model '" + model +
-                             "' is not supported (only byte-level BPE, 'gpt2')");
+  check(model == "gpt2" || model == "llama", f.name() + ": tokenizer.ggml.model '" + model +
+                                                 "' is not supported (byte-level BPE 'gpt2', SentencePiece-style 'llama')");
+  if (model == "llama") {
+    Tokenizer tok = gguf_spm_tokenizer(f);
+    if (f.get("tokenizer.chat_template")) {
+      std::string jinja = f.get_string("tokenizer.chat_template");
+      recognize_chat_template(jinja, f.name() + ": tokenizer.chat_template");
+      tok.set_chat_template(jinja);
+    }
+    return tok;
+  }
   // llama.cpp reads a missing key, or "default", as its own fallback split (four patterns in
   // sequence, none of the ones below). Guessing another split would give different ids.
   check(f.get("tokenizer.ggml.pre") != nullptr,

@@ -34,6 +34,7 @@ const char* precision_name(Precision p) {
     case Precision::Q4_K: return "q4_k";
     case Precision::Q5_K: return "q5_k";
     case Precision::Q6_K: return "q6_k";
+    case Precision::Q5_0: return "q5_0";
   }
   return "?";
 }
@@ -152,6 +153,7 @@ void QMatrix::row_f32(int r, float* out) const {
     GgmlType t = p == Precision::Q8_0   ? GgmlType::Q8_0
                  : p == Precision::Q4_0 ? GgmlType::Q4_0
                  : p == Precision::Q4_1 ? GgmlType::Q4_1
+                 : p == Precision::Q5_0 ? GgmlType::Q5_0
                  : p == Precision::Q4_K ? GgmlType::Q4_K
                  : p == Precision::Q5_K ? GgmlType::Q5_K
                                         : GgmlType::Q6_K;

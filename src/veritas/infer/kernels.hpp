@@ -23,7 +23,7 @@ namespace veritas::infer {
 // F32, BF16, INT8: the weights converted at load. GGUF: keep a GGUF file's Q8_0, Q4_0 and
 // Q4_1 blocks as they are and multiply them directly (qblocks.cpp); other tensor types
 // of the file are dequantized to fp32.
-enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF, Q4_K, Q5_K, Q6_K };
+enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF, Q4_K, Q5_K, Q6_K, Q5_0 };
 Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"|"gguf"; throws Error
 const char* precision_name(Precision p);
 size_t precision_weight_bytes(Precision p);  // bytes per weight (int8: 1, scales excluded)
@@ -77,7 +77,7 @@ class QMatrix {
  public:
   QMatrix() = default;
   static QMatrix from_f32(const float* w, int rows, int cols, Precision p);
-  // rows x cols weights as GGUF blocks (p = Q8_0, Q4_0 or Q4_1 with cols a multiple of
+  // rows x cols weights as GGUF blocks (p = Q8_0, Q4_0, Q4_1 or Q5_0 with cols a multiple of
   // 32; Q4_K, Q5_K or Q6_K with cols a multiple of 256), rows one after another; copied.
   static QMatrix from_blocks(const void* blocks, int rows, int cols, Precision p);
   // Several such matrices of the same cols, possibly of different block types, stacked

@@ -1,8 +1,9 @@
-// Matrix x vector products reading GGUF Q8_0 / Q4_0 / Q4_1 blocks directly (no fp32
+// Matrix x vector products reading GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 blocks directly (no fp32
 // copy of the weights). Activations come quantized as llama.cpp does for these types:
 // blocks of 32 int8 with one fp32 scale (QuantActs). Per block of 32 weights:
 //   Q8_0:  d_w * d_x * sum(q_w * q_x)
 //   Q4_0:  d_w * d_x * sum((n - 8) * q_x)
+//   Q5_0:  d_w * d_x * sum((n - 16) * q_x)                      (n: the 5-bit value)
 //   Q4_1:  d_w * d_x * sum(n * q_x) + m_w * d_x * sum(q_x)      (n: the 4-bit value)
 // The integer sums are exact in every instruction set, and the fp32 accumulation runs in
 // the same order (8 lanes, then a fixed horizontal sum), so the AVX2 and AVX-512 VNNI
@@ -55,7 +56,14 @@ Isa isa() {
   return (Isa)v;
 }
 
-int block_bytes(Precision p) { return p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20; }
+int block_bytes(Precision p) {
+  return p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : p == Precision::Q5_0 ? 22 : 20;
+}
+
+// Bit j of Q5_0's qh (little-endian u32) is the fifth bit of weight j.
+inline uint32_t q5_high_bits(const uint8_t* w) {
+  return (uint32_t)w[2] | (uint32_t)w[3] << 8 | (uint32_t)w[4] << 16 | (uint32_t)w[5] << 24;
+}
 
 bool is_kquant(Precision p) { return p == Precision::Q4_K || p == Precision::Q5_K || p == Precision::Q6_K; }
 
@@ -76,6 +84,11 @@ __attribute__((optimize("no-tree-vectorize"))) float dot_scalar(Precision p, con
     int32_t s = 0;
     if (p == Precision::Q8_0) {
       for (int j = 0; j < 32; ++j) s += (int8_t)w[2 + j] * x[j];
+    } else if (p == Precision::Q5_0) {
+      const uint32_t qh = q5_high_bits(w);
+      for (int j = 0; j < 16; ++j)
+        s += ((int)((w[6 + j] & 0xF) | ((qh >> j) & 1) << 4) - 16) * x[j] +
+             ((int)((w[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16) * x[j + 16];
     } else {
       const uint8_t* q = w + (p == Precision::Q4_0 ? 2 : 4);
       const int off = p == Precision::Q4_0 ? 8 : 0;
@@ -109,6 +122,16 @@ inline __m256i unpack_nibbles(const uint8_t* q) {
   return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m), _mm_and_si128(raw, m));
 }
 
+// Q5_0's 32 fifth bits as bytes 0x10 (bit set) or 0: byte j takes byte j/8 of qh and
+// keeps bit j%8.
+inline __m256i q5_high_bytes(uint32_t qh) {
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), pick), bit);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(0x10));
+}
+
 // Sum of u8 a[i] * s8 b[i] in 8 int32 lanes (4 products each); exact for |a|,|b| <= 127
 // and a <= 15 (no 16-bit saturation).
 template <bool Vnni>
@@ -128,7 +151,7 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
 template <bool Vnni, Precision p, int R>
 void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const float* xs, const float* xsum,
                    int blocks, float* out) {
-  constexpr int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : 20;
+  constexpr int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : p == Precision::Q5_0 ? 22 : 20;
   __m256 acc[R];
   float mterm[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps(), mterm[r] = 0;
@@ -147,6 +170,10 @@ void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const f
         s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));  // |w| * (x * sign w)
       } else if constexpr (p == Precision::Q4_0) {
         const __m256i wv = _mm256_sub_epi8(unpack_nibbles(wb + 2), _mm256_set1_epi8(8));
+        s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));
+      } else if constexpr (p == Precision::Q5_0) {  // |n - 16| <= 16: maddubs pairs stay exact
+        const __m256i n = _mm256_or_si256(unpack_nibbles(wb + 6), q5_high_bytes(q5_high_bits(wb)));
+        const __m256i wv = _mm256_sub_epi8(n, _mm256_set1_epi8(16));
         s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));
       } else {
         s32 = dot_u8s8<Vnni>(unpack_nibbles(wb + 4), x);
@@ -191,8 +218,8 @@ QMatrix QMatrix::from_block_parts(const std::vector<BlockPart>& parts, int cols)
   size_t bytes = 0;
   for (const BlockPart& b : parts) {
     const Precision p = b.p;
-    check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || is_kquant(p),
-          "QMatrix::from_blocks: only Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K blocks");
+    check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || p == Precision::Q5_0 || is_kquant(p),
+          "QMatrix::from_blocks: only Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K and Q6_K blocks");
     const int qk = is_kquant(p) ? 256 : 32;
     check(b.rows > 0 && cols > 0 && cols % qk == 0,
           "QMatrix::from_blocks: cols must be a positive multiple of " + std::to_string(qk));
@@ -223,6 +250,7 @@ template <bool Vnni, int R>
 RowsFn simd_fn(Precision p) {
   return p == Precision::Q8_0 ? dot_rows_simd<Vnni, Precision::Q8_0, R>
          : p == Precision::Q4_0 ? dot_rows_simd<Vnni, Precision::Q4_0, R>
+         : p == Precision::Q5_0 ? dot_rows_simd<Vnni, Precision::Q5_0, R>
                                 : dot_rows_simd<Vnni, Precision::Q4_1, R>;
 }
 #endif

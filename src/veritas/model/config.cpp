@@ -27,7 +27,7 @@ void ModelConfig::validate() const {
   positive(num_attention_heads, "num_attention_heads");
   positive(num_key_value_heads, "num_key_value_heads");
   positive(max_position_embeddings, "max_position_embeddings");
-  check(hidden_size % num_attention_heads == 0,
+  check(head_dim_override > 0 || hidden_size % num_attention_heads == 0,
         "config: hidden_size " + std::to_string(hidden_size) + " is not divisible by num_attention_heads " +
             std::to_string(num_attention_heads));
   check(num_attention_heads % num_key_value_heads == 0,

@@ -21,8 +21,24 @@ struct ModelConfig {
   // q/k/v projections carry biases (Qwen2). Set by model importers (GGUF) for inference;
   // the training model has none, and config.json does not carry it.
   bool attention_bias = false;
+  // Set by the GGUF importer only (not in config.json, not trained); the defaults are the
+  // Llama decoder. head_dim_override: a head size other than hidden_size / heads.
+  int head_dim_override = 0;
+  // Gemma 3's decoder: embeddings scaled by sqrt(hidden_size), per-head RMSNorm of q and k
+  // before rotary, RMSNorm of the attention and MLP outputs before each residual add,
+  // GeGLU (tanh gelu) instead of SwiGLU, attention scale 1/sqrt(query_pre_attn_scalar),
+  // and every layer but each sliding_pattern-th one attends to the last sliding_window
+  // positions only, with rotary base rope_local_theta.
+  bool gemma3 = false;
+  float query_pre_attn_scalar = 0;  // 0: head_dim
+  int sliding_window = 0;           // 0: every layer attends to all positions
+  int sliding_pattern = 0;          // layer l is global when (l + 1) % sliding_pattern == 0
+  float rope_local_theta = 0;
 
-  int head_dim() const { return hidden_size / num_attention_heads; }
+  int head_dim() const { return head_dim_override > 0 ? head_dim_override : hidden_size / num_attention_heads; }
+  bool is_sliding_layer(int l) const {
+    return sliding_window > 0 && sliding_pattern > 0 && (l + 1) % sliding_pattern != 0;
+  }
   int64_t num_params() const;
   void validate() const;  // throws Error naming the bad field
 

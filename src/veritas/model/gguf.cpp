@@ -178,7 +178,7 @@ void GgufFile::Impl::parse() {
     }
     t.type = c.get<uint32_t>(what + " type");
     const GgmlTypeInfo* info = ggml_type_info(t.type);
-    if (!info) c.fail(what + ": tensor type " + ggml_type_name(t.type) + " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)");
+    if (!info) c.fail(what + ": tensor type " + ggml_type_name(t.type) + " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K)");
     if (t.dims[0] % info->block != 0)
       c.fail(what + ": row length " + std::to_string(t.dims[0]) + " is not a multiple of the " + info->name +
              " block size " + std::to_string(info->block));

@@ -9,7 +9,7 @@ namespace veritas {
 
 const GgmlTypeInfo* ggml_type_info(uint32_t type) {
   static const GgmlTypeInfo f32{"F32", 1, 4}, f16{"F16", 1, 2}, bf16{"BF16", 1, 2}, q8_0{"Q8_0", 32, 34},
-      q4_0{"Q4_0", 32, 18}, q4_1{"Q4_1", 32, 20}, q4_k{"Q4_K", 256, 144}, q5_k{"Q5_K", 256, 176},
+      q4_0{"Q4_0", 32, 18}, q4_1{"Q4_1", 32, 20}, q5_0{"Q5_0", 32, 22}, q4_k{"Q4_K", 256, 144}, q5_k{"Q5_K", 256, 176},
       q6_k{"Q6_K", 256, 210};
   switch ((GgmlType)type) {
     case GgmlType::F32: return &f32;
@@ -18,6 +18,7 @@ const GgmlTypeInfo* ggml_type_info(uint32_t type) {
     case GgmlType::Q8_0: return &q8_0;
     case GgmlType::Q4_0: return &q4_0;
     case GgmlType::Q4_1: return &q4_1;
+    case GgmlType::Q5_0: return &q5_0;
     case GgmlType::Q4_K: return &q4_k;
     case GgmlType::Q5_K: return &q5_k;
     case GgmlType::Q6_K: return &q6_k;
@@ -132,6 +133,16 @@ void dequantize(GgmlType type, const void* src_v, int64_t n, float* y) {
         for (int j = 0; j < 16; ++j) {
           y[j] = d * (float)(p[4 + j] & 0xF) + m;
           y[j + 16] = d * (float)(p[4 + j] >> 4) + m;
+        }
+      }
+      return;
+    case GgmlType::Q5_0:
+      for (int64_t b = 0; b < nb; ++b, p += 22, y += 32) {
+        const float d = rdh(p);
+        const uint32_t qh = (uint32_t)p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 24;
+        for (int j = 0; j < 16; ++j) {
+          y[j] = d * (float)((int)((p[6 + j] & 0xF) | ((qh >> j) & 1) << 4) - 16);
+          y[j + 16] = d * (float)((int)((p[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
         }
       }
       return;

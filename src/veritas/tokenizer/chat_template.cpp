@@ -151,6 +151,11 @@ std::string chat_text(const std::vector<ChatMessage>& messages, bool add_generat
 std::vector<int32_t> chat_tokens(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
                                  bool add_generation_prompt, bool start) {
   const ChatTemplate t = chat_template_of(tok);
+  // A model without a template of its own and without veritas's markers is a base model
+  // (Gemma 3 270M): no chat format is guessed for it.
+  check(t.format != ChatFormat::Veritas || tok.token_id(kEndOfTurn).has_value(),
+        "chat: the model has no chat template (tokenizer.chat_template) and no veritas chat markers; it is "
+        "probably a base model: use `veritas sample --prompt` with a plain or few-shot prompt instead");
   const auto msgs = with_default(t, messages, start);
   std::vector<int32_t> out;
   switch (t.format) {

@@ -1,4 +1,5 @@
 #include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/tokenizer/spm.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -108,6 +109,8 @@ struct Tokenizer::Impl {
   std::string chat_template;
   bool nfc = false;            // normalizer NFC (Qwen2)
   bool ignore_merges = false;  // a piece that is a whole vocab token is that token (Llama 3)
+  std::shared_ptr<const spm::Model> spm;  // SentencePiece-style (GGUF "llama"): replaces BPE
+  std::optional<int32_t> bos;
 
   void bpe_word(std::string_view w, std::vector<int32_t>& out) const;
   void encode_plain(std::string_view text, std::vector<int32_t>& out) const;  // normalizes, then encode_pieces
@@ -200,6 +203,7 @@ std::string nfc_of(std::string_view text) {
 }  // namespace
 
 void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  if (spm) return spm->encode(text, out);
   if (nfc) {
     bool ascii = true;
     for (char c : text) ascii &= (unsigned char)c < 0x80;
@@ -350,6 +354,10 @@ std::vector<int32_t> Tokenizer::encode_with_specials(std::string_view text) cons
   const Impl& m = *impl_;
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 8);
+  if (m.spm) {
+    m.spm->encode_with_specials(text, out);
+    return out;
+  }
   size_t start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     if (!m.first_byte[(unsigned char)text[i]]) continue;
@@ -403,6 +411,37 @@ int32_t Tokenizer::eot_id() const {
 }
 
 const std::vector<std::pair<int32_t, int32_t>>& Tokenizer::merges() const { return impl_->merges; }
+
+Tokenizer Tokenizer::from_spm(spm::Model model, const std::string& name) {
+  model.build(name);
+  Tokenizer t;
+  Impl& m = *t.impl_;
+  const size_t n = model.pieces.size();
+  m.bytes.resize(n);
+  m.kind.assign(n, kBpe);
+  m.in_bpe_vocab.assign(n, true);
+  m.byte_id.fill(-1);
+  for (int32_t id = 0; id < (int32_t)n; ++id) {
+    m.bytes[id] = model.token_text(id);
+    if (model.special[id]) {
+      m.kind[id] = kAdded;
+      m.in_bpe_vocab[id] = false;
+      m.added.push_back({id, model.pieces[id], model.control[id]});
+    } else {
+      m.by_bytes.emplace(m.bytes[id], id);  // several pieces may decode alike; the first id wins
+    }
+  }
+  m.spm = std::make_shared<const spm::Model>(std::move(model));
+  return t;
+}
+
+bool Tokenizer::is_spm() const { return impl_->spm != nullptr; }
+void Tokenizer::set_bos_id(std::optional<int32_t> id) {
+  check(!id || (*id >= 0 && *id < vocab_size()), "bos token id " + std::to_string(id.value_or(-1)) +
+                                                     " is outside the vocabulary");
+  impl_->bos = id;
+}
+std::optional<int32_t> Tokenizer::bos_id() const { return impl_->bos; }
 const std::vector<AddedToken>& Tokenizer::added_tokens() const { return impl_->added; }
 void Tokenizer::set_pre_tokenization(PreTokenization p) { impl_->pre = p; }
 PreTokenization Tokenizer::pre_tokenization() const { return impl_->pre; }
@@ -651,6 +690,7 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& path) {
 
 void Tokenizer::save(const std::filesystem::path& path) const {
   const Impl& m = *impl_;
+  check(!m.spm, path.string() + ": a SentencePiece-style tokenizer cannot be saved as tokenizer.json");
   using ojson = nlohmann::ordered_json;
   ojson added = ojson::array();
   for (const auto& a : m.added)

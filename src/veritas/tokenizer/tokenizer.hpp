@@ -13,6 +13,10 @@
 
 namespace veritas {
 
+namespace spm {
+struct Model;
+}
+
 // Special tokens veritas's own tokenizers carry (training adds them).
 inline constexpr const char* kEndOfText = "<|endoftext|>";
 inline constexpr const char* kSystem = "<|system|>";
@@ -68,6 +72,15 @@ class Tokenizer {
   static Tokenizer from_bpe(const std::vector<std::string>& token_bytes,
                             const std::vector<std::pair<int32_t, int32_t>>& merges,
                             const std::vector<AddedToken>& added, bool require_all_bytes = true);
+  // A SentencePiece-style tokenizer (spm.hpp, from a GGUF file with tokenizer.ggml.model
+  // "llama"): encode runs the model's merges by score; its special pieces (control and
+  // user-defined tokens) are added tokens, control ones special. `name` is used in errors.
+  // save() refuses it (tokenizer.json is written for byte-level BPE only).
+  static Tokenizer from_spm(spm::Model model, const std::string& name);
+  bool is_spm() const;
+  // The token a prompt starts with when the model's file asks for one (Gemma's <bos>).
+  void set_bos_id(std::optional<int32_t> id);
+  std::optional<int32_t> bos_id() const;
   const std::vector<std::pair<int32_t, int32_t>>& merges() const;
   const std::vector<AddedToken>& added_tokens() const;
 
