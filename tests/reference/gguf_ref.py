@@ -368,6 +368,10 @@ def cmd_tiny(out):
         tiny("llama", [T.F32], out, "tiny_llama_f32", rng, tie=True),
         tiny("qwen2", [T.F32], out, "tiny_qwen2_f32", rng, tie=False),
         tiny("qwen2", [T.Q8_0, T.BF16, T.Q4_1], out, "tiny_qwen2_quant", rng, tie=True),
+        # Every matrix F16 (embedding and head untied): --precision gguf multiplies the
+        # stored halves with fp32 activations, so it matches as closely as fp32 does.
+        # Its own generator: the other files stay as they were.
+        tiny("llama", [T.F16], out, "tiny_llama_f16", np.random.default_rng(12), tie=False),
     ]
     # Random blocks of every type and gguf's numpy dequantization.
     import gguf.quants as q

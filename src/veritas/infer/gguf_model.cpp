@@ -173,6 +173,7 @@ BlockSource gguf_blocks(const GgufFile& f, const ModelConfig& cfg) {
       case GgmlType::Q4_K: p = Precision::Q4_K; break;
       case GgmlType::Q5_K: p = Precision::Q5_K; break;
       case GgmlType::Q6_K: p = Precision::Q6_K; break;
+      case GgmlType::F16: p = Precision::F16; break;  // rows of halves, read by qblocks_f16.cpp
       default: return false;
     }
     const uint8_t* src = f.data(*t);

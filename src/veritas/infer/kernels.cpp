@@ -35,12 +35,13 @@ const char* precision_name(Precision p) {
     case Precision::Q5_K: return "q5_k";
     case Precision::Q6_K: return "q6_k";
     case Precision::Q5_0: return "q5_0";
+    case Precision::F16: return "f16";
   }
   return "?";
 }
 
 size_t precision_weight_bytes(Precision p) {
-  return p == Precision::F32 ? 4 : p == Precision::BF16 ? 2 : 1;  // Q4: 1 rounds 0.5625 up
+  return p == Precision::F32 ? 4 : p == Precision::BF16 || p == Precision::F16 ? 2 : 1;  // Q4: 1 rounds 0.5625 up
 }
 
 uint16_t f32_to_bf16(float f) {
@@ -107,10 +108,14 @@ void QuantActs::quantize(const float* x, int T_, int cols_, int ldx) {
 
 QMatrix QMatrix::from_f32(const float* w, int rows, int cols, Precision p) {
   check(rows > 0 && cols > 0, "QMatrix: empty matrix");
+  check(p == Precision::F32 || p == Precision::BF16 || p == Precision::INT8,
+        std::string("QMatrix::from_f32: no conversion to ") + precision_name(p));
   QMatrix m;
   m.prec_ = p;
   m.rows_ = rows;
   m.cols_ = cols;
+  m.quant_acts_ = p == Precision::INT8;
+  m.reads_x_ = !m.quant_acts_;
   size_t n = (size_t)rows * cols;
   if (p == Precision::F32) {
     m.ld_ = cols;
@@ -146,11 +151,14 @@ size_t QMatrix::weight_bytes() const {
   return (size_t)rows_ * cols_ * precision_weight_bytes(prec_);
 }
 
+Precision QMatrix::row_precision(int r) const { return blk_.size() ? seg_of(r).p : prec_; }
+
 void QMatrix::row_f32(int r, float* out) const {
   if (blk_.size()) {
     const Seg& sg = seg_of(r);
     const Precision p = sg.p;
-    GgmlType t = p == Precision::Q8_0   ? GgmlType::Q8_0
+    GgmlType t = p == Precision::F16    ? GgmlType::F16
+                 : p == Precision::Q8_0 ? GgmlType::Q8_0
                  : p == Precision::Q4_0 ? GgmlType::Q4_0
                  : p == Precision::Q4_1 ? GgmlType::Q4_1
                  : p == Precision::Q5_0 ? GgmlType::Q5_0
@@ -292,8 +300,10 @@ void QMatrix::matmul(const float* x, int ldx, const QuantActs* qa, int T, float*
   constexpr int NR = 4;
   float tmp[NR];
   if (blk_.size()) {
-    check(qa && qa->cols == cols_ && qa->T >= T, "QMatrix::matmul: block weights need quantized activations");
-    matmul_blocks(qa, T, y, ldy, r0, r1);
+    check(!quant_acts_ || (qa && qa->cols == cols_ && qa->T >= T),
+          "QMatrix::matmul: block weights need quantized activations");
+    check(!reads_x_ || x, "QMatrix::matmul: F16 weights need fp32 activations");
+    matmul_blocks(x, ldx, qa, T, y, ldy, r0, r1);
     return;
   }
   if (prec_ == Precision::INT8) {
@@ -343,7 +353,7 @@ void matmul_reference(const QMatrix& W, const float* x, int ldx, const QuantActs
     W.row_f32(r, row.data());
     for (int t = 0; t < T; ++t) {
       double s = 0;
-      if (W.uses_quant_acts()) {
+      if (W.uses_quant_acts() && W.row_precision(r) != Precision::F16) {
         // The exact value the int8 kernel approximates: quantized weights x quantized acts.
         const int8_t* q = qa->q.data() + (size_t)t * qa->blocks * kQBlock;
         const float* sc = qa->scale.data() + (size_t)t * qa->blocks;

@@ -20,10 +20,11 @@
 
 namespace veritas::infer {
 
-// F32, BF16, INT8: the weights converted at load. GGUF: keep a GGUF file's Q8_0, Q4_0 and
-// Q4_1 blocks as they are and multiply them directly (qblocks.cpp); other tensor types
-// of the file are dequantized to fp32.
-enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF, Q4_K, Q5_K, Q6_K, Q5_0 };
+// F32, BF16, INT8: the weights converted at load. GGUF: keep a GGUF file's Q8_0, Q4_0,
+// Q4_1, Q5_0, K-quant blocks and F16 weights as they are and multiply them directly
+// (qblocks.cpp, qblocks_k.cpp, qblocks_f16.cpp); other tensor types of the file are
+// dequantized to fp32. F16 is such a stored type (IEEE half), not a --precision choice.
+enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF, Q4_K, Q5_K, Q6_K, Q5_0, F16 };
 Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"|"gguf"; throws Error
 const char* precision_name(Precision p);
 size_t precision_weight_bytes(Precision p);  // bytes per weight (int8: 1, scales excluded)
@@ -78,7 +79,8 @@ class QMatrix {
   QMatrix() = default;
   static QMatrix from_f32(const float* w, int rows, int cols, Precision p);
   // rows x cols weights as GGUF blocks (p = Q8_0, Q4_0, Q4_1 or Q5_0 with cols a multiple of
-  // 32; Q4_K, Q5_K or Q6_K with cols a multiple of 256), rows one after another; copied.
+  // 32; Q4_K, Q5_K or Q6_K with cols a multiple of 256; F16: cols IEEE halves per row, any
+  // cols), rows one after another; copied.
   static QMatrix from_blocks(const void* blocks, int rows, int cols, Precision p);
   // Several such matrices of the same cols, possibly of different block types, stacked
   // (rows of parts[0], then parts[1], ...): a fused q/k/v whose v is Q6_K and q/k Q4_K.
@@ -89,25 +91,29 @@ class QMatrix {
   };
   static QMatrix from_block_parts(const std::vector<BlockPart>& parts, int cols);
   Precision precision() const { return prec_; }
-  bool uses_quant_acts() const { return prec_ != Precision::F32 && prec_ != Precision::BF16; }
+  // Whether matmul reads quantized activations (qa): int8 and block types except F16.
+  // F16 rows read x (fp32); a matrix stacking F16 and quantized parts reads both.
+  bool uses_quant_acts() const { return quant_acts_; }
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   size_t weight_bytes() const;  // bytes read by one full product (scales included)
   void row_f32(int r, float* out) const;  // dequantized row
+  Precision row_precision(int r) const;   // the stored type of row r (stacked parts differ)
 
   // y[t*ldy + r] = sum_c W[r, c] * x[t*ldx + c] for r in [r0, r1), t in [0, T).
-  // The int8 path reads `qa` (the same x quantized); the others read x.
+  // The int8 and quantized block paths read `qa` (the same x quantized); the others read x.
   void matmul(const float* x, int ldx, const QuantActs* qa, int T, float* y, int ldy, int r0,
               int r1) const;
 
  private:
   Precision prec_ = Precision::F32;
   int rows_ = 0, cols_ = 0, ld_ = 0;  // ld_: row stride in elements (int8: padded to 32)
+  bool quant_acts_ = false, reads_x_ = true;  // what matmul needs: qa, x
   Buffer<float> f32_;
   Buffer<uint16_t> bf16_;
   Buffer<int8_t> q8_;
   Buffer<float> scale_;  // int8: per-row scale
-  Buffer<uint8_t> blk_;  // Q8_0 / Q4_0 / Q4_1 / Q4_K / Q5_K / Q6_K: GGUF blocks, row after row
+  Buffer<uint8_t> blk_;  // Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q4_K / Q5_K / Q6_K blocks or F16 rows, row after row
   // Row ranges of one block type each (one range unless built by from_block_parts).
   struct Seg {
     int r0, r1;
@@ -116,7 +122,8 @@ class QMatrix {
   };
   std::vector<Seg> segs_;
   const Seg& seg_of(int r) const;
-  void matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const;  // qblocks.cpp
+  void matmul_blocks(const float* x, int ldx, const QuantActs* qa, int T, float* y, int ldy, int r0,
+                     int r1) const;  // qblocks.cpp
 };
 
 // Which instruction set the block kernels run (chosen at run time): "avx512-vnni",

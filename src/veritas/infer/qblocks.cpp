@@ -9,12 +9,14 @@
 // the same order (8 lanes, then a fixed horizontal sum), so the AVX2 and AVX-512 VNNI
 // kernels give bit-identical results; the scalar fallback differs only by fp32 rounding.
 // A (row, token) product is computed the same way whatever the number of tokens.
-// K-quants (Q4_K, Q5_K, Q6_K) are in qblocks_k.cpp; a matrix may stack row ranges of
-// different types (QMatrix::from_block_parts), each run by its own kernel.
+// K-quants (Q4_K, Q5_K, Q6_K) are in qblocks_k.cpp, F16 rows in qblocks_f16.cpp; a matrix
+// may stack row ranges of different types (QMatrix::from_block_parts), each run by its own
+// kernel.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -142,47 +144,79 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
-// R rows at once against one token's activations (out[r] for row r, rows row_bytes
-// apart): each activation block is loaded once for all R rows, and the R rows' sums are
-// independent dependency chains, so the core overlaps them. Each row's arithmetic is the
-// same whatever R (8 lanes, blocks in order, then a fixed horizontal sum), so a row's
-// result does not depend on which rows it is grouped with. The type is a template
-// parameter so the block loop has no branch on it.
-template <bool Vnni, Precision p, int R>
+// R rows x NT tokens (out[t * ldy + r]; token t's activations blocks * 32 bytes and
+// blocks scales apart): each activation block is loaded once for all R rows and each
+// weight block unpacked once for all NT tokens (prompt processing reuses it NT times),
+// and the R x NT sums are independent dependency chains, so the core overlaps them. Each
+// (row, token)'s arithmetic is the same whatever R and NT (exact integer lane sums; 8 fp32
+// lanes, blocks in order, then a fixed horizontal sum), so a result depends neither on the
+// rows it is grouped with nor on the number of tokens. The type is a template parameter
+// so the block loop has no branch on it.
+template <bool Vnni, Precision p, int R, int NT>
 void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const float* xs, const float* xsum,
-                   int blocks, float* out) {
+                   int blocks, float* out, int ldy) {
   constexpr int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : p == Precision::Q5_0 ? 22 : 20;
-  __m256 acc[R];
-  float mterm[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps(), mterm[r] = 0;
+  // Q8_0 on VNNI: vpdpbusd multiplies unsigned by signed bytes, so it takes x + 128
+  // (unsigned) times w, starting from -128 * sum(w) per lane: computed once per weight
+  // block, where the sign trick costs an instruction per (row, token). Exact either way.
+  constexpr bool offset = Vnni && p == Precision::Q8_0;
+  const size_t tq = (size_t)blocks * 32;  // bytes between tokens' activations
+  __m256 acc[R][NT];
+  float mterm[R][NT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps(), mterm[r][t] = 0;
   for (int b = 0; b < blocks; ++b) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
-    const float xsb = xs[b];
+    __m256i x[NT];
+    __m256 xsb[NT];
+    for (int t = 0; t < NT; ++t) {
+      x[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * tq + b * 32));
+      if constexpr (offset) x[t] = _mm256_xor_si256(x[t], _mm256_set1_epi8((char)0x80));
+      xsb[t] = _mm256_set1_ps(xs[(size_t)t * blocks + b]);
+    }
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w + r * row_bytes + (size_t)b * bb;
       // The same block two groups of rows ahead (about a microsecond, a few DRAM
       // latencies): decoding reads each weight once, and the hardware prefetchers lose
       // the stream at every chunk's end. Measured: 1.5x the decode speed of no prefetch.
       _mm_prefetch(reinterpret_cast<const char*>(wb + 2 * R * row_bytes), _MM_HINT_T0);
-      __m256i s32;
+      const __m256 dw = _mm256_set1_ps(h2f_fast(wb));
+      __m256i s32[NT];
       if constexpr (p == Precision::Q8_0) {
         const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2));
-        s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));  // |w| * (x * sign w)
-      } else if constexpr (p == Precision::Q4_0) {
-        const __m256i wv = _mm256_sub_epi8(unpack_nibbles(wb + 2), _mm256_set1_epi8(8));
-        s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));
-      } else if constexpr (p == Precision::Q5_0) {  // |n - 16| <= 16: maddubs pairs stay exact
-        const __m256i n = _mm256_or_si256(unpack_nibbles(wb + 6), q5_high_bytes(q5_high_bits(wb)));
-        const __m256i wv = _mm256_sub_epi8(n, _mm256_set1_epi8(16));
-        s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv));
+        if constexpr (offset) {
+#ifdef VERITAS_QB_VNNI
+          const __m256i start = _mm256_sub_epi32(
+              _mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), wv));
+          for (int t = 0; t < NT; ++t) s32[t] = _mm256_dpbusd_epi32(start, x[t], wv);
+#endif
+        } else {
+          const __m256i aw = _mm256_sign_epi8(wv, wv);  // |w| * (x * sign w)
+          for (int t = 0; t < NT; ++t) s32[t] = dot_u8s8<Vnni>(aw, _mm256_sign_epi8(x[t], wv));
+        }
+      } else if constexpr (p == Precision::Q4_0 || p == Precision::Q5_0) {
+        __m256i wv;
+        if constexpr (p == Precision::Q4_0) {
+          wv = _mm256_sub_epi8(unpack_nibbles(wb + 2), _mm256_set1_epi8(8));
+        } else {  // |n - 16| <= 16: maddubs pairs stay exact
+          const __m256i n = _mm256_or_si256(unpack_nibbles(wb + 6), q5_high_bytes(q5_high_bits(wb)));
+          wv = _mm256_sub_epi8(n, _mm256_set1_epi8(16));
+        }
+        const __m256i aw = _mm256_sign_epi8(wv, wv);
+        for (int t = 0; t < NT; ++t) s32[t] = dot_u8s8<Vnni>(aw, _mm256_sign_epi8(x[t], wv));
       } else {
-        s32 = dot_u8s8<Vnni>(unpack_nibbles(wb + 4), x);
-        mterm[r] = std::fma(h2f_fast(wb + 2), xsum[b], mterm[r]);
+        const __m256i n = unpack_nibbles(wb + 4);
+        const float m = h2f_fast(wb + 2);
+        for (int t = 0; t < NT; ++t) {
+          s32[t] = dot_u8s8<Vnni>(n, x[t]);
+          mterm[r][t] = std::fma(m, xsum[(size_t)t * blocks + b], mterm[r][t]);
+        }
       }
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_set1_ps(h2f_fast(wb) * xsb), acc[r]);
+      for (int t = 0; t < NT; ++t)
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dw, xsb[t]), acc[r][t]);
     }
   }
-  for (int r = 0; r < R; ++r) out[r] = hsum8(acc[r]) + mterm[r];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < NT; ++t) out[(size_t)t * ldy + r] = hsum8(acc[r][t]) + mterm[r][t];
 }
 #endif
 
@@ -215,15 +249,20 @@ QMatrix QMatrix::from_block_parts(const std::vector<BlockPart>& parts, int cols)
   QMatrix m;
   m.prec_ = parts[0].p;
   m.cols_ = m.ld_ = cols;
+  m.reads_x_ = false;
   size_t bytes = 0;
   for (const BlockPart& b : parts) {
     const Precision p = b.p;
-    check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || p == Precision::Q5_0 || is_kquant(p),
-          "QMatrix::from_blocks: only Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K and Q6_K blocks");
-    const int qk = is_kquant(p) ? 256 : 32;
+    check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || p == Precision::Q5_0 || is_kquant(p) ||
+              p == Precision::F16,
+          "QMatrix::from_blocks: only Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K blocks and F16 rows");
+    const int qk = is_kquant(p) ? 256 : p == Precision::F16 ? 1 : 32;
     check(b.rows > 0 && cols > 0 && cols % qk == 0,
           "QMatrix::from_blocks: cols must be a positive multiple of " + std::to_string(qk));
-    const size_t rb = is_kquant(p) ? (size_t)cols / 256 * kq::superblock_bytes(p) : (size_t)cols / 32 * block_bytes(p);
+    const size_t rb = is_kquant(p)            ? (size_t)cols / 256 * kq::superblock_bytes(p)
+                      : p == Precision::F16 ? (size_t)cols * 2
+                                            : (size_t)cols / 32 * block_bytes(p);
+    (p == Precision::F16 ? m.reads_x_ : m.quant_acts_) = true;
     m.segs_.push_back({m.rows_, m.rows_ + b.rows, p, bytes, rb});
     m.rows_ += b.rows;
     bytes += rb * b.rows;
@@ -242,47 +281,65 @@ const QMatrix::Seg& QMatrix::seg_of(int r) const {
 
 namespace {
 
-using RowsFn = void (*)(const uint8_t*, size_t, const int8_t*, const float*, const float*, int, float*);
+using RowsFn = void (*)(const uint8_t*, size_t, const int8_t*, const float*, const float*, int, float*, int);
 constexpr int kRows = 4;  // rows per call of the SIMD kernels
 
 #ifdef VERITAS_QB_AVX2
-template <bool Vnni, int R>
+template <bool Vnni, int R, int NT>
 RowsFn simd_fn(Precision p) {
-  return p == Precision::Q8_0 ? dot_rows_simd<Vnni, Precision::Q8_0, R>
-         : p == Precision::Q4_0 ? dot_rows_simd<Vnni, Precision::Q4_0, R>
-         : p == Precision::Q5_0 ? dot_rows_simd<Vnni, Precision::Q5_0, R>
-                                : dot_rows_simd<Vnni, Precision::Q4_1, R>;
+  return p == Precision::Q8_0 ? dot_rows_simd<Vnni, Precision::Q8_0, R, NT>
+         : p == Precision::Q4_0 ? dot_rows_simd<Vnni, Precision::Q4_0, R, NT>
+         : p == Precision::Q5_0 ? dot_rows_simd<Vnni, Precision::Q5_0, R, NT>
+                                : dot_rows_simd<Vnni, Precision::Q4_1, R, NT>;
 }
 #endif
 
 }  // namespace
 
-void QMatrix::matmul_blocks(const QuantActs* qa, int T, float* y, int ldy, int r0, int r1) const {
-  const int blocks = qa->blocks;
+void QMatrix::matmul_blocks(const float* x, int ldx, const QuantActs* qa, int T, float* y, int ldy, int r0,
+                            int r1) const {
   const Isa which = isa();
   for (const Seg& sg : segs_) {
     const int a = std::max(r0, sg.r0), b = std::min(r1, sg.r1);
     if (a >= b) continue;
     const uint8_t* base = blk_.data() + sg.offset;  // row sg.r0
+    if (sg.p == Precision::F16) {
+      kq::matmul_f16(which, base, sg.row_bytes, sg.r0, cols_, x, ldx, T, y, ldy, a, b);
+      continue;
+    }
     if (is_kquant(sg.p)) {
       kq::matmul(sg.p, which, base, sg.row_bytes, sg.r0, qa, T, y, ldy, a, b);
       continue;
     }
-    RowsFn fn1 = nullptr, fn4 = nullptr;
+    const int blocks = qa->blocks;
+    // One token per call when decoding; prompts take nt tokens per call (VNNI: 4 x 4
+    // accumulators of the 32 ymm registers; AVX2 has 16, so 2 tokens).
+    RowsFn fn1 = nullptr, fn4 = nullptr, fn4t = nullptr;
+    int nt = 1;
 #ifdef VERITAS_QB_AVX2
-    if (which == kVnni) fn1 = simd_fn<true, 1>(sg.p), fn4 = simd_fn<true, kRows>(sg.p);
-    else if (which == kAvx2) fn1 = simd_fn<false, 1>(sg.p), fn4 = simd_fn<false, kRows>(sg.p);
+    if (which == kVnni)
+      fn1 = simd_fn<true, 1, 1>(sg.p), fn4 = simd_fn<true, kRows, 1>(sg.p), fn4t = simd_fn<true, kRows, 4>(sg.p), nt = 4;
+    else if (which == kAvx2)
+      fn1 = simd_fn<false, 1, 1>(sg.p), fn4 = simd_fn<false, kRows, 1>(sg.p), fn4t = simd_fn<false, kRows, 2>(sg.p),
+      nt = 2;
 #endif
+    const int8_t* xq0 = qa->q.data();
+    const float *xs0 = qa->scale.data(), *xsum0 = qa->bsum.data();
+    auto at = [&](int t) { return std::tuple{xq0 + (size_t)t * blocks * kQBlock, xs0 + (size_t)t * blocks, xsum0 + (size_t)t * blocks}; };
     for (int r = a; r < b;) {
       const int n = fn4 && b - r >= kRows ? kRows : 1;
       const uint8_t* w = base + (size_t)(r - sg.r0) * sg.row_bytes;
-      for (int t = 0; t < T; ++t) {
-        const int8_t* xq = qa->q.data() + (size_t)t * blocks * kQBlock;
-        const float* xs = qa->scale.data() + (size_t)t * blocks;
-        const float* xsum = qa->bsum.data() + (size_t)t * blocks;
+      int t = 0;
+      if (n == kRows)
+        for (; t + nt <= T; t += nt) {
+          auto [xq, xs, xsum] = at(t);
+          fn4t(w, sg.row_bytes, xq, xs, xsum, blocks, y + (size_t)t * ldy + r, ldy);
+        }
+      for (; t < T; ++t) {
+        auto [xq, xs, xsum] = at(t);
         float* yt = y + (size_t)t * ldy + r;
-        if (n == kRows) fn4(w, sg.row_bytes, xq, xs, xsum, blocks, yt);
-        else if (fn1) fn1(w, sg.row_bytes, xq, xs, xsum, blocks, yt);
+        if (n == kRows) fn4(w, sg.row_bytes, xq, xs, xsum, blocks, yt, ldy);
+        else if (fn1) fn1(w, sg.row_bytes, xq, xs, xsum, blocks, yt, ldy);
         else *yt = dot_scalar(sg.p, w, xq, xs, xsum, blocks);
       }
       r += n;
