@@ -20,7 +20,7 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string&
   cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
   cmd->add_option("--precision", a.precision,
                   "weights: fp32, bf16 (2x fewer bytes), int8 (4x fewer), or gguf (a .gguf model's Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q5_K/Q6_K "
-                  "blocks used as stored, other types fp32)")
+                  "blocks and F16 weights used as stored, other types fp32)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "int8", "gguf"}));
   add_kv_cache_option(cmd, a);

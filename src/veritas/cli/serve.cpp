@@ -105,7 +105,7 @@ void register_serve(CLI::App& app) {
       "See docs/serve.md. Example: veritas serve --model out/ckpt --parallel 4 --port 8080");
   cmd->add_option("--model", a->gen.model, "checkpoint or Hugging Face folder (config.json, model.safetensors or its index, tokenizer.json) or a GGUF file")->required();
   cmd->add_option("--tokenizer", a->gen.tokenizer, "tokenizer.json to use instead of the checkpoint's");
-  cmd->add_option("--precision", a->gen.precision, "weights: fp32, bf16, int8, or gguf (a .gguf model's Q8_0/Q4_0/Q4_1/Q5_0/K-quant blocks as stored)")->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "int8", "gguf"}));
+  cmd->add_option("--precision", a->gen.precision, "weights: fp32, bf16, int8, or gguf (a .gguf model's Q8_0/Q4_0/Q4_1/Q5_0/K-quant blocks and F16 weights as stored)")->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "int8", "gguf"}));
   add_kv_cache_option(cmd, a->gen);
   cmd->add_option("--context", a->gen.context, "KV positions per slot (prompt + answer); 0 = the model's maximum")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--name", a->server.model_name, "model id reported by /v1/models and in responses")->capture_default_str();

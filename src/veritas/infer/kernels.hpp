@@ -1,6 +1,7 @@
 #pragma once
-// Inference kernels: weight matrices stored in fp32, bf16 or int8 (per-row scales) and
-// the matrix x vector products that dominate decoding. Decoding one token reads every
+// Inference kernels: weight matrices stored in fp32, bf16 or int8 (per-row scales), or as
+// a GGUF file's blocks or F16 halves (qblocks*.cpp), and the matrix x vector products
+// that dominate decoding. Decoding one token reads every
 // weight once, so the bytes per weight decide the speed: bf16 halves them, int8 quarters
 // them. int8 products quantize the activations too (blocks of 32 with one fp32 scale
 // each) so the inner loop runs on integer multiply-adds.
@@ -23,7 +24,7 @@ namespace veritas::infer {
 // F32, BF16, INT8: the weights converted at load. GGUF: keep a GGUF file's Q8_0, Q4_0,
 // Q4_1, Q5_0, K-quant blocks and F16 weights as they are and multiply them directly
 // (qblocks.cpp, qblocks_k.cpp, qblocks_f16.cpp); other tensor types of the file are
-// dequantized to fp32. F16 is such a stored type (IEEE half), not a --precision choice.
+// dequantized to fp32. F16 (IEEE halves) names such a stored type, not a --precision value.
 enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF, Q4_K, Q5_K, Q6_K, Q5_0, F16 };
 Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"|"gguf"; throws Error
 const char* precision_name(Precision p);
