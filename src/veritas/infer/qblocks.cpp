@@ -159,7 +159,11 @@ void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const f
   // Q8_0 on VNNI: vpdpbusd multiplies unsigned by signed bytes, so it takes x + 128
   // (unsigned) times w, starting from -128 * sum(w) per lane: computed once per weight
   // block, where the sign trick costs an instruction per (row, token). Exact either way.
+#ifdef VERITAS_QB_VNNI
   constexpr bool offset = Vnni && p == Precision::Q8_0;
+#else
+  constexpr bool offset = false;  // a build without VNNI never runs Vnni = true
+#endif
   const size_t tq = (size_t)blocks * 32;  // bytes between tokens' activations
   __m256 acc[R][NT];
   float mterm[R][NT];
