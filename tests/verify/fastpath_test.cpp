@@ -162,21 +162,26 @@ TEST(FastPath, IntegerTextIsCanonical) {
     std::string d = std::string(rng() % 3, '0') + digits(rng, 1 + rng() % 60);
     std::string text = (rng() % 2 ? "-" : "") + d;
     if (rng() % 4 == 0 && d.size() <= 3) text += ",123,456";
-    auto t = exact::integer_text(text);
+    std::string buf;
+    auto t = exact::integer_text(text, &buf);
     auto ref = exact::parse_number(text);
     ASSERT_TRUE(ref) << text;
     ASSERT_TRUE(t) << text;
     EXPECT_EQ(*t, exact::to_string(*ref)) << text;
     EXPECT_TRUE(exact::is_integer_text(*t)) << text;
   }
-  EXPECT_EQ(*exact::integer_text("-0"), "0");
-  EXPECT_EQ(*exact::integer_text(" 0,000 "), "0");
-  EXPECT_EQ(*exact::integer_text("− 1,234"), "-1234");  // a space after the sign, as read_number allows
-  EXPECT_FALSE(exact::integer_text("1 234"));
-  EXPECT_FALSE(exact::integer_text("1.5"));
-  EXPECT_FALSE(exact::integer_text("1e3"));
-  EXPECT_FALSE(exact::integer_text("3/4"));
-  EXPECT_FALSE(exact::integer_text("12 apples"));
+  std::string buf;
+  auto text = [&](const char* s) { return exact::integer_text(s, &buf); };
+  EXPECT_EQ(*text("-0"), "0");
+  EXPECT_EQ(*text("-120"), "-120");
+  EXPECT_EQ(*text("007"), "7");
+  EXPECT_EQ(*text(" 0,000 "), "0");
+  EXPECT_EQ(*text("− 1,234"), "-1234");  // a space after the sign, as read_number allows
+  EXPECT_FALSE(text("1 234"));
+  EXPECT_FALSE(text("1.5"));
+  EXPECT_FALSE(text("1e3"));
+  EXPECT_FALSE(text("3/4"));
+  EXPECT_FALSE(text("12 apples"));
   EXPECT_FALSE(exact::is_integer_text("007"));
   EXPECT_FALSE(exact::is_integer_text("-0"));
   EXPECT_FALSE(exact::is_integer_text("1/2"));

@@ -345,16 +345,17 @@ std::optional<Number> parse_number_fast(std::string_view s) {
   return v;
 }
 
-std::optional<std::string> integer_text(std::string_view s) {
+std::optional<std::string_view> integer_text(std::string_view s, std::string* buf) {
   s = trim_spaces(s);
   size_t used = 0;
   auto w = scan_number(s, &used);
   if (!w || used != s.size() || !w->frac.empty() || w->has_exp || !w->den.empty()) return std::nullopt;
-  std::string out = w->neg ? "-" : "";
+  if (is_integer_text(s)) return s;
+  buf->assign(w->neg ? "-" : "");
   for (char c : w->whole)
-    if (is_digit(c) && (c != '0' || out.size() > w->neg)) out.push_back(c);  // no leading zeros
-  if (out.size() == w->neg) out = "0";  // all zeros, "-0" included
-  return out;
+    if (is_digit(c) && (c != '0' || buf->size() > w->neg)) buf->push_back(c);  // no leading zeros
+  if (buf->size() == w->neg) buf->assign("0");  // all zeros, "-0" included
+  return *buf;
 }
 
 bool is_integer_text(std::string_view s) {

@@ -50,8 +50,9 @@ std::optional<Number> parse_number_fast(std::string_view s);
 // When s (surrounding spaces allowed) is one whole number written as an integer (sign and
 // thousands separators allowed; no fraction, exponent or denominator), its canonical
 // text as to_string writes it ("-1234567", "0"), for any number of digits and without
-// GMP; nullopt otherwise (then parse_number decides).
-std::optional<std::string> integer_text(std::string_view s);
+// GMP; nullopt otherwise (then parse_number decides). The view is of s itself when s is
+// written that way already, else of *buf.
+std::optional<std::string_view> integer_text(std::string_view s, std::string* buf);
 // Whether s is already in that canonical form: "0" or an optional '-' and digits with no
 // leading zero.
 bool is_integer_text(std::string_view s);

@@ -40,9 +40,9 @@ Score judge_exact(const json& truth, const std::string& value) {
   std::string_view answer = strip_assignment(value);
   // Integers of any size: equal exactly when their canonical texts are.
   if (exact::is_integer_text(stored))
-    if (auto got = exact::integer_text(answer)) {
+    if (std::string buf; auto got = exact::integer_text(answer, &buf)) {
       if (*got == stored) return make(Verdict::Correct, "equals " + stored);
-      return make(Verdict::Wrong, "got " + *got + ", expected " + stored);
+      return make(Verdict::Wrong, "got " + std::string(*got) + ", expected " + stored);
     }
   exact::Number want = exact::read_stored(stored);
   auto got = exact::parse_number_fast(answer);
