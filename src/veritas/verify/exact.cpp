@@ -351,10 +351,10 @@ std::optional<std::string_view> integer_text(std::string_view s, std::string* bu
   auto w = scan_number(s, &used);
   if (!w || used != s.size() || !w->frac.empty() || w->has_exp || !w->den.empty()) return std::nullopt;
   if (is_integer_text(s)) return s;
-  buf->assign(w->neg ? "-" : "");
+  buf->assign(w->neg, '-');
   for (char c : w->whole)
     if (is_digit(c) && (c != '0' || buf->size() > w->neg)) buf->push_back(c);  // no leading zeros
-  if (buf->size() == w->neg) buf->assign("0");  // all zeros, "-0" included
+  if (buf->size() == w->neg) buf->assign(1, '0');  // all zeros, "-0" included
   return *buf;
 }
 
