@@ -255,6 +255,7 @@ TEST(FastPath, FmtDoubleMatchesPrintf) {
   }
   for (double x : xs)
     for (int sig : {3, 4, 6, 8}) ASSERT_EQ(suites::fmt_double(x, sig), printf_g(x, sig)) << x;
+  EXPECT_EQ(suites::fmt_double(1.0 / 3, 80), printf_g(1.0 / 3, 80));  // past the buffer: truncated as before
 }
 
 TEST(FastPath, AnswerLinesAndConfidence) {

@@ -1,5 +1,6 @@
 #include "veritas/verify/task.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <unordered_set>
@@ -156,7 +157,9 @@ std::string split_of_key(const std::string& key) {
 std::string fmt_double(double x, int sig) {
   // std::to_chars with a precision writes what printf's "%.*g" writes, without the locale.
   char buf[64];
-  char* end = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general, sig).ptr;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general, sig);
+  if (ec != std::errc())  // too long for the buffer: printf truncates, as it always did
+    end = buf + std::min<int>(std::snprintf(buf, sizeof buf, "%.*g", sig, x), sizeof buf - 1);
   std::string_view s(buf, end - buf);
   size_t e = s.find('e');
   if (e == std::string_view::npos) return std::string(s);
