@@ -117,10 +117,6 @@ children_cpu() {  # sets CHILD_CPU; `times` must run in this shell, not a subshe
   times > "$OUT/.times"
   CHILD_CPU=$(tail -1 "$OUT/.times" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }')
 }
-cpu() {  # `times` must run in this shell (not a pipeline's subshell) to see its children
-  times > "$OUT/.times"
-  tail -1 "$OUT/.times" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }'
-}
 cpu() {
   local logf=$1 label=$2; shift 2
   local c0 t0

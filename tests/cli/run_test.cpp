@@ -1,8 +1,10 @@
 // The main job end to end on the bundled corpus, with a tiny time budget: every stage
-// runs, the run folder holds each stage's output, and a second invocation resumes
-// (skips finished stages) instead of redoing them.
+// runs (the real-model stage on the installed SmolLM2, arithmetic only, a few steps), the
+// run folder holds each stage's output, and a second invocation resumes (skips finished
+// stages) instead of redoing them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -24,7 +26,8 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   ASSERT_EQ(sh("command -v bible >/dev/null"), 0) << "package bible-kjv not installed: run scripts/setup";
   auto dir = make_temp_dir("veritas-run-");
   std::string run = std::string(bin) + " run -o " + (dir / "r").string() +
-                    " --train-seconds 8 --eval-n 2 --imitation-steps 6 --selfplay-seconds 2 --test-n 4";
+                    " --train-seconds 8 --eval-n 2 --imitation-steps 6 --selfplay-seconds 2 --test-n 4"
+                    " --real-suites arith --real-test-n 1 --real-demos-n 2 --real-steps 2 --real-rounds 1";
   ASSERT_EQ(sh("VERITAS_QUIET=1 " + run + " > " + (dir / "log").string() + " 2>&1"), 0) << read_file(dir / "log");
 
   auto card = nlohmann::json::parse(read_file(dir / "r/curate/card.json"));
@@ -45,12 +48,39 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   for (const char* e : {"r/eval-imitation/results.json", "r/eval-selfplay/results.json"})
     EXPECT_EQ(nlohmann::json::parse(read_file(dir / e))["overall"]["tasks"], 4) << e;
   EXPECT_NE(report.find("## Imitation, then self-play"), std::string::npos);
+  // The real model (scripts/setup installs it; missing, the stage would be skipped and
+  // this test fail): imported, two held-out arithmetic questions (en, zh) scored before,
+  // after the format phase and after self-play; demonstrations in chat form.
+  EXPECT_TRUE(fs::exists(dir / "r/real/base/model.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "r/real/format/checkpoint/model.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "r/real/selfplay/rounds.jsonl"));
+  for (const char* e : {"r/real/eval-base/results.json", "r/real/eval-format/results.json", "r/real/eval-selfplay/results.json"})
+    EXPECT_EQ(nlohmann::json::parse(read_file(dir / e))["overall"]["tasks"], 2) << e;
+  const std::string sft = read_file(dir / "r/real/sft.jsonl");
+  EXPECT_EQ(std::count(sft.begin(), sft.end(), '\n'), 4);
+  EXPECT_NE(sft.find("\"role\":\"system\""), std::string::npos);
+  EXPECT_NE(report.find("## A real model: SmolLM2-135M-Instruct, before and after"), std::string::npos) << report;
+  EXPECT_NE(report.find("| selfplay | 2 |"), std::string::npos) << report;
 
   // Resume: every stage is already done, so the second run only rewrites the report.
   Timer t;
   ASSERT_EQ(sh("VERITAS_QUIET=1 " + run + " > " + (dir / "log2").string() + " 2>&1"), 0);
   EXPECT_LT(t.seconds(), 5.0);
   EXPECT_NE(read_file(dir / "log2").find("done in an earlier run, skipped"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// A real model or prompt set that is named but missing stops the run before any work.
+TEST(RunCli, MissingRealModelIsAClearError) {
+  const char* bin = std::getenv("VERITAS_BIN");
+  ASSERT_NE(bin, nullptr);
+  auto dir = make_temp_dir("veritas-run-real-");
+  const std::string log = (dir / "log").string();
+  EXPECT_NE(sh(std::string(bin) + " run --real-model /nonexistent.gguf -o " + (dir / "r").string() + " >" + log + " 2>&1"), 0);
+  EXPECT_NE(read_file(log).find("--real-model /nonexistent.gguf: no such file"), std::string::npos) << read_file(log);
+  EXPECT_NE(sh(std::string(bin) + " run --real-prompt " + dir.string() + " -o " + (dir / "r").string() + " >" + log + " 2>&1"), 0);
+  EXPECT_NE(read_file(log).find("no system.en.txt"), std::string::npos) << read_file(log);
+  EXPECT_FALSE(fs::exists(dir / "r"));
   fs::remove_all(dir);
 }
 

@@ -76,9 +76,10 @@ def cmd_model(out):
     json.dump({"model": path, "prompts": meta}, open(os.path.join(out, "model.json"), "w"))
 
 
-def mixed_text(min_bytes=1_200_000):
+def mixed_text(min_bytes=1_200_000, max_chars=None):
     """English and Chinese fortunes, C++ and Markdown from this repository, special-token
-    strings and digits sprinkled in: deterministic, >= min_bytes of UTF-8."""
+    strings and digits sprinkled in: deterministic, >= min_bytes of UTF-8 (the body cut to
+    its first max_chars characters when given), then the edge cases."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     files = sorted(glob.glob("/usr/share/games/fortunes/*"))
     files = [f for f in files if not f.endswith(".dat") and os.path.isfile(f)]
@@ -105,7 +106,7 @@ def mixed_text(min_bytes=1_200_000):
     # and whitespace runs, punctuation before letters and newlines, emoji.
     edge = ("I'M HERE, WE'LL GO, IT'S 'Re 'VE 'D 'T x'Ll\r\n\r\n  \n\t\tfoo\n   \u3000bar "
             "1234567 ١٢٣٤ ½¾ 12a34 ...\n\n!!\r\nok 😀👍🏽 🇯🇵 (hello) \"quote\" \u00a0x  \t\n  y\n")
-    return "".join(parts) + edge * 50
+    return "".join(parts)[:max_chars] + edge * 50
 
 
 # The Llama 3 and Qwen2 split patterns, as their own tokenizer.json files write them.

@@ -1,4 +1,4 @@
-"""End-to-end test of `veritas tasks generate | check | demos` through the binary."""
+"""End-to-end test of `veritas tasks generate | check | demos | protocol-demos` through the binary."""
 import json
 import os
 import subprocess
@@ -66,6 +66,43 @@ with tempfile.TemporaryDirectory() as d:
             fail.append("demo without an Answer line")
     if "--error-rate" not in run("tasks", "demos", "--help").stdout:
         fail.append("demos --help")
+    # Protocol demonstrations: every suite in both languages behind the prompt set's system
+    # message; each kept answer is the reference plus a Confidence line, and `tasks check`
+    # (run here, independently) calls every one correct with that confidence.
+    prompt = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "prompts", "answer-protocol", "v5")
+    pp = os.path.join(d, "protocol.jsonl")
+    r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--confidence", "0.7", "-o", pp)
+    rows = [json.loads(l) for l in open(pp, encoding="utf-8")]
+    if len(rows) < 50 or f"wrote {len(rows)} of 60 demonstrations" not in r.stderr:
+        fail.append(f"protocol-demos: {len(rows)} rows; {r.stderr}")
+    system = {lang: open(os.path.join(prompt, f"system.{lang}.txt"), encoding="utf-8").read().rstrip("\n")
+              for lang in ("en", "zh")}
+    tasks_path, answers_path = os.path.join(d, "pt.jsonl"), os.path.join(d, "pa.jsonl")
+    run("tasks", "protocol-demos", "--tasks-only", "--split", "train", "--n", "5", "-o", tasks_path)
+    by_id = {t["id"]: t for t in map(json.loads, open(tasks_path, encoding="utf-8"))}
+    if len(by_id) != 60 or {t["suite"] for t in by_id.values()} != {"arith", "algebra", "units", "physics", "facts",
+                                                                     "impossible"} or \
+            {t["lang"] for t in by_id.values()} != {"en", "zh"}:
+        fail.append(f"protocol-demos --tasks-only: {len(by_id)} tasks")
+    with open(answers_path, "w", encoding="utf-8") as f:
+        for x in rows:
+            m, t = x["messages"], by_id.get(x["id"])
+            if t is None or [y["role"] for y in m] != ["system", "user", "assistant"] or \
+                    m[0]["content"] != system[t["lang"]] or m[1]["content"] != t["question"] or \
+                    not m[2]["content"].startswith(t["reference"] + "\n"):
+                fail.append(f"protocol-demos row {x['id']}: {m}")
+                break
+            f.write(json.dumps({"id": x["id"], "answer": m[2]["content"]}, ensure_ascii=False) + "\n")
+    verdicts = os.path.join(d, "pv.jsonl")
+    s = json.loads(run("tasks", "check", tasks_path, answers_path, "--json", "--verdicts", verdicts).stdout)
+    if s["correct"] != len(rows) or any(json.loads(l).get("confidence") != 0.7 for l in open(verdicts)):
+        fail.append(f"protocol-demos answers: {s}")
+    r = run("tasks", "protocol-demos", "--n", "1", "-o", pp, ok=False)
+    if r.returncode == 0 or "--prompt" not in r.stderr:
+        fail.append(f"protocol-demos without --prompt: exit {r.returncode}, {r.stderr}")
+    r = run("tasks", "protocol-demos", "--prompt", d, "--n", "1", "-o", pp, ok=False)
+    if r.returncode == 0 or "system.en.txt" not in r.stderr:
+        fail.append(f"protocol-demos, folder without a prompt set: exit {r.returncode}, {r.stderr}")
 print(f"cli tasks: {len(fail)} failures")
 for f in fail:
     print("  FAIL:", f)

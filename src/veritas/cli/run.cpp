@@ -20,6 +20,7 @@
 
 #include "veritas/cli/commands.hpp"
 #include "veritas/cli/default_corpus.hpp"
+#include "veritas/cli/run_real_model.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/timer.hpp"
@@ -41,6 +42,7 @@ struct RunOptions {
   int selfplay_seconds = 180;
   bool fresh = false;
   uint64_t seed = 1337;
+  RealModelOptions real;
 };
 
 std::string quote(const std::string& s) {
@@ -71,12 +73,6 @@ int run_self(const std::vector<std::string>& args, const std::string& stdout_fil
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-struct Stage {
-  std::string name, what;
-  std::vector<std::string> args;
-  std::string stdout_file;  // empty = terminal
-};
-
 nlohmann::json read_json_or_null(const fs::path& p) {
   try {
     if (fs::exists(p)) return nlohmann::json::parse(read_file(p));
@@ -86,7 +82,8 @@ nlohmann::json read_json_or_null(const fs::path& p) {
 }
 
 // The run's report card: one page that links every stage's own output.
-void write_report(const fs::path& dir, const RunOptions& o, const std::vector<std::pair<std::string, double>>& times) {
+void write_report(const fs::path& dir, const std::vector<std::pair<std::string, double>>& times,
+                  const std::string& real_skipped) {
   std::string r = "# veritas run report\n\nRun folder: `" + dir.string() + "`\n\n## Stages\n\n| stage | seconds |\n| --- | --- |\n";
   for (auto& [name, t] : times) {
     char b[64];
@@ -162,8 +159,11 @@ void write_report(const fs::path& dir, const RunOptions& o, const std::vector<st
       for (auto& [dg, g] : by_digits) row(name, std::to_string(dg) + " digits (" + std::to_string(g.value("tasks", 0)) + ")", g);
     }
   }
+  if (real_skipped.empty())
+    r += real_model_report(dir);
+  else
+    r += "\n## A real model\n\nThe real-model stage was " + real_skipped + ".\n";
   atomic_write_file(dir / "report.md", r);
-  (void)o;
 }
 
 // A tiny model sized so that the step count fits the time budget on 2 cores; the time
@@ -212,6 +212,9 @@ void run_pipeline(RunOptions o) {
     o.out = b;
   }
   fs::path dir = o.out;
+  // A real model or prompt set that is given but missing fails before any work.
+  std::string real_skipped;
+  std::vector<RunStage> real = real_model_stages(o.real, dir.string(), o.seed, &real_skipped);
   if (o.fresh && fs::exists(dir)) fs::remove_all(dir);
   fs::create_directories(dir / ".done");
   std::fprintf(stderr, "veritas run: outputs in %s\n", dir.c_str());
@@ -233,7 +236,7 @@ void run_pipeline(RunOptions o) {
     return {"eval", "--model", d + "/" + model, "--tasks", d + "/testset.jsonl", "--no-system-prompt",
             "--max-tokens", "120", "-o", d + "/eval-" + model};
   };
-  std::vector<Stage> stages = {
+  std::vector<RunStage> stages = {
       {"curate", "curate the corpus (public only, dedup, quality, spam, PII)",
        {"curate", "--input", corpus.string(), "-o", d + "/curate"}, ""},
       {"tokenizer", "train a byte-level BPE tokenizer (digits never merged, for arithmetic)",
@@ -269,8 +272,10 @@ void run_pipeline(RunOptions o) {
       {"eval-selfplay", "score the self-play model on the same questions", score_testset("selfplay"), ""},
   };
 
+  for (RunStage& s : real) stages.push_back(std::move(s));
+
   std::string log;
-  for (const Stage& s : stages) {
+  for (const RunStage& s : stages) {
     std::string cmd = "veritas";
     for (auto& a : s.args) cmd += " " + quote(a);
     if (!s.stdout_file.empty()) cmd += " > " + quote(s.stdout_file);
@@ -289,7 +294,7 @@ void run_pipeline(RunOptions o) {
     times.push_back({s.name, t.seconds()});
   }
   atomic_write_file(dir / "commands.txt", log);
-  write_report(dir, o, times);
+  write_report(dir, times, real_skipped);
   std::fprintf(stderr, "\nveritas run: finished. Report card: %s/report.md\n", d.c_str());
 }
 
@@ -299,8 +304,9 @@ void register_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand(
       "run", "run the whole pipeline (curate -> tokenizer -> tokenize -> train -> sample -> eval -> imitation -> "
-             "selfplay -> eval) on the bundled "
-             "default corpus into one run folder; rerun with the same -o to resume");
+             "selfplay -> eval) on the bundled default corpus, then the real-model stage (the installed reference "
+             "model SmolLM2-135M-Instruct: eval -> format SFT -> self-play -> eval), into one run folder; rerun with "
+             "the same -o to resume");
   cmd->add_option("-o,--out", o->out, "run folder (default: runs/<date-time>)");
   cmd->add_option("--corpus", o->corpus, "use this JSONL corpus instead of the bundled default")->check(CLI::ExistingFile);
   cmd->add_option("--train-seconds", o->train_seconds, "training time budget in seconds")->capture_default_str();
@@ -311,6 +317,21 @@ void register_run(CLI::App& app) {
   cmd->add_option("--test-n", o->test_n, "held-out questions scored before and after self-play")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed for every stage")->capture_default_str();
   cmd->add_flag("--fresh", o->fresh, "delete the run folder first instead of resuming");
+  cmd->add_option("--real-model", o->real.model,
+                  "real-model stage: a GGUF file, auto (the reference model installed by scripts/setup; skipped with a "
+                  "note if absent) or none")
+      ->capture_default_str();
+  cmd->add_option("--real-prompt", o->real.prompt, "real-model stage: prompt set (auto: prompts/answer-protocol/v5)")
+      ->capture_default_str();
+  cmd->add_flag("--real-long", o->real.longer,
+                "real-model stage: the longer version (48 held-out questions, 150 format steps, 10 self-play rounds; "
+                "about an hour on 2 cores) instead of the bounded one (12 questions, 40 steps, 2 rounds)");
+  cmd->add_option("--real-suites", o->real.suites, "real-model stage: suites (default: all six)")
+      ->check(CLI::IsMember({"arith", "algebra", "units", "physics", "facts", "impossible"}));
+  cmd->add_option("--real-test-n", o->real.test_n, "real-model stage: held-out questions per suite and language (0 = the version's)");
+  cmd->add_option("--real-demos-n", o->real.demo_n, "real-model stage: demonstrations per suite and language (0 = the version's)");
+  cmd->add_option("--real-steps", o->real.steps, "real-model stage: format-phase SFT steps (0 = the version's)");
+  cmd->add_option("--real-rounds", o->real.rounds, "real-model stage: self-play rounds (0 = the version's)");
   cmd->callback([o] { run_pipeline(*o); });
 }
 

@@ -1,10 +1,13 @@
-// veritas tasks generate | check | demos: verifier-backed task suites, answer scoring and
-// worked demonstrations. Formats: docs/verify.md and docs/answer-protocol.md.
+// veritas tasks generate | check | demos | protocol-demos: verifier-backed task suites,
+// answer scoring, worked demonstrations, and answer-protocol demonstrations for a chat
+// model's format phase. Formats: docs/verify.md and docs/answer-protocol.md.
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "veritas/cli/commands.hpp"
+#include "veritas/eval/prompt.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/progress.hpp"
@@ -154,6 +157,74 @@ void register_tasks(CLI::App& app) {
     std::printf("accuracy when attempted: %s (%lld of %lld)\n", rate(all.n[0], attempted).c_str(), (long long)all.n[0],
                 (long long)attempted);
     if (missing > 0) std::printf("unanswered: %lld of %zu tasks have no answer line\n", (long long)missing, tasks.size());
+  });
+
+  // --- protocol-demos ---
+  // The format phase's data (docs/selfplay.md): tasks of several suites in English and
+  // Chinese, each answered with the suite's reference final line plus a Confidence line,
+  // behind a prompt set's system message (and few-shot turns). Every answer is scored by
+  // the verifier and only those it calls correct are written.
+  struct Proto {
+    std::vector<std::string> suites = {"arith", "algebra", "units", "physics", "facts", "impossible"};
+    std::string prompt, split = "train", out;
+    int n = 8;
+    uint64_t seed = 100;
+    double confidence = 0.5;
+    bool tasks_only = false;
+  };
+  auto pr = std::make_shared<Proto>();
+  auto* pro = cmd->add_subcommand(
+      "protocol-demos",
+      "write verifier-checked answer-protocol demonstrations as chat messages ({\"id\", \"messages\"}, for "
+      "`veritas train --sft`): N tasks per suite and language (en, zh), answered with the reference final line and a "
+      "Confidence line, behind a prompt set's system message");
+  pro->add_option("--suite", pr->suites, "suites (default: all six)")->check(CLI::IsMember(suite_names()));
+  pro->add_option("--n", pr->n, "tasks per suite and language")->check(CLI::NonNegativeNumber)->capture_default_str();
+  pro->add_option("--seed", pr->seed, "seed of the first suite and language (then +1 each)")->capture_default_str();
+  pro->add_option("--split", pr->split, "train|dev|test")->check(CLI::IsMember({"train", "dev", "test"}))->capture_default_str();
+  pro->add_option("--prompt", pr->prompt, "prompt set folder (system.{en,zh}.txt, fewshot.{en,zh}.jsonl), e.g. prompts/answer-protocol/v5");
+  pro->add_option("--confidence", pr->confidence, "the Confidence line's value")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  pro->add_flag("--tasks-only", pr->tasks_only, "write only the tasks (a held-out set for `veritas eval --tasks` with --split test)");
+  pro->add_option("-o,--out", pr->out, "output JSONL ('-' = stdout)")->required();
+  pro->callback([pr] {
+    check(pr->tasks_only || !pr->prompt.empty(), "tasks protocol-demos: --prompt DIR is required (or --tasks-only)");
+    std::optional<eval::PromptSet> set;
+    if (!pr->tasks_only) set = eval::load_prompt_set(pr->prompt);
+    std::vector<json> rows;
+    int64_t total = 0;
+    uint64_t seed = pr->seed;
+    for (const auto& suite : pr->suites) {
+      for (const char* lang : {"en", "zh"}) {
+        SuiteOptions o;
+        o.suite = suite;
+        o.n = pr->n;
+        o.seed = seed++;  // one seed per suite and language: task ids stay unique
+        o.split = pr->split;
+        o.difficulty = {{"lang", lang}};
+        for (const Task& t : generate_tasks(o)) {
+          ++total;
+          if (pr->tasks_only) {
+            rows.push_back(t.to_json());
+            continue;
+          }
+          char conf[48];
+          std::snprintf(conf, sizeof conf, "%s%g", t.lang == "zh" ? "置信度：" : "Confidence: ", pr->confidence);
+          const std::string answer = t.reference + "\n" + conf;
+          if (verify(t, answer).verdict != Verdict::Correct) continue;
+          json msgs = json::array();
+          for (const ChatMessage& m : eval::prompt_messages(&*set, false, t))  // system, few-shot turns, question
+            msgs.push_back({{"role", m.role}, {"content", m.content}});
+          msgs.push_back({{"role", "assistant"}, {"content", answer}});
+          rows.push_back({{"id", t.id}, {"messages", msgs}});
+        }
+      }
+    }
+    write_jsonl(pr->out, rows);
+    if (pr->tasks_only)
+      std::fprintf(stderr, "wrote %zu tasks (%s split) to %s\n", rows.size(), pr->split.c_str(), pr->out.c_str());
+    else
+      std::fprintf(stderr, "wrote %zu of %lld demonstrations (verifier-checked; %lld references it did not accept left out) to %s\n",
+                   rows.size(), (long long)total, (long long)(total - (int64_t)rows.size()), pr->out.c_str());
   });
 
   // --- demos ---

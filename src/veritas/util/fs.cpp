@@ -83,4 +83,25 @@ fs::path make_temp_dir(const std::string& prefix) {
   return tmpl;
 }
 
+fs::path exe_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  buf[n] = 0;
+  return fs::path(buf).parent_path();
+}
+
+fs::path find_upwards(const fs::path& rel, std::vector<fs::path>* tried) {
+  std::error_code ec;
+  for (const fs::path& start : {exe_dir(), fs::current_path(ec)}) {
+    for (fs::path p = start; !p.empty(); p = p.parent_path()) {
+      fs::path cand = p / rel;
+      if (tried) tried->push_back(cand);
+      if (fs::exists(cand, ec)) return cand;
+      if (p == p.parent_path()) break;
+    }
+  }
+  return {};
+}
+
 }  // namespace veritas

@@ -34,4 +34,11 @@ class AtomicFile {
 void fsync_dir(const fs::path& dir);
 fs::path make_temp_dir(const std::string& prefix);  // under $TMPDIR or /tmp
 
+// The folder of the running executable ("" if /proc/self/exe cannot be read).
+fs::path exe_dir();
+// Files that ship beside the source tree (data/facts, prompts/, the project's .venv):
+// the first `ancestor / rel` that exists, for every ancestor of the executable's folder,
+// then of the current folder; empty if none. `tried`, when given, receives every candidate.
+fs::path find_upwards(const fs::path& rel, std::vector<fs::path>* tried = nullptr);
+
 }  // namespace veritas

@@ -1,6 +1,7 @@
 #include "veritas/verify/answer.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <vector>
 
@@ -12,10 +13,14 @@ namespace {
 
 // Matches a label ("Answer", "答案", ...) followed by ':' or '：' at the start of a line,
 // ASCII case-insensitively; returns the rest of the line or nullopt.
+// std::tolower and std::isspace in the C locale, inline.
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+bool ascii_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 std::optional<std::string_view> after_label(std::string_view line, std::string_view label) {
   if (line.size() < label.size()) return std::nullopt;
   for (size_t i = 0; i < label.size(); i++)
-    if (std::tolower((unsigned char)line[i]) != std::tolower((unsigned char)label[i])) return std::nullopt;
+    if (ascii_lower(line[i]) != ascii_lower(label[i])) return std::nullopt;
   std::string_view rest = line.substr(label.size());
   while (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
   if (!rest.empty() && rest[0] == ':') return rest.substr(1);
@@ -23,17 +28,50 @@ std::optional<std::string_view> after_label(std::string_view line, std::string_v
   return std::nullopt;
 }
 
+using namespace std::string_view_literals;
+
 std::optional<std::string_view> answer_value(std::string_view line) {
-  for (auto label : {"Answer", "Final answer", "答案", "最终答案"})
+  for (auto label : {"Answer"sv, "Final answer"sv, "答案"sv, "最终答案"sv})
     if (auto r = after_label(line, label)) return r;
   return std::nullopt;
 }
 
 std::optional<std::string_view> confidence_value(std::string_view line) {
-  for (auto label : {"Confidence", "置信度"})
+  for (auto label : {"Confidence"sv, "置信度"sv})
     if (auto r = after_label(line, label)) return r;
   return std::nullopt;
 }
+
+// Reads the whole of s as a number, as std::strtod reads it: from_chars for the plain
+// forms (the same value: both round correctly), strtod for the rest ("+0.5", "0x1p-1").
+bool read_double(std::string_view s, double* v) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  if (ec == std::errc() && p == s.data() + s.size()) return true;
+  std::string z(s);
+  char* end = nullptr;
+  *v = std::strtod(z.c_str(), &end);
+  return end == z.c_str() + z.size();
+}
+
+// Walks the lines of a text back from the last one, without splitting it up front.
+struct LinesBack {
+  std::string_view text;
+  size_t end = text.size();  // where the next line to visit ends
+  bool done = false;
+  // The previous line that is not blank, trimmed; nullopt when none is left.
+  std::optional<std::string_view> previous() {
+    while (!done) {
+      size_t nl = end == 0 ? std::string_view::npos : text.rfind('\n', end - 1);
+      size_t start = nl == std::string_view::npos ? 0 : nl + 1;
+      std::string_view line = trim(text.substr(start, end - start));
+      if (nl == std::string_view::npos) done = true;
+      else end = nl;
+      if (!line.empty()) return line;
+    }
+    return std::nullopt;
+  }
+};
 
 const std::vector<std::string>& dont_know_phrases() {
   static const std::vector<std::string> p = {
@@ -59,6 +97,7 @@ const std::vector<std::string>& cannot_phrases() {
 
 std::string normalize_text(std::string_view s) {
   std::string out;
+  out.reserve(s.size());  // never longer than the input
   bool space = false;
   for (size_t i = 0; i < s.size();) {
     unsigned char c = (unsigned char)s[i];
@@ -70,16 +109,16 @@ std::string normalize_text(std::string_view s) {
         char a = (char)(cp - 0xFF01 + 0x21);
         if (space && !out.empty()) out.push_back(' ');
         space = false;
-        out.push_back((char)std::tolower((unsigned char)a));
+        out.push_back(ascii_lower(a));
         i += 3;
         continue;
       }
     }
-    if (std::isspace(c)) { space = true; i++; continue; }
+    if (ascii_space(c)) { space = true; i++; continue; }
     if (s.substr(i, 3) == "\u3000") { space = true; i += 3; continue; }
     if (space && !out.empty()) out.push_back(' ');
     space = false;
-    out.push_back(c < 0x80 ? (char)std::tolower(c) : (char)c);
+    out.push_back(ascii_lower((char)c));
     i++;
   }
   // Curly apostrophes count as straight ones ("don’t").
@@ -93,30 +132,20 @@ ParsedAnswer parse_answer(std::string_view text) {
     r.error = "answer is not valid UTF-8";
     return r;
   }
-  // Split into lines, dropping trailing blank ones.
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  for (size_t i = 0; i <= text.size(); i++) {
-    if (i == text.size() || text[i] == '\n') {
-      std::string_view l = text.substr(start, i - start);
-      if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-      lines.push_back(l);
-      start = i + 1;
-    }
-  }
-  while (!lines.empty() && trim(lines.back()).empty()) lines.pop_back();
-  if (lines.empty()) {
+  // Only the last lines count: blank ones at the end are skipped.
+  LinesBack lines{text};
+  auto line = lines.previous();
+  if (!line) {
     r.error = "empty answer";
     return r;
   }
-  std::string_view last = trim(lines.back());
+  std::string_view last = *line;
   if (auto c = confidence_value(last)) {
-    std::string cs(trim(*c));
+    std::string_view cs = trim(*c);
     bool pct = !cs.empty() && cs.back() == '%';
-    if (pct) cs.pop_back();
-    char* end = nullptr;
-    double v = std::strtod(cs.c_str(), &end);
-    if (cs.empty() || end != cs.c_str() + cs.size()) {
+    if (pct) cs.remove_suffix(1);
+    double v = 0;
+    if (!read_double(cs, &v)) {
       r.error = "unreadable Confidence value '" + std::string(trim(*c)) + "'";
       return r;
     }
@@ -126,13 +155,12 @@ ParsedAnswer parse_answer(std::string_view text) {
       return r;
     }
     r.confidence = v;
-    lines.pop_back();
-    while (!lines.empty() && trim(lines.back()).empty()) lines.pop_back();
-    if (lines.empty()) {
+    line = lines.previous();
+    if (!line) {
       r.error = "Confidence line without an Answer line";
       return r;
     }
-    last = trim(lines.back());
+    last = *line;
   }
   auto v = answer_value(last);
   if (!v) {
@@ -154,6 +182,12 @@ ParsedAnswer parse_answer(std::string_view text) {
     return r;
   }
   r.value = std::string(value);
+  // A value that starts with a digit or a sign is a number: no phrase starts that way, and
+  // normalizing leaves that first character as it is.
+  if (std::isdigit((unsigned char)value[0]) || value[0] == '-' || value[0] == '+') {
+    r.kind = ParsedAnswer::Kind::Value;
+    return r;
+  }
   std::string norm = normalize_text(value);
   while (!norm.empty() && (norm.back() == '!' || norm.back() == '.')) norm.pop_back();
   // An abstention starts with a don't-know phrase ("I don't know.", "不知道。");

@@ -1,7 +1,6 @@
 // Fact tables and the facts suite (elements, planets, constants).
 #include "veritas/verify/facts.hpp"
 
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -83,14 +82,6 @@ struct Row {
   }
 };
 
-std::string exe_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  buf[n] = 0;
-  return fs::path(buf).parent_path().string();
-}
-
 }  // namespace
 
 const Element* FactTables::element_by_number(int z) const {
@@ -99,22 +90,14 @@ const Element* FactTables::element_by_number(int z) const {
 }
 
 std::string find_facts_dir() {
-  std::vector<fs::path> tried;
   if (const char* env = std::getenv("VERITAS_FACTS_DIR")) {
     check(fs::exists(fs::path(env) / "elements.tsv"), std::string("VERITAS_FACTS_DIR=") + env + " has no elements.tsv");
     return env;
   }
-  for (fs::path start : {fs::path(exe_dir()), fs::current_path()}) {
-    for (fs::path p = start; !p.empty(); p = p.parent_path()) {
-      fs::path cand = p / "data" / "facts";
-      tried.push_back(cand);
-      if (fs::exists(cand / "elements.tsv")) return cand.string();
-      if (p == p.parent_path()) break;
-    }
-  }
+  if (fs::path p = find_upwards(fs::path("data") / "facts" / "elements.tsv"); !p.empty()) return p.parent_path().string();
   fs::path sys = "/usr/share/veritas/facts";
   if (fs::exists(sys / "elements.tsv")) return sys.string();
-  throw Error("cannot find the fact tables (data/facts/elements.tsv); set VERITAS_FACTS_DIR (looked above " + exe_dir() +
+  throw Error("cannot find the fact tables (data/facts/elements.tsv); set VERITAS_FACTS_DIR (looked above " + exe_dir().string() +
               " and " + fs::current_path().string() + ")");
 }
 

@@ -1,5 +1,7 @@
 #include "veritas/verify/task.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <unordered_set>
 
@@ -153,17 +155,22 @@ std::string split_of_key(const std::string& key) {
 }
 
 std::string fmt_double(double x, int sig) {
+  // std::to_chars with a precision writes what printf's "%.*g" writes, without the locale.
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", sig, x);
-  std::string s = buf;
-  if (s.find('e') != std::string::npos) {
-    // 1.5e+06 -> 1.5e6 (both forms parse; the short one reads better)
-    size_t e = s.find('e');
-    std::string mant = s.substr(0, e), ex = s.substr(e + 1);
-    int v = std::atoi(ex.c_str());
-    s = mant + "e" + std::to_string(v);
-  }
-  return s;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general, sig);
+  if (ec != std::errc())  // too long for the buffer: printf truncates, as it always did
+    end = buf + std::min<int>(std::snprintf(buf, sizeof buf, "%.*g", sig, x), sizeof buf - 1);
+  std::string_view s(buf, end - buf);
+  size_t e = s.find('e');
+  if (e == std::string_view::npos) return std::string(s);
+  // 1.5e+06 -> 1.5e6 (both forms parse; the short one reads better)
+  std::string_view ex = s.substr(e + 1);
+  bool neg = ex[0] == '-';
+  ex.remove_prefix(ex[0] == '-' || ex[0] == '+');
+  while (ex.size() > 1 && ex[0] == '0') ex.remove_prefix(1);
+  std::string out(s.substr(0, e + 1));
+  if (neg && ex != "0") out += '-';
+  return out.append(ex);
 }
 
 }  // namespace suites

@@ -130,8 +130,14 @@ const Prefix kPrefixes[] = {
 
 struct Entry { double factor; Dim dim; double offset; };
 
+// Looks up a std::string_view without building a std::string.
+struct Hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 struct Table {
-  std::unordered_map<std::string, Entry> sym;  // case-sensitive
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> sym;  // case-sensitive
   std::vector<UnitInfo> infos;
   size_t max_cjk = 0;  // longest CJK spelling in bytes
 };
@@ -196,14 +202,14 @@ const Table& table() {
   return t;
 }
 
-const Entry* lookup(const std::string& word) {
+const Entry* lookup(std::string_view word) {
   const auto& t = table();
   auto it = t.sym.find(word);
   if (it != t.sym.end()) return &it->second;
   // Unit names are case-insensitive ("Kilometers"), symbols are not ("mm" vs "Mm").
   if (word.size() > 3) {
-    std::string low;
-    for (char c : word) low.push_back((char)std::tolower((unsigned char)c));
+    std::string low(word);
+    for (char& c : low) c = (char)std::tolower((unsigned char)c);
     it = t.sym.find(low);
     if (it != t.sym.end()) return &it->second;
   }
@@ -410,8 +416,7 @@ class Parser {
     if (is_cjk_start(c)) {
       const auto& t = table();
       for (size_t len = std::min(t.max_cjk, s_.size() - i_); len >= 3; len--) {
-        std::string w(s_.substr(i_, len));
-        auto it = t.sym.find(w);
+        auto it = t.sym.find(s_.substr(i_, len));
         if (it != t.sym.end()) {
           i_ += len;
           return Val{it->second.factor, it->second.dim, it->second.offset != 0} ;
@@ -435,7 +440,7 @@ class Parser {
       break;
     }
     if (st == i_) fail("unexpected '" + std::string(s_.substr(i_, 1)) + "'");
-    std::string w(s_.substr(st, i_ - st));
+    std::string_view w = s_.substr(st, i_ - st);
     // Multi-word names: "light year", "nautical mile", "degrees Celsius".
     for (const char* two : {"light", "nautical", "metric", "astronomical", "watt", "degree", "degrees"}) {
       if (w == two) {
@@ -445,7 +450,7 @@ class Parser {
         while (i_ < s_.size() && std::isalpha((unsigned char)s_[i_])) i_++;
         std::string w2(s_.substr(st2, i_ - st2));
         for (char& ch : w2) ch = (char)std::tolower((unsigned char)ch);
-        std::string both = (w == "degrees" ? std::string("degree") : w) + " " + w2;
+        std::string both = (w == "degrees" ? std::string("degree") : std::string(w)) + " " + w2;
         if (both == "degree celsius") both = "celsius";
         if (both == "degree fahrenheit") both = "fahrenheit";
         if (both == "degree kelvin") both = "kelvin";
@@ -456,7 +461,7 @@ class Parser {
     const Entry* e = lookup(w);
     if (!e) {
       i_ = st;
-      fail("unknown unit '" + w + "'");
+      fail("unknown unit '" + std::string(w) + "'");
     }
     Val v{e->factor, e->dim, e->offset != 0};
     // "m2", "s-1" style exponents written without a caret (GNU units reads them too).
@@ -499,26 +504,31 @@ std::string dim_string(const Dim& d) {
 const std::vector<UnitInfo>& unit_table() { return table().infos; }
 
 ParsedUnit parse_unit(std::string_view text) {
-  std::string t{trim(text)};
+  std::string_view t = trim(text);
   ParsedUnit r;
   if (t.empty()) return r;
   // Lone absolute temperature scales, with their multi-word spellings.
+  struct Scale {
+    std::string_view names[8];
+    double factor, offset;
+  };
+  static const Scale scales[] = {
+      {{"°c", "℃", "degc", "celsius", "degree celsius", "degrees celsius", "摄氏度", "° c"}, 1.0, 273.15},
+      {{"°f", "℉", "degf", "fahrenheit", "degree fahrenheit", "degrees fahrenheit", "华氏度", "° f"}, 5.0 / 9,
+       273.15 - 32 * 5.0 / 9}};
   std::string low = normalize_text(t);
-  for (const auto& [names, f, off] :
-       {std::tuple<std::vector<std::string>, double, double>{{"°c", "℃", "degc", "celsius", "degree celsius", "degrees celsius", "摄氏度", "° c"}, 1.0, 273.15},
-        {{"°f", "℉", "degf", "fahrenheit", "degree fahrenheit", "degrees fahrenheit", "华氏度", "° f"}, 5.0 / 9, 273.15 - 32 * 5.0 / 9}}) {
-    for (const auto& n : names)
+  for (const auto& sc : scales)
+    for (std::string_view n : sc.names)
       if (low == n) {
-        r.factor = f;
+        r.factor = sc.factor;
         r.dim = D(0, 0, 0, 0, 1);
-        r.offset = off;
+        r.offset = sc.offset;
         r.absolute_temperature = true;
         return r;
       }
-  }
   Val v = Parser(t, false).parse();
   if (v.offset_unit)
-    throw Error("unit '" + t + "': a temperature scale (°C, °F) cannot be combined with other units");
+    throw Error("unit '" + std::string(t) + "': a temperature scale (°C, °F) cannot be combined with other units");
   r.factor = v.v;
   r.dim = v.d;
   return r;
@@ -531,14 +541,12 @@ Quantity eval(std::string_view formula) {
 }
 
 Quantity parse_quantity(std::string_view text) {
-  std::string t{trim(text)};
+  std::string_view t = trim(text);
   size_t used = 0;
-  auto num = exact::read_number(t, &used);
-  if (!num) throw Error("no number at the start of '" + t + "'");
-  std::string rest{trim(std::string_view(t).substr(used))};
-  ParsedUnit u = parse_unit(rest);
-  double x = num->get_d();
-  return Quantity{x * u.factor + u.offset, u.dim};
+  auto num = exact::read_number_fast(t, &used);
+  if (!num) throw Error("no number at the start of '" + std::string(t) + "'");
+  ParsedUnit u = parse_unit(trim(t.substr(used)));
+  return Quantity{num->to_double() * u.factor + u.offset, u.dim};
 }
 
 double from_si(double si, std::string_view unit) {

@@ -1,0 +1,57 @@
+#!/bin/bash
+# E5 Truth on a real model (docs/selfplay.md#e5): SmolLM2-135M-Instruct (installed by
+# scripts/setup) taught the answer protocol on verifier-checked demonstrations (the last 4
+# of 30 blocks), then self-play against the verifiers (GRPO, KL-anchored to the format
+# model); the imported, the format and the self-play model scored on the same 48 held-out
+# questions (4 per suite and language), with the held-out perplexity (English and Chinese
+# fortunes) and the 20 everyday chat prompts as the general-ability check. CPU seconds
+# of every step go to cpu.log; experiments/report_e5.py writes the tables and curves.
+#   experiments/e5_real_model.sh [OUT]      (default experiments/out/e5; about an hour on 2 cores)
+source "$(dirname "$0")/lib.sh"
+OUT=${1:-$ROOT/experiments/out/e5}
+STEPS=${STEPS:-150}
+ROUNDS=${ROUNDS:-10}
+N=${N:-4}
+PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
+mkdir -p "$OUT"
+CPU="$OUT/cpu.log"
+M=$(find -L "$ROOT/.venv" -name 'SmolLM2-135M-Instruct.Q4_1.gguf' -print -quit)
+[ -n "$M" ] || { echo "SmolLM2-135M-Instruct is not installed: run scripts/setup" >&2; exit 1; }
+
+log "E5: import $M"
+[ -s "$OUT/base/model.safetensors" ] || cpu "$CPU" import "$VT" import "$M" -o "$OUT/base" >&2
+[ -s "$OUT/sft.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n 24 -o "$OUT/sft.jsonl"
+
+log "E5: format phase ($STEPS SFT steps, last 4 blocks)"
+if [ ! -e "$OUT/.done-format" ]; then
+  resume=(); [ -e "$OUT/format/checkpoint" ] && resume=(--resume)
+  cpu "$CPU" format "$VT" train --init-from "$OUT/base" --sft "$OUT/sft.jsonl" --tokenizer "$OUT/base/tokenizer.json" \
+    --train-layers 4 --steps "$STEPS" --batch 4 --seq 192 --lr 1e-4 --warmup 10 --eval-every 0 --save-every 25 \
+    --out "$OUT/format" "${resume[@]}"
+  touch "$OUT/.done-format"
+fi
+
+log "E5: self-play ($ROUNDS GRPO rounds)"
+if [ ! -e "$OUT/.done-selfplay" ]; then
+  if [ -e "$OUT/selfplay/checkpoint" ]; then
+    cpu "$CPU" selfplay "$VT" selfplay --resume -o "$OUT/selfplay"
+  else
+    cpu "$CPU" selfplay "$VT" selfplay --model "$OUT/format" --prompt "$PROMPT" \
+      --suites arith algebra units physics facts impossible --questions 3 -k 4 --rounds "$ROUNDS" --max-tokens 40 \
+      --context 320 --micro-batch 4 --train-layers 4 --kl 0.05 --lr 1e-5 --lang mix --time-limit 3600 -o "$OUT/selfplay"
+  fi
+  touch "$OUT/.done-selfplay"
+fi
+
+for m in base format selfplay; do
+  log "E5: $m: held-out questions, perplexity, everyday chat"
+  [ -s "$OUT/eval-$m/results.json" ] || cpu "$CPU" "eval-$m" env PRECISION=fp32 VERITAS="$VT" \
+    "$ROOT/scripts/real-model-eval.sh" "$OUT/$m" "$PROMPT" "$N" 40 "$OUT/eval-$m" >/dev/null 2>&1
+  for lang in en zh; do
+    f=/usr/share/games/fortunes/literature; [ $lang = zh ] && f=/usr/share/games/fortunes/chinese
+    [ -s "$OUT/ppl-$m-$lang.json" ] || "$VT" perplexity --model "$OUT/$m" --text "$f" --max-bytes 40000 \
+      > "$OUT/ppl-$m-$lang.json"
+  done
+  [ -s "$OUT/chat-$m.jsonl" ] || VERITAS="$VT" "$ROOT/scripts/everyday-chat.sh" "$OUT/$m" "$OUT/chat-$m.jsonl" 48
+done
+$PY "$ROOT/experiments/report_e5.py" "$OUT"
