@@ -11,6 +11,7 @@
 
 #include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/infer/simd.hpp"
 
 namespace veritas::infer {
 
@@ -181,13 +182,7 @@ void QMatrix::row_f32(int r, float* out) const {
 // to one row is the same for every NR, so results never depend on how rows are grouped.
 
 #ifdef VERITAS_AVX2
-static inline float hsum8(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
+using simd::hsum8;
 
 static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 static inline __m256 load8(const uint16_t* p) {

@@ -28,6 +28,7 @@
 
 #include "veritas/infer/kernels.hpp"
 #include "veritas/infer/qblocks_k.hpp"
+#include "veritas/infer/simd.hpp"
 #include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
 
@@ -103,19 +104,9 @@ __attribute__((optimize("no-tree-vectorize"))) float dot_scalar(Precision p, con
 }
 
 #ifdef VERITAS_QB_AVX2
-inline float hsum8(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
+using simd::hsum8;
 
-inline float h2f_fast(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
+using simd::h2f_fast;
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles (weights 0..15), then high (16..31).
 inline __m256i unpack_nibbles(const uint8_t* q) {

@@ -23,6 +23,7 @@
 #endif
 
 #include "veritas/infer/qblocks_k.hpp"
+#include "veritas/infer/simd.hpp"
 #include "veritas/model/quant.hpp"
 
 namespace veritas::infer::kq {
@@ -54,13 +55,7 @@ float dot_scalar(const uint8_t* w, const float* x, int n) {
 }
 
 #ifdef VERITAS_F16_AVX2
-inline float hsum8(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
+using simd::hsum8;
 
 inline __m256 wide8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));

@@ -22,6 +22,7 @@
 #endif
 
 #include "veritas/model/quant.hpp"
+#include "veritas/infer/simd.hpp"
 
 namespace veritas::infer::kq {
 
@@ -90,19 +91,9 @@ __attribute__((optimize("no-tree-vectorize"))) float dot_scalar(const uint8_t* w
 }
 
 #ifdef VERITAS_QK_AVX2
-inline float hsum8(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
+using simd::hsum8;
 
-inline float h2f_fast(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
+using simd::h2f_fast;
 
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 

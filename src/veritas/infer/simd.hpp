@@ -1,0 +1,33 @@
+#pragma once
+// Small AVX2 helpers the CPU kernels share (kernels.cpp, qblocks*.cpp). Present only where
+// the compiler targets AVX2 (h2f_fast: and F16C); each kernel file keeps its own scalar
+// fallback.
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace veritas::infer::simd {
+
+// Sum of the 8 lanes in one fixed order: results that must not depend on the instruction
+// set or on how rows are grouped rely on it.
+inline float hsum8(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+#if defined(__F16C__)
+// The fp16 value stored (little-endian, any alignment) at p, as fp32.
+inline float h2f_fast(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+#endif
+
+}  // namespace veritas::infer::simd
+#endif
