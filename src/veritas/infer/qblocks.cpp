@@ -104,9 +104,8 @@ __attribute__((optimize("no-tree-vectorize"))) float dot_scalar(Precision p, con
 }
 
 #ifdef VERITAS_QB_AVX2
-using simd::hsum8;
-
 using simd::h2f_fast;
+using simd::hsum8;
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles (weights 0..15), then high (16..31).
 inline __m256i unpack_nibbles(const uint8_t* q) {

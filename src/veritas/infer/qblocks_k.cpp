@@ -91,9 +91,8 @@ __attribute__((optimize("no-tree-vectorize"))) float dot_scalar(const uint8_t* w
 }
 
 #ifdef VERITAS_QK_AVX2
-using simd::hsum8;
-
 using simd::h2f_fast;
+using simd::hsum8;
 
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
