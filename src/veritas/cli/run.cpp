@@ -24,6 +24,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/timer.hpp"
+#include "veritas/verify/task.hpp"
 
 extern char** environ;
 
@@ -71,14 +72,6 @@ int run_self(const std::vector<std::string>& args, const std::string& stdout_fil
   while (waitpid(pid, &status, 0) < 0) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-nlohmann::json read_json_or_null(const fs::path& p) {
-  try {
-    if (fs::exists(p)) return nlohmann::json::parse(read_file(p));
-  } catch (...) {
-  }
-  return nullptr;
 }
 
 // The run's report card: one page that links every stage's own output.
@@ -327,7 +320,7 @@ void register_run(CLI::App& app) {
                 "real-model stage: the longer version (48 held-out questions, 150 format steps, 10 self-play rounds; "
                 "about an hour on 2 cores) instead of the bounded one (12 questions, 40 steps, 2 rounds)");
   cmd->add_option("--real-suites", o->real.suites, "real-model stage: suites (default: all six)")
-      ->check(CLI::IsMember({"arith", "algebra", "units", "physics", "facts", "impossible"}));
+      ->check(CLI::IsMember(suite_names()));
   cmd->add_option("--real-test-n", o->real.test_n, "real-model stage: held-out questions per suite and language (0 = the version's)");
   cmd->add_option("--real-demos-n", o->real.demo_n, "real-model stage: demonstrations per suite and language (0 = the version's)");
   cmd->add_option("--real-steps", o->real.steps, "real-model stage: format-phase SFT steps (0 = the version's)");

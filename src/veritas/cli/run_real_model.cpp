@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "veritas/util/error.hpp"
+#include "veritas/verify/task.hpp"
 
 namespace veritas::cli {
 
@@ -19,7 +20,7 @@ struct Plan {
 constexpr Plan kBounded = {1, 8, 40, 4, 2, 2, 240};
 constexpr Plan kLonger = {4, 24, 150, 10, 3, 10, 1800};
 
-const char* kSuites[] = {"arith", "algebra", "units", "physics", "facts", "impossible"};
+}  // namespace
 
 nlohmann::json read_json_or_null(const fs::path& p) {
   try {
@@ -28,8 +29,6 @@ nlohmann::json read_json_or_null(const fs::path& p) {
   }
   return nullptr;
 }
-
-}  // namespace
 
 fs::path find_reference_model() {
   for (const char* lib : {"lib", "lib64"}) {
@@ -67,8 +66,7 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
   if (o.demo_n > 0) p.demo_n = o.demo_n;
   if (o.steps > 0) p.format_steps = o.steps, p.warmup = std::min(p.warmup, o.steps / 4);
   if (o.rounds > 0) p.rounds = o.rounds;
-  std::vector<std::string> suites = o.suites;
-  if (suites.empty()) suites.assign(std::begin(kSuites), std::end(kSuites));
+  const std::vector<std::string>& suites = o.suites.empty() ? suite_names() : o.suites;
   std::vector<std::string> suite_args;  // for tasks protocol-demos
   for (const auto& x : suites) suite_args.insert(suite_args.end(), {"--suite", x});
   const std::string r = d + "/real", P = prompt.string(), s = std::to_string(seed);

@@ -8,9 +8,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "veritas/util/fs.hpp"
 
 namespace veritas::cli {
+
+// A stage's JSON output, or null when it is missing or unreadable (the report skips it).
+nlohmann::json read_json_or_null(const fs::path& p);
 
 // One stage of `veritas run`: `veritas <args>`, stdout to stdout_file when given.
 struct RunStage {
@@ -24,7 +29,7 @@ struct RealModelOptions {
   std::string prompt = "auto";  // prompt set; auto: prompts/answer-protocol/v5 of the source tree
   bool longer = false;          // the longer version (docs: about an hour on 2 cores)
   // Overrides of the version's sizes (0 / empty = the version's own).
-  std::vector<std::string> suites;  // default: all six
+  std::vector<std::string> suites;  // default: all of suite_names()
   int test_n = 0;                   // held-out questions per suite and language
   int demo_n = 0;                   // demonstrations per suite and language
   int steps = 0;                    // format-phase SFT steps

@@ -165,7 +165,7 @@ void register_tasks(CLI::App& app) {
   // behind a prompt set's system message (and few-shot turns). Every answer is scored by
   // the verifier and only those it calls correct are written.
   struct Proto {
-    std::vector<std::string> suites = {"arith", "algebra", "units", "physics", "facts", "impossible"};
+    std::vector<std::string> suites = suite_names();
     std::string prompt, split = "train", out;
     int n = 8;
     uint64_t seed = 100;
