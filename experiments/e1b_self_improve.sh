@@ -1,7 +1,7 @@
 #!/bin/bash
 # E1b Self-improvement beyond the demonstrations (docs/selfplay.md, E1b). A small model
-# imitates noisy demonstrations (operands of up to D digits, 10% carry a slip) in
-# FORMAT (columns: worked column steps; reversed: digits ones first, no steps), then
+# imitates noisy demonstrations (both operands of one length 1..D, 10% carry a slip) in
+# FORMAT (reversed: digits ones first, no steps; columns: worked column steps), then
 # `veritas self-improve` rounds ask problems one digit longer
 # than it has mastered, keep the answers a filter accepts and fine-tune on them. Arms, each
 # from the same imitation model, each for every seed:
@@ -17,28 +17,30 @@
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
-D=${D:-3}
+D=${D:-5}
 SEEDS=${SEEDS:-"1 2"}
-N_DEMOS=${N_DEMOS:-20000}
-IMIT_STEPS=${IMIT_STEPS:-800}
-IMIT_BATCH=${IMIT_BATCH:-16}
-ROUNDS=${ROUNDS:-12}
-MUL1_ROUNDS=${MUL1_ROUNDS:-6}
-STEPS=${STEPS:-30}
-QUESTIONS=${QUESTIONS:-32}
+N_DEMOS=${N_DEMOS:-50000}
+IMIT_STEPS=${IMIT_STEPS:-8000}
+IMIT_BATCH=${IMIT_BATCH:-32}
+IMIT_LR=${IMIT_LR:-1e-3}
+ROUNDS=${ROUNDS:-16}
+MUL1_ROUNDS=${MUL1_ROUNDS:-10}
+STEPS=${STEPS:-100}
+BATCH=${BATCH:-16}
+QUESTIONS=${QUESTIONS:-64}
 K=${K:-4}
 TEMP=${TEMP:-0.7}
 THRESHOLD=${THRESHOLD:-0.5}
 START=${START:-0}           # first level; 0 = one past the imitation model's reliable lengths
 LR=${LR:-5e-4}
-EVAL_N=${EVAL_N:-12}
-EVAL_LENGTHS=${EVAL_LENGTHS:-"1 2 3 4 5 6 7 8 10 12"}
+EVAL_N=${EVAL_N:-20}
+EVAL_LENGTHS=${EVAL_LENGTHS:-"1 2 3 4 5 6 7 8 10 12 14 16 18 20 24 28 32"}
 ARMS=${ARMS:-"imitation verifier majority mul1"}
-FORMAT=${FORMAT:-columns}
-OTHER=${OTHER:-reversed}
-OTHER_ROUNDS=${OTHER_ROUNDS:-2}
-IMIT_SEQ=${IMIT_SEQ:-128}   # tokens per imitation sequence: a 3-digit column sum is ~110
-SEQ=${SEQ:-256}             # per self-improvement sequence (a 10-digit column sum is ~250)
+FORMAT=${FORMAT:-reversed}
+OTHER=${OTHER:-columns}
+OTHER_ROUNDS=${OTHER_ROUNDS:-0}  # > 0: the other format's imitation model and verifier arm (seed 1)
+IMIT_SEQ=${IMIT_SEQ:-48}    # tokens per imitation sequence: a reversed 5-digit sum is ~40 (columns D=3: 128)
+SEQ=${SEQ:-128}             # per self-improvement sequence: a reversed 32-digit sum is ~115 (columns: 256)
 THREADS=${THREADS:-1}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
@@ -48,13 +50,14 @@ children_cpu() {
   times > "$f"
   CHILD_CPU=$(tail -1 "$f" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }')
 }
-SHAPE=(--hidden-size 128 --layers 4 --heads 4 --intermediate-size 384 --max-seq-len 512)
+# 6 layers: with 4, reversed sums of 3+ digits were not learned in 12,000 steps (loss stuck at 0.59).
+SHAPE=(--hidden-size 128 --layers ${LAYERS:-6} --heads 4 --intermediate-size 384 --max-seq-len 512)
 
 log "E1b: demonstrations (up to $D digits, 10% slips) and tokenizer"
 for fmt in columns reversed; do
   for op in add mul1; do
-    demos "$OUT/demos-$fmt-$op.jsonl" --op "$op" --format "$fmt" --max-digits "$D" --n "$N_DEMOS" --error-rate 0.1 \
-      --error-kind slip --seed 1
+    demos "$OUT/demos-$fmt-$op.jsonl" --op "$op" --format "$fmt" --max-digits "$D" --same-length --n "$N_DEMOS" \
+      --error-rate 0.1 --error-kind slip --seed 1
   done
 done
 tokenizer "$OUT/tok.json" "$OUT"/demos-*-*.jsonl
@@ -66,7 +69,7 @@ imitation() {
   local resume=()
   [ -e "$out/checkpoint" ] && resume=(--resume)
   cpu "$CPU" "$(basename "$out")" "$VT" train --sft "$data" --tokenizer "$OUT/tok.json" "${SHAPE[@]}" --seq "$seq" \
-    --batch "$IMIT_BATCH" --steps "$IMIT_STEPS" --warmup 50 --lr 3e-3 --eval-every 0 --save-every 250 --seed "$seed" \
+    --batch "$IMIT_BATCH" --steps "$IMIT_STEPS" --warmup 100 --lr "$IMIT_LR" --eval-every 0 --save-every 500 --seed "$seed" \
     --threads "$THREADS" --out "$out" "${resume[@]}" >&2
 }
 
@@ -82,7 +85,7 @@ improve() {
 pipeline() {
   local s=$1
   local common=(--steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
-    --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level 40 --batch 16 --seq "$SEQ"
+    --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level 40 --batch "$BATCH" --seq "$SEQ"
     --eval-n "$EVAL_N" --seed "$s")
   imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
   for arm in $ARMS; do
@@ -99,7 +102,7 @@ pipeline() {
       --eval-lengths $EVAL_LENGTHS
   done
   if [ "$s" = 1 ] && [ "$OTHER_ROUNDS" -gt 0 ]; then
-    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 64
+    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$([ "$OTHER" = reversed ] && echo 48 || echo 128)"
     log "E1b: the $OTHER format, verifier, $OTHER_ROUNDS rounds"
     cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" "$OTHER_ROUNDS" --model "$OUT/imitation-$OTHER-add-s1" \
       --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${common[@]}" \

@@ -13,6 +13,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "veritas/kernels/gemm_bf16.hpp"
+#include "veritas/kernels/kernels.hpp"
 #include "veritas/model/model.hpp"
 #include "veritas/train/adamw.hpp"
 #include "veritas/util/rng.hpp"
@@ -42,11 +44,14 @@ int main(int argc, char** argv) {
   std::string preset = "small";
   int steps = 5, warmup = 1;
   bool sgemm = false;
+  std::string matmul = "fp32";
   app.add_option("--config", preset, "small | 124m | 124m-2k | tiny")
       ->check(CLI::IsMember({"small", "124m", "124m-2k", "tiny"}));
   app.add_option("--steps", steps, "timed steps")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed steps first");
   app.add_flag("--sgemm", sgemm, "time a 2048^3 cblas_sgemm instead (GFLOP/s ceiling)");
+  app.add_option("--matmul", matmul, "matrix products: fp32 | bf16 (as train --matmul)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   CLI11_PARSE(app, argc, argv);
 
   if (sgemm) {
@@ -64,6 +69,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  kernels::set_matmul_bf16(matmul == "bf16");
   ModelConfig c;
   int B, T;
   if (preset == "small") {
@@ -110,6 +116,7 @@ int main(int argc, char** argv) {
   const double med = times[times.size() / 2];
   nlohmann::json out{{"side", "veritas"},
                      {"config", preset},
+                     {"matmul", matmul == "bf16" ? (kernels::gemm_bf16_uses_amx() ? "bf16-amx" : "bf16-sgemm") : "fp32"},
                      {"ms_per_step", med * 1e3},
                      {"best_ms", times[0] * 1e3},
                      {"optimizer_ms", opt_s / steps * 1e3},

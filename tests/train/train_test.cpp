@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "veritas/data/shards.hpp"
+#include "veritas/kernels/kernels.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/train.hpp"
 #include "veritas/train/adamw.hpp"
@@ -382,6 +383,31 @@ TEST(Trainer, RejectsBadConfig) {
   EXPECT_EQ(rt.to_json(), ok.to_json());
 }
 
+TEST(Trainer, Bf16MatmulsTrackTheFp32Path) {
+  // A learnable map (target = 3·input + 1 mod 32): the same 60 steps with fp32 and with bf16
+  // products. bf16 rounds each product's inputs (2^-9 relative), so the losses differ a
+  // little from the first step on and both fall the same way.
+  Batch b = random_batch(4, 8, 7, false);
+  for (size_t i = 0; i < b.inputs.size(); ++i) b.targets[i] = (3 * b.inputs[i] + 1) % 32;
+  std::vector<double> loss[2];
+  for (int bf16 = 0; bf16 < 2; ++bf16) {
+    TrainConfig c = tiny_cfg();
+    c.steps = 60;
+    c.matmul = bf16 ? "bf16" : "fp32";
+    Trainer t(c);
+    EXPECT_EQ(kernels::matmul_bf16(), bf16 == 1);
+    for (int s = 0; s < 60; ++s) loss[bf16].push_back(t.step_on({b}).loss);
+  }
+  kernels::set_matmul_bf16(false);
+  EXPECT_NE(loss[0][0], loss[1][0]);  // the bf16 path really ran
+  EXPECT_NEAR(loss[0][0], loss[1][0], 1e-2 * loss[0][0]);
+  EXPECT_LT(loss[0].back(), 0.3 * loss[0][0]);  // it learns
+  for (int s = 0; s < 60; ++s) EXPECT_NEAR(loss[1][s], loss[0][s], 0.05 * loss[0][s] + 0.02) << "step " << s;
+  TrainConfig bad = tiny_cfg();
+  bad.matmul = "fp16";
+  EXPECT_THROW(bad.validate(), Error);
+}
+
 TEST(Trainer, CheckpointRoundTripContinuesIdentically) {
   TempDir tmp_dir;
   const fs::path& dir = tmp_dir.path;
@@ -423,6 +449,39 @@ TEST(Sft, MaskCoversAnswerTokensOnly) {
   EXPECT_EQ(b.inputs, (std::vector<int32_t>{12, 20, 21}));
   EXPECT_EQ(b.targets, (std::vector<int32_t>{20, 21, 2}));
   EXPECT_EQ(b.mask, (std::vector<float>{1, 1, 1}));
+}
+
+TEST(Sft, BatchIsAsLongAsItsLongestRow) {
+  // Rows of 4 and 11 tokens in a T = 64 source: the batch is 16 wide (10 rounded up to 8s).
+  SftExample a{{10, 11, 20, 2}, 2}, b{{10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 2}, 9};
+  SftSource src({a, b}, 2, 64, 0, 1, true);
+  Batch x;
+  src.next(x);
+  EXPECT_EQ(x.T, 16);
+  ASSERT_EQ(x.inputs.size(), 32u);
+  EXPECT_EQ(x.targets[2], 2);  // row 0 ends at its own length
+  EXPECT_EQ(x.mask[3], 0.0f);
+  EXPECT_EQ(x.targets[16 + 9], 2);  // row 1 starts at column 0 of the second row
+  EXPECT_EQ(x.mask[16 + 9], 1.0f);
+  EXPECT_EQ(x.mask[16 + 10], 0.0f);
+  // The loss of the trimmed batch equals the loss of the same rows padded to T = 64.
+  ModelConfig mc = tiny_model();
+  mc.max_position_embeddings = 64;
+  Model m(mc, 2, 64);
+  m.init_weights(3);
+  Batch wide = x;
+  wide.T = 64;
+  for (auto* v : {&wide.inputs, &wide.targets}) v->assign(2 * 64, 0);
+  wide.mask.assign(2 * 64, 0.0f);
+  for (int r = 0; r < 2; ++r)
+    for (int t = 0; t < 16; ++t) {
+      wide.inputs[r * 64 + t] = x.inputs[r * 16 + t];
+      wide.targets[r * 64 + t] = x.targets[r * 16 + t];
+      wide.mask[r * 64 + t] = x.mask[r * 16 + t];
+    }
+  const float trimmed = m.forward_loss(x.inputs.data(), x.targets.data(), x.mask.data(), 2, 16);
+  const float padded = m.forward_loss(wide.inputs.data(), wide.targets.data(), wide.mask.data(), 2, 64);
+  EXPECT_NEAR(trimmed, padded, 1e-5f * std::fabs(padded));
 }
 
 TEST(Sft, SourceStateRestoresTheSameDraws) {

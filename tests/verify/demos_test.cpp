@@ -51,6 +51,27 @@ TEST(Demos, ErrorFreeWorkIsCorrectUpToManyDigits) {
   }
 }
 
+TEST(Demos, SameLengthDrawsOneLengthForBothOperands) {
+  DemoOptions o;
+  o.suite = "arith";
+  o.op = "add";
+  o.format = "reversed";
+  o.max_digits = 5;
+  o.same_length = true;
+  o.n = 400;
+  o.seed = 3;
+  int seen[6] = {0};
+  for (const auto& x : generate_demos(o)) {
+    const std::string key = x.task["truth"]["key"];  // "arith:A + B", as written (not reversed)
+    const std::string a = key.substr(6, key.find(' ') - 6), b = key.substr(key.rfind(' ') + 1);
+    ASSERT_EQ(a.size(), b.size()) << key;
+    ASSERT_GE(a.size(), 1u);
+    ASSERT_LE(a.size(), 5u);
+    seen[a.size()]++;
+  }
+  for (int d = 1; d <= 5; ++d) EXPECT_GT(seen[d], 40) << d << " digits";  // ~80 each
+}
+
 TEST(Demos, SlipsAreAlwaysWrong) {
   for (const auto& x : demos("arith", 1.0, "slip", "", 0)) {
     EXPECT_FALSE(x.correct) << x.completion;

@@ -244,6 +244,8 @@ void register_tasks(CLI::App& app) {
   dem->add_option("--rule", d->rule, "the false rule for --error-kind rule:" + rules);
   dem->add_option("--digits", d->digits, "operand digits (0 = a mix of 1..--max-digits)")->check(CLI::Range(0, 1000));
   dem->add_option("--max-digits", d->max_digits, "largest operand size in the mix")->check(CLI::Range(1, 1000));
+  dem->add_flag("--same-length", d->same_length,
+                "the mix: both operands of one drawn length, 1..--max-digits (the problems self-improve asks)");
   dem->add_option("--op", d->op, "arith operation: add | mul | mix | mul1 (times a 1-digit number)")
       ->check(CLI::IsMember({"add", "mul", "mix", "mul1"}));
   dem->add_option("--format", d->format,

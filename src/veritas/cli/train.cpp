@@ -19,7 +19,7 @@ namespace veritas::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config, data, out, init_from, sft, sft_val, tokenizer;
+  std::string config, data, out, init_from, sft, sft_val, tokenizer, matmul;
   int64_t steps = 0, warmup = 0, eval_every = 0, eval_batches = 0, save_every = 0;
   int batch = 0, seq = 0, accum = 0, threads = 0, zero = 0, train_layers = 0;
   double lr = 0, min_lr = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0, clip = 0, time_limit = 0, delay = 0;
@@ -79,6 +79,9 @@ void register_train(CLI::App& app) {
   add("--train-layers", a->train_layers, "train_layers",
       "train only the last K blocks and the final norm; embeddings (and a tied head) frozen, the backward pass "
       "stops at block L-K (fine-tuning large models on few cores; 0 = all, default)");
+  add("--matmul", a->matmul, "matmul",
+      "matrix products: fp32 (default) or bf16 (inputs rounded to bf16, fp32 sums; AMX tiles where the CPU has "
+      "them, else the same arithmetic through sgemm; weights, gradients and optimizer stay fp32)");
   auto* delay = cmd->add_option("--step-delay-ms", a->delay, "testing: sleep after every step");
   delay->group("");  // hidden: exists so tests can kill a run mid-way
   opts.emplace_back(delay, "step_delay_ms");

@@ -3,10 +3,12 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "veritas/kernels/gemm_bf16.hpp"
 #include "veritas/util/thread_pool.hpp"
 
 namespace veritas::kernels {
@@ -21,13 +23,27 @@ void parallel_rows(int64_t n, F&& fn) {
 
 // ---------------------------------------------------------------- matmul (Linear, no bias)
 
+namespace {
+std::atomic<bool> g_matmul_bf16{false};
+}  // namespace
+
+void set_matmul_bf16(bool on) { g_matmul_bf16.store(on, std::memory_order_relaxed); }
+bool matmul_bf16() { return g_matmul_bf16.load(std::memory_order_relaxed); }
+
 void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC, bool accumulate) {
+  if (matmul_bf16())  // A = inp [N, C], B(k, n) = w[n, k]
+    return gemm_bf16(N, OC, C, inp, C, 1, w, 1, C, accumulate ? 1.0f : 0.0f, out, OC);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, C, 1.0f, inp, C, w, C, accumulate ? 1.0f : 0.0f,
               out, OC);
 }
 
 void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
                      int OC, bool accumulate_dinp) {
+  if (matmul_bf16()) {
+    if (dinp) gemm_bf16(N, C, OC, dout, OC, 1, w, C, 1, accumulate_dinp ? 1.0f : 0.0f, dinp, C);
+    if (dw) gemm_bf16(OC, C, N, dout, 1, OC, inp, C, 1, 1.0f, dw, C);  // A(m, k) = dout[k, m]
+    return;
+  }
   if (dinp)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, OC, 1.0f, dout, OC, w, C,
                 accumulate_dinp ? 1.0f : 0.0f, dinp, C);

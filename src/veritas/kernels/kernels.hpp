@@ -15,6 +15,10 @@ void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int
 // dw[OC, C]  += dout^T · inp (skipped if null)
 void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
                      int OC, bool accumulate_dinp);
+// Whether matmul_forward / matmul_backward multiply in bf16 with fp32 sums (gemm_bf16.hpp)
+// instead of fp32: one setting per process, chosen by the trainer (train --matmul).
+void set_matmul_bf16(bool on);
+bool matmul_bf16();
 
 // out[n] = table[tokens[n]]; tokens must be in range (the model checks).
 void embedding_forward(float* out, const int32_t* tokens, const float* table, int64_t N, int C);

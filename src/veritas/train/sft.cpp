@@ -72,24 +72,34 @@ SftSource::SftSource(std::vector<SftExample> examples, int B, int T, int32_t pad
 }
 
 void SftSource::next(Batch& b) {
+  // Draw the rows first: the batch is only as long as its longest row (rounded up to 8,
+  // at most T), so short examples do not pay for padding up to --seq. Padding after a
+  // row's last token changes nothing (attention is causal and the mask is 0 there).
+  std::vector<const SftExample*> rows((size_t)B_);
+  size_t longest = 1;
+  for (auto& row : rows) {
+    const uint64_t idx = sequential_ ? cursor_++ % examples_.size() : rng_.below(examples_.size());
+    row = &examples_[idx];
+    longest = std::max(longest, std::min(row->tokens.size(), (size_t)T_ + 1) - 1);
+  }
+  const int T = (int)std::min<size_t>((size_t)T_, (longest + 7) / 8 * 8);
   b.B = B_;
-  b.T = T_;
-  const size_t n = (size_t)B_ * T_;
+  b.T = T;
+  const size_t n = (size_t)B_ * T;
   b.inputs.assign(n, pad_);
   b.targets.assign(n, pad_);
   b.mask.assign(n, 0.0f);
   for (int r = 0; r < B_; ++r) {
-    const uint64_t idx = sequential_ ? cursor_++ % examples_.size() : rng_.below(examples_.size());
-    const SftExample& ex = examples_[idx];
-    // Keep the last T+1 tokens when too long: drop prompt tokens from the front.
+    const SftExample& ex = *rows[(size_t)r];
+    // Keep the last T_+1 tokens when too long: drop prompt tokens from the front.
     const size_t len = ex.tokens.size();
     const size_t start = len > (size_t)T_ + 1 ? len - ((size_t)T_ + 1) : 0;
     const size_t avail = len - start;  // tokens in the window
     for (size_t t = 0; t + 1 < avail; ++t) {
       const size_t pos = start + t;
-      b.inputs[(size_t)r * T_ + t] = ex.tokens[pos];
-      b.targets[(size_t)r * T_ + t] = ex.tokens[pos + 1];
-      b.mask[(size_t)r * T_ + t] = (int64_t)(pos + 1) >= ex.answer_start ? 1.0f : 0.0f;
+      b.inputs[(size_t)r * T + t] = ex.tokens[pos];
+      b.targets[(size_t)r * T + t] = ex.tokens[pos + 1];
+      b.mask[(size_t)r * T + t] = (int64_t)(pos + 1) >= ex.answer_start ? 1.0f : 0.0f;
     }
   }
 }

@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "veritas/data/shards.hpp"
+#include "veritas/kernels/kernels.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/tokenizer/tokenizer_files.hpp"
@@ -94,6 +95,7 @@ TrainConfig TrainConfig::from_json(const json& j, const TrainConfig& base) {
     else if (k == "step_delay_ms") c.step_delay_ms = num<double>(v, key);
     else if (k == "zero") c.zero = num<int>(v, key);
     else if (k == "train_layers") c.train_layers = num<int>(v, key);
+    else if (k == "matmul") c.matmul = str(v, key);
     else throw Error("train config: unknown setting \"" + k + "\"");
   }
   return c;
@@ -127,7 +129,8 @@ json TrainConfig::to_json() const {
               {"time_limit", time_limit},
               {"step_delay_ms", step_delay_ms},
               {"zero", zero},
-              {"train_layers", train_layers}};
+              {"train_layers", train_layers},
+              {"matmul", matmul}};
 }
 
 void TrainConfig::validate() const {
@@ -155,6 +158,7 @@ void TrainConfig::validate() const {
   if (train_layers < 0 || train_layers > model.num_hidden_layers)
     bad("train_layers must be in [0, " + std::to_string(model.num_hidden_layers) + "] (0 = all)");
   if (train_layers > 0 && zero != 0) bad("train_layers and zero cannot be combined");
+  if (matmul != "fp32" && matmul != "bf16") bad("matmul must be fp32 or bf16, not \"" + matmul + "\"");
   model.validate();
 }
 
@@ -281,6 +285,7 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
     cfg_.model = ModelConfig::load(ck / "config.json");
   }
   cfg_.validate();
+  kernels::set_matmul_bf16(cfg_.matmul == "bf16");
   model_ = std::make_unique<Model>(cfg_.model, cfg_.batch, cfg_.seq);
   if (!cfg_.init_from.empty()) model_->load(find_checkpoint(cfg_.init_from) / "model.safetensors");
   else model_->init_weights(cfg_.seed);

@@ -53,6 +53,9 @@ struct TrainConfig {
   double step_delay_ms = 0; // testing only: sleep after each step so a test can kill mid-run
   int zero = 0;             // 1 = ZeRO-1: AdamW moments sharded across the ranks (docs/scale.md)
   int train_layers = 0;     // > 0: train only the last K blocks + final norm, embeddings frozen (0 = all)
+  // Matrix products: "fp32", or "bf16" (inputs rounded to bf16, fp32 sums; AMX tiles where
+  // the CPU has them — kernels/gemm_bf16.hpp). Weights, gradients and AdamW stay fp32.
+  std::string matmul = "fp32";
 
   // Keys are the flag names with '_' (e.g. "weight_decay", "eval_every"); "model" holds
   // Hugging Face config.json fields. Unknown keys are an error (typos must not pass).

@@ -213,7 +213,7 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
       // Draw operands until the question belongs to the requested split.
       for (int tries = 0;; tries++) {
         int da = o.digits ? o.digits : 1 + (int)rng.below(o.max_digits);
-        int db = mul1 ? 1 : o.digits ? o.digits : 1 + (int)rng.below(o.max_digits);
+        int db = mul1 ? 1 : o.digits ? o.digits : o.same_length ? da : 1 + (int)rng.below(o.max_digits);
         a = random_digits(rng, da);
         b = random_digits(rng, db);
         if (suites::split_of_key(std::string("arith:") + a + (mul ? " * " : " + ") + b) == o.split) break;

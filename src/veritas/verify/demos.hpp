@@ -20,6 +20,7 @@ struct DemoOptions {
   std::string rule = "drop_carry"; // for error_kind=rule (see demo_rules())
   int digits = 0;                  // operand digits (arith); 0 = a mix of 1..max_digits
   int max_digits = 6;
+  bool same_length = false;        // the mix: both operands of one drawn length (what self-improve asks)
   std::string op = "mix";          // arith: add | mul | mix | mul1 (times a 1-digit number)
   // arith: "columns" (worked column steps, the question as written) | "reversed" (question
   // and answer with digits ones-first, Answer line only; slips only). See docs/verify.md.

@@ -1,0 +1,27 @@
+#pragma once
+// Matrix products in bf16 with fp32 accumulation, for training on CPUs that have AMX.
+// The inputs stay fp32 in memory; each product rounds them to bf16 (nearest even) as it
+// packs them, multiplies the bf16 values exactly and adds the products in fp32 — the same
+// arithmetic as PyTorch's bf16 autocast on a CPU. On a CPU without AMX (or an OS that
+// does not grant it) the same rounding is done and the product goes through fp32 sgemm,
+// so results agree across machines up to the order of the fp32 sums.
+#include <cstdint>
+
+namespace veritas::kernels {
+
+// C[M, N] = A · B + beta · C with A(m, k) = a[m * a_rs + k * a_cs] and
+// B(k, n) = b[k * b_rs + n * b_cs] (strides in elements: either layout of each operand);
+// C is row-major with leading dimension ldc. beta is 0 (C overwritten) or 1 (added).
+void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+               int64_t b_rs, int64_t b_cs, float beta, float* c, int64_t ldc);
+
+// Whether gemm_bf16 runs on AMX tiles here (CPU, OS state and the kernel's permission).
+bool gemm_bf16_uses_amx();
+// Tests and benchmarks: false makes gemm_bf16 take the sgemm path even where AMX works.
+void gemm_bf16_allow_amx(bool allowed);
+
+// fp32 -> bf16 (round to nearest even, NaN kept a NaN) and back.
+uint16_t to_bf16(float x);
+float from_bf16(uint16_t h);
+
+}  // namespace veritas::kernels
