@@ -68,7 +68,7 @@ constexpr int64_t kBlock = 32;  // the micro-kernel's C block is kBlock x kBlock
 
 bool amx_granted() {
   const CpuFeatures& f = cpu_features();
-  if (!f.amx_tile || !f.amx_bf16) return false;
+  if (!f.amx_tile || !f.amx_bf16 || !f.avx512_bf16 || !f.avx512bw || !f.avx512vl) return false;
   // Linux hands out the 8 KB tile register state only on request (ARCH_REQ_XCOMP_PERM for
   // XFEATURE_XTILEDATA); without it the first tile instruction kills the process.
   constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
@@ -125,6 +125,85 @@ __attribute__((target("amx-tile,amx-bf16"))) void block_to_c(const uint16_t* ap,
   _tile_stored(3, c + 16 * ldc + 16, cs);
 }
 
+// The packers convert with AVX-512 BF16 (every CPU with AMX-BF16 has it): 16 floats at a
+// time, rounded to nearest even (denormal inputs count as zero, as in TDPBF16PS itself).
+#define VERITAS_PACK_ISA __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+VERITAS_PACK_ISA inline __m256i cvt16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
+
+// 16 values src[0], src[step], ... (fewer than 16 when n < 16; the rest 0) as bf16.
+VERITAS_PACK_ISA inline __m256i load16(const float* src, int64_t step, int64_t n) {
+  const __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+  if (step == 1) return cvt16(_mm512_maskz_loadu_ps(m, src));
+  alignas(64) float tmp[16] = {};
+  for (int64_t i = 0; i < std::min<int64_t>(n, 16); ++i) tmp[i] = src[i * step];
+  return cvt16(_mm512_load_ps(tmp));
+}
+
+// Rows r0..r0+15 of the packed A (row-major, Kp wide; rows past M and columns past K are 0).
+VERITAS_PACK_ISA void pack_a(uint16_t* A, int64_t r0, int64_t M, int64_t K, int64_t Kp, const float* a, int64_t rs,
+                             int64_t cs) {
+  const int64_t rows = std::clamp<int64_t>(M - r0, 0, 16);
+  if (cs == 1 || rows == 0) {  // rows of A are contiguous (or absent)
+    for (int64_t r = 0; r < 16; ++r) {
+      uint16_t* dst = A + (r0 + r) * Kp;
+      int64_t k = 0;
+      if (r < rows)
+        for (; k < K; k += 16) {
+          const __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+          _mm256_mask_storeu_epi16(dst + k, m, load16(a + (r0 + r) * rs + k * cs, cs, K - k));
+        }
+      std::fill(dst + std::min(k, K), dst + Kp, (uint16_t)0);
+    }
+    return;
+  }
+  // Columns of A are contiguous (A = X^T): 16 rows of one column at a time.
+  for (int64_t k = 0; k < Kp; ++k) {
+    alignas(32) uint16_t col[16] = {};
+    if (k < K) _mm256_store_si256((__m256i*)col, load16(a + r0 * rs + k * cs, rs, rows));
+    for (int64_t r = 0; r < 16; ++r) A[(r0 + r) * Kp + k] = col[r];
+  }
+}
+
+// One 16-column tile of the packed B (columns n0..n0+15): row p holds, for each column j,
+// B(2p, j) then B(2p+1, j) — the pairs TDPBF16PS multiplies.
+VERITAS_PACK_ISA void pack_b(uint16_t* dst, int64_t n0, int64_t N, int64_t K, int64_t Kp, const float* b, int64_t rs,
+                             int64_t cs) {
+  const int64_t cols = std::clamp<int64_t>(N - n0, 0, 16);
+  if (cols == 0) {
+    std::fill(dst, dst + Kp * 16, (uint16_t)0);
+    return;
+  }
+  if (rs == 1 && cs != 1) {  // columns of B are contiguous in k (B = W^T)
+    std::fill(dst, dst + Kp * 16, (uint16_t)0);
+    uint32_t* d32 = reinterpret_cast<uint32_t*>(dst);
+    const __m512i concat = _mm512_set_epi16(47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 15, 14, 13,
+                                            12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i rows16 = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi32(16));
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t k = 0; k < K; k += 32) {
+        // 32 values of column j as 16 (k, k+1) pairs, one per packed row.
+        const __m256i lo = load16(b + (n0 + j) * cs + k, 1, K - k);
+        const __m256i hi = K - k > 16 ? load16(b + (n0 + j) * cs + k + 16, 1, K - k - 16) : _mm256_setzero_si256();
+        const __m512i pairs = _mm512_permutex2var_epi16(_mm512_castsi256_si512(lo), concat,
+                                                        _mm512_castsi256_si512(hi));
+        _mm512_i32scatter_epi32(d32 + (k / 2) * 16 + j, rows16, pairs, 4);
+      }
+    return;
+  }
+  // Rows of B are contiguous in n (or any other layout): two rows at a time, interleaved.
+  // Index i < 32 picks lane i of the first operand, 32 + i lane i of the second.
+  const __m512i inter = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  for (int64_t k = 0; k < Kp; k += 2) {
+    const __m256i r0 = k < K ? load16(b + k * rs + n0 * cs, cs, cols) : _mm256_setzero_si256();
+    const __m256i r1 = k + 1 < K ? load16(b + (k + 1) * rs + n0 * cs, cs, cols) : _mm256_setzero_si256();
+    _mm512_storeu_si512(dst + k * 16,
+                        _mm512_permutex2var_epi16(_mm512_castsi256_si512(r0), inter, _mm512_castsi256_si512(r1)));
+  }
+}
+
 std::atomic<bool> g_amx_allowed{true};
 
 bool amx_ready() {
@@ -142,24 +221,11 @@ void gemm_amx(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int
   uint16_t* A = ap.data();
   uint16_t* B = bp.data();
   ThreadPool& pool = ThreadPool::global();
-  pool.parallel_for(Mp, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      uint16_t* dst = A + m * Kp;
-      int64_t k = 0;
-      if (m < M)
-        for (; k < K; ++k) dst[k] = to_bf16(a[m * a_rs + k * a_cs]);
-      std::fill(dst + k, dst + Kp, (uint16_t)0);
-    }
+  pool.parallel_for(Mp / 16, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) pack_a(A, g * 16, M, K, Kp, a, a_rs, a_cs);
   });
   pool.parallel_for(Np / 16, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      uint16_t* dst = B + t * Kp * 16;
-      for (int64_t k = 0; k < Kp; ++k)
-        for (int64_t j = 0; j < 16; ++j) {
-          const int64_t n = t * 16 + j;
-          dst[(k / 2) * 32 + j * 2 + (k & 1)] = k < K && n < N ? to_bf16(b[k * b_rs + n * b_cs]) : (uint16_t)0;
-        }
-    }
+    for (int64_t t = t0; t < t1; ++t) pack_b(B + t * Kp * 16, t * 16, N, K, Kp, b, b_rs, b_cs);
   });
   // Column panels of B that fit in about 1 MB (L2), each swept by every row block of A.
   const int64_t panel = std::clamp<int64_t>((int64_t(1) << 20) / (Kp * 2) / kBlock * kBlock, kBlock, Np);
