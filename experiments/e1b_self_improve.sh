@@ -1,7 +1,8 @@
 #!/bin/bash
 # E1b Self-improvement beyond the demonstrations (docs/selfplay.md, E1b). A small model
 # imitates noisy demonstrations (both operands of one length 1..D, 10% carry a slip) in
-# FORMAT (reversed: digits ones first, no steps; columns: worked column steps), then
+# FORMAT (reversed: digits ones first, no steps; marked: reversed with a letter naming each
+# digit's place; columns: worked column steps), then
 # `veritas self-improve` rounds ask problems one digit longer
 # than it has mastered, keep the answers a filter accepts and fine-tune on them. Arms, each
 # from the same imitation model, each for every seed:
@@ -41,6 +42,7 @@ OTHER=${OTHER:-columns}
 OTHER_ROUNDS=${OTHER_ROUNDS:-0}  # > 0: the other format's imitation model and verifier arm (seed 1)
 IMIT_SEQ=${IMIT_SEQ:-48}    # tokens per imitation sequence: a reversed 5-digit sum is ~40 (columns D=3: 128)
 SEQ=${SEQ:-128}             # per self-improvement sequence: a reversed 32-digit sum is ~115 (columns: 256)
+MAX_LEVEL=${MAX_LEVEL:-$([ "$FORMAT" = marked ] && echo 25 || echo 40)}  # marked: 26 places (a-z)
 THREADS=${THREADS:-1}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
@@ -54,7 +56,7 @@ children_cpu() {
 SHAPE=(--hidden-size 128 --layers ${LAYERS:-6} --heads 4 --intermediate-size 384 --max-seq-len 512)
 
 log "E1b: demonstrations (up to $D digits, 10% slips) and tokenizer"
-for fmt in columns reversed; do
+for fmt in $(printf "%s\n" "$FORMAT" "$OTHER" | sort -u); do
   for op in add mul1; do
     demos "$OUT/demos-$fmt-$op.jsonl" --op "$op" --format "$fmt" --max-digits "$D" --same-length --n "$N_DEMOS" \
       --error-rate 0.1 --error-kind slip --seed 1
@@ -85,7 +87,7 @@ improve() {
 pipeline() {
   local s=$1
   local common=(--steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
-    --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level 40 --batch "$BATCH" --seq "$SEQ"
+    --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level "$MAX_LEVEL" --batch "$BATCH" --seq "$SEQ"
     --eval-n "$EVAL_N" --seed "$s")
   imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
   for arm in $ARMS; do
@@ -102,7 +104,7 @@ pipeline() {
       --eval-lengths $EVAL_LENGTHS
   done
   if [ "$s" = 1 ] && [ "$OTHER_ROUNDS" -gt 0 ]; then
-    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$([ "$OTHER" = reversed ] && echo 48 || echo 128)"
+    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$(case $OTHER in reversed) echo 48 ;; marked) echo 64 ;; *) echo 128 ;; esac)"
     log "E1b: the $OTHER format, verifier, $OTHER_ROUNDS rounds"
     cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" "$OTHER_ROUNDS" --model "$OUT/imitation-$OTHER-add-s1" \
       --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${common[@]}" \

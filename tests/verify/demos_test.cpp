@@ -27,6 +27,18 @@ std::vector<Demo> demos(const std::string& suite, double rate, const std::string
   return generate_demos(o);
 }
 
+// Additions of up to max_digits digits in the given answer format.
+DemoOptions addition_options(const std::string& format, int max_digits, int n, uint64_t seed) {
+  DemoOptions o;
+  o.suite = "arith";
+  o.op = "add";
+  o.format = format;
+  o.max_digits = max_digits;
+  o.n = n;
+  o.seed = seed;
+  return o;
+}
+
 // Column addition with every carry dropped, computed independently of demos.cpp.
 std::string no_carry_sum(const std::string& a, const std::string& b) {
   std::string out;
@@ -52,14 +64,8 @@ TEST(Demos, ErrorFreeWorkIsCorrectUpToManyDigits) {
 }
 
 TEST(Demos, SameLengthDrawsOneLengthForBothOperands) {
-  DemoOptions o;
-  o.suite = "arith";
-  o.op = "add";
-  o.format = "reversed";
-  o.max_digits = 5;
+  DemoOptions o = addition_options("reversed", 5, 400, 3);
   o.same_length = true;
-  o.n = 400;
-  o.seed = 3;
   int seen[6] = {0};
   for (const auto& x : generate_demos(o)) {
     const std::string key = x.task["truth"]["key"];  // "arith:A + B", as written (not reversed)
@@ -70,6 +76,36 @@ TEST(Demos, SameLengthDrawsOneLengthForBothOperands) {
     seen[a.size()]++;
   }
   for (int d = 1; d <= 5; ++d) EXPECT_GT(seen[d], 40) << d << " digits";  // ~80 each
+}
+
+TEST(Demos, MarkedFormatNamesEveryPlace) {
+  DemoOptions o = addition_options("marked", 6, 300, 4);
+  o.error_rate = 0.3;
+  int slips = 0;
+  std::vector<bool> letter_seen(26, false);
+  for (const auto& x : generate_demos(o)) {
+    const Task t = Task::from_json(x.task);
+    // The answer: consecutive letters, each followed by one digit of the sum, ones first.
+    const std::string ans = x.completion.substr(std::string("Answer: ").size());
+    const std::string v = x.task["truth"]["value"];
+    ASSERT_EQ(ans.size(), 2 * v.size()) << x.completion;
+    for (size_t i = 0; i < v.size(); ++i) {
+      ASSERT_EQ(ans[2 * i], ans[0] + (char)i) << x.completion;
+      letter_seen[ans[2 * i] - 'a'] = true;
+    }
+    // The question's operands carry the same marks from the same start.
+    EXPECT_NE(x.prompt.find(" + " + std::string(1, ans[0])), std::string::npos) << x.prompt;
+    EXPECT_EQ(verify(t, x.completion).verdict, x.correct ? Verdict::Correct : Verdict::Wrong) << x.completion;
+    std::string digits;
+    for (size_t i = 1; i < ans.size(); i += 2) digits.insert(digits.begin(), ans[i]);
+    EXPECT_EQ(digits == v, x.correct) << x.completion;
+    slips += x.error_kind == "slip";
+  }
+  EXPECT_GT(slips, 50);
+  for (int l = 0; l < 26; ++l) EXPECT_TRUE(letter_seen[l]) << (char)('a' + l);
+  o.digits = 26;  // 26-digit operands can sum to 27 digits: more places than letters
+  o.max_digits = 26;
+  EXPECT_THROW(generate_demos(o), Error);
 }
 
 TEST(Demos, SlipsAreAlwaysWrong) {

@@ -250,8 +250,9 @@ void register_tasks(CLI::App& app) {
       ->check(CLI::IsMember({"add", "mul", "mix", "mul1"}));
   dem->add_option("--format", d->format,
                   "arith answer format: columns (worked column steps) | reversed (digits ones first in question and "
-                  "answer, Answer line only)")
-      ->check(CLI::IsMember({"columns", "reversed"}));
+                  "answer, Answer line only) | marked (reversed, each digit after a letter naming its place: "
+                  "c3d2e9)")
+      ->check(CLI::IsMember({"columns", "reversed", "marked"}));
   dem->add_option("--lang", d->lang, "en | zh | mix")->check(CLI::IsMember({"en", "zh", "mix"}));
   dem->add_option("--abstain-rate", d->abstain_rate,
                   "fraction of demonstrations that show no work and answer \"I don't know\" (arith with a digit mix: "

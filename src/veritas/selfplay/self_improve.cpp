@@ -31,9 +31,12 @@ namespace {
 uint64_t mix(uint64_t a, uint64_t b) { return mix_seed(a, b, 0x2545f4914f6cdd1dULL); }
 
 // Longest answer worth sampling at `digits` digits: the reversed format writes about one
-// token per digit, the column format one line of ~20 tokens per column.
+// token per digit, the marked one two (mark, digit), the column format one line of ~20
+// tokens per column.
 int answer_budget(const std::string& format, int digits) {
-  return format == "reversed" ? digits + 12 : 24 * (digits + 2) + 16;
+  if (format == "reversed") return digits + 12;
+  if (format == "marked") return 2 * digits + 14;
+  return 24 * (digits + 2) + 16;
 }
 
 struct State {

@@ -64,7 +64,7 @@ void SelfImproveConfig::validate() const {
   check(!model_dir.empty(), "--model is required");
   check(!out_dir.empty(), "-o/--out is required");
   check(op == "add" || op == "mul1", "--op must be add or mul1");
-  check(format == "reversed" || format == "columns", "--format must be reversed or columns");
+  check(format == "reversed" || format == "marked" || format == "columns", "--format must be reversed, marked or columns");
   check(filter == "verifier" || filter == "majority" || filter == "none", "--filter must be verifier, majority or none");
   check(rounds >= 0, "--rounds must not be negative");
   check(filter == "none" || questions >= 1, "--questions must be at least 1");

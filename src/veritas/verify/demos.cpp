@@ -175,6 +175,32 @@ Task reversed_task(Task t, const std::string& a, const std::string& b, bool mul,
   return t;
 }
 
+// The place-marked form: the reversed digits, each after a letter naming its place
+// ("c3d2e9" for 923 when the places start at c), the letters consecutive from a random
+// start so that training shows every letter and every letter's successor. The answer
+// carries the same marks, so the k-th digits of the operands can be found by their mark
+// (by content) instead of by counting positions.
+constexpr std::string_view kMarks = "abcdefghijklmnopqrstuvwxyz";
+
+std::string marked(const std::string& digits_ones_first, size_t start) {
+  std::string out;
+  for (size_t i = 0; i < digits_ones_first.size(); ++i) {
+    out += kMarks[start + i];
+    out += digits_ones_first[i];
+  }
+  return out;
+}
+
+Task marked_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh, size_t start) {
+  const std::string expr = marked(reversed(a), start) + (mul ? " * " : " + ") + marked(reversed(b), start);
+  t.question = zh ? "按倒序数位（带位标）计算 " + expr + "。" : "In reversed digits with place marks, what is " + expr + "?";
+  const std::string v = t.truth.at("value").get<std::string>();
+  t.truth = {{"kind", "text"}, {"accept", {marked(reversed(v), start)}}, {"value", v}, {"key", t.truth.at("key")}};
+  t.difficulty["form"] = mul ? "mul-marked" : "add-marked";
+  t.reference = std::string(zh ? "答案：" : "Answer: ") + marked(reversed(v), start);
+  return t;
+}
+
 }  // namespace
 
 std::vector<Demo> generate_demos(const DemoOptions& o) {
@@ -192,9 +218,10 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
   check(o.digits >= 0 && o.digits <= 1000 && o.max_digits >= 1 && o.max_digits <= 1000, "demos: digits must be 0..1000");
   check(o.split == "train" || o.split == "dev" || o.split == "test", "demos: split must be train, dev or test");
   check(o.op == "add" || o.op == "mul" || o.op == "mix" || o.op == "mul1", "demos: op must be add, mul, mix or mul1");
-  check(o.format == "columns" || o.format == "reversed", "demos: format must be columns or reversed");
+  check(o.format == "columns" || o.format == "reversed" || o.format == "marked",
+        "demos: format must be columns, reversed or marked");
   check(o.format == "columns" || o.error_rate == 0 || o.error_kind == "slip",
-        "demos: the reversed format has only slip errors");
+        "demos: the reversed and marked formats have only slip errors");
   Rng rng(o.seed ^ fnv1a_mixed("veritas-demos:" + o.suite, kFnvBasisShort));
   std::vector<Demo> out;
   for (int i = 0; i < o.n; i++) {
@@ -228,13 +255,22 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
         r.wrong_table = o.rule == "wrong_table";
         d.error_kind = "rule:" + o.rule;
       }
-      if (o.format == "reversed") {
-        t = reversed_task(std::move(t), a, b, mul, zh);
-        answer = reversed(t.truth.at("value").get<std::string>());
+      if (o.format == "reversed" || o.format == "marked") {
+        const std::string v = t.truth.at("value").get<std::string>();
+        answer = reversed(v);
         if (err) {  // one digit off by one
           const size_t pos = rng.below(answer.size());
           answer[pos] = char('0' + (answer[pos] - '0' + (rng.below(2) ? 1 : 9)) % 10);
           d.error_kind = "slip";
+        }
+        if (o.format == "marked") {
+          const size_t places = std::max({a.size(), b.size(), v.size()});
+          check(places <= kMarks.size(), "demos: the marked format has 26 places (operands and sums of up to 26 digits)");
+          const size_t start = rng.below(kMarks.size() - places + 1);
+          t = marked_task(std::move(t), a, b, mul, zh, start);
+          answer = marked(answer, start);
+        } else {
+          t = reversed_task(std::move(t), a, b, mul, zh);
         }
       } else if (!mul) {
         if (err && o.error_kind == "slip") {
