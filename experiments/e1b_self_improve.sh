@@ -15,20 +15,23 @@
 # Every run writes rounds.jsonl with greedy accuracy per length (EVAL_LENGTHS) after each
 # round; experiments/report_e1b.py turns them into docs/selfplay/e1b.md and its plots.
 #   experiments/e1b_self_improve.sh [OUT]      (default experiments/out/e1b)
+# The 2026-12-05 runs (docs/selfplay.md, E1b): the defaults (reversed), and
+#   FORMAT=marked OTHER=marked IMIT_SEQ=64 SEQ=192 IMIT_STEPS=8000 ARMS="verifier majority imitation" \
+#   EVAL_LENGTHS="1 2 3 4 5 6 7 8 10 12 14 16 18 20 22 24" experiments/e1b_self_improve.sh experiments/out/e1b-marked
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
 D=${D:-5}
 SEEDS=${SEEDS:-"1 2"}
 N_DEMOS=${N_DEMOS:-50000}
-IMIT_STEPS=${IMIT_STEPS:-8000}
+IMIT_STEPS=${IMIT_STEPS:-10000}
 IMIT_BATCH=${IMIT_BATCH:-32}
 IMIT_LR=${IMIT_LR:-1e-3}
-ROUNDS=${ROUNDS:-16}
-MUL1_ROUNDS=${MUL1_ROUNDS:-10}
+ROUNDS=${ROUNDS:-24}
+MUL1_ROUNDS=${MUL1_ROUNDS:-16}
 STEPS=${STEPS:-100}
-BATCH=${BATCH:-16}
-QUESTIONS=${QUESTIONS:-64}
+BATCH=${BATCH:-32}
+QUESTIONS=${QUESTIONS:-96}
 K=${K:-4}
 TEMP=${TEMP:-0.7}
 THRESHOLD=${THRESHOLD:-0.5}
