@@ -33,7 +33,7 @@ struct SelfImproveConfig {
   std::string out_dir;
   std::string demos;                // SFT JSONL replayed in every round ("" = none)
   std::string op = "add";           // add | mul1 (times a 1-digit number)
-  std::string format = "reversed";  // reversed | columns (the worked format, DemoOptions::format)
+  std::string format = "reversed";  // reversed | marked (up to kMarkedMaxDigits) | columns (DemoOptions::format)
   std::string filter = "verifier";  // verifier | majority | none
   int rounds = 10;
   int questions = 256;              // new-level questions per round

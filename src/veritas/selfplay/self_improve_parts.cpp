@@ -81,6 +81,11 @@ void SelfImproveConfig::validate() const {
   check(demo_share >= 0 && demo_share < 1, "--demo-share must lie in [0, 1)");
   check(filter != "none" || !demos.empty(), "--filter none trains on the demonstrations: --demos is required");
   for (int n : eval_lengths) check(n >= 1 && n <= 1000, "--eval-lengths must lie in 1..1000");
+  if (format == "marked") {  // the 26 place letters run out past this length
+    check(max_level <= kMarkedMaxDigits, "--format marked: --max-level must be at most " + std::to_string(kMarkedMaxDigits));
+    for (int n : eval_lengths)
+      check(n <= kMarkedMaxDigits, "--format marked: --eval-lengths must be at most " + std::to_string(kMarkedMaxDigits));
+  }
   check(eval_n >= 0, "--eval-n must not be negative");
   check(watts_per_core > 0, "--watts-per-core must be positive");
 }

@@ -161,43 +161,41 @@ std::string reversed(std::string s) {
   return s;
 }
 
-// The reversed-digit form of a question: operands and answer written ones first, so the
+// The ones-first forms of a question: operands and answer written ones first, so the
 // k-th digit of the answer depends on the k-th digits of the operands and a carry from
 // the digit before: each step sits at the same position in every length (a model that
 // wrote 5 digits can go on to a 6th). The split key is the plain question's.
-Task reversed_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh) {
-  const std::string expr = reversed(a) + (mul ? " * " : " + ") + reversed(b);
-  t.question = zh ? "按倒序数位（个位在前）计算 " + expr + "。" : "In reversed digits (ones first), what is " + expr + "?";
-  const std::string v = t.truth.at("value").get<std::string>();
-  t.truth = {{"kind", "text"}, {"accept", {reversed(v)}}, {"value", v}, {"key", t.truth.at("key")}};
-  t.difficulty["form"] = mul ? "mul-reversed" : "add-reversed";
-  t.reference = std::string(zh ? "答案：" : "Answer: ") + reversed(v);
-  return t;
-}
-
-// The place-marked form: the reversed digits, each after a letter naming its place
+//
+// With marks (mark_start != kNoMarks) each digit follows a letter naming its place
 // ("c3d2e9" for 923 when the places start at c), the letters consecutive from a random
-// start so that training shows every letter and every letter's successor. The answer
+// start so that training shows every letter and every letter's successor; the answer
 // carries the same marks, so the k-th digits of the operands can be found by their mark
 // (by content) instead of by counting positions.
 constexpr std::string_view kMarks = "abcdefghijklmnopqrstuvwxyz";
+static_assert(kMarks.size() == kMarkedMaxDigits + 1, "a sum of kMarkedMaxDigits digits has one more place");
+constexpr size_t kNoMarks = std::string_view::npos;
 
-std::string marked(const std::string& digits_ones_first, size_t start) {
+// digits (as written, most significant first) in the ones-first form.
+std::string ones_first(const std::string& digits, size_t mark_start) {
+  const std::string r = reversed(digits);
+  if (mark_start == kNoMarks) return r;
   std::string out;
-  for (size_t i = 0; i < digits_ones_first.size(); ++i) {
-    out += kMarks[start + i];
-    out += digits_ones_first[i];
+  for (size_t i = 0; i < r.size(); ++i) {
+    out += kMarks[mark_start + i];
+    out += r[i];
   }
   return out;
 }
 
-Task marked_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh, size_t start) {
-  const std::string expr = marked(reversed(a), start) + (mul ? " * " : " + ") + marked(reversed(b), start);
-  t.question = zh ? "按倒序数位（带位标）计算 " + expr + "。" : "In reversed digits with place marks, what is " + expr + "?";
+Task ones_first_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh, size_t mark_start) {
+  const bool marked = mark_start != kNoMarks;
+  const std::string expr = ones_first(a, mark_start) + (mul ? " * " : " + ") + ones_first(b, mark_start);
+  if (zh) t.question = std::string(marked ? "按倒序数位（带位标）计算 " : "按倒序数位（个位在前）计算 ") + expr + "。";
+  else t.question = std::string(marked ? "In reversed digits with place marks, what is " : "In reversed digits (ones first), what is ") + expr + "?";
   const std::string v = t.truth.at("value").get<std::string>();
-  t.truth = {{"kind", "text"}, {"accept", {marked(reversed(v), start)}}, {"value", v}, {"key", t.truth.at("key")}};
-  t.difficulty["form"] = mul ? "mul-marked" : "add-marked";
-  t.reference = std::string(zh ? "答案：" : "Answer: ") + marked(reversed(v), start);
+  t.truth = {{"kind", "text"}, {"accept", {ones_first(v, mark_start)}}, {"value", v}, {"key", t.truth.at("key")}};
+  t.difficulty["form"] = std::string(mul ? "mul-" : "add-") + (marked ? "marked" : "reversed");
+  t.reference = std::string(zh ? "答案：" : "Answer: ") + ones_first(v, mark_start);
   return t;
 }
 
@@ -257,21 +255,21 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
       }
       if (o.format == "reversed" || o.format == "marked") {
         const std::string v = t.truth.at("value").get<std::string>();
-        answer = reversed(v);
-        if (err) {  // one digit off by one
-          const size_t pos = rng.below(answer.size());
-          answer[pos] = char('0' + (answer[pos] - '0' + (rng.below(2) ? 1 : 9)) % 10);
+        std::string written = v;
+        if (err) {  // one digit off by one; pos counts from the ones
+          const size_t pos = v.size() - 1 - rng.below(v.size());
+          written[pos] = char('0' + (written[pos] - '0' + (rng.below(2) ? 1 : 9)) % 10);
           d.error_kind = "slip";
         }
+        size_t mark_start = kNoMarks;
         if (o.format == "marked") {
           const size_t places = std::max({a.size(), b.size(), v.size()});
-          check(places <= kMarks.size(), "demos: the marked format has 26 places (operands and sums of up to 26 digits)");
-          const size_t start = rng.below(kMarks.size() - places + 1);
-          t = marked_task(std::move(t), a, b, mul, zh, start);
-          answer = marked(answer, start);
-        } else {
-          t = reversed_task(std::move(t), a, b, mul, zh);
+          check(places <= kMarks.size(), "demos: the marked format has 26 places (operands of up to " +
+                                             std::to_string(kMarkedMaxDigits) + " digits)");
+          mark_start = rng.below(kMarks.size() - places + 1);
         }
+        t = ones_first_task(std::move(t), a, b, mul, zh, mark_start);
+        answer = ones_first(written, mark_start);
       } else if (!mul) {
         if (err && o.error_kind == "slip") {
           r.slip_step = (int)rng.below(std::max(a.size(), b.size()));

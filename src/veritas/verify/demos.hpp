@@ -10,6 +10,10 @@
 
 namespace veritas {
 
+// The longest operands the marked format can write: its 26 place letters must also name
+// the extra digit of a sum.
+constexpr int kMarkedMaxDigits = 25;
+
 struct DemoOptions {
   std::string suite = "arith";     // arith (add/mul column work) | units (conversions)
   int n = 100;
@@ -23,7 +27,8 @@ struct DemoOptions {
   bool same_length = false;        // the mix: both operands of one drawn length (what self-improve asks)
   std::string op = "mix";          // arith: add | mul | mix | mul1 (times a 1-digit number)
   // arith: "columns" (worked column steps, the question as written) | "reversed" (question
-  // and answer with digits ones-first, Answer line only; slips only). See docs/verify.md.
+  // and answer with digits ones-first, Answer line only; slips only) | "marked" (reversed,
+  // each digit after a letter naming its place; up to kMarkedMaxDigits). See docs/verify.md.
   std::string format = "columns";
   std::string lang = "en";         // en | zh | mix
   // Fraction of demos where the human shows no work and answers "Answer: I don't know"
