@@ -2,7 +2,8 @@
 # E1b Self-improvement beyond the demonstrations (docs/selfplay.md, E1b). A small model
 # imitates noisy demonstrations (both operands of one length 1..D, 10% carry a slip) in
 # FORMAT (reversed: digits ones first, no steps; marked: reversed with a letter naming each
-# digit's place; columns: worked column steps), then
+# digit's place; shuffled: marked, the question's (letter, digit) pairs in random order;
+# columns: worked column steps), then
 # `veritas self-improve` rounds ask problems one digit longer
 # than it has mastered, keep the answers a filter accepts and fine-tune on them. Arms, each
 # from the same imitation model, each for every seed:
@@ -45,7 +46,7 @@ OTHER=${OTHER:-columns}
 OTHER_ROUNDS=${OTHER_ROUNDS:-0}  # > 0: the other format's imitation model and verifier arm (seed 1)
 IMIT_SEQ=${IMIT_SEQ:-48}    # tokens per imitation sequence: a reversed 5-digit sum is ~40 (columns D=3: 128)
 SEQ=${SEQ:-128}             # per self-improvement sequence: a reversed 32-digit sum is ~115 (columns: 256)
-MAX_LEVEL=${MAX_LEVEL:-$([ "$FORMAT" = marked ] && echo 25 || echo 40)}  # marked: 26 places (a-z)
+MAX_LEVEL=${MAX_LEVEL:-$(case $FORMAT in marked|shuffled) echo 25 ;; *) echo 40 ;; esac)}  # marks: 26 places (a-z)
 THREADS=${THREADS:-1}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
@@ -107,7 +108,7 @@ pipeline() {
       --eval-lengths $EVAL_LENGTHS
   done
   if [ "$s" = 1 ] && [ "$OTHER_ROUNDS" -gt 0 ]; then
-    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$(case $OTHER in reversed) echo 48 ;; marked) echo 64 ;; *) echo 128 ;; esac)"
+    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$(case $OTHER in reversed) echo 48 ;; marked|shuffled) echo 64 ;; *) echo 128 ;; esac)"
     log "E1b: the $OTHER format, verifier, $OTHER_ROUNDS rounds"
     cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" "$OTHER_ROUNDS" --model "$OUT/imitation-$OTHER-add-s1" \
       --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${common[@]}" \

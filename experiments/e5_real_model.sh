@@ -1,17 +1,24 @@
 #!/bin/bash
 # E5 Truth on a real model (docs/selfplay.md#e5): SmolLM2-135M-Instruct (installed by
 # scripts/setup) taught the answer protocol on verifier-checked demonstrations (the last 4
-# of 30 blocks), then self-play against the verifiers (GRPO, KL-anchored to the format
-# model); the imported, the format and the self-play model scored on the same 48 held-out
-# questions (4 per suite and language), with the held-out perplexity (English and Chinese
-# fortunes) and the 20 everyday chat prompts as the general-ability check. CPU seconds
-# of every step go to cpu.log; experiments/report_e5.py writes the tables and curves.
-#   experiments/e5_real_model.sh [OUT]      (default experiments/out/e5; about an hour on 2 cores)
+# of 30 blocks: the format phase); then graded — K answers sampled per train-split
+# question and scored by the verifiers — and taught the confidence it earned, abstaining
+# where its share of right answers is below 1/2 (the calibration phase); then self-play
+# against the verifiers (GRPO, KL-anchored to the calibrated model). Every model is scored
+# on the same held-out questions (N per suite and language), with the held-out perplexity
+# (English and Chinese fortunes) and the 20 everyday chat prompts as the general-ability
+# check. CPU seconds of every step go to cpu.log; experiments/report_e5.py writes the
+# tables and curves.
+#   experiments/e5_real_model.sh [OUT]      (default experiments/out/e5; about 1.5 hours on 2 cores)
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e5}
 STEPS=${STEPS:-150}
 ROUNDS=${ROUNDS:-10}
-N=${N:-4}
+N=${N:-8}
+GRADE_N=${GRADE_N:-36}        # train-split questions per suite and language graded for calibration
+GRADE_K=${GRADE_K:-4}         # answers sampled per graded question
+CALIB_STEPS=${CALIB_STEPS:-100}
+REPEAT=${REPEAT:-3}           # each answering demonstration written this many times
 PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
@@ -31,19 +38,35 @@ if [ ! -e "$OUT/.done-format" ]; then
   touch "$OUT/.done-format"
 fi
 
+log "E5: grading ($GRADE_K samples of $((GRADE_N * 12)) train-split questions)"
+[ -s "$OUT/grade-tasks.jsonl" ] || "$VT" tasks protocol-demos --tasks-only --split train --n "$GRADE_N" -o "$OUT/grade-tasks.jsonl"
+[ -s "$OUT/grade/results.json" ] || cpu "$CPU" grade "$VT" eval --tasks "$OUT/grade-tasks.jsonl" --model "$OUT/format" \
+  --prompt "$PROMPT" -k "$GRADE_K" --sample-temperature 0.3 --max-tokens 40 --seed 7 -o "$OUT/grade" >/dev/null
+[ -s "$OUT/calib.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --graded "$OUT/grade/answers.jsonl" \
+  --repeat-answered "$REPEAT" -o "$OUT/calib.jsonl"
+
+log "E5: calibration phase ($CALIB_STEPS SFT steps, last 4 blocks)"
+if [ ! -e "$OUT/.done-calib" ]; then
+  resume=(); [ -e "$OUT/calib/checkpoint" ] && resume=(--resume)
+  cpu "$CPU" calib "$VT" train --init-from "$OUT/format" --sft "$OUT/calib.jsonl" --tokenizer "$OUT/base/tokenizer.json" \
+    --train-layers 4 --steps "$CALIB_STEPS" --batch 4 --seq 192 --lr 1e-4 --warmup 10 --eval-every 0 --save-every 25 \
+    --out "$OUT/calib" "${resume[@]}"
+  touch "$OUT/.done-calib"
+fi
+
 log "E5: self-play ($ROUNDS GRPO rounds)"
 if [ ! -e "$OUT/.done-selfplay" ]; then
   if [ -e "$OUT/selfplay/checkpoint" ]; then
     cpu "$CPU" selfplay "$VT" selfplay --resume -o "$OUT/selfplay"
   else
-    cpu "$CPU" selfplay "$VT" selfplay --model "$OUT/format" --prompt "$PROMPT" \
+    cpu "$CPU" selfplay "$VT" selfplay --model "$OUT/calib" --prompt "$PROMPT" \
       --suites arith algebra units physics facts impossible --questions 3 -k 4 --rounds "$ROUNDS" --max-tokens 40 \
       --context 320 --micro-batch 4 --train-layers 4 --kl 0.05 --lr 1e-5 --lang mix --time-limit 3600 -o "$OUT/selfplay"
   fi
   touch "$OUT/.done-selfplay"
 fi
 
-for m in base format selfplay; do
+for m in base format calib selfplay; do
   log "E5: $m: held-out questions, perplexity, everyday chat"
   [ -s "$OUT/eval-$m/results.json" ] || cpu "$CPU" "eval-$m" env PRECISION=fp32 VERITAS="$VT" \
     "$ROOT/scripts/real-model-eval.sh" "$OUT/$m" "$PROMPT" "$N" 40 "$OUT/eval-$m" >/dev/null 2>&1

@@ -50,16 +50,22 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   EXPECT_NE(report.find("## Imitation, then self-play"), std::string::npos);
   // The real model (scripts/setup installs it; missing, the stage would be skipped and
   // this test fail): imported, two held-out arithmetic questions (en, zh) scored before,
-  // after the format phase and after self-play; demonstrations in chat form.
+  // after the format phase, after the calibration phase and after self-play;
+  // demonstrations in chat form; 4 train-split questions graded with 4 samples each.
   EXPECT_TRUE(fs::exists(dir / "r/real/base/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "r/real/format/checkpoint/model.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "r/real/calib/checkpoint/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "r/real/selfplay/rounds.jsonl"));
-  for (const char* e : {"r/real/eval-base/results.json", "r/real/eval-format/results.json", "r/real/eval-selfplay/results.json"})
-    EXPECT_EQ(nlohmann::json::parse(read_file(dir / e))["overall"]["tasks"], 2) << e;
+  for (const char* m : {"base", "format", "calib", "selfplay"})
+    EXPECT_EQ(nlohmann::json::parse(read_file(dir / "r/real" / (std::string("eval-") + m) / "results.json"))["overall"]["tasks"], 2) << m;
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "r/real/grade/results.json"))["overall"]["answers"], 16);
   const std::string sft = read_file(dir / "r/real/sft.jsonl");
   EXPECT_EQ(std::count(sft.begin(), sft.end(), '\n'), 4);
   EXPECT_NE(sft.find("\"role\":\"system\""), std::string::npos);
+  const std::string calib = read_file(dir / "r/real/calib.jsonl");  // 4 graded questions; answering ones 3 times
+  EXPECT_GE(std::count(calib.begin(), calib.end(), '\n'), 4);
   EXPECT_NE(report.find("## A real model: SmolLM2-135M-Instruct, before and after"), std::string::npos) << report;
+  EXPECT_NE(report.find("| calib | 2 |"), std::string::npos) << report;
   EXPECT_NE(report.find("| selfplay | 2 |"), std::string::npos) << report;
 
   // Resume: every stage is already done, so the second run only rewrites the report.

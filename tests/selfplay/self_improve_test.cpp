@@ -129,13 +129,18 @@ TEST(SelfImprove, ReversedDemosSlipAtTheRequestedRate) {
 TEST(SelfImprove, MarkedFormatStopsAtItsLastPlace) {
   // 25-digit problems fit the 26 place letters (the sum may have 26 digits); the settings
   // refuse a curriculum or a test length past that before any round runs.
-  for (const auto& t : improve_tasks("add", "marked", kMarkedMaxDigits, 20, 3, "test")) {
-    const std::string ans = t.truth.at("accept").at(0).get<std::string>();
-    EXPECT_EQ(verify(t, "Answer: " + ans).verdict, Verdict::Correct) << t.question;
+  for (const char* format : {"marked", "shuffled"}) {
+    for (const auto& t : improve_tasks("add", format, kMarkedMaxDigits, 20, 3, "test")) {
+      const std::string ans = t.truth.at("accept").at(0).get<std::string>();
+      EXPECT_EQ(verify(t, "Answer: " + ans).verdict, Verdict::Correct) << t.question;
+    }
   }
   SelfImproveConfig c;
   c.model_dir = "m";
   c.out_dir = "o";
+  c.format = "shuffled";
+  c.max_level = kMarkedMaxDigits + 1;
+  EXPECT_THROW(c.validate(), Error);
   c.format = "marked";
   c.max_level = kMarkedMaxDigits;
   c.eval_lengths = {1, kMarkedMaxDigits};

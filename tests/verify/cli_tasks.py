@@ -1,4 +1,5 @@
 """End-to-end test of `veritas tasks generate | check | demos | protocol-demos` through the binary."""
+import collections
 import json
 import os
 import subprocess
@@ -97,6 +98,59 @@ with tempfile.TemporaryDirectory() as d:
     s = json.loads(run("tasks", "check", tasks_path, answers_path, "--json", "--verdicts", verdicts).stdout)
     if s["correct"] != len(rows) or any(json.loads(l).get("confidence") != 0.7 for l in open(verdicts)):
         fail.append(f"protocol-demos answers: {s}")
+    # Graded demonstrations: each task's confidence is its share of right samples in an
+    # eval answers file; below --answer-above the demonstration abstains. `tasks check`
+    # scores the abstentions abstained (right on impossible tasks) and reads the confidences.
+    graded = os.path.join(d, "graded.jsonl")
+    ids = sorted(by_id)
+    share = {i: [0.0, 0.25, 0.5, 0.75, 1.0][n % 5] for n, i in enumerate(ids)}
+    with open(graded, "w", encoding="utf-8") as f:
+        for i in ids:
+            for k in range(4):
+                f.write(json.dumps({"id": i, "sample": k, "verdict": "correct" if k < 4 * share[i] else
+                                    ["wrong", "malformed", "abstained"][k % 3]}) + "\n")
+    gp = os.path.join(d, "graded-demos.jsonl")
+    # An abstention's confidence is the chance it is scored right: 1 on an impossible task, else 0.
+    def expected(i):
+        t, p = by_id[i], share[i]
+        if p >= 0.5:
+            return t["reference"], "correct", p
+        if t["truth"]["kind"] == "impossible":
+            return ("答案：不知道" if t["lang"] == "zh" else "Answer: I don't know"), "correct", 1
+        return ("答案：不知道" if t["lang"] == "zh" else "Answer: I don't know"), "abstained", 0
+    r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--graded", graded, "-o", gp)
+    grows = [json.loads(l) for l in open(gp, encoding="utf-8")]
+    expect_abstain = sum(1 for x in grows if share[x["id"]] < 0.5)
+    if len(grows) < 50 or f"{len(grows)} of 60 demonstrations" not in r.stderr or \
+            f"{expect_abstain} abstain" not in r.stderr or expect_abstain < 15:
+        fail.append(f"protocol-demos --graded: {len(grows)} rows, {expect_abstain} expected to abstain; {r.stderr}")
+    with open(answers_path, "w", encoding="utf-8") as f:
+        for x in grows:
+            a, t = x["messages"][-1]["content"], by_id[x["id"]]
+            final, _, c = expected(x["id"])
+            if a != final + "\n" + ("置信度：" if t["lang"] == "zh" else "Confidence: ") + f"{c:g}":
+                fail.append(f"protocol-demos --graded row {x['id']} (p {share[x['id']]}): {a!r}")
+                break
+            f.write(json.dumps({"id": x["id"], "answer": a}, ensure_ascii=False) + "\n")
+    s = json.loads(run("tasks", "check", tasks_path, answers_path, "--json", "--verdicts", verdicts).stdout)
+    v = {j["id"]: j for j in map(json.loads, open(verdicts, encoding="utf-8"))}
+    for x in grows:
+        _, want, c = expected(x["id"])
+        got = v.get(x["id"], {})
+        if got.get("verdict") != want or got.get("confidence") != c:
+            fail.append(f"protocol-demos --graded {x['id']}: {got}, wanted {want} with confidence {c}")
+            break
+    # --repeat-answered R writes each answering demonstration R times, each abstention once.
+    r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--graded", graded, "--repeat-answered", "3",
+            "-o", gp)
+    rep = collections.Counter(json.loads(l)["id"] for l in open(gp, encoding="utf-8"))
+    if rep != {x["id"]: 1 if share[x["id"]] < 0.5 else 3 for x in grows}:
+        fail.append(f"protocol-demos --repeat-answered 3: {rep}")
+    with open(graded, "w", encoding="utf-8") as f:  # a graded file that misses tasks is an error
+        f.write(json.dumps({"id": ids[0], "verdict": "correct"}) + "\n")
+    r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--graded", graded, "-o", gp, ok=False)
+    if r.returncode == 0 or "has no answer in" not in r.stderr:
+        fail.append(f"protocol-demos --graded, tasks missing: exit {r.returncode}, {r.stderr}")
     r = run("tasks", "protocol-demos", "--n", "1", "-o", pp, ok=False)
     if r.returncode == 0 or "--prompt" not in r.stderr:
         fail.append(f"protocol-demos without --prompt: exit {r.returncode}, {r.stderr}")

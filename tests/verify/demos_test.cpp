@@ -108,6 +108,42 @@ TEST(Demos, MarkedFormatNamesEveryPlace) {
   EXPECT_THROW(generate_demos(o), Error);
 }
 
+TEST(Demos, ShuffledFormatKeepsEveryPairButNotTheirOrder) {
+  DemoOptions o = addition_options("shuffled", 6, 300, 4);
+  int out_of_order = 0, multi = 0;
+  for (const auto& x : generate_demos(o)) {
+    // Each operand of the question, its pairs put back in mark order, is the operand of the
+    // expression written ones first after consecutive marks; the answer is in mark order.
+    const std::string q = x.prompt, expr = x.task["truth"]["key"].get<std::string>().substr(6);  // "arith:A + B"
+    const size_t plus = q.find(" + ");
+    ASSERT_NE(plus, std::string::npos) << q;
+    const size_t qa = q.rfind(' ', plus - 1) + 1, qb_end = q.find('?', plus);
+    const std::string ops[2] = {q.substr(qa, plus - qa), q.substr(plus + 3, qb_end - plus - 3)};
+    const std::string plain[2] = {expr.substr(0, expr.find(' ')), expr.substr(expr.rfind(' ') + 1)};
+    const std::string ans = x.completion.substr(std::string("Answer: ").size());
+    for (int k = 0; k < 2; ++k) {
+      std::vector<std::string> pairs;
+      for (size_t i = 0; i + 1 < ops[k].size(); i += 2) pairs.push_back(ops[k].substr(i, 2));
+      ASSERT_EQ(pairs.size(), plain[k].size()) << q;
+      std::string sorted_pairs;
+      std::vector<std::string> s = pairs;
+      std::sort(s.begin(), s.end());
+      for (const auto& p : s) sorted_pairs += p;
+      std::string want;
+      for (size_t i = 0; i < plain[k].size(); ++i) {
+        want += char(ans[0] + (char)i);
+        want += plain[k][plain[k].size() - 1 - i];
+      }
+      EXPECT_EQ(sorted_pairs, want) << q << " / " << x.completion;
+      if (pairs.size() > 2) ++multi, out_of_order += s != pairs;
+    }
+    EXPECT_EQ(verify(Task::from_json(x.task), x.completion).verdict, x.correct ? Verdict::Correct : Verdict::Wrong);
+  }
+  // Three or more pairs stay in mark order with chance 1/6 or less.
+  EXPECT_GT(multi, 100);
+  EXPECT_GT(out_of_order, multi * 3 / 4) << out_of_order << " of " << multi;
+}
+
 TEST(Demos, SlipsAreAlwaysWrong) {
   for (const auto& x : demos("arith", 1.0, "slip", "", 0)) {
     EXPECT_FALSE(x.correct) << x.completion;

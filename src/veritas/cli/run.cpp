@@ -317,13 +317,14 @@ void register_run(CLI::App& app) {
   cmd->add_option("--real-prompt", o->real.prompt, "real-model stage: prompt set (auto: prompts/answer-protocol/v5)")
       ->capture_default_str();
   cmd->add_flag("--real-long", o->real.longer,
-                "real-model stage: the longer version (48 held-out questions, 150 format steps, 10 self-play rounds; "
-                "about an hour on 2 cores) instead of the bounded one (12 questions, 40 steps, 2 rounds)");
+                "real-model stage: the longer version (96 held-out questions, 150 format steps, 432 graded questions, "
+                "100 calibration steps, 10 self-play rounds; about 1.5 hours on 2 cores) instead of the bounded one "
+                "(12 questions, 40 format steps, 24 graded questions, 30 calibration steps, 2 rounds)");
   cmd->add_option("--real-suites", o->real.suites, "real-model stage: suites (default: all six)")
       ->check(CLI::IsMember(suite_names()));
   cmd->add_option("--real-test-n", o->real.test_n, "real-model stage: held-out questions per suite and language (0 = the version's)");
   cmd->add_option("--real-demos-n", o->real.demo_n, "real-model stage: demonstrations per suite and language (0 = the version's)");
-  cmd->add_option("--real-steps", o->real.steps, "real-model stage: format-phase SFT steps (0 = the version's)");
+  cmd->add_option("--real-steps", o->real.steps, "real-model stage: SFT steps of the format and the calibration phase (0 = the version's)");
   cmd->add_option("--real-rounds", o->real.rounds, "real-model stage: self-play rounds (0 = the version's)");
   cmd->callback([o] { run_pipeline(*o); });
 }

@@ -13,12 +13,12 @@ namespace veritas::cli {
 namespace {
 
 // Sizes of the two versions. The bounded one fits `veritas run`'s 20 minutes on 2 cores
-// (about 8 of them); the longer one is the documented 150-step, 10-round run.
+// (about 8 of them); the longer one is E5's run (experiments/e5_real_model.sh).
 struct Plan {
-  int test_n, demo_n, format_steps, warmup, questions, rounds, selfplay_seconds;
+  int test_n, demo_n, format_steps, warmup, grade_n, calib_steps, questions, rounds, selfplay_seconds;
 };
-constexpr Plan kBounded = {1, 8, 40, 4, 2, 2, 240};
-constexpr Plan kLonger = {4, 24, 150, 10, 3, 10, 1800};
+constexpr Plan kBounded = {1, 8, 40, 4, 2, 30, 2, 2, 150};
+constexpr Plan kLonger = {8, 24, 150, 10, 36, 100, 3, 10, 1800};
 
 }  // namespace
 
@@ -64,7 +64,7 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
   Plan p = o.longer ? kLonger : kBounded;
   if (o.test_n > 0) p.test_n = o.test_n;
   if (o.demo_n > 0) p.demo_n = o.demo_n;
-  if (o.steps > 0) p.format_steps = o.steps, p.warmup = std::min(p.warmup, o.steps / 4);
+  if (o.steps > 0) p.format_steps = p.calib_steps = o.steps, p.warmup = std::min(p.warmup, o.steps / 4);
   if (o.rounds > 0) p.rounds = o.rounds;
   const std::vector<std::string>& suites = o.suites.empty() ? suite_names() : o.suites;
   std::vector<std::string> suite_args;  // for tasks protocol-demos
@@ -82,7 +82,23 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
                                      "--warmup", std::to_string(p.warmup), "--eval-every", "0", "--save-every", "10",
                                      "--seed", s, "--out", r + "/format"};
   if (fs::exists(fs::path(r) / "format" / "checkpoint")) format.push_back("--resume");  // after a kill
-  std::vector<std::string> selfplay = {"selfplay", "--model", r + "/format", "--prompt", P, "--suites"};
+  // The calibration phase: the format model answers K = 4 samples of each train-split
+  // question, and learns to state the share it got right, abstaining below 1/2.
+  std::vector<std::string> grade_tasks = {"tasks", "protocol-demos", "--tasks-only", "--split", "train", "--n",
+                                          std::to_string(p.grade_n), "-o", r + "/grade-tasks.jsonl"};
+  std::vector<std::string> grade = {"eval", "--model", r + "/format", "--precision", "fp32", "--tasks",
+                                    r + "/grade-tasks.jsonl", "--prompt", P, "-k", "4", "--sample-temperature", "0.3",
+                                    "--max-tokens", "40", "--seed", s, "-o", r + "/grade"};
+  std::vector<std::string> calib_demos = {"tasks", "protocol-demos", "--prompt", P, "--n", std::to_string(p.grade_n),
+                                          "--graded", r + "/grade/answers.jsonl", "--repeat-answered", "3",
+                                          "-o", r + "/calib.jsonl"};
+  std::vector<std::string> calib = {"train", "--init-from", r + "/format", "--sft", r + "/calib.jsonl", "--tokenizer",
+                                    r + "/base/tokenizer.json", "--train-layers", "4", "--steps",
+                                    std::to_string(p.calib_steps), "--batch", "4", "--seq", "192", "--lr", "1e-4",
+                                    "--warmup", std::to_string(std::min(p.warmup, p.calib_steps / 4)), "--eval-every",
+                                    "0", "--save-every", "10", "--seed", s, "--out", r + "/calib"};
+  if (fs::exists(fs::path(r) / "calib" / "checkpoint")) calib.push_back("--resume");
+  std::vector<std::string> selfplay = {"selfplay", "--model", r + "/calib", "--prompt", P, "--suites"};
   selfplay.insert(selfplay.end(), suites.begin(), suites.end());
   const std::vector<std::string> rest = {
       "--questions", std::to_string(p.questions), "-k", "4", "--rounds", std::to_string(p.rounds), "--max-tokens", "40",
@@ -95,8 +111,7 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
                                       std::to_string(p.test_n), "--seed", "1", "-o", r + "/testset.jsonl"};
   std::vector<std::string> demos = {"tasks", "protocol-demos", "--prompt", P, "--n", std::to_string(p.demo_n), "-o",
                                     r + "/sft.jsonl"};
-  testset.insert(testset.end(), suite_args.begin(), suite_args.end());
-  demos.insert(demos.end(), suite_args.begin(), suite_args.end());
+  for (auto* v : {&testset, &demos, &grade_tasks, &calib_demos}) v->insert(v->end(), suite_args.begin(), suite_args.end());
   return {
       {"real-import", "import the reference open model " + model.filename().string() + " as a trainable fp32 checkpoint",
        {"import", model.string(), "-o", r + "/base"}, ""},
@@ -108,6 +123,14 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
       {"real-format", "teach the answer format: " + std::to_string(p.format_steps) + " SFT steps on the last 4 blocks",
        format, ""},
       eval("format"),
+      {"real-grade-tasks", "write " + std::to_string(p.grade_n) + " train-split questions per suite and language to grade",
+       grade_tasks, ""},
+      {"real-grade", "grade the format model: 4 sampled answers per question, scored by the verifiers", grade, ""},
+      {"real-calib-demos", "write demonstrations that state the confidence the model earned (abstain below 1/2)",
+       calib_demos, ""},
+      {"real-calib", "teach the earned confidence: " + std::to_string(p.calib_steps) + " SFT steps on the last 4 blocks",
+       calib, ""},
+      eval("calib"),
       {"real-selfplay", "self-play against the verifiers (GRPO, " + std::to_string(p.rounds) + " rounds, " +
                             std::to_string(p.selfplay_seconds) + " s budget)",
        selfplay, ""},
@@ -118,7 +141,7 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
 std::string real_model_report(const fs::path& dir) {
   const fs::path r = dir / "real";
   std::string rows;
-  for (const char* m : {"base", "format", "selfplay"}) {
+  for (const char* m : {"base", "format", "calib", "selfplay"}) {
     auto res = read_json_or_null(r / (std::string("eval-") + m) / "results.json");
     if (res.is_null() || !res["overall"].is_object()) continue;
     const auto& ov = res["overall"];
@@ -135,8 +158,9 @@ std::string real_model_report(const fs::path& dir) {
   }
   if (rows.empty()) return "";
   return "\n## A real model: SmolLM2-135M-Instruct, before and after\n\nThe imported model (`base`), after the format "
-         "phase (SFT on verifier-checked demonstrations, last 4 blocks) and after self-play against the verifiers "
-         "(GRPO), each scored on the same held-out questions of every suite in English and Chinese with the prompt set "
+         "phase (SFT on verifier-checked demonstrations, last 4 blocks), after the calibration phase (SFT on "
+         "demonstrations that state the share of its own sampled answers the verifiers accepted, and abstain where "
+         "that is below 1/2) and after self-play against the verifiers (GRPO), each scored on the same held-out questions of every suite in English and Chinese with the prompt set "
          "answer-protocol/v5. Self-play rounds: [real/selfplay/rounds.jsonl](real/selfplay/rounds.jsonl).\n\n"
          "| model | questions | right | wrong | abstained | malformed | ECE | details |\n"
          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n" + rows;

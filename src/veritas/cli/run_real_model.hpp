@@ -2,8 +2,10 @@
 // `veritas run`'s real-model stage (docs/selfplay.md, "veritas run"): the reference open
 // model (SmolLM2-135M-Instruct, which scripts/setup installs) is imported, evaluated with
 // the answer protocol on held-out questions of every suite in English and Chinese, taught
-// the format on verifier-checked demonstrations, improved by bounded self-play against
-// the verifiers, and evaluated again after each phase on the same questions.
+// the format on verifier-checked demonstrations, taught to state the confidence it earned
+// (graded by the verifiers on its own sampled answers; abstaining below 1/2), improved by
+// bounded self-play against the verifiers, and evaluated again after each phase on the
+// same questions.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,7 +34,7 @@ struct RealModelOptions {
   std::vector<std::string> suites;  // default: all of suite_names()
   int test_n = 0;                   // held-out questions per suite and language
   int demo_n = 0;                   // demonstrations per suite and language
-  int steps = 0;                    // format-phase SFT steps
+  int steps = 0;                    // SFT steps of the format and the calibration phase
   int rounds = 0;                   // self-play rounds
 };
 

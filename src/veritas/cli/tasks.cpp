@@ -1,6 +1,7 @@
 // veritas tasks generate | check | demos | protocol-demos: verifier-backed task suites,
 // answer scoring, worked demonstrations, and answer-protocol demonstrations for a chat
 // model's format phase. Formats: docs/verify.md and docs/answer-protocol.md.
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -164,12 +165,17 @@ void register_tasks(CLI::App& app) {
   // Chinese, each answered with the suite's reference final line plus a Confidence line,
   // behind a prompt set's system message (and few-shot turns). Every answer is scored by
   // the verifier and only those it calls correct are written.
+  // With --graded (the answers of `veritas eval -k K` on the same tasks) each demonstration
+  // states the confidence the model earned: its share of right samples p on that question.
+  // Where p is below --answer-above the demonstration abstains, because under the
+  // self-play reward (+1 right, 0 abstained, -1 wrong) answering pays only when p > 1/2.
   struct Proto {
     std::vector<std::string> suites = suite_names();
-    std::string prompt, split = "train", out;
+    std::string prompt, split = "train", out, graded;
     int n = 8;
     uint64_t seed = 100;
-    double confidence = 0.5;
+    double confidence = 0.5, answer_above = 0.5;
+    int repeat_answered = 1;
     bool tasks_only = false;
   };
   auto pr = std::make_shared<Proto>();
@@ -184,12 +190,37 @@ void register_tasks(CLI::App& app) {
   pro->add_option("--split", pr->split, "train|dev|test")->check(CLI::IsMember({"train", "dev", "test"}))->capture_default_str();
   pro->add_option("--prompt", pr->prompt, "prompt set folder (system.{en,zh}.txt, fewshot.{en,zh}.jsonl), e.g. prompts/answer-protocol/v5");
   pro->add_option("--confidence", pr->confidence, "the Confidence line's value")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  pro->add_option("--graded", pr->graded,
+                  "answers.jsonl of `veritas eval -k K` on these same tasks (`--tasks-only`): the Confidence line "
+                  "becomes the model's share of right samples p, and the answer \"I don't know\" where p < --answer-above "
+                  "(its Confidence: 1 where abstaining is right, on a question without an answer, else 0)");
+  pro->add_option("--answer-above", pr->answer_above, "with --graded: the least p that is answered rather than abstained")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  pro->add_option("--repeat-answered", pr->repeat_answered,
+                  "with --graded: write each demonstration that answers (rather than abstains) this many times, so that "
+                  "a model that can answer few questions still sees enough answers to learn which")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   pro->add_flag("--tasks-only", pr->tasks_only, "write only the tasks (a held-out set for `veritas eval --tasks` with --split test)");
   pro->add_option("-o,--out", pr->out, "output JSONL ('-' = stdout)")->required();
   pro->callback([pr] {
     check(pr->tasks_only || !pr->prompt.empty(), "tasks protocol-demos: --prompt DIR is required (or --tasks-only)");
     std::optional<eval::PromptSet> set;
+    check(!(pr->tasks_only && !pr->graded.empty()), "tasks protocol-demos: --graded makes demonstrations, not --tasks-only");
     if (!pr->tasks_only) set = eval::load_prompt_set(pr->prompt);
+    // task id -> {right samples, samples}
+    std::unordered_map<std::string, std::pair<int, int>> grades;
+    if (!pr->graded.empty()) {
+      for_each_json_line(pr->graded, [&](const json& j, const std::string& where) {
+        check(j.is_object() && j.contains("id") && j["id"].is_string() && j.contains("verdict") && j["verdict"].is_string(),
+              where + ": expected an answers.jsonl row of `veritas eval` (string 'id' and 'verdict')");
+        auto& g = grades[j["id"].get<std::string>()];
+        g.first += j["verdict"] == "correct";
+        g.second += 1;
+      });
+    }
+    int64_t abstained = 0, kept = 0;
     std::vector<json> rows;
     int64_t total = 0;
     uint64_t seed = pr->seed;
@@ -207,15 +238,38 @@ void register_tasks(CLI::App& app) {
             rows.push_back(t.to_json());
             continue;
           }
+          const bool zh = t.lang == "zh";
+          double confidence = pr->confidence;
+          std::string final_line = t.reference;
+          bool abstain = false;
+          if (!pr->graded.empty()) {
+            auto g = grades.find(t.id);
+            check(g != grades.end(), "tasks protocol-demos: task " + t.id + " has no answer in " + pr->graded +
+                                         " (grade the tasks that `--tasks-only` with the same --n, --seed, --split and "
+                                         "--suite writes)");
+            confidence = std::round(100.0 * g->second.first / g->second.second) / 100.0;
+            abstain = confidence < pr->answer_above;
+          }
+          if (abstain) {
+            // The Confidence line is the chance that the line above it is scored right, and
+            // an abstention is right only where the question has no answer.
+            final_line = zh ? "答案：不知道" : "Answer: I don't know";
+            confidence = verify(t, final_line).verdict == Verdict::Correct ? 1.0 : 0.0;
+          }
           char conf[48];
-          std::snprintf(conf, sizeof conf, "%s%g", t.lang == "zh" ? "置信度：" : "Confidence: ", pr->confidence);
-          const std::string answer = t.reference + "\n" + conf;
-          if (verify(t, answer).verdict != Verdict::Correct) continue;
+          std::snprintf(conf, sizeof conf, "%s%g", zh ? "置信度：" : "Confidence: ", confidence);
+          const std::string answer = final_line + "\n" + conf;
+          const Verdict v = verify(t, answer).verdict;
+          // An abstention is what it claims to be: abstained (or right, on an impossible task).
+          if (abstain ? v == Verdict::Wrong || v == Verdict::Malformed : v != Verdict::Correct) continue;
+          abstained += abstain;
+          ++kept;
           json msgs = json::array();
           for (const ChatMessage& m : eval::prompt_messages(&*set, false, t))  // system, few-shot turns, question
             msgs.push_back({{"role", m.role}, {"content", m.content}});
           msgs.push_back({{"role", "assistant"}, {"content", answer}});
-          rows.push_back({{"id", t.id}, {"messages", msgs}});
+          for (int r = abstain || pr->graded.empty() ? 1 : pr->repeat_answered; r > 0; --r)
+            rows.push_back({{"id", t.id}, {"messages", msgs}});
         }
       }
     }
@@ -223,8 +277,11 @@ void register_tasks(CLI::App& app) {
     if (pr->tasks_only)
       std::fprintf(stderr, "wrote %zu tasks (%s split) to %s\n", rows.size(), pr->split.c_str(), pr->out.c_str());
     else
-      std::fprintf(stderr, "wrote %zu of %lld demonstrations (verifier-checked; %lld references it did not accept left out) to %s\n",
-                   rows.size(), (long long)total, (long long)(total - (int64_t)rows.size()), pr->out.c_str());
+      std::fprintf(stderr,
+                   "wrote %lld of %lld demonstrations (verifier-checked; %lld it did not accept left out; %lld abstain) "
+                   "as %zu rows to %s\n",
+                   (long long)kept, (long long)total, (long long)(total - kept), (long long)abstained, rows.size(),
+                   pr->out.c_str());
   });
 
   // --- demos ---
@@ -251,8 +308,8 @@ void register_tasks(CLI::App& app) {
   dem->add_option("--format", d->format,
                   "arith answer format: columns (worked column steps) | reversed (digits ones first in question and "
                   "answer, Answer line only) | marked (reversed, each digit after a letter naming its place: "
-                  "c3d2e9)")
-      ->check(CLI::IsMember({"columns", "reversed", "marked"}));
+                  "c3d2e9) | shuffled (marked, the question's pairs in random order: d2e9c3)")
+      ->check(CLI::IsMember({"columns", "reversed", "marked", "shuffled"}));
   dem->add_option("--lang", d->lang, "en | zh | mix")->check(CLI::IsMember({"en", "zh", "mix"}));
   dem->add_option("--abstain-rate", d->abstain_rate,
                   "fraction of demonstrations that show no work and answer \"I don't know\" (arith with a digit mix: "

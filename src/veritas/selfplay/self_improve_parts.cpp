@@ -64,7 +64,8 @@ void SelfImproveConfig::validate() const {
   check(!model_dir.empty(), "--model is required");
   check(!out_dir.empty(), "-o/--out is required");
   check(op == "add" || op == "mul1", "--op must be add or mul1");
-  check(format == "reversed" || format == "marked" || format == "columns", "--format must be reversed, marked or columns");
+  check(format == "reversed" || format == "marked" || format == "shuffled" || format == "columns",
+        "--format must be reversed, marked, shuffled or columns");
   check(filter == "verifier" || filter == "majority" || filter == "none", "--filter must be verifier, majority or none");
   check(rounds >= 0, "--rounds must not be negative");
   check(filter == "none" || questions >= 1, "--questions must be at least 1");
@@ -81,10 +82,10 @@ void SelfImproveConfig::validate() const {
   check(demo_share >= 0 && demo_share < 1, "--demo-share must lie in [0, 1)");
   check(filter != "none" || !demos.empty(), "--filter none trains on the demonstrations: --demos is required");
   for (int n : eval_lengths) check(n >= 1 && n <= 1000, "--eval-lengths must lie in 1..1000");
-  if (format == "marked") {  // the 26 place letters run out past this length
-    check(max_level <= kMarkedMaxDigits, "--format marked: --max-level must be at most " + std::to_string(kMarkedMaxDigits));
+  if (format == "marked" || format == "shuffled") {  // the 26 place letters run out past this length
+    check(max_level <= kMarkedMaxDigits, "--format " + format + ": --max-level must be at most " + std::to_string(kMarkedMaxDigits));
     for (int n : eval_lengths)
-      check(n <= kMarkedMaxDigits, "--format marked: --eval-lengths must be at most " + std::to_string(kMarkedMaxDigits));
+      check(n <= kMarkedMaxDigits, "--format " + format + ": --eval-lengths must be at most " + std::to_string(kMarkedMaxDigits));
   }
   check(eval_n >= 0, "--eval-n must not be negative");
   check(watts_per_core > 0, "--watts-per-core must be positive");

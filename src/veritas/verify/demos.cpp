@@ -187,14 +187,37 @@ std::string ones_first(const std::string& digits, size_t mark_start) {
   return out;
 }
 
-Task ones_first_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh, size_t mark_start) {
+// The shuffled form of marked digits: the (mark, digit) pairs in random order, so that a
+// digit's place can be read only from its mark, never from where it stands in the question
+// (models trained on the ordered form learned positions per length and ignored the marks).
+std::string shuffled_pairs(const std::string& marked, Rng& rng) {
+  std::vector<std::string> pairs;
+  for (size_t i = 0; i + 1 < marked.size(); i += 2) pairs.push_back(marked.substr(i, 2));
+  for (size_t i = pairs.size(); i > 1; --i) std::swap(pairs[i - 1], pairs[rng.below(i)]);
+  std::string out;
+  for (const auto& p : pairs) out += p;
+  return out;
+}
+
+// shuffle: the operands' marked pairs in random order (the shuffled format); null keeps them.
+Task ones_first_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh, size_t mark_start,
+                     Rng* shuffle) {
   const bool marked = mark_start != kNoMarks;
-  const std::string expr = ones_first(a, mark_start) + (mul ? " * " : " + ") + ones_first(b, mark_start);
-  if (zh) t.question = std::string(marked ? "按倒序数位（带位标）计算 " : "按倒序数位（个位在前）计算 ") + expr + "。";
-  else t.question = std::string(marked ? "In reversed digits with place marks, what is " : "In reversed digits (ones first), what is ") + expr + "?";
+  auto operand = [&](const std::string& x) {
+    return shuffle ? shuffled_pairs(ones_first(x, mark_start), *shuffle) : ones_first(x, mark_start);
+  };
+  const std::string expr = operand(a) + (mul ? " * " : " + ") + operand(b);
+  if (shuffle) {
+    if (zh) t.question = "按带位标的数位（顺序打乱）计算 " + expr + "，答案个位在前。";
+    else t.question = "With place-marked digits in any order, what is " + expr + "? Answer ones first.";
+  } else if (zh) {
+    t.question = std::string(marked ? "按倒序数位（带位标）计算 " : "按倒序数位（个位在前）计算 ") + expr + "。";
+  } else {
+    t.question = std::string(marked ? "In reversed digits with place marks, what is " : "In reversed digits (ones first), what is ") + expr + "?";
+  }
   const std::string v = t.truth.at("value").get<std::string>();
   t.truth = {{"kind", "text"}, {"accept", {ones_first(v, mark_start)}}, {"value", v}, {"key", t.truth.at("key")}};
-  t.difficulty["form"] = std::string(mul ? "mul-" : "add-") + (marked ? "marked" : "reversed");
+  t.difficulty["form"] = std::string(mul ? "mul-" : "add-") + (shuffle ? "shuffled" : marked ? "marked" : "reversed");
   t.reference = std::string(zh ? "答案：" : "Answer: ") + ones_first(v, mark_start);
   return t;
 }
@@ -216,10 +239,10 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
   check(o.digits >= 0 && o.digits <= 1000 && o.max_digits >= 1 && o.max_digits <= 1000, "demos: digits must be 0..1000");
   check(o.split == "train" || o.split == "dev" || o.split == "test", "demos: split must be train, dev or test");
   check(o.op == "add" || o.op == "mul" || o.op == "mix" || o.op == "mul1", "demos: op must be add, mul, mix or mul1");
-  check(o.format == "columns" || o.format == "reversed" || o.format == "marked",
-        "demos: format must be columns, reversed or marked");
+  check(o.format == "columns" || o.format == "reversed" || o.format == "marked" || o.format == "shuffled",
+        "demos: format must be columns, reversed, marked or shuffled");
   check(o.format == "columns" || o.error_rate == 0 || o.error_kind == "slip",
-        "demos: the reversed and marked formats have only slip errors");
+        "demos: the reversed, marked and shuffled formats have only slip errors");
   Rng rng(o.seed ^ fnv1a_mixed("veritas-demos:" + o.suite, kFnvBasisShort));
   std::vector<Demo> out;
   for (int i = 0; i < o.n; i++) {
@@ -253,7 +276,8 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
         r.wrong_table = o.rule == "wrong_table";
         d.error_kind = "rule:" + o.rule;
       }
-      if (o.format == "reversed" || o.format == "marked") {
+      const bool marks = o.format == "marked" || o.format == "shuffled";
+      if (o.format == "reversed" || marks) {
         const std::string v = t.truth.at("value").get<std::string>();
         std::string written = v;
         if (err) {  // one digit off by one; pos counts from the ones
@@ -262,13 +286,13 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
           d.error_kind = "slip";
         }
         size_t mark_start = kNoMarks;
-        if (o.format == "marked") {
+        if (marks) {
           const size_t places = std::max({a.size(), b.size(), v.size()});
           check(places <= kMarks.size(), "demos: the marked format has 26 places (operands of up to " +
                                              std::to_string(kMarkedMaxDigits) + " digits)");
           mark_start = rng.below(kMarks.size() - places + 1);
         }
-        t = ones_first_task(std::move(t), a, b, mul, zh, mark_start);
+        t = ones_first_task(std::move(t), a, b, mul, zh, mark_start, o.format == "shuffled" ? &rng : nullptr);
         answer = ones_first(written, mark_start);
       } else if (!mul) {
         if (err && o.error_kind == "slip") {

@@ -28,7 +28,8 @@ struct DemoOptions {
   std::string op = "mix";          // arith: add | mul | mix | mul1 (times a 1-digit number)
   // arith: "columns" (worked column steps, the question as written) | "reversed" (question
   // and answer with digits ones-first, Answer line only; slips only) | "marked" (reversed,
-  // each digit after a letter naming its place; up to kMarkedMaxDigits). See docs/verify.md.
+  // each digit after a letter naming its place; up to kMarkedMaxDigits) | "shuffled" (marked,
+  // the question's (mark, digit) pairs in random order; the answer in order). See docs/verify.md.
   std::string format = "columns";
   std::string lang = "en";         // en | zh | mix
   // Fraction of demos where the human shows no work and answers "Answer: I don't know"
