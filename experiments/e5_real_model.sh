@@ -29,14 +29,20 @@ log "E5: import $M"
 [ -s "$OUT/base/model.safetensors" ] || cpu "$CPU" import "$VT" import "$M" -o "$OUT/base" >&2
 [ -s "$OUT/sft.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n 24 -o "$OUT/sft.jsonl"
 
-log "E5: format phase ($STEPS SFT steps, last 4 blocks)"
-if [ ! -e "$OUT/.done-format" ]; then
-  resume=(); [ -e "$OUT/format/checkpoint" ] && resume=(--resume)
-  cpu "$CPU" format "$VT" train --init-from "$OUT/base" --sft "$OUT/sft.jsonl" --tokenizer "$OUT/base/tokenizer.json" \
-    --train-layers 4 --steps "$STEPS" --batch 4 --seq 192 --lr 1e-4 --warmup 10 --eval-every 0 --save-every 25 \
-    --out "$OUT/format" "${resume[@]}"
-  touch "$OUT/.done-format"
-fi
+# sft_phase NAME FROM DATA STEPS: SFT of the last 4 blocks from FROM's weights into
+# $OUT/NAME (resumed after a kill).
+sft_phase() {
+  local name=$1 from=$2 data=$3 steps=$4
+  log "E5: $name phase ($steps SFT steps, last 4 blocks)"
+  [ -e "$OUT/.done-$name" ] && return
+  local resume=(); [ -e "$OUT/$name/checkpoint" ] && resume=(--resume)
+  cpu "$CPU" "$name" "$VT" train --init-from "$from" --sft "$data" --tokenizer "$OUT/base/tokenizer.json" \
+    --train-layers 4 --steps "$steps" --batch 4 --seq 192 --lr 1e-4 --warmup 10 --eval-every 0 --save-every 25 \
+    --out "$OUT/$name" "${resume[@]}"
+  touch "$OUT/.done-$name"
+}
+
+sft_phase format "$OUT/base" "$OUT/sft.jsonl" "$STEPS"
 
 log "E5: grading ($GRADE_K samples of $((GRADE_N * 12)) train-split questions)"
 [ -s "$OUT/grade-tasks.jsonl" ] || "$VT" tasks protocol-demos --tasks-only --split train --n "$GRADE_N" -o "$OUT/grade-tasks.jsonl"
@@ -45,14 +51,7 @@ log "E5: grading ($GRADE_K samples of $((GRADE_N * 12)) train-split questions)"
 [ -s "$OUT/calib.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --graded "$OUT/grade/answers.jsonl" \
   --repeat-answered "$REPEAT" -o "$OUT/calib.jsonl"
 
-log "E5: calibration phase ($CALIB_STEPS SFT steps, last 4 blocks)"
-if [ ! -e "$OUT/.done-calib" ]; then
-  resume=(); [ -e "$OUT/calib/checkpoint" ] && resume=(--resume)
-  cpu "$CPU" calib "$VT" train --init-from "$OUT/format" --sft "$OUT/calib.jsonl" --tokenizer "$OUT/base/tokenizer.json" \
-    --train-layers 4 --steps "$CALIB_STEPS" --batch 4 --seq 192 --lr 1e-4 --warmup 10 --eval-every 0 --save-every 25 \
-    --out "$OUT/calib" "${resume[@]}"
-  touch "$OUT/.done-calib"
-fi
+sft_phase calib "$OUT/format" "$OUT/calib.jsonl" "$CALIB_STEPS"
 
 log "E5: self-play ($ROUNDS GRPO rounds)"
 if [ ! -e "$OUT/.done-selfplay" ]; then
