@@ -160,8 +160,9 @@ std::string real_model_report(const fs::path& dir) {
   return "\n## A real model: SmolLM2-135M-Instruct, before and after\n\nThe imported model (`base`), after the format "
          "phase (SFT on verifier-checked demonstrations, last 4 blocks), after the calibration phase (SFT on "
          "demonstrations that state the share of its own sampled answers the verifiers accepted, and abstain where "
-         "that is below 1/2) and after self-play against the verifiers (GRPO), each scored on the same held-out questions of every suite in English and Chinese with the prompt set "
-         "answer-protocol/v5. Self-play rounds: [real/selfplay/rounds.jsonl](real/selfplay/rounds.jsonl).\n\n"
+         "that is below 1/2) and after self-play against the verifiers (GRPO), each scored on the same held-out "
+         "questions of every suite in English and Chinese with the prompt set answer-protocol/v5. Self-play rounds: "
+         "[real/selfplay/rounds.jsonl](real/selfplay/rounds.jsonl).\n\n"
          "| model | questions | right | wrong | abstained | malformed | ECE | details |\n"
          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n" + rows;
 }
