@@ -113,7 +113,7 @@ for arm, rr in all_runs.items():
     for rs in rr.values():
         for r in rs:
             lengths = sorted(set(lengths) | {int(k) for k in r["accuracy"]})
-show = [n for n in lengths if n in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 28, 32)] or lengths
+show = [n for n in lengths if n in (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 28, 32)] or lengths
 
 md += ["## After the last round", "",
        "| arm | seeds | rounds | level reached | " + " | ".join(f"{n} d" for n in show) + " | CPU s | energy (estimate) |",
