@@ -19,6 +19,9 @@
 # The 2026-12-05 runs (docs/selfplay.md, E1b): the defaults (reversed), and
 #   FORMAT=marked OTHER=marked IMIT_SEQ=64 SEQ=192 IMIT_STEPS=8000 ARMS="verifier majority imitation" \
 #   EVAL_LENGTHS="1 2 3 4 5 6 7 8 10 12 14 16 18 20 22 24" experiments/e1b_self_improve.sh experiments/out/e1b-marked
+# and the third attempt:
+#   FORMAT=shuffled OTHER=shuffled ARMS=verifier ROUNDS=80 IMIT_SEQ=64 SEQ=192 IMIT_STEPS=8000 \
+#   EVAL_LENGTHS="1 2 3 4 5 6 7 8 10 12 14 16 18 20 22 24" experiments/e1b_self_improve.sh experiments/out/e1b-shuffled
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
