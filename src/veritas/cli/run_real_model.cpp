@@ -76,12 +76,16 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
              "--max-tokens", "40", "-o", r + "/eval-" + m},
             ""};
   };
-  std::vector<std::string> format = {"train", "--init-from", r + "/base", "--sft", r + "/sft.jsonl", "--tokenizer",
-                                     r + "/base/tokenizer.json", "--train-layers", "4", "--steps",
-                                     std::to_string(p.format_steps), "--batch", "4", "--seq", "192", "--lr", "1e-4",
-                                     "--warmup", std::to_string(p.warmup), "--eval-every", "0", "--save-every", "10",
-                                     "--seed", s, "--out", r + "/format"};
-  if (fs::exists(fs::path(r) / "format" / "checkpoint")) format.push_back("--resume");  // after a kill
+  // SFT of the last 4 blocks from FROM's weights on DATA into r/OUT (resumed after a kill).
+  auto sft = [&](const std::string& from, const std::string& data, int steps, int warmup, const std::string& out) {
+    std::vector<std::string> a = {"train", "--init-from", r + "/" + from, "--sft", r + "/" + data, "--tokenizer",
+                                  r + "/base/tokenizer.json", "--train-layers", "4", "--steps", std::to_string(steps),
+                                  "--batch", "4", "--seq", "192", "--lr", "1e-4", "--warmup", std::to_string(warmup),
+                                  "--eval-every", "0", "--save-every", "10", "--seed", s, "--out", r + "/" + out};
+    if (fs::exists(fs::path(r) / out / "checkpoint")) a.push_back("--resume");
+    return a;
+  };
+  const auto format = sft("base", "sft.jsonl", p.format_steps, p.warmup, "format");
   // The calibration phase: the format model answers K = 4 samples of each train-split
   // question, and learns to state the share it got right, abstaining below 1/2.
   std::vector<std::string> grade_tasks = {"tasks", "protocol-demos", "--tasks-only", "--split", "train", "--n",
@@ -92,12 +96,7 @@ std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::st
   std::vector<std::string> calib_demos = {"tasks", "protocol-demos", "--prompt", P, "--n", std::to_string(p.grade_n),
                                           "--graded", r + "/grade/answers.jsonl", "--repeat-answered", "3",
                                           "-o", r + "/calib.jsonl"};
-  std::vector<std::string> calib = {"train", "--init-from", r + "/format", "--sft", r + "/calib.jsonl", "--tokenizer",
-                                    r + "/base/tokenizer.json", "--train-layers", "4", "--steps",
-                                    std::to_string(p.calib_steps), "--batch", "4", "--seq", "192", "--lr", "1e-4",
-                                    "--warmup", std::to_string(std::min(p.warmup, p.calib_steps / 4)), "--eval-every",
-                                    "0", "--save-every", "10", "--seed", s, "--out", r + "/calib"};
-  if (fs::exists(fs::path(r) / "calib" / "checkpoint")) calib.push_back("--resume");
+  const auto calib = sft("format", "calib.jsonl", p.calib_steps, std::min(p.warmup, p.calib_steps / 4), "calib");
   std::vector<std::string> selfplay = {"selfplay", "--model", r + "/calib", "--prompt", P, "--suites"};
   selfplay.insert(selfplay.end(), suites.begin(), suites.end());
   const std::vector<std::string> rest = {
