@@ -1,14 +1,16 @@
 // The curate subcommands through the binary (VERITAS_BIN): synth, a 2-task scale-out
-// run with a relaunch, the dedup merge, and a clear error for a missing input.
+// run with a relaunch, the dedup merge, and a clear error for a missing input; score-spun.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "veritas/data/spun.hpp"
 #include "veritas/util/fs.hpp"
 
 using namespace veritas;
@@ -83,4 +85,48 @@ TEST(CurateCli, UnreadableInputAndUnknownSettingsAreLoud) {
   EXPECT_EQ(run(b + " curate -c " + (d / "typo2.toml").string() + " --input " + (d / "good.jsonl").string() + " -o " +
                     (d / "typo2").string(), &out), 1) << out;
   EXPECT_NE(out.find("unknown section [qualty]"), std::string::npos) << out;
+}
+
+// `curate score-spun`: every line back with its "spun" object (null when too short or in
+// another language), the same prob as the curate filter would compute, other fields kept;
+// a bad line is an error naming file:line and leaves no output behind.
+TEST(CurateCli, ScoreSpunKeepsFieldsAndNamesBadLines) {
+  const std::string b = std::string(VERITAS_BINARY_DIR) + "/veritas";
+  const std::string cache = " --cache-dir " VERITAS_BINARY_DIR "/cache";
+  fs::path d = make_temp_dir("veritas-score-spun-");
+  const std::string en =
+      "The council met on Tuesday to discuss the new budget for the city's public schools. Several members argued "
+      "that the money should go to teachers rather than new buildings.";
+  const std::string zh = "今天天气很好，我们一起去公园散步，看到很多人在湖边钓鱼，孩子们在草地上放风筝，大家都很开心。晚上我们回家做饭，吃完饭以后一起看电视。";
+  nlohmann::json lines[] = {{{"id", 1}, {"text", en}, {"lang", "en"}},
+                            {{"id", 2}, {"text", zh}},
+                            {{"id", 3}, {"text", "Too short."}, {"extra", {1, 2}}}};
+  std::string in;
+  for (auto& l : lines) in += l.dump() + "\n";
+  atomic_write_file(d / "in.jsonl", in);
+  std::string out;
+  ASSERT_EQ(run(b + " curate score-spun -i " + (d / "in.jsonl").string() + " -o " + (d / "out.jsonl").string() + cache, &out), 0) << out;
+  std::vector<nlohmann::json> got;
+  std::istringstream lines_out(read_file(d / "out.jsonl"));
+  for (std::string l; std::getline(lines_out, l);) got.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(got.size(), 3u);
+  SpunConfig cfg;
+  cfg.cache_dir = VERITAS_BINARY_DIR "/cache";
+  const SpunModel& m = SpunModel::get(cfg);
+  EXPECT_DOUBLE_EQ(got[0]["spun"]["prob"].get<double>(), m.score(en, Lang::En).prob);
+  EXPECT_DOUBLE_EQ(got[1]["spun"]["prob"].get<double>(), m.score(zh, Lang::Zh).prob);  // language identified
+  EXPECT_TRUE(got[1]["spun"].contains("char_pairs_unseen"));
+  EXPECT_TRUE(got[2]["spun"].is_null());
+  EXPECT_EQ(got[2]["extra"], nlohmann::json({1, 2}));
+  EXPECT_EQ(got[0]["id"], 1);
+
+  atomic_write_file(d / "bad.jsonl", in + "{\"text\": \"x\", \"lang\": \"fr\"}\n");
+  EXPECT_EQ(run(b + " curate score-spun -i " + (d / "bad.jsonl").string() + " -o " + (d / "bad-out.jsonl").string() + cache, &out), 1);
+  EXPECT_NE(out.find("bad.jsonl:4"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"lang\" must be \"en\" or \"zh\""), std::string::npos) << out;
+  atomic_write_file(d / "bad2.jsonl", "[1]\n");
+  EXPECT_EQ(run(b + " curate score-spun -i " + (d / "bad2.jsonl").string() + " -o " + (d / "bad-out.jsonl").string() + cache, &out), 1);
+  EXPECT_NE(out.find("bad2.jsonl:1: expected an object with a string \"text\""), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(d / "bad-out.jsonl"));
+  fs::remove_all(d);
 }

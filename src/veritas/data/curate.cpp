@@ -125,6 +125,11 @@ struct Pipeline {
     batch_bytes = get_or<size_t>(p, "batch_bytes", batch_bytes);
     check(batch_docs >= 1, "pipeline.batch_docs must be at least 1");
     if (!opt.no_content_filters) filters = content_filters(c);
+    if (!opt.after_spun.empty()) {
+      auto at = std::find_if(filters.begin(), filters.end(), [](const FilterStage& f) { return f.name == "spun"; });
+      check(at != filters.end(), "curate: a language-model spun stage needs the spun stage ([spun] enabled)");
+      filters.insert(at + 1, opt.after_spun.begin(), opt.after_spun.end());
+    }
     for (auto& f : opt.extra_filters) filters.push_back(f);
     for (auto* n : kCoreNames) stage_names.push_back(n);
     for (auto& f : filters) stage_names.push_back(f.name);
@@ -385,6 +390,7 @@ CurateResult run_curate(const CurateOptions& opt) {
   st.stages = p.stage_names;
   st.threads = ThreadPool::global().size();
   for (auto i : files) st.inputs.push_back(opt.inputs[i]);
+  st.notes = opt.notes;
   DedupIndex index(p.dd);
   Timer wall;
   double serial_dedup[2] = {0, 0};

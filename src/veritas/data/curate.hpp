@@ -31,6 +31,8 @@ struct CurateOptions {
   std::string config_dir;            // relative paths in the config resolve here
   int task = 0, tasks = 0;           // tasks > 0: scale-out task `task` of `tasks`
   std::vector<FilterStage> extra_filters;  // tests: appended after the configured filters
+  std::vector<FilterStage> after_spun;     // inserted right after the spun stage (curate_lm/: a model's evidence)
+  std::vector<std::string> notes;          // said in the data card (what ran, what could not)
   bool no_content_filters = false;         // tests: core stages only
 };
 

@@ -19,7 +19,8 @@ void check_curation_config_keys(const nlohmann::json& cfg) {
       {"pipeline", {"batch_docs", "batch_bytes"}},
       {"quality", {"enabled", "min_words", "max_words", "min_chars_zh", "max_chars_zh", "min_mean_word_len", "max_mean_word_len", "max_symbol_ratio", "max_digit_ratio", "min_alpha_words", "min_stop_words", "min_cjk_ratio", "min_punct_lines", "punct_lines_min_lines", "max_short_lines", "short_line_chars", "short_line_chars_zh", "max_bullet_lines", "max_ellipsis_lines", "max_dup_lines", "max_dup_line_chars", "max_dup_paras", "max_dup_para_chars", "max_top_ngram", "max_dup_ngram", "min_char_entropy", "max_boilerplate", "min_boilerplate_lines", "boilerplate_lines_drop", "boilerplate_line_chars", "max_boilerplate_phrases", "max_code_ratio", "min_code_braces"}},
       {"spam", {"enabled", "stuff_ngram", "stuff_ngram_zh", "stuff_min_repeats", "max_stuffing", "title_ngram", "title_ngram_zh", "max_title_coverage", "max_links_per_100_words", "max_hashtags_per_100_words", "max_mentions_per_100_words", "min_density_count", "max_promo_hits", "max_promo_per_1000_chars", "extra_promo"}},
-      {"spun", {"enabled", "cache_dir", "threshold", "min_words", "lexicon_hits_drop"}},
+      {"spun", {"enabled", "cache_dir", "threshold", "min_words", "lexicon_hits_drop", "lm_en", "lm_zh", "lm_score",
+                "lm_threshold", "lm_fit_passages"}},
       {"pii", {"enabled", "email", "phone", "ip", "card", "cn_id", "max_hits"}},
       {"classifier", {"model", "threshold"}},
   };

@@ -89,15 +89,17 @@ const SpunModel& SpunModel::get(const SpunConfig& cfg) {
   return m;
 }
 
+std::string spun_cache_dir(const SpunConfig& cfg) {
+  if (!cfg.cache_dir.empty()) return cfg.cache_dir;
+  if (const char* c = std::getenv("VERITAS_CACHE")) return c;
+  if (const char* h = std::getenv("HOME")) return std::string(h) + "/.cache/veritas";
+  return "/tmp/veritas-cache";
+}
+
 const SpunModel& SpunModel::get_locked(const SpunConfig& cfg) {
   static std::mutex mu;
   static std::map<std::string, std::unique_ptr<SpunModel>> models;
-  std::string dir = cfg.cache_dir;
-  if (dir.empty()) {
-    if (const char* c = std::getenv("VERITAS_CACHE")) dir = c;
-    else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/veritas";
-    else dir = "/tmp/veritas-cache";
-  }
+  const std::string dir = spun_cache_dir(cfg);
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = models[dir];
   if (slot) return *slot;
@@ -152,6 +154,14 @@ SpunConfig SpunConfig::from_json(const nlohmann::json& j) {
   c.threshold = get_or(j, "threshold", c.threshold);
   c.min_words = get_or(j, "min_words", c.min_words);
   c.lexicon_hits_drop = get_or(j, "lexicon_hits_drop", c.lexicon_hits_drop);
+  c.lm_en = get_or<std::string>(j, "lm_en", c.lm_en);
+  c.lm_zh = get_or<std::string>(j, "lm_zh", c.lm_zh);
+  c.lm_score = get_or<std::string>(j, "lm_score", c.lm_score);
+  c.lm_threshold = get_or(j, "lm_threshold", c.lm_threshold);
+  c.lm_fit_passages = get_or(j, "lm_fit_passages", c.lm_fit_passages);
+  check(c.lm_score == "model" || c.lm_score == "combined",
+        "spun.lm_score must be \"model\" or \"combined\", not \"" + c.lm_score + "\"");
+  check(c.lm_fit_passages >= 50, "spun.lm_fit_passages must be at least 50");
   return c;
 }
 

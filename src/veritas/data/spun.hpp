@@ -32,6 +32,13 @@ struct SpunConfig {
   double threshold = 0.5;    // drop when the spun probability exceeds this
   int min_words = 20;        // shorter texts are not scored (too little evidence)
   int lexicon_hits_drop = 2; // this many distinct tortured phrases drop on their own
+  // Language-model evidence (curate_lm/, above infer/; data/ only carries the settings):
+  // "" = none, "auto" = the installed model (SmolLM2 for English, Gemma 3 270M for
+  // Chinese; none installed: the statistical detector alone, said in the card), or a path.
+  std::string lm_en, lm_zh;
+  std::string lm_score = "model";  // "model": the model's evidence alone; "combined": with the statistical score
+  double lm_threshold = 0.5;       // drop when that probability exceeds this
+  int lm_fit_passages = 240;       // clean tuning passages the evidence is fit on (fewer: a quicker, rougher fit)
   static SpunConfig from_json(const nlohmann::json& j);
 };
 
@@ -76,6 +83,8 @@ class SpunModel {
 };
 
 Decision check_spun(Document& doc, const SpunConfig& cfg);
+// The cache folder: cfg.cache_dir, else $VERITAS_CACHE, else ~/.cache/veritas.
+std::string spun_cache_dir(const SpunConfig& cfg);
 
 // Evaluation data made from the Debian sources: clean passages (split 0 = tuning,
 // 1 = held-out; held-out passages never enter the reference statistics) and spun copies

@@ -443,6 +443,17 @@ void Engine::set_tokenizer(std::shared_ptr<const Tokenizer> tok) {
   impl_->tok = std::move(tok);
 }
 
+void Engine::token_embedding(int32_t id, float* out) const {
+  const Impl& m = *impl_;
+  check(id >= 0 && id < m.V, "token id " + std::to_string(id) + " is outside the vocabulary");
+  if (m.embed_is_head)
+    m.head.row_f32(id, out);
+  else if (m.embed_blocks.rows())
+    m.embed_blocks.row_f32(id, out);
+  else
+    std::memcpy(out, m.embed.data() + (size_t)id * m.H, m.H * sizeof(float));
+}
+
 size_t Engine::weight_bytes_per_token() const {
   size_t b = impl_->head.weight_bytes() + (size_t)impl_->H * sizeof(float) * (1 + 2 * impl_->L);  // + norms
   for (auto& w : impl_->layers) b += w.wqkv.weight_bytes() + w.wo.weight_bytes() + w.w13.weight_bytes() + w.w2.weight_bytes();

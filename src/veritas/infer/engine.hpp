@@ -119,6 +119,9 @@ class Engine {
   const Tokenizer* tokenizer() const;  // nullptr when the checkpoint has none
   void set_tokenizer(std::shared_ptr<const Tokenizer> tok);
   size_t weight_bytes_per_token() const;  // bytes of weights read by one decode step
+  // The input embedding row of a token (hidden_size floats, before any model-specific
+  // scaling): which tokens the model treats as alike.
+  void token_embedding(int32_t id, float* out) const;
 
   KVCache new_cache(int capacity = 0) const;  // 0 = EngineOptions::context
 

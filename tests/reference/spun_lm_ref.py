@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Reference for the spun detector's language-model features (src/veritas/curate_lm):
+the same seven features computed from llama.cpp's logits (llama-cpp-python, the tool the
+GGUF file is made for) and the input embedding dequantized by the gguf package, on the
+token ids veritas gives. Independent of veritas's kernels and of its feature code.
+
+Usage: spun_lm_ref.py MODEL.gguf IN.json OUT.json
+IN: {"lang": "en"|"zh", "texts": [{"ids": [...]}, ...]}; OUT: a list of feature objects.
+"""
+import json
+import math
+import string
+import sys
+
+import numpy as np
+
+WINDOW, SKIP, TOPK, COS = 256, 3, 16, 0.35
+
+
+def content_flags(llm, lang, n_vocab):
+    flags = np.zeros(n_vocab, dtype=bool)
+    for i in range(n_vocab):
+        b = llm.detokenize([i])
+        if lang == "en":
+            flags[i] = len(b) >= 2 and b[0:1] == b" " and chr(b[1]) in string.ascii_letters
+        else:
+            s = b[1:] if b[0:1] == b" " else b
+            if len(s) >= 3 and (s[0] & 0xF0) == 0xE0:
+                cp = ((s[0] & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F)
+                flags[i] = 0x4E00 <= cp <= 0x9FFF
+    return flags
+
+
+def embeddings(path):
+    import gguf
+
+    r = gguf.GGUFReader(path)
+    t = next(t for t in r.tensors if t.name == "token_embd.weight")
+    e = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float64)
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-30)
+
+
+def features(llm, ids, flags, unit):
+    n = nll_s = high = miss = gap = p2 = p4 = pev = 0.0
+    for start in range(0, len(ids) - 1, WINDOW):
+        win = ids[start:start + WINDOW]
+        if len(win) < 2:
+            break
+        llm.reset()
+        llm.eval(win)
+        for t in range(SKIP, len(win) - 1):
+            target = win[t + 1]
+            if not flags[target]:
+                continue
+            row = np.asarray(llm.scores[t], dtype=np.float64)
+            mx = row.max()
+            lse = math.log(np.exp(row - mx).sum())
+            nll = lse - (row[target] - mx)
+            top_lp = -lse
+            n += 1
+            nll_s += nll
+            high += nll > 6
+            miss += top_lp >= math.log(0.4) and nll > -math.log(0.02)
+            gap += min(10.0, top_lp + nll)
+            top = np.argsort(-row, kind="stable")[:TOPK]
+            pref = 0.0
+            for v in top:
+                if v == target or not flags[v] or row[v] <= row[target]:
+                    continue
+                if float(unit[v] @ unit[target]) >= COS:
+                    pref = max(pref, float(row[v] - row[target]))
+            p2 += pref > 2
+            p4 += pref > 4
+            pev += min(10.0, max(0.0, pref - 2))
+    d = max(n, 1)
+    return {"tokens": int(n), "mean_nll": nll_s / d, "high_nll": high / d, "confident_miss": miss / d,
+            "mean_gap": gap / d, "neighbour_2": p2 / d, "neighbour_4": p4 / d, "neighbour_evidence": pev / d}
+
+
+def main():
+    from llama_cpp import Llama
+
+    model, inp, out = sys.argv[1:4]
+    spec = json.load(open(inp, encoding="utf-8"))
+    llm = Llama(model, n_ctx=WINDOW, n_batch=WINDOW, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False)
+    flags = content_flags(llm, spec["lang"], llm.n_vocab())
+    unit = embeddings(model)
+    res = [features(llm, t["ids"], flags, unit) for t in spec["texts"]]
+    json.dump(res, open(out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
