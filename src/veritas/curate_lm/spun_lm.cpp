@@ -129,6 +129,9 @@ struct SpunLmScorer::Impl {
     return unit_embed.emplace(id, std::move(e)).first->second;
   }
   float cosine(int32_t a, int32_t b) {
+    // Bounded (a long run meets most of a large vocabulary); cleared before, never between,
+    // the two look-ups, whose references must stay valid.
+    if (unit_embed.size() >= 65536) unit_embed.clear();
     const std::vector<float>& x = unit(a);
     const std::vector<float>& y = unit(b);
     float s = 0;
@@ -136,7 +139,7 @@ struct SpunLmScorer::Impl {
     return s;
   }
   // The fit: clean means of the per-token features; weights over [1, z] (language model
-  // alone) and [1, stat llr, z] (combined), and their operating-point offsets.
+  // alone) and [1, statistical logit, z] (combined), and their operating-point offsets.
   std::vector<double> mu, w_lm, w_all;
   double off_lm = 0, off_all = 0;
 
@@ -169,9 +172,9 @@ struct SpunLmScorer::Impl {
         r.high += nll > 6;
         r.miss += top_lp >= std::log(0.4) && nll > -std::log(0.02);
         r.gap += std::min(10.0, top_lp + nll);
-        // The model's kTopK most probable content tokens: how much more probable than the
-        // actual token was one that the model's embedding puts near it (a synonym, or the
-        // word a spinner replaced)?
+        // Among the model's kTopK most probable tokens, the content tokens that its input
+        // embedding puts near the actual one (a synonym, or the word a spinner replaced):
+        // how much more probable was the most preferred of them?
         int top[kTopK];
         int nt = 0;
         for (int v = 0; v < V; ++v) {
