@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The spun detector on text it was not fitted on: modern clean genres and spinners other
 # than the fitted one (make_sets.py says which), scored by the statistical detector alone
-# (every document) and with the language-model evidence (300-word documents, up to
-# LM_DOCS clean documents per genre and their spun copies: the model costs ~1 s a
-# document). Tables: OUT/report-stat.md, OUT/report-lm.md (combined score),
+# (every document) and with the language-model evidence (up to LM_DOCS clean documents
+# per genre and length and their spun copies: the model costs ~1 s a document). Tables: OUT/report-stat.md, OUT/report-lm.md (combined score),
 # OUT/report-lm-only.md (the model's evidence alone). Each step is skipped when its output
 # exists, so a killed run resumes.
 #
@@ -19,19 +18,20 @@ mkdir -p "$OUT"
 [ -s "$OUT/scored.jsonl" ] || build/veritas curate score-spun -i "$OUT/sets.jsonl" -o "$OUT/scored.jsonl"
 $PY experiments/spun_eval/report.py "$OUT/scored.jsonl" > "$OUT/report-stat.md"
 
-# The language-model subset: 300-word documents, the first LM_DOCS clean ones of each genre.
+# The language-model subset: the first LM_DOCS clean documents of each genre and length.
 if [ ! -s "$OUT/lm-sets.jsonl" ]; then
   $PY - "$OUT/sets.jsonl" "$OUT/lm-sets.jsonl" "$LM_DOCS" <<'EOF'
 import collections, json, sys
 rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 n, keep = collections.Counter(), set()
 for r in rows:
-    if r["spinner"] == "none" and r["length"] == 300 and n[(r["lang"], r["genre"])] < int(sys.argv[3]):
-        n[(r["lang"], r["genre"])] += 1
+    key = (r["lang"], r["genre"], r["length"])
+    if r["spinner"] == "none" and n[key] < int(sys.argv[3]):
+        n[key] += 1
         keep.add(r["id"])
 with open(sys.argv[2] + ".tmp", "w", encoding="utf-8") as f:
     for r in rows:
-        if r["length"] == 300 and "-".join(r["id"].split("-")[:4]) in keep:
+        if "-".join(r["id"].split("-")[:4]) in keep:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 import os; os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 EOF
