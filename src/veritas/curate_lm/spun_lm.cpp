@@ -161,20 +161,7 @@ struct SpunLmScorer::Impl {
         const int32_t target = ids[start + t + 1];
         if (target < 0 || target >= V || !content[target]) continue;
         const float* row = logits.data() + (size_t)t * V;
-        float mx = row[0];
-        for (int v = 1; v < V; ++v) mx = std::max(mx, row[v]);
-        double sum = 0;
-        for (int v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
-        const double lse = std::log(sum);
-        const double nll = lse - (row[target] - mx), top_lp = -lse;  // log p(top token)
-        r.n++;
-        r.nll += nll;
-        r.high += nll > 6;
-        r.miss += top_lp >= std::log(0.4) && nll > -std::log(0.02);
-        r.gap += std::min(10.0, top_lp + nll);
-        // Among the model's kTopK most probable tokens, the content tokens that its input
-        // embedding puts near the actual one (a synonym, or the word a spinner replaced):
-        // how much more probable was the most preferred of them?
+        // The model's kTopK most probable tokens, in one pass (top[0] is the maximum).
         int top[kTopK];
         int nt = 0;
         for (int v = 0; v < V; ++v) {
@@ -186,6 +173,19 @@ struct SpunLmScorer::Impl {
           }
           top[i] = v;
         }
+        const float mx = row[top[0]];
+        double sum = 0;
+        for (int v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
+        const double lse = std::log(sum);
+        const double nll = lse - (row[target] - mx), top_lp = -lse;  // log p(top token)
+        r.n++;
+        r.nll += nll;
+        r.high += nll > 6;
+        r.miss += top_lp >= std::log(0.4) && nll > -std::log(0.02);
+        r.gap += std::min(10.0, top_lp + nll);
+        // Among them, the content tokens that the model's input embedding puts near the
+        // actual one (a synonym, or the word a spinner replaced): how much more probable
+        // was the most preferred of them?
         double pref = 0;
         for (int i = 0; i < nt; ++i) {
           const int v = top[i];

@@ -12,6 +12,7 @@
 // detector's tuning split (clean Debian passages and their make_spun_copy copies), never
 // on its held-out split nor on the evaluation sets of experiments/spun_eval, and cached
 // beside the statistical model. See docs/curation-filters.md.
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -60,6 +61,11 @@ class SpunLmScorer {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// The model a setting names: "" = none (empty path), "auto" = the installed one for the
+// language (SmolLM2 for English, Gemma 3 270M for Chinese; empty when not installed), else
+// the path, which must exist (an Error naming `setting` otherwise).
+std::filesystem::path spun_lm_model(const std::string& arg, Lang lang, const std::string& setting);
 
 // The curation stage "spun_lm" (after "spun"), when cfg names a model for English or
 // Chinese (lm_en, lm_zh): documents of that language with at least cfg.min_words words

@@ -1,5 +1,7 @@
 // The curation stage that adds the language model's evidence to the spun detector
 // (spun_lm.hpp): built by `veritas curate` from the [spun] settings.
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -22,6 +24,13 @@ struct LockedScorer {
 
 }  // namespace
 
+fs::path spun_lm_model(const std::string& arg, Lang lang, const std::string& setting) {
+  if (arg.empty()) return {};
+  if (arg == "auto") return lang == Lang::En ? infer::installed_smollm2() : infer::installed_gemma3();
+  check(fs::exists(arg), setting + " \"" + arg + "\": no such file or folder");
+  return arg;
+}
+
 std::vector<FilterStage> spun_lm_stages(const SpunConfig& cfg, std::vector<std::string>* notes) {
   auto scorers = std::make_shared<std::array<LockedScorer, 2>>();  // en, zh
   std::string with;
@@ -33,16 +42,12 @@ std::vector<FilterStage> spun_lm_stages(const SpunConfig& cfg, std::vector<std::
                        key + " is not set)");
       continue;
     }
-    fs::path model = arg;
-    if (arg == "auto") {
-      model = l == Lang::En ? infer::installed_smollm2() : infer::installed_gemma3();
-      if (model.empty()) {
-        notes->push_back(std::string("spun (") + lang_code(l) + "): the statistical detector alone (" + key +
-                         " = \"auto\", but the model is not installed; scripts/setup installs it)");
-        continue;
-      }
+    const fs::path model = spun_lm_model(arg, l, key + " =");
+    if (model.empty()) {  // "auto", nothing installed
+      notes->push_back(std::string("spun (") + lang_code(l) + "): the statistical detector alone (" + key +
+                       " = \"auto\", but the model is not installed; scripts/setup installs it)");
+      continue;
     }
-    check(fs::exists(model), key + " = \"" + arg + "\": no such file or folder");
     std::fprintf(stderr, "curate: loading %s for the spun stage's %s evidence\n", model.c_str(), lang_code(l));
     auto& slot = (*scorers)[l == Lang::En ? 0 : 1];
     slot.scorer = std::make_unique<SpunLmScorer>(model.string(), l);
@@ -57,8 +62,12 @@ std::vector<FilterStage> spun_lm_stages(const SpunConfig& cfg, std::vector<std::
              if (d.lang != Lang::En && d.lang != Lang::Zh) return Decision::ok();
              LockedScorer& s = (*scorers)[d.lang == Lang::En ? 0 : 1];
              if (!s.scorer) return Decision::ok();
-             const SpunFeatures stat = SpunModel::get(cfg).score(d.text, d.lang);
-             if (stat.words < cfg.min_words) return Decision::ok();
+             // The spun stage just before recorded its probability for exactly the texts it
+             // scored (at least min_words words); the combined score needs only that.
+             auto it = std::find_if(d.scores.begin(), d.scores.end(), [](const auto& kv) { return kv.first == "spun.prob"; });
+             if (it == d.scores.end()) return Decision::ok();
+             SpunFeatures stat;
+             stat.prob = it->second;
              SpunLmFeatures f;
              {
                std::lock_guard<std::mutex> lock(s.mu);
