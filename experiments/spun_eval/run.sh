@@ -2,9 +2,10 @@
 # The spun detector on text it was not fitted on: modern clean genres and spinners other
 # than the fitted one (make_sets.py says which), scored by the statistical detector alone
 # (every document) and with the language-model evidence (up to LM_DOCS clean documents
-# per genre and length and their spun copies: the model costs ~1 s a document). Tables: OUT/report-stat.md, OUT/report-lm.md (combined score),
-# OUT/report-lm-only.md (the model's evidence alone). Each step is skipped when its output
-# exists, so a killed run resumes.
+# per genre and length and their spun copies: the model costs 0.5-3 s a document).
+# Tables: OUT/report-stat.md, OUT/report-lm.md (combined score), OUT/report-lm-only.md
+# (the model's evidence alone), OUT/report-loso*.md (fitted on one spinner, tested on the
+# other). Each step is skipped when its output exists, so a killed run resumes.
 #
 #   scripts/setup --spun-eval && experiments/spun_eval/run.sh [OUT]   (default experiments/out/spun-eval)
 set -euo pipefail
@@ -40,4 +41,9 @@ fi
 $PY experiments/spun_eval/report.py "$OUT/lm-scored.jsonl" > "$OUT/report-stat-subset.md"
 $PY experiments/spun_eval/report.py "$OUT/lm-scored.jsonl" --score spun.lm.prob > "$OUT/report-lm.md"
 $PY experiments/spun_eval/report.py "$OUT/lm-scored.jsonl" --score spun.lm.lm_prob > "$OUT/report-lm-only.md"
+
+# Leave one spinner out: fitted on one spinner of the evaluation's modern text, tested on
+# the other (loso.py says how).
+$PY experiments/spun_eval/loso.py "$OUT/lm-scored.jsonl" > "$OUT/report-loso.md"
+$PY experiments/spun_eval/loso.py "$OUT/lm-scored.jsonl" --combined > "$OUT/report-loso-combined.md"
 echo "spun-eval: tables in $OUT/report-*.md"

@@ -31,19 +31,33 @@ def content_flags(llm, lang, n_vocab):
     return flags
 
 
-def embeddings(path):
-    import gguf
+class Embeddings:
+    """Unit rows of the input embedding, dequantized by the gguf package a row at a time
+    (a 262k-token vocabulary would not fit whole in float64)."""
 
-    r = gguf.GGUFReader(path)
-    t = next(t for t in r.tensors if t.name == "token_embd.weight")
-    e = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float64)
-    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-30)
+    def __init__(self, path):
+        import gguf
+
+        r = gguf.GGUFReader(path)
+        self.t = next(t for t in r.tensors if t.name == "token_embd.weight")
+        self.rows = {}
+
+    def __getitem__(self, v):
+        if v not in self.rows:
+            import gguf
+
+            e = gguf.quants.dequantize(self.t.data[v:v + 1], self.t.tensor_type).astype(np.float64).ravel()
+            self.rows[v] = e / max(np.linalg.norm(e), 1e-30)
+        return self.rows[v]
 
 
-def features(llm, ids, flags, unit):
-    n = nll_s = high = miss = gap = p2 = p4 = pev = 0.0
-    for start in range(0, len(ids) - 1, WINDOW):
-        win = ids[start:start + WINDOW]
+def features(llm, ids, flags, unit, bos):
+    n = nll_s = high = vhigh = miss = gap = p2 = p4 = pev = 0.0
+    # Every window starts with the BOS token when the file says add_bos_token (llama.cpp
+    # adds it to a prompt then).
+    step = WINDOW - (bos is not None)
+    for start in range(0, len(ids) - 1, step):
+        win = ([bos] if bos is not None else []) + ids[start:start + step]
         if len(win) < 2:
             break
         llm.reset()
@@ -60,6 +74,7 @@ def features(llm, ids, flags, unit):
             n += 1
             nll_s += nll
             high += nll > 6
+            vhigh += nll > 10
             miss += top_lp >= math.log(0.4) and nll > -math.log(0.02)
             gap += min(10.0, top_lp + nll)
             top = np.argsort(-row, kind="stable")[:TOPK]
@@ -73,7 +88,8 @@ def features(llm, ids, flags, unit):
             p4 += pref > 4
             pev += min(10.0, max(0.0, pref - 2))
     d = max(n, 1)
-    return {"tokens": int(n), "mean_nll": nll_s / d, "high_nll": high / d, "confident_miss": miss / d,
+    return {"tokens": int(n), "mean_nll": nll_s / d, "high_nll": high / d, "very_high_nll": vhigh / d,
+            "confident_miss": miss / d,
             "mean_gap": gap / d, "neighbour_2": p2 / d, "neighbour_4": p4 / d, "neighbour_evidence": pev / d}
 
 
@@ -84,8 +100,9 @@ def main():
     spec = json.load(open(inp, encoding="utf-8"))
     llm = Llama(model, n_ctx=WINDOW, n_batch=WINDOW, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False)
     flags = content_flags(llm, spec["lang"], llm.n_vocab())
-    unit = embeddings(model)
-    res = [features(llm, t["ids"], flags, unit) for t in spec["texts"]]
+    unit = Embeddings(model)
+    bos = llm.token_bos() if llm.metadata.get("tokenizer.ggml.add_bos_token", "true") == "true" else None
+    res = [features(llm, t["ids"], flags, unit, bos) for t in spec["texts"]]
     json.dump(res, open(out, "w"), indent=1)
 
 

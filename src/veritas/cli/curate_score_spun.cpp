@@ -41,7 +41,8 @@ nlohmann::json lm_json(const SpunLmFeatures& f) {
   return {{"prob", f.prob},           {"llr", f.llr},
           {"lm_prob", f.lm_prob},     {"lm_llr", f.lm_llr},
           {"tokens", f.tokens},       {"mean_nll", f.mean_nll},
-          {"high_nll", f.high_nll},   {"confident_miss", f.confident_miss},
+          {"high_nll", f.high_nll},   {"very_high_nll", f.very_high_nll},
+          {"confident_miss", f.confident_miss},
           {"mean_gap", f.mean_gap},   {"neighbour_2", f.neighbour_2},
           {"neighbour_4", f.neighbour_4}, {"neighbour_evidence", f.neighbour_evidence}};
 }

@@ -25,8 +25,8 @@ void register_perplexity(CLI::App& app) {
   auto* cmd = app.add_subcommand("perplexity", "a model's perplexity on a text file (held-out text: general ability)");
   cmd->footer(
       "The text is encoded with the model's tokenizer as plain text (special-token strings are not markers), cut into\n"
-      "consecutive windows of --window tokens, each run from an empty cache; every token after a window's first is\n"
-      "scored. Prints one JSON line: tokens scored, windows, mean negative log-likelihood (nats) and perplexity.\n"
+      "consecutive windows of --window positions, each run from an empty cache and led by the model's BOS token\n"
+      "where its tokenizer adds one (Gemma); every token after a window's first position is scored. Prints one JSON line: tokens scored, windows, mean negative log-likelihood (nats) and perplexity.\n"
       "Example: veritas perplexity --model SmolLM2-135M-Instruct.Q4_1.gguf --precision gguf --text held-out.txt");
   cmd->add_option("--model", a->model, "checkpoint or Hugging Face folder, or a GGUF file")->required();
   cmd->add_option("--text", *text, "UTF-8 text file")->required()->check(CLI::ExistingFile);

@@ -10,6 +10,7 @@
 #include "veritas/data/synth.hpp"
 #include "veritas/infer/engine.hpp"
 #include "veritas/infer/kernels.hpp"
+#include "veritas/infer/perplexity.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
@@ -18,10 +19,10 @@ namespace veritas {
 
 namespace {
 
-constexpr int kVersion = 2;
+constexpr int kVersion = 3;  // 3: windows start with the BOS token where the model has one; very_high_nll
 constexpr int kWindow = 256;       // tokens per forward pass (a longer text is cut into windows)
 constexpr int kSkip = 3;           // the first tokens of a window have too little context
-constexpr int kFeatures = 7;
+constexpr int kFeatures = 8;
 constexpr double kL2 = 1e-2;
 constexpr int kTopK = 16;               // the model's most probable tokens searched for a neighbour
 constexpr double kNeighbourCos = 0.35;  // input-embedding cosine that makes a token a neighbour
@@ -29,11 +30,11 @@ constexpr double kNeighbourCos = 0.35;  // input-embedding cosine that makes a t
 // Per-token sums of one text.
 struct Raw {
   int n = 0;
-  double nll = 0, high = 0, miss = 0, gap = 0;
+  double nll = 0, high = 0, very_high = 0, miss = 0, gap = 0;
   double pref2 = 0, pref4 = 0, pref_ev = 0;  // a neighbour the model preferred (see SpunLmFeatures)
   std::vector<double> means() const {
     const double d = std::max(n, 1);
-    return {nll / d, high / d, miss / d, gap / d, pref2 / d, pref4 / d, pref_ev / d};
+    return {nll / d, high / d, miss / d, gap / d, pref2 / d, pref4 / d, pref_ev / d, very_high / d};
   }
 };
 
@@ -150,19 +151,15 @@ struct SpunLmScorer::Impl {
     if (ids_out) *ids_out = ids;
     const int V = engine.config().vocab_size;
     Raw r;
-    std::vector<float> logits;
-    for (size_t start = 0; start + 1 < ids.size(); start += kWindow) {
-      const int len = (int)std::min<size_t>(kWindow, ids.size() - start);
-      if (len < 2) break;
-      logits.resize((size_t)len * V);
-      infer::KVCache cache = engine.new_cache(len);
-      engine.forward(cache, ids.data() + start, len, logits.data(), true);
+    if (ids.size() < 2) return r;
+    // Windows led by the BOS token where the model has one (infer::for_each_window).
+    infer::for_each_window(engine, ids, kWindow, [&](const int32_t* win, int len, const float* logits) {
       for (int t = kSkip; t + 1 < len; ++t) {
-        const int32_t target = ids[start + t + 1];
+        const int32_t target = win[t + 1];
         if (target < 0 || target >= V || !content[target]) continue;
-        const float* row = logits.data() + (size_t)t * V;
+        const float* row = logits + (size_t)t * V;
         // The model's kTopK most probable tokens, in one pass (top[0] is the maximum).
-        int top[kTopK];
+        int top[kTopK] = {};
         int nt = 0;
         for (int v = 0; v < V; ++v) {
           if (nt == kTopK && row[v] <= row[top[nt - 1]]) continue;
@@ -181,6 +178,7 @@ struct SpunLmScorer::Impl {
         r.n++;
         r.nll += nll;
         r.high += nll > 6;
+        r.very_high += nll > 10;
         r.miss += top_lp >= std::log(0.4) && nll > -std::log(0.02);
         r.gap += std::min(10.0, top_lp + nll);
         // Among them, the content tokens that the model's input embedding puts near the
@@ -196,7 +194,7 @@ struct SpunLmScorer::Impl {
         r.pref4 += pref > 4;
         r.pref_ev += std::min(10.0, std::max(0.0, pref - 2));
       }
-    }
+    });
     return r;
   }
 
@@ -273,6 +271,7 @@ struct SpunLmScorer::Impl {
     f.neighbour_2 = m[4];
     f.neighbour_4 = m[5];
     f.neighbour_evidence = m[6];
+    f.very_high_nll = m[7];
     return f;
   }
 

@@ -7,8 +7,8 @@
 // character) the model's surprisal, how far its most probable token was ahead of the
 // actual one, and whether a token the model preferred is a neighbour of the actual one
 // in the model's input embedding (a synonym source that needs no thesaurus, so it
-// favours none of the evaluation's spinners) give seven document features; a logistic regression combines them with the
-// statistical detector's score (the logit of its prob). Both are fit on the statistical
+// favours none of the evaluation's spinners) give eight document features; a logistic
+// regression combines them with the statistical detector's score (the logit of its prob). Both are fit on the statistical
 // detector's tuning split (clean Debian passages and their make_spun_copy copies), never
 // on its held-out split nor on the evaluation sets of experiments/spun_eval, and cached
 // beside the statistical model. See docs/curation-filters.md.
@@ -28,6 +28,7 @@ struct SpunLmFeatures {
   int tokens = 0;             // content tokens scored
   double mean_nll = 0;        // mean -log p(token) over them (nats)
   double high_nll = 0;        // share with -log p > 6 (p < 0.25 %)
+  double very_high_nll = 0;   // share with -log p > 10 (p < 0.005 %): a spun word stands out most here
   double confident_miss = 0;  // share where the model's top token had p >= 0.4 and this one p < 2 %
   double mean_gap = 0;        // mean of min(10, log p(top token) - log p(token))
   // A neighbour: one of the model's 16 most probable content tokens whose input embedding
