@@ -113,18 +113,31 @@ def render_table(results):
         f"{r.get('finished', '?')}, load average (1, 5, 15 min) {loads(r, 'load_start')} at its start, "
         f"{loads(r, 'load_end')} at its end" for r in runs) + ", on:")
     out.append("")
+    # bench/all --only merges new records into the file, possibly from another machine of
+    # the same kind: then every CPU is listed and each row says which one it ran on.
+    cpus = []
+    for b in results.get("benchmarks", []):
+        if b.get("cpu") and b["cpu"] not in cpus:
+            cpus.append(b["cpu"])
+    several = len(cpus) > 1
     out.append("```")
-    out.append(f"cpu: {m.get('cpu', '?')}")
+    if several:
+        out.extend(f"cpu {i + 1}: {c}" for i, c in enumerate(cpus))
+    else:
+        out.append(f"cpu: {cpus[0] if cpus else m.get('cpu', '?')}")
     out.append(f"cores: {m.get('cores', '?')}")
     out.append("```")
     out.append("")
     out.append("Ratio: veritas / peer, higher is better for veritas (for times and sizes: peer / veritas). "
-               "Load: 1-minute load average before → after the benchmark.")
+               "Load: 1-minute load average before → after the benchmark." + (" Cpu: which of the above." if several else ""))
     out.append("")
-    out.append("| benchmark | figure | precision / shape | veritas | peer (same run) | peer value | ratio | goal | load |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    head = "| benchmark | figure | precision / shape | veritas | peer (same run) | peer value | ratio | goal | load |"
+    out.append(head + (" cpu |" if several else ""))
+    out.append("| --- " * (10 if several else 9) + "|")
     for b in results.get("benchmarks", []):
         load = f"{num(b['load_before'][0])} → {num(b['load_after'][0])}" if b.get("load_before") and b.get("load_after") else ""
+        if several:
+            load += f" | {cpus.index(b['cpu']) + 1 if b.get('cpu') in cpus else ''}"
         name = f"`{b['name']}`"
         if b.get("status") != "ok":
             why = b.get("error") or f"exit code {b.get('exit_code')}"

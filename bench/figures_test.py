@@ -62,6 +62,22 @@ class Figures(unittest.TestCase):
         with self.assertRaises(ValueError):
             figures.replace_generated("no markers", t)
 
+    def test_table_of_two_machines(self):
+        with open(os.path.join(HERE, "testdata", "results.json")) as f:
+            results = json.load(f)
+        one = figures.render_table(results)
+        self.assertNotIn("cpu 1:", one)
+        results["benchmarks"][0]["cpu"] = "Test CPU; 2 threads; features: avx2 fma"
+        results["benchmarks"][1]["cpu"] = "Other CPU; 2 threads; features: avx2 avx512f"
+        t = figures.render_table(results)
+        self.assertIn("cpu 1: Test CPU; 2 threads; features: avx2 fma", t)
+        self.assertIn("cpu 2: Other CPU; 2 threads; features: avx2 avx512f", t)
+        rows = [l for l in t.splitlines() if l.startswith("| `")]
+        self.assertTrue(rows[0].endswith("| 1.50 → 2.25 | 1 |"), rows[0])  # verify
+        self.assertTrue(rows[2].endswith("| 2.25 → 2.50 | 2 |"), rows[2])  # curate
+        self.assertTrue(rows[3].endswith("|  |  |"), rows[3])  # fuzz: not run, no cpu
+        self.assertIn("| load | cpu |", t)
+
     def test_docs_are_the_runners_output(self):
         with open(os.path.join(ROOT, "docs", "benchmarks.md")) as f:
             doc = f.read()

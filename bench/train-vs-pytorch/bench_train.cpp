@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   const double med = times[times.size() / 2];
   nlohmann::json out{{"side", "veritas"},
                      {"config", preset},
-                     {"matmul", matmul == "bf16" ? (kernels::gemm_bf16_uses_amx() ? "bf16-amx" : "bf16-sgemm") : "fp32"},
+                     {"matmul", matmul == "bf16" ? std::string("bf16-") + kernels::bf16_path_name(kernels::gemm_bf16_path()) : "fp32"},
                      {"ms_per_step", med * 1e3},
                      {"best_ms", times[0] * 1e3},
                      {"optimizer_ms", opt_s / steps * 1e3},

@@ -1,7 +1,7 @@
 // gemm_bf16 against exact arithmetic: the inputs rounded to bf16 by an independent rule
 // (the bf16 neighbours of x, the nearer one, ties to the even mantissa), their products
-// summed in long double. Both paths run where the CPU has AMX (the tiles and the
-// rounded-sgemm fallback); elsewhere the fallback alone.
+// summed in long double. Every path the CPU has runs: AMX tiles, AVX-512 BF16 dot
+// products, and the rounded-sgemm fallback (everywhere).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -107,17 +107,25 @@ TEST(GemmBf16, RoundingMatchesTheNearestBf16) {
 }
 
 TEST(GemmBf16, SgemmPathMatchesExactArithmetic) {
-  gemm_bf16_allow_amx(false);
+  gemm_bf16_limit_path(Bf16Path::sgemm);
+  EXPECT_EQ(gemm_bf16_path(), Bf16Path::sgemm);
   run_all(100);
-  gemm_bf16_allow_amx(true);
+  gemm_bf16_limit_path(Bf16Path::amx);
+}
+
+TEST(GemmBf16, Avx512PathMatchesExactArithmetic) {
+  gemm_bf16_limit_path(Bf16Path::avx512);
+  const bool has = cpu_features().avx512_bf16 && cpu_features().avx512bw && cpu_features().avx512vl;
+  std::printf("AVX-512 BF16 here: %s (%s)\n", has ? "yes" : "no, the sgemm path runs", cpu_summary().c_str());
+  EXPECT_EQ(gemm_bf16_path(), has ? Bf16Path::avx512 : Bf16Path::sgemm);
+  run_all(300);
+  gemm_bf16_limit_path(Bf16Path::amx);
 }
 
 TEST(GemmBf16, DefaultPathMatchesExactArithmetic) {
-  // AMX tiles where the CPU has them (the line below says which path ran).
-  std::printf("gemm_bf16 path: %s (%s)\n", gemm_bf16_uses_amx() ? "AMX tiles" : "rounded sgemm",
-              cpu_summary().c_str());
-  if (cpu_features().amx_bf16 && cpu_features().amx_tile) {
-    EXPECT_TRUE(gemm_bf16_uses_amx());
-  }
+  // The widest path the CPU has (the line below says which ran).
+  std::printf("gemm_bf16 path: %s (%s)\n", bf16_path_name(gemm_bf16_path()), cpu_summary().c_str());
+  if (cpu_features().amx_bf16 && cpu_features().amx_tile) EXPECT_EQ(gemm_bf16_path(), Bf16Path::amx);
+  else if (cpu_features().avx512_bf16) EXPECT_EQ(gemm_bf16_path(), Bf16Path::avx512);
   run_all(200);
 }

@@ -11,6 +11,7 @@
 #include "veritas/infer/engine.hpp"
 #include "veritas/infer/kernels.hpp"
 #include "veritas/infer/perplexity.hpp"
+#include "veritas/kernels/vexp.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
@@ -171,9 +172,7 @@ struct SpunLmScorer::Impl {
           top[i] = v;
         }
         const float mx = row[top[0]];
-        double sum = 0;
-        for (int v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
-        const double lse = std::log(sum);
+        const double lse = std::log((double)kernels::exp_shift_sum(nullptr, row, V, mx));
         const double nll = lse - (row[target] - mx), top_lp = -lse;  // log p(top token)
         r.n++;
         r.nll += nll;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "veritas/kernels/vexp.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 
@@ -14,11 +15,8 @@ double PerplexityResult::perplexity() const { return std::exp(mean_nll()); }
 
 double token_nll(const float* logits, int vocab, int32_t target) {
   check(target >= 0 && target < vocab, "perplexity: token id " + std::to_string(target) + " is outside the vocabulary");
-  float mx = logits[0];
-  for (int v = 1; v < vocab; ++v) mx = std::max(mx, logits[v]);
-  double sum = 0;
-  for (int v = 0; v < vocab; ++v) sum += std::exp((double)logits[v] - mx);
-  return std::log(sum) - ((double)logits[target] - mx);
+  const float mx = kernels::max_of(logits, vocab);
+  return std::log((double)kernels::exp_shift_sum(nullptr, logits, vocab, mx)) - ((double)logits[target] - mx);
 }
 
 PerplexityResult perplexity(Engine& engine, const std::vector<int32_t>& ids, int window,

@@ -1,11 +1,16 @@
 // bf16 matrix products with fp32 accumulation (gemm_bf16.hpp): AMX tiles where the CPU and
-// the OS allow them, else bf16-rounded inputs through fp32 sgemm.
+// the OS allow them, else AVX-512 BF16 dot products (VDPBF16PS), else bf16-rounded inputs
+// through fp32 sgemm.
 //
 // The AMX path: A is packed row-major as bf16 (rows padded to 32, K to 32), B as 16-column
 // tiles in the pairs layout TDPBF16PS reads (row r of a tile holds k = 2r and 2r+1 for
 // each of its 16 columns). A micro-kernel keeps a 32 x 32 block of C in four tile
 // registers and walks K 32 values at a time: 2 A tiles x 2 B tiles -> 4 TDPBF16PS. B is
 // cut into column panels small enough to stay in L2 while every row block of A passes.
+//
+// The AVX-512 BF16 path packs the same way and computes the same 32 x 32 blocks, 8 rows
+// at a time: per k-pair, two B tile rows (16 columns x 2 k each) are loaded and each A
+// row's pair is broadcast into 2 VDPBF16PS, 16 accumulators in zmm registers.
 #include "veritas/kernels/gemm_bf16.hpp"
 
 #include <cblas.h>
@@ -95,7 +100,7 @@ __attribute__((target("amx-tile"))) void tiles_off() { _tile_release(); }
 
 // C block (32 x 32 at c, stride ldc floats) = A rows (32 x Kp at ap) · two B tiles columns
 // (+ C when add). Tiles: 0-3 C, 4-5 A, 6-7 B.
-__attribute__((target("amx-tile,amx-bf16"))) void block_to_c(const uint16_t* ap, int64_t Kp, const uint16_t* bp0,
+__attribute__((target("amx-tile,amx-bf16"))) void block_to_c_amx(const uint16_t* ap, int64_t Kp, const uint16_t* bp0,
                                                                const uint16_t* bp1, float* c, int64_t ldc, bool add) {
   const int64_t cs = ldc * 4, as = Kp * 2;
   if (add) {
@@ -140,29 +145,33 @@ VERITAS_PACK_ISA inline __m256i load16(const float* src, int64_t step, int64_t n
   return cvt16(_mm512_load_ps(tmp));
 }
 
-// Rows r0..r0+15 of the packed A (row-major, Kp wide; rows past M and columns past K are 0).
-VERITAS_PACK_ISA void pack_a(uint16_t* A, int64_t r0, int64_t M, int64_t K, int64_t Kp, const float* a, int64_t rs,
-                             int64_t cs) {
-  const int64_t rows = std::clamp<int64_t>(M - r0, 0, 16);
-  if (cs == 1 || rows == 0) {  // rows of A are contiguous (or absent)
-    for (int64_t r = 0; r < 16; ++r) {
-      uint16_t* dst = A + (r0 + r) * Kp;
+// Rows r0..r1-1 of the packed A (row-major, Kp wide; rows past M and columns past K are 0).
+VERITAS_PACK_ISA void pack_a(uint16_t* A, int64_t r0, int64_t r1, int64_t M, int64_t K, int64_t Kp, const float* a,
+                             int64_t rs, int64_t cs) {
+  auto tail = [&](int64_t k) { return K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1); };
+  if (cs == 1) {  // rows of A are contiguous
+    for (int64_t r = r0; r < r1; ++r) {
+      uint16_t* dst = A + r * Kp;
       int64_t k = 0;
-      if (r < rows)
-        for (; k < K; k += 16) {
-          const __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
-          _mm256_mask_storeu_epi16(dst + k, m, load16(a + (r0 + r) * rs + k * cs, cs, K - k));
-        }
+      if (r < M)
+        for (; k < K; k += 16) _mm256_mask_storeu_epi16(dst + k, tail(k), load16(a + r * rs + k, 1, K - k));
       std::fill(dst + std::min(k, K), dst + Kp, (uint16_t)0);
     }
     return;
   }
-  // Columns of A are contiguous (A = X^T): 16 rows of one column at a time.
-  for (int64_t k = 0; k < Kp; ++k) {
-    alignas(32) uint16_t col[16] = {};
-    if (k < K) _mm256_store_si256((__m256i*)col, load16(a + r0 * rs + k * cs, rs, rows));
-    for (int64_t r = 0; r < 16; ++r) A[(r0 + r) * Kp + k] = col[r];
-  }
+  // Columns of A are contiguous (A = X^T, the weight gradient's dout): each row's values
+  // gathered 16 at a time, k blocks outside and all rows inside, so that a block's 16
+  // rows of X are read across once, whole pages at a time (a scalar transpose, 16 rows
+  // at a time, cost 15% of a bf16 training step).
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32((int)cs));
+  for (int64_t k = 0; k < K; k += 16)
+    for (int64_t r = r0; r < r1; ++r) {
+      __m256i v = _mm256_setzero_si256();
+      if (r < M) v = cvt16(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), tail(k), idx, a + r * rs + k * cs, 4));
+      _mm256_mask_storeu_epi16(A + r * Kp + k, tail(k), v);
+    }
+  for (int64_t r = r0; r < r1; ++r) std::fill(A + r * Kp + K, A + r * Kp + Kp, (uint16_t)0);
 }
 
 // One 16-column tile of the packed B (columns n0..n0+15): row p holds, for each column j,
@@ -204,15 +213,52 @@ VERITAS_PACK_ISA void pack_b(uint16_t* dst, int64_t n0, int64_t N, int64_t K, in
   }
 }
 
-std::atomic<bool> g_amx_allowed{true};
-
-bool amx_ready() {
-  static const bool granted = amx_granted();
-  return granted && g_amx_allowed.load(std::memory_order_relaxed);
+// The same block as block_to_c_amx with AVX-512 BF16 dot products: 8 rows at a time.
+VERITAS_PACK_ISA void rows8_to_c(const uint16_t* ap, int64_t Kp, const uint16_t* bp0, const uint16_t* bp1, float* c,
+                                 int64_t ldc, bool add) {
+  __m512 acc[8][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; ++r) {
+    acc[r][0] = add ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
+    acc[r][1] = add ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < Kp / 2; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp0 + p * 32);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp1 + p * 32);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) {
+      uint32_t pair;  // A(r, 2p) and A(r, 2p + 1)
+      std::memcpy(&pair, ap + r * Kp + 2 * p, 4);
+      const __m512bh av = (__m512bh)_mm512_set1_epi32((int)pair);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; ++r) {
+    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
+  }
 }
 
-void gemm_amx(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
-              int64_t b_rs, int64_t b_cs, float beta, float* c, int64_t ldc) {
+void block_to_c_avx512(const uint16_t* ap, int64_t Kp, const uint16_t* bp0, const uint16_t* bp1, float* c,
+                       int64_t ldc, bool add) {
+  for (int64_t r = 0; r < kBlock; r += 8) rows8_to_c(ap + r * Kp, Kp, bp0, bp1, c + r * ldc, ldc, add);
+}
+
+bool avx512_bf16_ready() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512_bf16 && f.avx512bw && f.avx512vl;
+}
+
+// The widest path tests and benchmarks allow (gemm_bf16_limit_path).
+std::atomic<Bf16Path> g_widest{Bf16Path::amx};
+
+// Both vector paths: pack A and B as bf16, then every 32 x 32 block of C by block_fn
+// (AMX tiles configured per thread when amx).
+void gemm_packed(bool amx, int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                 int64_t b_rs, int64_t b_cs, float beta, float* c, int64_t ldc) {
+  const auto block_fn = amx ? block_to_c_amx : block_to_c_avx512;
   const int64_t Kp = round_up(K, 32), Mp = round_up(M, kBlock), Np = round_up(N, kBlock);
   // Per calling thread, grown as needed: products of one size repeat every step.
   thread_local std::vector<uint16_t> ap, bp;
@@ -222,7 +268,7 @@ void gemm_amx(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int
   uint16_t* B = bp.data();
   ThreadPool& pool = ThreadPool::global();
   pool.parallel_for(Mp / 16, [&](int64_t g0, int64_t g1) {
-    for (int64_t g = g0; g < g1; ++g) pack_a(A, g * 16, M, K, Kp, a, a_rs, a_cs);
+    pack_a(A, g0 * 16, g1 * 16, M, K, Kp, a, a_rs, a_cs);
   });
   pool.parallel_for(Np / 16, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) pack_b(B + t * Kp * 16, t * 16, N, K, Kp, b, b_rs, b_cs);
@@ -233,7 +279,7 @@ void gemm_amx(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int
   for (int64_t p0 = 0; p0 < Np; p0 += panel) {
     const int64_t nblocks = (std::min(Np, p0 + panel) - p0) / kBlock;
     pool.parallel_for(mblocks * nblocks, [&](int64_t i0, int64_t i1) {
-      tiles_on();
+      if (amx) tiles_on();
       alignas(64) float edge[kBlock * kBlock];
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t m0 = (i / nblocks) * kBlock, n0 = p0 + (i % nblocks) * kBlock;
@@ -241,19 +287,19 @@ void gemm_amx(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int
         const uint16_t* b0 = B + (n0 / 16) * Kp * 16;
         const uint16_t* b1 = b0 + Kp * 16;
         if (m0 + kBlock <= M && n0 + kBlock <= N) {
-          block_to_c(a_rows, Kp, b0, b1, c + m0 * ldc + n0, ldc, beta != 0.0f);
+          block_fn(a_rows, Kp, b0, b1, c + m0 * ldc + n0, ldc, beta != 0.0f);
           continue;
         }
         // A block on the edge of C: through a scratch block, then only the rows and
         // columns that exist.
-        block_to_c(a_rows, Kp, b0, b1, edge, kBlock, false);
+        block_fn(a_rows, Kp, b0, b1, edge, kBlock, false);
         const int64_t rows = std::min(kBlock, M - m0), cols = std::min(kBlock, N - n0);
         for (int64_t r = 0; r < rows; ++r) {
           float* crow = c + (m0 + r) * ldc + n0;
           for (int64_t j = 0; j < cols; ++j) crow[j] = edge[r * kBlock + j] + (beta != 0.0f ? crow[j] : 0.0f);
         }
       }
-      tiles_off();
+      if (amx) tiles_off();
     });
   }
 }
@@ -262,19 +308,29 @@ void gemm_amx(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int
 
 }  // namespace
 
-bool gemm_bf16_uses_amx() {
+Bf16Path gemm_bf16_path() {
 #ifdef VERITAS_AMX
-  return amx_ready();
-#else
-  return false;
+  static const bool amx = amx_granted(), avx512 = avx512_bf16_ready();
+  const Bf16Path widest = g_widest.load(std::memory_order_relaxed);
+  if (amx && widest == Bf16Path::amx) return Bf16Path::amx;
+  if (avx512 && widest != Bf16Path::sgemm) return Bf16Path::avx512;
 #endif
+  return Bf16Path::sgemm;
 }
 
-void gemm_bf16_allow_amx(bool allowed) {
+const char* bf16_path_name(Bf16Path path) {
+  switch (path) {
+    case Bf16Path::amx: return "amx";
+    case Bf16Path::avx512: return "avx512";
+    default: return "sgemm";
+  }
+}
+
+void gemm_bf16_limit_path(Bf16Path widest) {
 #ifdef VERITAS_AMX
-  g_amx_allowed.store(allowed, std::memory_order_relaxed);
+  g_widest.store(widest, std::memory_order_relaxed);
 #else
-  (void)allowed;
+  (void)widest;
 #endif
 }
 
@@ -287,7 +343,8 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, in
     return;
   }
 #ifdef VERITAS_AMX
-  if (amx_ready()) return gemm_amx(M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc);
+  const Bf16Path path = gemm_bf16_path();
+  if (path != Bf16Path::sgemm) return gemm_packed(path == Bf16Path::amx, M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc);
 #endif
   gemm_rounded_sgemm(M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc);
 }

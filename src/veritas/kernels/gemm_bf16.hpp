@@ -1,10 +1,10 @@
 #pragma once
-// Matrix products in bf16 with fp32 accumulation, for training on CPUs that have AMX.
-// The inputs stay fp32 in memory; each product rounds them to bf16 (nearest even) as it
-// packs them, multiplies the bf16 values exactly and adds the products in fp32 — the same
-// arithmetic as PyTorch's bf16 autocast on a CPU. On a CPU without AMX (or an OS that
-// does not grant it) the same rounding is done and the product goes through fp32 sgemm,
-// so results agree across machines up to the order of the fp32 sums.
+// Matrix products in bf16 with fp32 accumulation, for training on CPUs that have AMX or
+// AVX-512 BF16. The inputs stay fp32 in memory; each product rounds them to bf16 (nearest
+// even) as it packs them, multiplies the bf16 values exactly and adds the products in
+// fp32 — the same arithmetic as PyTorch's bf16 autocast on a CPU. Paths, the first this
+// CPU (and OS) allows: AMX tiles, AVX-512 BF16 dot products, or the same rounding followed
+// by fp32 sgemm; results agree across machines up to the order of the fp32 sums.
 #include <cstdint>
 
 namespace veritas::kernels {
@@ -15,10 +15,14 @@ namespace veritas::kernels {
 void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
                int64_t b_rs, int64_t b_cs, float beta, float* c, int64_t ldc);
 
-// Whether gemm_bf16 runs on AMX tiles here (CPU, OS state and the kernel's permission).
-bool gemm_bf16_uses_amx();
-// Tests and benchmarks: false makes gemm_bf16 take the sgemm path even where AMX works.
-void gemm_bf16_allow_amx(bool allowed);
+enum class Bf16Path { amx, avx512, sgemm };  // widest first
+
+// The path gemm_bf16 takes here (CPU, OS state and the limit below).
+Bf16Path gemm_bf16_path();
+const char* bf16_path_name(Bf16Path path);
+// Tests and benchmarks: gemm_bf16 takes no path wider than this (default: amx, i.e. the
+// widest the CPU has).
+void gemm_bf16_limit_path(Bf16Path widest);
 
 // fp32 -> bf16 (round to nearest even, NaN kept a NaN) and back.
 uint16_t to_bf16(float x);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "veritas/kernels/gemm_bf16.hpp"
+#include "veritas/kernels/vexp.hpp"
 #include "veritas/util/thread_pool.hpp"
 
 namespace veritas::kernels {
@@ -18,6 +19,22 @@ namespace {
 template <class F>
 void parallel_rows(int64_t n, F&& fn) {
   ThreadPool::global().parallel_for(n, [&](int64_t b, int64_t e) { fn(b, e); });
+}
+// Runs fn over [0, n) in parallel with OpenBLAS single-threaded inside (the parallelism
+// is ours), restoring its thread count afterwards.
+template <class F>
+void parallel_blas(int64_t n, F&& fn) {
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  ThreadPool::global().parallel_for(n, [&](int64_t b, int64_t e) { fn(b, e); });
+  openblas_set_num_threads(blas_threads);
+}
+
+float* thread_scratch(size_t n) {
+  // Grows on the first step only; reused afterwards (no allocation in a steady step).
+  static thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
 }
 }  // namespace
 
@@ -30,11 +47,25 @@ std::atomic<bool> g_matmul_bf16{false};
 void set_matmul_bf16(bool on) { g_matmul_bf16.store(on, std::memory_order_relaxed); }
 bool matmul_bf16() { return g_matmul_bf16.load(std::memory_order_relaxed); }
 
+// C[M, N] = op(A) op(B) + beta C (row-major) with the rows of C split over the thread
+// pool and OpenBLAS single-threaded inside each part. OpenBLAS's own worker threads
+// spin (sched_yield) for a long while after every call and so compete with the pool's
+// threads for the cores during the elementwise kernels: a SMALL training step ran 7%
+// slower with them (bench_train_veritas, 2 cores).
+namespace {
+void sgemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int N, int K, const float* A, int lda,
+                const float* B, int ldb, float beta, float* C, int ldc) {
+  parallel_blas(M, [&](int64_t b, int64_t e) {
+    const float* Ab = ta == CblasNoTrans ? A + b * lda : A + b;
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)(e - b), N, K, 1.0f, Ab, lda, B, ldb, beta, C + b * ldc, ldc);
+  });
+}
+}  // namespace
+
 void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC, bool accumulate) {
   if (matmul_bf16())  // A = inp [N, C], B(k, n) = w[n, k]
     return gemm_bf16(N, OC, C, inp, C, 1, w, 1, C, accumulate ? 1.0f : 0.0f, out, OC);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, C, 1.0f, inp, C, w, C, accumulate ? 1.0f : 0.0f,
-              out, OC);
+  sgemm_rows(CblasNoTrans, CblasTrans, N, OC, C, inp, C, w, C, accumulate ? 1.0f : 0.0f, out, OC);
 }
 
 void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
@@ -44,10 +75,8 @@ void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp
     if (dw) gemm_bf16(OC, C, N, dout, 1, OC, inp, C, 1, 1.0f, dw, C);  // A(m, k) = dout[k, m]
     return;
   }
-  if (dinp)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, OC, 1.0f, dout, OC, w, C,
-                accumulate_dinp ? 1.0f : 0.0f, dinp, C);
-  if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, (int)N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+  if (dinp) sgemm_rows(CblasNoTrans, CblasNoTrans, N, C, OC, dout, OC, w, C, accumulate_dinp ? 1.0f : 0.0f, dinp, C);
+  if (dw) sgemm_rows(CblasTrans, CblasNoTrans, OC, C, (int)N, dout, OC, inp, C, 1.0f, dw, C);
 }
 
 // ---------------------------------------------------------------- embedding
@@ -163,23 +192,6 @@ void rope_backward(float* dx, const float* cos_t, const float* sin_t, int B, int
 
 namespace {
 constexpr int kBlock = 64;
-
-// Runs fn over [0, n) in parallel with OpenBLAS single-threaded inside (the parallelism
-// is ours), restoring its thread count afterwards.
-template <class F>
-void parallel_blas(int64_t n, F&& fn) {
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-  ThreadPool::global().parallel_for(n, [&](int64_t b, int64_t e) { fn(b, e); });
-  openblas_set_num_threads(blas_threads);
-}
-
-float* thread_scratch(size_t n) {
-  // Grows on the first step only; reused afterwards (no allocation in a steady step).
-  static thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
 }  // namespace
 
 void attention_forward(float* out, float* probs, const float* qkv, int B, int T, int H, int KVH, int hd) {
@@ -202,14 +214,7 @@ void attention_forward(float* out, float* probs, const float* qkv, int B, int T,
                     0.0f, P + (int64_t)r0 * T, T);
         for (int t = r0; t < r1; ++t) {
           float* p = P + (int64_t)t * T;
-          float mx = -INFINITY;
-          for (int j = 0; j <= t; ++j) mx = std::max(mx, p[j]);
-          float sum = 0;
-          for (int j = 0; j <= t; ++j) {
-            p[j] = std::exp(p[j] - mx);
-            sum += p[j];
-          }
-          const float inv = 1.0f / sum;
+          const float inv = 1.0f / exp_shift_sum(p, p, t + 1, max_of(p, t + 1));
           for (int j = 0; j <= t; ++j) p[j] *= inv;
           for (int j = t + 1; j < T; ++j) p[j] = 0.0f;
         }
@@ -285,22 +290,25 @@ void swiglu_forward(float* out, const float* gu, int64_t N, int I) {
       const float* g = gu + n * 2 * I;
       const float* u = g + I;
       float* o = out + n * I;
-      for (int i = 0; i < I; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      sigmoid(o, g, I);
+      for (int i = 0; i < I; ++i) o[i] *= g[i] * u[i];
     }
   });
 }
 
 void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int I) {
   parallel_rows(N, [&](int64_t b, int64_t e) {
+    float* sg = thread_scratch((size_t)I);
     for (int64_t n = b; n < e; ++n) {
       const float* g = gu + n * 2 * I;
       const float* u = g + I;
       float* dg = dgu + n * 2 * I;
       float* du = dg + I;
       const float* dy = dout + n * I;
+      sigmoid(sg, g, I);
       for (int i = 0; i < I; ++i) {
         const float gi = g[i], ui = u[i];
-        const float sig = 1.0f / (1.0f + std::exp(-gi));
+        const float sig = sg[i];
         dg[i] = dy[i] * ui * sig * (1.0f + gi * (1.0f - sig));
         du[i] = dy[i] * gi * sig;
       }
@@ -319,11 +327,8 @@ float cross_entropy_forward(float* lse, const float* logits, const int32_t* targ
         continue;
       }
       const float* l = logits + n * V;
-      float mx = -INFINITY;
-      for (int i = 0; i < V; ++i) mx = std::max(mx, l[i]);
-      float s = 0;
-      for (int i = 0; i < V; ++i) s += std::exp(l[i] - mx);
-      lse[n] = mx + std::log(s);
+      const float mx = max_of(l, V);
+      lse[n] = mx + std::log(exp_shift_sum(nullptr, l, V, mx));
     }
   });
   double num = 0, den = 0;
@@ -351,8 +356,8 @@ void softmax_minus_target(float* dlogits, const float* logits, const float* lse,
         std::memset(d, 0, sizeof(float) * V);
         continue;
       }
-      const float L = lse[n];
-      for (int i = 0; i < V; ++i) d[i] = w * std::exp(l[i] - L);
+      exp_shift_sum(d, l, V, lse[n]);
+      for (int i = 0; i < V; ++i) d[i] *= w;
       d[targets[n]] -= w;
     }
   });
@@ -381,11 +386,9 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
         std::memset(l, 0, sizeof(float) * V);
         continue;
       }
-      float mx = -INFINITY;
-      for (int i = 0; i < V; ++i) mx = std::max(mx, l[i]);
+      const float mx = max_of(l, V);
       const float target_logit = l[targets[n]];
-      float s = 0;
-      for (int i = 0; i < V; ++i) s += (l[i] = std::exp(l[i] - mx));
+      const float s = exp_shift_sum(l, l, V, mx);
       row_loss[n] = mx + std::log(s) - target_logit;
       const float k = w / s;
       for (int i = 0; i < V; ++i) l[i] *= k;
