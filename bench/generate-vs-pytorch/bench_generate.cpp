@@ -3,6 +3,7 @@
 //   bench_generate --model DIR|FILE.gguf --precision P [--tokens N] [--prompt-tokens N]
 //   bench_generate --bandwidth MiB
 //   bench_generate --kernels        (the block kernels' instruction set)
+//   --block-kernels avx512-vnni|avx2|scalar   (before --model: run those kernels instead)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
       else if (a == "--tokens") tokens = std::stoi(next());
       else if (a == "--prompt-tokens") prompt_tokens = std::stoi(next());
       else if (a == "--bandwidth") bw = std::stoul(next());
+      else if (a == "--block-kernels") set_block_kernels(next());
       else if (a == "--kernels") {
         std::printf("%s\n", block_kernels());
         return 0;

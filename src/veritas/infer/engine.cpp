@@ -9,7 +9,6 @@
 
 #include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/hf_model.hpp"
-#include "veritas/kernels/vexp.hpp"
 #include "veritas/model/quant.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
@@ -178,7 +177,9 @@ struct Engine::Impl {
       sc[j] = (f16 ? dot_f32_f16(q, K16 + (size_t)j * hd, hd) : dot_f32(q, K + (size_t)j * hd, hd)) * scale;
       m = std::max(m, sc[j]);
     }
-    const float inv = 1.0f / kernels::exp_shift_sum(sc.data() + j0, sc.data() + j0, pos + 1 - j0, m);
+    float sum = 0;
+    for (int j = j0; j <= pos; ++j) sum += (sc[j] = std::exp(sc[j] - m));
+    const float inv = 1.0f / sum;
     std::fill(out, out + hd, 0.0f);
     for (int j = j0; j <= pos; ++j) {
       if (f16)
@@ -301,11 +302,8 @@ struct Engine::Impl {
           float* hh = hbuf.data() + (size_t)t * I;
           if (cfg.gemma3)
             for (int i = u0; i < u1; ++i) hh[i] = gelu_tanh(g[2 * i]) * g[2 * i + 1];
-          else {  // SiLU: the gates gathered, then one vector sigmoid over them
-            for (int i = u0; i < u1; ++i) hh[i] = g[2 * i];
-            kernels::sigmoid(hh + u0, hh + u0, u1 - u0);
-            for (int i = u0; i < u1; ++i) hh[i] *= g[2 * i] * g[2 * i + 1];
-          }
+          else
+            for (int i = u0; i < u1; ++i) hh[i] = g[2 * i] / (1.0f + std::exp(-g[2 * i])) * g[2 * i + 1];
         }
         break;
       }
