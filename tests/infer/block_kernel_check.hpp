@@ -3,6 +3,7 @@
 // every instruction set this CPU has, each result handed to the caller's bound check.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -58,7 +59,9 @@ inline std::vector<float> random_acts(int T, int cols, uint64_t seed) {
 
 // y = W qa (T tokens) on the scalar kernels and on AVX2 and AVX-512 VNNI where this CPU
 // runs them; `check(isa, y)` bounds each result. AVX2 and VNNI do the same integer sums
-// in the same order, so their results must be bit-identical.
+// in the same order, so their results must be bit-identical; and the kernels take several
+// tokens per call without changing any token's arithmetic, so each result must equal the
+// one token's product computed alone.
 inline void on_every_isa(const infer::QMatrix& W, const infer::QuantActs& qa, int T,
                          const std::function<void(const std::string& isa, const std::vector<float>& y)>& check,
                          const std::string& what) {
@@ -76,6 +79,18 @@ inline void on_every_isa(const infer::QMatrix& W, const infer::QuantActs& qa, in
     std::vector<float> y((size_t)T * W.rows());
     W.matmul(nullptr, 0, &qa, T, y.data(), W.rows(), 0, W.rows());
     check(isa, y);
+    for (int t = 0; t < T; ++t) {  // token t alone: its own QuantActs
+      infer::QuantActs one;
+      one.prepare(1, qa.cols);
+      const size_t nb = (size_t)qa.blocks;
+      std::memcpy(one.q.data(), qa.q.data() + t * nb * infer::kQBlock, nb * infer::kQBlock);
+      std::memcpy(one.scale.data(), qa.scale.data() + t * nb, nb * sizeof(float));
+      std::memcpy(one.bsum.data(), qa.bsum.data() + t * nb, nb * sizeof(float));
+      std::vector<float> y1(W.rows());
+      W.matmul(nullptr, 0, &one, 1, y1.data(), W.rows(), 0, W.rows());
+      EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y.begin() + (size_t)t * W.rows()))
+          << what << " " << isa << ": token " << t << " of " << T << " differs from the token alone";
+    }
     outs.push_back(y);
   }
   if (outs.size() == 3) {

@@ -50,7 +50,7 @@ GgmlType ggml_of(Precision p) {
 //     so |y - y_exact| <= sum_c |w_c| d_x(c) / 2 (plus the bound of 1).
 void check_kblocks(const uint8_t* blocks, int rows, int cols, Precision p, const std::string& what) {
   const QMatrix W = QMatrix::from_blocks(blocks, rows, cols, p);
-  const int T = 3;
+  const int T = 7;  // a tile of 4 (VNNI) or three of 2 (AVX2), and the tokens left over
   const std::vector<float> x = random_acts(T, cols, 777);
   QuantActs qa;
   qa.quantize(x.data(), T, cols, cols);

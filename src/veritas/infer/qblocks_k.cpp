@@ -111,14 +111,18 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
-template <bool Vnni, Precision P>
-float dot_simd(const uint8_t* w, const int8_t* xq, const float* xs, const float* xsum, int sblocks) {
-  __m256 acc = _mm256_setzero_ps();
-  float mterm = 0;
+// One row against NT tokens (out[t * ldy]; token t's activations at xq + t * tq, its
+// scales at xs + t * ts): each super-block's weights are unpacked once for all NT tokens
+// (prompt processing and scoring reuse them), and every token's arithmetic is the same
+// whatever NT, in the same order, so a result does not depend on the number of tokens.
+template <bool Vnni, Precision P, int NT>
+void dot_simd(const uint8_t* w, const int8_t* xq, size_t tq, const float* xs, const float* xsum, size_t ts,
+              int sblocks, float* out, int ldy) {
+  __m256 acc[NT];
+  float mterm[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), mterm[t] = 0;
   constexpr int bytes = P == Precision::Q4_K ? 144 : P == Precision::Q5_K ? 176 : 210;
   for (int s = 0; s < sblocks; ++s, w += bytes) {
-    const int8_t* x = xq + s * 256;
-    const float* d_x = xs + s * 8;
     if constexpr (P == Precision::Q6_K) {
       const int8_t* sc = reinterpret_cast<const int8_t*>(w + 192);
       const float d = h2f_fast(w + 208);
@@ -130,13 +134,15 @@ float dot_simd(const uint8_t* w, const int8_t* xq, const float* xs, const float*
                               _mm256_or_si256(bits_of(ql1, 4, 0xF, 0), bits_of(qh, 6, 3, 4))};
         for (int k = 0; k < 4; ++k) {
           const int j = 4 * h + k;
-          const __m256i xv = load32(reinterpret_cast<const uint8_t*>(x + 32 * j));
           const __m256i wv = _mm256_sub_epi8(q[k], _mm256_set1_epi8(32));  // -32..31
-          __m256i s32 = dot_u8s8<Vnni>(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
+          const __m256i aw = _mm256_sign_epi8(wv, wv);
           const __m256i scv = _mm256_setr_epi32(sc[2 * j], sc[2 * j], sc[2 * j], sc[2 * j], sc[2 * j + 1],
                                                 sc[2 * j + 1], sc[2 * j + 1], sc[2 * j + 1]);
-          s32 = _mm256_mullo_epi32(s32, scv);
-          acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_set1_ps(d * d_x[j]), acc);
+          for (int t = 0; t < NT; ++t) {
+            const __m256i xv = load32(reinterpret_cast<const uint8_t*>(xq + t * tq + s * 256 + 32 * j));
+            const __m256i s32 = _mm256_mullo_epi32(dot_u8s8<Vnni>(aw, _mm256_sign_epi8(xv, wv)), scv);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_set1_ps(d * xs[t * ts + s * 8 + j]), acc[t]);
+          }
         }
       }
     } else {
@@ -153,45 +159,71 @@ float dot_simd(const uint8_t* w, const int8_t* xq, const float* xs, const float*
           n[0] = _mm256_or_si256(n[0], bits_of(qh, 2 * c, 1, 4));
           n[1] = _mm256_or_si256(n[1], bits_of(qh, 2 * c + 1, 1, 4));
         }
-        for (int t = 0; t < 2; ++t) {
-          const int j = 2 * c + t;
-          const __m256i xv = load32(reinterpret_cast<const uint8_t*>(x + 32 * j));
-          const __m256i s32 = dot_u8s8<Vnni>(n[t], xv);
-          acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_set1_ps(d * (float)sc[j] * d_x[j]), acc);
-          mterm += dmin * m[j] * xsum[s * 8 + j];
+        for (int h = 0; h < 2; ++h) {
+          const int j = 2 * c + h;
+          for (int t = 0; t < NT; ++t) {
+            const __m256i xv = load32(reinterpret_cast<const uint8_t*>(xq + t * tq + s * 256 + 32 * j));
+            const __m256i s32 = dot_u8s8<Vnni>(n[h], xv);
+            const size_t bi = t * ts + s * 8 + j;
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_set1_ps(d * (float)sc[j] * xs[bi]), acc[t]);
+            mterm[t] += dmin * m[j] * xsum[bi];
+          }
         }
       }
     }
   }
-  return hsum8(acc) - mterm;
+  for (int t = 0; t < NT; ++t) out[(size_t)t * ldy] = hsum8(acc[t]) - mterm[t];
 }
 #endif
 
-using DotFn = float (*)(const uint8_t*, const int8_t*, const float*, const float*, int);
+using TileFn = void (*)(const uint8_t*, const int8_t*, size_t, const float*, const float*, size_t, int, float*, int);
 
+// Tokens per call: 4 on AVX-512 VNNI (32 vector registers), 2 on AVX2 (16).
 template <Precision P>
-DotFn pick(Isa isa) {
+void pick(Isa isa, TileFn* one, TileFn* tile, int* nt) {
 #ifdef VERITAS_QK_AVX2
-  if (isa == kVnni) return dot_simd<true, P>;
-  if (isa == kAvx2) return dot_simd<false, P>;
+#ifdef VERITAS_QK_VNNI
+  if (isa == kVnni) {
+    *one = dot_simd<true, P, 1>, *tile = dot_simd<true, P, 4>, *nt = 4;
+    return;
+  }
+#endif
+  if (isa == kAvx2 || isa == kVnni) {
+    *one = dot_simd<false, P, 1>, *tile = dot_simd<false, P, 2>, *nt = 2;
+    return;
+  }
 #endif
   (void)isa;
-  return dot_scalar<P>;
+  *one = *tile = nullptr, *nt = 1;
 }
 
 }  // namespace
 
 void matmul(Precision p, Isa isa, const uint8_t* w, size_t row_bytes, int row0, const QuantActs* qa, int T, float* y,
             int ldy, int r0, int r1) {
-  const DotFn fn = p == Precision::Q4_K   ? pick<Precision::Q4_K>(isa)
-                   : p == Precision::Q5_K ? pick<Precision::Q5_K>(isa)
-                                          : pick<Precision::Q6_K>(isa);
+  TileFn one, tile;
+  int nt;
+  if (p == Precision::Q4_K) pick<Precision::Q4_K>(isa, &one, &tile, &nt);
+  else if (p == Precision::Q5_K) pick<Precision::Q5_K>(isa, &one, &tile, &nt);
+  else pick<Precision::Q6_K>(isa, &one, &tile, &nt);
   const int blocks = qa->blocks, sblocks = blocks / 8;
+  const size_t tq = (size_t)blocks * kQBlock, ts = (size_t)blocks;
   for (int r = r0; r < r1; ++r) {
     const uint8_t* wr = w + (size_t)(r - row0) * row_bytes;
-    for (int t = 0; t < T; ++t)
-      y[(size_t)t * ldy + r] = fn(wr, qa->q.data() + (size_t)t * blocks * kQBlock, qa->scale.data() + (size_t)t * blocks,
-                                  qa->bsum.data() + (size_t)t * blocks, sblocks);
+    int t = 0;
+    if (tile)
+      for (; t + nt <= T; t += nt)
+        tile(wr, qa->q.data() + t * tq, tq, qa->scale.data() + t * ts, qa->bsum.data() + t * ts, ts, sblocks,
+             y + (size_t)t * ldy + r, ldy);
+    for (; t < T; ++t) {
+      const int8_t* xq = qa->q.data() + t * tq;
+      const float *xs = qa->scale.data() + t * ts, *xsum = qa->bsum.data() + t * ts;
+      float* yt = y + (size_t)t * ldy + r;
+      if (one) one(wr, xq, tq, xs, xsum, ts, sblocks, yt, ldy);
+      else *yt = p == Precision::Q4_K   ? dot_scalar<Precision::Q4_K>(wr, xq, xs, xsum, sblocks)
+                 : p == Precision::Q5_K ? dot_scalar<Precision::Q5_K>(wr, xq, xs, xsum, sblocks)
+                                        : dot_scalar<Precision::Q6_K>(wr, xq, xs, xsum, sblocks);
+    }
   }
 }
 
