@@ -143,16 +143,17 @@ using DotFn = void (*)(const uint8_t*, size_t, const float*, int, int, float*, i
 void matmul_f16(Isa isa, const uint8_t* w, size_t row_bytes, int row0, int cols, const float* x, int ldx, int T,
                 float* y, int ldy, int r0, int r1) {
   constexpr int R = 4;  // rows per call
-  DotFn rows_tokens = nullptr, rows_one = nullptr, one_one = nullptr;
+  // R rows x nt tokens per call for prompts; a single token (decoding, a prompt's leftovers)
+  // one row at a time, as in qblocks.cpp.
+  DotFn rows_tokens = nullptr, one_one = nullptr;
   int nt = 1;  // tokens per call of rows_tokens
 #ifdef VERITAS_F16_AVX512
   // 16 accumulators + 4 activation vectors + 1 weight vector of the 32 zmm registers.
-  if (isa == kVnni) rows_tokens = dot_avx512<R, 4>, rows_one = dot_avx512<R, 1>, one_one = dot_avx512<1, 1>, nt = 4;
+  if (isa == kVnni) rows_tokens = dot_avx512<R, 4>, one_one = dot_avx512<1, 1>, nt = 4;
 #endif
 #ifdef VERITAS_F16_AVX2
   // 16 ymm registers: 2 x 4 accumulators per token, so 2 tokens per call.
-  if (!rows_one && isa != kScalar)
-    rows_tokens = dot_avx2<R, 2>, rows_one = dot_avx2<R, 1>, one_one = dot_avx2<1, 1>, nt = 2;
+  if (!one_one && isa != kScalar) rows_tokens = dot_avx2<R, 2>, one_one = dot_avx2<1, 1>, nt = 2;
 #endif
   for (int r = r0; r < r1;) {
     const uint8_t* wr = w + (size_t)(r - row0) * row_bytes;
@@ -161,12 +162,13 @@ void matmul_f16(Isa isa, const uint8_t* w, size_t row_bytes, int row0, int cols,
       ++r;
       continue;
     }
-    const int nr = r1 - r >= R ? R : 1;
+    const int nr = r1 - r >= R && T >= nt ? R : 1;
     int t = 0;
     if (nr == R)
       for (; t + nt <= T; t += nt) rows_tokens(wr, row_bytes, x + (size_t)t * ldx, ldx, cols, y + (size_t)t * ldy + r, ldy);
     for (; t < T; ++t)
-      (nr == R ? rows_one : one_one)(wr, row_bytes, x + (size_t)t * ldx, ldx, cols, y + (size_t)t * ldy + r, ldy);
+      for (int i = 0; i < nr; ++i)
+        one_one(wr + i * row_bytes, row_bytes, x + (size_t)t * ldx, ldx, cols, y + (size_t)t * ldy + r + i, ldy);
     r += nr;
   }
 }
