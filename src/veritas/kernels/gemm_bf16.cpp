@@ -100,8 +100,9 @@ __attribute__((target("amx-tile"))) void tiles_off() { _tile_release(); }
 
 // C block (32 x 32 at c, stride ldc floats) = A rows (32 x Kp at ap) · two B tiles columns
 // (+ C when add). Tiles: 0-3 C, 4-5 A, 6-7 B.
-__attribute__((target("amx-tile,amx-bf16"))) void block_to_c_amx(const uint16_t* ap, int64_t Kp, const uint16_t* bp0,
-                                                               const uint16_t* bp1, float* c, int64_t ldc, bool add) {
+__attribute__((target("amx-tile,amx-bf16"))) void block_to_c_amx(const uint16_t* ap, int64_t Kp,
+                                                                   const uint16_t* bp0, const uint16_t* bp1, float* c,
+                                                                   int64_t ldc, bool add) {
   const int64_t cs = ldc * 4, as = Kp * 2;
   if (add) {
     _tile_loadd(0, c, cs);
@@ -344,7 +345,8 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, in
   }
 #ifdef VERITAS_AMX
   const Bf16Path path = gemm_bf16_path();
-  if (path != Bf16Path::sgemm) return gemm_packed(path == Bf16Path::amx, M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc);
+  if (path != Bf16Path::sgemm)
+    return gemm_packed(path == Bf16Path::amx, M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc);
 #endif
   gemm_rounded_sgemm(M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc);
 }
