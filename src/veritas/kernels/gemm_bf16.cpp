@@ -24,7 +24,7 @@
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#define VERITAS_AMX 1
+#define VERITAS_X86_BF16 1  // the AMX and AVX-512 BF16 paths (AMX also needs Linux's permission)
 #endif
 
 #include "veritas/util/cpu_features.hpp"
@@ -67,7 +67,7 @@ void gemm_rounded_sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t
               (int)N, beta, c, (int)ldc);
 }
 
-#ifdef VERITAS_AMX
+#ifdef VERITAS_X86_BF16
 
 constexpr int64_t kBlock = 32;  // the micro-kernel's C block is kBlock x kBlock (2 x 2 tiles)
 
@@ -305,12 +305,12 @@ void gemm_packed(bool amx, int64_t M, int64_t N, int64_t K, const float* a, int6
   }
 }
 
-#endif  // VERITAS_AMX
+#endif  // VERITAS_X86_BF16
 
 }  // namespace
 
 Bf16Path gemm_bf16_path() {
-#ifdef VERITAS_AMX
+#ifdef VERITAS_X86_BF16
   static const bool amx = amx_granted(), avx512 = avx512_bf16_ready();
   const Bf16Path widest = g_widest.load(std::memory_order_relaxed);
   if (amx && widest == Bf16Path::amx) return Bf16Path::amx;
@@ -328,7 +328,7 @@ const char* bf16_path_name(Bf16Path path) {
 }
 
 void gemm_bf16_limit_path(Bf16Path widest) {
-#ifdef VERITAS_AMX
+#ifdef VERITAS_X86_BF16
   g_widest.store(widest, std::memory_order_relaxed);
 #else
   (void)widest;
@@ -343,7 +343,7 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, in
       for (int64_t n = 0; n < N; ++n) c[m * ldc + n] = beta != 0.0f ? c[m * ldc + n] : 0.0f;
     return;
   }
-#ifdef VERITAS_AMX
+#ifdef VERITAS_X86_BF16
   const Bf16Path path = gemm_bf16_path();
   if (path != Bf16Path::sgemm)
     return gemm_packed(path == Bf16Path::amx, M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc);
