@@ -2,23 +2,27 @@
 # E5 Truth on a real model (docs/selfplay.md#e5): SmolLM2-135M-Instruct (installed by
 # scripts/setup) taught the answer protocol on verifier-checked demonstrations (the last 4
 # of 30 blocks: the format phase); then graded — K answers sampled per train-split
-# question and scored by the verifiers — and taught the confidence it earned, abstaining
-# where its share of right answers is below 1/2 (the calibration phase); then self-play
-# against the verifiers (GRPO, KL-anchored to the calibrated model). Every model is scored
-# on the same held-out questions (N per suite and language), with the held-out perplexity
-# (English and Chinese fortunes) and the 20 everyday chat prompts as the general-ability
-# check. CPU seconds of every step go to cpu.log; experiments/report_e5.py writes the
-# tables and curves.
-#   experiments/e5_real_model.sh [OUT]      (default experiments/out/e5; about 1.5 hours on 2 cores)
+# question, at the default difficulty and at each suite's easiest, and scored by the
+# verifiers — and taught the confidence it earned, abstaining where its share of right
+# answers is below 1/2 and refusing questions without an answer with Confidence 1 (the
+# calibration phase); then self-play against the verifiers (GRPO, KL-anchored to the
+# calibrated model; a Brier term rewards a stated confidence that matches the verdict).
+# Both SFT phases mix in the starting model's own replies to general prompts
+# (prompts/replay.jsonl, sampled at temperature 1), which anchor the rest of its
+# behaviour. Every model is scored on the same held-out questions (N per suite and
+# language), with the held-out perplexity (English and Chinese fortunes) and the 20
+# everyday chat prompts as the general-ability check. CPU seconds of every step go to
+# cpu.log; experiments/report_e5.py writes the tables and curves.
+#   experiments/e5_real_model.sh [OUT]      (default experiments/out/e5; about an hour on 2 cores)
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e5}
 STEPS=${STEPS:-150}
 ROUNDS=${ROUNDS:-10}
 N=${N:-8}
-GRADE_N=${GRADE_N:-36}        # train-split questions per suite and language graded for calibration
+GRADE_N=${GRADE_N:-24}        # train-split questions per suite and language graded, at each of two difficulties
 GRADE_K=${GRADE_K:-4}         # answers sampled per graded question
-CALIB_STEPS=${CALIB_STEPS:-100}
-REPEAT=${REPEAT:-3}           # each answering demonstration written this many times
+CALIB_STEPS=${CALIB_STEPS:-150}
+REPEAT=${REPEAT:-3}           # each claim (an answer, a refusal) written this many times
 PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
@@ -27,7 +31,11 @@ M=$(find -L "$ROOT/.venv" -name 'SmolLM2-135M-Instruct.Q4_1.gguf' -print -quit)
 
 log "E5: import $M"
 [ -s "$OUT/base/model.safetensors" ] || cpu "$CPU" import "$VT" import "$M" -o "$OUT/base" >&2
-[ -s "$OUT/sft.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n 24 -o "$OUT/sft.jsonl"
+# The starting model's own replies (temperature 1: samples of its distribution, so
+# learning them pulls the model back toward it and nowhere else).
+[ -s "$OUT/replay.jsonl" ] || cpu "$CPU" replay "$VT" sample --model "$OUT/base" --prompts "$ROOT/prompts/replay.jsonl" \
+  --precision bf16 --temperature 1 --seed 1 --max-tokens 128 -o "$OUT/replay.jsonl" >&2
+[ -s "$OUT/sft.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n 24 --mix "$OUT/replay.jsonl" -o "$OUT/sft.jsonl"
 
 # sft_phase NAME FROM DATA STEPS: SFT of the last 4 blocks from FROM's weights into
 # $OUT/NAME (resumed after a kill).
@@ -44,12 +52,20 @@ sft_phase() {
 
 sft_phase format "$OUT/base" "$OUT/sft.jsonl" "$STEPS"
 
-log "E5: grading ($GRADE_K samples of $((GRADE_N * 12)) train-split questions)"
-[ -s "$OUT/grade-tasks.jsonl" ] || "$VT" tasks protocol-demos --tasks-only --split train --n "$GRADE_N" -o "$OUT/grade-tasks.jsonl"
+log "E5: grading ($GRADE_K samples of $((GRADE_N * 24)) train-split questions)"
+if [ ! -s "$OUT/grade-tasks.jsonl" ]; then
+  "$VT" tasks protocol-demos --tasks-only --split train --n "$GRADE_N" -o "$OUT/grade-hard.jsonl"
+  "$VT" tasks protocol-demos --tasks-only --split train --n "$GRADE_N" --easy --seed 300 -o "$OUT/grade-easy.jsonl"
+  cat "$OUT/grade-hard.jsonl" "$OUT/grade-easy.jsonl" > "$OUT/grade-tasks.tmp" && mv "$OUT/grade-tasks.tmp" "$OUT/grade-tasks.jsonl"
+fi
 [ -s "$OUT/grade/results.json" ] || cpu "$CPU" grade "$VT" eval --tasks "$OUT/grade-tasks.jsonl" --model "$OUT/format" \
   --prompt "$PROMPT" -k "$GRADE_K" --sample-temperature 0.3 --max-tokens 40 --seed 7 -o "$OUT/grade" >/dev/null
-[ -s "$OUT/calib.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --graded "$OUT/grade/answers.jsonl" \
-  --repeat-answered "$REPEAT" -o "$OUT/calib.jsonl"
+if [ ! -s "$OUT/calib.jsonl" ]; then
+  "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --easy --seed 300 --graded "$OUT/grade/answers.jsonl" \
+    --repeat-answered "$REPEAT" -o "$OUT/calib-easy.jsonl"
+  "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --graded "$OUT/grade/answers.jsonl" \
+    --repeat-answered "$REPEAT" --mix "$OUT/calib-easy.jsonl" --mix "$OUT/replay.jsonl" -o "$OUT/calib.jsonl"
+fi
 
 sft_phase calib "$OUT/format" "$OUT/calib.jsonl" "$CALIB_STEPS"
 
@@ -60,7 +76,7 @@ if [ ! -e "$OUT/.done-selfplay" ]; then
   else
     cpu "$CPU" selfplay "$VT" selfplay --model "$OUT/calib" --prompt "$PROMPT" \
       --suites arith algebra units physics facts impossible --questions 3 -k 4 --rounds "$ROUNDS" --max-tokens 40 \
-      --context 320 --micro-batch 4 --train-layers 4 --kl 0.05 --lr 1e-5 --lang mix --time-limit 3600 -o "$OUT/selfplay"
+      --context 320 --micro-batch 4 --train-layers 4 --kl 0.05 --lr 1e-5 --brier 1 --lang mix --time-limit 3600 -o "$OUT/selfplay"
   fi
   touch "$OUT/.done-selfplay"
 fi

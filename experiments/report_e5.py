@@ -112,6 +112,30 @@ def main():
         tot = sum(float(c) for _, c, _ in steps)
         md.append(f"| all | {tot:.0f} | {sum(float(w) for _, _, w in steps):.0f} | {tot * WATTS / 1000:.2f} kJ |")
 
+    # Grading: per suite and difficulty, how many graded questions the format model got
+    # right at least half the time (the ones the calibration phase answers).
+    grades = {}
+    for a in jsonl(os.path.join(OUT, "grade", "answers.jsonl")):
+        g = grades.setdefault(a["id"], [0, 0])
+        g[0] += a["verdict"] == "correct"
+        g[1] += 1
+    sets = [("default", jsonl(os.path.join(OUT, "grade-hard.jsonl"))), ("easiest", jsonl(os.path.join(OUT, "grade-easy.jsonl")))]
+    if grades and all(t for _, t in sets):
+        suites = sorted({t["suite"] for _, ts in sets for t in ts})
+        md += ["", "## Grading", "",
+               "Graded train-split questions the format model got right in at least half of its samples (answered",
+               "in the calibration data), of those graded, per suite and difficulty:", "",
+               "| difficulty | " + " | ".join(suites) + " | all |", "| --- |" + " ---: |" * (len(suites) + 1)]
+        for name, ts in sets:
+            row, tot = [], [0, 0]
+            for su in suites:
+                ids = [t["id"] for t in ts if t["suite"] == su and t["id"] in grades]
+                k = sum(1 for i in ids if 2 * grades[i][0] >= grades[i][1])
+                row.append(f"{k} of {len(ids)}")
+                tot[0] += k
+                tot[1] += len(ids)
+            md.append(f"| {name} | " + " | ".join(row) + f" | {tot[0]} of {tot[1]} |")
+
     # Learning curves: the format phase's SFT loss per step, self-play's verdict shares per round.
     md += ["", "## Learning curves"]
     for phase in ("format", "calib"):

@@ -27,7 +27,8 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   auto dir = make_temp_dir("veritas-run-");
   std::string run = std::string(bin) + " run -o " + (dir / "r").string() +
                     " --train-seconds 8 --eval-n 2 --imitation-steps 6 --selfplay-seconds 2 --test-n 4"
-                    " --real-suites arith --real-test-n 1 --real-demos-n 2 --real-steps 2 --real-rounds 1";
+                    " --real-suites arith --real-test-n 1 --real-demos-n 2 --real-steps 2 --real-rounds 1"
+                    " --real-replay-tokens 4";
   ASSERT_EQ(sh("VERITAS_QUIET=1 " + run + " > " + (dir / "log").string() + " 2>&1"), 0) << read_file(dir / "log");
 
   auto card = nlohmann::json::parse(read_file(dir / "r/curate/card.json"));
@@ -51,7 +52,8 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   // The real model (scripts/setup installs it; missing, the stage would be skipped and
   // this test fail): imported, two held-out arithmetic questions (en, zh) scored before,
   // after the format phase, after the calibration phase and after self-play;
-  // demonstrations in chat form; 4 train-split questions graded with 4 samples each.
+  // demonstrations in chat form with the model's own replies to the 48 general prompts
+  // mixed in; 4 train-split questions graded with 4 samples each, and 4 easiest ones.
   EXPECT_TRUE(fs::exists(dir / "r/real/base/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "r/real/format/checkpoint/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "r/real/calib/checkpoint/model.safetensors"));
@@ -59,11 +61,16 @@ TEST(RunCli, WholePipelineOnBundledCorpusThenResume) {
   for (const char* m : {"base", "format", "calib", "selfplay"})
     EXPECT_EQ(nlohmann::json::parse(read_file(dir / "r/real" / (std::string("eval-") + m) / "results.json"))["overall"]["tasks"], 2) << m;
   EXPECT_EQ(nlohmann::json::parse(read_file(dir / "r/real/grade/results.json"))["overall"]["answers"], 16);
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "r/real/grade-easy/results.json"))["overall"]["answers"], 16);
+  const std::string replay = read_file(dir / "r/real/replay.jsonl");
+  EXPECT_EQ(std::count(replay.begin(), replay.end(), '\n'), 48);
   const std::string sft = read_file(dir / "r/real/sft.jsonl");
-  EXPECT_EQ(std::count(sft.begin(), sft.end(), '\n'), 4);
+  EXPECT_EQ(std::count(sft.begin(), sft.end(), '\n'), 4 + 48);
   EXPECT_NE(sft.find("\"role\":\"system\""), std::string::npos);
-  const std::string calib = read_file(dir / "r/real/calib.jsonl");  // 4 graded questions; answering ones 3 times
-  EXPECT_GE(std::count(calib.begin(), calib.end(), '\n'), 4);
+  EXPECT_NE(sft.find("\"id\":\"replay-walk\""), std::string::npos);
+  // 8 graded questions (answering ones 3 times) and the replies
+  const std::string calib = read_file(dir / "r/real/calib.jsonl");
+  EXPECT_GE(std::count(calib.begin(), calib.end(), '\n'), 8 + 48);
   EXPECT_NE(report.find("## A real model: SmolLM2-135M-Instruct, before and after"), std::string::npos) << report;
   EXPECT_NE(report.find("| calib | 2 |"), std::string::npos) << report;
   EXPECT_NE(report.find("| selfplay | 2 |"), std::string::npos) << report;

@@ -12,6 +12,7 @@
 
 #include "veritas/data/spun.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/temp_dir.hpp"
 
 using namespace veritas;
 
@@ -32,7 +33,8 @@ int run(const std::string& cmd, std::string* out = nullptr) {
 TEST(CurateCli, SynthTasksRelaunchMergeAndErrors) {
   const char* bin = std::getenv("VERITAS_BIN");
   if (!bin || !fs::exists(bin)) GTEST_SKIP() << "VERITAS_BIN not built";
-  fs::path d = make_temp_dir("veritas-curate-cli-");
+  const TempDir tmp("veritas-curate-cli-");
+  const fs::path d = tmp.path();
   std::string b = bin, out;
   ASSERT_EQ(run(b + " curate synth -o " + (d / "a.jsonl").string() + " --docs 300 --seed 5", &out), 0) << out;
   ASSERT_EQ(run(b + " curate synth -o " + (d / "b.jsonl").string() + " --docs 300 --seed 6", &out), 0) << out;
@@ -59,7 +61,8 @@ TEST(CurateCli, SynthTasksRelaunchMergeAndErrors) {
 // unreadable lines over 1% warns, and a misspelt setting or section is named.
 TEST(CurateCli, UnreadableInputAndUnknownSettingsAreLoud) {
   const std::string b = std::string(VERITAS_BINARY_DIR) + "/veritas";
-  fs::path d = make_temp_dir("veritas-curate-loud-");
+  const TempDir tmp("veritas-curate-loud-");
+  const fs::path d = tmp.path();
   std::string out;
   atomic_write_file(d / "bad.jsonl", "{not json\n[1, 2]\n\xff\xfe\n\n");
   EXPECT_EQ(run(b + " curate --input " + (d / "bad.jsonl").string() + " -o " + (d / "bad").string(), &out), 1) << out;
@@ -128,5 +131,4 @@ TEST(CurateCli, ScoreSpunKeepsFieldsAndNamesBadLines) {
   EXPECT_EQ(run(b + " curate score-spun -i " + (d / "bad2.jsonl").string() + " -o " + (d / "bad-out.jsonl").string() + cache, &out), 1);
   EXPECT_NE(out.find("bad2.jsonl:1: expected an object with a string \"text\""), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(d / "bad-out.jsonl"));
-  fs::remove_all(d);
 }

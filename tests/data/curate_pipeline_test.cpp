@@ -17,6 +17,7 @@
 #include "veritas/data/synth.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/temp_dir.hpp"
 
 using namespace veritas;
 using json = nlohmann::json;
@@ -34,7 +35,8 @@ struct Corpus {
 const Corpus& corpus() {
   static Corpus c = [] {
     Corpus c;
-    c.dir = make_temp_dir("veritas-curate-pipeline-");
+    static const TempDir tmp("veritas-curate-pipeline-");  // removed at exit
+    c.dir = tmp.path();
     c.file = c.dir / "synth.jsonl";
     SynthOptions o;
     o.output = c.file.string();

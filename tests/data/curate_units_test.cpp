@@ -21,6 +21,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/temp_dir.hpp"
 #include "veritas/util/line_reader.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/util/text.hpp"
@@ -30,8 +31,8 @@ using namespace veritas;
 namespace {
 
 fs::path tmpdir() {
-  static fs::path d = make_temp_dir("veritas-curate-units-");
-  return d;
+  static const TempDir d("veritas-curate-units-");  // removed at exit
+  return d.path();
 }
 
 void write_raw(const fs::path& p, const std::string& bytes) {

@@ -62,6 +62,30 @@ with tempfile.TemporaryDirectory() as d:
         fail.append("self-play did not change the weights")
     # The result is an ordinary checkpoint: sample from it.
     r = run("sample", "--model", a, "--prompt", "What is 3 + 4?", "--max-tokens", "8", "--temperature", "0")
+    # sample --prompts: one chat reply per row, the same as --chat on that prompt alone,
+    # written with the row's own fields and as SFT messages.
+    pin, pout = os.path.join(d, "prompts.jsonl"), os.path.join(d, "replies.jsonl")
+    qs = [{"id": "p1", "lang": "en", "prompt": "What is 3 + 4?"}, {"id": "p2", "prompt": "What is 5 + 1?"}]
+    with open(pin, "w", encoding="utf-8") as f:
+        f.write("".join(json.dumps(q) + "\n" for q in qs))
+    run("sample", "--model", a, "--prompts", pin, "--max-tokens", "8", "--temperature", "0", "-o", pout)
+    got = [json.loads(l) for l in open(pout, encoding="utf-8")] if os.path.exists(pout) else []
+    for q, g in zip(qs, got):
+        alone = run("sample", "--model", a, "--chat", "--prompt", q["prompt"], "--max-tokens", "8", "--temperature", "0",
+                    "--quiet").stdout[:-1]
+        if {k: g.get(k) for k in q} != q or g.get("reply") != alone or g.get("finish") not in ("stop", "length") or \
+                g.get("messages") != [{"role": "user", "content": q["prompt"]}, {"role": "assistant", "content": alone}]:
+            fail.append(f"sample --prompts: {g}, alone {alone!r}")
+    if len(got) != 2:
+        fail.append(f"sample --prompts wrote {len(got)} rows")
+    with open(pin, "a", encoding="utf-8") as f:
+        f.write('{"id": "p3"}\n')
+    r = run("sample", "--model", a, "--prompts", pin, "-o", pout + "2", ok=False)
+    if r.returncode == 0 or "prompts.jsonl:3" not in r.stderr or os.path.exists(pout + "2"):
+        fail.append(f"sample --prompts, a row without a prompt: exit {r.returncode}, {r.stderr[-300:]}")
+    r = run("sample", "--model", a, "--prompts", pin, ok=False)
+    if r.returncode == 0 or "--out" not in r.stderr:
+        fail.append(f"sample --prompts without --out: exit {r.returncode}, {r.stderr[-300:]}")
 
     # Determinism: same seed, same everything (timings aside).
     run("selfplay", *common, "--rounds", "4", "-o", b)

@@ -7,13 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from serve_common import Server, expect, finish  # noqa: E402
+from serve_common import Server, expect, finish, temp_dir  # noqa: E402
 
 BIN, MODEL = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ, VERITAS_QUIET="1")
@@ -62,7 +61,7 @@ except subprocess.TimeoutExpired:
 expect(code == 0, f"exit code after SIGTERM: {code}: {srv.logs()}")
 
 # SIGKILL keeps key state: a daily cap of 2 requests still holds after a restart.
-db = os.path.join(tempfile.mkdtemp(prefix="veritas-keys-"), "keys.db")
+db = os.path.join(temp_dir("veritas-keys-"), "keys.db")
 key = subprocess.run([BIN, "keys", "add", "--db", db, "--name", "capped", "--rpm", "0", "--daily-requests", "2"],
                      capture_output=True, text=True, check=True).stdout.strip()
 auth = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}

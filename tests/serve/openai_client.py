@@ -7,19 +7,18 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import openai  # a missing package fails the test: it is pinned in scripts/python/test.txt
 
 sys.path.insert(0, os.path.dirname(__file__))
-from serve_common import Server, expect, fail, finish  # noqa: E402
+from serve_common import Server, expect, fail, finish, temp_dir  # noqa: E402
 
 BIN, MODEL = sys.argv[1], sys.argv[2]
 Q = [{"role": "user", "content": "What is 3 + 4?"}]
 PROMPT = "Add column by column, starting from the ones.\nColumn 1:"
 ENV = dict(os.environ, VERITAS_QUIET="1")
 
-db = os.path.join(tempfile.mkdtemp(prefix="veritas-keys-"), "keys.db")
+db = os.path.join(temp_dir("veritas-keys-"), "keys.db")
 key = subprocess.run([BIN, "keys", "add", "--db", db, "--name", "tests", "--rpm", "0"], capture_output=True, text=True,
                      check=True).stdout.strip()
 slow_key = subprocess.run([BIN, "keys", "add", "--db", db, "--name", "slow", "--rpm", "2"], capture_output=True,

@@ -1,6 +1,8 @@
 """Starting and stopping `veritas serve` for the Python tests (loopback only, bounded waits)."""
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -18,9 +20,16 @@ def expect(cond, what):
     return cond
 
 
+def temp_dir(prefix):
+    """A new folder under the system's temporary one, removed when the test exits."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 class Server:
     def __init__(self, bin_, model, *args, env=None):
-        self.dir = tempfile.mkdtemp(prefix="veritas-serve-")
+        self.dir = temp_dir("veritas-serve-")
         port_file = os.path.join(self.dir, "port")
         self.log = open(os.path.join(self.dir, "log"), "w+")
         self.proc = subprocess.Popen([bin_, "serve", "--model", model, "--port", "0", "--port-file", port_file, *args],

@@ -8,6 +8,7 @@
 
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/temp_dir.hpp"
 #include "veritas/util/hash.hpp"
 #include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
@@ -86,7 +87,8 @@ TEST(Text, TrimStripsAsciiAndIdeographicSpace) {
 }
 
 TEST(LineReader, StripsCrAndReportsLongLines) {
-  auto dir = make_temp_dir("veritas-lines-");
+  const TempDir tmp("veritas-lines-");
+  const fs::path dir = tmp.path();
   atomic_write_file(dir / "a.txt", "one\r\ntwo is long\n\nlast");
   LineReader r((dir / "a.txt").string(), 5);
   std::string line;
@@ -107,7 +109,8 @@ TEST(LineReader, StripsCrAndReportsLongLines) {
 }
 
 TEST(JsonLines, ErrorsNameFileAndLine) {
-  auto dir = make_temp_dir("veritas-jsonl-");
+  const TempDir tmp("veritas-jsonl-");
+  const fs::path dir = tmp.path();
   const std::string path = (dir / "in.jsonl").string();
   auto error_of = [&](const std::string& body, size_t max_line, auto fn) -> std::string {
     atomic_write_file(path, body);

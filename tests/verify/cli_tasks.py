@@ -110,19 +110,21 @@ with tempfile.TemporaryDirectory() as d:
                 f.write(json.dumps({"id": i, "sample": k, "verdict": "correct" if k < 4 * share[i] else
                                     ["wrong", "malformed", "abstained"][k % 3]}) + "\n")
     gp = os.path.join(d, "graded-demos.jsonl")
-    # An abstention's confidence is the chance it is scored right: 1 on an impossible task, else 0.
+    # A question without an answer is refused in the suite's words with Confidence 1 whatever
+    # the record; an abstention elsewhere states 0 (the chance "I don't know" is scored right).
     def expected(i):
         t, p = by_id[i], share[i]
+        if t["truth"]["kind"] == "impossible":
+            return t["reference"], "correct", 1
         if p >= 0.5:
             return t["reference"], "correct", p
-        if t["truth"]["kind"] == "impossible":
-            return ("答案：不知道" if t["lang"] == "zh" else "Answer: I don't know"), "correct", 1
         return ("答案：不知道" if t["lang"] == "zh" else "Answer: I don't know"), "abstained", 0
     r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--graded", graded, "-o", gp)
     grows = [json.loads(l) for l in open(gp, encoding="utf-8")]
-    expect_abstain = sum(1 for x in grows if share[x["id"]] < 0.5)
-    if len(grows) < 50 or f"{len(grows)} of 60 demonstrations" not in r.stderr or \
-            f"{expect_abstain} abstain" not in r.stderr or expect_abstain < 15:
+    impossible = {i for i, t in by_id.items() if t["truth"]["kind"] == "impossible"}
+    expect_abstain = sum(1 for x in grows if share[x["id"]] < 0.5 or x["id"] in impossible)
+    if len(grows) < 50 or f"{len(grows)} of 60 demonstrations" not in r.stderr or len(impossible) < 10 or \
+            f"{expect_abstain} abstain or refuse" not in r.stderr or expect_abstain < 15:
         fail.append(f"protocol-demos --graded: {len(grows)} rows, {expect_abstain} expected to abstain; {r.stderr}")
     with open(answers_path, "w", encoding="utf-8") as f:
         for x in grows:
@@ -140,12 +142,42 @@ with tempfile.TemporaryDirectory() as d:
         if got.get("verdict") != want or got.get("confidence") != c:
             fail.append(f"protocol-demos --graded {x['id']}: {got}, wanted {want} with confidence {c}")
             break
-    # --repeat-answered R writes each answering demonstration R times, each abstention once.
+    # --repeat-answered R writes each claim (an answer, a refusal) R times, each abstention once.
     r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--graded", graded, "--repeat-answered", "3",
             "-o", gp)
     rep = collections.Counter(json.loads(l)["id"] for l in open(gp, encoding="utf-8"))
-    if rep != {x["id"]: 1 if share[x["id"]] < 0.5 else 3 for x in grows}:
+    if rep != {x["id"]: 1 if share[x["id"]] < 0.5 and x["id"] not in impossible else 3 for x in grows}:
         fail.append(f"protocol-demos --repeat-answered 3: {rep}")
+    # --mix appends chat rows as they are (ids kept); a row without messages is an error
+    # naming its line. --easy takes each suite's easiest knobs.
+    mix = os.path.join(d, "mix.jsonl")
+    extra = [{"id": "chat-1", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+             {"messages": [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "你好！"}]}]
+    with open(mix, "w", encoding="utf-8") as f:
+        f.write("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in extra))
+    r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--confidence", "0.7", "--mix", mix, "--mix", mix,
+            "-o", gp)
+    mrows = [json.loads(l) for l in open(gp, encoding="utf-8")]
+    if mrows[:len(rows)] != rows or mrows[len(rows):] != [extra[0], {"id": "mix-1", **extra[1]}, extra[0],
+                                                         {"id": "mix-3", **extra[1]}] or "appended 4 chat rows" not in r.stderr:
+        fail.append(f"protocol-demos --mix: {mrows[len(rows):]}; {r.stderr}")
+    with open(mix, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"id": "bad", "prompt": "x"}) + "\n")
+    r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "1", "--mix", mix, "-o", gp, ok=False)
+    if r.returncode == 0 or "mix.jsonl:3" not in r.stderr or "messages" not in r.stderr:
+        fail.append(f"protocol-demos --mix, a row without messages: exit {r.returncode}, {r.stderr}")
+    easy_path = os.path.join(d, "easy.jsonl")
+    run("tasks", "protocol-demos", "--tasks-only", "--easy", "--n", "30", "-o", easy_path)
+    easy = [json.loads(l) for l in open(easy_path, encoding="utf-8")]
+    knobs = {"arith": {"digits": 1}, "algebra": {"vars": 1, "digits": 1}, "units": {"quantities": 1, "digits": 1},
+             "physics": {"digits": 2}, "facts": {"table": "elements"}}
+    for t in easy:
+        want = knobs.get(t["suite"], {})
+        if t["truth"]["kind"] != "impossible" and any(t["difficulty"].get(k) != v for k, v in want.items()):
+            fail.append(f"protocol-demos --easy: {t['id']} has difficulty {t['difficulty']}")
+            break
+    if len(easy) != 360:
+        fail.append(f"protocol-demos --easy: {len(easy)} tasks")
     with open(graded, "w", encoding="utf-8") as f:  # a graded file that misses tasks is an error
         f.write(json.dumps({"id": ids[0], "verdict": "correct"}) + "\n")
     r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--graded", graded, "-o", gp, ok=False)

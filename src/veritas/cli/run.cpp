@@ -326,6 +326,8 @@ void register_run(CLI::App& app) {
   cmd->add_option("--real-demos-n", o->real.demo_n, "real-model stage: demonstrations per suite and language (0 = the version's)");
   cmd->add_option("--real-steps", o->real.steps, "real-model stage: SFT steps of the format and the calibration phase (0 = the version's)");
   cmd->add_option("--real-rounds", o->real.rounds, "real-model stage: self-play rounds (0 = the version's)");
+  cmd->add_option("--real-replay-tokens", o->real.replay_tokens,
+                  "real-model stage: most tokens of each reply to the general prompts (0 = the version's)");
   cmd->callback([o] { run_pipeline(*o); });
 }
 

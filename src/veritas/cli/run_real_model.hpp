@@ -36,6 +36,7 @@ struct RealModelOptions {
   int demo_n = 0;                   // demonstrations per suite and language
   int steps = 0;                    // SFT steps of the format and the calibration phase
   int rounds = 0;                   // self-play rounds
+  int replay_tokens = 0;            // most tokens of each reply to the general prompts
 };
 
 // The installed reference model's GGUF (under the project's .venv), or empty.

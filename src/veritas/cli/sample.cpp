@@ -10,6 +10,10 @@
 #include "veritas/infer/engine.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/fs.hpp"
+#include "veritas/util/line_reader.hpp"
+#include "veritas/util/progress.hpp"
+#include "veritas/util/text.hpp"
 
 namespace veritas::cli {
 
@@ -17,7 +21,7 @@ namespace {
 
 struct SampleArgs {
   GenerationArgs gen;  // defaults: 200 tokens, temperature 0.8, no top-k/top-p cut
-  std::string prompt;
+  std::string prompt, prompts, out;
   std::vector<std::string> stops;
   bool chat = false, quiet = false;
 };
@@ -56,6 +60,46 @@ void run_sample(const SampleArgs& a) {
   }
 }
 
+// --prompts: one chat reply per JSONL row ({"prompt": ..., any other fields}), written
+// as the row plus "reply", "finish" and "messages" (user, assistant): the row is the
+// input of `veritas train --sft` as it stands, so a model's own replies to general
+// prompts can be mixed into fine-tuning data (docs/selfplay.md). One model load for all.
+void run_sample_prompts(const SampleArgs& a) {
+  check(!a.out.empty(), "sample: --prompts needs -o/--out FILE");
+  check(a.prompt.empty(), "sample: give --prompt or --prompts, not both");
+  std::vector<nlohmann::json> rows;
+  for_each_json_line(a.prompts, [&](const nlohmann::json& j, const std::string& where) {
+    check(j.is_object() && j.contains("prompt") && j["prompt"].is_string() && !j["prompt"].get<std::string>().empty(),
+          where + ": expected an object with a non-empty string 'prompt'");
+    rows.push_back(j);
+  });
+  check(!rows.empty(), "sample: " + a.prompts + " holds no prompts");
+  infer::Engine eng = load_engine(a.gen);
+  const Tokenizer& tok = *eng.tokenizer();
+  infer::SamplingOptions so = sampling_options(a.gen);
+  so.stop_strings = a.stops;
+  Progress bar("replies", (int64_t)rows.size(), "replies");
+  std::string text;
+  for (auto& row : rows) {
+    const std::string p = row["prompt"].get<std::string>();
+    infer::Generation g = eng.generate(infer::chat_tokens(tok, {{"user", p}}, true), so);
+    // A reply cut by --max-tokens may end inside a character: drop that tail (raw bytes,
+    // or the replacement character the decoder wrote for them).
+    std::string reply = g.text;
+    if (size_t bad = utf8_invalid_offset(reply); bad != std::string::npos && bad + 4 > reply.size()) reply.resize(bad);
+    while (reply.size() >= 3 && reply.compare(reply.size() - 3, 3, "\xEF\xBF\xBD") == 0) reply.resize(reply.size() - 3);
+    reply = utf8_sanitize(reply);
+    row["reply"] = reply;
+    row["finish"] = infer::finish_reason_name(g.finish);
+    row["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", p}}, {{"role", "assistant"}, {"content", reply}}});
+    text += row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    bar.add(1);
+  }
+  bar.finish();
+  atomic_write_file(a.out, text);
+  if (!a.quiet) std::fprintf(stderr, "wrote %zu replies to %s\n", rows.size(), a.out.c_str());
+}
+
 }  // namespace
 
 void register_sample(CLI::App& app) {
@@ -67,10 +111,14 @@ void register_sample(CLI::App& app) {
       "Example: veritas sample --model out/ckpt --prompt \"The sun\" --temperature 0.7 --top-p 0.9");
   add_generation_options(cmd, a->gen, "most tokens to generate");
   cmd->add_option("--prompt", a->prompt, "text to continue (empty: start a new document)");
+  cmd->add_option("--prompts", a->prompts,
+                  "JSONL of {\"prompt\", ...} rows: reply to each as a chat user message and write the rows with "
+                  "\"reply\", \"finish\" and \"messages\" added (an SFT input) to --out");
+  cmd->add_option("-o,--out", a->out, "with --prompts: the output JSONL (written atomically)");
   cmd->add_option("--stop", a->stops, "stop when the text contains this string (repeatable)");
   cmd->add_flag("--chat", a->chat, "wrap the prompt in the chat template as a user message");
   cmd->add_flag("--quiet,-q", a->quiet, "no summary on stderr");
-  cmd->callback([a] { run_sample(*a); });
+  cmd->callback([a] { a->prompts.empty() ? run_sample(*a) : run_sample_prompts(*a); });
 }
 
 }  // namespace veritas::cli

@@ -9,6 +9,7 @@
 
 #include "veritas/cli/commands.hpp"
 #include "veritas/eval/prompt.hpp"
+#include "veritas/train/sft.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/progress.hpp"
@@ -22,6 +23,16 @@ namespace veritas::cli {
 namespace {
 
 using nlohmann::json;
+
+// `tasks protocol-demos --easy`: each suite's easiest knobs (docs/verify.md).
+json easy_difficulty(const std::string& suite) {
+  if (suite == "arith") return {{"digits", 1}, {"steps", 2}};
+  if (suite == "algebra") return {{"vars", 1}, {"digits", 1}, {"rational", false}};
+  if (suite == "units") return {{"quantities", 1}, {"digits", 1}};
+  if (suite == "physics") return {{"digits", 2}};
+  if (suite == "facts") return {{"table", "elements"}};
+  return json::object();
+}
 
 json parse_difficulty(const std::string& s) {
   if (s.empty()) return json::object();
@@ -169,14 +180,18 @@ void register_tasks(CLI::App& app) {
   // states the confidence the model earned: its share of right samples p on that question.
   // Where p is below --answer-above the demonstration abstains, because under the
   // self-play reward (+1 right, 0 abstained, -1 wrong) answering pays only when p > 1/2.
+  // A question without an answer is refused in the suite's own words ("cannot be
+  // answered") with Confidence 1 whatever the record: that refusal is right by
+  // construction, and its wording keeps it apart from "I don't know" (Confidence 0).
   struct Proto {
     std::vector<std::string> suites = suite_names();
     std::string prompt, split = "train", out, graded;
+    std::vector<std::string> mix;
     int n = 8;
     uint64_t seed = 100;
     double confidence = 0.5, answer_above = 0.5;
     int repeat_answered = 1;
-    bool tasks_only = false;
+    bool tasks_only = false, easy = false;
   };
   auto pr = std::make_shared<Proto>();
   auto* pro = cmd->add_subcommand(
@@ -192,22 +207,31 @@ void register_tasks(CLI::App& app) {
   pro->add_option("--confidence", pr->confidence, "the Confidence line's value")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   pro->add_option("--graded", pr->graded,
                   "answers.jsonl of `veritas eval -k K` on these same tasks (`--tasks-only`): the Confidence line "
-                  "becomes the model's share of right samples p, and the answer \"I don't know\" where p < --answer-above "
-                  "(its Confidence: 1 where abstaining is right, on a question without an answer, else 0)");
+                  "becomes the model's share of right samples p, and the answer \"I don't know\" (Confidence: 0) where "
+                  "p < --answer-above; a question without an answer is refused (\"cannot be answered\", Confidence: 1)");
   pro->add_option("--answer-above", pr->answer_above, "with --graded: the least p that is answered rather than abstained")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   pro->add_option("--repeat-answered", pr->repeat_answered,
-                  "with --graded: write each demonstration that answers (rather than abstains) this many times, so that "
-                  "a model that can answer few questions still sees enough answers to learn which")
+                  "with --graded: write each demonstration that claims something (an answer, or the refusal of a "
+                  "question without one) this many times, so that a model that can answer few questions still sees "
+                  "enough claims to learn which")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  pro->add_flag("--easy", pr->easy,
+                "each suite's easiest knobs (arith 1 digit, algebra one equation with 1-digit integers, units one "
+                "quantity of 1 significant digit, physics 2 digits, facts the elements table): questions a small "
+                "model has a chance on");
+  pro->add_option("--mix", pr->mix,
+                  "append the chat rows of this JSONL (each with 'messages': other demonstrations, or a model's own "
+                  "replies from `veritas sample --prompts`) after the demonstrations (repeatable)");
   pro->add_flag("--tasks-only", pr->tasks_only, "write only the tasks (a held-out set for `veritas eval --tasks` with --split test)");
   pro->add_option("-o,--out", pr->out, "output JSONL ('-' = stdout)")->required();
   pro->callback([pr] {
     check(pr->tasks_only || !pr->prompt.empty(), "tasks protocol-demos: --prompt DIR is required (or --tasks-only)");
     std::optional<eval::PromptSet> set;
     check(!(pr->tasks_only && !pr->graded.empty()), "tasks protocol-demos: --graded makes demonstrations, not --tasks-only");
+    check(!(pr->tasks_only && !pr->mix.empty()), "tasks protocol-demos: --mix appends chat rows, not tasks (--tasks-only)");
     if (!pr->tasks_only) set = eval::load_prompt_set(pr->prompt);
     // task id -> {right samples, samples}
     std::unordered_map<std::string, std::pair<int, int>> grades;
@@ -231,7 +255,8 @@ void register_tasks(CLI::App& app) {
         o.n = pr->n;
         o.seed = seed++;  // one seed per suite and language: task ids stay unique
         o.split = pr->split;
-        o.difficulty = {{"lang", lang}};
+        o.difficulty = pr->easy ? easy_difficulty(suite) : json::object();
+        o.difficulty["lang"] = lang;
         for (const Task& t : generate_tasks(o)) {
           ++total;
           if (pr->tasks_only) {
@@ -242,12 +267,13 @@ void register_tasks(CLI::App& app) {
           double confidence = pr->confidence;
           std::string final_line = t.reference;
           bool abstain = false;
+          const bool no_answer = t.truth.value("kind", "") == "impossible";
           if (!pr->graded.empty()) {
             auto g = grades.find(t.id);
             check(g != grades.end(), "tasks protocol-demos: task " + t.id + " has no answer in " + pr->graded +
-                                         " (grade the tasks that `--tasks-only` with the same --n, --seed, --split and "
-                                         "--suite writes)");
-            confidence = std::round(100.0 * g->second.first / g->second.second) / 100.0;
+                                         " (grade the tasks that `--tasks-only` with the same --n, --seed, --split, "
+                                         "--easy and --suite writes)");
+            confidence = no_answer ? 1.0 : std::round(100.0 * g->second.first / g->second.second) / 100.0;
             abstain = confidence < pr->answer_above;
           }
           if (abstain) {
@@ -262,7 +288,7 @@ void register_tasks(CLI::App& app) {
           const Verdict v = verify(t, answer).verdict;
           // An abstention is what it claims to be: abstained (or right, on an impossible task).
           if (abstain ? v == Verdict::Wrong || v == Verdict::Malformed : v != Verdict::Correct) continue;
-          abstained += abstain;
+          abstained += abstain || (no_answer && !pr->graded.empty());
           ++kept;
           json msgs = json::array();
           for (const ChatMessage& m : eval::prompt_messages(&*set, false, t))  // system, few-shot turns, question
@@ -273,12 +299,22 @@ void register_tasks(CLI::App& app) {
         }
       }
     }
+    size_t mixed = 0;
+    for (const auto& file : pr->mix) {
+      for_each_json_line(file, [&](const json& j, const std::string& where) {
+        check(j.is_object() && j.contains("messages"), where + ": expected a chat row with 'messages'");
+        chat_prompt_messages(j["messages"], where);  // the same checks as `veritas train --sft`
+        rows.push_back({{"id", j.contains("id") ? j["id"] : json("mix-" + std::to_string(mixed))}, {"messages", j["messages"]}});
+        ++mixed;
+      });
+    }
     write_jsonl(pr->out, rows);
+    if (mixed) std::fprintf(stderr, "appended %zu chat rows from %zu file(s)\n", mixed, pr->mix.size());
     if (pr->tasks_only)
       std::fprintf(stderr, "wrote %zu tasks (%s split) to %s\n", rows.size(), pr->split.c_str(), pr->out.c_str());
     else
       std::fprintf(stderr,
-                   "wrote %lld of %lld demonstrations (verifier-checked; %lld it did not accept left out; %lld abstain) "
+                   "wrote %lld of %lld demonstrations (verifier-checked; %lld it did not accept left out; %lld abstain or refuse) "
                    "as %zu rows to %s\n",
                    (long long)kept, (long long)total, (long long)(total - kept), (long long)abstained, rows.size(),
                    pr->out.c_str());

@@ -17,6 +17,7 @@
 #include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/temp_dir.hpp"
 #include "veritas/util/progress.hpp"
 #include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
@@ -69,8 +70,8 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
 
 nlohmann::json train_quality_classifier(const ClassifierTrainOptions& opt) {
   check(!opt.input.empty() && !opt.output.empty(), "train-classifier: --input and -o are required");
-  fs::path tmpdir = make_temp_dir("veritas-ftc");
-  fs::path train_txt = tmpdir / "train.txt";
+  const TempDir tmpdir("veritas-ftc");  // removed on every way out, bad input included
+  fs::path train_txt = tmpdir.path() / "train.txt";
   std::map<std::string, int64_t> label_counts;
   int64_t examples = 0;
   {
@@ -126,7 +127,6 @@ nlohmann::json train_quality_classifier(const ClassifierTrainOptions& opt) {
   }
   fs::rename(tmp, target);
   fsync_dir(target.parent_path());
-  fs::remove_all(tmpdir);
   nlohmann::json summary = {{"examples", examples}, {"output", opt.output}, {"labels", label_counts}};
   return summary;
 }
