@@ -13,7 +13,6 @@
 #include "veritas/util/fs.hpp"
 #include "veritas/util/line_reader.hpp"
 #include "veritas/util/progress.hpp"
-#include "veritas/util/text.hpp"
 
 namespace veritas::cli {
 
@@ -78,17 +77,16 @@ void run_sample_prompts(const SampleArgs& a) {
   const Tokenizer& tok = *eng.tokenizer();
   infer::SamplingOptions so = sampling_options(a.gen);
   so.stop_strings = a.stops;
-  Progress bar("replies", (int64_t)rows.size(), "replies");
+  Progress bar("sample", (int64_t)rows.size(), "replies");
   std::string text;
   for (auto& row : rows) {
     const std::string p = row["prompt"].get<std::string>();
     infer::Generation g = eng.generate(infer::chat_tokens(tok, {{"user", p}}, true), so);
-    // A reply cut by --max-tokens may end inside a character: drop that tail (raw bytes,
-    // or the replacement character the decoder wrote for them).
+    // The text is valid UTF-8 (infer/text_stream.hpp); a reply cut by --max-tokens inside
+    // a character ends in the U+FFFD that stands for it, which is no text to learn.
     std::string reply = g.text;
-    if (size_t bad = utf8_invalid_offset(reply); bad != std::string::npos && bad + 4 > reply.size()) reply.resize(bad);
-    while (reply.size() >= 3 && reply.compare(reply.size() - 3, 3, "\xEF\xBF\xBD") == 0) reply.resize(reply.size() - 3);
-    reply = utf8_sanitize(reply);
+    if (g.finish == infer::FinishReason::Length && reply.size() >= 3 && reply.ends_with("\xEF\xBF\xBD"))
+      reply.resize(reply.size() - 3);
     row["reply"] = reply;
     row["finish"] = infer::finish_reason_name(g.finish);
     row["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", p}}, {{"role", "assistant"}, {"content", reply}}});

@@ -24,16 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-// `tasks protocol-demos --easy`: each suite's easiest knobs (docs/verify.md).
-json easy_difficulty(const std::string& suite) {
-  if (suite == "arith") return {{"digits", 1}, {"steps", 2}};
-  if (suite == "algebra") return {{"vars", 1}, {"digits", 1}, {"rational", false}};
-  if (suite == "units") return {{"quantities", 1}, {"digits", 1}};
-  if (suite == "physics") return {{"digits", 2}};
-  if (suite == "facts") return {{"table", "elements"}};
-  return json::object();
-}
-
 json parse_difficulty(const std::string& s) {
   if (s.empty()) return json::object();
   try {
@@ -255,7 +245,7 @@ void register_tasks(CLI::App& app) {
         o.n = pr->n;
         o.seed = seed++;  // one seed per suite and language: task ids stay unique
         o.split = pr->split;
-        o.difficulty = pr->easy ? easy_difficulty(suite) : json::object();
+        o.difficulty = pr->easy ? easiest_difficulty(suite) : json::object();
         o.difficulty["lang"] = lang;
         for (const Task& t : generate_tasks(o)) {
           ++total;

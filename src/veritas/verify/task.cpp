@@ -74,6 +74,15 @@ const std::vector<std::string>& suite_names() {
   return names;
 }
 
+json easiest_difficulty(const std::string& suite) {
+  if (suite == "arith") return {{"digits", 1}, {"steps", 2}};
+  if (suite == "algebra") return {{"vars", 1}, {"digits", 1}, {"rational", false}};
+  if (suite == "units") return {{"quantities", 1}, {"digits", 1}};
+  if (suite == "physics") return {{"digits", 2}};
+  if (suite == "facts") return {{"table", "elements"}};
+  return json::object();
+}
+
 std::vector<Task> generate_tasks(const SuiteOptions& opts) {
   using Gen = suites::Candidate (*)(Rng&, const json&, const std::string&);
   Gen gen = nullptr;

@@ -45,6 +45,9 @@ struct SuiteOptions {
 };
 std::vector<Task> generate_tasks(const SuiteOptions& opts);
 const std::vector<std::string>& suite_names();
+// A suite's easiest knobs (docs/verify.md, `tasks protocol-demos --easy`): questions a
+// small model has a chance on; {} where the suite has none (impossible).
+nlohmann::json easiest_difficulty(const std::string& suite);
 
 std::vector<Task> read_tasks_jsonl(const std::string& path);  // throws Error with line number
 
