@@ -4,6 +4,10 @@
 #include <cmath>
 #include <vector>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define VERITAS_AVX2 1
@@ -43,6 +47,17 @@ const char* precision_name(Precision p) {
 
 size_t precision_weight_bytes(Precision p) {
   return p == Precision::F32 ? 4 : p == Precision::BF16 || p == Precision::F16 ? 2 : 1;  // Q4: 1 rounds 0.5625 up
+}
+
+void* alloc_buffer(size_t& bytes) {
+  constexpr size_t kHuge = size_t(1) << 21;
+  if (bytes < kHuge) return std::aligned_alloc(64, bytes ? bytes : 64);
+  bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, bytes);
+#ifdef MADV_HUGEPAGE
+  if (p) madvise(p, bytes, MADV_HUGEPAGE);  // advice: without huge pages it works the same
+#endif
+  return p;
 }
 
 uint16_t f32_to_bf16(float f) {

@@ -169,10 +169,13 @@ void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const f
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w + r * row_bytes + (size_t)b * bb;
-      // The same block two groups of rows ahead (about a microsecond, a few DRAM
-      // latencies): decoding reads each weight once, and the hardware prefetchers lose
-      // the stream at every chunk's end. Measured: 1.5x the decode speed of no prefetch.
-      _mm_prefetch(reinterpret_cast<const char*>(wb + 2 * R * row_bytes), _MM_HINT_T0);
+      // One row, one token: decoding (simd::prefetch_stream). Several rows: the same block
+      // two groups of rows ahead, as the hardware prefetchers lose the stream at every
+      // chunk's end.
+      if constexpr (R == 1 && NT == 1)
+        simd::prefetch_stream(wb);
+      else
+        _mm_prefetch(reinterpret_cast<const char*>(wb + 2 * R * row_bytes), _MM_HINT_T0);
       const __m256 dw = _mm256_set1_ps(h2f_fast(wb));
       __m256i s32[NT];
       if constexpr (p == Precision::Q8_0) {

@@ -61,12 +61,15 @@ inline __m256 wide8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// The weights two row groups ahead (as qblocks.cpp does): decoding reads each weight once
-// and the hardware prefetchers lose the stream at every chunk's end.
+// As qblocks.cpp does: one row (decoding) streams ahead into L2 (simd::prefetch_stream);
+// several rows take the weights two row groups ahead into L1.
 template <int R>
 inline void prefetch_rows(const uint8_t* w, size_t row_bytes, int c) {
-  for (int r = 0; r < R; ++r)
-    _mm_prefetch(reinterpret_cast<const char*>(w + (r + 2 * R) * row_bytes + 2 * (size_t)c), _MM_HINT_T0);
+  if constexpr (R == 1)
+    simd::prefetch_stream(w + 2 * (size_t)c);
+  else
+    for (int r = 0; r < R; ++r)
+      _mm_prefetch(reinterpret_cast<const char*>(w + (r + 2 * R) * row_bytes + 2 * (size_t)c), _MM_HINT_T0);
 }
 
 // R rows x NT tokens; out[t * ldy + r].
