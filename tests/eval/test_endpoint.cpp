@@ -157,6 +157,8 @@ TEST(EvalEndpoint, ParsesResponses) {
   std::string e = error_of([] { parse_chat_response("{\"choices\": [1, 2"); });
   EXPECT_NE(e.find("not valid JSON"), std::string::npos) << e;
   EXPECT_NE(e.find("byte"), std::string::npos) << e;
+  e = error_of([] { parse_chat_response(R"({"choices": [{"message": {"content": "a"}}], "created": 1e999})"); });
+  EXPECT_NE(e.find("not valid JSON"), std::string::npos) << e;  // out_of_range, not a parse_error
   EXPECT_NE(error_of([] { parse_chat_response("{\"error\": {\"message\": \"quota\"}}"); }).find("quota"), std::string::npos);
   EXPECT_THROW(parse_chat_response("[]"), veritas::Error);
   EXPECT_THROW(parse_chat_response("{\"choices\": [{\"text\": \"legacy\"}]}"), veritas::Error);

@@ -150,6 +150,14 @@ TEST(EvalPrompt, MissingFileIsNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("fewshot.zh.jsonl:1"), std::string::npos) << e.what();
   }
+  // A number beyond the double range is out_of_range in nlohmann, not a parse_error.
+  { std::ofstream(dir / "fewshot.zh.jsonl") << "{\"question\": \"q\", \"answer\": \"a\", \"n\": 1e999}\n"; }
+  try {
+    load_prompt_set(dir.string());
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not valid JSON"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(load_prompt_set((dir / "nope").string()), Error);
   fs::remove_all(dir);
 }

@@ -53,6 +53,10 @@ with tempfile.TemporaryDirectory() as d:
     r = run("tasks", "generate", "--suite", "arith", "--difficulty", "{oops", "-o", bad, ok=False)
     if r.returncode != 1 or "difficulty" not in r.stderr:
         fail.append(f"bad difficulty: exit {r.returncode}, {r.stderr}")
+    # A number beyond the double range: an error, not an escaped exception.
+    r = run("tasks", "generate", "--suite", "arith", "--difficulty", '{"digits": 1e999}', "-o", bad, ok=False)
+    if r.returncode != 1 or "difficulty" not in r.stderr:
+        fail.append(f"difficulty 1e999: exit {r.returncode}, {r.stderr}")
     # Demos: the error rate and the coherent rule show up in the file.
     dp = os.path.join(d, "demos.jsonl")
     run("tasks", "demos", "--suite", "arith", "--n", "200", "--seed", "1", "--error-rate", "0.5", "--error-kind", "rule",

@@ -41,6 +41,8 @@ void run(const EvalArgs& a) {
       difficulty = nlohmann::json::parse(a.difficulty);
     } catch (const nlohmann::json::parse_error& e) {
       throw Error("--difficulty is not valid JSON (at byte " + std::to_string(e.byte) + "): " + a.difficulty);
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+      throw Error(std::string("--difficulty is not valid JSON: ") + e.what());
     }
   }
   std::unique_ptr<eval::Answerer> answerer;

@@ -30,7 +30,7 @@ json parse_difficulty(const std::string& s) {
     json j = json::parse(s);
     check(j.is_object(), "--difficulty must be a JSON object, e.g. '{\"digits\": 5}'");
     return j;
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw Error(std::string("--difficulty is not valid JSON: ") + e.what());
   }
 }

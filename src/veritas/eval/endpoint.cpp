@@ -68,6 +68,8 @@ std::vector<std::string> parse_chat_response(const std::string& body) {
     j = nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error("response is not valid JSON (at byte " + std::to_string(e.byte) + "): '" + snippet(body) + "'");
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+    throw Error(std::string("response is not valid JSON (") + e.what() + "): '" + snippet(body) + "'");
   }
   if (j.is_object() && j.contains("error"))
     throw Error("server returned an error object: " + snippet(j["error"].dump()));

@@ -59,7 +59,7 @@ PromptSet load_prompt_set(const std::string& dir) {
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(text);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
         throw Error(where + ": not valid JSON (" + e.what() + ")");
       }
       check(j.is_object() && j.contains("question") && j["question"].is_string() && j.contains("answer") &&

@@ -49,9 +49,9 @@ size_t precision_weight_bytes(Precision p) {
   return p == Precision::F32 ? 4 : p == Precision::BF16 || p == Precision::F16 ? 2 : 1;  // Q4: 1 rounds 0.5625 up
 }
 
-void* alloc_buffer(size_t& bytes) {
+void* alloc_buffer(size_t& bytes, bool huge) {
   constexpr size_t kHuge = size_t(1) << 21;
-  if (bytes < kHuge) return std::aligned_alloc(64, bytes ? bytes : 64);
+  if (!huge || bytes < kHuge) return std::aligned_alloc(64, bytes ? bytes : 64);
   bytes = (bytes + kHuge - 1) / kHuge * kHuge;
   void* p = std::aligned_alloc(kHuge, bytes);
 #ifdef MADV_HUGEPAGE
@@ -135,18 +135,18 @@ QMatrix QMatrix::from_f32(const float* w, int rows, int cols, Precision p) {
   size_t n = (size_t)rows * cols;
   if (p == Precision::F32) {
     m.ld_ = cols;
-    m.f32_.resize(n, false);
+    m.f32_.resize(n, false, true);
     std::memcpy(m.f32_.data(), w, n * sizeof(float));
   } else if (p == Precision::BF16) {
     m.ld_ = cols;
-    m.bf16_.resize(n, false);
+    m.bf16_.resize(n, false, true);
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < cols; ++c)
         m.bf16_[(size_t)r * cols + bf16_index(c, cols)] = f32_to_bf16(w[(size_t)r * cols + c]);
   } else {
     // Symmetric per-row scale; -128 is never used so |w| fits the unsigned operand.
     m.ld_ = round_up(cols, kQBlock);
-    m.q8_.resize((size_t)rows * m.ld_, true);
+    m.q8_.resize((size_t)rows * m.ld_, true, true);
     m.scale_.resize(rows, false);
     for (int r = 0; r < rows; ++r) {
       const float* wr = w + (size_t)r * cols;

@@ -30,11 +30,12 @@ Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"|"g
 const char* precision_name(Precision p);
 size_t precision_weight_bytes(Precision p);  // bytes per weight (int8: 1, scales excluded)
 
-// At least `bytes` (a multiple of 64) of 64-byte aligned memory for std::free, rounded up
-// to `bytes`. From 2 MiB on, aligned to 2 MiB and advised as huge pages (Linux): decoding
-// streams every weight once per token, and with 4 KiB pages a TLB miss comes every 64
-// cache lines.
-void* alloc_buffer(size_t& bytes);
+// `bytes` (a multiple of 64) of 64-byte aligned memory for std::free. With `huge`, from
+// 2 MiB on: aligned to 2 MiB, `bytes` rounded up to a multiple of it, and advised as huge
+// pages (Linux) — for weights, which decoding streams once per token, and with 4 KiB pages
+// a TLB miss comes every 64 cache lines. Not for KV caches: a huge page is resident as a
+// whole as soon as one position in it is written.
+void* alloc_buffer(size_t& bytes, bool huge);
 
 // 64-byte aligned, uninitialized-by-default array (weights, KV cache, scratch).
 template <class T>
@@ -42,9 +43,10 @@ class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(size_t n, bool zero = true) { resize(n, zero); }
-  void resize(size_t n, bool zero = true) {
+  // huge: weights (alloc_buffer).
+  void resize(size_t n, bool zero = true, bool huge = false) {
     size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
-    p_.reset(n ? static_cast<T*>(alloc_buffer(bytes)) : nullptr);
+    p_.reset(n ? static_cast<T*>(alloc_buffer(bytes, huge)) : nullptr);
     if (n && !p_) throw std::bad_alloc();
     n_ = n;
     if (zero && n) std::memset(static_cast<void*>(p_.get()), 0, bytes);

@@ -104,7 +104,7 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_v
     std::string why = "invalid JSON";
     try {
       (void)json::parse(body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       why = std::string("invalid JSON: ") + e.what();
     }
     return bad("", why);

@@ -36,7 +36,7 @@ json load_config(const std::filesystem::path& path) {
   if (path.extension() == ".toml") return parse_toml(text, path.string());
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw Error("invalid JSON in " + path.string() + ": " + e.what());
   }
 }
