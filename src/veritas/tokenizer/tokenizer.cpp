@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -70,16 +71,79 @@ struct SvHash {
 std::atomic<uint64_t> g_serial{1};
 
 // Per-thread cache of word -> ids, so encode() is const and safe to call from many
-// threads without locks. Tied to one tokenizer instance by its serial number.
-struct WordCache {
+// threads without locks. Tied to one tokenizer instance by its serial number. Open
+// addressing over a power-of-two table, words and ids in two flat arrays: with
+// std::unordered_map, its division by a prime and its node chasing took a quarter of the
+// encoding time.
+class WordCache {
+ public:
   uint64_t owner = 0;
-  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>, SvHash, std::equal_to<>> map;
-  std::vector<int32_t> store;
+
   void reset(uint64_t serial) {
     owner = serial;
-    map.clear();
-    store.clear();
+    slots_.assign(size_t(1) << 12, Slot{});
+    used_ = 0;
+    keys_.clear();
+    ids_.clear();
   }
+  // The cached ids of `word` (hash: hash_of(word)) appended to out; false when absent.
+  bool append(std::string_view word, uint64_t hash, std::vector<int32_t>& out) const {
+    for (size_t i = index(hash);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) return false;
+      if (s.hash == hash && s.key_len == word.size() && std::memcmp(keys_.data() + s.key, word.data(), word.size()) == 0) {
+        out.insert(out.end(), ids_.begin() + s.ids, ids_.begin() + s.ids + s.n_ids);
+        return true;
+      }
+    }
+  }
+  void insert(std::string_view word, uint64_t hash, const int32_t* ids, size_t n) {
+    if (ids_.size() > (64u << 20) || used_ >= (1u << 20)) reset(owner);  // bounded memory
+    if (2 * (used_ + 1) > slots_.size()) grow();
+    size_t i = index(hash);
+    while (slots_[i].hash != 0) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = {hash, (uint32_t)keys_.size(), (uint32_t)word.size(), (uint32_t)ids_.size(), (uint32_t)n};
+    keys_.append(word);
+    ids_.insert(ids_.end(), ids, ids + n);
+    ++used_;
+  }
+  // Never 0 (an empty slot). Words are short: 8 bytes at a time, multiply and fold.
+  static uint64_t hash_of(std::string_view w) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ w.size();
+    size_t i = 0;
+    for (; i + 8 <= w.size(); i += 8) {
+      uint64_t x;
+      std::memcpy(&x, w.data() + i, 8);
+      h = (h ^ x) * 0xFF51AFD7ED558CCDull;
+      h ^= h >> 32;
+    }
+    uint64_t x = 0;  // the last 0-7 bytes one by one: a memcpy of variable length is a call
+    for (int sh = 0; i < w.size(); ++i, sh += 8) x |= (uint64_t)(unsigned char)w[i] << sh;
+    h = (h ^ x) * 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 29;
+    return h | 1;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;  // 0: empty
+    uint32_t key = 0, key_len = 0, ids = 0, n_ids = 0;  // offsets into keys_ / ids_
+  };
+  size_t index(uint64_t hash) const { return (size_t)(hash >> 20) & (slots_.size() - 1); }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& s : old) {
+      if (s.hash == 0) continue;
+      size_t i = index(s.hash);
+      while (slots_[i].hash != 0) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_ = std::vector<Slot>(size_t(1) << 12);
+  size_t used_ = 0;
+  std::string keys_;
+  std::vector<int32_t> ids_;
 };
 thread_local WordCache t_cache;
 
@@ -256,20 +320,12 @@ void Tokenizer::Impl::encode_gpt2(std::string_view text, std::vector<int32_t>& o
         continue;
       }
     }
-    auto it = cache.map.find(piece);
-    if (it != cache.map.end()) {
-      out.insert(out.end(), cache.store.begin() + it->second.first,
-                 cache.store.begin() + it->second.first + it->second.second);
-      continue;
-    }
+    const uint64_t hash = WordCache::hash_of(piece);
+    if (cache.append(piece, hash, out)) continue;
     size_t before = out.size();
     bpe_word(piece, out);
-    if (piece.size() <= 256) {  // long pieces are rare: do not let them fill the cache
-      if (cache.store.size() > (64u << 20) || cache.map.size() > (1u << 20)) cache.reset(serial);
-      cache.map.emplace(std::string(piece),
-                        std::make_pair((uint32_t)cache.store.size(), (uint32_t)(out.size() - before)));
-      cache.store.insert(cache.store.end(), out.begin() + before, out.end());
-    }
+    if (piece.size() <= 256)  // long pieces are rare: do not let them fill the cache
+      cache.insert(piece, hash, out.data() + before, out.size() - before);
   }
 }
 
