@@ -103,6 +103,45 @@ TEST(InferKernels, QuantizeActivations) {
   EXPECT_FLOAT_EQ(qa.scale[1], 3.0f / 127);
 }
 
+// The activation quantizer (SIMD for whole blocks on AVX2 machines) against the formula in
+// plain scalar code: per block of 32, scale = max|x| / 127, q = round-half-even(x · 127 /
+// max|x|) clamped to ±127, zero padding, bsum = scale · Σq. Exact equality: the same
+// float operations in both. Rows of several widths (whole blocks and a partial one),
+// ties at .5, all-zero blocks and large magnitudes.
+TEST(InferKernels, QuantizeActivationsMatchScalarFormula) {
+  for (int cols : {32, 64, 96, 100, 576, 1536, 33}) {
+    std::vector<float> x = randn((size_t)2 * cols, 11 + cols, 3.0f);
+    for (int c = 0; c < std::min(cols, 32); ++c) x[c] = 0;  // an all-zero block (row 0)
+    for (int c = 32; c + 1 < cols && c < 64; c += 2) x[c] = (float)(c - 48) + 0.5f;  // ties when max|x| = 127
+    if (cols > 64) x[33] = 127.0f;
+    x[(size_t)cols + 1] = 1e30f;  // row 1: a huge value
+    QuantActs qa;
+    qa.quantize(x.data(), 2, cols, cols);
+    const int blocks = (cols + 31) / 32;
+    ASSERT_EQ(qa.blocks, blocks);
+    for (int t = 0; t < 2; ++t)
+      for (int b = 0; b < blocks; ++b) {
+        const float* xb = x.data() + (size_t)t * cols + b * 32;
+        const int n = std::min(32, cols - b * 32);
+        float amax = 0;
+        for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(xb[i]));
+        const float inv = amax > 0 ? 127.0f / amax : 0.0f, scale = amax / 127.0f;
+        ASSERT_EQ(qa.scale[(size_t)t * blocks + b], scale) << cols << " t" << t << " b" << b;
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) {
+          int want = 0;
+          if (i < n) {
+            const float v = std::min(127.0f, std::max(-127.0f, xb[i] * inv));
+            want = (int)std::nearbyint(v);  // default rounding: to nearest, ties to even
+          }
+          ASSERT_EQ(qa.q[((size_t)t * blocks + b) * 32 + i], want) << cols << " t" << t << " b" << b << " i" << i;
+          sum += want;
+        }
+        ASSERT_EQ(qa.bsum[(size_t)t * blocks + b], scale * (float)sum) << cols << " t" << t << " b" << b;
+      }
+  }
+}
+
 TEST(InferKernels, RmsNormDotAxpy) {
   std::vector<float> x = {1, 2, 3, 4}, w = {1, 0.5f, 2, 1}, out(4);
   rmsnorm(x.data(), w.data(), 4, 1e-5f, out.data());

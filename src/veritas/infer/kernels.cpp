@@ -102,7 +102,44 @@ void QuantActs::prepare(int T_, int cols_) {
 void QuantActs::quantize_row(int t, const float* xt) {
   int8_t* qt = q.data() + (size_t)t * blocks * kQBlock;
   float* st = scale.data() + (size_t)t * blocks;
-  for (int b = 0; b < blocks; ++b) {
+  int b = 0;
+#ifdef VERITAS_AVX2
+  // Whole blocks, 8 values at a time, with the scalar loop's float operations: the same
+  // maximum, one multiply, the same clamp, and cvtps2dq rounds to nearest even as lrintf
+  // does, so the result is bit-identical for finite activations (libm's lrintf, one call
+  // a value, was 7% of a Q8_0 prompt's time).
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  for (; (b + 1) * kQBlock <= cols; ++b) {
+    const float* xb = xt + b * kQBlock;
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(xb + 8 * k);
+      m = _mm256_max_ps(_mm256_and_ps(v[k], abs_mask), m);  // a NaN is skipped, as by std::max
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    st[b] = amax / 127.0f;
+    const __m256 vi = _mm256_set1_ps(inv);
+    __m256i qi[4];
+    for (int k = 0; k < 4; ++k)
+      qi[k] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v[k], vi), lo), hi));
+    // int32 -> int8 (no saturation: |q| <= 127); the packs interleave 128-bit lanes, the
+    // permutation puts the 32 values back in order.
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qt + b * kQBlock),
+                        _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    bsum[(size_t)t * blocks + b] = st[b] * (float)_mm_cvtsi128_si32(s4);
+  }
+#endif
+  for (; b < blocks; ++b) {
     int c0 = b * kQBlock, c1 = std::min(cols, c0 + kQBlock);
     float amax = 0;
     for (int c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
