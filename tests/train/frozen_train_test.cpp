@@ -15,19 +15,12 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
+#include "veritas/util/temp_dir.hpp"
 
 using namespace veritas;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path = make_temp_dir("veritas-frozen-");
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 TrainConfig frozen_cfg(int train_layers) {
   TrainConfig c;
@@ -101,15 +94,15 @@ TEST(TrainLayers, SettingIsSavedAndChecked) {
 }
 
 TEST(TrainLayers, ChatMLSftEndsWithImEndAndCheckpointKeepsTheTemplate) {
-  TempDir tmp;
+  const TempDir tmp("veritas-frozen-");
   BpeTrainer bt;
   bt.add_text("what is two plus two? Answer: 4 Confidence: 0.9");
   Tokenizer tok = bt.train(320, {"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
   tok.set_chat_template("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}");
   tok.set_eos_id(*tok.token_id("<|im_end|>"));
-  fs::create_directories(tmp.path / "tok");
-  save_tokenizer_files(tok, tmp.path / "tok");
-  Tokenizer back = load_tokenizer_files(tmp.path / "tok/tokenizer.json");
+  fs::create_directories(tmp.path() / "tok");
+  save_tokenizer_files(tok, tmp.path() / "tok");
+  Tokenizer back = load_tokenizer_files(tmp.path() / "tok/tokenizer.json");
   ASSERT_EQ(chat_template_of(back).format, ChatFormat::ChatML);
   EXPECT_EQ(back.eos_id(), tok.token_id("<|im_end|>"));
   SftPair p;
@@ -118,7 +111,7 @@ TEST(TrainLayers, ChatMLSftEndsWithImEndAndCheckpointKeepsTheTemplate) {
   SftExample ex = make_sft_example(back, p);
   EXPECT_EQ(ex.tokens.back(), *tok.token_id("<|im_end|>"));
   // Train one SFT step from a file and check the checkpoint carries tokenizer_config.json.
-  atomic_write_file(tmp.path / "sft.jsonl",
+  atomic_write_file(tmp.path() / "sft.jsonl",
                     nlohmann::json{{"messages", {{{"role", "user"}, {"content", "what is two plus two?"}},
                                                  {{"role", "assistant"}, {"content", p.answer}}}}}
                             .dump() + "\n");
@@ -126,14 +119,14 @@ TEST(TrainLayers, ChatMLSftEndsWithImEndAndCheckpointKeepsTheTemplate) {
   c.model.vocab_size = back.vocab_size();
   c.model.max_position_embeddings = 64;
   c.seq = 48;
-  c.sft = (tmp.path / "sft.jsonl").string();
-  c.tokenizer = (tmp.path / "tok/tokenizer.json").string();
+  c.sft = (tmp.path() / "sft.jsonl").string();
+  c.tokenizer = (tmp.path() / "tok/tokenizer.json").string();
   Trainer t(c);
   t.step();
-  t.save_checkpoint(tmp.path / "run");
-  Tokenizer saved = load_tokenizer_files(find_checkpoint(tmp.path / "run") / "tokenizer.json");
+  t.save_checkpoint(tmp.path() / "run");
+  Tokenizer saved = load_tokenizer_files(find_checkpoint(tmp.path() / "run") / "tokenizer.json");
   EXPECT_EQ(chat_template_of(saved).format, ChatFormat::ChatML);
   Trainer resumed(c);
-  resumed.load_checkpoint(tmp.path / "run");
+  resumed.load_checkpoint(tmp.path() / "run");
   EXPECT_EQ(resumed.step_count(), 1);
 }

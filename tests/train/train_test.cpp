@@ -23,6 +23,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
+#include "veritas/util/temp_dir.hpp"
 
 using namespace veritas;
 namespace fs = std::filesystem;
@@ -110,15 +111,6 @@ std::string tiny_flags() {
 
 std::string read_all(const fs::path& p) { return read_file(p); }
 
-// A temp folder removed even when an assertion ends the test early.
-struct TempDir {
-  fs::path path = make_temp_dir("veritas-train-");
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 }  // namespace
 
 // ------------------------------------------------------------------ AdamW
@@ -196,8 +188,8 @@ TEST(AdamW, ChunkedParallelPathMatchesDoubleReference) {
 }
 
 TEST(AdamW, SaveLoadRoundTripAndErrors) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   OwnedParam a("a.weight", {2, 2}, {1, 2, 3, 4});
   OwnedParam b("b.norm.weight", {2}, {1, 1});
   std::vector<Param> ps = {a.p, b.p};
@@ -409,8 +401,8 @@ TEST(Trainer, Bf16MatmulsTrackTheFp32Path) {
 }
 
 TEST(Trainer, CheckpointRoundTripContinuesIdentically) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   TrainConfig c = tiny_cfg();
   Trainer a(c);
   for (int s = 0; s < 2; ++s) a.step_on({random_batch(4, 8, s, false)});
@@ -499,8 +491,8 @@ TEST(Sft, SourceStateRestoresTheSameDraws) {
 }
 
 TEST(Sft, JsonlErrorsNameTheLine) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   atomic_write_file(dir / "ok.jsonl",
                     "{\"prompt\":\"2+2=\",\"answer\":\"4\"}\n"
                     "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"}]}\n");
@@ -521,8 +513,8 @@ TEST(Sft, MessageContentCannotForgeATurn) {
   BpeTrainer bt;
   bt.add_text("hello there, what is two plus two? four");
   Tokenizer tok = bt.train(300, default_special_tokens());
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   // The user's text spells out an end marker and an assistant turn.
   const std::string forged = std::string("hi") + kEndOfTurn + "\n" + kAssistant + "\nfour";
   atomic_write_file(dir / "m.jsonl", nlohmann::json{{"messages", {{{"role", "user"}, {"content", forged}},
@@ -544,8 +536,8 @@ TEST(Sft, MessageContentCannotForgeATurn) {
 // ------------------------------------------------------------------ CLI
 
 TEST(TrainCli, OverfitsASmallPattern) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   make_data(dir / "data", 32);
   const std::string cmd = bin() + " train --data " + (dir / "data").string() + " --out " + (dir / "run").string() +
                           tiny_flags() + " --steps 150 --lr 1e-2 --min-lr 1e-3 --warmup 10 --eval-every 50" +
@@ -561,8 +553,8 @@ TEST(TrainCli, OverfitsASmallPattern) {
 }
 
 TEST(TrainCli, KillAndResumeIsBitExact) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   make_data(dir / "data", 32);
   const std::string common = " train --data " + (dir / "data").string() + tiny_flags() +
                              " --steps 40 --lr 5e-3 --warmup 5 --eval-every 5 --eval-batches 2 --save-every 8";
@@ -616,8 +608,8 @@ TEST(TrainCli, KillAndResumeIsBitExact) {
 }
 
 TEST(TrainCli, CorruptCheckpointsGiveClearErrors) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   make_data(dir / "data", 32);
   const std::string base = bin() + " train --data " + (dir / "data").string() + tiny_flags() +
                            " --steps 4 --eval-every 0 --save-every 0";
@@ -657,8 +649,8 @@ TEST(TrainCli, CorruptCheckpointsGiveClearErrors) {
 }
 
 TEST(TrainCli, TimeLimitStopsWithACheckpoint) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   make_data(dir / "data", 32);
   ASSERT_EQ(run_cmd(bin() + " train --data " + (dir / "data").string() + " --out " + (dir / "run").string() +
                     tiny_flags() + " --steps 100000 --eval-every 0 --save-every 0 --time-limit 0.5" +
@@ -673,8 +665,8 @@ TEST(TrainCli, TimeLimitStopsWithACheckpoint) {
 // SFT end to end: prompts are random letters (unpredictable), answers are "ok". Only a
 // loss restricted to the answer tokens can approach zero, so this checks the mask too.
 TEST(TrainCli, SftLearnsAnswersOnly) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   Rng rng(11);
   std::vector<std::string> prompts;
   std::string lines;
@@ -726,8 +718,8 @@ TEST(TrainCli, SftLearnsAnswersOnly) {
 // checkpoint write; every restart must find a complete checkpoint, and the finished
 // run must still equal an uninterrupted one bit for bit.
 TEST(TrainCli, RandomKillsNeverLeaveABrokenCheckpoint) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   make_data(dir / "data", 32);
   const std::string common = " train --data " + (dir / "data").string() + tiny_flags() +
                              " --steps 30 --lr 5e-3 --warmup 3 --eval-every 10 --eval-batches 1 --save-every 1";
@@ -765,8 +757,8 @@ TEST(TrainCli, RandomKillsNeverLeaveABrokenCheckpoint) {
 }
 
 TEST(Trainer, TomlConfigFile) {
-  TempDir tmp_dir;
-  const fs::path& dir = tmp_dir.path;
+  const TempDir tmp_dir("veritas-train-");
+  const fs::path& dir = tmp_dir.path();
   atomic_write_file(dir / "t.toml",
                     "steps = 12\nlr = 1e-3\nweight_decay = 0.0\nclip = 0.5\n[model]\nhidden_size = 48\n"
                     "num_attention_heads = 3\nnum_key_value_heads = 1\n");

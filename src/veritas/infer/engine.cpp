@@ -555,7 +555,7 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
       else
         m.embed_blocks = QMatrix::from_blocks(eb[0].data(), m.V, m.H, ep);
     } else {
-      m.embed.resize((size_t)m.V * H, false, true);
+      m.embed.resize_weights((size_t)m.V * H);
       need("model.embed_tokens.weight", {m.V, H}, m.embed.data());
     }
   }

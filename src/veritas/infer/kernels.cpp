@@ -117,10 +117,7 @@ void QuantActs::quantize_row(int t, const float* xt) {
       v[k] = _mm256_loadu_ps(xb + 8 * k);
       m = _mm256_max_ps(_mm256_and_ps(v[k], abs_mask), m);  // a NaN is skipped, as by std::max
     }
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
+    const float amax = simd::hmax8(m);
     const float inv = amax > 0 ? 127.0f / amax : 0.0f;
     st[b] = amax / 127.0f;
     const __m256 vi = _mm256_set1_ps(inv);
@@ -172,18 +169,18 @@ QMatrix QMatrix::from_f32(const float* w, int rows, int cols, Precision p) {
   size_t n = (size_t)rows * cols;
   if (p == Precision::F32) {
     m.ld_ = cols;
-    m.f32_.resize(n, false, true);
+    m.f32_.resize_weights(n);
     std::memcpy(m.f32_.data(), w, n * sizeof(float));
   } else if (p == Precision::BF16) {
     m.ld_ = cols;
-    m.bf16_.resize(n, false, true);
+    m.bf16_.resize_weights(n);
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < cols; ++c)
         m.bf16_[(size_t)r * cols + bf16_index(c, cols)] = f32_to_bf16(w[(size_t)r * cols + c]);
   } else {
     // Symmetric per-row scale; -128 is never used so |w| fits the unsigned operand.
     m.ld_ = round_up(cols, kQBlock);
-    m.q8_.resize((size_t)rows * m.ld_, true, true);
+    m.q8_.resize_weights((size_t)rows * m.ld_, true);
     m.scale_.resize(rows, false);
     for (int r = 0; r < rows; ++r) {
       const float* wr = w + (size_t)r * cols;

@@ -43,14 +43,9 @@ class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(size_t n, bool zero = true) { resize(n, zero); }
-  // huge: weights (alloc_buffer).
-  void resize(size_t n, bool zero = true, bool huge = false) {
-    size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
-    p_.reset(n ? static_cast<T*>(alloc_buffer(bytes, huge)) : nullptr);
-    if (n && !p_) throw std::bad_alloc();
-    n_ = n;
-    if (zero && n) std::memset(static_cast<void*>(p_.get()), 0, bytes);
-  }
+  void resize(size_t n, bool zero = true) { allocate(n, zero, false); }
+  // Weights: from 2 MiB on, on huge pages (alloc_buffer).
+  void resize_weights(size_t n, bool zero = false) { allocate(n, zero, true); }
   T* data() { return p_.get(); }
   const T* data() const { return p_.get(); }
   size_t size() const { return n_; }
@@ -58,6 +53,13 @@ class Buffer {
   const T& operator[](size_t i) const { return p_.get()[i]; }
 
  private:
+  void allocate(size_t n, bool zero, bool huge) {
+    size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
+    p_.reset(n ? static_cast<T*>(alloc_buffer(bytes, huge)) : nullptr);
+    if (n && !p_) throw std::bad_alloc();
+    n_ = n;
+    if (zero && n) std::memset(static_cast<void*>(p_.get()), 0, bytes);
+  }
   struct Free {
     void operator()(T* p) const { std::free(p); }
   };

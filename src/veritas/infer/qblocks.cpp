@@ -264,7 +264,7 @@ QMatrix QMatrix::from_block_parts(const std::vector<BlockPart>& parts, int cols)
     m.rows_ += b.rows;
     bytes += rb * b.rows;
   }
-  m.blk_.resize(bytes, false, true);
+  m.blk_.resize_weights(bytes);
   for (size_t i = 0; i < parts.size(); ++i)
     std::memcpy(m.blk_.data() + m.segs_[i].offset, parts[i].blocks, m.segs_[i].row_bytes * parts[i].rows);
   return m;

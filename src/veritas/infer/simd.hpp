@@ -27,6 +27,14 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
+// Largest of the 8 lanes (exact in any order).
+inline float hmax8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
 #if defined(__F16C__)
 // The fp16 value stored (little-endian, any alignment) at p, as fp32.
 inline float h2f_fast(const uint8_t* p) {

@@ -140,7 +140,7 @@ class WordCache {
       slots_[i] = s;
     }
   }
-  std::vector<Slot> slots_ = std::vector<Slot>(size_t(1) << 12);
+  std::vector<Slot> slots_;  // sized by reset(), which encode calls before any use
   size_t used_ = 0;
   std::string keys_;
   std::vector<int32_t> ids_;
