@@ -102,6 +102,13 @@ def cell(s):
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+def live_runs(runs, benchmarks, current=None):
+    """The runs that recorded at least one of the benchmarks kept (and the current one): a
+    run whose every benchmark was rerun later no longer speaks for any figure."""
+    return [r for r in runs if r is current or any(
+        r["started"] <= b["date"] < r.get("finished", r["started"]) for b in benchmarks)]
+
+
 def render_table(results):
     """The markdown of docs/benchmarks.md's generated part from a results dict (bench/all's JSON)."""
     out = []

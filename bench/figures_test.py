@@ -22,6 +22,15 @@ class Figures(unittest.TestCase):
         with self.assertRaises(ValueError):
             figures.figure("x", 1, "s", colour="red")
 
+    def test_live_runs(self):
+        # The second run's only benchmark was rerun by the third: it no longer speaks for any figure.
+        runs = [{"started": "2026-12-06 05:00:00 UTC", "finished": "2026-12-06 05:40:00 UTC"},
+                {"started": "2026-12-06 06:00:00 UTC", "finished": "2026-12-06 06:01:00 UTC"},
+                {"started": "2026-12-06 06:01:00 UTC", "finished": "2026-12-06 06:02:00 UTC"}]
+        benchmarks = [{"name": "a", "date": "2026-12-06 05:10:00 UTC"}, {"name": "b", "date": "2026-12-06 06:01:00 UTC"}]
+        self.assertEqual(figures.live_runs(runs, benchmarks), [runs[0], runs[2]])
+        self.assertEqual(figures.live_runs(runs, [], runs[1]), [runs[1]])
+
     def test_parse(self):
         text = "\n".join([
             "== bench verify, 2026-12-04 10:00 UTC, 2 cores, load average 1.0 2.0 3.0",

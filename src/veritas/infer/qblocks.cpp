@@ -166,6 +166,8 @@ void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const f
       x[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * tq + b * 32));
       if constexpr (offset) x[t] = _mm256_xor_si256(x[t], _mm256_set1_epi8((char)0x80));
       xsb[t] = _mm256_set1_ps(xs[(size_t)t * blocks + b]);
+      // In registers for all R rows (GCC would rather fold the loads into each use).
+      if constexpr (R > 1) asm("" : "+v"(x[t]), "+v"(xsb[t]));
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w + r * row_bytes + (size_t)b * bb;

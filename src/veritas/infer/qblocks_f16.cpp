@@ -11,6 +11,7 @@
 // Several rows and several tokens per call: each widened weight vector is multiplied into
 // NT tokens (prompt processing) and each activation vector into R rows, without changing
 // any (row, token)'s arithmetic, so a result never depends on T or on the row grouping.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -114,7 +115,12 @@ void dot_avx512(const uint8_t* w, size_t row_bytes, const float* x, int ldx, int
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
   auto step = [&](int c) {
     __m512 xv[NT];
-    for (int t = 0; t < NT; ++t) xv[t] = _mm512_loadu_ps(x + (size_t)t * ldx + c);
+    for (int t = 0; t < NT; ++t) {
+      xv[t] = _mm512_loadu_ps(x + (size_t)t * ldx + c);
+      // Keep the activations in registers: folded into each FMA as a memory operand
+      // (GCC's choice), they were loaded R times.
+      if constexpr (R > 1) asm("" : "+v"(xv[t]));
+    }
     for (int r = 0; r < R; ++r) {
       // The zero-masked forms: GCC 12's plain ones warn about their undefined pass-through.
       const __m512 wv = _mm512_maskz_cvtph_ps(
@@ -140,23 +146,28 @@ void dot_avx512(const uint8_t* w, size_t row_bytes, const float* x, int ldx, int
 #endif
 
 using DotFn = void (*)(const uint8_t*, size_t, const float*, int, int, float*, int);
+constexpr int NTMAX = 4;
 
 }  // namespace
 
 void matmul_f16(Isa isa, const uint8_t* w, size_t row_bytes, int row0, int cols, const float* x, int ldx, int T,
                 float* y, int ldy, int r0, int r1) {
   constexpr int R = 4;  // rows per call
-  // R rows x nt tokens per call for prompts; a single token (decoding, a prompt's leftovers)
-  // one row at a time, as in qblocks.cpp.
-  DotFn rows_tokens = nullptr, one_one = nullptr;
-  int nt = 1;  // tokens per call of rows_tokens
+  // tiles[n]: R rows x n tokens per call, n up to nt (prompts; a prompt's last tokens take
+  // the narrower tiles); one_one: a single (row, token) (decoding; rows left over).
+  DotFn tiles[NTMAX + 1] = {}, one_one = nullptr;
+  int nt = 0;
 #ifdef VERITAS_F16_AVX512
-  // 16 accumulators + 4 activation vectors + 1 weight vector of the 32 zmm registers.
-  if (isa == kVnni) rows_tokens = dot_avx512<R, 4>, one_one = dot_avx512<1, 1>, nt = 4;
+  // 4 x 4 accumulators + 4 activation vectors + 1 weight vector of the 32 zmm registers
+  // (4 x 6 was no faster).
+  if (isa == kVnni) {
+    tiles[1] = dot_avx512<R, 1>, tiles[2] = dot_avx512<R, 2>, tiles[3] = dot_avx512<R, 3>, tiles[4] = dot_avx512<R, 4>;
+    one_one = dot_avx512<1, 1>, nt = 4;
+  }
 #endif
 #ifdef VERITAS_F16_AVX2
   // 16 ymm registers: 2 x 4 accumulators per token, so 2 tokens per call.
-  if (!one_one && isa != kScalar) rows_tokens = dot_avx2<R, 2>, one_one = dot_avx2<1, 1>, nt = 2;
+  if (!one_one && isa != kScalar) tiles[1] = dot_avx2<R, 1>, tiles[2] = dot_avx2<R, 2>, one_one = dot_avx2<1, 1>, nt = 2;
 #endif
   for (int r = r0; r < r1;) {
     const uint8_t* wr = w + (size_t)(r - row0) * row_bytes;
@@ -165,14 +176,17 @@ void matmul_f16(Isa isa, const uint8_t* w, size_t row_bytes, int row0, int cols,
       ++r;
       continue;
     }
-    const int nr = r1 - r >= R && T >= nt ? R : 1;
-    int t = 0;
-    if (nr == R)
-      for (; t + nt <= T; t += nt) rows_tokens(wr, row_bytes, x + (size_t)t * ldx, ldx, cols, y + (size_t)t * ldy + r, ldy);
-    for (; t < T; ++t)
-      for (int i = 0; i < nr; ++i)
-        one_one(wr + i * row_bytes, row_bytes, x + (size_t)t * ldx, ldx, cols, y + (size_t)t * ldy + r + i, ldy);
-    r += nr;
+    if (r1 - r >= R && T > 1) {
+      for (int t = 0; t < T;) {
+        const int n = std::min(nt, T - t);
+        tiles[n](wr, row_bytes, x + (size_t)t * ldx, ldx, cols, y + (size_t)t * ldy + r, ldy);
+        t += n;
+      }
+      r += R;
+      continue;
+    }
+    for (int t = 0; t < T; ++t) one_one(wr, row_bytes, x + (size_t)t * ldx, ldx, cols, y + (size_t)t * ldy + r, ldy);
+    ++r;
   }
 }
 
