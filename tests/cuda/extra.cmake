@@ -9,7 +9,7 @@ if(VERITAS_CUDA)
   # The GPU code itself is in the binary: a non-empty .nv_fatbin section.
   add_test(NAME cuda_fatbin_linked COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/fatbin_linked.sh ${PROJECT_BINARY_DIR}/veritas)
   add_executable(cuda_device_check ${CMAKE_CURRENT_LIST_DIR}/device/check_kernels.cpp)
-  target_link_libraries(cuda_device_check PRIVATE veritas_cuda veritas_kernels)
+  target_link_libraries(cuda_device_check PRIVATE veritas_cuda veritas_kernels veritas_train)
 else()
   add_test(NAME cuda_build COMMAND ${PROJECT_BINARY_DIR}/veritas --version)
   set_tests_properties(cuda_build PROPERTIES PASS_REGULAR_EXPRESSION "cuda: not built" TIMEOUT 60)

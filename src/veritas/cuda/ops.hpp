@@ -34,4 +34,34 @@ void rmsnorm_forward_bf16(uint16_t* out, float* rstd, const uint16_t* inp, const
 void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                       const float* rstd, int64_t N, int C, void* stream = nullptr);
 
+// The rest of a training step's kernels, with the CPU kernels' semantics (see their
+// comments in kernels/kernels.hpp and train/adamw.hpp).
+//
+// out[n] = table[tokens[n]]; dtable[tokens[n]] += dout[n], rows added in token order
+// (bit-identical to the CPU; no atomics).
+void embedding_forward(float* out, const int32_t* tokens, const float* table, int64_t N, int C, void* stream = nullptr);
+void embedding_backward(float* dtable, const float* dout, const int32_t* tokens, int64_t N, int C,
+                        void* stream = nullptr);
+// Rotary embedding in place on rows of n_heads * head_dim values, row n at x + n *
+// row_stride, position n % T; cos_t / sin_t: kernels::rope_tables' tables on the device.
+// The backward pass rotates by the opposite angle.
+void rope_forward(float* x, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
+                  int64_t row_stride, void* stream = nullptr);
+void rope_backward(float* dx, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
+                   int64_t row_stride, void* stream = nullptr);
+// SwiGLU on rows gate | up of gu [N, 2I]: out [N, I] = silu(gate) * up; dgu may alias gu.
+void swiglu_forward(float* out, const float* gu, int64_t N, int I, void* stream = nullptr);
+void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int I, void* stream = nullptr);
+// Masked cross-entropy, forward and backward at once: logits [N, V] become the gradient
+// scale * mask/sum(mask) * (softmax - onehot) in place, row_loss[N] each row's loss (0 where
+// the mask is 0; mask nullptr: all ones); returns sum(mask * loss) / sum(mask). Synchronizes.
+float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N, int V,
+                          float scale, void* stream = nullptr);
+// One AdamW update of n values at step t >= 1 (decay: the parameter takes weight decay),
+// bit-identical to the CPU's adamw_update.
+void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr, double beta1,
+                  double beta2, double eps, double weight_decay, int64_t t, void* stream = nullptr);
+// Sum of x[i]^2 in double, in a fixed order (the gradient norm's parts). Synchronizes.
+double sum_squares(const float* x, int64_t n, void* stream = nullptr);
+
 }  // namespace veritas::cuda

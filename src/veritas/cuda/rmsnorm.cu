@@ -6,23 +6,12 @@
 
 #include "veritas/cuda/check.cuh"
 #include "veritas/cuda/ops.hpp"
+#include "veritas/cuda/reduce.cuh"
 
 namespace veritas::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-// Sum over the block; every thread gets the result. `scratch` holds one float per warp.
-__device__ float block_sum(float v, float* scratch) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  float t = lane < blockDim.x / 32 ? scratch[lane] : 0.0f;
-  for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
-  __syncthreads();  // scratch may be reused by the caller's next reduction
-  return t;
-}
 
 __device__ float load(const float* p, int64_t i) { return p[i]; }
 __device__ float load(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }

@@ -1,7 +1,9 @@
 // The CUDA kernels against the CPU kernels (kernels/kernels.hpp), on a GPU machine:
 // scripts/device-check runs this. Random inputs, several shapes (odd widths, one row,
 // rows wider than a block); prints the worst error of each and exits 1 on a mismatch.
-// Also checks that two runs give bit-identical results (the deterministic mode's basis).
+// Also checks that two runs give bit-identical results (the deterministic mode's basis),
+// and that the embedding gradient and AdamW are bit-identical to the CPU's.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +14,7 @@
 
 #include "veritas/cuda/ops.hpp"
 #include "veritas/kernels/kernels.hpp"
+#include "veritas/train/adamw.hpp"
 #include "veritas/util/error.hpp"
 
 namespace cu = veritas::cuda;
@@ -125,6 +128,127 @@ void check_shape(int64_t N, int C, std::mt19937& rng) {
   if (!same) ++failures;
 }
 
+std::vector<float> randn(std::mt19937& rng, size_t n, float scale) {
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = g(rng) * scale;
+  return v;
+}
+
+void expect_same(const char* what, bool same) {
+  std::printf("%-44s %s\n", what, same ? "ok" : "MISMATCH");
+  if (!same) ++failures;
+}
+
+// Repeated tokens on purpose: the embedding gradient must add rows that share a token.
+void check_embedding(int64_t N, int C, int vocab, std::mt19937& rng) {
+  std::string tag = "N=" + std::to_string(N) + " C=" + std::to_string(C);
+  std::uniform_int_distribution<int32_t> tok(0, vocab - 1);
+  std::vector<int32_t> tokens(N);
+  for (auto& t : tokens) t = tok(rng);
+  std::vector<float> table = randn(rng, (size_t)vocab * C, 1.0f), dout = randn(rng, N * C, 1.0f);
+  std::vector<float> out(N * C, -7.0f);
+  veritas::kernels::embedding_forward(out.data(), tokens.data(), table.data(), N, C);
+  Buf d_tok(tokens), d_table(table), d_out{std::vector<float>(N * C, -7.0f)};
+  cu::embedding_forward(d_out.as<float>(), d_tok.as<int32_t>(), d_table.as<float>(), N, C);
+  cu::synchronize();
+  expect_same(("embedding forward exact " + tag).c_str(), d_out.get<float>() == out);
+  std::vector<float> dtable = randn(rng, (size_t)vocab * C, 0.1f);
+  Buf d_dtable(dtable), d_dout(dout);
+  veritas::kernels::embedding_backward(dtable.data(), dout.data(), tokens.data(), N, C);
+  cu::embedding_backward(d_dtable.as<float>(), d_dout.as<float>(), d_tok.as<int32_t>(), N, C);
+  cu::synchronize();
+  expect_same(("embedding backward bit-identical " + tag).c_str(), d_dtable.get<float>() == dtable);
+}
+
+// q | k | v rows as the model lays them out: rotate the q heads of rows with a stride.
+void check_rope(int B, int T, int heads, int hd, std::mt19937& rng) {
+  std::string tag = "B=" + std::to_string(B) + " T=" + std::to_string(T) + " H=" + std::to_string(heads) +
+                    " hd=" + std::to_string(hd);
+  const int64_t stride = (int64_t)heads * hd + 2 * hd;  // room for one k and one v head after the q heads
+  const int half = hd / 2;
+  std::vector<float> cos_t((size_t)T * half), sin_t((size_t)T * half);
+  veritas::kernels::rope_tables(cos_t.data(), sin_t.data(), T, hd, 100000.0f);
+  std::vector<float> x = randn(rng, (size_t)B * T * stride, 1.0f), y = x;
+  Buf d_cos(cos_t), d_sin(sin_t), d_x(x);
+  veritas::kernels::rope_forward(y.data(), cos_t.data(), sin_t.data(), B, T, heads, hd, stride);
+  cu::rope_forward(d_x.as<float>(), d_cos.as<float>(), d_sin.as<float>(), B, T, heads, hd, stride);
+  cu::synchronize();
+  expect_close(("rope forward " + tag).c_str(), d_x.get<float>(), y, 1e-6);
+  veritas::kernels::rope_backward(y.data(), cos_t.data(), sin_t.data(), B, T, heads, hd, stride);
+  cu::rope_backward(d_x.as<float>(), d_cos.as<float>(), d_sin.as<float>(), B, T, heads, hd, stride);
+  cu::synchronize();
+  expect_close(("rope backward " + tag).c_str(), d_x.get<float>(), y, 1e-6);
+  expect_close(("rope backward undoes forward " + tag).c_str(), d_x.get<float>(), x, 1e-5);
+}
+
+void check_swiglu(int64_t N, int I, std::mt19937& rng) {
+  std::string tag = "N=" + std::to_string(N) + " I=" + std::to_string(I);
+  std::vector<float> gu = randn(rng, N * 2 * I, 3.0f), dout = randn(rng, N * I, 1.0f);
+  std::vector<float> out(N * I), dgu(N * 2 * I);
+  veritas::kernels::swiglu_forward(out.data(), gu.data(), N, I);
+  veritas::kernels::swiglu_backward(dgu.data(), dout.data(), gu.data(), N, I);
+  Buf d_gu(gu), d_dout(dout), d_out{std::vector<float>(N * I, -7.0f)};
+  cu::swiglu_forward(d_out.as<float>(), d_gu.as<float>(), N, I);
+  cu::swiglu_backward(d_gu.as<float>(), d_dout.as<float>(), d_gu.as<float>(), N, I);  // in place, as allowed
+  cu::synchronize();
+  expect_close(("swiglu forward " + tag).c_str(), d_out.get<float>(), out, 1e-5);
+  expect_close(("swiglu backward (in place) " + tag).c_str(), d_gu.get<float>(), dgu, 1e-5);
+}
+
+// Logits of several scales (a peaked row, a flat one), a mask with zeros, and a scale.
+void check_cross_entropy(int64_t N, int V, bool masked, std::mt19937& rng) {
+  std::string tag = "N=" + std::to_string(N) + " V=" + std::to_string(V) + (masked ? " masked" : "");
+  std::vector<float> logits = randn(rng, N * V, 4.0f);
+  std::uniform_int_distribution<int32_t> tok(0, V - 1);
+  std::vector<int32_t> targets(N);
+  for (auto& t : targets) t = tok(rng);
+  std::vector<float> mask(N);
+  for (int64_t n = 0; n < N; ++n) mask[n] = n % 3 == 1 ? 0.0f : 0.5f + (float)(n % 4);
+  const float scale = 0.25f;
+  std::vector<float> d = logits, row(N);
+  const float loss = veritas::kernels::cross_entropy_fused(d.data(), row.data(), targets.data(),
+                                                           masked ? mask.data() : nullptr, N, V, scale);
+  Buf d_logits(logits), d_row{std::vector<float>(N, -7.0f)}, d_tg(targets), d_mask(mask);
+  const float got = cu::cross_entropy_fused(d_logits.as<float>(), d_row.as<float>(), d_tg.as<int32_t>(),
+                                            masked ? d_mask.as<float>() : nullptr, N, V, scale);
+  expect_close(("cross-entropy loss " + tag).c_str(), {got}, {loss}, 1e-5);
+  expect_close(("cross-entropy row losses " + tag).c_str(), d_row.get<float>(), row, 1e-5);
+  expect_close(("cross-entropy dlogits " + tag).c_str(), d_logits.get<float>(), d, 1e-6);
+}
+
+// Two steps from non-zero moments, with and without decay: bit for bit.
+void check_adamw(int64_t n, std::mt19937& rng) {
+  std::string tag = "n=" + std::to_string(n);
+  veritas::AdamWConfig cfg;
+  std::vector<float> w = randn(rng, n, 1.0f), g = randn(rng, n, 0.1f), m = randn(rng, n, 0.01f), v(n);
+  for (auto& x : v) x = std::fabs(randn(rng, 1, 0.001f)[0]);
+  Buf dw(w), dg(g), dm(m), dv(v);
+  for (int64_t t = 3; t <= 4; ++t)
+    for (bool decay : {true, false}) {
+      veritas::adamw_update(w.data(), g.data(), m.data(), v.data(), n, decay, 3e-4f, cfg, t);
+      cu::adamw_update(dw.as<float>(), dg.as<float>(), dm.as<float>(), dv.as<float>(), n, decay, 3e-4f, cfg.beta1,
+                       cfg.beta2, cfg.eps, cfg.weight_decay, t);
+    }
+  cu::synchronize();
+  expect_same(("adamw weights bit-identical " + tag).c_str(), dw.get<float>() == w);
+  expect_same(("adamw moments bit-identical " + tag).c_str(), dm.get<float>() == m && dv.get<float>() == v);
+}
+
+void check_sum_squares(int64_t n, std::mt19937& rng) {
+  std::vector<float> x = randn(rng, n, 2.0f);
+  long double want = 0;
+  for (float f : x) want += (long double)f * f;
+  Buf d(x);
+  const double got = cu::sum_squares(d.as<float>(), n);
+  const double twice = cu::sum_squares(d.as<float>(), n);
+  const double err = std::fabs((double)(got - want)) / (double)(want + 1e-300L);
+  const bool ok = err <= 1e-12 && got == twice;
+  std::printf("%-44s rel err %.2e (tol 1e-12), same twice: %s %s\n", ("sum of squares n=" + std::to_string(n)).c_str(),
+              err, got == twice ? "yes" : "no", ok ? "ok" : "MISMATCH");
+  if (!ok) ++failures;
+}
+
 }  // namespace
 
 int main() {
@@ -139,6 +263,15 @@ int main() {
     std::mt19937 rng(1234);
     for (auto [N, C] : std::vector<std::pair<int64_t, int>>{{1, 1}, {3, 7}, {64, 576}, {257, 768}, {1024, 4097}})
       check_shape(N, C, rng);
+    for (auto [N, C] : std::vector<std::pair<int64_t, int>>{{1, 1}, {5, 7}, {300, 576}, {2048, 768}})
+      check_embedding(N, C, 50, rng);
+    for (auto [B, T, H, hd] : std::vector<std::array<int, 4>>{{1, 1, 1, 2}, {2, 7, 3, 64}, {4, 300, 9, 64}})
+      check_rope(B, T, H, hd, rng);
+    for (auto [N, I] : std::vector<std::pair<int64_t, int>>{{1, 1}, {7, 13}, {256, 1536}}) check_swiglu(N, I, rng);
+    for (auto [N, V] : std::vector<std::pair<int64_t, int>>{{1, 1}, {3, 7}, {64, 49152}, {17, 50257}})
+      for (bool masked : {false, true}) check_cross_entropy(N, V, masked, rng);
+    for (int64_t n : {1, 7, 1000, 3 << 20}) check_adamw(n, rng);
+    for (int64_t n : {1, 255, 1 << 20, 124 << 20}) check_sum_squares(n, rng);
   } catch (const veritas::Error& e) {
     std::printf("error: %s\n", e.what());
     return 1;

@@ -1,0 +1,90 @@
+// AdamW and the sum of squares behind the gradient norm, on the GPU. The update does the
+// CPU's float operations in the CPU's order (train/adamw.cpp: the bias corrections formed
+// in double, then one multiply, fused multiply-adds, IEEE square root and division), so
+// the result is bit-identical to it; the sum of squares is a fixed-order double reduction.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "veritas/cuda/check.cuh"
+#include "veritas/cuda/ops.hpp"
+#include "veritas/cuda/reduce.cuh"
+
+namespace veritas::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kSumBlocks = 256;  // fixed, so the partial sums (and their order) never change
+
+struct Scalars {
+  float step_size, bc2_sqrt, b1, b2, omb1, omb2, eps, decay;
+};
+
+// __fmul_rn / __fadd_rn / __fdiv_rn / __fsqrt_rn: rounded as written, never contracted
+// into a different fused operation.
+__global__ void adamw_kernel(float* w, const float* g, float* m, float* v, int64_t n, Scalars s) {
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x) {
+    const float gk = g[k];
+    const float wk = __fmul_rn(w[k], s.decay);
+    const float mk = __fmaf_rn(s.omb1, gk, __fmul_rn(m[k], s.b1));
+    const float vk = __fmaf_rn(__fmul_rn(s.omb2, gk), gk, __fmul_rn(v[k], s.b2));
+    m[k] = mk;
+    v[k] = vk;
+    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vk), s.bc2_sqrt), s.eps);
+    w[k] = __fmaf_rn(-s.step_size, __fdiv_rn(mk, denom), wk);
+  }
+}
+
+__global__ void sum_squares_kernel(double* partial, const float* x, int64_t n) {
+  __shared__ double scratch[32];
+  double acc = 0;
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x)
+    acc += (double)x[k] * x[k];
+  acc = block_sum_double(acc, scratch);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+}
+
+}  // namespace
+
+void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr, double beta1,
+                  double beta2, double eps, double weight_decay, int64_t t, void* stream) {
+  if (n < 0 || t < 1) throw Error("adamw_update: bad size " + std::to_string(n) + " or step " + std::to_string(t));
+  if (n == 0) return;
+  // As train/adamw.cpp forms them (torch's Python floats).
+  const double bc1 = 1.0 - std::pow(beta1, (double)t);
+  const double bc2 = 1.0 - std::pow(beta2, (double)t);
+  Scalars s;
+  s.step_size = (float)((double)lr / bc1);
+  s.bc2_sqrt = (float)std::sqrt(bc2);
+  s.b1 = (float)beta1, s.b2 = (float)beta2, s.eps = (float)eps;
+  s.omb1 = (float)(1.0 - beta1), s.omb2 = (float)(1.0 - beta2);
+  s.decay = decay ? (float)(1.0 - (double)lr * weight_decay) : 1.0f;
+  const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, 65536);
+  adamw_kernel<<<(unsigned)blocks, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(w, g, m, v, n, s);
+  check_launch("adamw_update");
+}
+
+double sum_squares(const float* x, int64_t n, void* stream) {
+  if (n < 0) throw Error("sum_squares: bad size " + std::to_string(n));
+  if (n == 0) return 0.0;
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  double* partial = static_cast<double*>(alloc(sizeof(double) * kSumBlocks));
+  std::vector<double> host(kSumBlocks);
+  try {
+    sum_squares_kernel<<<kSumBlocks, kThreads, 0, s>>>(partial, x, n);
+    check_launch("sum_squares");
+    check(cudaMemcpyAsync(host.data(), partial, sizeof(double) * kSumBlocks, cudaMemcpyDeviceToHost, s), "sum_squares");
+    check(cudaStreamSynchronize(s), "sum_squares");
+  } catch (...) {
+    free(partial);
+    throw;
+  }
+  free(partial);
+  double total = 0;
+  for (double p : host) total += p;
+  return total;
+}
+
+}  // namespace veritas::cuda
