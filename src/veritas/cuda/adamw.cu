@@ -42,7 +42,7 @@ __global__ void sum_squares_kernel(double* partial, const float* x, int64_t n) {
   double acc = 0;
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x)
     acc += (double)x[k] * x[k];
-  acc = block_sum_double(acc, scratch);
+  acc = block_sum(acc, scratch);
   if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 

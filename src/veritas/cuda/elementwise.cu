@@ -93,30 +93,30 @@ void embedding_backward(float* dtable, const float* dout, const int32_t* tokens,
   check_launch("embedding_backward");
 }
 
-void rope_forward(float* x, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
-                  int64_t row_stride, void* stream) {
-  check_sizes("rope_forward", (int64_t)B * T, head_dim);
+namespace {
+// sign 1: the forward rotation; -1: its transpose (the backward pass).
+void rope(const char* what, float* x, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
+          int64_t row_stride, float sign, void* stream) {
+  check_sizes(what, (int64_t)B * T, head_dim);
   if (head_dim % 2 || n_heads <= 0 || T <= 0)
-    throw Error("rope_forward: head_dim must be even and n_heads, T positive (got " + std::to_string(head_dim) + ", " +
-                std::to_string(n_heads) + ", " + std::to_string(T) + ")");
+    throw Error(std::string(what) + ": head_dim must be even and n_heads, T positive (got " + std::to_string(head_dim) +
+                ", " + std::to_string(n_heads) + ", " + std::to_string(T) + ")");
   if ((int64_t)B * T == 0) return;
   const int64_t rows = (int64_t)B * T;
   rope_kernel<<<grid_for(rows * n_heads * (head_dim / 2)), kThreads, 0, as_stream(stream)>>>(
-      x, cos_t, sin_t, rows, T, n_heads, head_dim, row_stride, 1.0f);
-  check_launch("rope_forward");
+      x, cos_t, sin_t, rows, T, n_heads, head_dim, row_stride, sign);
+  check_launch(what);
+}
+}  // namespace
+
+void rope_forward(float* x, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
+                  int64_t row_stride, void* stream) {
+  rope("rope_forward", x, cos_t, sin_t, B, T, n_heads, head_dim, row_stride, 1.0f, stream);
 }
 
 void rope_backward(float* dx, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
                    int64_t row_stride, void* stream) {
-  check_sizes("rope_backward", (int64_t)B * T, head_dim);
-  if (head_dim % 2 || n_heads <= 0 || T <= 0)
-    throw Error("rope_backward: head_dim must be even and n_heads, T positive (got " + std::to_string(head_dim) + ", " +
-                std::to_string(n_heads) + ", " + std::to_string(T) + ")");
-  if ((int64_t)B * T == 0) return;
-  const int64_t rows = (int64_t)B * T;
-  rope_kernel<<<grid_for(rows * n_heads * (head_dim / 2)), kThreads, 0, as_stream(stream)>>>(
-      dx, cos_t, sin_t, rows, T, n_heads, head_dim, row_stride, -1.0f);
-  check_launch("rope_backward");
+  rope("rope_backward", dx, cos_t, sin_t, B, T, n_heads, head_dim, row_stride, -1.0f, stream);
 }
 
 void swiglu_forward(float* out, const float* gu, int64_t N, int I, void* stream) {

@@ -7,13 +7,15 @@
 
 namespace veritas::cuda {
 
-// `scratch`: shared memory for one float per warp (32 floats).
-__device__ inline float block_sum(float v, float* scratch) {
+// `scratch`: shared memory for one value per warp (32 of them). T: float, or double for
+// sums over many values (a loss over rows, a gradient norm).
+template <typename T>
+__device__ inline T block_sum(T v, T* scratch) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  float t = lane < blockDim.x / 32 ? scratch[lane] : 0.0f;
+  T t = lane < blockDim.x / 32 ? scratch[lane] : T(0);
   for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
   __syncthreads();  // scratch may be reused by the caller's next reduction
   return t;
@@ -26,18 +28,6 @@ __device__ inline float block_max(float v, float* scratch) {
   __syncthreads();
   float t = lane < blockDim.x / 32 ? scratch[lane] : __int_as_float(0xff800000);  // -inf
   for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
-  __syncthreads();
-  return t;
-}
-
-// In double, for sums over many values (a loss over rows, a gradient norm).
-__device__ inline double block_sum_double(double v, double* scratch) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  double t = lane < blockDim.x / 32 ? scratch[lane] : 0.0;
-  for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
   __syncthreads();
   return t;
 }
