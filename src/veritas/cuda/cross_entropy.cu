@@ -62,7 +62,8 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
   // The mask's sum (the loss's denominator) on the host, in double and in row order.
   std::vector<float> m_host(mask ? N : 0);
   if (mask) {
-    check(cudaMemcpyAsync(m_host.data(), mask, sizeof(float) * N, cudaMemcpyDeviceToHost, s), "cross_entropy_fused (mask)");
+    check(cudaMemcpyAsync(m_host.data(), mask, sizeof(float) * N, cudaMemcpyDeviceToHost, s),
+          "cross_entropy_fused (mask)");
     check(cudaStreamSynchronize(s), "cross_entropy_fused (mask)");
   }
   double den = 0;
@@ -72,7 +73,8 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
   check_launch("cross_entropy_fused");
   if (den == 0.0) return 0.0f;
   std::vector<float> loss(N);
-  check(cudaMemcpyAsync(loss.data(), row_loss, sizeof(float) * N, cudaMemcpyDeviceToHost, s), "cross_entropy_fused (loss)");
+  check(cudaMemcpyAsync(loss.data(), row_loss, sizeof(float) * N, cudaMemcpyDeviceToHost, s),
+        "cross_entropy_fused (loss)");
   check(cudaStreamSynchronize(s), "cross_entropy_fused (loss)");
   double num = 0;
   for (int64_t n = 0; n < N; ++n) num += (mask ? (double)m_host[n] : 1.0) * loss[n];

@@ -52,6 +52,14 @@ void rope_backward(float* dx, const float* cos_t, const float* sin_t, int B, int
 // SwiGLU on rows gate | up of gu [N, 2I]: out [N, I] = silu(gate) * up; dgu may alias gu.
 void swiglu_forward(float* out, const float* gu, int64_t N, int I, void* stream = nullptr);
 void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int I, void* stream = nullptr);
+// Causal grouped-query attention on the fused projection qkv [B, T, (H + 2 KVH) hd]: out
+// [B, T, H hd], probs [B, H, T, T] the softmax weights (zero above the diagonal). The
+// backward pass overwrites dqkv (same layout as qkv) and turns probs into the scores'
+// gradients. Direct kernels, O(T^2 hd) work (see attention.cu).
+void attention_forward(float* out, float* probs, const float* qkv, int B, int T, int H, int KVH, int hd,
+                       void* stream = nullptr);
+void attention_backward(float* dqkv, float* probs, const float* dout, const float* out, const float* qkv, int B, int T,
+                        int H, int KVH, int hd, void* stream = nullptr);
 // Masked cross-entropy, forward and backward at once: logits [N, V] become the gradient
 // scale * mask/sum(mask) * (softmax - onehot) in place, row_loss[N] each row's loss (0 where
 // the mask is 0; mask nullptr: all ones); returns sum(mask * loss) / sum(mask). Synchronizes.

@@ -196,6 +196,29 @@ void check_swiglu(int64_t N, int I, std::mt19937& rng) {
   expect_close(("swiglu backward (in place) " + tag).c_str(), d_gu.get<float>(), dgu, 1e-5);
 }
 
+// Grouped-query heads (H / KVH = 1, 2, 3), one position up to 300; probs poisoned first.
+void check_attention(int B, int T, int H, int KVH, int hd, std::mt19937& rng) {
+  std::string tag = "B=" + std::to_string(B) + " T=" + std::to_string(T) + " H=" + std::to_string(H) +
+                    " KVH=" + std::to_string(KVH) + " hd=" + std::to_string(hd);
+  const int64_t C = (int64_t)H * hd, LD = C + 2LL * KVH * hd;
+  std::vector<float> qkv = randn(rng, (size_t)B * T * LD, 1.0f), dout = randn(rng, (size_t)B * T * C, 1.0f);
+  std::vector<float> out((size_t)B * T * C), probs((size_t)B * H * T * T), dqkv((size_t)B * T * LD);
+  veritas::kernels::attention_forward(out.data(), probs.data(), qkv.data(), B, T, H, KVH, hd);
+  Buf d_qkv(qkv), d_out{std::vector<float>(out.size(), -7.0f)}, d_probs{std::vector<float>(probs.size(), -7.0f)};
+  cu::attention_forward(d_out.as<float>(), d_probs.as<float>(), d_qkv.as<float>(), B, T, H, KVH, hd);
+  cu::synchronize();
+  expect_close(("attention forward out " + tag).c_str(), d_out.get<float>(), out, 1e-5);
+  expect_close(("attention forward probs " + tag).c_str(), d_probs.get<float>(), probs, 1e-6);
+  veritas::kernels::attention_backward(dqkv.data(), probs.data(), dout.data(), out.data(), qkv.data(), B, T, H, KVH,
+                                       hd);
+  Buf d_dout(dout), d_dqkv{std::vector<float>(dqkv.size(), -7.0f)}, d_out_cpu(out);
+  cu::attention_backward(d_dqkv.as<float>(), d_probs.as<float>(), d_dout.as<float>(), d_out_cpu.as<float>(),
+                         d_qkv.as<float>(), B, T, H, KVH, hd);
+  cu::synchronize();
+  expect_close(("attention backward dqkv " + tag).c_str(), d_dqkv.get<float>(), dqkv, 1e-4);
+  expect_close(("attention backward score gradients " + tag).c_str(), d_probs.get<float>(), probs, 1e-5);
+}
+
 // Logits of several scales (a peaked row, a flat one), a mask with zeros, and a scale.
 void check_cross_entropy(int64_t N, int V, bool masked, std::mt19937& rng) {
   std::string tag = "N=" + std::to_string(N) + " V=" + std::to_string(V) + (masked ? " masked" : "");
@@ -268,6 +291,9 @@ int main() {
     for (auto [B, T, H, hd] : std::vector<std::array<int, 4>>{{1, 1, 1, 2}, {2, 7, 3, 64}, {4, 300, 9, 64}})
       check_rope(B, T, H, hd, rng);
     for (auto [N, I] : std::vector<std::pair<int64_t, int>>{{1, 1}, {7, 13}, {256, 1536}}) check_swiglu(N, I, rng);
+    for (auto [B, T, H, KVH, hd] :
+         std::vector<std::array<int, 5>>{{1, 1, 1, 1, 1}, {2, 7, 4, 2, 8}, {2, 300, 9, 3, 64}})
+      check_attention(B, T, H, KVH, hd, rng);
     for (auto [N, V] : std::vector<std::pair<int64_t, int>>{{1, 1}, {3, 7}, {64, 49152}, {17, 50257}})
       for (bool masked : {false, true}) check_cross_entropy(N, V, masked, rng);
     for (int64_t n : {1, 7, 1000, 3 << 20}) check_adamw(n, rng);
