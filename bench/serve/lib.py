@@ -116,7 +116,7 @@ def stream_completion(port, prompt, max_tokens, headers=None, timeout=120, path=
 
 
 def percentile(xs, p):
-    """The p-th percentile (nearest rank) of xs: numbers, or tuples compared by their first item."""
+    """The p-th percentile (nearest rank) of xs: numbers, or tuples (sorted as tuples: first item first)."""
     if not xs:
         return float("nan")
     xs = sorted(xs)

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "veritas/cuda/check.cuh"
 #include "veritas/cuda/ops.hpp"
@@ -16,7 +15,6 @@ namespace veritas::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kSumBlocks = 256;  // fixed, so the partial sums (and their order) never change
 
 struct Scalars {
   float step_size, bc2_sqrt, b1, b2, omb1, omb2, eps, decay;
@@ -62,26 +60,19 @@ void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool 
   s.omb1 = (float)(1.0 - beta1), s.omb2 = (float)(1.0 - beta2);
   s.decay = decay ? (float)(1.0 - (double)lr * weight_decay) : 1.0f;
   const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, 65536);
-  adamw_kernel<<<(unsigned)blocks, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(w, g, m, v, n, s);
+  adamw_kernel<<<(unsigned)blocks, kThreads, 0, as_stream(stream)>>>(w, g, m, v, n, s);
   check_launch("adamw_update");
 }
 
-double sum_squares(const float* x, int64_t n, void* stream) {
+double sum_squares(const float* x, int64_t n, double* scratch, void* stream) {
   if (n < 0) throw Error("sum_squares: bad size " + std::to_string(n));
   if (n == 0) return 0.0;
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  double* partial = static_cast<double*>(alloc(sizeof(double) * kSumBlocks));
-  std::vector<double> host(kSumBlocks);
-  try {
-    sum_squares_kernel<<<kSumBlocks, kThreads, 0, s>>>(partial, x, n);
-    check_launch("sum_squares");
-    check(cudaMemcpyAsync(host.data(), partial, sizeof(double) * kSumBlocks, cudaMemcpyDeviceToHost, s), "sum_squares");
-    check(cudaStreamSynchronize(s), "sum_squares");
-  } catch (...) {
-    free(partial);
-    throw;
-  }
-  free(partial);
+  cudaStream_t s = as_stream(stream);
+  sum_squares_kernel<<<kSumSquaresScratch, kThreads, 0, s>>>(scratch, x, n);
+  check_launch("sum_squares");
+  double host[kSumSquaresScratch];
+  check(cudaMemcpyAsync(host, scratch, sizeof(host), cudaMemcpyDeviceToHost, s), "sum_squares");
+  check(cudaStreamSynchronize(s), "sum_squares");
   double total = 0;
   for (double p : host) total += p;
   return total;

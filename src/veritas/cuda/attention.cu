@@ -128,7 +128,7 @@ void attention_forward(float* out, float* probs, const float* qkv, int B, int T,
   check_args("attention_forward", B, T, H, KVH, hd);
   if (B == 0 || T == 0) return;
   const Shape s = shape_of(T, H, KVH, hd);
-  attention_forward_kernel<<<dim3(T, H, B), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(out, probs, qkv, s);
+  attention_forward_kernel<<<dim3(T, H, B), kThreads, 0, as_stream(stream)>>>(out, probs, qkv, s);
   check_launch("attention_forward");
 }
 
@@ -137,7 +137,7 @@ void attention_backward(float* dqkv, float* probs, const float* dout, const floa
   check_args("attention_backward", B, T, H, KVH, hd);
   if (B == 0 || T == 0) return;
   const Shape s = shape_of(T, H, KVH, hd);
-  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  cudaStream_t st = as_stream(stream);
   attention_key_grad_kernel<<<dim3(T, KVH, B), kThreads, 0, st>>>(dqkv, s.C + s.KC, probs, dout, s.C, s);  // dV
   check_launch("attention_backward (dV)");
   attention_dq_kernel<<<dim3(T, H, B), kThreads, 0, st>>>(dqkv, probs, dout, out, qkv, s);

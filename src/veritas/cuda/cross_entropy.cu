@@ -58,7 +58,7 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
   if (N < 0 || V <= 0) throw Error("cross_entropy_fused: bad shape N=" + std::to_string(N) + " V=" + std::to_string(V));
   if (N > 0x7fffffff) throw Error("cross_entropy_fused: more rows than one grid launch takes");
   if (N == 0) return 0.0f;
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaStream_t s = as_stream(stream);
   // The mask's sum (the loss's denominator) on the host, in double and in row order.
   std::vector<float> m_host(mask ? N : 0);
   if (mask) {

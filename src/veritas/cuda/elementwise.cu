@@ -12,8 +12,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
-
 // Enough blocks to fill the GPU, fewer for small n (grid-stride loops cover the rest).
 unsigned grid_for(int64_t n) {
   const int64_t blocks = (n + kThreads - 1) / kThreads;

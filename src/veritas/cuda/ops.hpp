@@ -69,7 +69,10 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
 // bit-identical to the CPU's adamw_update.
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr, double beta1,
                   double beta2, double eps, double weight_decay, int64_t t, void* stream = nullptr);
-// Sum of x[i]^2 in double, in a fixed order (the gradient norm's parts). Synchronizes.
-double sum_squares(const float* x, int64_t n, void* stream = nullptr);
+// Sum of x[i]^2 in double, in a fixed order (the gradient norm's parts): a fixed number
+// of partial sums, kept in `scratch` (device memory for kSumSquaresScratch doubles, the
+// caller's, so a training step allocates nothing), added on the host. Synchronizes.
+constexpr int kSumSquaresScratch = 256;
+double sum_squares(const float* x, int64_t n, double* scratch, void* stream = nullptr);
 
 }  // namespace veritas::cuda

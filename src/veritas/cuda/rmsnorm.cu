@@ -66,8 +66,6 @@ __global__ void rmsnorm_backward_weight_kernel(float* dw, const float* dout, con
   }
 }
 
-cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
-
 void check_shape(int64_t N, int C) {
   if (N < 0 || C <= 0) throw Error("rmsnorm: bad shape N=" + std::to_string(N) + " C=" + std::to_string(C));
   if (N > 0x7fffffff) throw Error("rmsnorm: more rows than one grid launch takes: " + std::to_string(N));

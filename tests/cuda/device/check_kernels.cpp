@@ -68,14 +68,15 @@ void expect_close(const char* what, const std::vector<float>& got, const std::ve
   }
 }
 
-void check_shape(int64_t N, int C, std::mt19937& rng) {
+std::vector<float> randn(std::mt19937& rng, size_t n, float scale) {
   std::normal_distribution<float> g(0.0f, 1.0f);
-  auto randn = [&](size_t n, float scale) {
-    std::vector<float> v(n);
-    for (float& x : v) x = g(rng) * scale;
-    return v;
-  };
-  std::vector<float> x = randn(N * C, 2.0f), w = randn(C, 1.0f), dy = randn(N * C, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = g(rng) * scale;
+  return v;
+}
+
+void check_rmsnorm(int64_t N, int C, std::mt19937& rng) {
+  std::vector<float> x = randn(rng, N * C, 2.0f), w = randn(rng, C, 1.0f), dy = randn(rng, N * C, 1.0f);
   const float eps = 1e-5f;
   std::string tag = "N=" + std::to_string(N) + " C=" + std::to_string(C);
 
@@ -106,7 +107,7 @@ void check_shape(int64_t N, int C, std::mt19937& rng) {
 
   // backward (adds into non-zero gradients, as the CPU kernel does)
   veritas::kernels::rmsnorm_forward(out.data(), rstd.data(), x.data(), w.data(), N, C, eps);
-  std::vector<float> dinp = randn(N * C, 0.1f), dwv = randn(C, 0.1f);
+  std::vector<float> dinp = randn(rng, N * C, 0.1f), dwv = randn(rng, C, 0.1f);
   Buf d_dinp(dinp), d_dw(dwv), d_dy(dy), d_r(rstd);
   veritas::kernels::rmsnorm_backward(dinp.data(), dwv.data(), dy.data(), x.data(), w.data(), rstd.data(), N, C);
   cu::rmsnorm_backward(d_dinp.as<float>(), d_dw.as<float>(), d_dy.as<float>(), dx_in.as<float>(), dw_in.as<float>(),
@@ -128,12 +129,6 @@ void check_shape(int64_t N, int C, std::mt19937& rng) {
   if (!same) ++failures;
 }
 
-std::vector<float> randn(std::mt19937& rng, size_t n, float scale) {
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = g(rng) * scale;
-  return v;
-}
 
 void expect_same(const char* what, bool same) {
   std::printf("%-44s %s\n", what, same ? "ok" : "MISMATCH");
@@ -262,9 +257,9 @@ void check_sum_squares(int64_t n, std::mt19937& rng) {
   std::vector<float> x = randn(rng, n, 2.0f);
   long double want = 0;
   for (float f : x) want += (long double)f * f;
-  Buf d(x);
-  const double got = cu::sum_squares(d.as<float>(), n);
-  const double twice = cu::sum_squares(d.as<float>(), n);
+  Buf d(x), scratch{std::vector<double>(cu::kSumSquaresScratch)};
+  const double got = cu::sum_squares(d.as<float>(), n, scratch.as<double>());
+  const double twice = cu::sum_squares(d.as<float>(), n, scratch.as<double>());
   const double err = std::fabs((double)(got - want)) / (double)(want + 1e-300L);
   const bool ok = err <= 1e-12 && got == twice;
   std::printf("%-44s rel err %.2e (tol 1e-12), same twice: %s %s\n", ("sum of squares n=" + std::to_string(n)).c_str(),
@@ -285,7 +280,7 @@ int main() {
     }
     std::mt19937 rng(1234);
     for (auto [N, C] : std::vector<std::pair<int64_t, int>>{{1, 1}, {3, 7}, {64, 576}, {257, 768}, {1024, 4097}})
-      check_shape(N, C, rng);
+      check_rmsnorm(N, C, rng);
     for (auto [N, C] : std::vector<std::pair<int64_t, int>>{{1, 1}, {5, 7}, {300, 576}, {2048, 768}})
       check_embedding(N, C, 50, rng);
     for (auto [B, T, H, hd] : std::vector<std::array<int, 4>>{{1, 1, 1, 2}, {2, 7, 3, 64}, {4, 300, 9, 64}})
