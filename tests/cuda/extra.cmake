@@ -8,7 +8,8 @@ if(VERITAS_CUDA)
                        TIMEOUT 60)
   # The GPU code itself is in the binary: a non-empty .nv_fatbin section.
   add_test(NAME cuda_fatbin_linked COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/fatbin_linked.sh ${PROJECT_BINARY_DIR}/veritas)
-  add_executable(cuda_device_check ${CMAKE_CURRENT_LIST_DIR}/device/check_kernels.cpp)
+  add_executable(cuda_device_check ${CMAKE_CURRENT_LIST_DIR}/device/check_kernels.cpp
+                                   ${CMAKE_CURRENT_LIST_DIR}/device/check_training.cpp)
   target_link_libraries(cuda_device_check PRIVATE veritas_cuda veritas_kernels veritas_train)
 else()
   add_test(NAME cuda_build COMMAND ${PROJECT_BINARY_DIR}/veritas --version)

@@ -19,7 +19,7 @@ namespace veritas::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config, data, out, init_from, sft, sft_val, tokenizer, matmul;
+  std::string config, data, out, init_from, sft, sft_val, tokenizer, matmul, device;
   int64_t steps = 0, warmup = 0, eval_every = 0, eval_batches = 0, save_every = 0;
   int batch = 0, seq = 0, accum = 0, threads = 0, zero = 0, train_layers = 0;
   double lr = 0, min_lr = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0, clip = 0, time_limit = 0, delay = 0;
@@ -82,6 +82,9 @@ void register_train(CLI::App& app) {
   add("--matmul", a->matmul, "matmul",
       "matrix products: fp32 (default) or bf16 (inputs rounded to bf16, fp32 sums; AMX tiles where the CPU has "
       "them, else the same arithmetic through sgemm; weights, gradients and optimizer stay fp32)");
+  add("--device", a->device, "device",
+      "where to train: cpu (default) or cuda (an NVIDIA GPU; fp32 products through cuBLASLt). Checkpoints are the "
+      "same files either way, so a run may resume on the other device");
   auto* delay = cmd->add_option("--step-delay-ms", a->delay, "testing: sleep after every step");
   delay->group("");  // hidden: exists so tests can kill a run mid-way
   opts.emplace_back(delay, "step_delay_ms");

@@ -1,4 +1,4 @@
-// Embedding, rotary position embedding and SwiGLU on the GPU, with the CPU kernels'
+// Embedding, rotary position embedding, SwiGLU and scaling on the GPU, with the CPU kernels'
 // semantics (kernels/kernels.cpp): one thread per output element, grid-stride loops.
 // The embedding gradient adds the rows in token order, as the CPU does, so its result is
 // bit-identical and the same run to run (no atomics).
@@ -27,6 +27,11 @@ __global__ void embedding_forward_kernel(float* out, const int32_t* tokens, cons
     const int64_t n = k / C;
     out[k] = table[(int64_t)tokens[n] * C + (k - n * C)];
   }
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float s) {
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x)
+    x[k] *= s;
 }
 
 // Thread c owns column c of every row of dtable and walks the tokens in order.
@@ -129,6 +134,13 @@ void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, 
   if (N == 0) return;
   swiglu_backward_kernel<<<grid_for(N * I), kThreads, 0, as_stream(stream)>>>(dgu, dout, gu, N, I);
   check_launch("swiglu_backward");
+}
+
+void scale(float* x, int64_t n, float s, void* stream) {
+  check_sizes("scale", n, 1);
+  if (n == 0) return;
+  scale_kernel<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(x, n, s);
+  check_launch("scale");
 }
 
 }  // namespace veritas::cuda

@@ -20,7 +20,24 @@ void* alloc(size_t bytes);
 void free(void* p);
 void copy_to_device(void* dst, const void* src_host, size_t bytes);
 void copy_to_host(void* dst_host, const void* src, size_t bytes);
+void copy_on_device(void* dst, const void* src, size_t bytes);
+void zero(void* dst, size_t bytes);
 void synchronize();
+
+// The cuBLASLt file the products load ("libcublasLt.so.13"); the environment variable
+// VERITAS_CUBLASLT may name another path.
+extern const char kCublasLtSoname[];
+// Matrix products through cuBLASLt (matmul.cu; the library is loaded at the first call),
+// the CPU kernels' semantics:
+//   out[N, OC] (+)= inp[N, C] · w[OC, C]^T;  dinp (+)= dout · w;  dw += dout^T · inp
+// (dinp or dw nullptr: skipped). fp32 with fp32 sums; with bf16_scratch (device memory for
+// matmul_bf16_scratch(N, C, OC) bf16 values) the inputs are rounded to bf16 there first and
+// the tensor cores' products summed in fp32, as the CPU's --matmul bf16.
+int64_t matmul_bf16_scratch(int64_t N, int C, int OC);
+void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC, bool accumulate,
+                    uint16_t* bf16_scratch = nullptr, void* stream = nullptr);
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
+                     int OC, bool accumulate_dinp, uint16_t* bf16_scratch = nullptr, void* stream = nullptr);
 
 // RMSNorm over rows of C values (the CPU reference: kernels/kernels.hpp):
 //   out = x * rstd * w, rstd = (mean(x^2) + eps)^-1/2, saved per row for the backward.
@@ -74,5 +91,7 @@ void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool 
 // caller's, so a training step allocates nothing), added on the host. Synchronizes.
 constexpr int kSumSquaresScratch = 256;
 double sum_squares(const float* x, int64_t n, double* scratch, void* stream = nullptr);
+// x *= s (gradient clipping)
+void scale(float* x, int64_t n, float s, void* stream = nullptr);
 
 }  // namespace veritas::cuda

@@ -55,6 +55,14 @@ void copy_to_host(void* dst_host, const void* src, size_t bytes) {
   check(cudaMemcpy(dst_host, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
 }
 
+void copy_on_device(void* dst, const void* src, size_t bytes) {
+  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy on device");
+}
+
+void zero(void* dst, size_t bytes) {
+  if (bytes) check(cudaMemset(dst, 0, bytes), "cudaMemset");
+}
+
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
 }  // namespace veritas::cuda

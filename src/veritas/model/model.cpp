@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "veritas/backend/backend.hpp"
 #include "veritas/kernels/kernels.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/util/error.hpp"
@@ -38,16 +39,22 @@ struct LayerActs {
 
 struct Model::Impl {
   ModelConfig cfg;
+  Backend* be;
   int maxB, maxT;
   int64_t n_params = 0;
-  Buffer weights, grads;
+  Buffer weights, grads;  // on the host: the master copy for files and the CPU optimizer
+  // On a device backend (!be->host_memory()): the weights and gradients the kernels use,
+  // and the batch's tokens; on the CPU these are the host buffers themselves.
+  DeviceBuffer dev_weights, dev_grads, dev_tokens;
+  int32_t *d_inputs = nullptr, *d_targets = nullptr;
+  float *d_mask = nullptr, *d_logp = nullptr;
   std::vector<Param> params;
   float *embed = nullptr, *norm = nullptr, *lm_head = nullptr;
   float *d_embed = nullptr, *d_norm = nullptr, *d_lm_head = nullptr;
   std::vector<LayerW> w, dw;
 
-  // activations (sized for maxB x maxT)
-  std::vector<Buffer> owned;
+  // activations (sized for maxB x maxT), the backend's memory
+  std::vector<DeviceBuffer> owned;
   std::vector<float*> res;  // residual stream: res[0] = embeddings, res[l+1] = output of layer l
   std::vector<LayerActs> acts;
   float *xf, *rstdf, *logits, *lse;
@@ -58,11 +65,12 @@ struct Model::Impl {
   int train_from = 0;  // set_train_from_layer
 
   float* alloc(int64_t n) {
-    owned.push_back(alloc_floats(n));
-    return owned.back().get();
+    owned.emplace_back(*be, sizeof(float) * (size_t)std::max<int64_t>(n, 1));
+    return owned.back().floats();
   }
+  bool on_host() const { return be->host_memory(); }
 
-  Impl(const ModelConfig& c, int B, int T) : cfg(c), maxB(B), maxT(T) {
+  Impl(const ModelConfig& c, int B, int T, Backend& backend) : cfg(c), be(&backend), maxB(B), maxT(T) {
     cfg.validate();
     check(B > 0 && T > 0, "Model: max_batch and max_seq must be positive");
     const int64_t C = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
@@ -98,7 +106,15 @@ struct Model::Impl {
     weights = alloc_floats(n_params);
     grads = alloc_floats(n_params);
     std::memset(weights.get(), 0, sizeof(float) * n_params);
-    std::memset(grads.get(), 0, sizeof(float) * n_params);
+    float *dweights = weights.get(), *dgrads = grads.get();
+    if (on_host()) {
+      std::memset(grads.get(), 0, sizeof(float) * n_params);
+    } else {  // the host gradients stay untouched (and cost no memory): the device has them
+      dev_weights = DeviceBuffer(*be, sizeof(float) * n_params);
+      dev_grads = DeviceBuffer(*be, sizeof(float) * n_params);
+      dweights = dev_weights.floats(), dgrads = dev_grads.floats();
+      be->zero(dgrads, sizeof(float) * n_params);
+    }
     int64_t off = 0;
     for (auto& s : specs) {
       Param p;
@@ -108,13 +124,15 @@ struct Model::Impl {
       for (auto d : s.shape) p.size *= d;
       p.data = weights.get() + off;
       p.grad = grads.get() + off;
+      p.dev_data = dweights + off;
+      p.dev_grad = dgrads + off;
       off += p.size;
       params.push_back(std::move(p));
     }
     size_t i = 0;
-    auto next = [&](float** g) {
-      *g = params[i].grad;
-      return params[i++].data;
+    auto next = [&](float** g) {  // the pointers the kernels use
+      *g = params[i].dev_grad;
+      return params[i++].dev_data;
     };
     embed = next(&d_embed);
     w.resize(L);
@@ -149,9 +167,40 @@ struct Model::Impl {
     xf = alloc(N * C), rstdf = alloc(N), logits = alloc(N * V), lse = alloc(N);
     dres = alloc(N * C), dxn = alloc(N * C), dqkv = alloc(N * (C + 2 * KC));
     datt = alloc(N * C), dh = alloc(N * I);
-    const int half = cfg.head_dim() / 2;
-    rope_cos = alloc((int64_t)T * half), rope_sin = alloc((int64_t)T * half);
-    k::rope_tables(rope_cos, rope_sin, T, cfg.head_dim(), cfg.rope_theta);
+    const int64_t half = cfg.head_dim() / 2;
+    std::vector<float> cs((size_t)(T * half)), sn((size_t)(T * half));
+    k::rope_tables(cs.data(), sn.data(), T, cfg.head_dim(), cfg.rope_theta);
+    rope_cos = alloc(T * half), rope_sin = alloc(T * half);
+    be->upload(rope_cos, cs.data(), sizeof(float) * cs.size());
+    be->upload(rope_sin, sn.data(), sizeof(float) * sn.size());
+    if (!on_host()) {
+      dev_tokens = DeviceBuffer(*be, sizeof(int32_t) * 2 * N);
+      d_inputs = static_cast<int32_t*>(dev_tokens.get()), d_targets = d_inputs + N;
+      d_mask = alloc(N), d_logp = alloc(N);
+    }
+  }
+
+  // The batch on the backend: host pointers on the CPU, copies on a device.
+  const int32_t* put_inputs(const int32_t* inputs, int64_t N) {
+    if (on_host()) return inputs;
+    be->upload(d_inputs, inputs, sizeof(int32_t) * N);
+    return d_inputs;
+  }
+  const int32_t* put_targets(const int32_t* targets, int64_t N) {
+    if (on_host()) return targets;
+    be->upload(d_targets, targets, sizeof(int32_t) * N);
+    return d_targets;
+  }
+  const float* put_mask(const float* mask, int64_t N) {
+    if (on_host() || !mask) return mask;
+    be->upload(d_mask, mask, sizeof(float) * N);
+    return d_mask;
+  }
+  void upload_weights() {
+    if (!on_host()) be->upload(dev_weights.get(), weights.get(), sizeof(float) * n_params);
+  }
+  void download_weights() {
+    if (!on_host()) be->download(weights.get(), dev_weights.get(), sizeof(float) * n_params);
   }
 
   void check_batch(const int32_t* inputs, int B, int T) const {
@@ -176,34 +225,35 @@ struct Model::Impl {
     }
   }
 
-  // Runs the network up to the logits ([B*T, V] into out).
+  // Runs the network up to the logits ([B*T, V] into out, the backend's memory); inputs
+  // are on the backend (put_inputs).
   void forward(const int32_t* inputs, int B, int T, float* out) {
     const int64_t N = (int64_t)B * T;
     const int C = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
     const int H = cfg.num_attention_heads, KVH = cfg.num_key_value_heads, hd = cfg.head_dim();
     const int KC = KVH * hd, LD = C + 2 * KC;
     const float eps = cfg.rms_norm_eps;
-    k::embedding_forward(res[0], inputs, embed, N, C);
+    be->embedding_forward(res[0], inputs, embed, N, C);
     for (int l = 0; l < cfg.num_hidden_layers; ++l) {
       const LayerW& W = w[l];
       LayerActs& a = acts[l];
       float* x = res[l];
-      k::rmsnorm_forward(a.xn1, a.rstd1, x, W.ln1, N, C, eps);
-      k::matmul_forward(a.qkv, a.xn1, W.wq, N, C, LD);  // q | k | v
-      k::rope_forward(a.qkv, rope_cos, rope_sin, B, T, H, hd, LD);
-      k::rope_forward(a.qkv + C, rope_cos, rope_sin, B, T, KVH, hd, LD);
-      k::attention_forward(a.att, a.probs, a.qkv, B, T, H, KVH, hd);
-      std::memcpy(a.x2, x, sizeof(float) * N * C);
-      k::matmul_forward(a.x2, a.att, W.wo, N, C, C, true);  // x2 = x + o_proj(att)
-      k::rmsnorm_forward(a.xn2, a.rstd2, a.x2, W.ln2, N, C, eps);
-      k::matmul_forward(a.gu, a.xn2, W.wg, N, C, 2 * I);  // gate | up
-      k::swiglu_forward(a.h, a.gu, N, I);
+      be->rmsnorm_forward(a.xn1, a.rstd1, x, W.ln1, N, C, eps);
+      be->matmul_forward(a.qkv, a.xn1, W.wq, N, C, LD, false);  // q | k | v
+      be->rope_forward(a.qkv, rope_cos, rope_sin, B, T, H, hd, LD);
+      be->rope_forward(a.qkv + C, rope_cos, rope_sin, B, T, KVH, hd, LD);
+      be->attention_forward(a.att, a.probs, a.qkv, B, T, H, KVH, hd);
+      be->copy(a.x2, x, sizeof(float) * N * C);
+      be->matmul_forward(a.x2, a.att, W.wo, N, C, C, true);  // x2 = x + o_proj(att)
+      be->rmsnorm_forward(a.xn2, a.rstd2, a.x2, W.ln2, N, C, eps);
+      be->matmul_forward(a.gu, a.xn2, W.wg, N, C, 2 * I, false);  // gate | up
+      be->swiglu_forward(a.h, a.gu, N, I);
       float* y = res[l + 1];
-      std::memcpy(y, a.x2, sizeof(float) * N * C);
-      k::matmul_forward(y, a.h, W.wd, N, I, C, true);  // y = x2 + down_proj(h)
+      be->copy(y, a.x2, sizeof(float) * N * C);
+      be->matmul_forward(y, a.h, W.wd, N, I, C, true);  // y = x2 + down_proj(h)
     }
-    k::rmsnorm_forward(xf, rstdf, res[cfg.num_hidden_layers], norm, N, C, eps);
-    k::matmul_forward(out, xf, lm_head, N, C, V);
+    be->rmsnorm_forward(xf, rstdf, res[cfg.num_hidden_layers], norm, N, C, eps);
+    be->matmul_forward(out, xf, lm_head, N, C, V, false);
   }
 
   void backward(const int32_t* inputs, int B, int T) {
@@ -213,9 +263,9 @@ struct Model::Impl {
     const int KC = KVH * hd, LD = C + 2 * KC, L = cfg.num_hidden_layers;
     // logits holds dlogits here. A frozen tied head (train_from > 0) needs only dxn.
     const bool head_frozen = train_from > 0 && cfg.tie_word_embeddings;
-    k::matmul_backward(dxn, head_frozen ? nullptr : d_lm_head, logits, xf, lm_head, N, C, V, false);
-    std::memset(dres, 0, sizeof(float) * N * C);
-    k::rmsnorm_backward(dres, d_norm, dxn, res[L], norm, rstdf, N, C);
+    be->matmul_backward(dxn, head_frozen ? nullptr : d_lm_head, logits, xf, lm_head, N, C, V, false);
+    be->zero(dres, sizeof(float) * N * C);
+    be->rmsnorm_backward(dres, d_norm, dxn, res[L], norm, rstdf, N, C);
     // Parameter order: embeddings, 9 per layer, final norm, untied head (see Impl()).
     if (grad_ready) grad_ready(1 + 9 * (size_t)L, params.size());
     for (int l = L - 1; l >= train_from; --l) {
@@ -223,21 +273,21 @@ struct Model::Impl {
       const LayerW& D = dw[l];
       LayerActs& a = acts[l];
       // MLP: res[l+1] = x2 + down(silu(gate(xn2)) * up(xn2)); dres is d res[l+1].
-      k::matmul_backward(dh, D.wd, dres, a.h, W.wd, N, I, C, false);
-      k::swiglu_backward(a.gu, dh, a.gu, N, I);  // a.gu now holds d gate | d up
-      k::matmul_backward(dxn, D.wg, a.gu, a.xn2, W.wg, N, C, 2 * I, false);
-      k::rmsnorm_backward(dres, D.ln2, dxn, a.x2, W.ln2, a.rstd2, N, C);  // dres = d x2
+      be->matmul_backward(dh, D.wd, dres, a.h, W.wd, N, I, C, false);
+      be->swiglu_backward(a.gu, dh, a.gu, N, I);  // a.gu now holds d gate | d up
+      be->matmul_backward(dxn, D.wg, a.gu, a.xn2, W.wg, N, C, 2 * I, false);
+      be->rmsnorm_backward(dres, D.ln2, dxn, a.x2, W.ln2, a.rstd2, N, C);  // dres = d x2
       // Attention: x2 = res[l] + o_proj(attn(rope(q), rope(k), v)).
-      k::matmul_backward(datt, D.wo, dres, a.att, W.wo, N, C, C, false);
-      k::attention_backward(dqkv, a.probs, datt, a.att, a.qkv, B, T, H, KVH, hd);
-      k::rope_backward(dqkv, rope_cos, rope_sin, B, T, H, hd, LD);
-      k::rope_backward(dqkv + C, rope_cos, rope_sin, B, T, KVH, hd, LD);
-      k::matmul_backward(dxn, D.wq, dqkv, a.xn1, W.wq, N, C, LD, false);
-      k::rmsnorm_backward(dres, D.ln1, dxn, res[l], W.ln1, a.rstd1, N, C);  // dres = d res[l]
+      be->matmul_backward(datt, D.wo, dres, a.att, W.wo, N, C, C, false);
+      be->attention_backward(dqkv, a.probs, datt, a.att, a.qkv, B, T, H, KVH, hd);
+      be->rope_backward(dqkv, rope_cos, rope_sin, B, T, H, hd, LD);
+      be->rope_backward(dqkv + C, rope_cos, rope_sin, B, T, KVH, hd, LD);
+      be->matmul_backward(dxn, D.wq, dqkv, a.xn1, W.wq, N, C, LD, false);
+      be->rmsnorm_backward(dres, D.ln1, dxn, res[l], W.ln1, a.rstd1, N, C);  // dres = d res[l]
       if (grad_ready) grad_ready(1 + 9 * (size_t)l, 10 + 9 * (size_t)l);
     }
     if (train_from == 0) {
-      k::embedding_backward(d_embed, dres, inputs, N, C);
+      be->embedding_backward(d_embed, dres, inputs, N, C);
     } else if (grad_ready) {
       grad_ready(1, 1 + 9 * (size_t)train_from);  // frozen: their zero gradients are final
     }
@@ -245,12 +295,15 @@ struct Model::Impl {
   }
 };
 
-Model::Model(const ModelConfig& cfg, int max_batch, int max_seq)
-    : impl_(std::make_unique<Impl>(cfg, max_batch, max_seq)) {}
+Model::Model(const ModelConfig& cfg, int max_batch, int max_seq, Backend& backend)
+    : impl_(std::make_unique<Impl>(cfg, max_batch, max_seq, backend)) {}
 Model::~Model() = default;
 
 const ModelConfig& Model::config() const { return impl_->cfg; }
 std::vector<Param>& Model::params() { return impl_->params; }
+Backend& Model::backend() const { return *impl_->be; }
+void Model::upload_weights() { impl_->upload_weights(); }
+void Model::download_weights() { impl_->download_weights(); }
 
 void Model::init_weights(uint64_t seed) {
   Rng rng(seed);
@@ -268,6 +321,7 @@ void Model::init_weights(uint64_t seed) {
       if (i + 1 < p.size) p.data[i + 1] = (float)(r * std::sin(a));
     }
   }
+  impl_->upload_weights();
 }
 
 void Model::load(const std::filesystem::path& path) {
@@ -287,9 +341,11 @@ void Model::load(const std::filesystem::path& path) {
     if (t.name == "lm_head.weight" && impl_->cfg.tie_word_embeddings) continue;
     throw Error(path.string() + ": unexpected tensor \"" + t.name + "\" (does config.json match this checkpoint?)");
   }
+  impl_->upload_weights();
 }
 
 void Model::save(const std::filesystem::path& path) const {
+  impl_->download_weights();
   std::vector<TensorRef> refs;
   for (auto& p : impl_->params) refs.push_back({p.name, p.shape, p.data});
   save_safetensors(path, refs, {{"format", "pt"}});
@@ -301,9 +357,11 @@ float Model::forward_backward(const int32_t* inputs, const int32_t* targets, con
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, mask, N);
-  m.forward(inputs, B, T, m.logits);
-  float loss = k::cross_entropy_fused(m.logits, m.lse, targets, mask, N, m.cfg.vocab_size, grad_scale);
-  m.backward(inputs, B, T);
+  const int32_t* in = m.put_inputs(inputs, N);
+  m.forward(in, B, T, m.logits);
+  float loss = m.be->cross_entropy_fused(m.logits, m.lse, m.put_targets(targets, N), m.put_mask(mask, N), N,
+                                         m.cfg.vocab_size, grad_scale);
+  m.backward(in, B, T);
   return loss;
 }
 
@@ -312,13 +370,17 @@ float Model::forward_loss(const int32_t* inputs, const int32_t* targets, const f
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, mask, N);
-  m.forward(inputs, B, T, m.logits);
-  return k::cross_entropy_forward(m.lse, m.logits, targets, mask, N, m.cfg.vocab_size);
+  m.forward(m.put_inputs(inputs, N), B, T, m.logits);
+  return m.be->cross_entropy_loss(m.lse, m.logits, m.put_targets(targets, N), m.put_mask(mask, N), N,
+                                  m.cfg.vocab_size);
 }
 
 void Model::forward_logits(const int32_t* inputs, int B, int T, float* logits) {
-  impl_->check_batch(inputs, B, T);
-  impl_->forward(inputs, B, T, logits);
+  auto& m = *impl_;
+  m.check_batch(inputs, B, T);
+  const int64_t N = (int64_t)B * T;
+  m.forward(m.put_inputs(inputs, N), B, T, m.on_host() ? logits : m.logits);
+  if (!m.on_host()) m.be->download(logits, m.logits, sizeof(float) * N * m.cfg.vocab_size);
 }
 
 void Model::token_logprobs(const int32_t* inputs, const int32_t* targets, int B, int T, float* logp) {
@@ -326,9 +388,10 @@ void Model::token_logprobs(const int32_t* inputs, const int32_t* targets, int B,
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, nullptr, N);
-  m.forward(inputs, B, T, m.logits);
-  k::cross_entropy_forward(m.lse, m.logits, targets, nullptr, N, m.cfg.vocab_size);
-  k::target_logprobs(logp, m.logits, m.lse, targets, N, m.cfg.vocab_size);
+  m.forward(m.put_inputs(inputs, N), B, T, m.logits);
+  m.be->target_logprobs(m.on_host() ? logp : m.d_logp, m.lse, m.logits, m.put_targets(targets, N), N,
+                        m.cfg.vocab_size);
+  if (!m.on_host()) m.be->download(logp, m.d_logp, sizeof(float) * N);
 }
 
 double Model::forward_backward_logprob(const int32_t* inputs, const int32_t* targets, int B, int T,
@@ -337,16 +400,23 @@ double Model::forward_backward_logprob(const int32_t* inputs, const int32_t* tar
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, nullptr, N);
-  m.forward(inputs, B, T, m.logits);
+  const int32_t* in = m.put_inputs(inputs, N);
+  const int32_t* tg = m.put_targets(targets, N);
+  m.forward(in, B, T, m.logits);
   const int V = m.cfg.vocab_size;
-  k::cross_entropy_forward(m.lse, m.logits, targets, nullptr, N, V);
   std::vector<float> logp(N), dlogp(N, 0.0f);
-  k::target_logprobs(logp.data(), m.logits, m.lse, targets, N, V);
+  m.be->target_logprobs(m.on_host() ? logp.data() : m.d_logp, m.lse, m.logits, tg, N, V);
+  if (!m.on_host()) m.be->download(logp.data(), m.d_logp, sizeof(float) * N);
   const double loss = loss_fn(logp.data(), dlogp.data());
   for (int64_t n = 0; n < N; ++n)
     check(std::isfinite(dlogp[n]), "Model: loss gradient at position " + std::to_string(n) + " is not finite");
-  k::logprob_backward(m.logits, m.logits, m.lse, targets, dlogp.data(), N, V);
-  m.backward(inputs, B, T);
+  const float* dl = dlogp.data();
+  if (!m.on_host()) {
+    m.be->upload(m.d_logp, dlogp.data(), sizeof(float) * N);
+    dl = m.d_logp;
+  }
+  m.be->logprob_backward(m.logits, m.logits, m.lse, tg, dl, N, V);
+  m.backward(in, B, T);
   return loss;
 }
 
@@ -364,6 +434,9 @@ void Model::set_train_from_layer(int first) {
 
 int Model::train_from_layer() const { return impl_->train_from; }
 
-void Model::zero_grad() { std::memset(impl_->grads.get(), 0, sizeof(float) * impl_->n_params); }
+void Model::zero_grad() {
+  auto& m = *impl_;
+  m.be->zero(m.on_host() ? (void*)m.grads.get() : m.dev_grads.get(), sizeof(float) * m.n_params);
+}
 
 }  // namespace veritas

@@ -16,23 +16,34 @@ namespace veritas {
 struct Param {
   std::string name;            // HF Llama name
   std::vector<int64_t> shape;  // PyTorch layout, e.g. q_proj.weight is [out, in]
-  float* data = nullptr;
-  float* grad = nullptr;
+  float* data = nullptr;  // host copy (files, the CPU optimizer)
+  float* grad = nullptr;  // host gradient; on a device backend left unused
+  float* dev_data = nullptr;  // the backend's copies the kernels use (the same pointers on the CPU)
+  float* dev_grad = nullptr;
   int64_t size = 0;
   bool trainable = true;  // false: frozen (Model::set_train_from_layer); its gradient stays zero
 };
 
+class Backend;
+Backend& cpu_backend();
+
 class Model {
  public:
   // Allocates weights, gradients and the activations for batches up to max_batch x max_seq
-  // (nothing is allocated inside a step).
-  Model(const ModelConfig& cfg, int max_batch, int max_seq);
+  // (nothing is allocated inside a step) on `backend` (backend/backend.hpp). On a device
+  // backend the kernels use the device copies (Param::dev_data, dev_grad); the host copy
+  // (Param::data) is what init_weights and load fill and save writes, and upload_weights /
+  // download_weights move it (load and init upload, save downloads).
+  Model(const ModelConfig& cfg, int max_batch, int max_seq, Backend& backend = cpu_backend());
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
   const ModelConfig& config() const;
   std::vector<Param>& params();
+  Backend& backend() const;
+  void upload_weights();    // host -> device after changing Param::data (no-op on the CPU)
+  void download_weights();  // device -> host (no-op on the CPU)
   void init_weights(uint64_t seed);                        // normal(0, 0.02), norms at 1
   void load(const std::filesystem::path& safetensors);     // checks names and shapes
   void save(const std::filesystem::path& safetensors) const;  // atomic

@@ -1,11 +1,10 @@
 #include "veritas/train/adamw.hpp"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <string>
 
+#include "veritas/kernels/optimizer.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/thread_pool.hpp"
@@ -22,79 +21,15 @@ AdamW::AdamW(const std::vector<Param>& params, AdamWConfig cfg) : cfg_(cfg) {
   }
 }
 
-// Runs fn over [0, n) on the pool when the tensor is big enough to pay for the wake-up.
-static void for_range(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-  if (n < (1 << 16)) fn(0, n);
-  else ThreadPool::global().parallel_for(n, fn);
-}
-
-namespace {
-
-struct AdamWScalars {
-  float b1, b2, omb1, omb2, eps, bc2_sqrt, step_size;
-};
-
-// Updates elements [b, e) of one tensor. The operations and their order are those of
-// torch.optim.AdamW on CPU (scale, then a fused multiply-add; the final subtraction fused
-// with the product), so the two agree bit for bit (tests/train/adamw_torch.py). The AVX2
-// lanes use the same IEEE operations (sqrt and division are correctly rounded in both), so
-// the vector and scalar paths give identical results.
-void adamw_range(float* w, const float* g, float* m, float* v, int64_t b, int64_t e, float decay,
-                 const AdamWScalars& s) {
-  int64_t k = b;
-#if defined(__AVX2__) && defined(__FMA__)
-  const __m256 vb1 = _mm256_set1_ps(s.b1), vb2 = _mm256_set1_ps(s.b2);
-  const __m256 vomb1 = _mm256_set1_ps(s.omb1), vomb2 = _mm256_set1_ps(s.omb2);
-  const __m256 veps = _mm256_set1_ps(s.eps), vbc2 = _mm256_set1_ps(s.bc2_sqrt);
-  const __m256 vstep = _mm256_set1_ps(s.step_size), vdecay = _mm256_set1_ps(decay);
-  for (; k + 8 <= e; k += 8) {
-    const __m256 gk = _mm256_loadu_ps(g + k);
-    const __m256 wk = _mm256_mul_ps(_mm256_loadu_ps(w + k), vdecay);
-    const __m256 mk = _mm256_fmadd_ps(vomb1, gk, _mm256_mul_ps(_mm256_loadu_ps(m + k), vb1));
-    const __m256 vk = _mm256_fmadd_ps(_mm256_mul_ps(vomb2, gk), gk, _mm256_mul_ps(_mm256_loadu_ps(v + k), vb2));
-    _mm256_storeu_ps(m + k, mk);
-    _mm256_storeu_ps(v + k, vk);
-    const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vk), vbc2), veps);
-    _mm256_storeu_ps(w + k, _mm256_fnmadd_ps(vstep, _mm256_div_ps(mk, denom), wk));
-  }
-#endif
-  for (; k < e; ++k) {
-    const float gk = g[k];
-    const float wk = w[k] * decay;
-    const float mk = std::fma(s.omb1, gk, m[k] * s.b1);
-    const float vk = std::fma(s.omb2 * gk, gk, v[k] * s.b2);
-    m[k] = mk;
-    v[k] = vk;
-    const float denom = std::sqrt(vk) / s.bc2_sqrt + s.eps;
-    w[k] = std::fma(-s.step_size, mk / denom, wk);
-  }
-}
-
-// Bias corrections in double like torch (Python floats), applied as float scalars.
-AdamWScalars scalars(const AdamWConfig& cfg, float lr, int64_t t) {
-  const double bc1 = 1.0 - std::pow(cfg.beta1, (double)t);
-  const double bc2 = 1.0 - std::pow(cfg.beta2, (double)t);
-  AdamWScalars s;
-  s.step_size = (float)((double)lr / bc1);
-  s.bc2_sqrt = (float)std::sqrt(bc2);
-  s.b1 = (float)cfg.beta1, s.b2 = (float)cfg.beta2, s.eps = (float)cfg.eps;
-  s.omb1 = (float)(1.0 - cfg.beta1), s.omb2 = (float)(1.0 - cfg.beta2);
-  return s;
-}
-
-}  // namespace
-
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr,
                   const AdamWConfig& cfg, int64_t t) {
-  const AdamWScalars s = scalars(cfg, lr, t);
-  const float d = decay ? (float)(1.0 - (double)lr * cfg.weight_decay) : 1.0f;
-  for_range(n, [&](int64_t b, int64_t e) { adamw_range(w, g, m, v, b, e, d, s); });
+  kernels::adamw_update(w, g, m, v, n, decay, lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, t);
 }
 
 void AdamW::step(std::vector<Param>& params, float lr) {
   check(params.size() == m_.size(), "AdamW: parameter count changed since construction");
   ++t_;
-  const AdamWScalars s = scalars(cfg_, lr, t_);
+  const kernels::AdamWScalars s = kernels::adamw_scalars(cfg_.beta1, cfg_.beta2, cfg_.eps, lr, t_);
   // All tensors cut into fixed chunks, one parallel_for over the chunks: a single pool
   // wake-up per step and balanced threads. Elements are independent, so the result does
   // not depend on the thread count or on how chunks are dealt out.
@@ -116,7 +51,7 @@ void AdamW::step(std::vector<Param>& params, float lr) {
     for (int64_t c = cb; c < ce; ++c) {
       const Chunk& ch = chunks[(size_t)c];
       Param& p = params[ch.i];
-      adamw_range(p.data, p.grad, m_[ch.i].data(), v_[ch.i].data(), ch.b, ch.e, decay[ch.i], s);
+      kernels::adamw_range(p.data, p.grad, m_[ch.i].data(), v_[ch.i].data(), ch.b, ch.e, decay[ch.i], s);
     }
   };
   if (chunks.size() > 1) ThreadPool::global().parallel_for((int64_t)chunks.size(), body);
@@ -193,24 +128,8 @@ void AdamW::load(const std::filesystem::path& path, const std::vector<Param>& pa
 }
 
 double grad_global_norm(const std::vector<Param>& params) {
-  constexpr int64_t kBlock = 1 << 14;
   double total = 0.0;
-  for (const auto& p : params) {
-    const int64_t nblocks = (p.size + kBlock - 1) / kBlock;
-    std::vector<double> partial((size_t)nblocks, 0.0);
-    const float* g = p.grad;
-    auto body = [&](int64_t b, int64_t e) {
-      for (int64_t blk = b; blk < e; ++blk) {
-        double s = 0.0;
-        const int64_t lo = blk * kBlock, hi = std::min(p.size, lo + kBlock);
-        for (int64_t k = lo; k < hi; ++k) s += (double)g[k] * (double)g[k];
-        partial[(size_t)blk] = s;
-      }
-    };
-    if (nblocks > 4) ThreadPool::global().parallel_for(nblocks, body);
-    else body(0, nblocks);
-    for (double s : partial) total += s;  // fixed order: thread-count independent
-  }
+  for (const auto& p : params) total += kernels::sum_squares(p.grad, p.size);
   return std::sqrt(total);
 }
 
@@ -218,10 +137,7 @@ double clip_grad_norm(std::vector<Param>& params, double clip) {
   const double norm = grad_global_norm(params);
   if (clip > 0 && norm > clip) {
     const float scale = (float)(clip / (norm + 1e-6));
-    for (auto& p : params)
-      for_range(p.size, [&](int64_t b, int64_t e) {
-        for (int64_t k = b; k < e; ++k) p.grad[k] *= scale;
-      });
+    for (auto& p : params) kernels::scale(p.grad, p.size, scale);
   }
   return norm;
 }

@@ -12,7 +12,6 @@
 #include <xxhash.h>
 
 #include "veritas/data/shards.hpp"
-#include "veritas/kernels/kernels.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/tokenizer/tokenizer_files.hpp"
@@ -96,6 +95,7 @@ TrainConfig TrainConfig::from_json(const json& j, const TrainConfig& base) {
     else if (k == "zero") c.zero = num<int>(v, key);
     else if (k == "train_layers") c.train_layers = num<int>(v, key);
     else if (k == "matmul") c.matmul = str(v, key);
+    else if (k == "device") c.device = str(v, key);
     else throw Error("train config: unknown setting \"" + k + "\"");
   }
   return c;
@@ -130,7 +130,8 @@ json TrainConfig::to_json() const {
               {"step_delay_ms", step_delay_ms},
               {"zero", zero},
               {"train_layers", train_layers},
-              {"matmul", matmul}};
+              {"matmul", matmul},
+              {"device", device}};
 }
 
 void TrainConfig::validate() const {
@@ -159,6 +160,9 @@ void TrainConfig::validate() const {
     bad("train_layers must be in [0, " + std::to_string(model.num_hidden_layers) + "] (0 = all)");
   if (train_layers > 0 && zero != 0) bad("train_layers and zero cannot be combined");
   if (matmul != "fp32" && matmul != "bf16") bad("matmul must be fp32 or bf16, not \"" + matmul + "\"");
+  if (device != "cpu" && device != "cuda" && device != "cpu-staged")
+    bad("device must be cpu or cuda, not \"" + device + "\"");
+  if (device != "cpu" && zero != 0) bad("zero (ZeRO-1) runs on the CPU only for now");
   model.validate();
 }
 
@@ -285,14 +289,26 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
     cfg_.model = ModelConfig::load(ck / "config.json");
   }
   cfg_.validate();
-  kernels::set_matmul_bf16(cfg_.matmul == "bf16");
-  model_ = std::make_unique<Model>(cfg_.model, cfg_.batch, cfg_.seq);
+  Backend& be = backend_named(cfg_.device);
+  be.set_matmul_bf16(cfg_.matmul == "bf16");
+  check(be.host_memory() || !dist_->multi(), "train --device " + cfg_.device + ": data parallel runs on the CPU only for now");
+  model_ = std::make_unique<Model>(cfg_.model, cfg_.batch, cfg_.seq, be);
   if (!cfg_.init_from.empty()) model_->load(find_checkpoint(cfg_.init_from) / "model.safetensors");
   else model_->init_weights(cfg_.seed);
   if (cfg_.train_layers > 0) model_->set_train_from_layer(cfg_.model.num_hidden_layers - cfg_.train_layers);
   model_->zero_grad();
-  if (cfg_.zero == 0) opt_ = AdamW(model_->params(), cfg_.adamw);
-  else zero_init();
+  if (on_device()) {
+    int64_t n = 0;
+    for (const auto& p : model_->params()) n += p.size;
+    dev_m_ = DeviceBuffer(be, sizeof(float) * n);
+    dev_v_ = DeviceBuffer(be, sizeof(float) * n);
+    be.zero(dev_m_.get(), sizeof(float) * n);
+    be.zero(dev_v_.get(), sizeof(float) * n);
+  } else if (cfg_.zero == 0) {
+    opt_ = AdamW(model_->params(), cfg_.adamw);
+  } else {
+    zero_init();
+  }
   // With several ranks the train source draws the global batch and this rank keeps its rows.
   const int ranks = dist_->size();
   auto own_rows = [&](std::unique_ptr<BatchSource> src) {
@@ -420,7 +436,9 @@ StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
   auto& params = model_->params();
   StepStats s;
   s.lr = cfg_.schedule().lr_at(step_);
-  if (cfg_.zero) {
+  if (on_device()) {
+    device_update((float)s.lr, s.grad_norm);
+  } else if (cfg_.zero) {
     zero_update((float)s.lr, s.grad_norm);
   } else {
     s.grad_norm = clip_grad_norm(params, cfg_.clip);
@@ -433,6 +451,61 @@ StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
   s.loss = loss;
   s.tokens = tokens;
   return s;
+}
+
+bool Trainer::on_device() const { return !model_->backend().host_memory(); }
+
+// The CPU path's update (clip_grad_norm, then AdamW::step) on the device's tensors: the
+// same per-tensor sums in the same order, the same scaling and the same AdamW arithmetic.
+void Trainer::device_update(float lr, double& grad_norm) {
+  Backend& be = model_->backend();
+  auto& ps = model_->params();
+  double ss = 0;
+  for (const auto& p : ps) ss += be.sum_squares(p.dev_grad, p.size);
+  grad_norm = std::sqrt(ss);
+  check(std::isfinite(grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
+  if (cfg_.clip > 0 && grad_norm > cfg_.clip) {
+    const float scale = (float)(cfg_.clip / (grad_norm + 1e-6));
+    for (auto& p : ps) be.scale(p.dev_grad, p.size, scale);
+  }
+  ++dev_t_;
+  const AdamWConfig& a = cfg_.adamw;
+  int64_t off = 0;
+  for (auto& p : ps) {
+    if (p.trainable)
+      be.adamw_update(p.dev_data, p.dev_grad, dev_m_.floats() + off, dev_v_.floats() + off, p.size, adamw_decays(p),
+                      lr, a.beta1, a.beta2, a.eps, a.weight_decay, dev_t_);
+    off += p.size;
+  }
+}
+
+void Trainer::device_save_optimizer(const std::filesystem::path& path) {
+  Backend& be = model_->backend();
+  auto& ps = model_->params();
+  int64_t n = 0;
+  for (const auto& p : ps) n += p.size;
+  std::vector<float> m((size_t)n), v((size_t)n);
+  be.download(m.data(), dev_m_.get(), sizeof(float) * n);
+  be.download(v.data(), dev_v_.get(), sizeof(float) * n);
+  std::vector<const float*> mp, vp;
+  int64_t off = 0;
+  for (const auto& p : ps) {
+    mp.push_back(m.data() + off), vp.push_back(v.data() + off);
+    off += p.size;
+  }
+  save_adamw_state(path, ps, mp, vp, dev_t_, cfg_.adamw);
+}
+
+void Trainer::device_load_optimizer(const AdamW& loaded) {
+  Backend& be = model_->backend();
+  int64_t off = 0;
+  const auto& ps = model_->params();
+  for (size_t i = 0; i < ps.size(); ++i) {
+    be.upload(dev_m_.floats() + off, loaded.m()[i].data(), sizeof(float) * ps[i].size);
+    be.upload(dev_v_.floats() + off, loaded.v()[i].data(), sizeof(float) * ps[i].size);
+    off += ps[i].size;
+  }
+  dev_t_ = loaded.step_count();
 }
 
 double Trainer::evaluate() {
@@ -470,6 +543,7 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
   cfg_.model.save(tmp / "config.json");
   model_->save(tmp / "model.safetensors");
   if (cfg_.zero) zero_save(tmp / "optimizer.safetensors", gm, gv);
+  else if (on_device()) device_save_optimizer(tmp / "optimizer.safetensors");
   else opt_.save(tmp / "optimizer.safetensors", model_->params());
   std::vector<std::string> files = {"config.json", "model.safetensors", "optimizer.safetensors"};
   if (!cfg_.tokenizer.empty()) {
@@ -557,14 +631,15 @@ void Trainer::load_checkpoint(const std::filesystem::path& run_dir) {
     check(mc.to_json() == cfg_.model.to_json(),
           dir.string() + "/config.json: the checkpoint's model shape differs from the configured one");
     model_->load(dir / "model.safetensors");
-    AdamW loaded;  // ZeRO-1 keeps only this rank's range of it
-    AdamW& opt = cfg_.zero ? loaded : opt_;
+    AdamW loaded;  // ZeRO-1 keeps only this rank's range of it; a device copies it over
+    AdamW& opt = cfg_.zero || on_device() ? loaded : opt_;
     opt.load(dir / "optimizer.safetensors", model_->params());
     const int64_t step = st.at("step").get<int64_t>();
     check(step >= 0 && opt.step_count() == step,
           where + ": step " + std::to_string(step) + " does not match the optimizer's " +
               std::to_string(opt.step_count()));
     if (cfg_.zero) zero_take(loaded);
+    if (on_device()) device_load_optimizer(loaded);
     if (train_ && !st.at("train_data").is_null()) train_->set_state(st.at("train_data"));
     step_ = step;
     elapsed_before_ = st.value("elapsed", 0.0);

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "veritas/backend/backend.hpp"
 #include "veritas/model/config.hpp"
 #include "veritas/model/model.hpp"
 #include "veritas/train/adamw.hpp"
@@ -56,6 +57,10 @@ struct TrainConfig {
   // Matrix products: "fp32", or "bf16" (inputs rounded to bf16, fp32 sums; AMX tiles where
   // the CPU has them — kernels/gemm_bf16.hpp). Weights, gradients and AdamW stay fp32.
   std::string matmul = "fp32";
+  // Where the model trains (backend/backend.hpp): "cpu", "cuda", or "cpu-staged" (the
+  // device code path on the CPU, for tests). Checkpoints are the same files whichever
+  // wrote them.
+  std::string device = "cpu";
 
   // Keys are the flag names with '_' (e.g. "weight_decay", "eval_every"); "model" holds
   // Hugging Face config.json fields. Unknown keys are an error (typos must not pass).
@@ -184,6 +189,14 @@ class Trainer {
   void zero_gather(std::vector<float>& m, std::vector<float>& v);
   void zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v);
   void zero_take(const AdamW& full);  // keeps this rank's range of a loaded state
+  // A device backend (!model_->backend().host_memory()): AdamW's moments live there, flat
+  // in parameter order, and opt_ stays empty; dev_t_ is its step count.
+  bool on_device() const;
+  DeviceBuffer dev_m_, dev_v_;
+  int64_t dev_t_ = 0;
+  void device_update(float lr, double& grad_norm);
+  void device_save_optimizer(const std::filesystem::path& path);
+  void device_load_optimizer(const AdamW& loaded);
 };
 
 // Where a run folder's current checkpoint is: run_dir/checkpoint, or the previous one

@@ -2,11 +2,13 @@
 // scripts/device-check runs this. Random inputs, several shapes (odd widths, one row,
 // rows wider than a block); prints the worst error of each and exits 1 on a mismatch.
 // Also checks that two runs give bit-identical results (the deterministic mode's basis),
-// and that the embedding gradient and AdamW are bit-identical to the CPU's.
+// and that the embedding gradient and AdamW are bit-identical to the CPU's. Then the whole
+// training step through the backend interface (check_training.cpp).
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -267,13 +269,58 @@ void check_sum_squares(int64_t n, std::mt19937& rng) {
   if (!ok) ++failures;
 }
 
+// bf16: both sides round the inputs to bf16 and sum the products in fp32 (the CPU's
+// --matmul bf16), so only the order of the sums differs.
+void check_matmul(int64_t N, int C, int OC, bool bf16, std::mt19937& rng) {
+  std::vector<float> x = randn(rng, N * C, 1.0f), w = randn(rng, (size_t)OC * C, 0.1f);
+  std::vector<float> dy = randn(rng, N * OC, 1.0f), base = randn(rng, N * OC, 1.0f);
+  std::vector<float> dx0 = randn(rng, N * C, 1.0f), dw0 = randn(rng, (size_t)OC * C, 1.0f);
+  const std::string shape =
+      std::to_string(N) + "x" + std::to_string(C) + "->" + std::to_string(OC) + (bf16 ? " bf16" : "");
+  const double tol = bf16 ? 1e-4 : 1e-5;
+  Buf scratch{std::vector<uint16_t>((size_t)cu::matmul_bf16_scratch(N, C, OC))};
+  uint16_t* sc = bf16 ? scratch.as<uint16_t>() : nullptr;
+  veritas::kernels::set_matmul_bf16(bf16);
+  for (bool acc : {false, true}) {
+    std::vector<float> y = base;
+    veritas::kernels::matmul_forward(y.data(), x.data(), w.data(), N, C, OC, acc);
+    Buf dx(x), dw(w), dout(base);
+    cu::matmul_forward(dout.as<float>(), dx.as<float>(), dw.as<float>(), N, C, OC, acc, sc);
+    const auto first = dout.get<float>();
+    expect_close(("matmul forward " + shape + (acc ? " +=" : "")).c_str(), first, y, tol);
+    if (!acc) {
+      cu::matmul_forward(dout.as<float>(), dx.as<float>(), dw.as<float>(), N, C, OC, false, sc);
+      expect_same(("matmul forward " + shape + " same twice").c_str(), dout.get<float>() == first);
+    }
+    std::vector<float> gx = dx0, gw = dw0;
+    veritas::kernels::matmul_backward(gx.data(), gw.data(), dy.data(), x.data(), w.data(), N, C, OC, acc);
+    Buf ddx(dx0), ddw(dw0), ddy(dy);
+    cu::matmul_backward(ddx.as<float>(), ddw.as<float>(), ddy.as<float>(), dx.as<float>(), dw.as<float>(), N, C, OC,
+                        acc, sc);
+    expect_close(("matmul backward dinp " + shape + (acc ? " +=" : "")).c_str(), ddx.get<float>(), gx, tol);
+    expect_close(("matmul backward dw " + shape).c_str(), ddw.get<float>(), gw, tol);
+  }
+  veritas::kernels::set_matmul_bf16(false);
+}
+
+void check_scale(int64_t n, std::mt19937& rng) {
+  std::vector<float> x = randn(rng, n, 3.0f), want = x;
+  for (float& f : want) f *= 0.37f;
+  Buf d(x);
+  cu::scale(d.as<float>(), n, 0.37f);
+  expect_same(("scale n=" + std::to_string(n)).c_str(), d.get<float>() == want);
+}
+
 }  // namespace
+
+int check_training();  // check_training.cpp
 
 int main() {
   try {
     std::string why;
     int n = cu::device_count(&why);
     std::printf("%s\n", cu::summary().c_str());
+    std::printf("cuBLASLt: %s\n", std::getenv("VERITAS_CUBLASLT") ? std::getenv("VERITAS_CUBLASLT") : cu::kCublasLtSoname);
     if (n == 0) {
       std::printf("no CUDA device: %s\n", why.c_str());
       return 2;
@@ -293,6 +340,10 @@ int main() {
       for (bool masked : {false, true}) check_cross_entropy(N, V, masked, rng);
     for (int64_t n : {1, 7, 1000, 3 << 20}) check_adamw(n, rng);
     for (int64_t n : {1, 255, 1 << 20, 124 << 20}) check_sum_squares(n, rng);
+    for (auto [N, C, OC] : std::vector<std::array<int, 3>>{{1, 1, 1}, {3, 7, 5}, {64, 576, 1728}, {257, 768, 50257}})
+      for (bool bf16 : {false, true}) check_matmul(N, C, OC, bf16, rng);
+    for (int64_t n : {1, 1000, 3 << 20}) check_scale(n, rng);
+    failures += check_training();
   } catch (const veritas::Error& e) {
     std::printf("error: %s\n", e.what());
     return 1;

@@ -1,0 +1,160 @@
+// The CUDA backend: cuda/ops.hpp's kernels on device 0. Built only with CUDA
+// (VERITAS_HAVE_CUDA); otherwise cuda_backend() says so.
+#include <memory>
+#include <mutex>
+
+#include "veritas/backend/backend.hpp"
+#include "veritas/util/error.hpp"
+
+#if VERITAS_HAVE_CUDA
+#include "veritas/cuda/ops.hpp"
+#endif
+
+namespace veritas {
+
+#if VERITAS_HAVE_CUDA
+namespace {
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend() : norm_scratch_(alloc(sizeof(double) * cuda::kSumSquaresScratch)) {}
+  std::string name() const override { return "cuda"; }
+  bool host_memory() const override { return false; }
+  std::string describe() const override { return cuda::summary(); }
+
+  void* alloc(size_t bytes) override { return cuda::alloc(bytes ? bytes : 1); }
+  void release(void* p) override {
+    try {
+      cuda::free(p);
+    } catch (const Error&) {
+      // A failed free (a device already in error) must not escape a destructor.
+    }
+  }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) cuda::copy_to_device(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) cuda::copy_to_host(dst, src, bytes);
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (dst != src) cuda::copy_on_device(dst, src, bytes);
+  }
+  void zero(void* dst, size_t bytes) override { cuda::zero(dst, bytes); }
+  void synchronize() override { cuda::synchronize(); }
+
+  void set_matmul_bf16(bool on) override { bf16_ = on; }
+  void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC,
+                      bool accumulate) override {
+    cuda::matmul_forward(out, inp, w, N, C, OC, accumulate, bf16_scratch(N, C, OC));
+  }
+  void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
+                       int OC, bool accumulate_dinp) override {
+    cuda::matmul_backward(dinp, dw, dout, inp, w, N, C, OC, accumulate_dinp, bf16_scratch(N, C, OC));
+  }
+  void embedding_forward(float* out, const int32_t* tokens, const float* table, int64_t N, int C) override {
+    cuda::embedding_forward(out, tokens, table, N, C);
+  }
+  void embedding_backward(float* dtable, const float* dout, const int32_t* tokens, int64_t N, int C) override {
+    cuda::embedding_backward(dtable, dout, tokens, N, C);
+  }
+  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int64_t N, int C,
+                       float eps) override {
+    cuda::rmsnorm_forward(out, rstd, inp, w, N, C, eps);
+  }
+  void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, const float* rstd,
+                        int64_t N, int C) override {
+    cuda::rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+  }
+  void rope_forward(float* x, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
+                    int64_t row_stride) override {
+    cuda::rope_forward(x, cos_t, sin_t, B, T, n_heads, head_dim, row_stride);
+  }
+  void rope_backward(float* dx, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
+                     int64_t row_stride) override {
+    cuda::rope_backward(dx, cos_t, sin_t, B, T, n_heads, head_dim, row_stride);
+  }
+  void attention_forward(float* out, float* probs, const float* qkv, int B, int T, int H, int KVH,
+                         int hd) override {
+    cuda::attention_forward(out, probs, qkv, B, T, H, KVH, hd);
+  }
+  void attention_backward(float* dqkv, float* probs, const float* dout, const float* out, const float* qkv, int B,
+                          int T, int H, int KVH, int hd) override {
+    cuda::attention_backward(dqkv, probs, dout, out, qkv, B, T, H, KVH, hd);
+  }
+  void swiglu_forward(float* out, const float* gu, int64_t N, int I) override { cuda::swiglu_forward(out, gu, N, I); }
+  void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int I) override {
+    cuda::swiglu_backward(dgu, dout, gu, N, I);
+  }
+  float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N,
+                            int V, float scale) override {
+    return cuda::cross_entropy_fused(logits, row_loss, targets, mask, N, V, scale);
+  }
+  float cross_entropy_loss(float* scratch, float* logits, const int32_t* targets, const float* mask, int64_t N,
+                           int V) override {
+    return cuda::cross_entropy_fused(logits, scratch, targets, mask, N, V, 0.0f);  // the gradient is not kept
+  }
+  void target_logprobs(float*, float*, const float*, const int32_t*, int64_t, int) override { missing("token log-probabilities"); }
+  void logprob_backward(float*, const float*, const float*, const int32_t*, const float*, int64_t, int) override {
+    missing("the log-probability backward pass");
+  }
+
+  double sum_squares(const float* x, int64_t n) override {
+    return cuda::sum_squares(x, n, static_cast<double*>(norm_scratch_));
+  }
+  void scale(float* x, int64_t n, float s) override { cuda::scale(x, n, s); }
+  void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr, double beta1,
+                    double beta2, double eps, double weight_decay, int64_t t) override {
+    cuda::adamw_update(w, g, m, v, n, decay, lr, beta1, beta2, eps, weight_decay, t);
+  }
+
+ private:
+  void* norm_scratch_;  // sum_squares' partial sums (never freed: the backend lives as long as the process)
+  bool bf16_ = false;
+  DeviceBuffer scratch_;  // the bf16 copies of a product's inputs, grown to the largest product
+  size_t scratch_bytes_ = 0;
+  // nullptr for fp32 products. Every kernel runs on the default stream, in order, so one
+  // scratch serves every product.
+  uint16_t* bf16_scratch(int64_t N, int C, int OC) {
+    if (!bf16_) return nullptr;
+    const size_t need = sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, OC);
+    if (need > scratch_bytes_) {
+      scratch_.reset();
+      scratch_ = DeviceBuffer(*this, need);
+      scratch_bytes_ = need;
+    }
+    return static_cast<uint16_t*>(scratch_.get());
+  }
+  [[noreturn]] static void missing(const char* what) {
+    throw Error(std::string("the CUDA backend has no kernel for ") + what +
+                " yet (self-play's policy losses run on the CPU)");
+  }
+};
+
+}  // namespace
+
+Backend& cuda_backend() {
+  static std::once_flag once;
+  static std::unique_ptr<CudaBackend> be;
+  std::call_once(once, [] {
+    std::string why;
+    if (cuda::device_count(&why) == 0) return;
+    be = std::make_unique<CudaBackend>();
+  });
+  if (!be) {
+    std::string why;
+    cuda::device_count(&why);
+    throw Error("--device cuda: no usable GPU (" + why + ")");
+  }
+  return *be;
+}
+
+#else
+
+Backend& cuda_backend() {
+  throw Error("--device cuda: this veritas was built without CUDA (no nvcc at build time; rebuild with the CUDA "
+              "toolkit installed, or -DVERITAS_CUDA=ON)");
+}
+
+#endif
+
+}  // namespace veritas

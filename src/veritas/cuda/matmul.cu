@@ -1,0 +1,205 @@
+// Matrix products through cuBLASLt, with the CPU kernels' semantics (kernels::matmul_*).
+// The library is loaded at the first product (dlopen), not linked: a CUDA build then
+// still runs anywhere without it, and only a GPU product needs it. fp32: fp32 in and out
+// with CUBLAS_COMPUTE_32F (plain fp32 multiply-adds, no TF32), within fp32 rounding of
+// the CPU's. bf16 (the CPU's --matmul bf16): both inputs rounded to bf16 (nearest, ties
+// to even) into the caller's scratch, tensor-core products summed in fp32, fp32 out.
+// Row-major [N, C] is column-major C x N, so each product below is written for cuBLAS's
+// column-major convention.
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cublas_api.h>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "veritas/cuda/check.cuh"
+#include "veritas/cuda/ops.hpp"
+
+#define VERITAS_STRINGIFY2(x) #x
+#define VERITAS_STRINGIFY(x) VERITAS_STRINGIFY2(x)
+
+namespace veritas::cuda {
+
+// The major version this was built against (kept in the binary as data, where
+// scripts/device-check finds it).
+extern const char kCublasLtSoname[] = "libcublasLt.so." VERITAS_STRINGIFY(CUBLAS_VER_MAJOR);
+
+namespace {
+
+struct Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+// (transa, transb, m, n, k, and the alignments of A, B and C in bytes): the leading
+// dimensions follow from the shape (tight layouts). cuBLASLt's heuristic assumes 256-byte
+// aligned operands unless told otherwise, and a parameter inside the flat weight buffer
+// may sit at any multiple of 4 bytes.
+// The last member: the inputs are bf16.
+using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t, bool>;
+
+uint32_t alignment(const void* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t low = a & (~a + 1);  // the lowest set bit
+  return (uint32_t)(a == 0 || low > 256 ? 256 : low);
+}
+
+struct Lt {
+  decltype(&cublasLtCreate) create = nullptr;
+  decltype(&cublasLtMatmulDescCreate) desc_create = nullptr;
+  decltype(&cublasLtMatmulDescSetAttribute) desc_set = nullptr;
+  decltype(&cublasLtMatrixLayoutCreate) layout_create = nullptr;
+  decltype(&cublasLtMatmulPreferenceCreate) pref_create = nullptr;
+  decltype(&cublasLtMatmulPreferenceDestroy) pref_destroy = nullptr;
+  decltype(&cublasLtMatmulPreferenceSetAttribute) pref_set = nullptr;
+  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
+  decltype(&cublasLtMatmul) matmul = nullptr;
+  cublasLtHandle_t handle = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 32u << 20;
+  std::map<Key, Plan> plans;  // kept for the process's life, like the handle
+  std::mutex mu;
+};
+
+void lt_check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLASLt: ") + what + " failed (status " + std::to_string((int)s) + ")");
+}
+
+template <class F>
+void load_symbol(void* lib, F& f, const char* name) {
+  f = reinterpret_cast<F>(dlsym(lib, name));
+  if (!f) throw Error(std::string("cuBLASLt: symbol ") + name + " missing from the loaded library");
+}
+
+Lt& lt() {
+  static Lt* inst = [] {
+    const std::string soname = kCublasLtSoname;  // VERITAS_CUBLASLT may name another file
+    const char* env = std::getenv("VERITAS_CUBLASLT");
+    void* lib = dlopen(env && *env ? env : soname.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+      throw Error("cuBLASLt: cannot load " + std::string(env && *env ? env : soname.c_str()) + " (" + dlerror() +
+                  "): add the CUDA toolkit's or the nvidia-cublas package's lib folder to LD_LIBRARY_PATH, or set "
+                  "VERITAS_CUBLASLT to the file");
+    auto* l = new Lt;
+    load_symbol(lib, l->create, "cublasLtCreate");
+    load_symbol(lib, l->desc_create, "cublasLtMatmulDescCreate");
+    load_symbol(lib, l->desc_set, "cublasLtMatmulDescSetAttribute");
+    load_symbol(lib, l->layout_create, "cublasLtMatrixLayoutCreate");
+    load_symbol(lib, l->pref_create, "cublasLtMatmulPreferenceCreate");
+    load_symbol(lib, l->pref_destroy, "cublasLtMatmulPreferenceDestroy");
+    load_symbol(lib, l->pref_set, "cublasLtMatmulPreferenceSetAttribute");
+    load_symbol(lib, l->heuristic, "cublasLtMatmulAlgoGetHeuristic");
+    load_symbol(lib, l->matmul, "cublasLtMatmul");
+    lt_check(l->create(&l->handle), "cublasLtCreate");
+    check(cudaMalloc(&l->workspace, l->workspace_bytes), "cudaMalloc (cuBLASLt workspace)");
+    return l;
+  }();
+  return *inst;
+}
+
+const Plan& plan_for(Lt& l, bool ta, bool tb, int64_t m, int64_t n, int64_t k, uint32_t al_a, uint32_t al_b,
+                     uint32_t al_c, bool bf16) {
+  const Key key{ta, tb, m, n, k, al_a, al_b, al_c, bf16};
+  auto it = l.plans.find(key);
+  if (it != l.plans.end()) return it->second;
+  Plan p;
+  lt_check(l.desc_create(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  lt_check(l.desc_set(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof(opa)), "set TRANSA");
+  lt_check(l.desc_set(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof(opb)), "set TRANSB");
+  // Stored shapes: A is m x k (k x m when transposed), B is k x n (n x k), C is m x n.
+  const cudaDataType_t in = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  lt_check(l.layout_create(&p.a, in, ta ? k : m, ta ? m : k, ta ? k : m), "layout A");
+  lt_check(l.layout_create(&p.b, in, tb ? n : k, tb ? k : n, tb ? n : k), "layout B");
+  lt_check(l.layout_create(&p.c, CUDA_R_32F, m, n, m), "layout C");
+  cublasLtMatmulPreference_t pref = nullptr;
+  lt_check(l.pref_create(&pref), "cublasLtMatmulPreferenceCreate");
+  lt_check(l.pref_set(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &l.workspace_bytes, sizeof(l.workspace_bytes)),
+           "set workspace");
+  lt_check(l.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a)), "set alignment A");
+  lt_check(l.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b)), "set alignment B");
+  lt_check(l.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c)), "set alignment C");
+  lt_check(l.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof(al_c)), "set alignment D");
+  cublasLtMatmulHeuristicResult_t res{};
+  int found = 0;
+  const cublasStatus_t s = l.heuristic(l.handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &res, &found);
+  l.pref_destroy(pref);
+  lt_check(s, "cublasLtMatmulAlgoGetHeuristic");
+  if (found == 0)
+    throw Error("cuBLASLt: no algorithm for a " + std::to_string(m) + " x " + std::to_string(n) + " x " +
+                std::to_string(k) + (bf16 ? " bf16" : " fp32") + " product");
+  p.algo = res.algo;
+  return l.plans.emplace(key, p).first->second;
+}
+
+// Column-major C[m, n] = op(A) op(B) + beta C; A and B fp32, or bf16 bits when bf16.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void* A, const void* B, float* C, float beta,
+          bool bf16, void* stream, const char* what) {
+  if (m <= 0 || n <= 0) return;
+  Lt& l = lt();
+  std::lock_guard<std::mutex> g(l.mu);
+  if (k <= 0) {  // an empty sum: C = beta C
+    if (beta == 0.0f) check(cudaMemsetAsync(C, 0, sizeof(float) * m * n, as_stream(stream)), what);
+    return;
+  }
+  const Plan& p = plan_for(l, ta, tb, m, n, k, alignment(A), alignment(B), alignment(C), bf16);
+  const float alpha = 1.0f;
+  lt_check(l.matmul(l.handle, p.desc, &alpha, A, p.a, B, p.b, &beta, C, p.c, C, p.c, &p.algo, l.workspace,
+                    l.workspace_bytes, as_stream(stream)),
+           what);
+}
+
+__global__ void to_bf16_kernel(__nv_bfloat16* dst, const float* src, int64_t n) {
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x)
+    dst[k] = __float2bfloat16_rn(src[k]);
+}
+
+// Rounds n floats into the scratch at `at` and returns where they went.
+const uint16_t* rounded(uint16_t*& at, const float* src, int64_t n, void* stream) {
+  uint16_t* dst = at;
+  at += n;
+  if (n == 0) return dst;
+  const int64_t blocks = std::min<int64_t>((n + 255) / 256, 65536);
+  to_bf16_kernel<<<(unsigned)blocks, 256, 0, as_stream(stream)>>>(reinterpret_cast<__nv_bfloat16*>(dst), src, n);
+  check_launch("matmul bf16 rounding");
+  return dst;
+}
+
+}  // namespace
+
+int64_t matmul_bf16_scratch(int64_t N, int C, int OC) { return N * C + (int64_t)OC * C + N * OC; }
+
+void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC, bool accumulate,
+                    uint16_t* bf16_scratch, void* stream) {
+  const bool bf16 = bf16_scratch != nullptr;
+  const void *A = w, *B = inp;
+  if (bf16) A = rounded(bf16_scratch, w, (int64_t)OC * C, stream), B = rounded(bf16_scratch, inp, N * C, stream);
+  // out^T [OC, N] = w [OC, C] (stored C x OC) ^T · inp^T [C, N]
+  gemm(true, false, OC, N, C, A, B, out, accumulate ? 1.0f : 0.0f, bf16, stream, "matmul_forward");
+}
+
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
+                     int OC, bool accumulate_dinp, uint16_t* bf16_scratch, void* stream) {
+  const bool bf16 = bf16_scratch != nullptr;
+  const void *W = w, *X = inp, *DY = dout;
+  if (bf16) {
+    DY = rounded(bf16_scratch, dout, N * OC, stream);
+    if (dinp) W = rounded(bf16_scratch, w, (int64_t)OC * C, stream);
+    if (dw) X = rounded(bf16_scratch, inp, N * C, stream);
+  }
+  // dinp^T [C, N] (+)= w^T [C, OC] · dout^T [OC, N]
+  if (dinp)
+    gemm(false, false, C, N, OC, W, DY, dinp, accumulate_dinp ? 1.0f : 0.0f, bf16, stream, "matmul_backward dinp");
+  // dw^T [C, OC] += inp^T [C, N] · dout [N, OC]
+  if (dw) gemm(false, true, C, OC, N, X, DY, dw, 1.0f, bf16, stream, "matmul_backward dw");
+}
+
+}  // namespace veritas::cuda
