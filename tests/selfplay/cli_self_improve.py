@@ -6,6 +6,7 @@ imitation of reversed-digit sums of 1-digit numbers:
 * kept answers: with the verifier every one is correct; the majority arm logs how many are;
 * --rounds 1 then --resume --rounds 3 ends with the same weights and logs as 3 rounds at once;
 * SIGKILL after the first round, then --resume: the same final weights again;
+* a first round on --device cpu-staged resumed on the CPU: the same again;
 * --filter none trains on the demonstrations only; bad settings give clear errors.
 """
 import json
@@ -78,6 +79,14 @@ with tempfile.TemporaryDirectory() as d:
         fail.append("--rounds 1 then --resume --rounds 3: weights differ from an uninterrupted run")
     if untimed(rounds(part), TIMING) != untimed(rs, TIMING):
         fail.append("--rounds 1 then --resume: rounds.jsonl differs from an uninterrupted run")
+
+    # The first round on the device code path (cpu-staged: the CPU's kernels behind
+    # uploads and downloads, as on a GPU), the rest resumed on the CPU: the same run.
+    moved = os.path.join(d, "moved")
+    run("self-improve", *base, "--rounds", "1", "--device", "cpu-staged", "-o", moved)
+    run("self-improve", "--resume", "--rounds", "3", "-o", moved)
+    if weights(moved) != weights(full) or untimed(rounds(moved), TIMING) != untimed(rs, TIMING):
+        fail.append("a round on --device cpu-staged, then resumed on the CPU: not the uninterrupted CPU run")
 
     # SIGKILL once round 1 is saved, then resume.
     killed = os.path.join(d, "killed")

@@ -2,7 +2,7 @@
 imitation of one-digit additions (so its answers are sometimes right, sometimes wrong):
 
 * a run writes rounds.jsonl, selfplay.svg, samples.jsonl and a loadable checkpoint;
-* the same seed gives bit-identical weights and logs (determinism);
+* the same seed gives bit-identical weights and logs (determinism), on --device cpu-staged too;
 * SIGKILL in the middle, then --resume: the final weights equal the uninterrupted run's;
 * expert iteration and the model proposer run; bad settings and folders give clear errors;
 * --prompt puts a prompt set before each question, --train-layers 1 leaves the embeddings
@@ -93,6 +93,15 @@ with tempfile.TemporaryDirectory() as d:
         fail.append("two runs with the same seed ended with different weights")
     if untimed(rounds(a), TIMING) != untimed(rounds(b), TIMING):
         fail.append("two runs with the same seed logged different rounds")
+
+    # The device code path (the CPU's kernels behind uploads and downloads, as on a GPU):
+    # the same run bit for bit.
+    st = os.path.join(d, "staged")
+    run("selfplay", *common, "--rounds", "4", "--device", "cpu-staged", "-o", st)
+    if read(os.path.join(a, "checkpoint/model.safetensors")) != read(os.path.join(st, "checkpoint/model.safetensors")):
+        fail.append("--device cpu-staged ended with other weights than the CPU run")
+    if untimed(rounds(a), TIMING) != untimed(rounds(st), TIMING):
+        fail.append("--device cpu-staged logged other rounds than the CPU run")
 
     # SIGKILL after round 2's checkpoint, then --resume.
     p = subprocess.Popen([BIN, "selfplay", *common, "--rounds", "4", "-o", c, "--round-delay-ms", "3000"],

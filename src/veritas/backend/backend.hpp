@@ -64,7 +64,7 @@ class Backend {
   virtual float cross_entropy_loss(float* scratch, float* logits, const int32_t* targets, const float* mask,
                                    int64_t N, int V) = 0;
   // Per-token log-probabilities and their backward pass (self-play's losses); lse[N] is
-  // kept between them. The CUDA backend does not have these yet (Error).
+  // kept between them.
   virtual void target_logprobs(float* logp, float* lse, const float* logits, const int32_t* targets, int64_t N,
                                int V) = 0;
   virtual void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,

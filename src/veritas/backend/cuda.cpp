@@ -93,9 +93,13 @@ class CudaBackend final : public Backend {
                            int V) override {
     return cuda::cross_entropy_fused(logits, scratch, targets, mask, N, V, 0.0f);  // the gradient is not kept
   }
-  void target_logprobs(float*, float*, const float*, const int32_t*, int64_t, int) override { missing("token log-probabilities"); }
-  void logprob_backward(float*, const float*, const float*, const int32_t*, const float*, int64_t, int) override {
-    missing("the log-probability backward pass");
+  void target_logprobs(float* logp, float* lse, const float* logits, const int32_t* targets, int64_t N,
+                       int V) override {
+    cuda::target_logprobs(logp, lse, logits, targets, N, V);
+  }
+  void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                        const float* dlogp, int64_t N, int V) override {
+    cuda::logprob_backward(dlogits, logits, lse, targets, dlogp, N, V);
   }
 
   double sum_squares(const float* x, int64_t n) override {
@@ -123,10 +127,6 @@ class CudaBackend final : public Backend {
       scratch_bytes_ = need;
     }
     return static_cast<uint16_t*>(scratch_.get());
-  }
-  [[noreturn]] static void missing(const char* what) {
-    throw Error(std::string("the CUDA backend has no kernel for ") + what +
-                " yet (self-play's policy losses run on the CPU)");
   }
 };
 

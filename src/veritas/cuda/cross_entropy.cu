@@ -51,6 +51,37 @@ __global__ void cross_entropy_fused_kernel(float* logits, float* row_loss, const
   }
 }
 
+// lse[n] = log sum exp of row n, then logp[n] = logit of its target - lse[n].
+__global__ void target_logprobs_kernel(float* logp, float* lse, const float* logits, const int32_t* targets, int V) {
+  __shared__ float scratch[32];
+  const int64_t n = blockIdx.x;
+  const float* l = logits + n * V;
+  float mx = __int_as_float(0xff800000);
+  for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, l[i]);
+  mx = block_max(mx, scratch);
+  float s = 0.0f;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) s += expf(l[i] - mx);
+  s = block_sum(s, scratch);
+  if (threadIdx.x == 0) {
+    const float z = mx + logf(s);
+    lse[n] = z;
+    logp[n] = l[targets[n]] - z;
+  }
+}
+
+// dlogits[n] = dlogp[n] * (onehot(target) - softmax(logits[n])); may alias logits.
+__global__ void logprob_backward_kernel(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                                        const float* dlogp, int V) {
+  const int64_t n = blockIdx.x;
+  const float* l = logits + n * V;
+  float* d = dlogits + n * V;
+  const float w = -dlogp[n];  // the weight of (softmax - onehot), as the CPU kernel forms it
+  const float z = lse[n];
+  for (int i = threadIdx.x; i < V; i += blockDim.x) d[i] = w == 0.0f ? 0.0f : expf(l[i] - z) * w;
+  __syncthreads();
+  if (threadIdx.x == 0 && w != 0.0f) d[targets[n]] -= w;
+}
+
 }  // namespace
 
 float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N, int V,
@@ -79,6 +110,24 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
   double num = 0;
   for (int64_t n = 0; n < N; ++n) num += (mask ? (double)m_host[n] : 1.0) * loss[n];
   return (float)(num / den);
+}
+
+void target_logprobs(float* logp, float* lse, const float* logits, const int32_t* targets, int64_t N, int V,
+                     void* stream) {
+  if (N < 0 || V <= 0 || N > 0x7fffffff)
+    throw Error("target_logprobs: bad shape N=" + std::to_string(N) + " V=" + std::to_string(V));
+  if (N == 0) return;
+  target_logprobs_kernel<<<(unsigned)N, kThreads, 0, as_stream(stream)>>>(logp, lse, logits, targets, V);
+  check_launch("target_logprobs");
+}
+
+void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                      const float* dlogp, int64_t N, int V, void* stream) {
+  if (N < 0 || V <= 0 || N > 0x7fffffff)
+    throw Error("logprob_backward: bad shape N=" + std::to_string(N) + " V=" + std::to_string(V));
+  if (N == 0) return;
+  logprob_backward_kernel<<<(unsigned)N, kThreads, 0, as_stream(stream)>>>(dlogits, logits, lse, targets, dlogp, V);
+  check_launch("logprob_backward");
 }
 
 }  // namespace veritas::cuda

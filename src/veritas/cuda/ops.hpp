@@ -82,6 +82,14 @@ void attention_backward(float* dqkv, float* probs, const float* dout, const floa
 // the mask is 0; mask nullptr: all ones); returns sum(mask * loss) / sum(mask). Synchronizes.
 float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N, int V,
                           float scale, void* stream = nullptr);
+// Per-token log-probabilities for self-play's losses (kernels::cross_entropy_forward's lse
+// and kernels::target_logprobs at once): lse[n] and logp[n] = logits[n, targets[n]] - lse[n].
+void target_logprobs(float* logp, float* lse, const float* logits, const int32_t* targets, int64_t N, int V,
+                     void* stream = nullptr);
+// dlogits = dlogp[n] * (onehot(target) - softmax(logits)), as kernels::logprob_backward;
+// dlogits may alias logits.
+void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
+                      const float* dlogp, int64_t N, int V, void* stream = nullptr);
 // One AdamW update of n values at step t >= 1 (decay: the parameter takes weight decay),
 // bit-identical to the CPU's adamw_update.
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr, double beta1,

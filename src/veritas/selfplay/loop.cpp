@@ -191,7 +191,8 @@ void start_run(Run& run) {
   const fs::path& out = run.out;
   const bool has_run = fs::exists(out / "checkpoint") || fs::exists(out / "checkpoint.old");
   if (run.opt.resume) {
-    // The saved settings win (the run must go on as it began); only the rounds may grow.
+    // The saved settings win (the run must go on as it began); only the rounds may grow,
+    // and the device may change (checkpoints are the same files on every device).
     check(has_run, out.string() + " holds no self-play checkpoint to resume");
     const fs::path state = find_checkpoint(out) / "train_state.json";
     json st;
@@ -204,8 +205,10 @@ void start_run(Run& run) {
     check(extra.is_object() && extra.value("format", "") == "veritas-selfplay",
           out.string() + ": the checkpoint is not a self-play checkpoint");
     const int want_rounds = cfg.rounds;
+    const std::string device = cfg.device;
     cfg = SelfPlayConfig::from_json(extra.at("config"));
     cfg.rounds = std::max(cfg.rounds, want_rounds);
+    cfg.device = device;
   } else {
     check(!has_run, out.string() + " already holds a self-play run: pass --resume to continue it, or choose another folder");
   }
@@ -234,6 +237,7 @@ void start_run(Run& run) {
   tc.adamw.weight_decay = cfg.weight_decay;
   tc.seed = cfg.seed;
   tc.train_layers = cfg.train_layers;
+  tc.device = cfg.device;
   run.trainer = std::make_unique<Trainer>(tc);
 
   for (const auto& s : cfg.suites) run.level[s] = cfg.start_level;

@@ -9,6 +9,7 @@ namespace veritas::selfplay {
 
 infer::Engine engine_from_model(Model& model, const ModelConfig& cfg, std::shared_ptr<const Tokenizer> tok,
                                 const std::string& precision, int context) {
+  model.download_weights();  // a model trained on a device: its host copy is stale until now
   std::map<std::string, const Param*> byname;
   for (const auto& p : model.params()) byname[p.name] = &p;
   infer::EngineOptions eo;

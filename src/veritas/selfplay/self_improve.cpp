@@ -199,8 +199,10 @@ void start(State& st, const SelfImproveOptions& opt) {
     check(extra.is_object() && extra.value("format", "") == "veritas-self-improve",
           st.out.string() + ": the checkpoint is not a self-improvement checkpoint");
     const int want = cfg.rounds;
+    const std::string device = cfg.device;  // checkpoints are the same files on every device
     cfg = SelfImproveConfig::from_json(extra.at("config"));
     if (want >= 0) cfg.rounds = std::max(cfg.rounds, want);  // < 0: the saved total
+    cfg.device = device;
   } else {
     check(!has_run, st.out.string() + " already holds a run: pass --resume to continue it, or choose another folder");
   }
@@ -231,6 +233,7 @@ void start(State& st, const SelfImproveOptions& opt) {
   tc.steps = std::max<int64_t>(1, (int64_t)cfg.rounds * cfg.steps);
   tc.eval_every = 0;
   tc.seed = cfg.seed;
+  tc.device = cfg.device;
   st.trainer = std::make_unique<Trainer>(tc);
   st.level = cfg.start_level;
   if (opt.resume) {

@@ -25,7 +25,8 @@ json SelfImproveConfig::to_json() const {
           {"seq", seq},                 {"lr", lr},
           {"demo_share", demo_share},   {"eval_lengths", eval_lengths},
           {"eval_n", eval_n},           {"seed", seed},
-          {"watts_per_core", watts_per_core}};
+          {"watts_per_core", watts_per_core},
+          {"device", device}};
 }
 
 SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
@@ -54,6 +55,7 @@ SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
     c.eval_n = j.at("eval_n");
     c.seed = j.at("seed");
     c.watts_per_core = j.at("watts_per_core");
+    c.device = j.value("device", std::string("cpu"));  // added later
   } catch (const json::exception& e) {
     throw Error(std::string("self-improvement settings: ") + e.what());
   }

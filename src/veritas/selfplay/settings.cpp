@@ -46,7 +46,8 @@ json SelfPlayConfig::to_json() const {
           {"time_limit", time_limit},
           {"prompt", prompt},
           {"train_layers", train_layers},
-          {"context", context}};
+          {"context", context},
+          {"device", device}};
 }
 
 SelfPlayConfig SelfPlayConfig::from_json(const json& j) {
@@ -86,6 +87,7 @@ SelfPlayConfig SelfPlayConfig::from_json(const json& j) {
     c.prompt = j.value("prompt", std::string());
     c.train_layers = j.value("train_layers", 0);
     c.context = j.value("context", 0);
+    c.device = j.value("device", std::string("cpu"));
   } catch (const json::exception& e) {
     throw Error(std::string("self-play settings: ") + e.what());
   }

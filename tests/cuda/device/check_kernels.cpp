@@ -269,6 +269,28 @@ void check_sum_squares(int64_t n, std::mt19937& rng) {
   if (!ok) ++failures;
 }
 
+// Self-play's per-token log-probabilities and their backward pass (in place, as the
+// model calls it), with weights of both signs and some zero.
+void check_logprobs(int64_t N, int V, std::mt19937& rng) {
+  const std::string tag = "N=" + std::to_string(N) + " V=" + std::to_string(V);
+  std::vector<float> logits = randn(rng, N * V, 4.0f), dlogp = randn(rng, N, 1.0f);
+  for (int64_t n = 0; n < N; n += 3) dlogp[n] = 0.0f;
+  std::uniform_int_distribution<int32_t> tok(0, V - 1);
+  std::vector<int32_t> targets(N);
+  for (auto& t : targets) t = tok(rng);
+  std::vector<float> lse(N), logp(N), d = logits;
+  veritas::kernels::cross_entropy_forward(lse.data(), logits.data(), targets.data(), nullptr, N, V);
+  veritas::kernels::target_logprobs(logp.data(), logits.data(), lse.data(), targets.data(), N, V);
+  veritas::kernels::logprob_backward(d.data(), d.data(), lse.data(), targets.data(), dlogp.data(), N, V);
+  Buf g_logits(logits), g_lse{std::vector<float>(N)}, g_logp{std::vector<float>(N)}, g_tg(targets), g_dlogp(dlogp);
+  cu::target_logprobs(g_logp.as<float>(), g_lse.as<float>(), g_logits.as<float>(), g_tg.as<int32_t>(), N, V);
+  expect_close(("log-sum-exp " + tag).c_str(), g_lse.get<float>(), lse, 1e-5);
+  expect_close(("target log-probabilities " + tag).c_str(), g_logp.get<float>(), logp, 1e-5);
+  cu::logprob_backward(g_logits.as<float>(), g_logits.as<float>(), g_lse.as<float>(), g_tg.as<int32_t>(),
+                       g_dlogp.as<float>(), N, V);
+  expect_close(("log-probability backward " + tag).c_str(), g_logits.get<float>(), d, 1e-6);
+}
+
 // bf16: both sides round the inputs to bf16 and sum the products in fp32 (the CPU's
 // --matmul bf16), so only the order of the sums differs.
 void check_matmul(int64_t N, int C, int OC, bool bf16, std::mt19937& rng) {
@@ -338,6 +360,7 @@ int main() {
       check_attention(B, T, H, KVH, hd, rng);
     for (auto [N, V] : std::vector<std::pair<int64_t, int>>{{1, 1}, {3, 7}, {64, 49152}, {17, 50257}})
       for (bool masked : {false, true}) check_cross_entropy(N, V, masked, rng);
+    for (auto [N, V] : std::vector<std::pair<int64_t, int>>{{1, 1}, {5, 7}, {64, 49152}}) check_logprobs(N, V, rng);
     for (int64_t n : {1, 7, 1000, 3 << 20}) check_adamw(n, rng);
     for (int64_t n : {1, 255, 1 << 20, 124 << 20}) check_sum_squares(n, rng);
     for (auto [N, C, OC] : std::vector<std::array<int, 3>>{{1, 1, 1}, {3, 7, 5}, {64, 576, 1728}, {257, 768, 50257}})
