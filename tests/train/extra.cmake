@@ -7,8 +7,9 @@ add_test(NAME train.adamw_vs_torch
 
 # Data-parallel training under mpirun -np 2 on loopback (tests/train/mpi_test.py): loss
 # curve and parameters against one process, ZeRO-1, a killed rank, checkpoints across
-# rank counts, SFT. Fails (never skips) when mpirun is missing.
-foreach(case curve zero kill reshard sft)
+# rank counts, SFT, the device code path (cpu-staged). Fails (never skips) when mpirun is
+# missing.
+foreach(case curve zero kill reshard sft device)
   add_test(NAME train.mpi_${case}
            COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/mpi_test.py $<TARGET_FILE:veritas> ${case})
   set_tests_properties(train.mpi_${case} PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Data-parallel training under mpirun on loopback (docs/scale.md).
 
-usage: mpi_test.py VERITAS_BIN CASE    CASE: curve | zero | kill | reshard | sft
+usage: mpi_test.py VERITAS_BIN CASE    CASE: curve | zero | kill | reshard | sft | device
 
 A tiny model (2 layers, width 32, vocab 64) on synthetic shards, 1 thread per rank.
 mpirun missing is a failure, not a skip (scripts/setup installs openmpi-bin).
@@ -98,6 +98,27 @@ def case_curve():
     train(2, other, "--steps", "50", "--batch", "8")
     la, lb = losses(other), losses(one)
     expect(max(abs(la[s] - lb[s]) for s in la) > 1e-3, "a different global batch is told apart")
+
+
+def case_device():
+    """The device code path on 2 ranks (cpu-staged: the CPU's kernels behind uploads and
+    downloads, its gradients summed in one reduction after the backward passes, as NCCL
+    does on GPUs) against the CPU's data parallelism (a reduction per layer during the
+    backward pass): with 2 ranks every element's sum is a + b either way, so the runs
+    agree bit for bit. A run stopped on the device path (time limit) resumes on the CPU."""
+    cpu, dev, moved = (os.path.join(TMP, x) for x in ("cpu", "dev", "moved"))
+    train(2, cpu, "--steps", "30", "--batch", "4")
+    train(2, dev, "--steps", "30", "--batch", "4", "--device", "cpu-staged")
+    expect(losses(dev) == losses(cpu), "2 ranks on cpu-staged: the CPU run's losses bit for bit")
+    same_bits(dev, cpu, "2 ranks on cpu-staged vs 2 ranks on cpu")
+    train(2, moved, "--steps", "30", "--batch", "4", "--device", "cpu-staged", "--step-delay-ms", "20",
+          "--time-limit", "0.2")
+    stopped = max(losses(moved))
+    expect(5 <= stopped < 30, f"the cpu-staged run stopped early (step {stopped})")
+    train(2, moved, "--resume", "--steps", "30", "--batch", "4", "--device", "cpu", "--time-limit", "0",
+          "--step-delay-ms", "0")
+    expect(losses(moved) == losses(cpu), f"stopped on cpu-staged at step {stopped}, resumed on cpu: the same losses")
+    same_bits(moved, cpu, "stopped on cpu-staged, resumed on cpu vs 2 ranks on cpu")
 
 
 def case_zero():
@@ -219,6 +240,7 @@ TMP = tempfile.mkdtemp(prefix="veritas-mpi-")
 try:
     DATA = os.path.join(TMP, "data")
     make_data(DATA)
-    {"curve": case_curve, "zero": case_zero, "kill": case_kill, "reshard": case_reshard, "sft": case_sft}[CASE]()
+    {"curve": case_curve, "zero": case_zero, "kill": case_kill, "reshard": case_reshard, "sft": case_sft,
+     "device": case_device}[CASE]()
 finally:
     shutil.rmtree(TMP, ignore_errors=True)

@@ -13,9 +13,18 @@
 //   be.upload(x.get(), host, n * sizeof(float));
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace veritas {
+
+// Sums over the processes of a data-parallel job, on a backend's memory.
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual void sum(float* x, int64_t n) = 0;  // in place, over every rank
+};
 
 class Backend {
  public:
@@ -76,6 +85,16 @@ class Backend {
   virtual void scale(float* x, int64_t n, float s) = 0;  // x *= s
   virtual void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr,
                             double beta1, double beta2, double eps, double weight_decay, int64_t t) = 0;
+
+  // ---- data parallelism: one process per rank, one device each
+  // Whether the host can read and write this backend's pointers (then the host's own
+  // collectives, MPI, sum them).
+  virtual bool host_addressable() const { return host_memory(); }
+  // A collective over `ranks` processes for memory the host cannot address (NCCL on
+  // CUDA); `share` hands rank 0's bytes to every rank (the caller's MPI broadcast).
+  // nullptr for host-addressable backends.
+  virtual std::unique_ptr<Collective> collective(int ranks, int rank,
+                                                 const std::function<void(void* bytes, size_t n)>& share);
 };
 
 // The CPU: host memory, kernels/ (the reference).

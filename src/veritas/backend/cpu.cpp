@@ -16,6 +16,11 @@ namespace k = kernels;
 
 std::string Backend::describe() const { return name(); }
 
+std::unique_ptr<Collective> Backend::collective(int, int, const std::function<void(void*, size_t)>&) {
+  check(host_addressable(), "the " + name() + " backend has no collective for several processes");
+  return nullptr;
+}
+
 namespace {
 
 class CpuBackend final : public Backend {
@@ -23,6 +28,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(bool staged) : staged_(staged) {}
   std::string name() const override { return staged_ ? "cpu-staged" : "cpu"; }
   bool host_memory() const override { return !staged_; }
+  bool host_addressable() const override { return true; }  // staged memory is host memory too
 
   void* alloc(size_t bytes) override {
     // 64-byte aligned and left uninitialized: pages never touched cost no memory.

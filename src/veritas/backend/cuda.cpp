@@ -1,5 +1,6 @@
 // The CUDA backend: cuda/ops.hpp's kernels on device 0. Built only with CUDA
 // (VERITAS_HAVE_CUDA); otherwise cuda_backend() says so.
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -14,6 +15,23 @@ namespace veritas {
 
 #if VERITAS_HAVE_CUDA
 namespace {
+
+class NcclCollective final : public Collective {
+ public:
+  explicit NcclCollective(void* comm) : comm_(comm) {}
+  void sum(float* x, int64_t n) override { cuda::nccl_sum(comm_, x, n); }
+
+ private:
+  void* comm_;  // lives as long as the process (NCCL tears it down at exit)
+};
+
+// A data-parallel rank's GPU: its local rank on this node (mpirun, srun, hydra), modulo
+// the devices it sees; 0 without a launcher.
+int local_device(int devices) {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"})
+    if (const char* v = std::getenv(var)) return std::atoi(v) % devices;
+  return 0;
+}
 
 class CudaBackend final : public Backend {
  public:
@@ -111,6 +129,14 @@ class CudaBackend final : public Backend {
     cuda::adamw_update(w, g, m, v, n, decay, lr, beta1, beta2, eps, weight_decay, t);
   }
 
+  std::unique_ptr<Collective> collective(int ranks, int rank,
+                                         const std::function<void(void*, size_t)>& share) override {
+    char id[cuda::kNcclIdBytes] = {};
+    if (rank == 0) cuda::nccl_unique_id(id);
+    share(id, sizeof id);
+    return std::make_unique<NcclCollective>(cuda::nccl_init(id, ranks, rank));
+  }
+
  private:
   void* norm_scratch_;  // sum_squares' partial sums (never freed: the backend lives as long as the process)
   bool bf16_ = false;
@@ -137,7 +163,9 @@ Backend& cuda_backend() {
   static std::unique_ptr<CudaBackend> be;
   std::call_once(once, [] {
     std::string why;
-    if (cuda::device_count(&why) == 0) return;
+    const int n = cuda::device_count(&why);
+    if (n == 0) return;
+    cuda::set_device(local_device(n));
     be = std::make_unique<CudaBackend>();
   });
   if (!be) {

@@ -20,6 +20,7 @@ void* alloc(size_t bytes);
 void free(void* p);
 void copy_to_device(void* dst, const void* src_host, size_t bytes);
 void copy_to_host(void* dst_host, const void* src, size_t bytes);
+void set_device(int device);  // this thread's current device (before any allocation)
 void copy_on_device(void* dst, const void* src, size_t bytes);
 void zero(void* dst, size_t bytes);
 void synchronize();
@@ -82,6 +83,15 @@ void attention_backward(float* dqkv, float* probs, const float* dout, const floa
 // the mask is 0; mask nullptr: all ones); returns sum(mask * loss) / sum(mask). Synchronizes.
 float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N, int V,
                           float scale, void* stream = nullptr);
+// Sums across GPUs through NCCL (nccl.cu; kNcclSoname, or the file VERITAS_NCCL names, is
+// loaded at the first call). Rank 0 draws the id, every rank passes it to nccl_init with
+// its rank; nccl_sum is an in-place all-reduce on the device (synchronizes).
+constexpr int kNcclIdBytes = 128;
+extern const char kNcclSoname[];
+void nccl_unique_id(char id[kNcclIdBytes]);
+void* nccl_init(const char id[kNcclIdBytes], int ranks, int rank);
+void nccl_sum(void* comm, float* x, int64_t n, void* stream = nullptr);
+
 // Per-token log-probabilities for self-play's losses (kernels::cross_entropy_forward's lse
 // and kernels::target_logprobs at once): lse[n] and logp[n] = logits[n, targets[n]] - lse[n].
 void target_logprobs(float* logp, float* lse, const float* logits, const int32_t* targets, int64_t N, int V,

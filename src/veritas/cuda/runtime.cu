@@ -55,6 +55,8 @@ void copy_to_host(void* dst_host, const void* src, size_t bytes) {
   check(cudaMemcpy(dst_host, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
 }
 
+void set_device(int device) { check(cudaSetDevice(device), "cudaSetDevice"); }
+
 void copy_on_device(void* dst, const void* src, size_t bytes) {
   if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy on device");
 }

@@ -34,7 +34,7 @@ void Trainer::reduce_all_gradients() {
 }
 
 void Trainer::overlap_gradient_sums() {
-  if (!dist_->multi() || cfg_.zero) return;
+  if (!dist_->multi() || cfg_.zero || on_device()) return;
   overlap_buckets_ = 0;
   model_->set_grad_ready_hook([this](size_t first, size_t end) {
     auto& ps = model_->params();
@@ -48,6 +48,10 @@ double Trainer::sum_gradients() {
   if (!dist_->multi() || cfg_.zero) return 0;
   model_->set_grad_ready_hook(nullptr);
   Timer t;
+  if (on_device()) {
+    device_sum_gradients();
+    return t.seconds();
+  }
   // The same buckets in the same order, whether the hook started them or not.
   if (overlap_buckets_ == 0) reduce_all_gradients();
   overlap_buckets_ = 0;

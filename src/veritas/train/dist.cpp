@@ -86,6 +86,10 @@ void Dist::barrier() {
   if (multi()) ok(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 
+void Dist::broadcast(void* buf, int64_t bytes, int root) {
+  if (multi()) ok(MPI_Bcast(buf, count(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
 void Dist::start_sum(float* x, int64_t n) {
   if (!multi()) return;
   g_reqs.push_back(MPI_REQUEST_NULL);
@@ -210,6 +214,7 @@ void Dist::sum(double*, int) {}
 void Dist::sum(float*, int64_t) {}
 int Dist::max(int v) { return v; }
 void Dist::barrier() {}
+void Dist::broadcast(void*, int64_t, int) {}
 void Dist::start_sum(float*, int64_t) {}
 void Dist::progress() {}
 void Dist::wait() {}

@@ -34,6 +34,8 @@ class Dist {
   void sum(float* x, int64_t n);
   // Largest value over all ranks (agreeing on a stop).
   int max(int v);
+  // root's bytes into every rank's buf (a GPU communicator's id).
+  void broadcast(void* buf, int64_t bytes, int root);
   void barrier();
 
   // Non-blocking in-place sum of x[0, n), started now and finished by wait(); progress()

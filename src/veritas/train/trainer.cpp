@@ -291,7 +291,6 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
   cfg_.validate();
   Backend& be = backend_named(cfg_.device);
   be.set_matmul_bf16(cfg_.matmul == "bf16");
-  check(be.host_memory() || !dist_->multi(), "train --device " + cfg_.device + ": data parallel runs on the CPU only for now");
   model_ = std::make_unique<Model>(cfg_.model, cfg_.batch, cfg_.seq, be);
   if (!cfg_.init_from.empty()) model_->load(find_checkpoint(cfg_.init_from) / "model.safetensors");
   else model_->init_weights(cfg_.seed);
@@ -304,6 +303,9 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
     dev_v_ = DeviceBuffer(be, sizeof(float) * n);
     be.zero(dev_m_.get(), sizeof(float) * n);
     be.zero(dev_v_.get(), sizeof(float) * n);
+    if (dist_->multi())
+      coll_ = be.collective(dist_->size(), dist_->rank(),
+                            [this](void* bytes, size_t n) { dist_->broadcast(bytes, (int64_t)n, 0); });
   } else if (cfg_.zero == 0) {
     opt_ = AdamW(model_->params(), cfg_.adamw);
   } else {
@@ -381,8 +383,9 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
   check(total_w > 0, "Trainer::step_on: every target is masked out");
   model_->zero_grad();
   // Several ranks without ZeRO: each layer's gradients are summed as soon as the last
-  // backward pass finishes them, while it goes on with the layers below.
-  const bool overlap = d.multi() && cfg_.zero == 0;
+  // backward pass finishes them, while it goes on with the layers below (on the CPU; on a
+  // device, in one sum after the backward passes).
+  const bool overlap = d.multi() && cfg_.zero == 0 && !on_device();
   size_t last = micro.size();
   for (size_t i = 0; i < micro.size(); ++i)
     if (w[i] > 0) last = i;
@@ -416,6 +419,7 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
   Timer comm;
   if (overlap && buckets == 0) reduce_all_gradients();  // this rank had nothing to add
   d.wait();
+  if (d.multi() && on_device()) device_sum_gradients();
   if (d.multi()) {
     double lt[2] = {loss, (double)tokens};
     d.sum(lt, 2);
@@ -454,6 +458,16 @@ StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
 }
 
 bool Trainer::on_device() const { return !model_->backend().host_memory(); }
+
+void Trainer::device_sum_gradients() {
+  if (!dist_->multi()) return;
+  auto& ps = model_->params();
+  int64_t n = 0;
+  for (const auto& p : ps) n += p.size;
+  float* flat = ps[0].dev_grad;  // every gradient, in parameter order, in one buffer
+  if (coll_) coll_->sum(flat, n);
+  else dist_->sum(flat, n);  // host-addressable device memory (cpu-staged)
+}
 
 // The CPU path's update (clip_grad_norm, then AdamW::step) on the device's tensors: the
 // same per-tensor sums in the same order, the same scaling and the same AdamW arithmetic.

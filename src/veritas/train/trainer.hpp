@@ -194,6 +194,8 @@ class Trainer {
   bool on_device() const;
   DeviceBuffer dev_m_, dev_v_;
   int64_t dev_t_ = 0;
+  std::unique_ptr<Collective> coll_;  // several ranks on devices the host cannot address (NCCL)
+  void device_sum_gradients();        // the whole flat gradient, after the backward passes
   void device_update(float lr, double& grad_norm);
   void device_save_optimizer(const std::filesystem::path& path);
   void device_load_optimizer(const AdamW& loaded);

@@ -325,6 +325,18 @@ void check_matmul(int64_t N, int C, int OC, bool bf16, std::mt19937& rng) {
   veritas::kernels::set_matmul_bf16(false);
 }
 
+// NCCL through its loader on the one GPU there is: a communicator of one rank, whose
+// sum leaves the data as it was (several ranks need several GPUs).
+void check_nccl(std::mt19937& rng) {
+  char id[cu::kNcclIdBytes];
+  cu::nccl_unique_id(id);
+  void* comm = cu::nccl_init(id, 1, 0);
+  std::vector<float> x = randn(rng, 1 << 20, 1.0f);
+  Buf d(x);
+  cu::nccl_sum(comm, d.as<float>(), (int64_t)x.size());
+  expect_same("NCCL all-reduce, one rank", d.get<float>() == x);
+}
+
 void check_scale(int64_t n, std::mt19937& rng) {
   std::vector<float> x = randn(rng, n, 3.0f), want = x;
   for (float& f : want) f *= 0.37f;
@@ -366,6 +378,7 @@ int main() {
     for (auto [N, C, OC] : std::vector<std::array<int, 3>>{{1, 1, 1}, {3, 7, 5}, {64, 576, 1728}, {257, 768, 50257}})
       for (bool bf16 : {false, true}) check_matmul(N, C, OC, bf16, rng);
     for (int64_t n : {1, 1000, 3 << 20}) check_scale(n, rng);
+    check_nccl(rng);
     failures += check_training();
   } catch (const veritas::Error& e) {
     std::printf("error: %s\n", e.what());
