@@ -1,6 +1,7 @@
 // AdamW and the sum of squares behind the gradient norm, on the GPU. The update does the
-// CPU's float operations in the CPU's order (train/adamw.cpp: the bias corrections formed
-// in double, then one multiply, fused multiply-adds, IEEE square root and division), so
+// CPU's float operations in the CPU's order (kernels/optimizer.cpp: the same scalars from
+// kernels::adamw_scalars, then one multiply, fused multiply-adds, IEEE square root and
+// division), so
 // the result is bit-identical to it; the sum of squares is a fixed-order double reduction.
 #include <cuda_runtime.h>
 
@@ -10,6 +11,7 @@
 #include "veritas/cuda/check.cuh"
 #include "veritas/cuda/ops.hpp"
 #include "veritas/cuda/reduce.cuh"
+#include "veritas/kernels/optimizer.hpp"
 
 namespace veritas::cuda {
 namespace {
@@ -17,7 +19,8 @@ namespace {
 constexpr int kThreads = 256;
 
 struct Scalars {
-  float step_size, bc2_sqrt, b1, b2, omb1, omb2, eps, decay;
+  kernels::AdamWScalars a;
+  float decay;
 };
 
 // __fmul_rn / __fadd_rn / __fdiv_rn / __fsqrt_rn: rounded as written, never contracted
@@ -25,13 +28,14 @@ struct Scalars {
 __global__ void adamw_kernel(float* w, const float* g, float* m, float* v, int64_t n, Scalars s) {
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < n; k += (int64_t)gridDim.x * blockDim.x) {
     const float gk = g[k];
+    const kernels::AdamWScalars& a = s.a;
     const float wk = __fmul_rn(w[k], s.decay);
-    const float mk = __fmaf_rn(s.omb1, gk, __fmul_rn(m[k], s.b1));
-    const float vk = __fmaf_rn(__fmul_rn(s.omb2, gk), gk, __fmul_rn(v[k], s.b2));
+    const float mk = __fmaf_rn(a.omb1, gk, __fmul_rn(m[k], a.b1));
+    const float vk = __fmaf_rn(__fmul_rn(a.omb2, gk), gk, __fmul_rn(v[k], a.b2));
     m[k] = mk;
     v[k] = vk;
-    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vk), s.bc2_sqrt), s.eps);
-    w[k] = __fmaf_rn(-s.step_size, __fdiv_rn(mk, denom), wk);
+    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vk), a.bc2_sqrt), a.eps);
+    w[k] = __fmaf_rn(-a.step_size, __fdiv_rn(mk, denom), wk);
   }
 }
 
@@ -50,14 +54,8 @@ void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool 
                   double beta2, double eps, double weight_decay, int64_t t, void* stream) {
   if (n < 0 || t < 1) throw Error("adamw_update: bad size " + std::to_string(n) + " or step " + std::to_string(t));
   if (n == 0) return;
-  // As train/adamw.cpp forms them (torch's Python floats).
-  const double bc1 = 1.0 - std::pow(beta1, (double)t);
-  const double bc2 = 1.0 - std::pow(beta2, (double)t);
   Scalars s;
-  s.step_size = (float)((double)lr / bc1);
-  s.bc2_sqrt = (float)std::sqrt(bc2);
-  s.b1 = (float)beta1, s.b2 = (float)beta2, s.eps = (float)eps;
-  s.omb1 = (float)(1.0 - beta1), s.omb2 = (float)(1.0 - beta2);
+  s.a = kernels::adamw_scalars(beta1, beta2, eps, lr, t);  // as the CPU forms them (torch's Python floats)
   s.decay = decay ? (float)(1.0 - (double)lr * weight_decay) : 1.0f;
   const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, 65536);
   adamw_kernel<<<(unsigned)blocks, kThreads, 0, as_stream(stream)>>>(w, g, m, v, n, s);

@@ -137,6 +137,8 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
   if (lead && dist.multi())
     std::fprintf(stderr, "train: %d ranks (global batch %d sequences)%s\n", dist.size(), cfg.batch * dist.size(),
                  cfg.zero ? ", ZeRO-1" : "");
+  if (lead && cfg.device != "cpu")
+    std::fprintf(stderr, "train: on %s, %s products\n", tr.model().backend().describe().c_str(), cfg.matmul.c_str());
 
   RunResult res;
   const double elapsed0 = tr.elapsed();
