@@ -162,10 +162,14 @@ __global__ void to_bf16_kernel(__nv_bfloat16* dst, const float* src, int64_t n) 
     dst[k] = __float2bfloat16_rn(src[k]);
 }
 
+// Each operand's copy starts on a 256-byte boundary (the scratch is cudaMalloc's, so
+// aligned so): what the tensor-core kernels want.
+int64_t aligned(int64_t n) { return (n + 127) / 128 * 128; }
+
 // Rounds n floats into the scratch at `at` and returns where they went.
 const uint16_t* rounded(uint16_t*& at, const float* src, int64_t n, void* stream) {
   uint16_t* dst = at;
-  at += n;
+  at += aligned(n);
   if (n == 0) return dst;
   const int64_t blocks = std::min<int64_t>((n + 255) / 256, 65536);
   to_bf16_kernel<<<(unsigned)blocks, 256, 0, as_stream(stream)>>>(reinterpret_cast<__nv_bfloat16*>(dst), src, n);
@@ -175,7 +179,9 @@ const uint16_t* rounded(uint16_t*& at, const float* src, int64_t n, void* stream
 
 }  // namespace
 
-int64_t matmul_bf16_scratch(int64_t N, int C, int OC) { return N * C + (int64_t)OC * C + N * OC; }
+int64_t matmul_bf16_scratch(int64_t N, int C, int OC) {
+  return aligned(N * C) + aligned((int64_t)OC * C) + aligned(N * OC);
+}
 
 void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC, bool accumulate,
                     uint16_t* bf16_scratch, void* stream) {

@@ -125,8 +125,9 @@ class Trainer {
   // Gradients are weighted by each micro-batch's mask sum, so accumulating two halves
   // equals one full batch. With several ranks (Dist::world()) the micro-batches are this
   // rank's share: weights, gradients (one reduction per layer, started during the
-  // backward pass), loss and tokens are summed over the ranks, and every rank
-  // applies the same update. Every rank must call it the same number of times.
+  // backward pass; on a device, one reduction after it), loss and tokens are summed over
+  // the ranks, and every rank applies the same update. Every rank must call it the same
+  // number of times.
   StepStats step_on(const std::vector<Batch>& micro);
   // For callers that computed gradients themselves (model().forward_backward): clip,
   // schedule, AdamW, zero the gradients. `loss` is only reported back. With several
@@ -156,7 +157,7 @@ class Trainer {
   int64_t step_count() const { return step_; }
   Dist& dist() { return *dist_; }
   Model& model() { return *model_; }
-  AdamW& optimizer() { return opt_; }
+  AdamW& optimizer() { return opt_; }  // empty under ZeRO-1 and on a device (their moments live elsewhere)
   const TrainConfig& config() const { return cfg_; }
   TrainConfig& mutable_config() { return cfg_; }  // e.g. extend steps after a resume
   // Training seconds so far (all processes of this run); saved with checkpoints.

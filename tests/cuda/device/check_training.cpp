@@ -87,6 +87,21 @@ int check_training() {
     report("gradient norm, 20 steps, " + m, worst_norm, m == "fp32" ? 1e-3 : 1e-2);
     std::printf("  gpu step time %.1f ms (not a benchmark: a tiny model)\n", 1e3 * gpu_s / 20);
     if (m == "bf16") continue;
+    // Deterministic by construction (fixed cuBLASLt algorithms, no atomics): the same run
+    // again gives the same bits.
+    {
+      Trainer again(config("cuda", m));
+      bool same = true;
+      Trainer first(config("cuda", m));
+      for (int s = 0; s < 5; ++s) {
+        const Batch b = batch(s);
+        StepStats x = first.step_on({b}), y = again.step_on({b});
+        same = same && x.loss == y.loss && x.grad_norm == y.grad_norm;
+      }
+      same = same && weights(first) == weights(again);
+      std::printf("%-44s %s\n", "GPU training twice: bit-identical", same ? "ok" : "MISMATCH");
+      failures += !same;
+    }
     // The GPU's checkpoint on the CPU: the same weights, and the next step agrees.
     const auto dir = std::filesystem::temp_directory_path() / "veritas-device-check-ckpt";
     std::filesystem::remove_all(dir);
