@@ -102,10 +102,9 @@ def case_curve():
 
 def case_device():
     """The device code path on 2 ranks (cpu-staged: the CPU's kernels behind uploads and
-    downloads, its gradients summed in one reduction after the backward passes, as NCCL
-    does on GPUs) against the CPU's data parallelism (a reduction per layer during the
-    backward pass): with 2 ranks every element's sum is a + b either way, so the runs
-    agree bit for bit. A run stopped on the device path (time limit) resumes on the CPU."""
+    downloads; its gradient buckets, started during the backward pass as NCCL's are on
+    GPUs, summed with MPI) against the CPU's data parallelism: the same runs bit for bit.
+    A run stopped on the device path (time limit) resumes on the CPU."""
     cpu, dev, moved = (os.path.join(TMP, x) for x in ("cpu", "dev", "moved"))
     train(2, cpu, "--steps", "30", "--batch", "4")
     train(2, dev, "--steps", "30", "--batch", "4", "--device", "cpu-staged")

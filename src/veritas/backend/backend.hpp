@@ -19,11 +19,13 @@
 
 namespace veritas {
 
-// Sums over the processes of a data-parallel job, on a backend's memory.
+// Sums over the processes of a data-parallel job, on a backend's memory: started while
+// the backward pass goes on (in place, over every rank), all finished by wait().
 class Collective {
  public:
   virtual ~Collective() = default;
-  virtual void sum(float* x, int64_t n) = 0;  // in place, over every rank
+  virtual void start_sum(float* x, int64_t n) = 0;
+  virtual void wait() = 0;
 };
 
 class Backend {

@@ -19,10 +19,11 @@ namespace {
 class NcclCollective final : public Collective {
  public:
   explicit NcclCollective(void* comm) : comm_(comm) {}
-  void sum(float* x, int64_t n) override { cuda::nccl_sum(comm_, x, n); }
+  void start_sum(float* x, int64_t n) override { cuda::nccl_start_sum(comm_, x, n); }
+  void wait() override { cuda::nccl_wait(comm_); }
 
  private:
-  void* comm_;  // lives as long as the process (NCCL tears it down at exit)
+  void* comm_;
 };
 
 // A data-parallel rank's GPU: its local rank on this node (mpirun, srun, hydra), modulo

@@ -55,6 +55,13 @@ void nccl_check(ncclResult_t r, const char* what) {
   if (r != ncclSuccess) throw Error(std::string("NCCL: ") + what + ": " + nccl().error_string(r));
 }
 
+// A communicator with its own stream, so sums run beside the backward pass's kernels.
+struct Comm {
+  ncclComm_t comm = nullptr;
+  cudaStream_t stream = nullptr;
+  cudaEvent_t ready = nullptr;  // the default stream's work so far (the gradients to sum)
+};
+
 }  // namespace
 
 void nccl_unique_id(char id[kNcclIdBytes]) {
@@ -67,16 +74,23 @@ void nccl_unique_id(char id[kNcclIdBytes]) {
 void* nccl_init(const char id[kNcclIdBytes], int ranks, int rank) {
   ncclUniqueId u;
   std::memcpy(&u, id, kNcclIdBytes);
-  ncclComm_t comm = nullptr;
-  nccl_check(nccl().init_rank(&comm, ranks, u, rank), "ncclCommInitRank");
-  return comm;
+  auto* c = new Comm;  // lives as long as the process (NCCL tears the communicator down at exit)
+  nccl_check(nccl().init_rank(&c->comm, ranks, u, rank), "ncclCommInitRank");
+  check(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreate (NCCL)");
+  check(cudaEventCreateWithFlags(&c->ready, cudaEventDisableTiming), "cudaEventCreate (NCCL)");
+  return c;
 }
 
-void nccl_sum(void* comm, float* x, int64_t n, void* stream) {
+void nccl_start_sum(void* comm, float* x, int64_t n) {
   if (n <= 0) return;
-  nccl_check(nccl().all_reduce(x, x, (size_t)n, ncclFloat32, ncclSum, static_cast<ncclComm_t>(comm), as_stream(stream)),
-             "ncclAllReduce");
-  check(cudaStreamSynchronize(as_stream(stream)), "ncclAllReduce");
+  auto* c = static_cast<Comm*>(comm);
+  check(cudaEventRecord(c->ready, nullptr), "cudaEventRecord (NCCL)");
+  check(cudaStreamWaitEvent(c->stream, c->ready, 0), "cudaStreamWaitEvent (NCCL)");
+  nccl_check(nccl().all_reduce(x, x, (size_t)n, ncclFloat32, ncclSum, c->comm, c->stream), "ncclAllReduce");
+}
+
+void nccl_wait(void* comm) {
+  check(cudaStreamSynchronize(static_cast<Comm*>(comm)->stream), "ncclAllReduce");
 }
 
 }  // namespace veritas::cuda

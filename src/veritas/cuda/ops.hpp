@@ -85,12 +85,15 @@ float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets
                           float scale, void* stream = nullptr);
 // Sums across GPUs through NCCL (nccl.cu; kNcclSoname, or the file VERITAS_NCCL names, is
 // loaded at the first call). Rank 0 draws the id, every rank passes it to nccl_init with
-// its rank; nccl_sum is an in-place all-reduce on the device (synchronizes).
+// its rank. nccl_start_sum starts an in-place all-reduce on the communicator's own stream,
+// after the work queued so far on the default stream (so it overlaps what comes next);
+// nccl_wait returns when every started sum is done.
 constexpr int kNcclIdBytes = 128;
 extern const char kNcclSoname[];
 void nccl_unique_id(char id[kNcclIdBytes]);
 void* nccl_init(const char id[kNcclIdBytes], int ranks, int rank);
-void nccl_sum(void* comm, float* x, int64_t n, void* stream = nullptr);
+void nccl_start_sum(void* comm, float* x, int64_t n);
+void nccl_wait(void* comm);
 
 // Per-token log-probabilities for self-play's losses (kernels::cross_entropy_forward's lse
 // and kernels::target_logprobs at once): lse[n] and logp[n] = logits[n, targets[n]] - lse[n].

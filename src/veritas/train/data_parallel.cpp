@@ -20,26 +20,37 @@ int64_t flat_size(const std::vector<Param>& ps) {
 }
 }  // namespace
 
+void Trainer::start_bucket_sum(size_t first, size_t end) {
+  auto& ps = model_->params();
+  float* x = ps[first].dev_grad;  // the gradients the kernels wrote: the host's on the CPU
+  const int64_t n = ps[end - 1].dev_grad + ps[end - 1].size - x;
+  if (coll_) {
+    coll_->start_sum(x, n);
+  } else {
+    dist_->start_sum(x, n);
+    dist_->progress();
+  }
+}
+
+void Trainer::wait_sums() {
+  if (coll_) coll_->wait();
+  dist_->wait();
+}
+
 void Trainer::reduce_all_gradients() {
   // The buckets and their order are those of Model::set_grad_ready_hook, so every rank
   // issues the same reductions whether or not its backward pass ran.
-  auto& ps = model_->params();
-  auto start = [&](size_t first, size_t end) {
-    dist_->start_sum(ps[first].grad, ps[end - 1].grad + ps[end - 1].size - ps[first].grad);
-  };
   const size_t L = (size_t)cfg_.model.num_hidden_layers;
-  start(1 + 9 * L, ps.size());
-  for (size_t l = L; l-- > 0;) start(1 + 9 * l, 10 + 9 * l);
-  start(0, 1);
+  start_bucket_sum(1 + 9 * L, model_->params().size());
+  for (size_t l = L; l-- > 0;) start_bucket_sum(1 + 9 * l, 10 + 9 * l);
+  start_bucket_sum(0, 1);
 }
 
 void Trainer::overlap_gradient_sums() {
-  if (!dist_->multi() || cfg_.zero || on_device()) return;
+  if (!dist_->multi() || cfg_.zero) return;
   overlap_buckets_ = 0;
   model_->set_grad_ready_hook([this](size_t first, size_t end) {
-    auto& ps = model_->params();
-    dist_->start_sum(ps[first].grad, ps[end - 1].grad + ps[end - 1].size - ps[first].grad);
-    dist_->progress();
+    start_bucket_sum(first, end);
     ++overlap_buckets_;
   });
 }
@@ -48,14 +59,10 @@ double Trainer::sum_gradients() {
   if (!dist_->multi() || cfg_.zero) return 0;
   model_->set_grad_ready_hook(nullptr);
   Timer t;
-  if (on_device()) {
-    device_sum_gradients();
-    return t.seconds();
-  }
   // The same buckets in the same order, whether the hook started them or not.
   if (overlap_buckets_ == 0) reduce_all_gradients();
   overlap_buckets_ = 0;
-  dist_->wait();
+  wait_sums();
   return t.seconds();
 }
 

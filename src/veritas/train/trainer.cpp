@@ -383,9 +383,8 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
   check(total_w > 0, "Trainer::step_on: every target is masked out");
   model_->zero_grad();
   // Several ranks without ZeRO: each layer's gradients are summed as soon as the last
-  // backward pass finishes them, while it goes on with the layers below (on the CPU; on a
-  // device, in one sum after the backward passes).
-  const bool overlap = d.multi() && cfg_.zero == 0 && !on_device();
+  // backward pass finishes them, while it goes on with the layers below.
+  const bool overlap = d.multi() && cfg_.zero == 0;
   size_t last = micro.size();
   for (size_t i = 0; i < micro.size(); ++i)
     if (w[i] > 0) last = i;
@@ -398,9 +397,7 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
     const float share = (float)(w[i] / total_w);
     if (overlap && i == last)
       model_->set_grad_ready_hook([&](size_t first, size_t end) {
-        auto& ps = model_->params();
-        d.start_sum(ps[first].grad, ps[end - 1].grad + ps[end - 1].size - ps[first].grad);
-        d.progress();
+        start_bucket_sum(first, end);
         ++buckets;
       });
     float l;
@@ -418,8 +415,7 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
   }
   Timer comm;
   if (overlap && buckets == 0) reduce_all_gradients();  // this rank had nothing to add
-  d.wait();
-  if (d.multi() && on_device()) device_sum_gradients();
+  wait_sums();
   if (d.multi()) {
     double lt[2] = {loss, (double)tokens};
     d.sum(lt, 2);
@@ -458,16 +454,6 @@ StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
 }
 
 bool Trainer::on_device() const { return !model_->backend().host_memory(); }
-
-void Trainer::device_sum_gradients() {
-  if (!dist_->multi()) return;
-  auto& ps = model_->params();
-  int64_t n = 0;
-  for (const auto& p : ps) n += p.size;
-  float* flat = ps[0].dev_grad;  // every gradient, in parameter order, in one buffer
-  if (coll_) coll_->sum(flat, n);
-  else dist_->sum(flat, n);  // host-addressable device memory (cpu-staged)
-}
 
 // The CPU path's update (clip_grad_norm, then AdamW::step) on the device's tensors: the
 // same per-tensor sums in the same order, the same scaling and the same AdamW arithmetic.

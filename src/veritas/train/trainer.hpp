@@ -125,9 +125,9 @@ class Trainer {
   // Gradients are weighted by each micro-batch's mask sum, so accumulating two halves
   // equals one full batch. With several ranks (Dist::world()) the micro-batches are this
   // rank's share: weights, gradients (one reduction per layer, started during the
-  // backward pass; on a device, one reduction after it), loss and tokens are summed over
-  // the ranks, and every rank applies the same update. Every rank must call it the same
-  // number of times.
+  // backward pass, on the CPU as on a device), loss and tokens are summed over the ranks,
+  // and every rank applies the same update. Every rank must call it the same number of
+  // times.
   StepStats step_on(const std::vector<Batch>& micro);
   // For callers that computed gradients themselves (model().forward_backward): clip,
   // schedule, AdamW, zero the gradients. `loss` is only reported back. With several
@@ -196,7 +196,10 @@ class Trainer {
   DeviceBuffer dev_m_, dev_v_;
   int64_t dev_t_ = 0;
   std::unique_ptr<Collective> coll_;  // several ranks on devices the host cannot address (NCCL)
-  void device_sum_gradients();        // the whole flat gradient, after the backward passes
+  // The sum over the ranks of params()[first, end)'s gradients (one bucket), started now:
+  // MPI on host-addressable memory, else the backend's collective; wait_sums ends them.
+  void start_bucket_sum(size_t first, size_t end);
+  void wait_sums();
   void device_update(float lr, double& grad_norm);
   void device_save_optimizer(const std::filesystem::path& path);
   void device_load_optimizer(const AdamW& loaded);

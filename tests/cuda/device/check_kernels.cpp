@@ -333,7 +333,8 @@ void check_nccl(std::mt19937& rng) {
   void* comm = cu::nccl_init(id, 1, 0);
   std::vector<float> x = randn(rng, 1 << 20, 1.0f);
   Buf d(x);
-  cu::nccl_sum(comm, d.as<float>(), (int64_t)x.size());
+  cu::nccl_start_sum(comm, d.as<float>(), (int64_t)x.size());
+  cu::nccl_wait(comm);
   expect_same("NCCL all-reduce, one rank", d.get<float>() == x);
 }
 
