@@ -105,8 +105,8 @@ Backend& cpu_backend();
 // GPU's would be: the device code path (model, trainer) tested on any machine. Its
 // results are the CPU's bit for bit.
 Backend& cpu_staged_backend();
-// CUDA device 0. Throws Error saying why there is none (built without CUDA, no driver,
-// no device).
+// A CUDA GPU: device 0, or under mpirun / srun the one of this process's local rank.
+// Throws Error saying why there is none (built without CUDA, no driver, no device).
 Backend& cuda_backend();
 // "cpu", "cpu-staged" or "cuda" (Error naming the choices otherwise).
 Backend& backend_named(const std::string& device);

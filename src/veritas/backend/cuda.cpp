@@ -1,5 +1,5 @@
-// The CUDA backend: cuda/ops.hpp's kernels on device 0. Built only with CUDA
-// (VERITAS_HAVE_CUDA); otherwise cuda_backend() says so.
+// The CUDA backend: cuda/ops.hpp's kernels on this process's GPU (device 0, or its local rank's). Built
+// only with CUDA (VERITAS_HAVE_CUDA); otherwise cuda_backend() says so.
 #include <cstdlib>
 #include <memory>
 #include <mutex>
