@@ -1,6 +1,7 @@
 # The CUDA backend. CTest never needs a GPU: `cuda_build` checks that the CUDA
 # translation units are compiled and linked into the binary and that a machine without
-# a GPU gets a clear report, not a crash. The kernels are checked against the CPU
+# a GPU gets a clear report, not a crash; `cuda_libraries_load` that cuBLASLt and NCCL
+# load with every entry point. The kernels are checked against the CPU
 # kernels by cuda_device_check, which scripts/device-check runs on a GPU machine.
 if(VERITAS_CUDA)
   add_test(NAME cuda_build COMMAND ${PROJECT_BINARY_DIR}/veritas --version)
@@ -11,6 +12,9 @@ if(VERITAS_CUDA)
   add_executable(cuda_device_check ${CMAKE_CURRENT_LIST_DIR}/device/check_kernels.cpp
                                    ${CMAKE_CURRENT_LIST_DIR}/device/check_training.cpp)
   target_link_libraries(cuda_device_check PRIVATE veritas_cuda veritas_kernels veritas_train)
+  # The libraries loaded at run time are there and have every entry point veritas calls.
+  add_test(NAME cuda_libraries_load COMMAND cuda_device_check --libraries)
+  set_tests_properties(cuda_libraries_load PROPERTIES PASS_REGULAR_EXPRESSION "every entry point found" TIMEOUT 60)
 else()
   add_test(NAME cuda_build COMMAND ${PROJECT_BINARY_DIR}/veritas --version)
   set_tests_properties(cuda_build PROPERTIES PASS_REGULAR_EXPRESSION "cuda: not built" TIMEOUT 60)

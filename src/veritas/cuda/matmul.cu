@@ -10,7 +10,6 @@
 #include <cuda_bf16.h>
 #include <cublas_api.h>
 #include <cuda_runtime.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -22,14 +21,12 @@
 #include "veritas/cuda/check.cuh"
 #include "veritas/cuda/ops.hpp"
 
-#define VERITAS_STRINGIFY2(x) #x
-#define VERITAS_STRINGIFY(x) VERITAS_STRINGIFY2(x)
 
 namespace veritas::cuda {
 
 // The major version this was built against (kept in the binary as data, where
 // scripts/device-check finds it).
-extern const char kCublasLtSoname[] = "libcublasLt.so." VERITAS_STRINGIFY(CUBLAS_VER_MAJOR);
+extern const char kCublasLtSoname[] = "libcublasLt.so." VERITAS_CUDA_STR(CUBLAS_VER_MAJOR);
 
 namespace {
 
@@ -52,7 +49,8 @@ uint32_t alignment(const void* p) {
   return (uint32_t)(a == 0 || low > 256 ? 256 : low);
 }
 
-struct Lt {
+// The library's entry points (no GPU needed to resolve them), then its handle.
+struct LtSymbols {
   decltype(&cublasLtCreate) create = nullptr;
   decltype(&cublasLtMatmulDescCreate) desc_create = nullptr;
   decltype(&cublasLtMatmulDescSetAttribute) desc_set = nullptr;
@@ -62,6 +60,9 @@ struct Lt {
   decltype(&cublasLtMatmulPreferenceSetAttribute) pref_set = nullptr;
   decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
   decltype(&cublasLtMatmul) matmul = nullptr;
+};
+
+struct Lt : LtSymbols {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 32u << 20;
@@ -70,34 +71,32 @@ struct Lt {
 };
 
 void lt_check(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLASLt: ") + what + " failed (status " + std::to_string((int)s) + ")");
+  if (s != CUBLAS_STATUS_SUCCESS)
+    throw Error(std::string("cuBLASLt: ") + what + " failed (status " + std::to_string((int)s) + ")");
 }
 
-template <class F>
-void load_symbol(void* lib, F& f, const char* name) {
-  f = reinterpret_cast<F>(dlsym(lib, name));
-  if (!f) throw Error(std::string("cuBLASLt: symbol ") + name + " missing from the loaded library");
+const LtSymbols& lt_symbols() {
+  static const LtSymbols inst = [] {
+    const Library lib = open_library("cuBLASLt", kCublasLtSoname, "VERITAS_CUBLASLT");
+    LtSymbols l;
+    lib.load(l.create, "cublasLtCreate");
+    lib.load(l.desc_create, "cublasLtMatmulDescCreate");
+    lib.load(l.desc_set, "cublasLtMatmulDescSetAttribute");
+    lib.load(l.layout_create, "cublasLtMatrixLayoutCreate");
+    lib.load(l.pref_create, "cublasLtMatmulPreferenceCreate");
+    lib.load(l.pref_destroy, "cublasLtMatmulPreferenceDestroy");
+    lib.load(l.pref_set, "cublasLtMatmulPreferenceSetAttribute");
+    lib.load(l.heuristic, "cublasLtMatmulAlgoGetHeuristic");
+    lib.load(l.matmul, "cublasLtMatmul");
+    return l;
+  }();
+  return inst;
 }
 
 Lt& lt() {
   static Lt* inst = [] {
-    const std::string soname = kCublasLtSoname;  // VERITAS_CUBLASLT may name another file
-    const char* env = std::getenv("VERITAS_CUBLASLT");
-    void* lib = dlopen(env && *env ? env : soname.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-      throw Error("cuBLASLt: cannot load " + std::string(env && *env ? env : soname.c_str()) + " (" + dlerror() +
-                  "): add the CUDA toolkit's or the nvidia-cublas package's lib folder to LD_LIBRARY_PATH, or set "
-                  "VERITAS_CUBLASLT to the file");
     auto* l = new Lt;
-    load_symbol(lib, l->create, "cublasLtCreate");
-    load_symbol(lib, l->desc_create, "cublasLtMatmulDescCreate");
-    load_symbol(lib, l->desc_set, "cublasLtMatmulDescSetAttribute");
-    load_symbol(lib, l->layout_create, "cublasLtMatrixLayoutCreate");
-    load_symbol(lib, l->pref_create, "cublasLtMatmulPreferenceCreate");
-    load_symbol(lib, l->pref_destroy, "cublasLtMatmulPreferenceDestroy");
-    load_symbol(lib, l->pref_set, "cublasLtMatmulPreferenceSetAttribute");
-    load_symbol(lib, l->heuristic, "cublasLtMatmulAlgoGetHeuristic");
-    load_symbol(lib, l->matmul, "cublasLtMatmul");
+    static_cast<LtSymbols&>(*l) = lt_symbols();
     lt_check(l->create(&l->handle), "cublasLtCreate");
     check(cudaMalloc(&l->workspace, l->workspace_bytes), "cudaMalloc (cuBLASLt workspace)");
     return l;
@@ -178,6 +177,8 @@ const uint16_t* rounded(uint16_t*& at, const float* src, int64_t n, void* stream
 }
 
 }  // namespace
+
+void load_cublaslt() { lt_symbols(); }
 
 int64_t matmul_bf16_scratch(int64_t N, int C, int OC) {
   return aligned(N * C) + aligned((int64_t)OC * C) + aligned(N * OC);

@@ -2,23 +2,18 @@
 // CUDA build runs without the library until several ranks train on GPUs. The ranks agree
 // on a communicator through the unique id rank 0 draws (sent over MPI by the caller).
 #include <cuda_runtime.h>
-#include <dlfcn.h>
 #include <nccl.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <string>
-#include <type_traits>
 
 #include "veritas/cuda/check.cuh"
 #include "veritas/cuda/ops.hpp"
 
-#define VERITAS_NCCL_STRINGIFY2(x) #x
-#define VERITAS_NCCL_STRINGIFY(x) VERITAS_NCCL_STRINGIFY2(x)
 
 namespace veritas::cuda {
 
-extern const char kNcclSoname[] = "libnccl.so." VERITAS_NCCL_STRINGIFY(NCCL_MAJOR);
+extern const char kNcclSoname[] = "libnccl.so." VERITAS_CUDA_STR(NCCL_MAJOR);
 
 namespace {
 
@@ -31,21 +26,12 @@ struct Nccl {
 
 Nccl& nccl() {
   static Nccl* inst = [] {
-    const char* env = std::getenv("VERITAS_NCCL");
-    const char* file = env && *env ? env : kNcclSoname;
-    void* lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-      throw Error(std::string("NCCL: cannot load ") + file + " (" + dlerror() +
-                  "): add its folder to LD_LIBRARY_PATH, or set VERITAS_NCCL to the file");
+    const Library lib = open_library("NCCL", kNcclSoname, "VERITAS_NCCL");
     auto* n = new Nccl;
-    auto sym = [&](auto& f, const char* name) {
-      f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(lib, name));
-      if (!f) throw Error(std::string("NCCL: symbol ") + name + " missing from " + file);
-    };
-    sym(n->unique_id, "ncclGetUniqueId");
-    sym(n->init_rank, "ncclCommInitRank");
-    sym(n->all_reduce, "ncclAllReduce");
-    sym(n->error_string, "ncclGetErrorString");
+    lib.load(n->unique_id, "ncclGetUniqueId");
+    lib.load(n->init_rank, "ncclCommInitRank");
+    lib.load(n->all_reduce, "ncclAllReduce");
+    lib.load(n->error_string, "ncclGetErrorString");
     return n;
   }();
   return *inst;
@@ -63,6 +49,8 @@ struct Comm {
 };
 
 }  // namespace
+
+void load_nccl() { nccl(); }
 
 void nccl_unique_id(char id[kNcclIdBytes]) {
   static_assert(sizeof(ncclUniqueId) == kNcclIdBytes, "NCCL's unique id size changed");

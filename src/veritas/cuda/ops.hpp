@@ -28,6 +28,10 @@ void synchronize();
 // The cuBLASLt file the products load ("libcublasLt.so.13"); the environment variable
 // VERITAS_CUBLASLT may name another path.
 extern const char kCublasLtSoname[];
+// Loads cuBLASLt (load_cublaslt) or NCCL (load_nccl) and resolves every entry point
+// veritas uses, which needs no GPU: Error naming the file or symbol that is missing.
+void load_cublaslt();
+void load_nccl();
 // Matrix products through cuBLASLt (matmul.cu; the library is loaded at the first call),
 // the CPU kernels' semantics:
 //   out[N, OC] (+)= inp[N, C] · w[OC, C]^T;  dinp (+)= dout · w;  dw += dout^T · inp

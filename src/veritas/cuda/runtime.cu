@@ -1,5 +1,8 @@
 // Device discovery, memory and errors for the CUDA backend.
 #include <cuda_runtime.h>
+#include <dlfcn.h>
+
+#include <cstdlib>
 
 #include "veritas/cuda/check.cuh"
 #include "veritas/cuda/ops.hpp"
@@ -37,6 +40,23 @@ std::string summary() {
          std::to_string(p.totalGlobalMem >> 30) + " GiB";
   }
   return s + ")";
+}
+
+Library open_library(const char* what, const char* soname, const char* env) {
+  const char* named = std::getenv(env);
+  const std::string file = named && *named ? named : soname;
+  void* h = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h)
+    throw Error(std::string(what) + ": cannot load " + file + " (" + dlerror() +
+                "): add its folder (the CUDA toolkit's lib64, or the Python nvidia-* package's lib) to "
+                "LD_LIBRARY_PATH, or set " + env + " to the file");
+  return Library{h, file, what};
+}
+
+void* Library::symbol(const char* name) const {
+  void* f = dlsym(handle, name);
+  if (!f) throw Error(what + ": symbol " + name + " missing from " + file);
+  return f;
 }
 
 void* alloc(size_t bytes) {

@@ -1,6 +1,7 @@
 // The CUDA kernels against the CPU kernels (kernels/kernels.hpp), on a GPU machine:
 // scripts/device-check runs this. Random inputs, several shapes (odd widths, one row,
 // rows wider than a block); prints the worst error of each and exits 1 on a mismatch.
+// `--libraries` only loads cuBLASLt and NCCL (no GPU needed; CTest runs it).
 // Also checks that two runs give bit-identical results (the deterministic mode's basis),
 // and that the embedding gradient and AdamW are bit-identical to the CPU's. Then the whole
 // training step through the backend interface (check_training.cpp).
@@ -350,8 +351,15 @@ void check_scale(int64_t n, std::mt19937& rng) {
 
 int check_training();  // check_training.cpp
 
-int main() {
+int main(int argc, char** argv) {
   try {
+    if (argc > 1 && std::string(argv[1]) == "--libraries") {  // CTest, on machines without a GPU
+      cu::load_cublaslt();
+      cu::load_nccl();
+      std::printf("cuBLASLt (%s) and NCCL (%s) load, every entry point found\n", cu::kCublasLtSoname,
+                  cu::kNcclSoname);
+      return 0;
+    }
     std::string why;
     int n = cu::device_count(&why);
     std::printf("%s\n", cu::summary().c_str());
