@@ -118,6 +118,13 @@ def case_device():
           "--step-delay-ms", "0")
     expect(losses(moved) == losses(cpu), f"stopped on cpu-staged at step {stopped}, resumed on cpu: the same losses")
     same_bits(moved, cpu, "stopped on cpu-staged, resumed on cpu vs 2 ranks on cpu")
+    # ZeRO-1 on the device path (shards on the backend, NCCL's reduce-scatter and
+    # all-gather on GPUs, MPI's here): the CPU's ZeRO-1 run bit for bit.
+    zc, zd = os.path.join(TMP, "zero-cpu"), os.path.join(TMP, "zero-dev")
+    train(2, zc, "--steps", "30", "--batch", "4", zero=1)
+    train(2, zd, "--steps", "30", "--batch", "4", "--device", "cpu-staged", zero=1)
+    expect(losses(zd) == losses(zc), "ZeRO-1, 2 ranks on cpu-staged: the CPU run's losses bit for bit")
+    same_bits(zd, zc, "ZeRO-1, 2 ranks on cpu-staged vs on cpu")
 
 
 def case_zero():

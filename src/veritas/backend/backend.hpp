@@ -16,6 +16,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace veritas {
 
@@ -26,6 +28,12 @@ class Collective {
   virtual ~Collective() = default;
   virtual void start_sum(float* x, int64_t n) = 0;
   virtual void wait() = 0;
+  // ZeRO-1 over contiguous ranges, one per rank in rank order: out = the sum over the
+  // ranks of in[ranges[rank]]; all_gather fills every rank's range of buf from its owner.
+  // Both finish before they return.
+  using Ranges = std::vector<std::pair<int64_t, int64_t>>;
+  virtual void reduce_scatter(const float* in, float* out, const Ranges& ranges) = 0;
+  virtual void all_gather(float* buf, const Ranges& ranges) = 0;
 };
 
 class Backend {

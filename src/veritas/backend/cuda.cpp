@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "veritas/backend/backend.hpp"
 #include "veritas/util/error.hpp"
@@ -18,12 +19,26 @@ namespace {
 
 class NcclCollective final : public Collective {
  public:
-  explicit NcclCollective(void* comm) : comm_(comm) {}
+  NcclCollective(void* comm, int rank) : comm_(comm), rank_(rank) {}
   void start_sum(float* x, int64_t n) override { cuda::nccl_start_sum(comm_, x, n); }
   void wait() override { cuda::nccl_wait(comm_); }
+  void reduce_scatter(const float* in, float* out, const Ranges& ranges) override {
+    std::vector<int64_t> b, e;
+    split(ranges, b, e);
+    cuda::nccl_reduce_scatter(comm_, in, out, b.data(), e.data(), (int)ranges.size(), rank_);
+  }
+  void all_gather(float* buf, const Ranges& ranges) override {
+    std::vector<int64_t> b, e;
+    split(ranges, b, e);
+    cuda::nccl_all_gather(comm_, buf, b.data(), e.data(), (int)ranges.size());
+  }
 
  private:
   void* comm_;
+  int rank_;
+  static void split(const Ranges& r, std::vector<int64_t>& b, std::vector<int64_t>& e) {
+    for (const auto& [lo, hi] : r) b.push_back(lo), e.push_back(hi);
+  }
 };
 
 // A data-parallel rank's GPU: its local rank on this node (mpirun, srun, hydra), modulo
@@ -135,7 +150,7 @@ class CudaBackend final : public Backend {
     char id[cuda::kNcclIdBytes] = {};
     if (rank == 0) cuda::nccl_unique_id(id);
     share(id, sizeof id);
-    return std::make_unique<NcclCollective>(cuda::nccl_init(id, ranks, rank));
+    return std::make_unique<NcclCollective>(cuda::nccl_init(id, ranks, rank), rank);
   }
 
  private:

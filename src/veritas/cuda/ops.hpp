@@ -98,6 +98,11 @@ void nccl_unique_id(char id[kNcclIdBytes]);
 void* nccl_init(const char id[kNcclIdBytes], int ranks, int rank);
 void nccl_start_sum(void* comm, float* x, int64_t n);
 void nccl_wait(void* comm);
+// ZeRO-1 over contiguous ranges [begin[r], end[r]) of the ranks (synchronous): out = the
+// sum over the ranks of in's range of `rank`; all_gather: every range of buf from its rank.
+void nccl_reduce_scatter(void* comm, const float* in, float* out, const int64_t* begin, const int64_t* end, int ranks,
+                         int rank);
+void nccl_all_gather(void* comm, float* buf, const int64_t* begin, const int64_t* end, int ranks);
 
 // Per-token log-probabilities for self-play's losses (kernels::cross_entropy_forward's lse
 // and kernels::target_logprobs at once): lse[n] and logp[n] = logits[n, targets[n]] - lse[n].

@@ -66,53 +66,76 @@ double Trainer::sum_gradients() {
   return t.seconds();
 }
 
+// ZeRO-1 on the model's backend: the shards (moments and summed gradients) live where the
+// weights do, and one code path serves the CPU and devices — the backend's sum of squares,
+// scaling and AdamW; MPI's reduce-scatter and all-gather on host-addressable memory, else
+// the backend's collective (NCCL).
 void Trainer::zero_init() {
+  Backend& be = model_->backend();
   auto [b, e] = dist_->range(flat_size(model_->params()), dist_->rank());
   zb_ = b, ze_ = e, zt_ = 0;
-  zm_.assign((size_t)(e - b), 0.0f);
-  zv_.assign((size_t)(e - b), 0.0f);
-  zg_.assign((size_t)(e - b), 0.0f);
+  const size_t bytes = sizeof(float) * (size_t)std::max<int64_t>(e - b, 1);
+  zm_ = DeviceBuffer(be, bytes), zv_ = DeviceBuffer(be, bytes), zg_ = DeviceBuffer(be, bytes);
+  be.zero(zm_.get(), bytes), be.zero(zv_.get(), bytes), be.zero(zg_.get(), bytes);
+}
+
+std::vector<std::pair<int64_t, int64_t>> Trainer::zero_ranges(int64_t n) const {
+  std::vector<std::pair<int64_t, int64_t>> r;
+  for (int k = 0; k < dist_->size(); ++k) r.push_back(dist_->range(n, k));
+  return r;
 }
 
 void Trainer::zero_update(float lr, double& grad_norm) {
+  Backend& be = model_->backend();
   auto& ps = model_->params();
-  const int64_t n = flat_size(ps);
+  const int64_t n = flat_size(ps), len = ze_ - zb_;
+  float *weights = ps[0].dev_data, *zg = zg_.floats();
   Timer comm;
-  dist_->reduce_scatter(ps[0].grad, zg_.data(), n);
+  if (coll_) coll_->reduce_scatter(ps[0].dev_grad, zg, zero_ranges(n));
+  else if (dist_->multi()) dist_->reduce_scatter(ps[0].dev_grad, zg, n);  // host-addressable memory
+  else be.copy(zg, ps[0].dev_grad, sizeof(float) * n);                     // one rank: its range is all
   zero_comm_ = comm.seconds();
-  // The global norm from each rank's sum of squares (double, in element order).
-  double ss = 0;
-  for (float g : zg_) ss += (double)g * (double)g;
+  // The global norm from each rank's sum of squares of its range (double, fixed order).
+  double ss = be.sum_squares(zg, len);
   dist_->sum(&ss, 1);
   grad_norm = std::sqrt(ss);
   check(std::isfinite(grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
-  if (cfg_.clip > 0 && grad_norm > cfg_.clip) {  // as clip_grad_norm
-    const float scale = (float)(cfg_.clip / (grad_norm + 1e-6));
-    for (float& g : zg_) g *= scale;
-  }
+  if (cfg_.clip > 0 && grad_norm > cfg_.clip)  // as clip_grad_norm
+    be.scale(zg, len, (float)(cfg_.clip / (grad_norm + 1e-6)));
   ++zt_;
+  const AdamWConfig& a = cfg_.adamw;
   int64_t off = 0;
   for (auto& p : ps) {
     const int64_t lo = std::max(off, zb_), hi = std::min(off + p.size, ze_);
     if (lo < hi) {
-      const size_t k = (size_t)(lo - zb_);
-      adamw_update(ps[0].data + lo, zg_.data() + k, zm_.data() + k, zv_.data() + k, hi - lo, adamw_decays(p), lr,
-                   cfg_.adamw, zt_);
+      const int64_t k = lo - zb_;
+      be.adamw_update(weights + lo, zg + k, zm_.floats() + k, zv_.floats() + k, hi - lo, adamw_decays(p), lr,
+                      a.beta1, a.beta2, a.eps, a.weight_decay, zt_);
     }
     off += p.size;
   }
   comm.reset();
-  dist_->all_gather(ps[0].data, n);
+  if (coll_) coll_->all_gather(weights, zero_ranges(n));
+  else if (dist_->multi()) dist_->all_gather(weights, n);
   zero_comm_ += comm.seconds();
 }
 
 void Trainer::zero_gather(std::vector<float>& m, std::vector<float>& v) {
-  const int64_t n = flat_size(model_->params());
+  Backend& be = model_->backend();
+  const int64_t n = flat_size(model_->params()), len = ze_ - zb_;
   const bool root = dist_->rank() == 0;
   m.assign(root ? (size_t)n : 0, 0.0f);
   v.assign(root ? (size_t)n : 0, 0.0f);
-  dist_->gather(zm_.data(), m.data(), n, 0);
-  dist_->gather(zv_.data(), v.data(), n, 0);
+  std::vector<float> hm, hv;  // the shards on the host, for MPI
+  const float *pm = zm_.floats(), *pv = zv_.floats();
+  if (!be.host_addressable()) {
+    hm.resize((size_t)len), hv.resize((size_t)len);
+    be.download(hm.data(), pm, sizeof(float) * len);
+    be.download(hv.data(), pv, sizeof(float) * len);
+    pm = hm.data(), pv = hv.data();
+  }
+  dist_->gather(pm, m.data(), n, 0);
+  dist_->gather(pv, v.data(), n, 0);
 }
 
 void Trainer::zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v) {
@@ -128,13 +151,15 @@ void Trainer::zero_save(const std::filesystem::path& path, const std::vector<flo
 }
 
 void Trainer::zero_take(const AdamW& full) {
+  Backend& be = model_->backend();
   auto& ps = model_->params();
   int64_t off = 0;
   for (size_t i = 0; i < ps.size(); ++i) {
     const int64_t lo = std::max(off, zb_), hi = std::min(off + ps[i].size, ze_);
     if (lo < hi) {
-      std::copy(full.m()[i].begin() + (lo - off), full.m()[i].begin() + (hi - off), zm_.begin() + (lo - zb_));
-      std::copy(full.v()[i].begin() + (lo - off), full.v()[i].begin() + (hi - off), zv_.begin() + (lo - zb_));
+      const size_t bytes = sizeof(float) * (size_t)(hi - lo);
+      be.upload(zm_.floats() + (lo - zb_), full.m()[i].data() + (lo - off), bytes);
+      be.upload(zv_.floats() + (lo - zb_), full.v()[i].data() + (lo - off), bytes);
     }
     off += ps[i].size;
   }

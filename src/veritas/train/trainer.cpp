@@ -162,7 +162,6 @@ void TrainConfig::validate() const {
   if (matmul != "fp32" && matmul != "bf16") bad("matmul must be fp32 or bf16, not \"" + matmul + "\"");
   if (device != "cpu" && device != "cuda" && device != "cpu-staged")
     bad("device must be cpu or cuda, not \"" + device + "\"");
-  if (device != "cpu" && zero != 0) bad("zero (ZeRO-1) runs on the CPU only for now");
   model.validate();
 }
 
@@ -296,20 +295,20 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
   else model_->init_weights(cfg_.seed);
   if (cfg_.train_layers > 0) model_->set_train_from_layer(cfg_.model.num_hidden_layers - cfg_.train_layers);
   model_->zero_grad();
-  if (on_device()) {
+  if (dist_->multi() && !be.host_addressable())
+    coll_ = be.collective(dist_->size(), dist_->rank(),
+                          [this](void* bytes, size_t n) { dist_->broadcast(bytes, (int64_t)n, 0); });
+  if (cfg_.zero) {
+    zero_init();
+  } else if (on_device()) {
     int64_t n = 0;
     for (const auto& p : model_->params()) n += p.size;
     dev_m_ = DeviceBuffer(be, sizeof(float) * n);
     dev_v_ = DeviceBuffer(be, sizeof(float) * n);
     be.zero(dev_m_.get(), sizeof(float) * n);
     be.zero(dev_v_.get(), sizeof(float) * n);
-    if (dist_->multi())
-      coll_ = be.collective(dist_->size(), dist_->rank(),
-                            [this](void* bytes, size_t n) { dist_->broadcast(bytes, (int64_t)n, 0); });
-  } else if (cfg_.zero == 0) {
-    opt_ = AdamW(model_->params(), cfg_.adamw);
   } else {
-    zero_init();
+    opt_ = AdamW(model_->params(), cfg_.adamw);
   }
   // With several ranks the train source draws the global batch and this rank keeps its rows.
   const int ranks = dist_->size();
@@ -436,10 +435,10 @@ StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
   auto& params = model_->params();
   StepStats s;
   s.lr = cfg_.schedule().lr_at(step_);
-  if (on_device()) {
-    device_update((float)s.lr, s.grad_norm);
-  } else if (cfg_.zero) {
+  if (cfg_.zero) {
     zero_update((float)s.lr, s.grad_norm);
+  } else if (on_device()) {
+    device_update((float)s.lr, s.grad_norm);
   } else {
     s.grad_norm = clip_grad_norm(params, cfg_.clip);
     check(std::isfinite(s.grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
@@ -639,7 +638,7 @@ void Trainer::load_checkpoint(const std::filesystem::path& run_dir) {
           where + ": step " + std::to_string(step) + " does not match the optimizer's " +
               std::to_string(opt.step_count()));
     if (cfg_.zero) zero_take(loaded);
-    if (on_device()) device_load_optimizer(loaded);
+    else if (on_device()) device_load_optimizer(loaded);
     if (train_ && !st.at("train_data").is_null()) train_->set_state(st.at("train_data"));
     step_ = step;
     elapsed_before_ = st.value("elapsed", 0.0);

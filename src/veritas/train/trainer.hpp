@@ -180,7 +180,8 @@ class Trainer {
   // ZeRO-1: this rank's range [zb_, ze_) of the flat parameter vector, its AdamW moments
   // and its part of the summed gradients (opt_ then stays empty).
   int64_t zb_ = 0, ze_ = 0, zt_ = 0;
-  std::vector<float> zm_, zv_, zg_;
+  DeviceBuffer zm_, zv_, zg_;  // on the model's backend
+  std::vector<std::pair<int64_t, int64_t>> zero_ranges(int64_t n) const;  // every rank's range
   double zero_comm_ = 0;  // seconds in the last update's reduce-scatter and all-gather
   int64_t overlap_buckets_ = 0;  // reductions started by overlap_gradient_sums' hook
   void zero_init();

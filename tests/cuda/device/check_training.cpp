@@ -101,6 +101,18 @@ int check_training() {
       same = same && weights(first) == weights(again);
       std::printf("%-44s %s\n", "GPU training twice: bit-identical", same ? "ok" : "MISMATCH");
       failures += !same;
+      // ZeRO-1's path on the GPU (one rank: its shard is everything) against the plain
+      // update: the norm sums in another order, nothing else differs.
+      TrainConfig zc = config("cuda", m);
+      zc.zero = 1;
+      Trainer zero(zc), plain(config("cuda", m));
+      double worst = 0;
+      for (int s = 0; s < 5; ++s) {
+        const Batch b = batch(s);
+        StepStats x = zero.step_on({b}), y = plain.step_on({b});
+        worst = std::max(worst, std::fabs(x.loss - y.loss) / y.loss);
+      }
+      report("ZeRO-1 on the GPU vs the plain update, 5 steps", worst, 1e-5);
     }
     // The GPU's checkpoint on the CPU: the same weights, and the next step agrees.
     const auto dir = std::filesystem::temp_directory_path() / "veritas-device-check-ckpt";
