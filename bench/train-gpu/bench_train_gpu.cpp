@@ -10,24 +10,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "../train-vs-pytorch/train_flops.hpp"
 #include "veritas/backend/backend.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/util/timer.hpp"
 
 using namespace veritas;
-
-// Training FLOPs per step, the formula of bench/train-vs-pytorch (6 x tokens x matmul
-// weights, head included, plus causal attention); torch_gpu.py uses the same.
-static double train_flops(const ModelConfig& c, double tokens, int T) {
-  const double C = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
-  const double KC = (double)c.num_key_value_heads * c.head_dim();
-  const double per_layer = 2 * C * C + 2 * C * KC + 3 * C * I;
-  const double mm = (c.num_hidden_layers * per_layer + V * C) * 2.0 * tokens;
-  const double att = c.num_hidden_layers * 2.0 * 2.0 * (tokens / T) * c.num_attention_heads * (T * (T + 1) / 2.0) *
-                     c.head_dim();
-  return 3.0 * (mm + att);
-}
 
 int main(int argc, char** argv) {
   CLI::App app{"veritas GPU training-step benchmark (one side of bench/train-gpu)"};
@@ -80,7 +69,7 @@ int main(int argc, char** argv) {
   }
   std::sort(times.begin(), times.end());
   const double med = times[times.size() / 2], tokens = (double)B * T * accum;
-  const double tflops = train_flops(c, tokens, T) / med / 1e12;
+  const double tflops = train_flops(c, B * accum, T) / med / 1e12;
   nlohmann::json out{{"side", "veritas"},
                      {"config", preset},
                      {"device", tr.model().backend().describe()},

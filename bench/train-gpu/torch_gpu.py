@@ -16,6 +16,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train-vs-pytorch"))
+from bench_train_torch import train_flops  # noqa: E402  (the FLOP formula of both sides)
 from torch_fast import FastLlama  # noqa: E402
 
 PRESETS = {  # (config, B, T, micro-batches per step)
@@ -26,16 +27,6 @@ PRESETS = {  # (config, B, T, micro-batches per step)
     "tiny": (dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=4, rope_theta=10000.0), 2, 32, 2),
 }
-
-
-def train_flops(c, tokens, T):  # bench_train_gpu.cpp's formula
-    C, I, V = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
-    hd = C // c["num_attention_heads"]
-    KC = c["num_key_value_heads"] * hd
-    per_layer = 2 * C * C + 2 * C * KC + 3 * C * I
-    mm = (c["num_hidden_layers"] * per_layer + V * C) * 2.0 * tokens
-    att = c["num_hidden_layers"] * 2.0 * 2.0 * (tokens / T) * c["num_attention_heads"] * (T * (T + 1) / 2.0) * hd
-    return 3.0 * (mm + att)
 
 
 def main():
@@ -87,7 +78,7 @@ def main():
     times.sort()
     med = times[len(times) // 2]
     tokens = B * T * accum
-    tflops = train_flops(cfg, tokens, T) / med / 1e12
+    tflops = train_flops(cfg, B * accum, T) / med / 1e12
     side = "pytorch-" + torch.__version__.split("+")[0] + ("-eager" if a.no_compile else "-compiled") + \
         ("-fp32" if a.fp32 else "-bf16")
     print(json.dumps({"side": side, "config": a.config, "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu",

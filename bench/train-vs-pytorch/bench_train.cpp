@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "train_flops.hpp"
 #include "veritas/kernels/gemm_bf16.hpp"
 #include "veritas/kernels/kernels.hpp"
 #include "veritas/model/model.hpp"
@@ -26,17 +27,6 @@ static double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;
-}
-
-// Training FLOPs per step: 6 x (tokens x matmul weights, head included) plus causal
-// attention (QK^T and PV, forward x 3). The Python side uses the same formula.
-static double train_flops(const ModelConfig& c, int B, int T) {
-  const double C = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
-  const double KC = (double)c.num_key_value_heads * c.head_dim();
-  const double per_layer = 2 * C * C + 2 * C * KC + 3 * C * I;
-  const double mm = (c.num_hidden_layers * per_layer + V * C) * 2.0 * B * T;
-  const double att = c.num_hidden_layers * 2.0 * 2.0 * B * c.num_attention_heads * (T * (T + 1) / 2.0) * c.head_dim();
-  return 3.0 * (mm + att);
 }
 
 int main(int argc, char** argv) {

@@ -13,6 +13,7 @@
 
 #include "veritas/data/shards.hpp"
 #include "veritas/kernels/kernels.hpp"
+#include "veritas/kernels/optimizer.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/train.hpp"
 #include "veritas/train/adamw.hpp"
@@ -242,30 +243,24 @@ TEST(Schedule, WarmupThenCosine) {
   EXPECT_DOUBLE_EQ(nowarm.lr_at(0), 2.0);
 }
 
-TEST(Clip, GlobalNormAndScaling) {
-  OwnedParam a("a", {2}, {0, 0});
-  OwnedParam b("b", {1, 1}, {0});
-  a.g = {3, 0};
-  b.g = {4};
-  std::vector<Param> ps = {a.p, b.p};
-  EXPECT_DOUBLE_EQ(clip_grad_norm(ps, 10.0), 5.0);  // under the limit: untouched
-  EXPECT_FLOAT_EQ(a.g[0], 3.0f);
-  EXPECT_DOUBLE_EQ(clip_grad_norm(ps, 1.0), 5.0);  // returns the norm before clipping
-  EXPECT_NEAR(a.g[0], 0.6, 1e-6);
-  EXPECT_NEAR(b.g[0], 0.8, 1e-6);
-  EXPECT_NEAR(grad_global_norm(ps), 1.0, 1e-6);
-
-  // Large tensor (several reduction blocks, threaded) against a plain double sum.
+TEST(Clip, SumOfSquaresAndScaling) {
+  // The gradient norm's parts (kernels/optimizer.hpp): a large tensor (several reduction
+  // blocks, threaded) against a plain double sum, the same bits twice; then scaling.
   Rng rng(1);
-  std::vector<float> init(300001);
-  OwnedParam big("big", {300001}, init);
+  std::vector<float> g(300001);
   double ref = 0;
-  for (auto& x : big.g) {
+  for (auto& x : g) {
     x = (float)rng.normal();
     ref += (double)x * x;
   }
-  std::vector<Param> one = {big.p};
-  EXPECT_NEAR(grad_global_norm(one), std::sqrt(ref), 1e-9 * std::sqrt(ref));
+  const double got = kernels::sum_squares(g.data(), (int64_t)g.size());
+  EXPECT_NEAR(got, ref, 1e-12 * ref);
+  EXPECT_EQ(kernels::sum_squares(g.data(), (int64_t)g.size()), got);
+  std::vector<float> h = {3, 4};
+  EXPECT_EQ(kernels::sum_squares(h.data(), 2), 25.0);
+  kernels::scale(h.data(), 2, 0.2f);
+  EXPECT_FLOAT_EQ(h[0], 0.6f);
+  EXPECT_FLOAT_EQ(h[1], 0.8f);
 }
 
 // ------------------------------------------------------------------ trainer

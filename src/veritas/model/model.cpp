@@ -1,7 +1,6 @@
 #include "veritas/model/model.hpp"
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -16,19 +15,6 @@ namespace veritas {
 namespace k = kernels;
 
 namespace {
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<float, FreeDeleter>;
-
-// 64-byte aligned and left uninitialized: pages that a small batch never touches cost no memory.
-Buffer alloc_floats(int64_t n) {
-  size_t bytes = ((size_t)std::max<int64_t>(n, 1) * sizeof(float) + 63) / 64 * 64;
-  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (!p) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes for the model");
-  return Buffer(p);
-}
-
 struct LayerW {
   float *ln1, *wq, *wk, *wv, *wo, *ln2, *wg, *wu, *wd;
 };
@@ -42,10 +28,11 @@ struct Model::Impl {
   Backend* be;
   int maxB, maxT;
   int64_t n_params = 0;
-  Buffer weights, grads;  // on the host: the master copy for files and the CPU optimizer
-  // On a device backend (!be->host_memory()): the weights and gradients the kernels use,
-  // and the batch's tokens; on the CPU these are the host buffers themselves.
-  DeviceBuffer dev_weights, dev_grads, dev_tokens;
+  DeviceBuffer weights;  // on the host: what files are read into and written from
+  DeviceBuffer grads;    // on the backend
+  // On a device backend (!be->host_memory()): the weights the kernels use and the batch's
+  // tokens; on the CPU the kernels use `weights` and the caller's tokens.
+  DeviceBuffer dev_weights, dev_tokens;
   int32_t *d_inputs = nullptr, *d_targets = nullptr;
   float *d_mask = nullptr, *d_logp = nullptr;
   std::vector<Param> params;
@@ -103,17 +90,15 @@ struct Model::Impl {
       for (auto d : s.shape) n *= d;
       n_params += n;
     }
-    weights = alloc_floats(n_params);
-    grads = alloc_floats(n_params);
-    std::memset(weights.get(), 0, sizeof(float) * n_params);
-    float *dweights = weights.get(), *dgrads = grads.get();
-    if (on_host()) {
-      std::memset(grads.get(), 0, sizeof(float) * n_params);
-    } else {  // the host gradients stay untouched (and cost no memory): the device has them
-      dev_weights = DeviceBuffer(*be, sizeof(float) * n_params);
-      dev_grads = DeviceBuffer(*be, sizeof(float) * n_params);
-      dweights = dev_weights.floats(), dgrads = dev_grads.floats();
-      be->zero(dgrads, sizeof(float) * n_params);
+    const size_t bytes = sizeof(float) * (size_t)n_params;
+    weights = DeviceBuffer(cpu_backend(), bytes);
+    std::memset(weights.get(), 0, bytes);
+    grads = DeviceBuffer(*be, bytes);
+    be->zero(grads.get(), bytes);
+    float* dweights = weights.floats();
+    if (!on_host()) {
+      dev_weights = DeviceBuffer(*be, bytes);
+      dweights = dev_weights.floats();
     }
     int64_t off = 0;
     for (auto& s : specs) {
@@ -122,10 +107,10 @@ struct Model::Impl {
       p.shape = s.shape;
       p.size = 1;
       for (auto d : s.shape) p.size *= d;
-      p.data = weights.get() + off;
-      p.grad = grads.get() + off;
+      p.data = weights.floats() + off;
+      p.grad = on_host() ? grads.floats() + off : nullptr;  // a device's are not the host's to read
       p.dev_data = dweights + off;
-      p.dev_grad = dgrads + off;
+      p.dev_grad = grads.floats() + off;
       off += p.size;
       params.push_back(std::move(p));
     }
@@ -180,21 +165,13 @@ struct Model::Impl {
     }
   }
 
-  // The batch on the backend: host pointers on the CPU, copies on a device.
-  const int32_t* put_inputs(const int32_t* inputs, int64_t N) {
-    if (on_host()) return inputs;
-    be->upload(d_inputs, inputs, sizeof(int32_t) * N);
-    return d_inputs;
-  }
-  const int32_t* put_targets(const int32_t* targets, int64_t N) {
-    if (on_host()) return targets;
-    be->upload(d_targets, targets, sizeof(int32_t) * N);
-    return d_targets;
-  }
-  const float* put_mask(const float* mask, int64_t N) {
-    if (on_host() || !mask) return mask;
-    be->upload(d_mask, mask, sizeof(float) * N);
-    return d_mask;
+  // The batch on the backend: the caller's host pointers on the CPU, copies (into `dst`)
+  // on a device.
+  template <class T>
+  const T* put(T* dst, const T* src, int64_t N) {
+    if (on_host() || !src) return src;
+    be->upload(dst, src, sizeof(T) * N);
+    return dst;
   }
   void upload_weights() {
     if (!on_host()) be->upload(dev_weights.get(), weights.get(), sizeof(float) * n_params);
@@ -226,7 +203,7 @@ struct Model::Impl {
   }
 
   // Runs the network up to the logits ([B*T, V] into out, the backend's memory); inputs
-  // are on the backend (put_inputs).
+  // are on the backend (put).
   void forward(const int32_t* inputs, int B, int T, float* out) {
     const int64_t N = (int64_t)B * T;
     const int C = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
@@ -357,9 +334,9 @@ float Model::forward_backward(const int32_t* inputs, const int32_t* targets, con
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, mask, N);
-  const int32_t* in = m.put_inputs(inputs, N);
+  const int32_t* in = m.put(m.d_inputs, inputs, N);
   m.forward(in, B, T, m.logits);
-  float loss = m.be->cross_entropy_fused(m.logits, m.lse, m.put_targets(targets, N), m.put_mask(mask, N), N,
+  float loss = m.be->cross_entropy_fused(m.logits, m.lse, m.put(m.d_targets, targets, N), m.put(m.d_mask, mask, N), N,
                                          m.cfg.vocab_size, grad_scale);
   m.backward(in, B, T);
   return loss;
@@ -370,8 +347,8 @@ float Model::forward_loss(const int32_t* inputs, const int32_t* targets, const f
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, mask, N);
-  m.forward(m.put_inputs(inputs, N), B, T, m.logits);
-  return m.be->cross_entropy_loss(m.lse, m.logits, m.put_targets(targets, N), m.put_mask(mask, N), N,
+  m.forward(m.put(m.d_inputs, inputs, N), B, T, m.logits);
+  return m.be->cross_entropy_loss(m.lse, m.logits, m.put(m.d_targets, targets, N), m.put(m.d_mask, mask, N), N,
                                   m.cfg.vocab_size);
 }
 
@@ -379,7 +356,7 @@ void Model::forward_logits(const int32_t* inputs, int B, int T, float* logits) {
   auto& m = *impl_;
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
-  m.forward(m.put_inputs(inputs, N), B, T, m.on_host() ? logits : m.logits);
+  m.forward(m.put(m.d_inputs, inputs, N), B, T, m.on_host() ? logits : m.logits);
   if (!m.on_host()) m.be->download(logits, m.logits, sizeof(float) * N * m.cfg.vocab_size);
 }
 
@@ -388,8 +365,8 @@ void Model::token_logprobs(const int32_t* inputs, const int32_t* targets, int B,
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, nullptr, N);
-  m.forward(m.put_inputs(inputs, N), B, T, m.logits);
-  m.be->target_logprobs(m.on_host() ? logp : m.d_logp, m.lse, m.logits, m.put_targets(targets, N), N,
+  m.forward(m.put(m.d_inputs, inputs, N), B, T, m.logits);
+  m.be->target_logprobs(m.on_host() ? logp : m.d_logp, m.lse, m.logits, m.put(m.d_targets, targets, N), N,
                         m.cfg.vocab_size);
   if (!m.on_host()) m.be->download(logp, m.d_logp, sizeof(float) * N);
 }
@@ -400,8 +377,8 @@ double Model::forward_backward_logprob(const int32_t* inputs, const int32_t* tar
   m.check_batch(inputs, B, T);
   const int64_t N = (int64_t)B * T;
   m.check_targets(targets, nullptr, N);
-  const int32_t* in = m.put_inputs(inputs, N);
-  const int32_t* tg = m.put_targets(targets, N);
+  const int32_t* in = m.put(m.d_inputs, inputs, N);
+  const int32_t* tg = m.put(m.d_targets, targets, N);
   m.forward(in, B, T, m.logits);
   const int V = m.cfg.vocab_size;
   std::vector<float> logp(N), dlogp(N, 0.0f);
@@ -436,7 +413,7 @@ int Model::train_from_layer() const { return impl_->train_from; }
 
 void Model::zero_grad() {
   auto& m = *impl_;
-  m.be->zero(m.on_host() ? (void*)m.grads.get() : m.dev_grads.get(), sizeof(float) * m.n_params);
+  m.be->zero(m.grads.get(), sizeof(float) * m.n_params);
 }
 
 }  // namespace veritas

@@ -17,7 +17,7 @@ struct Param {
   std::string name;            // HF Llama name
   std::vector<int64_t> shape;  // PyTorch layout, e.g. q_proj.weight is [out, in]
   float* data = nullptr;  // host copy (files, the CPU optimizer)
-  float* grad = nullptr;  // host gradient; on a device backend left unused
+  float* grad = nullptr;  // host gradient; nullptr on a device backend (see dev_grad)
   float* dev_data = nullptr;  // the backend's copies the kernels use (the same pointers on the CPU)
   float* dev_grad = nullptr;
   int64_t size = 0;

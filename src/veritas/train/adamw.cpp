@@ -127,19 +127,4 @@ void AdamW::load(const std::filesystem::path& path, const std::vector<Param>& pa
   t_ = t;
 }
 
-double grad_global_norm(const std::vector<Param>& params) {
-  double total = 0.0;
-  for (const auto& p : params) total += kernels::sum_squares(p.grad, p.size);
-  return std::sqrt(total);
-}
-
-double clip_grad_norm(std::vector<Param>& params, double clip) {
-  const double norm = grad_global_norm(params);
-  if (clip > 0 && norm > clip) {
-    const float scale = (float)(clip / (norm + 1e-6));
-    for (auto& p : params) kernels::scale(p.grad, p.size, scale);
-  }
-  return norm;
-}
-
 }  // namespace veritas

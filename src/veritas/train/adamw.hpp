@@ -5,8 +5,8 @@
 //   m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2
 //   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // Each element is updated independently, so the result does not depend on threading.
-// Also: the global gradient norm and clipping, with a fixed reduction order so a
-// resumed run reproduces an uninterrupted one bit for bit.
+// The trainer runs the same arithmetic on its backend (kernels/optimizer.hpp), with the
+// global gradient norm (fixed-order sums of squares) and clipping.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -69,12 +69,5 @@ void save_adamw_state(const std::filesystem::path& path, const std::vector<Param
 // with it); t is the step count including this update. The same bits as step().
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr,
                   const AdamWConfig& cfg, int64_t t);
-
-// sqrt(sum of squared gradients over all params), accumulated in double over fixed-size
-// blocks summed in order: the same value for any thread count.
-double grad_global_norm(const std::vector<Param>& params);
-// Scales all gradients by clip / (norm + 1e-6) when norm > clip (torch.nn.utils.clip_grad_norm_).
-// Returns the norm before clipping. clip <= 0 disables clipping.
-double clip_grad_norm(std::vector<Param>& params, double clip);
 
 }  // namespace veritas

@@ -66,17 +66,17 @@ double Trainer::sum_gradients() {
   return t.seconds();
 }
 
-// ZeRO-1 on the model's backend: the shards (moments and summed gradients) live where the
-// weights do, and one code path serves the CPU and devices — the backend's sum of squares,
+// ZeRO-1 on the model's backend: the shards (m_ and v_ hold this rank's range of the
+// moments; zg_ its part of the summed gradients) live where the weights do, and one code path serves the CPU and devices — the backend's sum of squares,
 // scaling and AdamW; MPI's reduce-scatter and all-gather on host-addressable memory, else
 // the backend's collective (NCCL).
 void Trainer::zero_init() {
   Backend& be = model_->backend();
   auto [b, e] = dist_->range(flat_size(model_->params()), dist_->rank());
-  zb_ = b, ze_ = e, zt_ = 0;
+  zb_ = b, ze_ = e;
   const size_t bytes = sizeof(float) * (size_t)std::max<int64_t>(e - b, 1);
-  zm_ = DeviceBuffer(be, bytes), zv_ = DeviceBuffer(be, bytes), zg_ = DeviceBuffer(be, bytes);
-  be.zero(zm_.get(), bytes), be.zero(zv_.get(), bytes), be.zero(zg_.get(), bytes);
+  m_ = DeviceBuffer(be, bytes), v_ = DeviceBuffer(be, bytes), zg_ = DeviceBuffer(be, bytes);
+  be.zero(m_.get(), bytes), be.zero(v_.get(), bytes), be.zero(zg_.get(), bytes);
 }
 
 std::vector<std::pair<int64_t, int64_t>> Trainer::zero_ranges(int64_t n) const {
@@ -100,17 +100,17 @@ void Trainer::zero_update(float lr, double& grad_norm) {
   dist_->sum(&ss, 1);
   grad_norm = std::sqrt(ss);
   check(std::isfinite(grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
-  if (cfg_.clip > 0 && grad_norm > cfg_.clip)  // as clip_grad_norm
+  if (cfg_.clip > 0 && grad_norm > cfg_.clip)  // as update()
     be.scale(zg, len, (float)(cfg_.clip / (grad_norm + 1e-6)));
-  ++zt_;
+  ++t_;
   const AdamWConfig& a = cfg_.adamw;
   int64_t off = 0;
   for (auto& p : ps) {
     const int64_t lo = std::max(off, zb_), hi = std::min(off + p.size, ze_);
     if (lo < hi) {
       const int64_t k = lo - zb_;
-      be.adamw_update(weights + lo, zg + k, zm_.floats() + k, zv_.floats() + k, hi - lo, adamw_decays(p), lr,
-                      a.beta1, a.beta2, a.eps, a.weight_decay, zt_);
+      be.adamw_update(weights + lo, zg + k, m_.floats() + k, v_.floats() + k, hi - lo, adamw_decays(p), lr,
+                      a.beta1, a.beta2, a.eps, a.weight_decay, t_);
     }
     off += p.size;
   }
@@ -127,7 +127,7 @@ void Trainer::zero_gather(std::vector<float>& m, std::vector<float>& v) {
   m.assign(root ? (size_t)n : 0, 0.0f);
   v.assign(root ? (size_t)n : 0, 0.0f);
   std::vector<float> hm, hv;  // the shards on the host, for MPI
-  const float *pm = zm_.floats(), *pv = zv_.floats();
+  const float *pm = m_.floats(), *pv = v_.floats();
   if (!be.host_addressable()) {
     hm.resize((size_t)len), hv.resize((size_t)len);
     be.download(hm.data(), pm, sizeof(float) * len);
@@ -138,19 +138,7 @@ void Trainer::zero_gather(std::vector<float>& m, std::vector<float>& v) {
   dist_->gather(pv, v.data(), n, 0);
 }
 
-void Trainer::zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v) {
-  auto& ps = model_->params();
-  std::vector<const float*> pm, pv;
-  int64_t off = 0;
-  for (const auto& p : ps) {
-    pm.push_back(m.data() + off);
-    pv.push_back(v.data() + off);
-    off += p.size;
-  }
-  save_adamw_state(path, ps, pm, pv, zt_, cfg_.adamw);
-}
-
-void Trainer::zero_take(const AdamW& full) {
+void Trainer::take_moments(const AdamW& full) {
   Backend& be = model_->backend();
   auto& ps = model_->params();
   int64_t off = 0;
@@ -158,12 +146,12 @@ void Trainer::zero_take(const AdamW& full) {
     const int64_t lo = std::max(off, zb_), hi = std::min(off + ps[i].size, ze_);
     if (lo < hi) {
       const size_t bytes = sizeof(float) * (size_t)(hi - lo);
-      be.upload(zm_.floats() + (lo - zb_), full.m()[i].data() + (lo - off), bytes);
-      be.upload(zv_.floats() + (lo - zb_), full.v()[i].data() + (lo - off), bytes);
+      be.upload(m_.floats() + (lo - zb_), full.m()[i].data() + (lo - off), bytes);
+      be.upload(v_.floats() + (lo - zb_), full.v()[i].data() + (lo - off), bytes);
     }
     off += ps[i].size;
   }
-  zt_ = full.step_count();
+  t_ = full.step_count();
 }
 
 }  // namespace veritas

@@ -300,15 +300,12 @@ Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) 
                           [this](void* bytes, size_t n) { dist_->broadcast(bytes, (int64_t)n, 0); });
   if (cfg_.zero) {
     zero_init();
-  } else if (on_device()) {
-    int64_t n = 0;
-    for (const auto& p : model_->params()) n += p.size;
-    dev_m_ = DeviceBuffer(be, sizeof(float) * n);
-    dev_v_ = DeviceBuffer(be, sizeof(float) * n);
-    be.zero(dev_m_.get(), sizeof(float) * n);
-    be.zero(dev_v_.get(), sizeof(float) * n);
-  } else {
-    opt_ = AdamW(model_->params(), cfg_.adamw);
+  } else {  // the moments of every parameter
+    for (const auto& p : model_->params()) ze_ += p.size;
+    m_ = DeviceBuffer(be, sizeof(float) * ze_);
+    v_ = DeviceBuffer(be, sizeof(float) * ze_);
+    be.zero(m_.get(), sizeof(float) * ze_);
+    be.zero(v_.get(), sizeof(float) * ze_);
   }
   // With several ranks the train source draws the global batch and this rank keeps its rows.
   const int ranks = dist_->size();
@@ -432,18 +429,10 @@ StepStats Trainer::step_on(const std::vector<Batch>& micro) {
 }
 
 StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
-  auto& params = model_->params();
   StepStats s;
   s.lr = cfg_.schedule().lr_at(step_);
-  if (cfg_.zero) {
-    zero_update((float)s.lr, s.grad_norm);
-  } else if (on_device()) {
-    device_update((float)s.lr, s.grad_norm);
-  } else {
-    s.grad_norm = clip_grad_norm(params, cfg_.clip);
-    check(std::isfinite(s.grad_norm), "gradient norm is not finite at step " + std::to_string(step_ + 1));
-    opt_.step(params, (float)s.lr);
-  }
+  if (cfg_.zero) zero_update((float)s.lr, s.grad_norm);
+  else update((float)s.lr, s.grad_norm);
   model_->zero_grad();
   ++step_;
   s.step = step_;
@@ -452,11 +441,10 @@ StepStats Trainer::apply_gradients(double loss, int64_t tokens) {
   return s;
 }
 
-bool Trainer::on_device() const { return !model_->backend().host_memory(); }
-
-// The CPU path's update (clip_grad_norm, then AdamW::step) on the device's tensors: the
-// same per-tensor sums in the same order, the same scaling and the same AdamW arithmetic.
-void Trainer::device_update(float lr, double& grad_norm) {
+// Clipping (as torch.nn.utils.clip_grad_norm_), then AdamW (train/adamw.hpp's
+// arithmetic), on the model's backend: fixed-order per-tensor sums of squares, so every
+// backend and thread count gives the CPU's bits up to the kernels' own rounding.
+void Trainer::update(float lr, double& grad_norm) {
   Backend& be = model_->backend();
   auto& ps = model_->params();
   double ss = 0;
@@ -467,44 +455,44 @@ void Trainer::device_update(float lr, double& grad_norm) {
     const float scale = (float)(cfg_.clip / (grad_norm + 1e-6));
     for (auto& p : ps) be.scale(p.dev_grad, p.size, scale);
   }
-  ++dev_t_;
+  ++t_;
   const AdamWConfig& a = cfg_.adamw;
   int64_t off = 0;
   for (auto& p : ps) {
-    if (p.trainable)
-      be.adamw_update(p.dev_data, p.dev_grad, dev_m_.floats() + off, dev_v_.floats() + off, p.size, adamw_decays(p),
-                      lr, a.beta1, a.beta2, a.eps, a.weight_decay, dev_t_);
+    if (p.trainable)  // frozen: neither updated nor decayed
+      be.adamw_update(p.dev_data, p.dev_grad, m_.floats() + off, v_.floats() + off, p.size, adamw_decays(p), lr,
+                      a.beta1, a.beta2, a.eps, a.weight_decay, t_);
     off += p.size;
   }
 }
 
-void Trainer::device_save_optimizer(const std::filesystem::path& path) {
+// The moments, flat in parameter order, into optimizer.safetensors (read straight from
+// host memory; downloaded first from a device).
+void Trainer::save_optimizer(const std::filesystem::path& path) {
   Backend& be = model_->backend();
   auto& ps = model_->params();
   int64_t n = 0;
   for (const auto& p : ps) n += p.size;
-  std::vector<float> m((size_t)n), v((size_t)n);
-  be.download(m.data(), dev_m_.get(), sizeof(float) * n);
-  be.download(v.data(), dev_v_.get(), sizeof(float) * n);
+  std::vector<float> hm, hv;
+  const float *m = m_.floats(), *v = v_.floats();
+  if (!be.host_addressable()) {
+    hm.resize((size_t)n), hv.resize((size_t)n);
+    be.download(hm.data(), m, sizeof(float) * n);
+    be.download(hv.data(), v, sizeof(float) * n);
+    m = hm.data(), v = hv.data();
+  }
+  write_moments(path, m, v);
+}
+
+void Trainer::write_moments(const std::filesystem::path& path, const float* m, const float* v) {
+  auto& ps = model_->params();
   std::vector<const float*> mp, vp;
   int64_t off = 0;
   for (const auto& p : ps) {
-    mp.push_back(m.data() + off), vp.push_back(v.data() + off);
+    mp.push_back(m + off), vp.push_back(v + off);
     off += p.size;
   }
-  save_adamw_state(path, ps, mp, vp, dev_t_, cfg_.adamw);
-}
-
-void Trainer::device_load_optimizer(const AdamW& loaded) {
-  Backend& be = model_->backend();
-  int64_t off = 0;
-  const auto& ps = model_->params();
-  for (size_t i = 0; i < ps.size(); ++i) {
-    be.upload(dev_m_.floats() + off, loaded.m()[i].data(), sizeof(float) * ps[i].size);
-    be.upload(dev_v_.floats() + off, loaded.v()[i].data(), sizeof(float) * ps[i].size);
-    off += ps[i].size;
-  }
-  dev_t_ = loaded.step_count();
+  save_adamw_state(path, ps, mp, vp, t_, cfg_.adamw);
 }
 
 double Trainer::evaluate() {
@@ -541,9 +529,8 @@ void Trainer::save_checkpoint(const std::filesystem::path& run_dir) {
 
   cfg_.model.save(tmp / "config.json");
   model_->save(tmp / "model.safetensors");
-  if (cfg_.zero) zero_save(tmp / "optimizer.safetensors", gm, gv);
-  else if (on_device()) device_save_optimizer(tmp / "optimizer.safetensors");
-  else opt_.save(tmp / "optimizer.safetensors", model_->params());
+  if (cfg_.zero) write_moments(tmp / "optimizer.safetensors", gm.data(), gv.data());
+  else save_optimizer(tmp / "optimizer.safetensors");
   std::vector<std::string> files = {"config.json", "model.safetensors", "optimizer.safetensors"};
   if (!cfg_.tokenizer.empty()) {
     atomic_write_file(tmp / "tokenizer.json", read_file(cfg_.tokenizer));  // so the checkpoint is self-contained
@@ -630,15 +617,13 @@ void Trainer::load_checkpoint(const std::filesystem::path& run_dir) {
     check(mc.to_json() == cfg_.model.to_json(),
           dir.string() + "/config.json: the checkpoint's model shape differs from the configured one");
     model_->load(dir / "model.safetensors");
-    AdamW loaded;  // ZeRO-1 keeps only this rank's range of it; a device copies it over
-    AdamW& opt = cfg_.zero || on_device() ? loaded : opt_;
-    opt.load(dir / "optimizer.safetensors", model_->params());
+    AdamW loaded;  // copied to the backend (ZeRO-1: this rank's range of it)
+    loaded.load(dir / "optimizer.safetensors", model_->params());
     const int64_t step = st.at("step").get<int64_t>();
-    check(step >= 0 && opt.step_count() == step,
+    check(step >= 0 && loaded.step_count() == step,
           where + ": step " + std::to_string(step) + " does not match the optimizer's " +
-              std::to_string(opt.step_count()));
-    if (cfg_.zero) zero_take(loaded);
-    else if (on_device()) device_load_optimizer(loaded);
+              std::to_string(loaded.step_count()));
+    take_moments(loaded);
     if (train_ && !st.at("train_data").is_null()) train_->set_state(st.at("train_data"));
     step_ = step;
     elapsed_before_ = st.value("elapsed", 0.0);

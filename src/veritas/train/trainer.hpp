@@ -157,7 +157,6 @@ class Trainer {
   int64_t step_count() const { return step_; }
   Dist& dist() { return *dist_; }
   Model& model() { return *model_; }
-  AdamW& optimizer() { return opt_; }  // empty under ZeRO-1 and on a device (their moments live elsewhere)
   const TrainConfig& config() const { return cfg_; }
   TrainConfig& mutable_config() { return cfg_; }  // e.g. extend steps after a resume
   // Training seconds so far (all processes of this run); saved with checkpoints.
@@ -171,16 +170,24 @@ class Trainer {
  private:
   TrainConfig cfg_;
   std::unique_ptr<Model> model_;
-  AdamW opt_;
+  // AdamW (train/adamw.hpp's arithmetic) on the model's backend: the moments, flat in
+  // parameter order (under ZeRO-1 only this rank's range of them), and the step count.
+  DeviceBuffer m_, v_;
+  int64_t t_ = 0;
+  void update(float lr, double& grad_norm);  // clip the gradients (torch's clip_grad_norm_), then AdamW
+  void save_optimizer(const std::filesystem::path& path);
+  // optimizer.safetensors from the whole moments, flat, on the host.
+  void write_moments(const std::filesystem::path& path, const float* m, const float* v);
+  void take_moments(const AdamW& full);  // this process's range [zb_, ze_) of a loaded state
   std::unique_ptr<BatchSource> train_, val_;
   int64_t step_ = 0;
   double elapsed_before_ = 0;
   nlohmann::json extra_;
   Dist* dist_ = nullptr;
-  // ZeRO-1: this rank's range [zb_, ze_) of the flat parameter vector, its AdamW moments
-  // and its part of the summed gradients (opt_ then stays empty).
-  int64_t zb_ = 0, ze_ = 0, zt_ = 0;
-  DeviceBuffer zm_, zv_, zg_;  // on the model's backend
+  // The range [zb_, ze_) of the flat parameter vector whose moments m_ and v_ hold: all of
+  // it, or under ZeRO-1 this rank's, with zg_ its part of the summed gradients.
+  int64_t zb_ = 0, ze_ = 0;
+  DeviceBuffer zg_;
   std::vector<std::pair<int64_t, int64_t>> zero_ranges(int64_t n) const;  // every rank's range
   double zero_comm_ = 0;  // seconds in the last update's reduce-scatter and all-gather
   int64_t overlap_buckets_ = 0;  // reductions started by overlap_gradient_sums' hook
@@ -189,21 +196,11 @@ class Trainer {
   void reduce_all_gradients();
   // Collective: the whole moments, flat, on rank 0 (empty elsewhere).
   void zero_gather(std::vector<float>& m, std::vector<float>& v);
-  void zero_save(const std::filesystem::path& path, const std::vector<float>& m, const std::vector<float>& v);
-  void zero_take(const AdamW& full);  // keeps this rank's range of a loaded state
-  // A device backend (!model_->backend().host_memory()): AdamW's moments live there, flat
-  // in parameter order, and opt_ stays empty; dev_t_ is its step count.
-  bool on_device() const;
-  DeviceBuffer dev_m_, dev_v_;
-  int64_t dev_t_ = 0;
   std::unique_ptr<Collective> coll_;  // several ranks on devices the host cannot address (NCCL)
   // The sum over the ranks of params()[first, end)'s gradients (one bucket), started now:
   // MPI on host-addressable memory, else the backend's collective; wait_sums ends them.
   void start_bucket_sum(size_t first, size_t end);
   void wait_sums();
-  void device_update(float lr, double& grad_norm);
-  void device_save_optimizer(const std::filesystem::path& path);
-  void device_load_optimizer(const AdamW& loaded);
 };
 
 // Where a run folder's current checkpoint is: run_dir/checkpoint, or the previous one
