@@ -121,19 +121,13 @@ void Trainer::zero_update(float lr, double& grad_norm) {
 }
 
 void Trainer::zero_gather(std::vector<float>& m, std::vector<float>& v) {
-  Backend& be = model_->backend();
-  const int64_t n = flat_size(model_->params()), len = ze_ - zb_;
+  const int64_t n = flat_size(model_->params());
   const bool root = dist_->rank() == 0;
   m.assign(root ? (size_t)n : 0, 0.0f);
   v.assign(root ? (size_t)n : 0, 0.0f);
   std::vector<float> hm, hv;  // the shards on the host, for MPI
-  const float *pm = m_.floats(), *pv = v_.floats();
-  if (!be.host_addressable()) {
-    hm.resize((size_t)len), hv.resize((size_t)len);
-    be.download(hm.data(), pm, sizeof(float) * len);
-    be.download(hv.data(), pv, sizeof(float) * len);
-    pm = hm.data(), pv = hv.data();
-  }
+  const float *pm, *pv;
+  host_moments(hm, hv, pm, pv);
   dist_->gather(pm, m.data(), n, 0);
   dist_->gather(pv, v.data(), n, 0);
 }

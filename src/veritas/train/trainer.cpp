@@ -466,21 +466,23 @@ void Trainer::update(float lr, double& grad_norm) {
   }
 }
 
-// The moments, flat in parameter order, into optimizer.safetensors (read straight from
-// host memory; downloaded first from a device).
-void Trainer::save_optimizer(const std::filesystem::path& path) {
+// m_ and v_ (this process's range of the moments) as host pointers: themselves where the
+// host can read them, else downloaded into hm and hv.
+void Trainer::host_moments(std::vector<float>& hm, std::vector<float>& hv, const float*& m, const float*& v) {
   Backend& be = model_->backend();
-  auto& ps = model_->params();
-  int64_t n = 0;
-  for (const auto& p : ps) n += p.size;
+  const int64_t len = ze_ - zb_;
+  m = m_.floats(), v = v_.floats();
+  if (be.host_addressable()) return;
+  hm.resize((size_t)len), hv.resize((size_t)len);
+  be.download(hm.data(), m, sizeof(float) * len);
+  be.download(hv.data(), v, sizeof(float) * len);
+  m = hm.data(), v = hv.data();
+}
+
+void Trainer::save_optimizer(const std::filesystem::path& path) {
   std::vector<float> hm, hv;
-  const float *m = m_.floats(), *v = v_.floats();
-  if (!be.host_addressable()) {
-    hm.resize((size_t)n), hv.resize((size_t)n);
-    be.download(hm.data(), m, sizeof(float) * n);
-    be.download(hv.data(), v, sizeof(float) * n);
-    m = hm.data(), v = hv.data();
-  }
+  const float *m, *v;
+  host_moments(hm, hv, m, v);
   write_moments(path, m, v);
 }
 

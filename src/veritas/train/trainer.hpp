@@ -175,7 +175,8 @@ class Trainer {
   DeviceBuffer m_, v_;
   int64_t t_ = 0;
   void update(float lr, double& grad_norm);  // clip the gradients (torch's clip_grad_norm_), then AdamW
-  void save_optimizer(const std::filesystem::path& path);
+  void save_optimizer(const std::filesystem::path& path);  // the whole moments (not ZeRO-1)
+  void host_moments(std::vector<float>& hm, std::vector<float>& hv, const float*& m, const float*& v);
   // optimizer.safetensors from the whole moments, flat, on the host.
   void write_moments(const std::filesystem::path& path, const float* m, const float* v);
   void take_moments(const AdamW& full);  // this process's range [zb_, ze_) of a loaded state
