@@ -10,8 +10,9 @@ if(VERITAS_CUDA)
   # The GPU code itself is in the binary: a non-empty .nv_fatbin section.
   add_test(NAME cuda_fatbin_linked COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/fatbin_linked.sh ${PROJECT_BINARY_DIR}/veritas)
   add_executable(cuda_device_check ${CMAKE_CURRENT_LIST_DIR}/device/check_kernels.cpp
-                                   ${CMAKE_CURRENT_LIST_DIR}/device/check_training.cpp)
-  target_link_libraries(cuda_device_check PRIVATE veritas_cuda veritas_kernels veritas_train)
+                                   ${CMAKE_CURRENT_LIST_DIR}/device/check_training.cpp
+                                   ${CMAKE_CURRENT_LIST_DIR}/device/check_decode.cpp)
+  target_link_libraries(cuda_device_check PRIVATE veritas_cuda veritas_kernels veritas_train veritas_infer)
   # The libraries loaded at run time are there and have every entry point veritas calls.
   add_test(NAME cuda_libraries_load COMMAND cuda_device_check --libraries)
   set_tests_properties(cuda_libraries_load PROPERTIES PASS_REGULAR_EXPRESSION "every entry point found" TIMEOUT 60)

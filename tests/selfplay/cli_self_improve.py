@@ -83,7 +83,7 @@ with tempfile.TemporaryDirectory() as d:
     # The first round on the device code path (cpu-staged: the CPU's kernels behind
     # uploads and downloads, as on a GPU), the rest resumed on the CPU: the same run.
     moved = os.path.join(d, "moved")
-    run("self-improve", *base, "--rounds", "1", "--device", "cpu-staged", "-o", moved)
+    run("self-improve", *base, "--rounds", "1", "--device", "cpu-staged", "--sample-device", "cpu", "-o", moved)
     run("self-improve", "--resume", "--rounds", "3", "-o", moved)
     if weights(moved) != weights(full) or untimed(rounds(moved), TIMING) != untimed(rs, TIMING):
         fail.append("a round on --device cpu-staged, then resumed on the CPU: not the uninterrupted CPU run")

@@ -89,6 +89,18 @@ class Backend {
   virtual void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
                                 const float* dlogp, int64_t N, int V) = 0;
 
+  // ---- inference (infer/device_forward.cpp; kernels/decode.hpp has the semantics)
+  virtual void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC,
+                                   bool accumulate) = 0;
+  virtual void add_bias(float* x, const float* b, int64_t N, int C) = 0;
+  virtual void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
+                       int head_dim, int64_t row_stride) = 0;
+  // dst: the backend's array of N row addresses (themselves the backend's pointers).
+  virtual void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) = 0;
+  virtual void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
+                                const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                                int64_t kv_stride) = 0;
+
   // ---- the optimizer (train/adamw.hpp), per tensor
   // Sum of x[i]^2 in double, in a fixed order (bit-identical run to run).
   virtual double sum_squares(const float* x, int64_t n) = 0;

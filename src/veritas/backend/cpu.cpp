@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "veritas/backend/backend.hpp"
+#include "veritas/kernels/decode.hpp"
 #include "veritas/kernels/kernels.hpp"
 #include "veritas/kernels/optimizer.hpp"
 #include "veritas/util/error.hpp"
@@ -108,6 +109,23 @@ class CpuBackend final : public Backend {
     k::logprob_backward(dlogits, logits, lse, targets, dlogp, N, V);
   }
 
+  void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC,
+                           bool accumulate) override {
+    k::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate);
+  }
+  void add_bias(float* x, const float* b, int64_t N, int C) override { k::add_bias(x, b, N, C); }
+  void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
+               int head_dim, int64_t row_stride) override {
+    k::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride);
+  }
+  void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) override {
+    k::scatter_rows(dst, src, src_stride, N, C);
+  }
+  void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
+                        const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                        int64_t kv_stride) override {
+    k::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride);
+  }
   double sum_squares(const float* x, int64_t n) override { return k::sum_squares(x, n); }
   void scale(float* x, int64_t n, float s) override { k::scale(x, n, s); }
   void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr, double beta1,

@@ -136,6 +136,23 @@ class CudaBackend final : public Backend {
     cuda::logprob_backward(dlogits, logits, lse, targets, dlogp, N, V);
   }
 
+  void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC,
+                           bool accumulate) override {
+    cuda::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate, act_scratch(N, C));
+  }
+  void add_bias(float* x, const float* b, int64_t N, int C) override { cuda::add_bias(x, b, N, C); }
+  void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
+               int head_dim, int64_t row_stride) override {
+    cuda::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride);
+  }
+  void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) override {
+    cuda::scatter_rows(dst, src, src_stride, N, C);
+  }
+  void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
+                        const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                        int64_t kv_stride) override {
+    cuda::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride);
+  }
   double sum_squares(const float* x, int64_t n) override {
     return cuda::sum_squares(x, n, static_cast<double*>(norm_scratch_));
   }
@@ -162,7 +179,11 @@ class CudaBackend final : public Backend {
   // scratch serves every product.
   uint16_t* bf16_scratch(int64_t N, int C, int OC) {
     if (!bf16_) return nullptr;
-    const size_t need = sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, OC);
+    return scratch(sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, OC));
+  }
+  // A product with bf16 weights rounds only its activations.
+  uint16_t* act_scratch(int64_t N, int C) { return scratch(sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, 0)); }
+  uint16_t* scratch(size_t need) {
     if (need > scratch_bytes_) {
       scratch_.reset();
       scratch_ = DeviceBuffer(*this, need);

@@ -39,7 +39,7 @@ void run_chat(const ChatArgs& a) {
 
   const bool tty = isatty(STDIN_FILENO);
   if (tty) std::fprintf(stderr, "chatting with %s (%s). /reset starts over, /exit or Ctrl-D quits.\n", a.gen.model.c_str(),
-                        infer::precision_name(eng.precision()));
+                        engine_label(eng).c_str());
   std::string line;
   uint64_t turn = 0;
   for (;;) {

@@ -138,6 +138,7 @@ void register_eval(CLI::App& app) {
                   "prompts/answer-protocol/v4 (default: the built-in system prompt, no few-shot); its version\n"
                   "and hash are recorded in results.json and report.md");
   cmd->add_option("--precision", a->local.precision, "local model weights: fp32 | bf16 | int8 | gguf (a GGUF file's own quantized blocks)")->capture_default_str();
+  cmd->add_option("--device", a->local.device, "where the local model runs: cpu, or cuda (weights in bf16, or fp32 with --precision fp32)")->capture_default_str();
   // Endpoint transport.
   cmd->add_option("--parallel", a->parallel, "questions in flight at once (default: 4 for endpoints, 1 for a local model)");
   cmd->add_option("--timeout", a->ep.timeout_s, "seconds before one request times out")->capture_default_str();

@@ -34,6 +34,10 @@ void add_kv_cache_option(CLI::App* cmd, GenerationArgs& a) {
                   "llama.cpp's default)")
       ->capture_default_str()
       ->check(CLI::IsMember({"f32", "f16"}));
+  cmd->add_option("--device", a.device,
+                  "where the forward pass runs: cpu, or cuda (an NVIDIA GPU: weights in bf16, or fp32 with --precision "
+                  "fp32; fp32 KV cache; sampling on the CPU)")
+      ->capture_default_str();
 }
 
 infer::Engine load_engine(const GenerationArgs& a) {
@@ -41,10 +45,16 @@ infer::Engine load_engine(const GenerationArgs& a) {
   eo.precision = infer::parse_precision(a.precision);
   eo.kv_cache = infer::parse_kv_type(a.kv_cache);
   eo.context = a.context;
+  eo.device = a.device;
   infer::Engine eng = infer::Engine::load(a.model, eo);
   if (!a.tokenizer.empty()) eng.set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(a.tokenizer)));
   check(eng.tokenizer() != nullptr, a.model + " has no tokenizer.json (give one with --tokenizer)");
   return eng;
+}
+
+std::string engine_label(const infer::Engine& e) {
+  std::string s = infer::precision_name(e.precision());
+  return e.device() == "cpu" ? s : s + " on " + e.device();
 }
 
 infer::SamplingOptions sampling_options(const GenerationArgs& a) {

@@ -11,19 +11,21 @@
 namespace veritas::cli {
 
 struct GenerationArgs {
-  std::string model, tokenizer, precision = "fp32", kv_cache = "f32";
+  std::string model, tokenizer, precision = "fp32", kv_cache = "f32", device = "cpu";
   int max_tokens = 200, top_k = 0, context = 0;
   float temperature = 0.8f, top_p = 1.0f;
   uint64_t seed = 0;
 };
 
-// Registers --model --tokenizer --precision --kv-cache --context --max-tokens --temperature
+// Registers --model --tokenizer --precision --kv-cache --device --context --max-tokens --temperature
 // --top-k --top-p --seed on cmd; the values in `a` are the command's defaults.
 void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string& max_tokens_help);
-// Registers --kv-cache alone (for commands that register the rest themselves).
+// Registers --kv-cache and --device (for commands that register the rest themselves).
 void add_kv_cache_option(CLI::App* cmd, GenerationArgs& a);
 // Loads the checkpoint (and --tokenizer if given); throws Error when no tokenizer is found.
 infer::Engine load_engine(const GenerationArgs& a);
 infer::SamplingOptions sampling_options(const GenerationArgs& a);
+// "bf16", or "bf16 on cuda: ..." when the engine runs on a device: for status lines.
+std::string engine_label(const infer::Engine& e);
 
 }  // namespace veritas::cli

@@ -54,7 +54,7 @@ void run_sample(const SampleArgs& a) {
     double pre = g.prefill_seconds > 0 ? g.prompt_tokens / g.prefill_seconds : 0;
     double dec = g.decode_seconds > 0 ? g.tokens.size() / g.decode_seconds : 0;
     std::fprintf(stderr, "[%d prompt tokens at %.0f tok/s, %zu generated at %.1f tok/s (%s), finish: %s]\n",
-                 g.prompt_tokens, pre, g.tokens.size(), dec, infer::precision_name(eng.precision()),
+                 g.prompt_tokens, pre, g.tokens.size(), dec, engine_label(eng).c_str(),
                  infer::finish_reason_name(g.finish));
   }
 }

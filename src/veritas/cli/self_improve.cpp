@@ -59,9 +59,10 @@ void register_self_improve(CLI::App& app) {
   cmd->add_option("--seed", c->seed, "seed of every draw (problems, samples, batches)")->capture_default_str();
   cmd->add_option("--watts-per-core", c->watts_per_core, "energy estimate per busy core when RAPL is not readable")
       ->capture_default_str();
-  cmd->add_option("--device", c->device,
-                  "where the fine-tuning runs: cpu or cuda (sampling stays on the CPU; a resumed run may change it)")
+  cmd->add_option("--device", c->device, "where the fine-tuning runs: cpu or cuda (a resumed run may change it)")
       ->capture_default_str();
+  cmd->add_option("--sample-device", c->sample_device,
+                  "where the answers are sampled: cpu or cuda (default: --device)");
   cmd->add_option("--threads", *threads, "CPU threads, 0 = all")->capture_default_str();
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
   cmd->callback([c, resume, threads, rounds] {

@@ -74,9 +74,10 @@ void register_selfplay(CLI::App& app) {
                   "longest sequence, prompt + answer, in tokens (0 = the model's max_position_embeddings, "
                   "up to 16384; imported models need a bound, e.g. 512)")
       ->capture_default_str();
-  cmd->add_option("--device", c->device,
-                  "where the policy trains: cpu or cuda (sampling stays on the CPU; a resumed run may change it)")
+  cmd->add_option("--device", c->device, "where the policy trains: cpu or cuda (a resumed run may change it)")
       ->capture_default_str();
+  cmd->add_option("--sample-device", c->sample_device,
+                  "where the answers are sampled: cpu or cuda (default: --device; the weights go there each round)");
   cmd->add_option("--threads", *threads, "CPU threads, 0 = all (under mpirun: per rank)")->capture_default_str();
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
   cmd->add_option("--round-delay-ms", *delay, "testing: pause after each checkpoint")->group("");

@@ -67,7 +67,8 @@ void run_serve(ServeArgs& a) {
     std::ofstream(tmp) << server.port() << "\n";
     std::rename(tmp.c_str(), a.port_file.c_str());  // atomic: readers never see half a number
   }
-  std::fprintf(stderr, "veritas serve: %s on http://%s:%d (%d slots of %d tokens, queue %d%s%s)\n", a.gen.model.c_str(),
+  std::fprintf(stderr, "veritas serve: %s%s on http://%s:%d (%d slots of %d tokens, queue %d%s%s)\n", a.gen.model.c_str(),
+               a.gen.device == "cpu" ? "" : (" on --device " + a.gen.device).c_str(),
                a.server.host.c_str(), server.port(), sched.parallel(), sched.context(), a.sched.max_queue,
                a.server.keys_db.empty() ? ", no API keys" : ", API keys required",
                a.server.verified_only ? ", verified-only" : "");

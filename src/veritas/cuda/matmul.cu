@@ -176,6 +176,60 @@ const uint16_t* rounded(uint16_t*& at, const float* src, int64_t n, void* stream
   return dst;
 }
 
+// A few tokens (decode): one warp per output row reads the row's bf16 weights once, 8 at a
+// time (16-byte loads) when the row allows it, for all N tokens; x is rounded to bf16 as
+// it is read. Memory-bound: the weights are read once per call, as the roofline counts.
+constexpr int kGemvMaxTokens = 8;
+constexpr int kGemvWarps = 8;
+
+__device__ inline float bf16_round(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
+
+__global__ void gemv_bf16_kernel(float* out, const float* x, const uint16_t* w, int N, int C, int OC, bool accumulate) {
+  const int o = blockIdx.x * kGemvWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (o >= OC) return;
+  const uint16_t* row = w + (int64_t)o * C;
+  float acc[kGemvMaxTokens];
+#pragma unroll
+  for (int n = 0; n < kGemvMaxTokens; ++n) acc[n] = 0.0f;
+  const bool vec = C % 8 == 0 && (reinterpret_cast<uintptr_t>(row) % 16) == 0 &&
+                   (reinterpret_cast<uintptr_t>(x) % 16) == 0;
+  if (vec) {
+    for (int c = lane * 8; c < C; c += 32 * 8) {
+      const uint4 raw = *reinterpret_cast<const uint4*>(row + c);
+      const uint32_t u[4] = {raw.x, raw.y, raw.z, raw.w};
+      float wf[8];
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        wf[2 * k] = __uint_as_float(u[k] << 16);
+        wf[2 * k + 1] = __uint_as_float(u[k] & 0xffff0000u);
+      }
+#pragma unroll
+      for (int n = 0; n < kGemvMaxTokens; ++n) {
+        if (n >= N) break;
+        const float4 a = *reinterpret_cast<const float4*>(x + (int64_t)n * C + c);
+        const float4 b = *reinterpret_cast<const float4*>(x + (int64_t)n * C + c + 4);
+        acc[n] += wf[0] * bf16_round(a.x) + wf[1] * bf16_round(a.y) + wf[2] * bf16_round(a.z) +
+                  wf[3] * bf16_round(a.w) + wf[4] * bf16_round(b.x) + wf[5] * bf16_round(b.y) +
+                  wf[6] * bf16_round(b.z) + wf[7] * bf16_round(b.w);
+      }
+    }
+  } else {
+    for (int c = lane; c < C; c += 32) {
+      const float wv = __uint_as_float((uint32_t)row[c] << 16);
+#pragma unroll
+      for (int n = 0; n < kGemvMaxTokens; ++n)
+        if (n < N) acc[n] += wv * bf16_round(x[(int64_t)n * C + c]);
+    }
+  }
+#pragma unroll
+  for (int n = 0; n < kGemvMaxTokens; ++n) {
+    if (n >= N) break;
+    float v = acc[n];
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (lane == 0) out[(int64_t)n * OC + o] = accumulate ? out[(int64_t)n * OC + o] + v : v;
+  }
+}
+
 }  // namespace
 
 void load_cublaslt() { lt_symbols(); }
@@ -207,6 +261,23 @@ void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp
     gemm(false, false, C, N, OC, W, DY, dinp, accumulate_dinp ? 1.0f : 0.0f, bf16, stream, "matmul_backward dinp");
   // dw^T [C, OC] += inp^T [C, N] · dout [N, OC]
   if (dw) gemm(false, true, C, OC, N, X, DY, dw, 1.0f, bf16, stream, "matmul_backward dw");
+}
+
+}  // namespace veritas::cuda
+
+namespace veritas::cuda {
+
+void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate,
+                         uint16_t* scratch, void* stream) {
+  if (N <= 0 || OC <= 0) return;
+  if (N <= kGemvMaxTokens) {
+    gemv_bf16_kernel<<<(unsigned)((OC + kGemvWarps - 1) / kGemvWarps), kGemvWarps * 32, 0, as_stream(stream)>>>(
+        out, inp, w, (int)N, C, OC, accumulate);
+    check_launch("matmul_bf16_weights (gemv)");
+    return;
+  }
+  const void* B = rounded(scratch, inp, N * C, stream);
+  gemm(true, false, OC, N, C, w, B, out, accumulate ? 1.0f : 0.0f, true, stream, "matmul_bf16_weights");
 }
 
 }  // namespace veritas::cuda

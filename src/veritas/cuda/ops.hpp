@@ -124,4 +124,20 @@ double sum_squares(const float* x, int64_t n, double* scratch, void* stream = nu
 // x *= s (gradient clipping)
 void scale(float* x, int64_t n, float s, void* stream = nullptr);
 
+// Inference (kernels/decode.hpp has the semantics and the CPU reference).
+// out[N, OC] (+)= bf16(inp) · w^T with w bf16 bits [OC, C], fp32 sums: up to 8 tokens by
+// a kernel that reads each weight once; more through cuBLASLt, inp rounded into scratch
+// (matmul_bf16_scratch(N, C, 0) values).
+void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate,
+                         uint16_t* scratch, void* stream = nullptr);
+void add_bias(float* x, const float* b, int64_t N, int C, void* stream = nullptr);
+void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
+             int head_dim, int64_t row_stride, void* stream = nullptr);
+// dst: a device array of N device row addresses.
+void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C, void* stream = nullptr);
+// head_dim at most 256.
+void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
+                      const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                      int64_t kv_stride, void* stream = nullptr);
+
 }  // namespace veritas::cuda

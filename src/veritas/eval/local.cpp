@@ -13,6 +13,7 @@ LocalAnswerer::LocalAnswerer(const LocalOptions& opts) : opts_(opts) {
   check(opts_.max_tokens >= 1, "--max-tokens must be at least 1");
   infer::EngineOptions eo;
   eo.precision = infer::parse_precision(opts_.precision);
+  eo.device = opts_.device;
   engine_ = std::make_unique<infer::Engine>(infer::Engine::load(opts_.dir, eo));
   context_ = engine_->new_cache().capacity();
   check(engine_->tokenizer() != nullptr,
@@ -23,7 +24,7 @@ LocalAnswerer::LocalAnswerer(const LocalOptions& opts) : opts_(opts) {
 LocalAnswerer::~LocalAnswerer() = default;
 
 std::string LocalAnswerer::describe() const {
-  std::string d = "local model " + opts_.dir + " (" + opts_.precision + ")";
+  std::string d = "local model " + opts_.dir + " (" + opts_.precision + (opts_.device == "cpu" ? "" : ", " + engine_->device()) + ")";
   if (prompts_) d += ", prompt set " + prompts_->version + " (" + prompts_->hash + ")";
   return d;
 }

@@ -21,6 +21,7 @@ namespace veritas::eval {
 struct LocalOptions {
   std::string dir;                 // config.json + model.safetensors + tokenizer.json
   std::string precision = "fp32";  // fp32 | bf16 | int8
+  std::string device = "cpu";      // EngineOptions::device
   double temperature = 0;          // k == 1: greedy by default (reproducible)
   double sample_temperature = 0.7; // k > 1: samples must differ
   int max_tokens = 256;

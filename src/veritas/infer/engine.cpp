@@ -7,6 +7,8 @@
 #include <thread>
 #include <tuple>
 
+#include "veritas/backend/backend.hpp"
+#include "veritas/infer/device_forward.hpp"
 #include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/hf_model.hpp"
 #include "veritas/model/quant.hpp"
@@ -41,6 +43,11 @@ KVType parse_kv_type(const std::string& s) {
   throw Error("unknown KV-cache type '" + s + "' (f32 or f16)");
 }
 
+size_t KVCache::bytes() const {
+  if (dev_) return 2 * (size_t)layers_ * cap_ * kv_heads_ * head_dim_ * sizeof(float);
+  return k_.size() + v_.size();
+}
+
 KVCache KVCache::fork() const {
   KVCache c;
   c.type_ = type_;
@@ -50,6 +57,12 @@ KVCache KVCache::fork() const {
   c.head_dim_ = head_dim_;
   c.cap_ = cap_;
   c.n_ = n_;
+  if (dev_) {
+    c.devf_ = devf_;
+    c.dev_ = std::make_shared<DeviceKV>(devf_->new_kv(cap_));
+    devf_->copy_kv(*c.dev_, *dev_, cap_, n_);
+    return c;
+  }
   c.k_.resize(k_.size(), false);
   c.v_.resize(v_.size(), false);
   // Copy only the filled positions of each (layer, head) slab.
@@ -109,6 +122,7 @@ struct Engine::Impl {
   float embed_scale = 1.0f;
   std::shared_ptr<const Tokenizer> tok;
   std::mutex mu;
+  std::unique_ptr<DeviceForward> dev;  // the forward pass on a device (EngineOptions::device)
 
   // Scratch for up to scratch_T tokens.
   int scratch_T = 0;
@@ -383,6 +397,17 @@ struct Engine::Impl {
         for (int i = 0; i < H; ++i) xt[i] *= embed_scale;
     }
     ensure_rope(maxpos + 1);
+    if (dev) {
+      std::vector<DeviceForward::Token> toks(T);
+      for (int t = 0; t < T; ++t) {
+        check(items[t].cache->dev_ != nullptr && items[t].cache->devf_ == dev.get(),
+              "KV cache was not made by this engine (" + dev->backend().name() + ")");
+        toks[t] = {items[t].cache->dev_.get(), items[t].cache->cap_, items[t].pos};
+      }
+      dev->run(x.data(), toks.data(), T, want, logits, rope_cos.data(), rope_sin.data(), rope_len);
+      for (int t = 0; t < T; ++t) items[t].cache->n_ = std::max(items[t].cache->n_, items[t].pos + 1);
+      return;
+    }
     // Size the quantized-activation buffers once, so no phase allocates.
     qa.prepare(std::max<int>(T, (int)want.size()), std::max({H, qd, I}));
     items_ = items;
@@ -435,6 +460,7 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 
 const ModelConfig& Engine::config() const { return impl_->cfg; }
 Precision Engine::precision() const { return impl_->opt.precision; }
+std::string Engine::device() const { return impl_->dev ? impl_->dev->backend().describe() : "cpu"; }
 const Tokenizer* Engine::tokenizer() const { return impl_->tok.get(); }
 void Engine::set_tokenizer(std::shared_ptr<const Tokenizer> tok) {
   if (tok)
@@ -455,6 +481,7 @@ void Engine::token_embedding(int32_t id, float* out) const {
 }
 
 size_t Engine::weight_bytes_per_token() const {
+  if (impl_->dev) return impl_->dev->weight_bytes() + (size_t)impl_->H * sizeof(float);  // + one embedding row
   size_t b = impl_->head.weight_bytes() + (size_t)impl_->H * sizeof(float) * (1 + 2 * impl_->L);  // + norms
   for (auto& w : impl_->layers) b += w.wqkv.weight_bytes() + w.wo.weight_bytes() + w.w13.weight_bytes() + w.w2.weight_bytes();
   return b + (size_t)impl_->H * sizeof(float);  // one embedding row
@@ -472,8 +499,16 @@ std::vector<int32_t> Engine::end_tokens() const {
   return out;
 }
 
+// The device exists and the options suit it: said before any weight is read.
+static void check_device(const EngineOptions& opt) {
+  if (opt.device == "cpu") return;
+  backend_named(opt.device);
+  check(opt.kv_cache == KVType::F32, "--device " + opt.device + " keeps its KV cache in fp32 (--kv-cache f32)");
+}
+
 Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt,
                             const BlockSource& blocks) {
+  check_device(opt);
   cfg.validate();
   Engine e;
   Impl& m = *e.impl_;
@@ -632,10 +667,18 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     m.head = QMatrix::from_f32(buf.data(), m.V, m.H, dense);
   }
   m.ensure_rope(m.opt.context);
+  if (m.opt.device != "cpu") {
+    HostModel hm{&m.cfg, {}, m.final_norm.data(), &m.head};
+    for (const LayerW& w : m.layers)
+      hm.layers.push_back({w.attn_norm.data(), w.mlp_norm.data(), &w.wqkv, w.bqkv.size() ? w.bqkv.data() : nullptr,
+                           &w.wo, &w.w13, &w.w2});
+    m.dev = std::make_unique<DeviceForward>(backend_named(m.opt.device), hm, m.opt.precision != Precision::F32);
+  }
   return e;
 }
 
 Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
+  check_device(opt);
   if (fs::is_regular_file(dir)) return load_gguf(dir, opt);
   check(fs::is_directory(dir), "checkpoint folder " + dir.string() + " does not exist");
   // veritas's checkpoints and Hugging Face directories share one layout (hf_model.hpp).
@@ -661,6 +704,7 @@ Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
 }
 
 Engine Engine::load_gguf(const std::filesystem::path& file, const EngineOptions& opt) {
+  check_device(opt);
   GgufFile f = GgufFile::open(file);
   ModelConfig cfg = gguf_config(f);
   EngineOptions o = opt;
@@ -687,6 +731,11 @@ KVCache Engine::new_cache(int capacity) const {
   c.cap_ = capacity;
   c.type_ = m.opt.kv_cache;
   c.elem_ = c.type_ == KVType::F16 ? sizeof(uint16_t) : sizeof(float);
+  if (m.dev) {
+    c.devf_ = m.dev.get();
+    c.dev_ = std::make_shared<DeviceKV>(m.dev->new_kv(capacity));
+    return c;
+  }
   size_t n = (size_t)m.L * m.nkv * capacity * m.hd * c.elem_;
   c.k_.resize(n, false);
   c.v_.resize(n, false);

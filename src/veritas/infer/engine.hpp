@@ -37,6 +37,9 @@ class Tokenizer;
 
 namespace veritas::infer {
 
+struct DeviceKV;
+class DeviceForward;
+
 // Keys and values stored as fp32, or as fp16 (half the memory and attention reads;
 // llama.cpp's default): each value rounded once when written, attention math in fp32.
 enum class KVType { F32, F16 };
@@ -45,6 +48,10 @@ KVType parse_kv_type(const std::string& s);  // "f32" | "f16"; throws Error othe
 struct EngineOptions {
   Precision precision = Precision::F32;
   KVType kv_cache = KVType::F32;
+  // Where the forward pass runs: "cpu", or a backend (backend/backend.hpp: "cuda", and
+  // "cpu-staged" for tests) that holds the weights (fp32 for precision fp32, else bf16),
+  // activations and KV caches (fp32) while the host samples (infer/device_forward.hpp).
+  std::string device = "cpu";
   int context = 0;              // default KV-cache length; 0 = max_position_embeddings
   bool load_tokenizer = true;   // read <dir>/tokenizer.json when present
 };
@@ -59,7 +66,7 @@ class KVCache {
   void truncate(int n);    // forget positions >= n (rewind)
   KVCache fork() const;    // independent copy (same capacity) of the filled part
   KVType type() const { return type_; }
-  size_t bytes() const { return k_.size() + v_.size(); }  // allocated, filled or not
+  size_t bytes() const;  // allocated, filled or not (on the engine's device when it has one)
 
  private:
   friend class Engine;
@@ -67,6 +74,9 @@ class KVCache {
   KVType type_ = KVType::F32;
   size_t elem_ = sizeof(float);  // bytes per stored value
   Buffer<uint8_t> k_, v_;  // [layer][kv_head][position][head_dim] of fp32 or fp16 values
+  // On a device engine, the keys and values there instead (k_ and v_ stay empty).
+  std::shared_ptr<DeviceKV> dev_;
+  const DeviceForward* devf_ = nullptr;
   size_t slab(int layer, int head) const { return ((size_t)(layer * kv_heads_ + head) * cap_) * head_dim_ * elem_; }
   uint8_t* k(int layer, int head) { return k_.data() + slab(layer, head); }
   uint8_t* v(int layer, int head) { return v_.data() + slab(layer, head); }
@@ -116,6 +126,7 @@ class Engine {
 
   const ModelConfig& config() const;
   Precision precision() const;
+  std::string device() const;  // "cpu", or the backend's description (name and device)
   const Tokenizer* tokenizer() const;  // nullptr when the checkpoint has none
   void set_tokenizer(std::shared_ptr<const Tokenizer> tok);
   size_t weight_bytes_per_token() const;  // bytes of weights read by one decode step

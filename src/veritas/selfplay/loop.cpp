@@ -205,10 +205,10 @@ void start_run(Run& run) {
     check(extra.is_object() && extra.value("format", "") == "veritas-selfplay",
           out.string() + ": the checkpoint is not a self-play checkpoint");
     const int want_rounds = cfg.rounds;
-    const std::string device = cfg.device;
+    const std::string device = cfg.device, sample_device = cfg.sample_device;
     cfg = SelfPlayConfig::from_json(extra.at("config"));
     cfg.rounds = std::max(cfg.rounds, want_rounds);
-    cfg.device = device;
+    cfg.device = device, cfg.sample_device = sample_device;
   } else {
     check(!has_run, out.string() + " already holds a self-play run: pass --resume to continue it, or choose another folder");
   }
@@ -696,7 +696,8 @@ SelfPlayResult run_selfplay(SelfPlayConfig cfg_in, const SelfPlayOptions& opt) {
     Round rd;
     rd.index = round;
     rd.seed = mix_seed(cfg.seed, (uint64_t)round);
-    infer::Engine engine = engine_from_model(run.trainer->model(), run.mcfg, run.tok, cfg.precision, run.context);
+    infer::Engine engine = engine_from_model(run.trainer->model(), run.mcfg, run.tok, cfg.precision, run.context,
+                                              cfg.sample_device.empty() ? cfg.device : cfg.sample_device);
     rd.so.temperature = (float)cfg.temperature;
     rd.so.max_tokens = cfg.max_tokens;
     rd.so.stop_at_end_tokens = false;

@@ -60,9 +60,11 @@ struct SelfPlayConfig {
                                 // few-shot turns precede each question; empty = the bare question
   int train_layers = 0;         // > 0: only the last K blocks + final norm train (TrainConfig)
   int context = 0;              // longest sequence (prompt + answer); 0 = the model's, up to 16384
-  // Where the policy trains (TrainConfig::device); sampling runs on the CPU engine with
-  // the weights downloaded each round. A resumed run takes the device given now.
+  // Where the policy trains (TrainConfig::device), and where its samples are drawn (an
+  // engine holding the weights of the round; empty = the same device). A resumed run
+  // takes the devices given now.
   std::string device = "cpu";
+  std::string sample_device;
 
   static SelfPlayConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;

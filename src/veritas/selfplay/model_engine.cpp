@@ -8,7 +8,7 @@
 namespace veritas::selfplay {
 
 infer::Engine engine_from_model(Model& model, const ModelConfig& cfg, std::shared_ptr<const Tokenizer> tok,
-                                const std::string& precision, int context) {
+                                const std::string& precision, int context, const std::string& device) {
   model.download_weights();  // a model trained on a device: its host copy is stale until now
   std::map<std::string, const Param*> byname;
   for (const auto& p : model.params()) byname[p.name] = &p;
@@ -16,6 +16,7 @@ infer::Engine engine_from_model(Model& model, const ModelConfig& cfg, std::share
   eo.precision = infer::parse_precision(precision);
   eo.context = context;
   eo.load_tokenizer = false;
+  eo.device = device;
   infer::Engine e = infer::Engine::from_weights(
       cfg,
       [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {

@@ -10,8 +10,9 @@
 
 namespace veritas::selfplay {
 
-// precision: fp32 | bf16 | int8 (generation weights); context: the KV cache's length.
+// precision: fp32 | bf16 | int8 (generation weights); context: the KV cache's length;
+// device: where the engine runs (EngineOptions::device).
 infer::Engine engine_from_model(Model& model, const ModelConfig& cfg, std::shared_ptr<const Tokenizer> tok,
-                                const std::string& precision, int context);
+                                const std::string& precision, int context, const std::string& device = "cpu");
 
 }  // namespace veritas::selfplay

@@ -199,10 +199,11 @@ void start(State& st, const SelfImproveOptions& opt) {
     check(extra.is_object() && extra.value("format", "") == "veritas-self-improve",
           st.out.string() + ": the checkpoint is not a self-improvement checkpoint");
     const int want = cfg.rounds;
-    const std::string device = cfg.device;  // checkpoints are the same files on every device
+    // Checkpoints are the same files on every device.
+    const std::string device = cfg.device, sample_device = cfg.sample_device;
     cfg = SelfImproveConfig::from_json(extra.at("config"));
     if (want >= 0) cfg.rounds = std::max(cfg.rounds, want);  // < 0: the saved total
-    cfg.device = device;
+    cfg.device = device, cfg.sample_device = sample_device;
   } else {
     check(!has_run, st.out.string() + " already holds a run: pass --resume to continue it, or choose another folder");
   }
@@ -266,7 +267,10 @@ SelfImproveResult run_self_improve(SelfImproveConfig cfg_in, const SelfImproveOp
   EnergyMeter meter(c.watts_per_core);
   SelfImproveResult res;
 
-  auto engine_now = [&] { return engine_from_model(st.trainer->model(), st.mcfg, st.tok, "fp32", st.context); };
+  auto engine_now = [&] {
+    return engine_from_model(st.trainer->model(), st.mcfg, st.tok, "fp32", st.context,
+                             c.sample_device.empty() ? c.device : c.sample_device);
+  };
   if (st.history.empty()) {  // round 0: the starting model
     infer::Engine engine = engine_now();
     json r = {{"round", 0}, {"level", st.level}, {"accuracy", evaluate_lengths(st, engine)},

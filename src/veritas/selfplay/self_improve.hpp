@@ -54,8 +54,9 @@ struct SelfImproveConfig {
   int eval_n = 20;                  // test questions per length
   uint64_t seed = 1;
   double watts_per_core = 3.75;     // energy estimate per busy core without RAPL
-  std::string device = "cpu";       // where the fine-tuning runs (TrainConfig::device); sampling
-                                    // stays on the CPU engine. A resumed run takes the one given now.
+  std::string device = "cpu";       // where the fine-tuning runs (TrainConfig::device)
+  std::string sample_device;        // where the samples are drawn; empty = the same device.
+                                    // A resumed run takes the devices given now.
 
   static SelfImproveConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;

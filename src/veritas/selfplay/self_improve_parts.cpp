@@ -26,7 +26,8 @@ json SelfImproveConfig::to_json() const {
           {"demo_share", demo_share},   {"eval_lengths", eval_lengths},
           {"eval_n", eval_n},           {"seed", seed},
           {"watts_per_core", watts_per_core},
-          {"device", device}};
+          {"device", device},
+          {"sample_device", sample_device}};
 }
 
 SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
@@ -56,6 +57,7 @@ SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
     c.seed = j.at("seed");
     c.watts_per_core = j.at("watts_per_core");
     c.device = j.value("device", std::string("cpu"));  // added later
+    c.sample_device = j.value("sample_device", std::string());
   } catch (const json::exception& e) {
     throw Error(std::string("self-improvement settings: ") + e.what());
   }

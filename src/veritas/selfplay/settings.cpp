@@ -47,7 +47,8 @@ json SelfPlayConfig::to_json() const {
           {"prompt", prompt},
           {"train_layers", train_layers},
           {"context", context},
-          {"device", device}};
+          {"device", device},
+          {"sample_device", sample_device}};
 }
 
 SelfPlayConfig SelfPlayConfig::from_json(const json& j) {
@@ -88,6 +89,7 @@ SelfPlayConfig SelfPlayConfig::from_json(const json& j) {
     c.train_layers = j.value("train_layers", 0);
     c.context = j.value("context", 0);
     c.device = j.value("device", std::string("cpu"));
+    c.sample_device = j.value("sample_device", std::string());
   } catch (const json::exception& e) {
     throw Error(std::string("self-play settings: ") + e.what());
   }

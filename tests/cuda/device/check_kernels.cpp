@@ -4,7 +4,8 @@
 // `--libraries` only loads cuBLASLt and NCCL (no GPU needed; CTest runs it).
 // Also checks that two runs give bit-identical results (the deterministic mode's basis),
 // and that the embedding gradient and AdamW are bit-identical to the CPU's. Then the whole
-// training step through the backend interface (check_training.cpp).
+// training step through the backend interface (check_training.cpp), and inference on the
+// GPU (check_decode.cpp).
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -350,6 +351,7 @@ void check_scale(int64_t n, std::mt19937& rng) {
 }  // namespace
 
 int check_training();  // check_training.cpp
+int check_decode();    // check_decode.cpp
 
 int main(int argc, char** argv) {
   try {
@@ -389,6 +391,7 @@ int main(int argc, char** argv) {
     for (int64_t n : {1, 1000, 3 << 20}) check_scale(n, rng);
     check_nccl(rng);
     failures += check_training();
+    failures += check_decode();
   } catch (const veritas::Error& e) {
     std::printf("error: %s\n", e.what());
     return 1;

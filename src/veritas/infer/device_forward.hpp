@@ -1,0 +1,93 @@
+#pragma once
+// The Llama / Qwen2 forward pass on a backend other than the plain CPU (`--device cuda`;
+// `cpu-staged` runs the same code on the CPU's kernels in the tests). Engine keeps the
+// host side (loading, tokens, embedding lookups, sampling, the KV caches' bookkeeping) and
+// hands each batch of tokens here: the weights, activations and KV caches live on the
+// backend, and only the token embeddings go up and the wanted logits come down.
+//
+// Weights: fp32 when the engine's precision is fp32, otherwise bf16 (the engine's weights
+// as loaded, dequantized row by row and rounded once; products in bf16 with fp32 sums).
+// KV caches are fp32 on the device.
+#include <cstdint>
+#include <vector>
+
+#include "veritas/backend/backend.hpp"
+#include "veritas/infer/kernels.hpp"
+#include "veritas/model/config.hpp"
+
+namespace veritas::infer {
+
+// The engine's host weights, read once at construction.
+struct HostLayer {
+  const float* attn_norm;
+  const float* mlp_norm;
+  const QMatrix* wqkv;  // [q; k; v] rows
+  const float* bqkv;    // q, k, v biases or nullptr
+  const QMatrix* wo;
+  const QMatrix* w13;   // gate and up rows interleaved (gate 0, up 0, gate 1, ...)
+  const QMatrix* w2;
+};
+struct HostModel {
+  const ModelConfig* cfg;
+  std::vector<HostLayer> layers;
+  const float* final_norm;
+  const QMatrix* head;
+};
+
+// One sequence's keys and values on the device: [layer][position][kv_heads * head_dim] each.
+struct DeviceKV {
+  DeviceBuffer k, v;
+};
+
+class DeviceForward {
+ public:
+  DeviceForward(Backend& be, const HostModel& m, bool bf16_weights);
+  Backend& backend() const { return be_; }
+  bool bf16_weights() const { return bf16_; }
+  size_t weight_bytes() const { return weight_bytes_; }
+
+  DeviceKV new_kv(int capacity) const;
+  // Copies positions [0, n) of every layer from `from` (capacity cap) to `to`.
+  void copy_kv(DeviceKV& to, const DeviceKV& from, int cap, int n) const;
+
+  struct Token {
+    DeviceKV* kv;
+    int cap;  // the cache's capacity (positions)
+    int pos;
+  };
+  // T tokens with their embeddings x_host [T, hidden] (already scaled); logits of the
+  // tokens listed in `want`, in that order, into logits_host [want.size(), vocab].
+  // rope_cos / rope_sin: the engine's tables [rope_len][head_dim / 2].
+  void run(const float* x_host, const Token* tokens, int T, const std::vector<int>& want, float* logits_host,
+           const float* rope_cos, const float* rope_sin, int rope_len);
+
+ private:
+  struct Weight {  // one matrix: fp32 or bf16 rows on the device
+    DeviceBuffer data;
+    int rows = 0, cols = 0;
+  };
+  struct Layer {
+    DeviceBuffer attn_norm, mlp_norm, bqkv;
+    Weight wqkv, wo, w13, w2;  // w13 as [gate rows; up rows] (swiglu_forward's layout)
+  };
+  Backend& be_;
+  bool bf16_;
+  int H, nh, nkv, hd, qd, kvd, I, V, L;
+  float eps;
+  size_t weight_bytes_ = 0;
+  std::vector<Layer> layers_;
+  DeviceBuffer final_norm_;
+  Weight head_;
+  int rope_len_ = 0;
+  DeviceBuffer cos_, sin_;
+  // Scratch, grown to the largest batch.
+  int cap_T_ = 0, cap_W_ = 0;
+  DeviceBuffer x_, xn_, qkv_, att_, gu_, h_, rstd_, xw_, logits_, ptrs_, pos_;
+
+  Weight upload(const QMatrix& m, bool interleaved_pairs);
+  DeviceBuffer upload_floats(const float* p, size_t n);
+  void matmul(float* out, const float* in, const Weight& w, int T, bool accumulate);
+  void grow(int T, int W);
+};
+
+}  // namespace veritas::infer

@@ -1,0 +1,100 @@
+#include "veritas/kernels/decode.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "veritas/kernels/kernels.hpp"
+
+namespace veritas::kernels {
+
+namespace {
+
+float bf16_value(uint16_t h) {
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+float round_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return f;  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);                 // nearest, ties to even
+  u &= 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+}  // namespace
+
+void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate) {
+  // The reference, not the fast path: both operands widened to fp32 (exact), then the
+  // fp32 product (the bf16 setting of matmul_forward would round them again, which changes
+  // nothing: they are bf16 values already).
+  std::vector<float> wf((size_t)OC * C), xf((size_t)N * C);
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = bf16_value(w[i]);
+  for (size_t i = 0; i < xf.size(); ++i) xf[i] = round_bf16(inp[i]);
+  matmul_forward(out, xf.data(), wf.data(), N, C, OC, accumulate);
+}
+
+void add_bias(float* x, const float* b, int64_t N, int C) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c) x[n * C + c] += b[c];
+}
+
+void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
+             int head_dim, int64_t row_stride) {
+  const int half = head_dim / 2;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* c = cos_t + (int64_t)pos[n] * half;
+    const float* s = sin_t + (int64_t)pos[n] * half;
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + n * row_stride + (int64_t)h * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const float a = v[i], b = v[i + half];
+        v[i] = a * c[i] - b * s[i];
+        v[i + half] = b * c[i] + a * s[i];
+      }
+    }
+  }
+}
+
+void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) {
+  for (int64_t n = 0; n < N; ++n) std::memcpy(dst[n], src + n * src_stride, sizeof(float) * C);
+}
+
+void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
+                      const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                      int64_t kv_stride) {
+  const float scale = 1.0f / std::sqrt((float)hd);
+  std::vector<float> sc;
+  for (int64_t n = 0; n < N; ++n) {
+    const int len = pos[n] + 1;
+    sc.resize(len);
+    for (int h = 0; h < H; ++h) {
+      const int kvh = h / (H / KVH);
+      const float* qh = q + n * q_stride + (int64_t)h * hd;
+      float m = -INFINITY;
+      for (int j = 0; j < len; ++j) {
+        const float* k = kbase[n] + j * kv_stride + (int64_t)kvh * hd;
+        float d = 0;
+        for (int i = 0; i < hd; ++i) d += qh[i] * k[i];
+        sc[j] = d * scale;
+        m = std::fmax(m, sc[j]);
+      }
+      float sum = 0;
+      for (int j = 0; j < len; ++j) sum += (sc[j] = std::exp(sc[j] - m));
+      float* o = out + n * (int64_t)H * hd + (int64_t)h * hd;
+      std::memset(o, 0, sizeof(float) * hd);
+      for (int j = 0; j < len; ++j) {
+        const float p = sc[j] / sum;
+        const float* v = vbase[n] + j * kv_stride + (int64_t)kvh * hd;
+        for (int i = 0; i < hd; ++i) o[i] += p * v[i];
+      }
+    }
+  }
+}
+
+}  // namespace veritas::kernels

@@ -1,0 +1,35 @@
+#pragma once
+// The CPU reference of the operations only inference needs (infer/device_forward.cpp runs
+// the Llama forward pass on a backend with them and with the training kernels): products
+// with bf16 weights, biases, rotary embedding at given positions, writing keys and values
+// into caches, and attention of new tokens over their caches. The CUDA backend's kernels
+// (cuda/decode.cu) have the same semantics.
+#include <cstdint>
+
+namespace veritas::kernels {
+
+// out[N, OC] (+)= bf16(inp)[N, C] · w[OC, C]^T: w holds bf16 bits, the inputs are rounded to
+// bf16 (nearest, ties to even) and the products summed in fp32.
+void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate);
+
+// x[n, :] += b for each of the N rows of C values.
+void add_bias(float* x, const float* b, int64_t N, int C);
+
+// Rotary embedding in place, row n (n_heads * head_dim values at x + n * row_stride) at
+// position pos[n]; tables as rope_tables'.
+void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
+             int head_dim, int64_t row_stride);
+
+// dst[n][0, C) = src[n * src_stride + (0, C)]: row n of src to the address dst[n] (a
+// token's key or value to its place in its sequence's cache).
+void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C);
+
+// Grouped-query attention of N new tokens over their caches. Token n's query heads are
+// q + n * q_stride (H heads of hd); its keys and values are the rows j = 0..pos[n] at
+// kbase[n] + j * kv_stride and vbase[n] + j * kv_stride (KVH heads of hd each; query head
+// h reads kv head h / (H / KVH)). out[n, h * hd + d] = sum_j softmax_j(q·k_j / sqrt(hd)) v_j[d].
+void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
+                      const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                      int64_t kv_stride);
+
+}  // namespace veritas::kernels

@@ -1,0 +1,201 @@
+// The engine's forward pass on a backend (infer/device_forward.cpp) against the CPU
+// engine, an independent implementation of the same model: the cpu-staged backend runs
+// the device code path (weights, activations and KV caches behind upload/download) with
+// the CPU's reference kernels (kernels/decode.cpp). scripts/device-check runs the same
+// comparison on a GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "veritas/infer/engine.hpp"
+#include "veritas/kernels/decode.hpp"
+#include "veritas/tokenizer/tokenizer.hpp"
+#include "veritas/util/error.hpp"
+#include "veritas/util/rng.hpp"
+#include "random_weights.hpp"
+#include "reference_run.hpp"
+
+using namespace veritas;
+using namespace veritas::infer;
+using veritas::reference::rel_err;
+using veritas::test::random_source;
+
+namespace {
+
+ModelConfig tiny_config(bool qwen2) {
+  ModelConfig c;
+  c.vocab_size = 270;
+  c.hidden_size = 48;
+  c.intermediate_size = 80;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;  // grouped-query attention; head_dim 12
+  c.max_position_embeddings = 96;
+  c.attention_bias = qwen2;
+  c.tie_word_embeddings = !qwen2;
+  return c;
+}
+
+Engine engine(const ModelConfig& c, const std::string& device, Precision p = Precision::F32) {
+  EngineOptions o;
+  o.precision = p;
+  o.device = device;
+  auto src = random_source(5);
+  // An untied head needs its own weights (random_source leaves lm_head to the embedding).
+  return Engine::from_weights(c, [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
+    return src(name == "lm_head.weight" ? "lm_head.weight.own" : name, shape, dst);
+  }, o);
+}
+
+std::vector<int32_t> tokens(int n, uint64_t seed) {
+  Rng r(seed);
+  std::vector<int32_t> t;
+  for (int i = 0; i < n; ++i) t.push_back((int32_t)r.below(256));
+  return t;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+// Prefill, token-by-token decode, forked caches decoded as one batch and greedy
+// generation: each on the device path against the CPU engine.
+TEST(DeviceEngine, Fp32MatchesTheCpuEngine) {
+  for (bool qwen2 : {false, true}) {
+    const ModelConfig cfg = tiny_config(qwen2);
+    Engine cpu = engine(cfg, "cpu"), dev = engine(cfg, "cpu-staged");
+    EXPECT_EQ(dev.device(), "cpu-staged");
+    const int V = cfg.vocab_size;
+    const std::vector<int32_t> prompt = tokens(70, 3);  // two chunks of the engine's 64
+    std::vector<float> a(prompt.size() * V), b(prompt.size() * V);
+    KVCache ca = cpu.new_cache(), cb = dev.new_cache();
+    cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
+    dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
+    const double prefill = rel_err(b.data(), a.data(), a.size());
+    EXPECT_LE(prefill, 1e-5) << "qwen2 " << qwen2;
+
+    double decode = 0;
+    for (int32_t id : tokens(10, 4)) {
+      std::vector<float> la(V), lb(V);
+      cpu.forward(ca, &id, 1, la.data());
+      dev.forward(cb, &id, 1, lb.data());
+      decode = std::max(decode, rel_err(lb.data(), la.data(), V));
+    }
+    EXPECT_LE(decode, 1e-5) << "qwen2 " << qwen2;
+    EXPECT_EQ(cb.size(), 80);
+
+    // Three forks of the device cache, rewound to different lengths, one step as a batch.
+    std::vector<KVCache> fa, fb;
+    for (int k = 0; k < 3; ++k) {
+      fa.push_back(ca.fork()), fb.push_back(cb.fork());
+      fa.back().truncate(60 + 5 * k), fb.back().truncate(60 + 5 * k);
+    }
+    std::vector<int32_t> ids = {7, 99, 180};
+    std::vector<float> ba(3 * V), bb(3 * V);
+    cpu.forward_batch({&fa[0], &fa[1], &fa[2]}, ids.data(), ba.data());
+    dev.forward_batch({&fb[0], &fb[1], &fb[2]}, ids.data(), bb.data());
+    const double batch = rel_err(bb.data(), ba.data(), ba.size());
+    EXPECT_LE(batch, 1e-5) << "qwen2 " << qwen2;
+
+    SamplingOptions so;
+    so.temperature = 0;
+    so.max_tokens = 12;
+    so.stop_at_end_tokens = false;
+    const std::vector<int32_t> p2 = tokens(9, 6);
+    EXPECT_EQ(dev.generate(p2, so).tokens, cpu.generate(p2, so).tokens) << "qwen2 " << qwen2;
+    so.temperature = 0.9f;
+    auto ka = cpu.generate_k(p2, 3, so), kb = dev.generate_k(p2, 3, so);
+    for (int k = 0; k < 3; ++k) EXPECT_EQ(kb[k].tokens, ka[k].tokens) << "sample " << k << " qwen2 " << qwen2;
+    std::printf("%s: max |device - cpu| / max |logit|: prefill %.2g, decode %.2g, forked batch %.2g\n",
+                qwen2 ? "qwen2 (biases, untied head)" : "llama (tied head)", prefill, decode, batch);
+  }
+}
+
+// bf16 weights: the products' reference against a double sum of the bf16-rounded
+// operands, then the whole model against fp32 (bf16 rounds weights and product inputs,
+// about 2^-9 relative each).
+TEST(DeviceEngine, Bf16Weights) {
+  const int N = 5, C = 40, OC = 7;
+  Rng r(11);
+  std::vector<float> x((size_t)N * C), wf((size_t)OC * C), out((size_t)N * OC, 1.0f);
+  std::vector<uint16_t> w(wf.size());
+  for (auto& v : x) v = (float)r.normal();
+  for (size_t i = 0; i < w.size(); ++i) w[i] = f32_to_bf16((float)r.normal());
+  auto widen = [](uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; std::memcpy(&f, &u, 4); return f; };
+  kernels::matmul_bf16_weights(out.data(), x.data(), w.data(), N, C, OC, true);
+  double worst = 0;
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < OC; ++o) {
+      double s = 1.0, mag = 1.0;  // accumulated onto 1
+      for (int c = 0; c < C; ++c) {
+        const double p = (double)widen(w[(size_t)o * C + c]) * widen(f32_to_bf16(x[(size_t)n * C + c]));
+        s += p, mag += std::fabs(p);
+      }
+      worst = std::max(worst, std::fabs(out[(size_t)n * OC + o] - s) / mag);
+    }
+  EXPECT_LE(worst, 1e-6);
+
+  const ModelConfig cfg = tiny_config(false);
+  Engine cpu = engine(cfg, "cpu"), dev = engine(cfg, "cpu-staged", Precision::BF16);
+  const std::vector<int32_t> prompt = tokens(40, 8);
+  std::vector<float> a(prompt.size() * cfg.vocab_size), b(a.size());
+  KVCache ca = cpu.new_cache(), cb = dev.new_cache();
+  cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
+  dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
+  const double e = rel_err(b.data(), a.data(), a.size());
+  std::printf("bf16 products: max error %.2g of sum |w x|; bf16 model vs fp32: %.2g of the largest logit\n", worst, e);
+  EXPECT_LE(e, 3e-2);
+  EXPECT_GT(e, 0.0);  // the weights really are bf16
+}
+
+TEST(DeviceEngine, ClearErrors) {
+  const ModelConfig cfg = tiny_config(false);
+  EngineOptions o;
+  o.device = "cpu-staged";
+  o.kv_cache = KVType::F16;
+  EXPECT_NE(error_of([&] { Engine::from_weights(cfg, random_source(1), o); }).find("--kv-cache f32"), std::string::npos);
+  o.kv_cache = KVType::F32;
+  o.device = "tpu";
+  EXPECT_NE(error_of([&] { Engine::from_weights(cfg, random_source(1), o); }).find("tpu"), std::string::npos);
+  Engine cpu = engine(cfg, "cpu"), dev = engine(cfg, "cpu-staged");
+  KVCache c = cpu.new_cache();
+  std::vector<float> l(cfg.vocab_size);
+  int32_t id = 5;
+  EXPECT_NE(error_of([&] { dev.forward(c, &id, 1, l.data()); }).find("not made by this engine"), std::string::npos);
+  EXPECT_EQ(c.size(), 0);
+}
+
+// The reference model's real shapes (9 heads over 3 kv heads of 64, 30 layers) from its
+// GGUF, dequantized to fp32 on both paths.
+TEST(DeviceEngine, SmolLM2MatchesTheCpuEngine) {
+  EngineOptions o;
+  o.context = 64;
+  Engine cpu = Engine::load(reference::smollm_path(), o);
+  o.device = "cpu-staged";
+  Engine dev = Engine::load(reference::smollm_path(), o);
+  const std::vector<int32_t> prompt = cpu.tokenizer()->encode("The capital of France is");
+  const int V = cpu.config().vocab_size;
+  std::vector<float> a(prompt.size() * V), b(a.size());
+  KVCache ca = cpu.new_cache(), cb = dev.new_cache();
+  cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
+  dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
+  const double e = rel_err(b.data(), a.data(), a.size());
+  std::printf("SmolLM2 fp32, %zu tokens: max |device - cpu| / max |logit| = %.2g\n", prompt.size(), e);
+  EXPECT_LE(e, 1e-5);
+  SamplingOptions so;
+  so.temperature = 0;
+  so.max_tokens = 6;
+  so.stop_at_end_tokens = false;
+  EXPECT_EQ(dev.generate(prompt, so).tokens, cpu.generate(prompt, so).tokens);
+}
