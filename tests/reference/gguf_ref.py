@@ -190,14 +190,18 @@ def last_argmax(llm):
     return int(np.argmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),))))
 
 
-def llamacpp_run(path, tk, ids, **cache):
+def llamacpp_run(path, tk, ids, one_by_one=False, **cache):
     """llama.cpp's top-1 at every position of ids (one eval call: scores of every
-    position need logits_all) and its greedy 64 tokens after each prompt."""
+    position need logits_all) and its greedy 64 tokens after each prompt. one_by_one:
+    the ids fed one token per batch, as in decoding (top-1 only)."""
     from llama_cpp import Llama
 
-    llm = Llama(path, n_ctx=1200, n_batch=1200, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False, **cache)
+    batch = dict(n_batch=1, n_ubatch=1) if one_by_one else dict(n_batch=1200)
+    llm = Llama(path, n_ctx=1200, logits_all=True, n_threads=2, n_threads_batch=2, verbose=False, **batch, **cache)
     llm.eval(ids)
     top1 = [int(np.argmax(llm.scores[i])) for i in range(len(ids))]
+    if one_by_one:
+        return top1, []
     greedy = []
     for p in PROMPTS:
         llm.reset()
@@ -223,6 +227,9 @@ def cmd_llamacpp(out):
     top1, greedy = llamacpp_run(path, tk, ids)
     f32 = llama_cpp.GGML_TYPE_F32
     top1_f32, greedy_f32 = llamacpp_run(path, tk, ids, type_k=f32, type_v=f32)
+    # And the same ids one token per batch (as decoding feeds them): llama.cpp's logits
+    # depend on how its input is batched.
+    top1_one, _ = llamacpp_run(path, tk, ids, one_by_one=True, type_k=f32, type_v=f32)
     # The exact model (transformers, fp32 from the dequantized weights) on the same ids:
     # its top-1 and its margin over the runner-up, as a share of the row's largest |logit|,
     # say which positions are clear decisions and which are near-ties.
@@ -238,7 +245,8 @@ def cmd_llamacpp(out):
     margin = ((best[:, 0] - best[:, 1]) / logits.abs().max(-1).values).tolist()
     exact = logits.argmax(-1).tolist()
     json.dump({"model": path, "ids": ids, "exact_top1": exact, "exact_margin": margin,
-               "f16_cache": {"top1": top1, "prompts": greedy}, "f32_cache": {"top1": top1_f32, "prompts": greedy_f32}},
+               "f16_cache": {"top1": top1, "prompts": greedy}, "f32_cache": {"top1": top1_f32, "prompts": greedy_f32},
+               "f32_cache_one_by_one": {"top1": top1_one}},
               open(os.path.join(out, "llamacpp.json"), "w"))
 
 
