@@ -16,6 +16,9 @@ if(VERITAS_CUDA)
   # The libraries loaded at run time are there and have every entry point veritas calls.
   add_test(NAME cuda_libraries_load COMMAND cuda_device_check --libraries)
   set_tests_properties(cuda_libraries_load PROPERTIES PASS_REGULAR_EXPRESSION "every entry point found" TIMEOUT 60)
+  # The device check's engine comparison itself, with cpu-staged in the GPU's place.
+  add_test(NAME cuda_check_engine_harness COMMAND cuda_device_check --engine-check-on-cpu-staged)
+  set_tests_properties(cuda_check_engine_harness PROPERTIES TIMEOUT 300)
 else()
   add_test(NAME cuda_build COMMAND ${PROJECT_BINARY_DIR}/veritas --version)
   set_tests_properties(cuda_build PROPERTIES PASS_REGULAR_EXPRESSION "cuda: not built" TIMEOUT 60)

@@ -136,19 +136,21 @@ void check_small_ops(int T, int H, int KVH, int hd, std::mt19937& rng) {
   report("attention_cached " + tag, err_of(dout.get<float>(), out), 1e-5);
 }
 
-ModelConfig smollm2_shape() {
+// SmolLM2-135M's shape, or (small) a 2-layer one with the same heads.
+ModelConfig model_shape(bool small) {
   ModelConfig c;
-  c.vocab_size = 49152, c.hidden_size = 576, c.intermediate_size = 1536, c.num_hidden_layers = 30;
+  c.vocab_size = small ? 512 : 49152, c.hidden_size = 576, c.intermediate_size = 1536;
+  c.num_hidden_layers = small ? 2 : 30;
   c.num_attention_heads = 9, c.num_key_value_heads = 3, c.rope_theta = 100000, c.max_position_embeddings = 256;
   c.tie_word_embeddings = true;
   return c;
 }
 
-Engine engine(const std::string& device, Precision p) {
+Engine engine(const std::string& device, Precision p, bool small) {
   EngineOptions o;
   o.precision = p;
   o.device = device;
-  return Engine::from_weights(smollm2_shape(), [](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
+  return Engine::from_weights(model_shape(small), [](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
     if (name == "lm_head.weight") return false;
     int64_t n = 1;
     for (auto s : shape) n *= s;
@@ -165,14 +167,15 @@ double rel(const std::vector<float>& a, const std::vector<float>& b) {
   return e / s;
 }
 
-// The GPU engine against a CPU engine with the same semantics: fp32 weights against the
-// CPU engine; bf16 weights against the cpu-staged backend (the same rounding of weights
-// and product inputs, on the CPU's kernels).
-void check_engine(Precision p, const std::string& reference) {
+// The engine on `device` (the GPU) against a CPU engine with the same semantics: fp32
+// weights against the CPU engine; bf16 weights against the cpu-staged backend (the same
+// rounding of weights and product inputs, on the CPU's kernels).
+void check_engine(Precision p, const std::string& reference, const std::string& device, bool small) {
   const std::string tag = std::string(p == Precision::F32 ? "fp32" : "bf16") + " weights vs " + reference;
-  Engine ref = engine(reference, p), gpu = engine("cuda", p);
-  std::printf("engine (SmolLM2 shape, random weights, %s): %s\n", tag.c_str(), gpu.device().c_str());
-  const int V = 49152;
+  Engine ref = engine(reference, p, small), gpu = engine(device, p, small);
+  std::printf("engine (SmolLM2 shape%s, random weights, %s): %s\n", small ? ", 2 layers" : "", tag.c_str(),
+              gpu.device().c_str());
+  const int V = model_shape(small).vocab_size;
   Rng r(5);
   std::vector<int32_t> prompt(40);
   for (auto& t : prompt) t = (int32_t)r.below(V);
@@ -215,6 +218,8 @@ void check_engine(Precision p, const std::string& reference) {
 
 }  // namespace
 
+int check_decode_engine_on(const std::string& device, bool small);
+
 int check_decode() {
   std::mt19937 rng(99);
   for (auto [N, C, OC] : std::vector<std::array<int, 3>>{{1, 1, 1}, {1, 13, 7}, {3, 576, 1728}, {8, 576, 49152},
@@ -223,7 +228,12 @@ int check_decode() {
   for (auto [T, H, KVH, hd] : std::vector<std::array<int, 4>>{{1, 1, 1, 2}, {5, 4, 2, 12}, {64, 9, 3, 64},
                                                                 {3, 8, 8, 256}})
     check_small_ops(T, H, KVH, hd, rng);
-  check_engine(Precision::F32, "cpu");
-  check_engine(Precision::BF16, "cpu-staged");
+  return failures + check_decode_engine_on("cuda", false);
+}
+
+int check_decode_engine_on(const std::string& device, bool small) {
+  failures = 0;
+  check_engine(Precision::F32, "cpu", device, small);
+  check_engine(Precision::BF16, "cpu-staged", device, small);
   return failures;
 }

@@ -352,6 +352,7 @@ void check_scale(int64_t n, std::mt19937& rng) {
 
 int check_training();  // check_training.cpp
 int check_decode();    // check_decode.cpp
+int check_decode_engine_on(const std::string& device, bool small);
 
 int main(int argc, char** argv) {
   try {
@@ -361,6 +362,13 @@ int main(int argc, char** argv) {
       std::printf("cuBLASLt (%s) and NCCL (%s) load, every entry point found\n", cu::kCublasLtSoname,
                   cu::kNcclSoname);
       return 0;
+    }
+    if (argc > 1 && std::string(argv[1]) == "--engine-check-on-cpu-staged") {
+      // CTest: the engine comparison of check_decode.cpp with cpu-staged in the GPU's
+      // place, on a small shape, so the check itself is known to work before a GPU runs it.
+      const int f = check_decode_engine_on("cpu-staged", true);
+      std::printf("%d mismatches\n", f);
+      return f ? 1 : 0;
     }
     std::string why;
     int n = cu::device_count(&why);
