@@ -6,7 +6,8 @@
 // and values so far; that traffic over the step time, against the device's copy
 // bandwidth measured in the same run (a device-to-device copy: read + write) and the
 // spec sheet's figure (--hbm-tbps). Logits come back to the host each step (sampling is
-// the host's), inside the timed step. Prints one JSON line.
+// the host's), inside the timed step. Each run twice: decode steps replayed as recorded
+// ones (CUDA graphs, the default) and launched kernel by kernel. Prints one JSON line.
 //
 //   bench_decode_gpu [--device cuda] [--config smollm2|tiny] [--batch 64] [--steps 128]
 #include <algorithm>
@@ -70,17 +71,21 @@ int main(int argc, char** argv) {
   }
   c.max_position_embeddings = prompt + steps + 8;
   c.tie_word_embeddings = true;
-  EngineOptions o;
-  o.precision = precision == "bf16" ? Precision::BF16 : Precision::F32;
-  o.device = device;
-  Engine eng = Engine::from_weights(c, [](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
-    if (name == "lm_head.weight") return false;
-    int64_t n = 1;
-    for (auto s : shape) n *= s;
-    Rng r(std::hash<std::string>{}(name));
-    for (int64_t i = 0; i < n; ++i) dst[i] = (shape.size() == 1 ? 1.0f : 0.0f) + 0.02f * (float)r.normal();
-    return true;
-  }, o);
+  auto make_engine = [&](bool record) {
+    EngineOptions o;
+    o.precision = precision == "bf16" ? Precision::BF16 : Precision::F32;
+    o.device = device;
+    o.record_steps = record;
+    return Engine::from_weights(c, [](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
+      if (name == "lm_head.weight") return false;
+      int64_t n = 1;
+      for (auto s : shape) n *= s;
+      Rng r(std::hash<std::string>{}(name));
+      for (int64_t i = 0; i < n; ++i) dst[i] = (shape.size() == 1 ? 1.0f : 0.0f) + 0.02f * (float)r.normal();
+      return true;
+    }, o);
+  };
+  Engine eng = make_engine(true);
   Backend& be = device == "cpu" ? cpu_backend() : backend_named(device);
   const double copy_bps = copy_bandwidth(be, (size_t)1 << (preset == "smollm2" ? 30 : 26));
 
@@ -92,7 +97,7 @@ int main(int argc, char** argv) {
   std::vector<int32_t> ids(prompt);
   for (auto& t : ids) t = (int32_t)rng.below(V);
 
-  auto run = [&](int B) {
+  auto run = [&](Engine& eng, int B) {
     std::vector<KVCache> caches;
     for (int b = 0; b < B; ++b) caches.push_back(eng.new_cache());
     std::vector<float> logits((size_t)B * V);
@@ -129,8 +134,13 @@ int main(int argc, char** argv) {
                      {"weight_bytes_per_token", weights},
                      {"copy_gb_per_s", copy_bps / 1e9},
                      {"spec_tb_per_s", hbm_tbps},
-                     {"batch_1", run(1)},
-                     {"batch_n", run(batch)}};
+                     {"batch_1", run(eng, 1)},
+                     {"batch_n", run(eng, batch)}};
+  {
+    Engine plain = make_engine(false);
+    out["batch_1_unrecorded"] = run(plain, 1);
+    out["batch_n_unrecorded"] = run(plain, batch);
+  }
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -40,10 +40,11 @@ ModelConfig tiny_config(bool qwen2) {
   return c;
 }
 
-Engine engine(const ModelConfig& c, const std::string& device, Precision p = Precision::F32) {
+Engine engine(const ModelConfig& c, const std::string& device, Precision p = Precision::F32, bool record = true) {
   EngineOptions o;
   o.precision = p;
   o.device = device;
+  o.record_steps = record;
   auto src = random_source(5);
   // An untied head needs its own weights (random_source leaves lm_head to the embedding).
   return Engine::from_weights(c, [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
@@ -198,4 +199,45 @@ TEST(DeviceEngine, SmolLM2MatchesTheCpuEngine) {
   so.max_tokens = 6;
   so.stop_at_end_tokens = false;
   EXPECT_EQ(dev.generate(prompt, so).tokens, cpu.generate(prompt, so).tokens);
+}
+
+// Recorded steps (CUDA graphs on a GPU; closures on cpu-staged) give the bits of the same
+// steps run one operation at a time: decode steps of one sequence and of a batch, a long
+// prefill in between that grows every buffer (the recordings made before are dropped and
+// made again), and forks.
+TEST(DeviceEngine, RecordedStepsEqualPlainOnes) {
+  const ModelConfig cfg = tiny_config(true);
+  Engine plain = engine(cfg, "cpu-staged", Precision::F32, false), rec = engine(cfg, "cpu-staged");
+  const int V = cfg.vocab_size;
+  auto steps = [&](Engine& e) {
+    std::vector<float> out, l(V);
+    KVCache c = e.new_cache();
+    std::vector<int32_t> p = tokens(5, 1);
+    e.forward(c, p.data(), 5, l.data());
+    out.insert(out.end(), l.begin(), l.end());
+    for (int32_t id : tokens(6, 2)) {  // run, record, replay x4
+      e.forward(c, &id, 1, l.data());
+      out.insert(out.end(), l.begin(), l.end());
+    }
+    std::vector<int32_t> longer = tokens(60, 3);  // grows the buffers: recordings dropped
+    std::vector<float> all(longer.size() * V);
+    e.forward(c, longer.data(), (int)longer.size(), all.data(), true);
+    out.insert(out.end(), all.begin(), all.end());
+    std::vector<KVCache> forks;
+    for (int k = 0; k < 3; ++k) forks.push_back(c.fork());
+    std::vector<float> b(3 * V);
+    for (int32_t id : tokens(4, 4)) {  // a batch of 3: run, record, replay x2
+      std::vector<int32_t> ids = {id, (int32_t)((id + 1) % 256), (int32_t)((id + 2) % 256)};
+      e.forward_batch({&forks[0], &forks[1], &forks[2]}, ids.data(), b.data());
+      out.insert(out.end(), b.begin(), b.end());
+    }
+    for (int32_t id : tokens(3, 5)) {  // one sequence again, after the buffers grew
+      e.forward(c, &id, 1, l.data());
+      out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+  };
+  const std::vector<float> a = steps(plain), b = steps(rec);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b) << "max difference " << rel_err(b.data(), a.data(), a.size());
 }

@@ -101,6 +101,21 @@ class Backend {
                                 const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
                                 int64_t kv_stride) = 0;
 
+  // ---- recorded steps (CUDA graphs): the operations called between begin_recording() and
+  // end_recording() are kept with their arguments instead of run, and replay(id) runs them
+  // again, in order (on a GPU one launch instead of one per kernel). Nothing but operations
+  // in between (no memory call); the data they read is read at each replay, so a caller
+  // changes inputs by uploading into the same buffers. can_record(): whether this backend
+  // records (cuda, and cpu-staged so that the callers' recording is tested on any machine).
+  // replay returns false, and forgets the recording, when it went stale (the backend moved
+  // a scratch buffer it used since): the caller runs the operations again and may record
+  // anew. Record a step only after running it once (its scratch and plans then exist).
+  virtual bool can_record() const { return false; }
+  virtual void begin_recording();
+  virtual int end_recording();
+  virtual bool replay(int id);
+  virtual void forget_recording(int id);
+
   // ---- the optimizer (train/adamw.hpp), per tensor
   // Sum of x[i]^2 in double, in a fixed order (bit-identical run to run).
   virtual double sum_squares(const float* x, int64_t n) = 0;

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include "veritas/backend/backend.hpp"
 #include "veritas/kernels/decode.hpp"
@@ -16,6 +19,11 @@ namespace veritas {
 namespace k = kernels;
 
 std::string Backend::describe() const { return name(); }
+
+void Backend::begin_recording() { throw Error("the " + name() + " backend cannot record operations"); }
+int Backend::end_recording() { throw Error("the " + name() + " backend cannot record operations"); }
+bool Backend::replay(int) { throw Error("the " + name() + " backend cannot record operations"); }
+void Backend::forget_recording(int) {}
 
 std::unique_ptr<Collective> Backend::collective(int, int, const std::function<void(void*, size_t)>&) {
   check(host_addressable(), "the " + name() + " backend has no collective for several processes");
@@ -32,6 +40,7 @@ class CpuBackend final : public Backend {
   bool host_addressable() const override { return true; }  // staged memory is host memory too
 
   void* alloc(size_t bytes) override {
+    not_recording("alloc");
     // 64-byte aligned and left uninitialized: pages never touched cost no memory.
     const size_t n = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, n);
@@ -42,16 +51,40 @@ class CpuBackend final : public Backend {
   void upload(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
   void download(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
   void copy(void* dst, const void* src, size_t bytes) override {
+    not_recording("copy");
     if (bytes && dst != src) std::memcpy(dst, src, bytes);
   }
   void zero(void* dst, size_t bytes) override {
+    not_recording("zero");
     if (bytes) std::memset(dst, 0, bytes);
+  }
+
+  // The staged backend records as a GPU does (the operations' closures, replayed in order).
+  bool can_record() const override { return staged_; }
+  void begin_recording() override {
+    check(staged_, "the cpu backend does not record operations");
+    check(!recording_, "begin_recording: already recording");
+    recording_ = true;
+    steps_.emplace_back();
+  }
+  int end_recording() override {
+    check(recording_, "end_recording: not recording");
+    recording_ = false;
+    return (int)steps_.size() - 1;
+  }
+  bool replay(int id) override {
+    check(id >= 0 && id < (int)steps_.size(), "replay: no recording " + std::to_string(id));
+    for (const auto& f : steps_[id]) f();
+    return true;
+  }
+  void forget_recording(int id) override {
+    if (id >= 0 && id < (int)steps_.size()) steps_[id].clear();
   }
 
   void set_matmul_bf16(bool on) override { k::set_matmul_bf16(on); }
   void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC,
                       bool accumulate) override {
-    k::matmul_forward(out, inp, w, N, C, OC, accumulate);
+    run([=] { k::matmul_forward(out, inp, w, N, C, OC, accumulate); });
   }
   void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
                        int OC, bool accumulate_dinp) override {
@@ -65,7 +98,7 @@ class CpuBackend final : public Backend {
   }
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int64_t N, int C,
                        float eps) override {
-    k::rmsnorm_forward(out, rstd, inp, w, N, C, eps);
+    run([=] { k::rmsnorm_forward(out, rstd, inp, w, N, C, eps); });
   }
   void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, const float* rstd,
                         int64_t N, int C) override {
@@ -87,7 +120,9 @@ class CpuBackend final : public Backend {
                           int T, int H, int KVH, int hd) override {
     k::attention_backward(dqkv, probs, dout, out, qkv, B, T, H, KVH, hd);
   }
-  void swiglu_forward(float* out, const float* gu, int64_t N, int I) override { k::swiglu_forward(out, gu, N, I); }
+  void swiglu_forward(float* out, const float* gu, int64_t N, int I) override {
+    run([=] { k::swiglu_forward(out, gu, N, I); });
+  }
   void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int I) override {
     k::swiglu_backward(dgu, dout, gu, N, I);
   }
@@ -111,20 +146,22 @@ class CpuBackend final : public Backend {
 
   void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC,
                            bool accumulate) override {
-    k::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate);
+    run([=] { k::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate); });
   }
-  void add_bias(float* x, const float* b, int64_t N, int C) override { k::add_bias(x, b, N, C); }
+  void add_bias(float* x, const float* b, int64_t N, int C) override {
+    run([=] { k::add_bias(x, b, N, C); });
+  }
   void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
                int head_dim, int64_t row_stride) override {
-    k::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride);
+    run([=] { k::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride); });
   }
   void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) override {
-    k::scatter_rows(dst, src, src_stride, N, C);
+    run([=] { k::scatter_rows(dst, src, src_stride, N, C); });
   }
   void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
                         const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
                         int64_t kv_stride) override {
-    k::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride);
+    run([=] { k::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride); });
   }
   double sum_squares(const float* x, int64_t n) override { return k::sum_squares(x, n); }
   void scale(float* x, int64_t n, float s) override { k::scale(x, n, s); }
@@ -135,6 +172,20 @@ class CpuBackend final : public Backend {
 
  private:
   bool staged_;
+  // Recording: operations that inference records run through run(); the rest of a
+  // training step is never recorded, and memory calls refuse while recording.
+  bool recording_ = false;
+  std::vector<std::vector<std::function<void()>>> steps_;
+  template <class F>
+  void run(F&& f) {
+    if (recording_)
+      steps_.back().emplace_back(std::forward<F>(f));
+    else
+      f();
+  }
+  void not_recording(const char* what) const {
+    check(!recording_, std::string(what) + " while recording operations");
+  }
 };
 
 }  // namespace

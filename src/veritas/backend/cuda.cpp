@@ -77,89 +77,117 @@ class CudaBackend final : public Backend {
   void synchronize() override { cuda::synchronize(); }
 
   void set_matmul_bf16(bool on) override { bf16_ = on; }
+
+  bool can_record() const override { return true; }
+  void begin_recording() override {
+    check(stream_ == nullptr, "begin_recording: already recording");
+    if (!capture_stream_) capture_stream_ = cuda::stream_create();
+    cuda::capture_begin(capture_stream_);
+    stream_ = capture_stream_;
+  }
+  int end_recording() override {
+    check(stream_ != nullptr, "end_recording: not recording");
+    stream_ = nullptr;
+    graphs_.push_back({cuda::capture_end(capture_stream_), scratch_generation_});
+    return (int)graphs_.size() - 1;
+  }
+  bool replay(int id) override {
+    check(id >= 0 && id < (int)graphs_.size() && graphs_[id].first, "replay: no recording " + std::to_string(id));
+    if (graphs_[id].second != scratch_generation_) {
+      forget_recording(id);
+      return false;
+    }
+    cuda::graph_launch(graphs_[id].first, capture_stream_);
+    return true;
+  }
+  void forget_recording(int id) override {
+    if (id < 0 || id >= (int)graphs_.size()) return;
+    cuda::graph_destroy(graphs_[id].first);
+    graphs_[id].first = nullptr;
+  }
   void matmul_forward(float* out, const float* inp, const float* w, int64_t N, int C, int OC,
                       bool accumulate) override {
-    cuda::matmul_forward(out, inp, w, N, C, OC, accumulate, bf16_scratch(N, C, OC));
+    cuda::matmul_forward(out, inp, w, N, C, OC, accumulate, bf16_scratch(N, C, OC), stream_);
   }
   void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, int64_t N, int C,
                        int OC, bool accumulate_dinp) override {
-    cuda::matmul_backward(dinp, dw, dout, inp, w, N, C, OC, accumulate_dinp, bf16_scratch(N, C, OC));
+    cuda::matmul_backward(dinp, dw, dout, inp, w, N, C, OC, accumulate_dinp, bf16_scratch(N, C, OC), stream_);
   }
   void embedding_forward(float* out, const int32_t* tokens, const float* table, int64_t N, int C) override {
-    cuda::embedding_forward(out, tokens, table, N, C);
+    cuda::embedding_forward(out, tokens, table, N, C, stream_);
   }
   void embedding_backward(float* dtable, const float* dout, const int32_t* tokens, int64_t N, int C) override {
-    cuda::embedding_backward(dtable, dout, tokens, N, C);
+    cuda::embedding_backward(dtable, dout, tokens, N, C, stream_);
   }
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int64_t N, int C,
                        float eps) override {
-    cuda::rmsnorm_forward(out, rstd, inp, w, N, C, eps);
+    cuda::rmsnorm_forward(out, rstd, inp, w, N, C, eps, stream_);
   }
   void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, const float* rstd,
                         int64_t N, int C) override {
-    cuda::rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+    cuda::rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C, stream_);
   }
   void rope_forward(float* x, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
                     int64_t row_stride) override {
-    cuda::rope_forward(x, cos_t, sin_t, B, T, n_heads, head_dim, row_stride);
+    cuda::rope_forward(x, cos_t, sin_t, B, T, n_heads, head_dim, row_stride, stream_);
   }
   void rope_backward(float* dx, const float* cos_t, const float* sin_t, int B, int T, int n_heads, int head_dim,
                      int64_t row_stride) override {
-    cuda::rope_backward(dx, cos_t, sin_t, B, T, n_heads, head_dim, row_stride);
+    cuda::rope_backward(dx, cos_t, sin_t, B, T, n_heads, head_dim, row_stride, stream_);
   }
   void attention_forward(float* out, float* probs, const float* qkv, int B, int T, int H, int KVH,
                          int hd) override {
-    cuda::attention_forward(out, probs, qkv, B, T, H, KVH, hd);
+    cuda::attention_forward(out, probs, qkv, B, T, H, KVH, hd, stream_);
   }
   void attention_backward(float* dqkv, float* probs, const float* dout, const float* out, const float* qkv, int B,
                           int T, int H, int KVH, int hd) override {
-    cuda::attention_backward(dqkv, probs, dout, out, qkv, B, T, H, KVH, hd);
+    cuda::attention_backward(dqkv, probs, dout, out, qkv, B, T, H, KVH, hd, stream_);
   }
-  void swiglu_forward(float* out, const float* gu, int64_t N, int I) override { cuda::swiglu_forward(out, gu, N, I); }
+  void swiglu_forward(float* out, const float* gu, int64_t N, int I) override { cuda::swiglu_forward(out, gu, N, I, stream_); }
   void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int I) override {
-    cuda::swiglu_backward(dgu, dout, gu, N, I);
+    cuda::swiglu_backward(dgu, dout, gu, N, I, stream_);
   }
   float cross_entropy_fused(float* logits, float* row_loss, const int32_t* targets, const float* mask, int64_t N,
                             int V, float scale) override {
-    return cuda::cross_entropy_fused(logits, row_loss, targets, mask, N, V, scale);
+    return cuda::cross_entropy_fused(logits, row_loss, targets, mask, N, V, scale, stream_);
   }
   float cross_entropy_loss(float* scratch, float* logits, const int32_t* targets, const float* mask, int64_t N,
                            int V) override {
-    return cuda::cross_entropy_fused(logits, scratch, targets, mask, N, V, 0.0f);  // the gradient is not kept
+    return cuda::cross_entropy_fused(logits, scratch, targets, mask, N, V, 0.0f, stream_);  // the gradient is not kept
   }
   void target_logprobs(float* logp, float* lse, const float* logits, const int32_t* targets, int64_t N,
                        int V) override {
-    cuda::target_logprobs(logp, lse, logits, targets, N, V);
+    cuda::target_logprobs(logp, lse, logits, targets, N, V, stream_);
   }
   void logprob_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
                         const float* dlogp, int64_t N, int V) override {
-    cuda::logprob_backward(dlogits, logits, lse, targets, dlogp, N, V);
+    cuda::logprob_backward(dlogits, logits, lse, targets, dlogp, N, V, stream_);
   }
 
   void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC,
                            bool accumulate) override {
-    cuda::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate, act_scratch(N, C));
+    cuda::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate, act_scratch(N, C), stream_);
   }
-  void add_bias(float* x, const float* b, int64_t N, int C) override { cuda::add_bias(x, b, N, C); }
+  void add_bias(float* x, const float* b, int64_t N, int C) override { cuda::add_bias(x, b, N, C, stream_); }
   void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
                int head_dim, int64_t row_stride) override {
-    cuda::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride);
+    cuda::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride, stream_);
   }
   void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) override {
-    cuda::scatter_rows(dst, src, src_stride, N, C);
+    cuda::scatter_rows(dst, src, src_stride, N, C, stream_);
   }
   void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
                         const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
                         int64_t kv_stride) override {
-    cuda::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride);
+    cuda::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride, stream_);
   }
   double sum_squares(const float* x, int64_t n) override {
-    return cuda::sum_squares(x, n, static_cast<double*>(norm_scratch_));
+    return cuda::sum_squares(x, n, static_cast<double*>(norm_scratch_), stream_);
   }
-  void scale(float* x, int64_t n, float s) override { cuda::scale(x, n, s); }
+  void scale(float* x, int64_t n, float s) override { cuda::scale(x, n, s, stream_); }
   void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, bool decay, float lr, double beta1,
                     double beta2, double eps, double weight_decay, int64_t t) override {
-    cuda::adamw_update(w, g, m, v, n, decay, lr, beta1, beta2, eps, weight_decay, t);
+    cuda::adamw_update(w, g, m, v, n, decay, lr, beta1, beta2, eps, weight_decay, t, stream_);
   }
 
   std::unique_ptr<Collective> collective(int ranks, int rank,
@@ -171,6 +199,29 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // A product with bf16 weights rounds only its activations, into a scratch of its own
+  // (recorded steps hold its address: a training product's growth must not move it).
+  // When either scratch grows, the recordings made before are stale (replay says so).
+  DeviceBuffer act_scratch_;
+  size_t act_bytes_ = 0;
+  int scratch_generation_ = 0;
+  uint16_t* act_scratch(int64_t N, int C) {
+    const size_t need = sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, 0);
+    if (need > act_bytes_) {
+      check(stream_ == nullptr, "a product being recorded needs more scratch than the last run of the same step");
+      act_scratch_.reset();
+      act_scratch_ = DeviceBuffer(*this, need);
+      act_bytes_ = need;
+      ++scratch_generation_;
+    }
+    return static_cast<uint16_t*>(act_scratch_.get());
+  }
+  // Recordings: CUDA graphs captured on capture_stream_ (stream_ while recording; nullptr,
+  // the default stream, otherwise), each with the scratch generation it was made with.
+  void* stream_ = nullptr;
+  void* capture_stream_ = nullptr;
+  std::vector<std::pair<void*, int>> graphs_;
+
   void* norm_scratch_;  // sum_squares' partial sums (never freed: the backend lives as long as the process)
   bool bf16_ = false;
   DeviceBuffer scratch_;  // the bf16 copies of a product's inputs, grown to the largest product
@@ -181,13 +232,13 @@ class CudaBackend final : public Backend {
     if (!bf16_) return nullptr;
     return scratch(sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, OC));
   }
-  // A product with bf16 weights rounds only its activations.
-  uint16_t* act_scratch(int64_t N, int C) { return scratch(sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, 0)); }
   uint16_t* scratch(size_t need) {
     if (need > scratch_bytes_) {
+      check(stream_ == nullptr, "a product being recorded needs more scratch than the last run of the same step");
       scratch_.reset();
       scratch_ = DeviceBuffer(*this, need);
       scratch_bytes_ = need;
+      ++scratch_generation_;  // an fp32-weight engine's recorded products may use it
     }
     return static_cast<uint16_t*>(scratch_.get());
   }

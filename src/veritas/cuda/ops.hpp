@@ -25,6 +25,15 @@ void copy_on_device(void* dst, const void* src, size_t bytes);
 void zero(void* dst, size_t bytes);
 void synchronize();
 
+// CUDA graphs: the kernels launched on `stream` between capture_begin and capture_end
+// become one executable graph, launched again by graph_launch. stream_create makes a
+// blocking stream (ordered with the default stream's synchronous copies).
+void* stream_create();
+void capture_begin(void* stream);
+void* capture_end(void* stream);  // the executable graph
+void graph_launch(void* exec, void* stream);
+void graph_destroy(void* exec);
+
 // The cuBLASLt file the products load ("libcublasLt.so.13"); the environment variable
 // VERITAS_CUBLASLT may name another path.
 extern const char kCublasLtSoname[];

@@ -88,3 +88,38 @@ void zero(void* dst, size_t bytes) {
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
 }  // namespace veritas::cuda
+
+namespace veritas::cuda {
+
+// A blocking stream (cudaStreamCreate's default): its work waits for the legacy default
+// stream's and the default stream's later work waits for it, so a replayed graph stays in
+// order with the synchronous copies around it.
+void* stream_create() {
+  cudaStream_t s = nullptr;
+  check(cudaStreamCreate(&s), "cudaStreamCreate");
+  return s;
+}
+
+void capture_begin(void* stream) {
+  check(cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+}
+
+void* capture_end(void* stream) {
+  cudaGraph_t g = nullptr;
+  check(cudaStreamEndCapture(as_stream(stream), &g), "cudaStreamEndCapture");
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+  cudaGraphDestroy(g);
+  check(e, "cudaGraphInstantiate");
+  return exec;
+}
+
+void graph_launch(void* exec, void* stream) {
+  check(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec), as_stream(stream)), "cudaGraphLaunch");
+}
+
+void graph_destroy(void* exec) {
+  if (exec) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
+}
+
+}  // namespace veritas::cuda

@@ -6,7 +6,8 @@
 
 namespace veritas::infer {
 
-DeviceForward::DeviceForward(Backend& be, const HostModel& m, bool bf16_weights) : be_(be), bf16_(bf16_weights) {
+DeviceForward::DeviceForward(Backend& be, const HostModel& m, bool bf16_weights, bool record_steps)
+    : be_(be), bf16_(bf16_weights), record_(record_steps && be.can_record()) {
   const ModelConfig& c = *m.cfg;
   check(!c.gemma3, "--device " + be.name() + ": Gemma 3 models run on the CPU only (llama and qwen2 run on devices)");
   H = c.hidden_size, nh = c.num_attention_heads, nkv = c.num_key_value_heads, hd = c.head_dim();
@@ -25,6 +26,14 @@ DeviceForward::DeviceForward(Backend& be, const HostModel& m, bool bf16_weights)
   }
   final_norm_ = upload_floats(m.final_norm, H);
   head_ = upload(*m.head, false);
+}
+
+DeviceForward::~DeviceForward() { forget_recordings(); }
+
+void DeviceForward::forget_recordings() {
+  for (auto [T, id] : recorded_) be_.forget_recording(id);
+  recorded_.clear();
+  ran_once_.clear();
 }
 
 DeviceBuffer DeviceForward::upload_floats(const float* p, size_t n) {
@@ -93,6 +102,7 @@ void DeviceForward::matmul(float* out, const float* in, const Weight& w, int T, 
 }
 
 void DeviceForward::grow(int T, int W) {
+  if (T > cap_T_ || W > cap_W_) forget_recordings();  // they hold the old buffers' addresses
   if (T > cap_T_) {
     auto floats = [&](size_t n) { return DeviceBuffer(be_, n * sizeof(float)); };
     x_ = floats((size_t)T * H);
@@ -116,8 +126,10 @@ void DeviceForward::grow(int T, int W) {
 void DeviceForward::run(const float* x_host, const Token* tokens, int T, const std::vector<int>& want,
                         float* logits_host, const float* rope_cos, const float* rope_sin, int rope_len) {
   const int W = (int)want.size();
+  check(W <= T, "device forward: more wanted rows than tokens");
   grow(T, std::max(W, 1));
   if (rope_len > rope_len_) {
+    forget_recordings();
     const size_t n = (size_t)rope_len * (hd / 2) * sizeof(float);
     cos_ = DeviceBuffer(be_, n), sin_ = DeviceBuffer(be_, n);
     be_.upload(cos_.get(), rope_cos, n);
@@ -146,6 +158,38 @@ void DeviceForward::run(const float* x_host, const Token* tokens, int T, const s
   be_.upload(pos_.get(), pos.data(), pos.size() * sizeof(int32_t));
   be_.upload(x_.get(), x_host, (size_t)T * H * sizeof(float));
 
+  bool in_order = W == T;
+  for (int i = 0; in_order && i < W; ++i) in_order = want[i] == i;
+  bool done = false;
+  if (record_ && in_order) {
+    auto it = recorded_.find(T);
+    if (it != recorded_.end()) {
+      done = be_.replay(it->second);
+      if (!done) recorded_.erase(it);  // stale: run it again below, record it next time
+    } else if (ran_once_.count(T)) {
+      be_.begin_recording();
+      try {
+        forward(T, want);
+      } catch (...) {
+        try {
+          be_.end_recording();
+        } catch (...) {
+        }
+        throw;
+      }
+      const int id = be_.end_recording();
+      recorded_[T] = id;
+      done = be_.replay(id);
+      check(done, "device forward: a step went stale as it was recorded");
+    }
+    ran_once_.insert(T);
+  }
+  if (!done) forward(T, want);
+  if (W > 0) be_.download(logits_host, logits_.get(), (size_t)W * V * sizeof(float));
+}
+
+void DeviceForward::forward(int T, const std::vector<int>& want) {
+  const int W = (int)want.size();
   float *x = x_.floats(), *xn = xn_.floats(), *qkv = qkv_.floats(), *att = att_.floats();
   float *gu = gu_.floats(), *hb = h_.floats(), *rstd = rstd_.floats();
   const int32_t* dpos = static_cast<const int32_t*>(pos_.get());
@@ -178,7 +222,6 @@ void DeviceForward::run(const float* x_host, const Token* tokens, int T, const s
   }
   be_.rmsnorm_forward(xn, rstd, src, final_norm_.floats(), W, H, eps);
   matmul(logits_.floats(), xn, head_, W, false);
-  be_.download(logits_host, logits_.get(), (size_t)W * V * sizeof(float));
 }
 
 }  // namespace veritas::infer

@@ -8,6 +8,14 @@
 // Weights: fp32 when the engine's precision is fp32, otherwise bf16 (the engine's weights
 // as loaded, dequantized row by row and rounded once; products in bf16 with fp32 sums).
 // KV caches are fp32 on the device.
+//
+// Recorded steps: where the backend can record (a CUDA graph), a pass of T tokens whose
+// logits are all wanted (a decode step of T sequences) is run once as usual, recorded
+// the second time and replayed after that: one launch instead of about 12 a layer. The
+// per-step inputs (embeddings, positions, cache addresses) are uploaded into the same
+// buffers before each replay; growing a buffer forgets the recordings.
+#include <map>
+#include <set>
 #include <cstdint>
 #include <vector>
 
@@ -41,7 +49,10 @@ struct DeviceKV {
 
 class DeviceForward {
  public:
-  DeviceForward(Backend& be, const HostModel& m, bool bf16_weights);
+  DeviceForward(Backend& be, const HostModel& m, bool bf16_weights, bool record_steps = true);
+  ~DeviceForward();
+  DeviceForward(const DeviceForward&) = delete;
+  DeviceForward& operator=(const DeviceForward&) = delete;
   Backend& backend() const { return be_; }
   bool bf16_weights() const { return bf16_; }
   size_t weight_bytes() const { return weight_bytes_; }
@@ -71,7 +82,9 @@ class DeviceForward {
     Weight wqkv, wo, w13, w2;  // w13 as [gate rows; up rows] (swiglu_forward's layout)
   };
   Backend& be_;
-  bool bf16_;
+  bool bf16_, record_;
+  std::map<int, int> recorded_;  // tokens per pass -> the backend's recording
+  std::set<int> ran_once_;       // passes run once unrecorded (their scratch exists)
   int H, nh, nkv, hd, qd, kvd, I, V, L;
   float eps;
   size_t weight_bytes_ = 0;
@@ -88,6 +101,10 @@ class DeviceForward {
   DeviceBuffer upload_floats(const float* p, size_t n);
   void matmul(float* out, const float* in, const Weight& w, int T, bool accumulate);
   void grow(int T, int W);
+  void forget_recordings();
+  // The layers and the head for T tokens after their inputs are uploaded (no memory call
+  // when the wanted rows are 0..T-1 in order, so that it can be recorded).
+  void forward(int T, const std::vector<int>& want);
 };
 
 }  // namespace veritas::infer

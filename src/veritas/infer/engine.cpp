@@ -672,7 +672,8 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     for (const LayerW& w : m.layers)
       hm.layers.push_back({w.attn_norm.data(), w.mlp_norm.data(), &w.wqkv, w.bqkv.size() ? w.bqkv.data() : nullptr,
                            &w.wo, &w.w13, &w.w2});
-    m.dev = std::make_unique<DeviceForward>(backend_named(m.opt.device), hm, m.opt.precision != Precision::F32);
+    m.dev = std::make_unique<DeviceForward>(backend_named(m.opt.device), hm, m.opt.precision != Precision::F32,
+                                            m.opt.record_steps);
   }
   return e;
 }

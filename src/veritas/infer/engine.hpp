@@ -52,6 +52,7 @@ struct EngineOptions {
   // "cpu-staged" for tests) that holds the weights (fp32 for precision fp32, else bf16),
   // activations and KV caches (fp32) while the host samples (infer/device_forward.hpp).
   std::string device = "cpu";
+  bool record_steps = true;  // on a device: replay decode steps as recorded ones (CUDA graphs)
   int context = 0;              // default KV-cache length; 0 = max_position_embeddings
   bool load_tokenizer = true;   // read <dir>/tokenizer.json when present
 };
