@@ -1,7 +1,7 @@
 // Decode speed on a device against the memory roofline (the measure for GPU
 // inference): a model of SmolLM2-135M's shape with random weights (the speed does not
-// depend on the values, and the GPU machine has no model files), bf16 weights, fp32 KV
-// cache. Batch 1: one sequence decoding token by token; batch B: B sequences, one
+// depend on the values, and the GPU machine has no model files), bf16 (or Q8, fp32)
+// weights, fp32 KV cache. Batch 1: one sequence decoding token by token; batch B: B sequences, one
 // forward_batch per step. Each step reads every weight once plus each sequence's keys
 // and values so far; that traffic over the step time, against the device's copy
 // bandwidth measured in the same run (a device-to-device copy: read + write) and the
@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   double hbm_tbps = 4.8;
   app.add_option("--config", preset, "smollm2 (135M) | tiny")->check(CLI::IsMember({"smollm2", "tiny"}));
   app.add_option("--device", device, "cuda | cpu-staged | cpu");
-  app.add_option("--precision", precision, "weights: bf16 | fp32")->check(CLI::IsMember({"bf16", "fp32"}));
+  app.add_option("--precision", precision, "weights: bf16 | q8 (blocks of 32 int8, as --precision gguf) | fp32")
+      ->check(CLI::IsMember({"bf16", "q8", "fp32"}));
   app.add_option("--batch", batch, "sequences decoded together in the batched run")->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "decode steps timed per run")->check(CLI::PositiveNumber);
   app.add_option("--prompt", prompt, "prompt tokens before decoding")->check(CLI::PositiveNumber);
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
   c.tie_word_embeddings = true;
   auto make_engine = [&](bool record) {
     EngineOptions o;
-    o.precision = precision == "bf16" ? Precision::BF16 : Precision::F32;
+    o.precision = precision == "bf16" ? Precision::BF16 : precision == "q8" ? Precision::GGUF : Precision::F32;
     o.device = device;
     o.record_steps = record;
     return Engine::from_weights(c, [](const std::string& name, const std::vector<int64_t>& shape, float* dst) {

@@ -16,10 +16,12 @@
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/rng.hpp"
+#include "error_of.hpp"
 #include "random_weights.hpp"
 #include "reference_run.hpp"
 
 using namespace veritas;
+using veritas::test::error_of;
 using namespace veritas::infer;
 using veritas::reference::rel_err;
 using veritas::test::random_source;
@@ -57,15 +59,6 @@ std::vector<int32_t> tokens(int n, uint64_t seed) {
   std::vector<int32_t> t;
   for (int i = 0; i < n; ++i) t.push_back((int32_t)r.below(256));
   return t;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -240,4 +233,62 @@ TEST(DeviceEngine, RecordedStepsEqualPlainOnes) {
   const std::vector<float> a = steps(plain), b = steps(rec);
   ASSERT_EQ(a.size(), b.size());
   EXPECT_TRUE(a == b) << "max difference " << rel_err(b.data(), a.data(), a.size());
+}
+
+// Q8 weights on a device (--precision gguf): the product's reference against a double sum,
+// then a model whose weights are exactly representable as Q8_0 blocks (each block d * q,
+// one value at +-127 d, as Q8_0 files hold them) against the CPU engine in fp32 on the
+// same values: the device keeps the blocks as they were, so only fp32 rounding differs.
+TEST(DeviceEngine, Q8Weights) {
+  const int N = 3, C = 64, OC = 5;
+  Rng r(12);
+  std::vector<int8_t> q((size_t)OC * C);
+  std::vector<float> scale((size_t)OC * C / 32), x((size_t)N * C), out((size_t)N * OC, 2.0f);
+  for (auto& v : q) v = (int8_t)((int)r.below(255) - 127);
+  for (auto& v : scale) v = 0.01f + 0.01f * (float)r.uniform();
+  for (auto& v : x) v = (float)r.normal();
+  kernels::matmul_q8_weights(out.data(), x.data(), q.data(), scale.data(), N, C, OC, true);
+  double worst = 0;
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < OC; ++o) {
+      double s = 2.0, mag = 2.0;
+      for (int c = 0; c < C; ++c) {
+        const double p = (double)scale[((size_t)o * C + c) / 32] * q[(size_t)o * C + c] * x[(size_t)n * C + c];
+        s += p, mag += std::fabs(p);
+      }
+      worst = std::max(worst, std::fabs(out[(size_t)n * OC + o] - s) / mag);
+    }
+  EXPECT_LE(worst, 1e-6);
+
+  ModelConfig cfg = tiny_config(true);
+  cfg.hidden_size = 64, cfg.intermediate_size = 96;  // whole blocks of 32 (head_dim 16)
+  auto src = random_source(21);
+  auto q8_source = [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
+    if (!src(name == "lm_head.weight" ? "lm_head.weight.own" : name, shape, dst)) return false;
+    if (shape.size() != 2) return true;
+    for (int64_t b = 0; b < shape[0] * shape[1] / 32; ++b) {  // each block of 32: d * round(v / d)
+      float* v = dst + b * 32;
+      float amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
+      const float d = amax / 127.0f;
+      for (int i = 0; i < 32; ++i) v[i] = d * (float)std::lrintf(v[i] / d);
+    }
+    return true;
+  };
+  EngineOptions o;
+  Engine cpu = Engine::from_weights(cfg, q8_source, o);
+  o.device = "cpu-staged";
+  o.precision = Precision::GGUF;
+  Engine dev = Engine::from_weights(cfg, q8_source, o);
+  const std::vector<int32_t> prompt = tokens(30, 13);
+  std::vector<float> a(prompt.size() * cfg.vocab_size), b(a.size());
+  KVCache ca = cpu.new_cache(), cb = dev.new_cache();
+  cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
+  dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
+  const double e = rel_err(b.data(), a.data(), a.size());
+  std::printf("Q8 products: max error %.2g of sum |w x|; Q8 weights on the device vs fp32 on the CPU: %.2g of the "
+              "largest logit; weights %zu bytes per token (fp32: %zu)\n",
+              worst, e, dev.weight_bytes_per_token(), cpu.weight_bytes_per_token());
+  EXPECT_LE(e, 1e-5);
+  EXPECT_LT(dev.weight_bytes_per_token() * 3, cpu.weight_bytes_per_token());  // about 1.125 bytes a weight
 }

@@ -20,9 +20,11 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "block_kernel_check.hpp"
+#include "error_of.hpp"
 #include "reference_run.hpp"
 
 using namespace veritas;
+using veritas::test::error_of;
 using namespace veritas::infer;
 using namespace veritas::reference;
 
@@ -36,15 +38,6 @@ struct RefDir : ReferenceRun {
 const RefDir& tiny_ref() {
   static RefDir d("tiny", Cache::PerBuild);
   return d;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -23,9 +23,11 @@
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "error_of.hpp"
 #include "reference_run.hpp"
 
 using namespace veritas;
+using veritas::test::error_of;
 using namespace veritas::infer;
 using namespace veritas::reference;
 
@@ -73,15 +75,6 @@ void check_dir(const std::string& name) {
     EXPECT_EQ(g.tokens, want) << name << " prompt " << i - 1;
   }
   std::printf("%s: max |err| / max |logit| over 5 prompts = %.3g\n", name.c_str(), worst);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

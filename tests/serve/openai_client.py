@@ -1,7 +1,8 @@
 """`veritas serve` against the official `openai` Python client: chat and text completions
 (streamed and not), models, n, seeds, stop strings, logprobs, usage, the veritas truth
 fields, API keys (401 on a bad key, 429 with Retry-After), a full queue (503),
---verified-only, /tokenize, /detokenize, /metrics and CORS."""
+--verified-only, /tokenize, /detokenize, /metrics and CORS; and the same greedy answers with
+--device cpu-staged (the GPU's code path)."""
 import concurrent.futures
 import json
 import os
@@ -194,6 +195,21 @@ try:
         expect(v.get("verified") is not False, "verified-only never returns a refuted answer")
         seen.add("verified" if v.get("verified") else "abstained")
     print("verified-only outcomes:", seen)
+finally:
+    srv.stop()
+
+# The forward pass on the device code path (--device: weights, slots' caches and batches
+# behind uploads and downloads, decode steps replayed as recorded ones, as on a GPU): the
+# same greedy answer alone and for 8 concurrent requests decoded as one batch.
+srv = Server(BIN, MODEL, "--parallel", "4", "--device", "cpu-staged", env=ENV)
+try:
+    client = openai.OpenAI(base_url=srv.url + "/v1", api_key="none", max_retries=0, timeout=60)
+    alone = client.chat.completions.create(model="x", messages=Q, temperature=0, max_tokens=60).choices[0].message.content
+    expect(alone == greedy, f"--device cpu-staged: {alone!r}, on the CPU {greedy!r}")
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        outs = list(ex.map(lambda _: client.chat.completions.create(
+            model="x", messages=Q, temperature=0, max_tokens=60).choices[0].message.content, range(8)))
+    expect(all(o == greedy for o in outs), f"--device cpu-staged, 8 at once: {outs}")
 finally:
     srv.stop()
 

@@ -92,6 +92,8 @@ class Backend {
   // ---- inference (infer/device_forward.cpp; kernels/decode.hpp has the semantics)
   virtual void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC,
                                    bool accumulate) = 0;
+  virtual void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C,
+                                 int OC, bool accumulate) = 0;
   virtual void add_bias(float* x, const float* b, int64_t N, int C) = 0;
   virtual void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
                        int head_dim, int64_t row_stride) = 0;

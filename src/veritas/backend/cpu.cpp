@@ -148,6 +148,10 @@ class CpuBackend final : public Backend {
                            bool accumulate) override {
     run([=] { k::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate); });
   }
+  void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C, int OC,
+                         bool accumulate) override {
+    run([=] { k::matmul_q8_weights(out, inp, q, scale, N, C, OC, accumulate); });
+  }
   void add_bias(float* x, const float* b, int64_t N, int C) override {
     run([=] { k::add_bias(x, b, N, C); });
   }

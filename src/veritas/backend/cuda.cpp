@@ -168,6 +168,10 @@ class CudaBackend final : public Backend {
                            bool accumulate) override {
     cuda::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate, act_scratch(N, C), stream_);
   }
+  void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C, int OC,
+                         bool accumulate) override {
+    cuda::matmul_q8_weights(out, inp, q, scale, N, C, OC, accumulate, stream_);
+  }
   void add_bias(float* x, const float* b, int64_t N, int C) override { cuda::add_bias(x, b, N, C, stream_); }
   void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
                int head_dim, int64_t row_stride) override {

@@ -18,6 +18,12 @@ void check(cudaError_t e, const char* what);
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 // ops.hpp passes streams as void* (callers never see a CUDA type); nullptr: the default stream.
 inline cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+// Blocks of `threads` for a grid-stride loop over n elements: enough to fill the GPU,
+// fewer for small n, at least one.
+inline unsigned grid_for(int64_t n, int threads) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return (unsigned)(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
+}
 
 // A library loaded at run time (cuBLASLt, NCCL), so a CUDA build runs where it is absent
 // until it is needed: `soname`, or the file the environment variable `env` names. Throws

@@ -20,11 +20,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned grid_for(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return (unsigned)(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
-}
-
 __global__ void add_bias_kernel(float* x, const float* b, int64_t N, int C) {
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < N * C; k += (int64_t)gridDim.x * blockDim.x)
     x[k] += b[k % C];
@@ -123,14 +118,14 @@ __global__ void attention_cached_kernel(float* out, const float* q, int64_t q_st
 
 void add_bias(float* x, const float* b, int64_t N, int C, void* stream) {
   if (N <= 0 || C <= 0) return;
-  add_bias_kernel<<<grid_for(N * C), kThreads, 0, as_stream(stream)>>>(x, b, N, C);
+  add_bias_kernel<<<grid_for(N * C, kThreads), kThreads, 0, as_stream(stream)>>>(x, b, N, C);
   check_launch("add_bias");
 }
 
 void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
              int head_dim, int64_t row_stride, void* stream) {
   if (N <= 0 || n_heads <= 0 || head_dim < 2) return;
-  rope_at_kernel<<<grid_for(N * n_heads * (head_dim / 2)), kThreads, 0, as_stream(stream)>>>(
+  rope_at_kernel<<<grid_for(N * n_heads * (head_dim / 2), kThreads), kThreads, 0, as_stream(stream)>>>(
       x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride);
   check_launch("rope_at");
 }

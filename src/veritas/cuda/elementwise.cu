@@ -12,12 +12,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Enough blocks to fill the GPU, fewer for small n (grid-stride loops cover the rest).
-unsigned grid_for(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return (unsigned)(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
-}
-
 void check_sizes(const char* what, int64_t a, int64_t b) {
   if (a < 0 || b <= 0) throw Error(std::string(what) + ": bad shape " + std::to_string(a) + " x " + std::to_string(b));
 }
@@ -85,14 +79,14 @@ __global__ void swiglu_backward_kernel(float* dgu, const float* dout, const floa
 void embedding_forward(float* out, const int32_t* tokens, const float* table, int64_t N, int C, void* stream) {
   check_sizes("embedding_forward", N, C);
   if (N == 0) return;
-  embedding_forward_kernel<<<grid_for(N * C), kThreads, 0, as_stream(stream)>>>(out, tokens, table, N, C);
+  embedding_forward_kernel<<<grid_for(N * C, kThreads), kThreads, 0, as_stream(stream)>>>(out, tokens, table, N, C);
   check_launch("embedding_forward");
 }
 
 void embedding_backward(float* dtable, const float* dout, const int32_t* tokens, int64_t N, int C, void* stream) {
   check_sizes("embedding_backward", N, C);
   if (N == 0) return;
-  embedding_backward_kernel<<<grid_for(C), kThreads, 0, as_stream(stream)>>>(dtable, dout, tokens, N, C);
+  embedding_backward_kernel<<<grid_for(C, kThreads), kThreads, 0, as_stream(stream)>>>(dtable, dout, tokens, N, C);
   check_launch("embedding_backward");
 }
 
@@ -106,7 +100,7 @@ void rope(const char* what, float* x, const float* cos_t, const float* sin_t, in
                 ", " + std::to_string(n_heads) + ", " + std::to_string(T) + ")");
   if ((int64_t)B * T == 0) return;
   const int64_t rows = (int64_t)B * T;
-  rope_kernel<<<grid_for(rows * n_heads * (head_dim / 2)), kThreads, 0, as_stream(stream)>>>(
+  rope_kernel<<<grid_for(rows * n_heads * (head_dim / 2), kThreads), kThreads, 0, as_stream(stream)>>>(
       x, cos_t, sin_t, rows, T, n_heads, head_dim, row_stride, sign);
   check_launch(what);
 }
@@ -125,21 +119,21 @@ void rope_backward(float* dx, const float* cos_t, const float* sin_t, int B, int
 void swiglu_forward(float* out, const float* gu, int64_t N, int I, void* stream) {
   check_sizes("swiglu_forward", N, I);
   if (N == 0) return;
-  swiglu_forward_kernel<<<grid_for(N * I), kThreads, 0, as_stream(stream)>>>(out, gu, N, I);
+  swiglu_forward_kernel<<<grid_for(N * I, kThreads), kThreads, 0, as_stream(stream)>>>(out, gu, N, I);
   check_launch("swiglu_forward");
 }
 
 void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int I, void* stream) {
   check_sizes("swiglu_backward", N, I);
   if (N == 0) return;
-  swiglu_backward_kernel<<<grid_for(N * I), kThreads, 0, as_stream(stream)>>>(dgu, dout, gu, N, I);
+  swiglu_backward_kernel<<<grid_for(N * I, kThreads), kThreads, 0, as_stream(stream)>>>(dgu, dout, gu, N, I);
   check_launch("swiglu_backward");
 }
 
 void scale(float* x, int64_t n, float s, void* stream) {
   check_sizes("scale", n, 1);
   if (n == 0) return;
-  scale_kernel<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(x, n, s);
+  scale_kernel<<<grid_for(n, kThreads), kThreads, 0, as_stream(stream)>>>(x, n, s);
   check_launch("scale");
 }
 

@@ -184,6 +184,19 @@ constexpr int kGemvWarps = 8;
 
 __device__ inline float bf16_round(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
 
+// The warp's partial sums of output row o for each token, summed across lanes, written
+// (or added) by lane 0.
+__device__ inline void store_rows(const float (&acc)[kGemvMaxTokens], float* out, int N, int OC, int o, int lane,
+                                  bool accumulate) {
+#pragma unroll
+  for (int n = 0; n < kGemvMaxTokens; ++n) {
+    if (n >= N) break;
+    float v = acc[n];
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (lane == 0) out[(int64_t)n * OC + o] = accumulate ? out[(int64_t)n * OC + o] + v : v;
+  }
+}
+
 __global__ void gemv_bf16_kernel(float* out, const float* x, const uint16_t* w, int N, int C, int OC, bool accumulate) {
   const int o = blockIdx.x * kGemvWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (o >= OC) return;
@@ -221,13 +234,7 @@ __global__ void gemv_bf16_kernel(float* out, const float* x, const uint16_t* w, 
         if (n < N) acc[n] += wv * bf16_round(x[(int64_t)n * C + c]);
     }
   }
-#pragma unroll
-  for (int n = 0; n < kGemvMaxTokens; ++n) {
-    if (n >= N) break;
-    float v = acc[n];
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-    if (lane == 0) out[(int64_t)n * OC + o] = accumulate ? out[(int64_t)n * OC + o] + v : v;
-  }
+  store_rows(acc, out, N, OC, o, lane, accumulate);
 }
 
 }  // namespace
@@ -278,6 +285,60 @@ void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_
   }
   const void* B = rounded(scratch, inp, N * C, stream);
   gemm(true, false, OC, N, C, w, B, out, accumulate ? 1.0f : 0.0f, true, stream, "matmul_bf16_weights");
+}
+
+}  // namespace veritas::cuda
+
+namespace veritas::cuda {
+namespace {
+
+// Q8 rows: each lane reads 16 int8 weights (half a block) per step with one 16-byte load.
+__global__ void gemv_q8_kernel(float* out, const float* x, const int8_t* q, const float* scale, int N, int C, int OC,
+                               bool accumulate) {
+  const int o = blockIdx.x * kGemvWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (o >= OC) return;
+  const int8_t* row = q + (int64_t)o * C;
+  const float* srow = scale + (int64_t)o * (C / 32);
+  float acc[kGemvMaxTokens];
+#pragma unroll
+  for (int n = 0; n < kGemvMaxTokens; ++n) acc[n] = 0.0f;
+  for (int c = lane * 16; c < C; c += 32 * 16) {
+    const int4 raw = *reinterpret_cast<const int4*>(row + c);
+    const int32_t u[4] = {raw.x, raw.y, raw.z, raw.w};
+    float wf[16];
+#pragma unroll
+    for (int k = 0; k < 4; ++k)
+#pragma unroll
+      for (int b = 0; b < 4; ++b) wf[4 * k + b] = (float)(int8_t)(u[k] >> (8 * b));
+    const float s = srow[c / 32];
+#pragma unroll
+    for (int n = 0; n < kGemvMaxTokens; ++n) {
+      if (n >= N) break;
+      const float4* xv = reinterpret_cast<const float4*>(x + (int64_t)n * C + c);
+      float d = 0.0f;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const float4 a = xv[k];
+        d += wf[4 * k] * a.x + wf[4 * k + 1] * a.y + wf[4 * k + 2] * a.z + wf[4 * k + 3] * a.w;
+      }
+      acc[n] += s * d;
+    }
+  }
+  store_rows(acc, out, N, OC, o, lane, accumulate);
+}
+
+}  // namespace
+
+void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C, int OC,
+                       bool accumulate, void* stream) {
+  if (N <= 0 || OC <= 0) return;
+  if (C % 32 != 0) throw Error("matmul_q8_weights: " + std::to_string(C) + " columns (a multiple of 32 is needed)");
+  for (int64_t n0 = 0; n0 < N; n0 += kGemvMaxTokens) {
+    const int n = (int)std::min<int64_t>(kGemvMaxTokens, N - n0);
+    gemv_q8_kernel<<<(unsigned)((OC + kGemvWarps - 1) / kGemvWarps), kGemvWarps * 32, 0, as_stream(stream)>>>(
+        out + n0 * OC, inp + n0 * C, q, scale, n, C, OC, accumulate);
+    check_launch("matmul_q8_weights");
+  }
 }
 
 }  // namespace veritas::cuda

@@ -139,6 +139,11 @@ void scale(float* x, int64_t n, float s, void* stream = nullptr);
 // (matmul_bf16_scratch(N, C, 0) values).
 void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate,
                          uint16_t* scratch, void* stream = nullptr);
+// out (+)= inp · w^T with w as blocks of 32 int8 values and an fp32 scale each
+// (kernels::matmul_q8_weights), C a multiple of 32: a warp per output row, 16-byte loads,
+// up to 8 tokens a launch (more: one launch per 8).
+void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C, int OC,
+                       bool accumulate, void* stream = nullptr);
 void add_bias(float* x, const float* b, int64_t N, int C, void* stream = nullptr);
 void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
              int head_dim, int64_t row_stride, void* stream = nullptr);

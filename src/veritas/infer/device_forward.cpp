@@ -1,13 +1,14 @@
 #include "veritas/infer/device_forward.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "veritas/util/error.hpp"
 
 namespace veritas::infer {
 
-DeviceForward::DeviceForward(Backend& be, const HostModel& m, bool bf16_weights, bool record_steps)
-    : be_(be), bf16_(bf16_weights), record_(record_steps && be.can_record()) {
+DeviceForward::DeviceForward(Backend& be, const HostModel& m, WeightType weights, bool record_steps)
+    : be_(be), type_(weights), record_(record_steps && be.can_record()) {
   const ModelConfig& c = *m.cfg;
   check(!c.gemma3, "--device " + be.name() + ": Gemma 3 models run on the CPU only (llama and qwen2 run on devices)");
   H = c.hidden_size, nh = c.num_attention_heads, nkv = c.num_key_value_heads, hd = c.head_dim();
@@ -46,38 +47,47 @@ DeviceBuffer DeviceForward::upload_floats(const float* p, size_t n) {
 DeviceForward::Weight DeviceForward::upload(const QMatrix& m, bool interleaved_pairs) {
   Weight w;
   w.rows = m.rows(), w.cols = m.cols();
-  const size_t elem = bf16_ ? sizeof(uint16_t) : sizeof(float);
-  const size_t row_bytes = (size_t)w.cols * elem;
+  w.type = type_ == WeightType::Q8 && w.cols % 32 != 0 ? WeightType::BF16 : type_;  // Q8 needs whole blocks
+  const size_t elem = w.type == WeightType::F32 ? 4 : w.type == WeightType::BF16 ? 2 : 1;
+  const size_t row_bytes = (size_t)w.cols * elem, row_scales = w.type == WeightType::Q8 ? w.cols / 32 : 0;
   w.data = DeviceBuffer(be_, (size_t)w.rows * row_bytes);
+  if (row_scales) w.scale = DeviceBuffer(be_, (size_t)w.rows * row_scales * sizeof(float));
   // A few MB at a time, so a large matrix never needs a second full copy on the host.
   const int chunk = std::max(1, (int)((8u << 20) / row_bytes));
-  std::vector<float> row(w.cols);
+  std::vector<float> row(w.cols), scales((size_t)chunk * row_scales);
   std::vector<uint8_t> staged((size_t)chunk * row_bytes);
   for (int r0 = 0; r0 < w.rows; r0 += chunk) {
     const int r1 = std::min(w.rows, r0 + chunk);
     for (int r = r0; r < r1; ++r) {
       m.row_f32(r, row.data());
       uint8_t* dst = staged.data() + (size_t)(r - r0) * row_bytes;
-      if (bf16_) {
+      if (w.type == WeightType::BF16) {
         uint16_t* d = reinterpret_cast<uint16_t*>(dst);
         for (int c = 0; c < w.cols; ++c) d[c] = f32_to_bf16(row[c]);
-      } else {
+      } else if (w.type == WeightType::F32) {
         std::copy(row.begin(), row.end(), reinterpret_cast<float*>(dst));
+      } else {  // Q8_0's rule: scale amax / 127, values rounded to nearest (a Q8_0 block comes back as it was)
+        for (int b = 0; b < w.cols / 32; ++b) {
+          float amax = 0;
+          for (int c = 32 * b; c < 32 * b + 32; ++c) amax = std::max(amax, std::fabs(row[c]));
+          const float d = amax / 127.0f;
+          scales[(size_t)(r - r0) * row_scales + b] = d;
+          for (int c = 32 * b; c < 32 * b + 32; ++c)
+            dst[c] = (uint8_t)(int8_t)(d > 0 ? std::lrintf(std::clamp(row[c] / d, -127.0f, 127.0f)) : 0);
+        }
       }
-    }
-    if (!interleaved_pairs) {
-      be_.upload(static_cast<uint8_t*>(w.data.get()) + (size_t)r0 * row_bytes, staged.data(),
-                 (size_t)(r1 - r0) * row_bytes);
-      continue;
     }
     // Host row 2i is gate i (device row i), host row 2i + 1 is up i (device row rows/2 + i).
     for (int r = r0; r < r1; ++r) {
-      const int dr = r % 2 == 0 ? r / 2 : w.rows / 2 + r / 2;
+      const int dr = !interleaved_pairs ? r : r % 2 == 0 ? r / 2 : w.rows / 2 + r / 2;
       be_.upload(static_cast<uint8_t*>(w.data.get()) + (size_t)dr * row_bytes,
                  staged.data() + (size_t)(r - r0) * row_bytes, row_bytes);
+      if (row_scales)
+        be_.upload(w.scale.floats() + (size_t)dr * row_scales, scales.data() + (size_t)(r - r0) * row_scales,
+                   row_scales * sizeof(float));
     }
   }
-  weight_bytes_ += (size_t)w.rows * row_bytes;
+  weight_bytes_ += (size_t)w.rows * (row_bytes + row_scales * sizeof(float));
   return w;
 }
 
@@ -95,8 +105,11 @@ void DeviceForward::copy_kv(DeviceKV& to, const DeviceKV& from, int cap, int n) 
 }
 
 void DeviceForward::matmul(float* out, const float* in, const Weight& w, int T, bool accumulate) {
-  if (bf16_)
+  if (w.type == WeightType::BF16)
     be_.matmul_bf16_weights(out, in, static_cast<const uint16_t*>(w.data.get()), T, w.cols, w.rows, accumulate);
+  else if (w.type == WeightType::Q8)
+    be_.matmul_q8_weights(out, in, static_cast<const int8_t*>(w.data.get()), w.scale.floats(), T, w.cols, w.rows,
+                          accumulate);
   else
     be_.matmul_forward(out, in, w.data.floats(), T, w.cols, w.rows, accumulate);
 }

@@ -5,9 +5,11 @@
 // hands each batch of tokens here: the weights, activations and KV caches live on the
 // backend, and only the token embeddings go up and the wanted logits come down.
 //
-// Weights: fp32 when the engine's precision is fp32, otherwise bf16 (the engine's weights
-// as loaded, dequantized row by row and rounded once; products in bf16 with fp32 sums).
-// KV caches are fp32 on the device.
+// Weights (the engine's as loaded, dequantized row by row and stored once): fp32; bf16
+// (products in bf16 with fp32 sums); or Q8 — blocks of 32 int8 values with an fp32 scale,
+// Q8_0's rule (a Q8_0 block comes back as it was), fp32 activations — about a quarter of
+// fp32's bytes, for decoding that is bound by reading the weights. A matrix whose rows are
+// not whole blocks stays bf16. KV caches are fp32 on the device.
 //
 // Recorded steps: where the backend can record (a CUDA graph), a pass of T tokens whose
 // logits are all wanted (a decode step of T sequences) is run once as usual, recorded
@@ -47,14 +49,15 @@ struct DeviceKV {
   DeviceBuffer k, v;
 };
 
+enum class WeightType { F32, BF16, Q8 };
+
 class DeviceForward {
  public:
-  DeviceForward(Backend& be, const HostModel& m, bool bf16_weights, bool record_steps = true);
+  DeviceForward(Backend& be, const HostModel& m, WeightType weights, bool record_steps = true);
   ~DeviceForward();
   DeviceForward(const DeviceForward&) = delete;
   DeviceForward& operator=(const DeviceForward&) = delete;
   Backend& backend() const { return be_; }
-  bool bf16_weights() const { return bf16_; }
   size_t weight_bytes() const { return weight_bytes_; }
 
   DeviceKV new_kv(int capacity) const;
@@ -73,16 +76,18 @@ class DeviceForward {
            const float* rope_cos, const float* rope_sin, int rope_len);
 
  private:
-  struct Weight {  // one matrix: fp32 or bf16 rows on the device
-    DeviceBuffer data;
+  struct Weight {  // one matrix on the device: rows of fp32, bf16 or int8 (with scales)
+    DeviceBuffer data, scale;
     int rows = 0, cols = 0;
+    WeightType type = WeightType::F32;
   };
   struct Layer {
     DeviceBuffer attn_norm, mlp_norm, bqkv;
     Weight wqkv, wo, w13, w2;  // w13 as [gate rows; up rows] (swiglu_forward's layout)
   };
   Backend& be_;
-  bool bf16_, record_;
+  WeightType type_;
+  bool record_;
   std::map<int, int> recorded_;  // tokens per pass -> the backend's recording
   std::set<int> ran_once_;       // passes run once unrecorded (their scratch exists)
   int H, nh, nkv, hd, qd, kvd, I, V, L;

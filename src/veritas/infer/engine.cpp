@@ -672,8 +672,11 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     for (const LayerW& w : m.layers)
       hm.layers.push_back({w.attn_norm.data(), w.mlp_norm.data(), &w.wqkv, w.bqkv.size() ? w.bqkv.data() : nullptr,
                            &w.wo, &w.w13, &w.w2});
-    m.dev = std::make_unique<DeviceForward>(backend_named(m.opt.device), hm, m.opt.precision != Precision::F32,
-                                            m.opt.record_steps);
+    // fp32 stays fp32, a GGUF's blocks become Q8 blocks, the rest bf16.
+    const WeightType wt = m.opt.precision == Precision::F32    ? WeightType::F32
+                          : m.opt.precision == Precision::GGUF ? WeightType::Q8
+                                                               : WeightType::BF16;
+    m.dev = std::make_unique<DeviceForward>(backend_named(m.opt.device), hm, wt, m.opt.record_steps);
   }
   return e;
 }

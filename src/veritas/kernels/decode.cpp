@@ -4,39 +4,35 @@
 #include <cstring>
 #include <vector>
 
+#include "veritas/kernels/gemm_bf16.hpp"
 #include "veritas/kernels/kernels.hpp"
 
 namespace veritas::kernels {
-
-namespace {
-
-float bf16_value(uint16_t h) {
-  const uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-float round_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return f;  // NaN stays NaN
-  u += 0x7fffu + ((u >> 16) & 1u);                 // nearest, ties to even
-  u &= 0xffff0000u;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-}  // namespace
 
 void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate) {
   // The reference, not the fast path: both operands widened to fp32 (exact), then the
   // fp32 product (the bf16 setting of matmul_forward would round them again, which changes
   // nothing: they are bf16 values already).
   std::vector<float> wf((size_t)OC * C), xf((size_t)N * C);
-  for (size_t i = 0; i < wf.size(); ++i) wf[i] = bf16_value(w[i]);
-  for (size_t i = 0; i < xf.size(); ++i) xf[i] = round_bf16(inp[i]);
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = from_bf16(w[i]);
+  for (size_t i = 0; i < xf.size(); ++i) xf[i] = from_bf16(to_bf16(inp[i]));
   matmul_forward(out, xf.data(), wf.data(), N, C, OC, accumulate);
+}
+
+void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C, int OC,
+                       bool accumulate) {
+  // The reference: each row dequantized, then plain fp32 dot products.
+  std::vector<float> wf(C);
+  for (int o = 0; o < OC; ++o) {
+    for (int c = 0; c < C; ++c) wf[c] = scale[((size_t)o * C + c) / 32] * (float)q[(size_t)o * C + c];
+    for (int64_t n = 0; n < N; ++n) {
+      const float* x = inp + n * C;
+      float s = 0;
+      for (int c = 0; c < C; ++c) s += wf[c] * x[c];
+      float& y = out[n * OC + o];
+      y = accumulate ? y + s : s;
+    }
+  }
 }
 
 void add_bias(float* x, const float* b, int64_t N, int C) {

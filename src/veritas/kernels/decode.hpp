@@ -12,6 +12,12 @@ namespace veritas::kernels {
 // bf16 (nearest, ties to even) and the products summed in fp32.
 void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate);
 
+// out[N, OC] (+)= inp[N, C] · w^T with w in blocks of 32 int8 values q and one fp32 scale
+// each (Q8_0's arithmetic): w[o, c] = scale[o * C/32 + c/32] * q[o * C + c]; C a multiple
+// of 32; fp32 activations and sums.
+void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C, int OC,
+                       bool accumulate);
+
 // x[n, :] += b for each of the N rows of C values.
 void add_bias(float* x, const float* b, int64_t N, int C);
 

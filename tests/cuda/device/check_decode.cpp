@@ -86,6 +86,24 @@ void check_matmul_bf16(int N, int C, int OC, std::mt19937& rng) {
   }
 }
 
+void check_matmul_q8(int N, int C, int OC, std::mt19937& rng) {
+  std::vector<float> x = randn(rng, (size_t)N * C, 1.0f), base = randn(rng, (size_t)N * OC, 1.0f);
+  std::vector<float> scale = randn(rng, (size_t)OC * C / 32, 0.01f);
+  std::vector<int8_t> q((size_t)OC * C);
+  for (auto& v : q) v = (int8_t)((int)(rng() % 255) - 127);
+  Dev dx(x), dq(q), ds(scale);
+  for (bool acc : {false, true}) {
+    std::vector<float> y = base;
+    k::matmul_q8_weights(y.data(), x.data(), q.data(), scale.data(), N, C, OC, acc);
+    Dev dy(base);
+    cu::matmul_q8_weights(dy.as<float>(), dx.as<float>(), dq.as<int8_t>(), ds.as<float>(), N, C, OC, acc);
+    cu::synchronize();
+    report("matmul q8 weights " + std::to_string(N) + "x" + std::to_string(C) + "->" + std::to_string(OC) +
+               (acc ? " +=" : ""),
+           err_of(dy.get<float>(), y), 1e-5);
+  }
+}
+
 void check_small_ops(int T, int H, int KVH, int hd, std::mt19937& rng) {
   const std::string tag = "T=" + std::to_string(T) + " H=" + std::to_string(H) + " KVH=" + std::to_string(KVH) +
                           " hd=" + std::to_string(hd);
@@ -172,7 +190,8 @@ double rel(const std::vector<float>& a, const std::vector<float>& b) {
 // weights against the CPU engine; bf16 weights against the cpu-staged backend (the same
 // rounding of weights and product inputs, on the CPU's kernels).
 void check_engine(Precision p, const std::string& reference, const std::string& device, bool small) {
-  const std::string tag = std::string(p == Precision::F32 ? "fp32" : "bf16") + " weights vs " + reference;
+  const std::string tag =
+      std::string(p == Precision::F32 ? "fp32" : p == Precision::GGUF ? "q8" : "bf16") + " weights vs " + reference;
   Engine ref = engine(reference, p, small), gpu = engine(device, p, small);
   std::printf("engine (SmolLM2 shape%s, random weights, %s): %s\n", small ? ", 2 layers" : "", tag.c_str(),
               gpu.device().c_str());
@@ -226,6 +245,8 @@ int check_decode() {
   for (auto [N, C, OC] : std::vector<std::array<int, 3>>{{1, 1, 1}, {1, 13, 7}, {3, 576, 1728}, {8, 576, 49152},
                                                           {9, 576, 1536}, {64, 1536, 576}})
     check_matmul_bf16(N, C, OC, rng);
+  for (auto [N, C, OC] : std::vector<std::array<int, 3>>{{1, 32, 1}, {3, 576, 1728}, {8, 1536, 576}, {20, 576, 49152}})
+    check_matmul_q8(N, C, OC, rng);
   for (auto [T, H, KVH, hd] : std::vector<std::array<int, 4>>{{1, 1, 1, 2}, {5, 4, 2, 12}, {64, 9, 3, 64},
                                                                 {3, 8, 8, 256}})
     check_small_ops(T, H, KVH, hd, rng);
@@ -283,6 +304,7 @@ int check_decode_engine_on(const std::string& device, bool small) {
   failures = 0;
   check_engine(Precision::F32, "cpu", device, small);
   check_engine(Precision::BF16, "cpu-staged", device, small);
+  check_engine(Precision::GGUF, "cpu-staged", device, small);  // Q8 weights (no GGUF blocks here: re-quantized alike)
   check_recorded(device, small);
   return failures;
 }
