@@ -168,6 +168,11 @@ TEST(DeviceEngine, ClearErrors) {
   int32_t id = 5;
   EXPECT_NE(error_of([&] { dev.forward(c, &id, 1, l.data()); }).find("not made by this engine"), std::string::npos);
   EXPECT_EQ(c.size(), 0);
+  KVCache d = dev.new_cache();  // and the other way
+  EXPECT_NE(error_of([&] { cpu.forward(d, &id, 1, l.data()); }).find("lives on a device"), std::string::npos);
+  Engine other = engine(cfg, "cpu-staged");  // another engine on the same device
+  EXPECT_NE(error_of([&] { other.forward(d, &id, 1, l.data()); }).find("not made by this engine"), std::string::npos);
+  EXPECT_EQ(d.size(), 0);
 }
 
 // The reference model's real shapes (9 heads over 3 kv heads of 64, 30 layers) from its

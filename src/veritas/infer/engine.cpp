@@ -385,6 +385,9 @@ struct Engine::Impl {
       check(items[t].pos < items[t].cache->cap_, "KV cache full (" + std::to_string(items[t].cache->cap_) + " positions)");
       check(items[t].cache->layers_ == L && items[t].cache->kv_heads_ == nkv && items[t].cache->head_dim_ == hd,
             "KV cache was made for a different model");
+      check((items[t].cache->dev_ != nullptr) == (dev != nullptr),
+            dev ? "KV cache was not made by this engine (" + dev->backend().name() + ")"
+                : std::string("KV cache lives on a device: this engine runs on the CPU"));
       maxpos = std::max(maxpos, items[t].pos);
       float* xt = x.data() + (size_t)t * H;
       if (embed_is_head)
