@@ -270,10 +270,6 @@ void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp
   if (dw) gemm(false, true, C, OC, N, X, DY, dw, 1.0f, bf16, stream, "matmul_backward dw");
 }
 
-}  // namespace veritas::cuda
-
-namespace veritas::cuda {
-
 void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC, bool accumulate,
                          uint16_t* scratch, void* stream) {
   if (N <= 0 || OC <= 0) return;
@@ -287,9 +283,6 @@ void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_
   gemm(true, false, OC, N, C, w, B, out, accumulate ? 1.0f : 0.0f, true, stream, "matmul_bf16_weights");
 }
 
-}  // namespace veritas::cuda
-
-namespace veritas::cuda {
 namespace {
 
 // Q8 rows: each lane reads 16 int8 weights (half a block) per step with one 16-byte load.
@@ -333,6 +326,8 @@ void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const floa
                        bool accumulate, void* stream) {
   if (N <= 0 || OC <= 0) return;
   if (C % 32 != 0) throw Error("matmul_q8_weights: " + std::to_string(C) + " columns (a multiple of 32 is needed)");
+  if (reinterpret_cast<uintptr_t>(inp) % 16 || reinterpret_cast<uintptr_t>(q) % 16)
+    throw Error("matmul_q8_weights: the weights and activations must start on 16-byte boundaries");
   for (int64_t n0 = 0; n0 < N; n0 += kGemvMaxTokens) {
     const int n = (int)std::min<int64_t>(kGemvMaxTokens, N - n0);
     gemv_q8_kernel<<<(unsigned)((OC + kGemvWarps - 1) / kGemvWarps), kGemvWarps * 32, 0, as_stream(stream)>>>(
