@@ -98,10 +98,10 @@ class Backend {
   virtual void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
                        int head_dim, int64_t row_stride) = 0;
   // dst: the backend's array of N row addresses (themselves the backend's pointers).
-  virtual void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) = 0;
-  virtual void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                                const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
-                                int64_t kv_stride) = 0;
+  virtual void scatter_rows(void* const* dst, const float* src, int64_t src_stride, int64_t N, int C, bool f16) = 0;
+  virtual void attention_cached(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                                const void* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                                int64_t kv_stride, bool f16) = 0;
 
   // ---- recorded steps (CUDA graphs): the operations called between begin_recording() and
   // end_recording() are kept with their arguments instead of run, and replay(id) runs them

@@ -159,13 +159,13 @@ class CpuBackend final : public Backend {
                int head_dim, int64_t row_stride) override {
     run([=] { k::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride); });
   }
-  void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) override {
-    run([=] { k::scatter_rows(dst, src, src_stride, N, C); });
+  void scatter_rows(void* const* dst, const float* src, int64_t src_stride, int64_t N, int C, bool f16) override {
+    run([=] { k::scatter_rows(dst, src, src_stride, N, C, f16); });
   }
-  void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                        const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
-                        int64_t kv_stride) override {
-    run([=] { k::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride); });
+  void attention_cached(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                        const void* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                        int64_t kv_stride, bool f16) override {
+    run([=] { k::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride, f16); });
   }
   double sum_squares(const float* x, int64_t n) override { return k::sum_squares(x, n); }
   void scale(float* x, int64_t n, float s) override { k::scale(x, n, s); }

@@ -177,13 +177,13 @@ class CudaBackend final : public Backend {
                int head_dim, int64_t row_stride) override {
     cuda::rope_at(x, cos_t, sin_t, pos, N, n_heads, head_dim, row_stride, stream_);
   }
-  void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) override {
-    cuda::scatter_rows(dst, src, src_stride, N, C, stream_);
+  void scatter_rows(void* const* dst, const float* src, int64_t src_stride, int64_t N, int C, bool f16) override {
+    cuda::scatter_rows(dst, src, src_stride, N, C, f16, stream_);
   }
-  void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                        const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
-                        int64_t kv_stride) override {
-    cuda::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride, stream_);
+  void attention_cached(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                        const void* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                        int64_t kv_stride, bool f16) override {
+    cuda::attention_cached(out, q, q_stride, kbase, vbase, pos, N, H, KVH, hd, kv_stride, f16, stream_);
   }
   double sum_squares(const float* x, int64_t n) override {
     return cuda::sum_squares(x, n, static_cast<double*>(norm_scratch_), stream_);

@@ -36,7 +36,7 @@ void add_kv_cache_option(CLI::App* cmd, GenerationArgs& a) {
       ->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("--device", a.device,
                   "where the forward pass runs: cpu, or cuda (an NVIDIA GPU: weights in bf16, fp32 with --precision "
-                  "fp32, Q8 blocks with --precision gguf; fp32 KV cache; sampling on the CPU)")
+                  "fp32, Q8 blocks with --precision gguf; the KV cache there too; sampling on the CPU)")
       ->capture_default_str();
 }
 

@@ -8,6 +8,7 @@
 // values, as flash attention does), and the warps' partial results are merged at the end.
 // No score buffer, so the context length has no limit here; one block per head is little
 // parallelism for one token over a long context (a split over positions would add more).
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -42,17 +43,26 @@ __global__ void rope_at_kernel(float* x, const float* cos_t, const float* sin_t,
   }
 }
 
-__global__ void scatter_rows_kernel(float* const* dst, const float* src, int64_t src_stride, int C) {
+// A cache value stored as T (float, or __half for an fp16 cache), and read back widened.
+__device__ inline void put(float* p, float v) { *p = v; }
+__device__ inline void put(__half* p, float v) { *p = __float2half_rn(v); }
+__device__ inline float get(const float* p) { return *p; }
+__device__ inline float get(const __half* p) { return __half2float(*p); }
+
+template <typename T>
+__global__ void scatter_rows_kernel(void* const* dst, const float* src, int64_t src_stride, int C) {
   const int64_t n = blockIdx.x;
-  for (int c = threadIdx.x; c < C; c += blockDim.x) dst[n][c] = src[n * src_stride + c];
+  T* row = static_cast<T*>(dst[n]);
+  for (int c = threadIdx.x; c < C; c += blockDim.x) put(row + c, src[n * src_stride + c]);
 }
 
 constexpr int kWarps = 4;       // warps per (token, head) block
 constexpr int kMaxHeadDim = 256;
 constexpr int kPerLane = kMaxHeadDim / 32;
 
-__global__ void attention_cached_kernel(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                                        const float* const* vbase, const int32_t* pos, int H, int KVH, int hd,
+template <typename T>
+__global__ void attention_cached_kernel(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                                        const void* const* vbase, const int32_t* pos, int H, int KVH, int hd,
                                         int64_t kv_stride, float scale) {
   const int64_t n = blockIdx.x / H;
   const int h = blockIdx.x % H;
@@ -68,26 +78,26 @@ __global__ void attention_cached_kernel(float* out, const float* q, int64_t q_st
   }
   float m = -INFINITY, l = 0.0f;
   const int len = pos[n] + 1;
-  const float* K = kbase[n] + (int64_t)kvh * hd;
-  const float* V = vbase[n] + (int64_t)kvh * hd;
+  const T* K = static_cast<const T*>(kbase[n]) + (int64_t)kvh * hd;
+  const T* V = static_cast<const T*>(vbase[n]) + (int64_t)kvh * hd;
   for (int j = warp; j < len; j += kWarps) {
-    const float* k = K + j * kv_stride;
+    const T* k = K + j * kv_stride;
     float s = 0.0f;
 #pragma unroll
     for (int i = 0; i < kPerLane; ++i) {
       const int d = lane + 32 * i;
-      if (d < hd) s += qr[i] * k[d];
+      if (d < hd) s += qr[i] * get(k + d);
     }
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
     s *= scale;
     const float m_new = fmaxf(m, s);
     const float corr = expf(m - m_new), p = expf(s - m_new);
     l = l * corr + p;
-    const float* v = V + j * kv_stride;
+    const T* v = V + j * kv_stride;
 #pragma unroll
     for (int i = 0; i < kPerLane; ++i) {
       const int d = lane + 32 * i;
-      acc[i] = acc[i] * corr + (d < hd ? p * v[d] : 0.0f);
+      acc[i] = acc[i] * corr + (d < hd ? p * get(v + d) : 0.0f);
     }
     m = m_new;
   }
@@ -130,23 +140,31 @@ void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* po
   check_launch("rope_at");
 }
 
-void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C, void* stream) {
+void scatter_rows(void* const* dst, const float* src, int64_t src_stride, int64_t N, int C, bool f16, void* stream) {
   if (N <= 0 || C <= 0) return;
   if (N > 2147483647) throw Error("scatter_rows: too many rows");
-  scatter_rows_kernel<<<(unsigned)N, 128, 0, as_stream(stream)>>>(dst, src, src_stride, C);
+  if (f16)
+    scatter_rows_kernel<__half><<<(unsigned)N, 128, 0, as_stream(stream)>>>(dst, src, src_stride, C);
+  else
+    scatter_rows_kernel<float><<<(unsigned)N, 128, 0, as_stream(stream)>>>(dst, src, src_stride, C);
   check_launch("scatter_rows");
 }
 
-void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                      const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
-                      int64_t kv_stride, void* stream) {
+void attention_cached(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                      const void* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                      int64_t kv_stride, bool f16, void* stream) {
   if (N <= 0) return;
   if (hd > kMaxHeadDim || hd <= 0 || KVH <= 0 || H % KVH != 0)
     throw Error("attention_cached: head_dim " + std::to_string(hd) + " (at most " + std::to_string(kMaxHeadDim) +
                 "), " + std::to_string(H) + " heads, " + std::to_string(KVH) + " kv heads");
   if (N * H > 2147483647) throw Error("attention_cached: too many (token, head) pairs");
-  attention_cached_kernel<<<(unsigned)(N * H), kWarps * 32, 0, as_stream(stream)>>>(
-      out, q, q_stride, kbase, vbase, pos, H, KVH, hd, kv_stride, 1.0f / sqrtf((float)hd));
+  const float scale = 1.0f / sqrtf((float)hd);
+  if (f16)
+    attention_cached_kernel<__half><<<(unsigned)(N * H), kWarps * 32, 0, as_stream(stream)>>>(
+        out, q, q_stride, kbase, vbase, pos, H, KVH, hd, kv_stride, scale);
+  else
+    attention_cached_kernel<float><<<(unsigned)(N * H), kWarps * 32, 0, as_stream(stream)>>>(
+        out, q, q_stride, kbase, vbase, pos, H, KVH, hd, kv_stride, scale);
   check_launch("attention_cached");
 }
 

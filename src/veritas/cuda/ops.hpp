@@ -147,11 +147,12 @@ void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const floa
 void add_bias(float* x, const float* b, int64_t N, int C, void* stream = nullptr);
 void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* pos, int64_t N, int n_heads,
              int head_dim, int64_t row_stride, void* stream = nullptr);
-// dst: a device array of N device row addresses.
-void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C, void* stream = nullptr);
-// head_dim at most 256.
-void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                      const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
-                      int64_t kv_stride, void* stream = nullptr);
+// dst: a device array of N device row addresses; f16: rows of halves (an fp16 KV cache).
+void scatter_rows(void* const* dst, const float* src, int64_t src_stride, int64_t N, int C, bool f16,
+                  void* stream = nullptr);
+// head_dim at most 256; f16: keys and values are halves.
+void attention_cached(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                      const void* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                      int64_t kv_stride, bool f16, void* stream = nullptr);
 
 }  // namespace veritas::cuda

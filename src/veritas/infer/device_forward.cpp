@@ -7,8 +7,8 @@
 
 namespace veritas::infer {
 
-DeviceForward::DeviceForward(Backend& be, const HostModel& m, WeightType weights, bool record_steps)
-    : be_(be), type_(weights), record_(record_steps && be.can_record()) {
+DeviceForward::DeviceForward(Backend& be, const HostModel& m, WeightType weights, bool kv_f16, bool record_steps)
+    : be_(be), type_(weights), kv_f16_(kv_f16), record_(record_steps && be.can_record()) {
   const ModelConfig& c = *m.cfg;
   check(!c.gemma3, "--device " + be.name() + ": Gemma 3 models run on the CPU only (llama and qwen2 run on devices)");
   H = c.hidden_size, nh = c.num_attention_heads, nkv = c.num_key_value_heads, hd = c.head_dim();
@@ -92,15 +92,16 @@ DeviceForward::Weight DeviceForward::upload(const QMatrix& m, bool interleaved_p
 }
 
 DeviceKV DeviceForward::new_kv(int capacity) const {
-  const size_t bytes = (size_t)L * capacity * kvd * sizeof(float);
+  const size_t bytes = (size_t)L * capacity * kvd * kv_elem();
   return DeviceKV{DeviceBuffer(be_, bytes), DeviceBuffer(be_, bytes)};
 }
 
 void DeviceForward::copy_kv(DeviceKV& to, const DeviceKV& from, int cap, int n) const {
-  const size_t layer = (size_t)cap * kvd, used = (size_t)n * kvd * sizeof(float);
+  const size_t layer = (size_t)cap * kvd * kv_elem(), used = (size_t)n * kvd * kv_elem();
+  auto at = [](const DeviceBuffer& b, size_t off) { return static_cast<uint8_t*>(b.get()) + off; };
   for (int l = 0; l < L; ++l) {
-    be_.copy(to.k.floats() + l * layer, from.k.floats() + l * layer, used);
-    be_.copy(to.v.floats() + l * layer, from.v.floats() + l * layer, used);
+    be_.copy(at(to.k, l * layer), at(from.k, l * layer), used);
+    be_.copy(at(to.v, l * layer), at(from.v, l * layer), used);
   }
 }
 
@@ -125,7 +126,7 @@ void DeviceForward::grow(int T, int W) {
     gu_ = floats((size_t)T * 2 * I);
     h_ = floats((size_t)T * I);
     rstd_ = floats(T);
-    ptrs_ = DeviceBuffer(be_, (size_t)4 * L * T * sizeof(float*));
+    ptrs_ = DeviceBuffer(be_, (size_t)4 * L * T * sizeof(void*));
     pos_ = DeviceBuffer(be_, (size_t)T * sizeof(int32_t));
     cap_T_ = T;
   }
@@ -151,23 +152,24 @@ void DeviceForward::run(const float* x_host, const Token* tokens, int T, const s
   }
   // Per layer: where each token's key and value go, and where its sequence's keys and
   // values start (4 tables of T addresses); one upload for the whole pass.
-  std::vector<float*> ptrs((size_t)4 * L * T);
+  std::vector<void*> ptrs((size_t)4 * L * T);
   std::vector<int32_t> pos(T);
   for (int t = 0; t < T; ++t) {
     const Token& tk = tokens[t];
     check(tk.pos >= 0 && tk.pos < rope_len && tk.pos < tk.cap, "device forward: position outside the rope tables");
     pos[t] = tk.pos;
     for (int l = 0; l < L; ++l) {
-      float* k = tk.kv->k.floats() + (size_t)l * tk.cap * kvd;
-      float* v = tk.kv->v.floats() + (size_t)l * tk.cap * kvd;
-      float** p = ptrs.data() + (size_t)4 * l * T;
-      p[t] = k + (size_t)tk.pos * kvd;
-      p[T + t] = v + (size_t)tk.pos * kvd;
+      const size_t row = (size_t)kvd * kv_elem();
+      uint8_t* k = static_cast<uint8_t*>(tk.kv->k.get()) + (size_t)l * tk.cap * row;
+      uint8_t* v = static_cast<uint8_t*>(tk.kv->v.get()) + (size_t)l * tk.cap * row;
+      void** p = ptrs.data() + (size_t)4 * l * T;
+      p[t] = k + (size_t)tk.pos * row;
+      p[T + t] = v + (size_t)tk.pos * row;
       p[2 * T + t] = k;
       p[3 * T + t] = v;
     }
   }
-  be_.upload(ptrs_.get(), ptrs.data(), ptrs.size() * sizeof(float*));
+  be_.upload(ptrs_.get(), ptrs.data(), ptrs.size() * sizeof(void*));
   be_.upload(pos_.get(), pos.data(), pos.size() * sizeof(int32_t));
   be_.upload(x_.get(), x_host, (size_t)T * H * sizeof(float));
 
@@ -209,15 +211,15 @@ void DeviceForward::forward(int T, const std::vector<int>& want) {
   const int ldqkv = qd + 2 * kvd;
   for (int l = 0; l < L; ++l) {
     const Layer& w = layers_[l];
-    float** p = static_cast<float**>(ptrs_.get()) + (size_t)4 * l * T;
+    void** p = static_cast<void**>(ptrs_.get()) + (size_t)4 * l * T;
     be_.rmsnorm_forward(xn, rstd, x, w.attn_norm.floats(), T, H, eps);
     matmul(qkv, xn, w.wqkv, T, false);
     if (w.bqkv.get()) be_.add_bias(qkv, w.bqkv.floats(), T, ldqkv);
     be_.rope_at(qkv, cos_.floats(), sin_.floats(), dpos, T, nh, hd, ldqkv);
     be_.rope_at(qkv + qd, cos_.floats(), sin_.floats(), dpos, T, nkv, hd, ldqkv);
-    be_.scatter_rows(p, qkv + qd, ldqkv, T, kvd);
-    be_.scatter_rows(p + T, qkv + qd + kvd, ldqkv, T, kvd);
-    be_.attention_cached(att, qkv, ldqkv, p + 2 * T, p + 3 * T, dpos, T, nh, nkv, hd, kvd);
+    be_.scatter_rows(p, qkv + qd, ldqkv, T, kvd, kv_f16_);
+    be_.scatter_rows(p + T, qkv + qd + kvd, ldqkv, T, kvd, kv_f16_);
+    be_.attention_cached(att, qkv, ldqkv, p + 2 * T, p + 3 * T, dpos, T, nh, nkv, hd, kvd, kv_f16_);
     matmul(x, att, w.wo, T, true);  // the residual connection
     be_.rmsnorm_forward(xn, rstd, x, w.mlp_norm.floats(), T, H, eps);
     matmul(gu, xn, w.w13, T, false);

@@ -9,7 +9,7 @@
 // (products in bf16 with fp32 sums); or Q8 — blocks of 32 int8 values with an fp32 scale,
 // Q8_0's rule (a Q8_0 block comes back as it was), fp32 activations — about a quarter of
 // fp32's bytes, for decoding that is bound by reading the weights. A matrix whose rows are
-// not whole blocks stays bf16. KV caches are fp32 on the device.
+// not whole blocks stays bf16. KV caches are fp32 or fp16 on the device.
 //
 // Recorded steps: where the backend can record (a CUDA graph), a pass of T tokens whose
 // logits are all wanted (a decode step of T sequences) is run once as usual, recorded
@@ -44,7 +44,8 @@ struct HostModel {
   const QMatrix* head;
 };
 
-// One sequence's keys and values on the device: [layer][position][kv_heads * head_dim] each.
+// One sequence's keys and values on the device: [layer][position][kv_heads * head_dim] each,
+// fp32 or fp16.
 struct DeviceKV {
   DeviceBuffer k, v;
 };
@@ -53,7 +54,9 @@ enum class WeightType { F32, BF16, Q8 };
 
 class DeviceForward {
  public:
-  DeviceForward(Backend& be, const HostModel& m, WeightType weights, bool record_steps = true);
+  // kv_f16: the KV caches hold IEEE halves (each value rounded once, attention in fp32, as
+  // the CPU engine's --kv-cache f16) instead of fp32.
+  DeviceForward(Backend& be, const HostModel& m, WeightType weights, bool kv_f16, bool record_steps = true);
   ~DeviceForward();
   DeviceForward(const DeviceForward&) = delete;
   DeviceForward& operator=(const DeviceForward&) = delete;
@@ -87,7 +90,8 @@ class DeviceForward {
   };
   Backend& be_;
   WeightType type_;
-  bool record_;
+  bool kv_f16_, record_;
+  size_t kv_elem() const { return kv_f16_ ? 2 : 4; }
   std::map<int, int> recorded_;  // tokens per pass -> the backend's recording
   std::set<int> ran_once_;       // passes run once unrecorded (their scratch exists)
   int H, nh, nkv, hd, qd, kvd, I, V, L;

@@ -44,7 +44,7 @@ KVType parse_kv_type(const std::string& s) {
 }
 
 size_t KVCache::bytes() const {
-  if (dev_) return 2 * (size_t)layers_ * cap_ * kv_heads_ * head_dim_ * sizeof(float);
+  if (dev_) return 2 * (size_t)layers_ * cap_ * kv_heads_ * head_dim_ * elem_;
   return k_.size() + v_.size();
 }
 
@@ -502,11 +502,9 @@ std::vector<int32_t> Engine::end_tokens() const {
   return out;
 }
 
-// The device exists and the options suit it: said before any weight is read.
+// The device exists: said before any weight is read.
 static void check_device(const EngineOptions& opt) {
-  if (opt.device == "cpu") return;
-  backend_named(opt.device);
-  check(opt.kv_cache == KVType::F32, "--device " + opt.device + " keeps its KV cache in fp32 (--kv-cache f32)");
+  if (opt.device != "cpu") backend_named(opt.device);
 }
 
 Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, const EngineOptions& opt,
@@ -679,7 +677,8 @@ Engine Engine::from_weights(const ModelConfig& cfg, const WeightSource& src, con
     const WeightType wt = m.opt.precision == Precision::F32    ? WeightType::F32
                           : m.opt.precision == Precision::GGUF ? WeightType::Q8
                                                                : WeightType::BF16;
-    m.dev = std::make_unique<DeviceForward>(backend_named(m.opt.device), hm, wt, m.opt.record_steps);
+    m.dev = std::make_unique<DeviceForward>(backend_named(m.opt.device), hm, wt, m.opt.kv_cache == KVType::F16,
+                                            m.opt.record_steps);
   }
   return e;
 }

@@ -50,8 +50,9 @@ struct EngineOptions {
   KVType kv_cache = KVType::F32;
   // Where the forward pass runs: "cpu", or a backend (backend/backend.hpp: "cuda", and
   // "cpu-staged" for tests) that holds the weights (fp32 for precision fp32, Q8 blocks for
-  // gguf, else bf16), activations and KV caches (fp32) while the host keeps its copy of the
-  // weights (embeddings are looked up there) and samples (infer/device_forward.hpp).
+  // gguf, else bf16), activations and KV caches (of kv_cache's type) while the host keeps
+  // its copy of the weights (embeddings are looked up there) and samples
+  // (infer/device_forward.hpp).
   std::string device = "cpu";
   bool record_steps = true;  // on a device: replay decode steps as recorded ones (CUDA graphs)
   int context = 0;              // default KV-cache length; 0 = max_position_embeddings

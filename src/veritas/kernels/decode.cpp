@@ -6,6 +6,7 @@
 
 #include "veritas/kernels/gemm_bf16.hpp"
 #include "veritas/kernels/kernels.hpp"
+#include "veritas/util/half.hpp"
 
 namespace veritas::kernels {
 
@@ -57,13 +58,24 @@ void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* po
   }
 }
 
-void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C) {
-  for (int64_t n = 0; n < N; ++n) std::memcpy(dst[n], src + n * src_stride, sizeof(float) * C);
+void scatter_rows(void* const* dst, const float* src, int64_t src_stride, int64_t N, int C, bool f16) {
+  for (int64_t n = 0; n < N; ++n) {
+    if (!f16) {
+      std::memcpy(dst[n], src + n * src_stride, sizeof(float) * C);
+      continue;
+    }
+    uint16_t* d = static_cast<uint16_t*>(dst[n]);
+    for (int c = 0; c < C; ++c) d[c] = f32_to_f16(src[n * src_stride + c]);
+  }
 }
 
-void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                      const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
-                      int64_t kv_stride) {
+void attention_cached(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                      const void* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                      int64_t kv_stride, bool f16) {
+  // Value i of row j of a key or value table, widened.
+  auto at = [f16](const void* base, int64_t i) {
+    return f16 ? f16_to_f32(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
+  };
   const float scale = 1.0f / std::sqrt((float)hd);
   std::vector<float> sc;
   for (int64_t n = 0; n < N; ++n) {
@@ -74,9 +86,9 @@ void attention_cached(float* out, const float* q, int64_t q_stride, const float*
       const float* qh = q + n * q_stride + (int64_t)h * hd;
       float m = -INFINITY;
       for (int j = 0; j < len; ++j) {
-        const float* k = kbase[n] + j * kv_stride + (int64_t)kvh * hd;
+        const int64_t k0 = j * kv_stride + (int64_t)kvh * hd;
         float d = 0;
-        for (int i = 0; i < hd; ++i) d += qh[i] * k[i];
+        for (int i = 0; i < hd; ++i) d += qh[i] * at(kbase[n], k0 + i);
         sc[j] = d * scale;
         m = std::fmax(m, sc[j]);
       }
@@ -86,8 +98,8 @@ void attention_cached(float* out, const float* q, int64_t q_stride, const float*
       std::memset(o, 0, sizeof(float) * hd);
       for (int j = 0; j < len; ++j) {
         const float p = sc[j] / sum;
-        const float* v = vbase[n] + j * kv_stride + (int64_t)kvh * hd;
-        for (int i = 0; i < hd; ++i) o[i] += p * v[i];
+        const int64_t v0 = j * kv_stride + (int64_t)kvh * hd;
+        for (int i = 0; i < hd; ++i) o[i] += p * at(vbase[n], v0 + i);
       }
     }
   }

@@ -27,15 +27,18 @@ void rope_at(float* x, const float* cos_t, const float* sin_t, const int32_t* po
              int head_dim, int64_t row_stride);
 
 // dst[n][0, C) = src[n * src_stride + (0, C)]: row n of src to the address dst[n] (a
-// token's key or value to its place in its sequence's cache).
-void scatter_rows(float* const* dst, const float* src, int64_t src_stride, int64_t N, int C);
+// token's key or value to its place in its sequence's cache), as fp32 values, or with f16
+// as IEEE halves (each rounded to nearest even: an fp16 KV cache).
+void scatter_rows(void* const* dst, const float* src, int64_t src_stride, int64_t N, int C, bool f16);
 
 // Grouped-query attention of N new tokens over their caches. Token n's query heads are
 // q + n * q_stride (H heads of hd); its keys and values are the rows j = 0..pos[n] at
 // kbase[n] + j * kv_stride and vbase[n] + j * kv_stride (KVH heads of hd each; query head
 // h reads kv head h / (H / KVH)). out[n, h * hd + d] = sum_j softmax_j(q·k_j / sqrt(hd)) v_j[d].
-void attention_cached(float* out, const float* q, int64_t q_stride, const float* const* kbase,
-                      const float* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
-                      int64_t kv_stride);
+// Keys and values are fp32, or with f16 halves (widened; the arithmetic stays fp32);
+// kv_stride counts values.
+void attention_cached(float* out, const float* q, int64_t q_stride, const void* const* kbase,
+                      const void* const* vbase, const int32_t* pos, int64_t N, int H, int KVH, int hd,
+                      int64_t kv_stride, bool f16);
 
 }  // namespace veritas::kernels

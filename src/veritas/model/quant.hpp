@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 
+#include "veritas/util/half.hpp"  // f16_to_f32, f32_to_f16
+
 namespace veritas {
 
 enum class GgmlType : uint32_t {
@@ -31,9 +33,6 @@ struct GgmlTypeInfo {
 // nullptr for a type veritas does not read.
 const GgmlTypeInfo* ggml_type_info(uint32_t type);
 std::string ggml_type_name(uint32_t type);  // "Q4_K", or "type 17" when unknown
-
-float f16_to_f32(uint16_t h);
-uint16_t f32_to_f16(float f);  // round to nearest even
 
 // Dequantizes n weights (a multiple of the type's block size) from src into dst.
 void dequantize(GgmlType type, const void* src, int64_t n, float* dst);

@@ -16,6 +16,7 @@
 #include "veritas/kernels/decode.hpp"
 #include "veritas/kernels/kernels.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/util/half.hpp"
 #include "veritas/util/rng.hpp"
 
 namespace cu = veritas::cuda;
@@ -127,31 +128,66 @@ void check_small_ops(int T, int H, int KVH, int hd, std::mt19937& rng) {
   cu::synchronize();
   report("rope_at " + tag, err_of(dx.get<float>(), y), 1e-6);
   // keys into a cache of `cap` rows at the tokens' positions (distinct per token), then
-  // attention over rows 0..pos of the same cache
-  std::vector<float> cache_k = randn(rng, (size_t)cap * kvd, 1.0f), cache_v = randn(rng, (size_t)cap * kvd, 1.0f);
+  // attention over rows 0..pos of the same cache; the cache fp32, then fp16
   for (int t = 0; t < T; ++t) pos[t] = (int32_t)((cap - 1 - t * 37 % cap + cap) % cap);
-  Dev dk(cache_k), dv(cache_v), dpos2(pos);
-  std::vector<float*> hk(T), hv(T), dkp(T), dvp(T);
-  std::vector<const float*> hkb(T, cache_k.data()), hvb(T, cache_v.data()), dkb(T, dk.as<float>()), dvb(T, dv.as<float>());
-  for (int t = 0; t < T; ++t) {
-    hk[t] = cache_k.data() + (size_t)pos[t] * kvd, hv[t] = cache_v.data() + (size_t)pos[t] * kvd;
-    dkp[t] = dk.as<float>() + (size_t)pos[t] * kvd, dvp[t] = dv.as<float>() + (size_t)pos[t] * kvd;
+  Dev dpos2(pos);
+  for (bool f16 : {false, true}) {
+    const size_t elem = f16 ? 2 : 4, row = (size_t)kvd * elem;
+    const std::string ctag = tag + (f16 ? " fp16 cache" : " fp32 cache");
+    // Random caches, stored in the cache's type.
+    auto random_cache = [&] {
+      std::vector<float> v = randn(rng, (size_t)cap * kvd, 1.0f);
+      std::vector<uint8_t> bytes((size_t)cap * row);
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (f16) {
+          const uint16_t h = f32_to_f16(v[i]);
+          std::memcpy(bytes.data() + 2 * i, &h, 2);
+        } else {
+          std::memcpy(bytes.data() + 4 * i, &v[i], 4);
+        }
+      }
+      return bytes;
+    };
+    auto widen = [&](const std::vector<uint8_t>& bytes) {
+      std::vector<float> v(bytes.size() / elem);
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (f16) {
+          uint16_t h;
+          std::memcpy(&h, bytes.data() + 2 * i, 2);
+          v[i] = f16_to_f32(h);
+        } else {
+          std::memcpy(&v[i], bytes.data() + 4 * i, 4);
+        }
+      }
+      return v;
+    };
+    std::vector<uint8_t> cache_k = random_cache(), cache_v = random_cache();
+    Dev dk(cache_k), dv(cache_v);
+    std::vector<void*> hk(T), hv(T), dkp(T), dvp(T);
+    std::vector<const void*> hkb(T, cache_k.data()), hvb(T, cache_v.data()), dkb(T, dk.p), dvb(T, dv.p);
+    for (int t = 0; t < T; ++t) {
+      hk[t] = cache_k.data() + pos[t] * row, hv[t] = cache_v.data() + pos[t] * row;
+      dkp[t] = dk.as<uint8_t>() + pos[t] * row, dvp[t] = dv.as<uint8_t>() + pos[t] * row;
+    }
+    Dev d_dkp(dkp), d_dvp(dvp), d_dkb(dkb), d_dvb(dvb);
+    k::scatter_rows(hk.data(), y.data() + qd, ld, T, kvd, f16);
+    k::scatter_rows(hv.data(), y.data() + qd + kvd, ld, T, kvd, f16);
+    cu::scatter_rows(d_dkp.as<void*>(), dx.as<float>() + qd, ld, T, kvd, f16);
+    cu::scatter_rows(d_dvp.as<void*>(), dx.as<float>() + qd + kvd, ld, T, kvd, f16);
+    cu::synchronize();
+    // The rows written come from rotations that agree to 1e-6, so a half may differ by
+    // one step (2^-11 relative).
+    const double tol = f16 ? 1e-3 : 1e-6;
+    report("scatter_rows keys " + ctag, err_of(widen(dk.get<uint8_t>()), widen(cache_k)), tol);
+    report("scatter_rows values " + ctag, err_of(widen(dv.get<uint8_t>()), widen(cache_v)), tol);
+    std::vector<float> out((size_t)T * qd, -7.0f);  // the device's copy starts poisoned
+    Dev dout(out);
+    k::attention_cached(out.data(), y.data(), ld, hkb.data(), hvb.data(), pos.data(), T, H, KVH, hd, kvd, f16);
+    cu::attention_cached(dout.as<float>(), dx.as<float>(), ld, d_dkb.as<const void*>(), d_dvb.as<const void*>(),
+                         dpos2.as<int32_t>(), T, H, KVH, hd, kvd, f16);
+    cu::synchronize();
+    report("attention_cached " + ctag, err_of(dout.get<float>(), out), f16 ? 1e-4 : 1e-5);
   }
-  Dev d_dkp(dkp), d_dvp(dvp), d_dkb(dkb), d_dvb(dvb);
-  k::scatter_rows(hk.data(), y.data() + qd, ld, T, kvd);
-  k::scatter_rows(hv.data(), y.data() + qd + kvd, ld, T, kvd);
-  cu::scatter_rows(d_dkp.as<float*>(), dx.as<float>() + qd, ld, T, kvd);
-  cu::scatter_rows(d_dvp.as<float*>(), dx.as<float>() + qd + kvd, ld, T, kvd);
-  cu::synchronize();
-  report("scatter_rows keys " + tag, err_of(dk.get<float>(), cache_k), 1e-6);
-  report("scatter_rows values " + tag, err_of(dv.get<float>(), cache_v), 1e-6);
-  std::vector<float> out((size_t)T * qd, -7.0f);  // the device's copy starts poisoned
-  Dev dout(out);
-  k::attention_cached(out.data(), y.data(), ld, hkb.data(), hvb.data(), pos.data(), T, H, KVH, hd, kvd);
-  cu::attention_cached(dout.as<float>(), dx.as<float>(), ld, d_dkb.as<const float*>(), d_dvb.as<const float*>(),
-                       dpos2.as<int32_t>(), T, H, KVH, hd, kvd);
-  cu::synchronize();
-  report("attention_cached " + tag, err_of(dout.get<float>(), out), 1e-5);
 }
 
 // SmolLM2-135M's shape, or (small) a 2-layer one with the same heads.
@@ -164,11 +200,12 @@ ModelConfig model_shape(bool small) {
   return c;
 }
 
-Engine engine(const std::string& device, Precision p, bool small, bool record = true) {
+Engine engine(const std::string& device, Precision p, bool small, bool record = true, KVType kv = KVType::F32) {
   EngineOptions o;
   o.precision = p;
   o.device = device;
   o.record_steps = record;
+  o.kv_cache = kv;
   return Engine::from_weights(model_shape(small), [](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
     if (name == "lm_head.weight") return false;
     int64_t n = 1;
@@ -189,10 +226,11 @@ double rel(const std::vector<float>& a, const std::vector<float>& b) {
 // The engine on `device` (the GPU) against a CPU engine with the same semantics: fp32
 // weights against the CPU engine; bf16 weights against the cpu-staged backend (the same
 // rounding of weights and product inputs, on the CPU's kernels).
-void check_engine(Precision p, const std::string& reference, const std::string& device, bool small) {
-  const std::string tag =
-      std::string(p == Precision::F32 ? "fp32" : p == Precision::GGUF ? "q8" : "bf16") + " weights vs " + reference;
-  Engine ref = engine(reference, p, small), gpu = engine(device, p, small);
+void check_engine(Precision p, const std::string& reference, const std::string& device, bool small,
+                  KVType kv = KVType::F32) {
+  const std::string tag = std::string(p == Precision::F32 ? "fp32" : p == Precision::GGUF ? "q8" : "bf16") +
+                          " weights" + (kv == KVType::F16 ? ", fp16 cache" : "") + " vs " + reference;
+  Engine ref = engine(reference, p, small, true, kv), gpu = engine(device, p, small, true, kv);
   std::printf("engine (SmolLM2 shape%s, random weights, %s): %s\n", small ? ", 2 layers" : "", tag.c_str(),
               gpu.device().c_str());
   const int V = model_shape(small).vocab_size;
@@ -305,6 +343,7 @@ int check_decode_engine_on(const std::string& device, bool small) {
   check_engine(Precision::F32, "cpu", device, small);
   check_engine(Precision::BF16, "cpu-staged", device, small);
   check_engine(Precision::GGUF, "cpu-staged", device, small);  // Q8 weights (no GGUF blocks here: re-quantized alike)
+  check_engine(Precision::BF16, "cpu-staged", device, small, KVType::F16);
   check_recorded(device, small);
   return failures;
 }
