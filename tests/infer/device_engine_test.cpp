@@ -42,6 +42,14 @@ ModelConfig tiny_config(bool qwen2) {
   return c;
 }
 
+// random_source with an untied head's own weights (random_source leaves lm_head to the
+// embedding).
+WeightSource own_head_source(uint64_t seed) {
+  return [src = random_source(seed)](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
+    return src(name == "lm_head.weight" ? "lm_head.weight.own" : name, shape, dst);
+  };
+}
+
 Engine engine(const ModelConfig& c, const std::string& device, Precision p = Precision::F32, bool record = true,
               KVType kv = KVType::F32) {
   EngineOptions o;
@@ -49,11 +57,7 @@ Engine engine(const ModelConfig& c, const std::string& device, Precision p = Pre
   o.device = device;
   o.record_steps = record;
   o.kv_cache = kv;
-  auto src = random_source(5);
-  // An untied head needs its own weights (random_source leaves lm_head to the embedding).
-  return Engine::from_weights(c, [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
-    return src(name == "lm_head.weight" ? "lm_head.weight.own" : name, shape, dst);
-  }, o);
+  return Engine::from_weights(c, own_head_source(5), o);
 }
 
 std::vector<int32_t> tokens(int n, uint64_t seed) {
@@ -61,6 +65,19 @@ std::vector<int32_t> tokens(int n, uint64_t seed) {
   std::vector<int32_t> t;
   for (int i = 0; i < n; ++i) t.push_back((int32_t)r.below(256));
   return t;
+}
+
+// max |b - a| / max |a| over the logits of every position of `prompt`, each engine from a
+// fresh cache (or the ones given, left holding the prompt).
+double prefill_err(Engine& a, Engine& b, const std::vector<int32_t>& prompt, KVCache* ca = nullptr,
+                   KVCache* cb = nullptr) {
+  KVCache fa, fb;
+  if (!ca) fa = a.new_cache(), ca = &fa;
+  if (!cb) fb = b.new_cache(), cb = &fb;
+  std::vector<float> la(prompt.size() * a.config().vocab_size), lb(la.size());
+  a.forward(*ca, prompt.data(), (int)prompt.size(), la.data(), true);
+  b.forward(*cb, prompt.data(), (int)prompt.size(), lb.data(), true);
+  return rel_err(lb.data(), la.data(), la.size());
 }
 
 }  // namespace
@@ -79,12 +96,8 @@ TEST(DeviceEngine, Fp32MatchesTheCpuEngine) {
     const double tol = kv == KVType::F16 ? 2e-4 : 1e-5;
     EXPECT_EQ(dev.device(), "cpu-staged");
     const int V = cfg.vocab_size;
-    const std::vector<int32_t> prompt = tokens(70, 3);  // two chunks of the engine's 64
-    std::vector<float> a(prompt.size() * V), b(prompt.size() * V);
     KVCache ca = cpu.new_cache(), cb = dev.new_cache();
-    cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
-    dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
-    const double prefill = rel_err(b.data(), a.data(), a.size());
+    const double prefill = prefill_err(cpu, dev, tokens(70, 3), &ca, &cb);  // two chunks of the engine's 64
     EXPECT_LE(prefill, tol) << "qwen2 " << qwen2;
 
     double decode = 0;
@@ -151,12 +164,7 @@ TEST(DeviceEngine, Bf16Weights) {
 
   const ModelConfig cfg = tiny_config(false);
   Engine cpu = engine(cfg, "cpu"), dev = engine(cfg, "cpu-staged", Precision::BF16);
-  const std::vector<int32_t> prompt = tokens(40, 8);
-  std::vector<float> a(prompt.size() * cfg.vocab_size), b(a.size());
-  KVCache ca = cpu.new_cache(), cb = dev.new_cache();
-  cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
-  dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
-  const double e = rel_err(b.data(), a.data(), a.size());
+  const double e = prefill_err(cpu, dev, tokens(40, 8));
   std::printf("bf16 products: max error %.2g of sum |w x|; bf16 model vs fp32: %.2g of the largest logit\n", worst, e);
   EXPECT_LE(e, 3e-2);
   EXPECT_GT(e, 0.0);  // the weights really are bf16
@@ -189,12 +197,7 @@ TEST(DeviceEngine, SmolLM2MatchesTheCpuEngine) {
   o.device = "cpu-staged";
   Engine dev = Engine::load(reference::smollm_path(), o);
   const std::vector<int32_t> prompt = cpu.tokenizer()->encode("The capital of France is");
-  const int V = cpu.config().vocab_size;
-  std::vector<float> a(prompt.size() * V), b(a.size());
-  KVCache ca = cpu.new_cache(), cb = dev.new_cache();
-  cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
-  dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
-  const double e = rel_err(b.data(), a.data(), a.size());
+  const double e = prefill_err(cpu, dev, prompt);
   std::printf("SmolLM2 fp32, %zu tokens: max |device - cpu| / max |logit| = %.2g\n", prompt.size(), e);
   EXPECT_LE(e, 1e-5);
   SamplingOptions so;
@@ -272,9 +275,9 @@ TEST(DeviceEngine, Q8Weights) {
 
   ModelConfig cfg = tiny_config(true);
   cfg.hidden_size = 64, cfg.intermediate_size = 96;  // whole blocks of 32 (head_dim 16)
-  auto src = random_source(21);
+  auto src = own_head_source(21);
   auto q8_source = [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
-    if (!src(name == "lm_head.weight" ? "lm_head.weight.own" : name, shape, dst)) return false;
+    if (!src(name, shape, dst)) return false;
     if (shape.size() != 2) return true;
     for (int64_t b = 0; b < shape[0] * shape[1] / 32; ++b) {  // each block of 32: d * round(v / d)
       float* v = dst + b * 32;
@@ -290,12 +293,7 @@ TEST(DeviceEngine, Q8Weights) {
   o.device = "cpu-staged";
   o.precision = Precision::GGUF;
   Engine dev = Engine::from_weights(cfg, q8_source, o);
-  const std::vector<int32_t> prompt = tokens(30, 13);
-  std::vector<float> a(prompt.size() * cfg.vocab_size), b(a.size());
-  KVCache ca = cpu.new_cache(), cb = dev.new_cache();
-  cpu.forward(ca, prompt.data(), (int)prompt.size(), a.data(), true);
-  dev.forward(cb, prompt.data(), (int)prompt.size(), b.data(), true);
-  const double e = rel_err(b.data(), a.data(), a.size());
+  const double e = prefill_err(cpu, dev, tokens(30, 13));
   std::printf("Q8 products: max error %.2g of sum |w x|; Q8 weights on the device vs fp32 on the CPU: %.2g of the "
               "largest logit; weights %zu bytes per token (fp32: %zu)\n",
               worst, e, dev.weight_bytes_per_token(), cpu.weight_bytes_per_token());

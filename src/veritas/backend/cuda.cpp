@@ -166,7 +166,8 @@ class CudaBackend final : public Backend {
 
   void matmul_bf16_weights(float* out, const float* inp, const uint16_t* w, int64_t N, int C, int OC,
                            bool accumulate) override {
-    cuda::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate, act_scratch(N, C), stream_);
+    cuda::matmul_bf16_weights(out, inp, w, N, C, OC, accumulate,
+                              scratch(sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, 0)), stream_);
   }
   void matmul_q8_weights(float* out, const float* inp, const int8_t* q, const float* scale, int64_t N, int C, int OC,
                          bool accumulate) override {
@@ -203,35 +204,23 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  // A product with bf16 weights rounds only its activations, into a scratch of its own
-  // (recorded steps hold its address: a training product's growth must not move it).
-  // When either scratch grows, the recordings made before are stale (replay says so).
-  DeviceBuffer act_scratch_;
-  size_t act_bytes_ = 0;
-  int scratch_generation_ = 0;
-  uint16_t* act_scratch(int64_t N, int C) {
-    const size_t need = sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, 0);
-    if (need > act_bytes_) {
-      check(stream_ == nullptr, "a product being recorded needs more scratch than the last run of the same step");
-      act_scratch_.reset();
-      act_scratch_ = DeviceBuffer(*this, need);
-      act_bytes_ = need;
-      ++scratch_generation_;
-    }
-    return static_cast<uint16_t*>(act_scratch_.get());
-  }
   // Recordings: CUDA graphs captured on capture_stream_ (stream_ while recording; nullptr,
-  // the default stream, otherwise), each with the scratch generation it was made with.
+  // the default stream, otherwise), each with the scratch generation it was made with:
+  // a recorded product holds the scratch's address, so once the scratch has grown (moved)
+  // the recordings made before are stale (replay says so).
   void* stream_ = nullptr;
   void* capture_stream_ = nullptr;
   std::vector<std::pair<void*, int>> graphs_;
 
   void* norm_scratch_;  // sum_squares' partial sums (never freed: the backend lives as long as the process)
   bool bf16_ = false;
-  DeviceBuffer scratch_;  // the bf16 copies of a product's inputs, grown to the largest product
-  size_t scratch_bytes_ = 0;
-  // nullptr for fp32 products. Every kernel runs on the default stream, in order, so one
+  // The bf16 copies of a product's inputs (for bf16-weight products, of its activations),
+  // grown to the largest product. Kernels run in order on one stream at a time, so one
   // scratch serves every product.
+  DeviceBuffer scratch_;
+  size_t scratch_bytes_ = 0;
+  int scratch_generation_ = 0;
+  // nullptr for fp32 products.
   uint16_t* bf16_scratch(int64_t N, int C, int OC) {
     if (!bf16_) return nullptr;
     return scratch(sizeof(uint16_t) * (size_t)cuda::matmul_bf16_scratch(N, C, OC));
@@ -242,7 +231,7 @@ class CudaBackend final : public Backend {
       scratch_.reset();
       scratch_ = DeviceBuffer(*this, need);
       scratch_bytes_ = need;
-      ++scratch_generation_;  // an fp32-weight engine's recorded products may use it
+      ++scratch_generation_;
     }
     return static_cast<uint16_t*>(scratch_.get());
   }

@@ -120,7 +120,7 @@ void DeviceForward::grow(int T, int W) {
   if (T > cap_T_) {
     auto floats = [&](size_t n) { return DeviceBuffer(be_, n * sizeof(float)); };
     x_ = floats((size_t)T * H);
-    xn_ = floats((size_t)T * std::max(H, qd));
+    xn_ = floats((size_t)T * H);
     qkv_ = floats((size_t)T * (qd + 2 * kvd));
     att_ = floats((size_t)T * qd);
     gu_ = floats((size_t)T * 2 * I);
@@ -154,12 +154,13 @@ void DeviceForward::run(const float* x_host, const Token* tokens, int T, const s
   // values start (4 tables of T addresses); one upload for the whole pass.
   std::vector<void*> ptrs((size_t)4 * L * T);
   std::vector<int32_t> pos(T);
+  const size_t row = (size_t)kvd * kv_elem();
   for (int t = 0; t < T; ++t) {
     const Token& tk = tokens[t];
-    check(tk.pos >= 0 && tk.pos < rope_len && tk.pos < tk.cap, "device forward: position outside the rope tables");
+    check(tk.pos >= 0 && tk.pos < rope_len && tk.pos < tk.cap,
+          "device forward: position outside the cache or the rope tables");
     pos[t] = tk.pos;
     for (int l = 0; l < L; ++l) {
-      const size_t row = (size_t)kvd * kv_elem();
       uint8_t* k = static_cast<uint8_t*>(tk.kv->k.get()) + (size_t)l * tk.cap * row;
       uint8_t* v = static_cast<uint8_t*>(tk.kv->v.get()) + (size_t)l * tk.cap * row;
       void** p = ptrs.data() + (size_t)4 * l * T;
@@ -184,7 +185,7 @@ void DeviceForward::run(const float* x_host, const Token* tokens, int T, const s
     } else if (ran_once_.count(T)) {
       be_.begin_recording();
       try {
-        forward(T, want);
+        forward(T, want, true);
       } catch (...) {
         try {
           be_.end_recording();
@@ -199,11 +200,11 @@ void DeviceForward::run(const float* x_host, const Token* tokens, int T, const s
     }
     ran_once_.insert(T);
   }
-  if (!done) forward(T, want);
+  if (!done) forward(T, want, in_order);
   if (W > 0) be_.download(logits_host, logits_.get(), (size_t)W * V * sizeof(float));
 }
 
-void DeviceForward::forward(int T, const std::vector<int>& want) {
+void DeviceForward::forward(int T, const std::vector<int>& want, bool in_order) {
   const int W = (int)want.size();
   float *x = x_.floats(), *xn = xn_.floats(), *qkv = qkv_.floats(), *att = att_.floats();
   float *gu = gu_.floats(), *hb = h_.floats(), *rstd = rstd_.floats();
@@ -229,8 +230,6 @@ void DeviceForward::forward(int T, const std::vector<int>& want) {
   if (W == 0) return;
   // The wanted rows: all of them in order (a batch of sequences), or gathered.
   const float* src = x;
-  bool in_order = W == T;
-  for (int i = 0; in_order && i < W; ++i) in_order = want[i] == i;
   if (!in_order) {
     for (int i = 0; i < W; ++i) be_.copy(xw_.floats() + (size_t)i * H, x + (size_t)want[i] * H, H * sizeof(float));
     src = xw_.floats();

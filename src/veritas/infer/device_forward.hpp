@@ -111,9 +111,9 @@ class DeviceForward {
   void matmul(float* out, const float* in, const Weight& w, int T, bool accumulate);
   void grow(int T, int W);
   void forget_recordings();
-  // The layers and the head for T tokens after their inputs are uploaded (no memory call
-  // when the wanted rows are 0..T-1 in order, so that it can be recorded).
-  void forward(int T, const std::vector<int>& want);
+  // The layers and the head for T tokens after their inputs are uploaded; in_order: the
+  // wanted rows are 0..T-1 (then no memory call, so that it can be recorded).
+  void forward(int T, const std::vector<int>& want, bool in_order);
 };
 
 }  // namespace veritas::infer

@@ -385,7 +385,7 @@ struct Engine::Impl {
       check(items[t].pos < items[t].cache->cap_, "KV cache full (" + std::to_string(items[t].cache->cap_) + " positions)");
       check(items[t].cache->layers_ == L && items[t].cache->kv_heads_ == nkv && items[t].cache->head_dim_ == hd,
             "KV cache was made for a different model");
-      check((items[t].cache->dev_ != nullptr) == (dev != nullptr),
+      check(items[t].cache->devf_ == dev.get(),  // nullptr on both sides for the CPU
             dev ? "KV cache was not made by this engine (" + dev->backend().name() + ")"
                 : std::string("KV cache lives on a device: this engine runs on the CPU"));
       maxpos = std::max(maxpos, items[t].pos);
@@ -402,11 +402,7 @@ struct Engine::Impl {
     ensure_rope(maxpos + 1);
     if (dev) {
       std::vector<DeviceForward::Token> toks(T);
-      for (int t = 0; t < T; ++t) {
-        check(items[t].cache->dev_ != nullptr && items[t].cache->devf_ == dev.get(),
-              "KV cache was not made by this engine (" + dev->backend().name() + ")");
-        toks[t] = {items[t].cache->dev_.get(), items[t].cache->cap_, items[t].pos};
-      }
+      for (int t = 0; t < T; ++t) toks[t] = {items[t].cache->dev_.get(), items[t].cache->cap_, items[t].pos};
       dev->run(x.data(), toks.data(), T, want, logits, rope_cos.data(), rope_sin.data(), rope_len);
       for (int t = 0; t < T; ++t) items[t].cache->n_ = std::max(items[t].cache->n_, items[t].pos + 1);
       return;
