@@ -39,6 +39,8 @@ QUESTIONS=${QUESTIONS:-96}
 K=${K:-4}
 TEMP=${TEMP:-0.7}
 THRESHOLD=${THRESHOLD:-0.5}
+LOOKAHEAD=${LOOKAHEAD:-0}   # share of each round's problems one digit above the level
+FRONTIER=${FRONTIER:-0}     # share of the training draws for the answers kept at the level (--frontier-share)
 START=${START:-0}           # first level; 0 = one past the imitation model's reliable lengths
 LR=${LR:-5e-4}
 EVAL_N=${EVAL_N:-20}
@@ -49,7 +51,7 @@ OTHER=${OTHER:-columns}
 OTHER_ROUNDS=${OTHER_ROUNDS:-0}  # > 0: the other format's imitation model and verifier arm (seed 1)
 IMIT_SEQ=${IMIT_SEQ:-48}    # tokens per imitation sequence: a reversed 5-digit sum is ~40 (columns D=3: 128)
 SEQ=${SEQ:-128}             # per self-improvement sequence: a reversed 32-digit sum is ~115 (columns: 256)
-MAX_LEVEL=${MAX_LEVEL:-$(case $FORMAT in marked|shuffled) echo 25 ;; *) echo 40 ;; esac)}  # marks: 26 places (a-z)
+MAX_LEVEL=${MAX_LEVEL:-$(case $FORMAT in marked|shuffled|ranged) echo 25 ;; *) echo 40 ;; esac)}  # marks: 26 places (a-z)
 THREADS=${THREADS:-1}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
@@ -94,7 +96,7 @@ improve() {
 pipeline() {
   local s=$1
   local common=(--steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
-    --threshold "$THRESHOLD" --lr "$LR" --start-level "$START" --max-level "$MAX_LEVEL" --batch "$BATCH" --seq "$SEQ"
+    --threshold "$THRESHOLD" --lookahead "$LOOKAHEAD" --frontier-share "$FRONTIER" --lr "$LR" --start-level "$START" --max-level "$MAX_LEVEL" --batch "$BATCH" --seq "$SEQ"
     --eval-n "$EVAL_N" --seed "$s")
   imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
   for arm in $ARMS; do
@@ -111,7 +113,7 @@ pipeline() {
       --eval-lengths $EVAL_LENGTHS
   done
   if [ "$s" = 1 ] && [ "$OTHER_ROUNDS" -gt 0 ]; then
-    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$(case $OTHER in reversed) echo 48 ;; marked|shuffled) echo 64 ;; *) echo 128 ;; esac)"
+    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$(case $OTHER in reversed) echo 48 ;; marked|shuffled|ranged) echo 64 ;; *) echo 128 ;; esac)"
     log "E1b: the $OTHER format, verifier, $OTHER_ROUNDS rounds"
     cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" "$OTHER_ROUNDS" --model "$OUT/imitation-$OTHER-add-s1" \
       --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${common[@]}" \

@@ -7,6 +7,8 @@ imitation of reversed-digit sums of 1-digit numbers:
 * --rounds 1 then --resume --rounds 3 ends with the same weights and logs as 3 rounds at once;
 * SIGKILL after the first round, then --resume: the same final weights again;
 * a first round on --device cpu-staged resumed on the CPU: the same again;
+* --lookahead asks a share one digit up and keeps those answers with their level;
+  with --frontier-share, a resumed run equals an uninterrupted one;
 * --filter none trains on the demonstrations only; bad settings give clear errors.
 """
 import json
@@ -103,6 +105,27 @@ with tempfile.TemporaryDirectory() as d:
     if weights(killed) != weights(full):
         fail.append("SIGKILL + --resume: weights differ from an uninterrupted run")
 
+    # Lookahead and frontier weighting: a share of the problems one digit above the level,
+    # kept with their own level; resumed runs rebuild the levels from data/ and match.
+    ahead = ["--lookahead", "0.5", "--frontier-share", "0.4"]
+    la, la_part = os.path.join(d, "ahead"), os.path.join(d, "ahead-part")
+    run("self-improve", *base, *ahead, "--rounds", "3", "-o", la)
+    run("self-improve", *base, *ahead, "--rounds", "1", "-o", la_part)
+    run("self-improve", "--resume", "--rounds", "3", "-o", la_part)
+    if weights(la) != weights(la_part) or untimed(rounds(la), TIMING) != untimed(rounds(la_part), TIMING):
+        fail.append("--lookahead/--frontier-share: --rounds 1 then --resume differs from an uninterrupted run")
+    for r in rounds(la)[1:]:
+        s = r["sampled"]
+        if r["level"] < 2 and (s.get("ahead_level") != r["level"] + 1 or s.get("ahead_asked") != 6
+                               or s["asked"] != 6 or not 0 <= s["ahead_solve_rate"] <= 1):
+            fail.append(f"--lookahead 0.5: round {r['round']}: {s}")
+        f = os.path.join(la, "data", f"round-{r['round']}.jsonl")
+        levels = {json.loads(l)["level"] for l in open(f)} if os.path.exists(f) else set()
+        if not levels <= {r["level"], min(r["level"] + 1, 2)}:
+            fail.append(f"--lookahead: round {r['round']} at level {r['level']} kept levels {levels}")
+    if weights(la) == weights(full):
+        fail.append("--lookahead/--frontier-share changed nothing")
+
     # Majority filter: never reads the truth, logs how many kept answers were right.
     maj = os.path.join(d, "maj")
     run("self-improve", *base, "--filter", "majority", "--rounds", "1", "-o", maj)
@@ -125,7 +148,8 @@ with tempfile.TemporaryDirectory() as d:
     # Errors.
     for args, msg in [(["--filter", "vote"], "--filter"), (["--k", "1", "--filter", "majority"], "--k"),
                       (["--threshold", "0"], "--threshold"),
-                      (["--start-level", "9", "--max-level", "4"], "levels"), (["--op", "sub"], "--op")]:
+                      (["--start-level", "9", "--max-level", "4"], "levels"), (["--op", "sub"], "--op"),
+                      (["--lookahead", "0.7"], "--lookahead"), (["--frontier-share", "1"], "--frontier-share")]:
         r = run("self-improve", "--model", model, "--demos", demos, *args, "-o", os.path.join(d, "bad"), ok=False)
         if r.returncode == 0 or msg not in r.stderr:
             fail.append(f"{args}: exit {r.returncode}, stderr {r.stderr[-300:]!r}")

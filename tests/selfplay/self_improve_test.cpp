@@ -68,6 +68,20 @@ TEST(SelfImprove, LevelAdvancesOnlyAtTheThreshold) {
   EXPECT_EQ(next_level(6, 0.0, 0.8, 30), 6);    // holds (never drops below the demonstrated range)
 }
 
+TEST(SelfImprove, FrontierCopiesGiveTheShareWithinTheDrawCap) {
+  // 100 frontier answers among 900 others: a 0.25 share takes 3 copies (300 of 1200); with
+  // 400 draws each is drawn once. With 3200 draws each would be drawn 8 times > 4, so the
+  // cap (a 0.125 share) wins.
+  EXPECT_EQ(frontier_copies(100, 900, 0.25, 400), 3);
+  const int capped = frontier_copies(100, 900, 0.25, 3200);
+  EXPECT_EQ(capped, 1);  // 0.125 * 900 / (0.875 * 100) = 1.29 -> 1
+  EXPECT_LE(3200.0 * capped / (100.0 * capped + 900), kFrontierMaxDraws);
+  EXPECT_EQ(frontier_copies(10, 2000, 0.3, 3200), 2);  // cap: 40 of 3200 draws = 0.0125 -> 2.53 copies -> 2
+  EXPECT_EQ(frontier_copies(0, 900, 0.5, 3200), 1);    // nothing at the frontier
+  EXPECT_EQ(frontier_copies(100, 900, 0.0, 3200), 1);  // off
+  EXPECT_EQ(frontier_copies(100, 0, 0.5, 3200), 1);    // nothing else to weigh against
+}
+
 TEST(SelfImprove, AutoStartLevelIsOnePastTheReliableRange) {
   // Lengths in any order; the range stops at the first length below the threshold.
   nlohmann::json acc = {{"10", 0.9}, {"1", 1.0}, {"2", 0.5}, {"3", 0.08}, {"4", 0.6}};
@@ -129,7 +143,7 @@ TEST(SelfImprove, ReversedDemosSlipAtTheRequestedRate) {
 TEST(SelfImprove, MarkedFormatStopsAtItsLastPlace) {
   // 25-digit problems fit the 26 place letters (the sum may have 26 digits); the settings
   // refuse a curriculum or a test length past that before any round runs.
-  for (const char* format : {"marked", "shuffled"}) {
+  for (const char* format : {"marked", "shuffled", "ranged"}) {
     for (const auto& t : improve_tasks("add", format, kMarkedMaxDigits, 20, 3, "test")) {
       const std::string ans = t.truth.at("accept").at(0).get<std::string>();
       EXPECT_EQ(verify(t, "Answer: " + ans).verdict, Verdict::Correct) << t.question;

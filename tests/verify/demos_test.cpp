@@ -144,6 +144,32 @@ TEST(Demos, ShuffledFormatKeepsEveryPairButNotTheirOrder) {
   EXPECT_GT(out_of_order, multi * 3 / 4) << out_of_order << " of " << multi;
 }
 
+TEST(Demos, RangedFormatNamesTheOperandsPlacesFirst) {
+  // The same questions as the shuffled format (the same draws), the reply led by the
+  // operands' first and last place; slips change digits, never the places line.
+  DemoOptions o = addition_options("ranged", 6, 300, 4);
+  o.error_rate = 0.3;
+  DemoOptions s = o;
+  s.format = "shuffled";
+  const auto ranged = generate_demos(o), shuffled = generate_demos(s);
+  ASSERT_EQ(ranged.size(), shuffled.size());
+  int slips = 0;
+  for (size_t i = 0; i < ranged.size(); ++i) {
+    const Demo& x = ranged[i];
+    EXPECT_EQ(x.prompt, shuffled[i].prompt);
+    const size_t nl = x.completion.find('\n');
+    ASSERT_NE(nl, std::string::npos) << x.completion;
+    EXPECT_EQ(x.completion.substr(nl + 1), shuffled[i].completion);
+    const std::string expr = x.task["truth"]["key"].get<std::string>().substr(6);  // "arith:A + B"
+    const size_t n = std::max(expr.find(' '), expr.size() - expr.rfind(' ') - 1);  // the longer operand
+    const char lo = shuffled[i].completion[std::string("Answer: ").size()];
+    EXPECT_EQ(x.completion.substr(0, nl), std::string("Places ") + lo + " to " + char(lo + n - 1) + ".") << expr;
+    EXPECT_EQ(verify(Task::from_json(x.task), x.completion).verdict, x.correct ? Verdict::Correct : Verdict::Wrong);
+    slips += x.error_kind == "slip";
+  }
+  EXPECT_GT(slips, 50);
+}
+
 TEST(Demos, SlipsAreAlwaysWrong) {
   for (const auto& x : demos("arith", 1.0, "slip", "", 0)) {
     EXPECT_FALSE(x.correct) << x.completion;

@@ -27,7 +27,8 @@ void register_self_improve(CLI::App& app) {
   cmd->add_option("--demos", c->demos, "demonstrations (SFT JSONL) mixed into every round's training")->capture_default_str();
   cmd->add_option("--op", c->op, "add | mul1 (times a 1-digit number)")->capture_default_str();
   cmd->add_option("--format", c->format, "answer format: reversed (digits ones first) | marked (reversed, each digit after a letter naming its "
-                  "place) | shuffled (marked, the question's pairs in random order) | columns (worked column steps)")
+                  "place) | shuffled (marked, the question's pairs in random order) | ranged (shuffled; the reply first names the "
+                  "operands' first and last place) | columns (worked column steps)")
       ->capture_default_str();
   cmd->add_option("--filter", c->filter,
                   "verifier (keep a verified-correct answer) | majority (keep the answer most samples agree on; no "
@@ -53,6 +54,14 @@ void register_self_improve(CLI::App& app) {
   cmd->add_option("--seq", c->seq, "tokens per training sequence")->capture_default_str();
   cmd->add_option("--lr", c->lr, "learning rate (constant)")->capture_default_str();
   cmd->add_option("--demo-share", c->demo_share, "share of each round's training examples taken from --demos")
+      ->capture_default_str();
+  cmd->add_option("--lookahead", c->lookahead,
+                  "share of each round's problems asked one digit above the level (their verified answers are kept "
+                  "too, so the next level does not start cold)")
+      ->capture_default_str();
+  cmd->add_option("--frontier-share", c->frontier_share,
+                  "share of each round's training draws given to the answers kept at the current level or above "
+                  "(0: drawn like the rest; each at most 4 times a round)")
       ->capture_default_str();
   cmd->add_option("--eval-lengths", c->eval_lengths, "digits of the test questions (default 1..32)");
   cmd->add_option("--eval-n", c->eval_n, "test questions per length")->capture_default_str();

@@ -3,6 +3,7 @@
 #include "veritas/selfplay/self_improve.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/progress.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/util/svg.hpp"
@@ -36,6 +38,7 @@ uint64_t mix(uint64_t a, uint64_t b) { return mix_seed(a, b, 0x2545f4914f6cdd1dU
 int answer_budget(const std::string& format, int digits) {
   if (format == "reversed") return digits + 12;
   if (format == "marked" || format == "shuffled") return 2 * digits + 14;
+  if (format == "ranged") return 2 * digits + 22;  // and "Places c to h."
   return 24 * (digits + 2) + 16;
 }
 
@@ -49,6 +52,7 @@ struct State {
   std::unique_ptr<Trainer> trainer;
   std::vector<SftPair> demos;
   std::vector<SftPair> kept;  // every round's self-labelled answers, in order
+  std::vector<int> kept_level;  // the digits of each kept answer's problem
   int round0 = 0;
   int level = 0;
   json history = json::array();
@@ -83,65 +87,91 @@ json evaluate_lengths(State& st, infer::Engine& engine) {
   return acc;
 }
 
-// One round's problems at the current level: k samples each, then the filter.
-json sample_and_filter(State& st, infer::Engine& engine, int round, std::vector<SftPair>& fresh) {
+// One round's problems: at the current level, and a `lookahead` share one digit above it.
+// k samples each, then the filter. The level's rates count its own problems only.
+json sample_and_filter(State& st, infer::Engine& engine, int round, std::vector<SftPair>& fresh,
+                       std::vector<int>& fresh_level) {
   const auto& c = st.cfg;
   const uint64_t rseed = mix(c.seed, (uint64_t)round);
-  const auto tasks = improve_tasks(c.op, c.format, st.level, c.questions, rseed, "train");
+  const int ahead_level = std::min(st.level + 1, c.max_level);
+  const int n_ahead = ahead_level > st.level ? (int)std::lround(c.questions * c.lookahead) : 0;
+  auto tasks = improve_tasks(c.op, c.format, st.level, c.questions - n_ahead, rseed, "train");
+  const size_t n_level = tasks.size();
+  for (auto& t : improve_tasks(c.op, c.format, ahead_level, n_ahead, mix(rseed, 0x61686561ULL), "train"))
+    tasks.push_back(std::move(t));
   int64_t samples = 0, correct = 0, kept_right = 0, skipped = 0, agreed = 0;
+  int64_t ahead_samples = 0, ahead_correct = 0;
   json lines = json::array();
   for (size_t i = 0; i < tasks.size(); ++i) {
+    const bool at_level = i < n_level;
+    const int digits = at_level ? st.level : ahead_level;
     const auto prompt = chat_tokens(*st.tok, {{"user", tasks[i].question}}, true);
     infer::SamplingOptions so;
     so.temperature = (float)c.temperature;
-    so.max_tokens = answer_budget(c.format, st.level);
+    so.max_tokens = answer_budget(c.format, digits);
     so.stop_tokens = {st.chat_end};
     so.seed = mix(rseed, 1000003ULL * (i + 1));
     if ((int)prompt.size() + so.max_tokens + 1 > st.context) {
-      ++skipped;
+      skipped += at_level;
       continue;
     }
     std::vector<std::string> answers;
     for (auto& g : engine.generate_k(prompt, c.k, so)) answers.push_back(std::move(g.text));
-    for (const auto& a : answers) correct += verify(tasks[i], a).verdict == Verdict::Correct;
-    samples += (int64_t)answers.size();
+    int64_t right_here = 0;
+    for (const auto& a : answers) right_here += verify(tasks[i], a).verdict == Verdict::Correct;
+    (at_level ? correct : ahead_correct) += right_here;
+    (at_level ? samples : ahead_samples) += (int64_t)answers.size();
     const std::optional<size_t> pick =
         c.filter == "verifier" ? verifier_pick(tasks[i], answers) : majority_pick(answers, c.majority_share);
-    if (c.filter == "majority") agreed += pick.has_value();
+    if (c.filter == "majority" && at_level) agreed += pick.has_value();
     if (!pick) continue;
     // Whether a kept answer is right is logged, never used by the majority filter.
     const bool right = verify(tasks[i], answers[*pick]).verdict == Verdict::Correct;
     kept_right += right;
     fresh.push_back(pair_of(tasks[i].question, answers[*pick]));
+    fresh_level.push_back(digits);
     lines.push_back({{"messages", {{{"role", "user"}, {"content", tasks[i].question}},
                                    {{"role", "assistant"}, {"content", answers[*pick]}}}},
-                     {"level", st.level},
+                     {"level", digits},
                      {"correct", right}});
   }
   std::string text;
   for (const auto& l : lines) text += l.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   fs::create_directories(st.out / "data");
   atomic_write_file(st.out / "data" / ("round-" + std::to_string(round + 1) + ".jsonl"), text);
-  const int64_t asked = (int64_t)tasks.size() - skipped;
+  const int64_t asked = (int64_t)n_level - skipped;
   const double solve = samples ? (double)correct / (double)samples : 0.0;
   const double agree = asked ? (double)agreed / (double)asked : 0.0;
-  return {{"asked", asked},
-          {"skipped", skipped},
-          {"solve_rate", solve},
-          {"agreement_rate", agree},
-          {"kept", (int64_t)fresh.size()},
-          {"kept_correct", kept_right},
-          // What moves the level: the verifier's verdicts, or (majority) the model's own consensus.
-          {"advance_rate", c.filter == "verifier" ? solve : agree}};
+  json r = {{"asked", asked},
+            {"skipped", skipped},
+            {"solve_rate", solve},
+            {"agreement_rate", agree},
+            {"kept", (int64_t)fresh.size()},
+            {"kept_correct", kept_right},
+            // What moves the level: the verifier's verdicts, or (majority) the model's own consensus.
+            {"advance_rate", c.filter == "verifier" ? solve : agree}};
+  if (n_ahead > 0) {
+    r["ahead_level"] = ahead_level;
+    r["ahead_asked"] = n_ahead;
+    r["ahead_solve_rate"] = ahead_samples ? (double)ahead_correct / (double)ahead_samples : 0.0;
+  }
+  return r;
 }
 
 // The round's training set: every kept answer so far and distinct demonstrations, enough
 // for `demo_share` of the round's draws and at least demo_share of the set. While few
 // answers are kept they are drawn rarely, so the model does not overfit a handful of them.
+// With `frontier_share`, the answers at the current level or above get that share of the
+// draws (as copies), within kFrontierMaxDraws draws each.
 std::vector<SftPair> training_set(const State& st, int round) {
   const auto& c = st.cfg;
   if (st.kept.empty()) return st.demos;
-  std::vector<SftPair> set = st.kept;
+  std::vector<SftPair> set;
+  std::vector<size_t> frontier;
+  for (size_t i = 0; i < st.kept.size(); ++i) {
+    if (c.frontier_share > 0 && st.kept_level[i] >= st.level) frontier.push_back(i);
+    else set.push_back(st.kept[i]);
+  }
   const double draws = (double)c.steps * c.batch;
   size_t want = (size_t)(std::max((double)st.kept.size() * c.demo_share / (1.0 - c.demo_share), draws * c.demo_share) + 0.5);
   want = std::min(want, st.demos.size());
@@ -150,6 +180,9 @@ std::vector<SftPair> training_set(const State& st, int round) {
   Rng rng(mix(c.seed ^ 0x64656d6fULL, (uint64_t)round));
   for (size_t i = 0; i < want; ++i) std::swap(idx[i], idx[i + rng.below(idx.size() - i)]);
   for (size_t i = 0; i < want; ++i) set.push_back(st.demos[idx[i]]);
+  const int copies = frontier_copies(frontier.size(), set.size(), c.frontier_share, draws);
+  for (size_t i : frontier)
+    for (int k = 0; k < copies; ++k) set.push_back(st.kept[i]);
   return set;
 }
 
@@ -251,6 +284,11 @@ void start(State& st, const SelfImproveOptions& opt) {
       check(cfg.filter == "none" || fs::exists(f), f.string() + " is missing: the run folder is incomplete");
       if (cfg.filter == "none" || fs::file_size(f) == 0) continue;  // a round that kept nothing
       for (auto& p : load_sft_jsonl(f)) st.kept.push_back(std::move(p));
+      // Each line's level (older runs: the level of the round, the only one they asked).
+      const int round_level = r < (int)st.history.size() ? st.history[(size_t)r].value("level", 0) : 0;
+      for_each_json_line(f.string(), [&](const json& j, const std::string&) {
+        st.kept_level.push_back(j.value("level", round_level));
+      });
     }
   }
   fs::create_directories(st.out);
@@ -298,8 +336,10 @@ SelfImproveResult run_self_improve(SelfImproveConfig cfg_in, const SelfImproveOp
     if (c.filter != "none") {
       infer::Engine engine = engine_now();
       std::vector<SftPair> fresh;
-      r["sampled"] = sample_and_filter(st, engine, round, fresh);
+      std::vector<int> fresh_level;
+      r["sampled"] = sample_and_filter(st, engine, round, fresh, fresh_level);
       for (auto& p : fresh) st.kept.push_back(std::move(p));
+      st.kept_level.insert(st.kept_level.end(), fresh_level.begin(), fresh_level.end());
     }
     double loss = 0;
     if (c.steps > 0) {

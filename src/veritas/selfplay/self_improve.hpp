@@ -33,7 +33,8 @@ struct SelfImproveConfig {
   std::string out_dir;
   std::string demos;                // SFT JSONL replayed in every round ("" = none)
   std::string op = "add";           // add | mul1 (times a 1-digit number)
-  std::string format = "reversed";  // reversed | marked (up to kMarkedMaxDigits) | columns (DemoOptions::format)
+  std::string format = "reversed";  // reversed | marked | shuffled | ranged (up to kMarkedMaxDigits) | columns
+                                    // (DemoOptions::format)
   std::string filter = "verifier";  // verifier | majority | none
   int rounds = 10;
   int questions = 256;              // new-level questions per round
@@ -50,6 +51,11 @@ struct SelfImproveConfig {
   int seq = 128;
   double lr = 3e-4;
   double demo_share = 0.5;          // share of a round's training examples taken from the demonstrations
+  double lookahead = 0;             // share of each round's problems asked one digit above the level, so
+                                    // the next level has first answers when the level advances
+  double frontier_share = 0;        // share of each round's training draws given to the answers kept at the
+                                    // current level or above (0: drawn like every other kept answer); each
+                                    // is drawn at most kFrontierMaxDraws times a round on average
   std::vector<int> eval_lengths;    // digits of the test questions (empty: 1..32)
   int eval_n = 20;                  // test questions per length
   uint64_t seed = 1;
@@ -79,6 +85,13 @@ struct SelfImproveResult {
 SelfImproveResult run_self_improve(SelfImproveConfig cfg, const SelfImproveOptions& opt);
 
 // ---- the pieces (tested on their own)
+
+// The most a frontier answer is drawn in one round on average (frontier_share): more, and a
+// model fine-tuned on a handful of answers forgets the lengths it had (docs/selfplay.md).
+inline constexpr double kFrontierMaxDraws = 4;
+// How many copies of each of `frontier` answers, among `rest` other examples, give them the
+// share `want` of `draws` uniform draws, but at most kFrontierMaxDraws draws each; >= 1.
+int frontier_copies(size_t frontier, size_t rest, double want, double draws);
 
 // Majority vote over k answer texts: the index of the first sample whose final answer is
 // the most frequent one, when that answer has more than share * k votes. Answers without

@@ -24,6 +24,7 @@ json SelfImproveConfig::to_json() const {
           {"steps", steps},             {"batch", batch},
           {"seq", seq},                 {"lr", lr},
           {"demo_share", demo_share},   {"eval_lengths", eval_lengths},
+          {"lookahead", lookahead},     {"frontier_share", frontier_share},
           {"eval_n", eval_n},           {"seed", seed},
           {"watts_per_core", watts_per_core},
           {"device", device},
@@ -58,6 +59,8 @@ SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
     c.watts_per_core = j.at("watts_per_core");
     c.device = j.value("device", std::string("cpu"));  // added later
     c.sample_device = j.value("sample_device", std::string());
+    c.lookahead = j.value("lookahead", 0.0);  // added later: older runs had neither
+    c.frontier_share = j.value("frontier_share", 0.0);
   } catch (const json::exception& e) {
     throw Error(std::string("self-improvement settings: ") + e.what());
   }
@@ -68,8 +71,8 @@ void SelfImproveConfig::validate() const {
   check(!model_dir.empty(), "--model is required");
   check(!out_dir.empty(), "-o/--out is required");
   check(op == "add" || op == "mul1", "--op must be add or mul1");
-  check(format == "reversed" || format == "marked" || format == "shuffled" || format == "columns",
-        "--format must be reversed, marked, shuffled or columns");
+  check(format == "reversed" || format == "marked" || format == "shuffled" || format == "ranged" || format == "columns",
+        "--format must be reversed, marked, shuffled, ranged or columns");
   check(filter == "verifier" || filter == "majority" || filter == "none", "--filter must be verifier, majority or none");
   check(rounds >= 0, "--rounds must not be negative");
   check(filter == "none" || questions >= 1, "--questions must be at least 1");
@@ -84,9 +87,11 @@ void SelfImproveConfig::validate() const {
   check(batch >= 1 && seq >= 8, "--batch must be at least 1 and --seq at least 8");
   check(lr > 0 && std::isfinite(lr), "--lr must be positive");
   check(demo_share >= 0 && demo_share < 1, "--demo-share must lie in [0, 1)");
+  check(lookahead >= 0 && lookahead <= 0.5, "--lookahead must lie in [0, 0.5]");
+  check(frontier_share >= 0 && frontier_share < 1, "--frontier-share must lie in [0, 1)");
   check(filter != "none" || !demos.empty(), "--filter none trains on the demonstrations: --demos is required");
   for (int n : eval_lengths) check(n >= 1 && n <= 1000, "--eval-lengths must lie in 1..1000");
-  if (format == "marked" || format == "shuffled") {  // the 26 place letters run out past this length
+  if (format == "marked" || format == "shuffled" || format == "ranged") {  // the 26 place letters run out past this length
     check(max_level <= kMarkedMaxDigits, "--format " + format + ": --max-level must be at most " + std::to_string(kMarkedMaxDigits));
     for (int n : eval_lengths)
       check(n <= kMarkedMaxDigits, "--format " + format + ": --eval-lengths must be at most " + std::to_string(kMarkedMaxDigits));
@@ -126,6 +131,16 @@ std::optional<size_t> verifier_pick(const Task& task, const std::vector<std::str
 
 int next_level(int level, double rate, double threshold, int max_level) {
   return rate >= threshold ? std::min(level + 1, max_level) : level;
+}
+
+int frontier_copies(size_t frontier, size_t rest, double want, double draws) {
+  if (frontier == 0 || want <= 0 || rest == 0) return 1;
+  // At most kFrontierMaxDraws draws each: a share of kFrontierMaxDraws * frontier / draws.
+  const double share = std::min(want, kFrontierMaxDraws * (double)frontier / draws);
+  if (share >= 1) return 1;
+  // c * frontier / (c * frontier + rest) = share
+  const double c = share * (double)rest / ((1.0 - share) * (double)frontier);
+  return std::max(1, (int)std::floor(c + 1e-9));  // down: never past the cap
 }
 
 int reliable_range(const json& accuracy, double threshold) {

@@ -239,10 +239,11 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
   check(o.digits >= 0 && o.digits <= 1000 && o.max_digits >= 1 && o.max_digits <= 1000, "demos: digits must be 0..1000");
   check(o.split == "train" || o.split == "dev" || o.split == "test", "demos: split must be train, dev or test");
   check(o.op == "add" || o.op == "mul" || o.op == "mix" || o.op == "mul1", "demos: op must be add, mul, mix or mul1");
-  check(o.format == "columns" || o.format == "reversed" || o.format == "marked" || o.format == "shuffled",
-        "demos: format must be columns, reversed, marked or shuffled");
+  check(o.format == "columns" || o.format == "reversed" || o.format == "marked" || o.format == "shuffled" ||
+            o.format == "ranged",
+        "demos: format must be columns, reversed, marked, shuffled or ranged");
   check(o.format == "columns" || o.error_rate == 0 || o.error_kind == "slip",
-        "demos: the reversed, marked and shuffled formats have only slip errors");
+        "demos: the reversed, marked, shuffled and ranged formats have only slip errors");
   Rng rng(o.seed ^ fnv1a_mixed("veritas-demos:" + o.suite, kFnvBasisShort));
   std::vector<Demo> out;
   for (int i = 0; i < o.n; i++) {
@@ -276,7 +277,8 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
         r.wrong_table = o.rule == "wrong_table";
         d.error_kind = "rule:" + o.rule;
       }
-      const bool marks = o.format == "marked" || o.format == "shuffled";
+      const bool shuffle = o.format == "shuffled" || o.format == "ranged";
+      const bool marks = o.format == "marked" || shuffle;
       if (o.format == "reversed" || marks) {
         const std::string v = t.truth.at("value").get<std::string>();
         std::string written = v;
@@ -292,8 +294,15 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
                                              std::to_string(kMarkedMaxDigits) + " digits)");
           mark_start = rng.below(kMarks.size() - places + 1);
         }
-        t = ones_first_task(std::move(t), a, b, mul, zh, mark_start, o.format == "shuffled" ? &rng : nullptr);
+        t = ones_first_task(std::move(t), a, b, mul, zh, mark_start, shuffle ? &rng : nullptr);
         answer = ones_first(written, mark_start);
+        if (o.format == "ranged") {
+          // The operands' first and last place, named before the digits: the answer then
+          // ends where its mark reaches the last one (plus a carry), a test of content
+          // rather than of how many digits were written.
+          const std::string lo(1, kMarks[mark_start]), hi(1, kMarks[mark_start + std::max(a.size(), b.size()) - 1]);
+          steps.push_back(zh ? "位标 " + lo + " 到 " + hi + "。" : "Places " + lo + " to " + hi + ".");
+        }
       } else if (!mul) {
         if (err && o.error_kind == "slip") {
           r.slip_step = (int)rng.below(std::max(a.size(), b.size()));

@@ -29,7 +29,9 @@ struct DemoOptions {
   // arith: "columns" (worked column steps, the question as written) | "reversed" (question
   // and answer with digits ones-first, Answer line only; slips only) | "marked" (reversed,
   // each digit after a letter naming its place; up to kMarkedMaxDigits) | "shuffled" (marked,
-  // the question's (mark, digit) pairs in random order; the answer in order). See docs/verify.md.
+  // the question's (mark, digit) pairs in random order; the answer in order) | "ranged"
+  // (shuffled, the same questions; the reply first names the operands' lowest and highest
+  // place, "Places c to h.", then the answer). See docs/verify.md.
   std::string format = "columns";
   std::string lang = "en";         // en | zh | mix
   // Fraction of demos where the human shows no work and answers "Answer: I don't know"
