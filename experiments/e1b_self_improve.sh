@@ -22,6 +22,11 @@
 # and the third attempt:
 #   FORMAT=shuffled OTHER=shuffled ARMS=verifier ROUNDS=80 IMIT_SEQ=64 SEQ=192 IMIT_STEPS=8000 \
 #   EVAL_LENGTHS="1 2 3 4 5 6 7 8 10 12 14 16 18 20 22 24" experiments/e1b_self_improve.sh experiments/out/e1b-shuffled
+# and the fourth (2026-12-06; the same imitation models, the frontier recipe; then the ranged format):
+#   FORMAT=shuffled OTHER=shuffled ARMS=verifier ROUNDS=300 IMIT_SEQ=64 SEQ=192 IMIT_STEPS=8000 QUESTIONS=384 \
+#   LOOKAHEAD=0.25 FRONTIER=0.3 THRESHOLD=0.7 EVAL_LENGTHS="1 2 3 4 5 6 7 8 10 12 14 16 18 20 22 24" \
+#   experiments/e1b_self_improve.sh experiments/out/e1b-frontier
+#   FORMAT=ranged OTHER=ranged SEEDS=1 IMIT_SEQ=80 (the rest as above) ... experiments/out/e1b-ranged
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
