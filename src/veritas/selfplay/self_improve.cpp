@@ -283,11 +283,10 @@ void start(State& st, const SelfImproveOptions& opt) {
       const fs::path f = st.out / "data" / ("round-" + std::to_string(r) + ".jsonl");
       check(cfg.filter == "none" || fs::exists(f), f.string() + " is missing: the run folder is incomplete");
       if (cfg.filter == "none" || fs::file_size(f) == 0) continue;  // a round that kept nothing
-      for (auto& p : load_sft_jsonl(f)) st.kept.push_back(std::move(p));
-      // Each line's level (older runs: the level of the round, the only one they asked).
-      const int round_level = r < (int)st.history.size() ? st.history[(size_t)r].value("level", 0) : 0;
-      for_each_json_line(f.string(), [&](const json& j, const std::string&) {
-        st.kept_level.push_back(j.value("level", round_level));
+      for_each_json_line(f.string(), [&](const json& j, const std::string& where) {
+        st.kept.push_back(sft_pair_from_json(j, where));
+        check(j.contains("level") && j["level"].is_number_integer(), where + ": no \"level\" (the problem's digits)");
+        st.kept_level.push_back(j["level"].get<int>());
       });
     }
   }

@@ -39,27 +39,31 @@ SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair) {
   return ex;
 }
 
+SftPair sft_pair_from_json(const nlohmann::json& j, const std::string& where) {
+  check(j.is_object(), where + ": expected a JSON object");
+  SftPair p;
+  if (j.contains("messages")) {
+    const auto& msgs = j["messages"];
+    p.messages = chat_prompt_messages(msgs, where);
+    p.prompt = chat_text(p.messages, true);
+    const auto& last = msgs.back();
+    check(last.is_object() && last.value("role", "") == "assistant" && last.contains("content") &&
+              last["content"].is_string(),
+          where + ": the last message must be the assistant's answer");
+    p.answer = last["content"].get<std::string>();
+  } else {
+    check(j.contains("prompt") && j["prompt"].is_string() && j.contains("answer") && j["answer"].is_string(),
+          where + ": expected string fields \"prompt\" and \"answer\" (or \"messages\")");
+    p.prompt = j["prompt"].get<std::string>();
+    p.answer = j["answer"].get<std::string>();
+  }
+  return p;
+}
+
 std::vector<SftPair> load_sft_jsonl(const std::filesystem::path& path) {
   std::vector<SftPair> out;
   for_each_json_line(path.string(), [&](const nlohmann::json& j, const std::string& where) {
-    check(j.is_object(), where + ": expected a JSON object");
-    SftPair p;
-    if (j.contains("messages")) {
-      const auto& msgs = j["messages"];
-      p.messages = chat_prompt_messages(msgs, where);
-      p.prompt = chat_text(p.messages, true);
-      const auto& last = msgs.back();
-      check(last.is_object() && last.value("role", "") == "assistant" && last.contains("content") &&
-                last["content"].is_string(),
-            where + ": the last message must be the assistant's answer");
-      p.answer = last["content"].get<std::string>();
-    } else {
-      check(j.contains("prompt") && j["prompt"].is_string() && j.contains("answer") && j["answer"].is_string(),
-            where + ": expected string fields \"prompt\" and \"answer\" (or \"messages\")");
-      p.prompt = j["prompt"].get<std::string>();
-      p.answer = j["answer"].get<std::string>();
-    }
-    out.push_back(std::move(p));
+    out.push_back(sft_pair_from_json(j, where));
   });
   check(!out.empty(), path.string() + ": no examples");
   return out;

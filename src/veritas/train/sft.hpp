@@ -35,6 +35,8 @@ struct SftExample {
 // Checks chat messages and returns all but the last (which must be the assistant's).
 std::vector<ChatMessage> chat_prompt_messages(const nlohmann::json& messages, const std::string& origin);
 SftExample make_sft_example(const Tokenizer& tok, const SftPair& pair);
+// One line: {"messages": [..., assistant]} or {"prompt", "answer"}; errors name `where`.
+SftPair sft_pair_from_json(const nlohmann::json& j, const std::string& where);
 // Reads the JSONL; errors name the file and line.
 std::vector<SftPair> load_sft_jsonl(const std::filesystem::path& path);
 
