@@ -8,6 +8,7 @@
 
 #include "veritas/infer/sampler.hpp"
 #include "veritas/infer/text_stream.hpp"
+#include "veritas/util/error.hpp"
 
 using namespace veritas::infer;
 
@@ -105,6 +106,25 @@ TEST(Sampler, TopKAndTopPOnHandMadeDistribution) {
     EXPECT_NEAR(m[1], std::sqrt(0.5) / z, 1e-6);
     EXPECT_NEAR(m[0], std::sqrt(0.05) / z, 1e-6);
   }
+}
+
+// logit_bias adds to the logits before temperature and truncation: a bias b multiplies a
+// token's weight by exp(b / T); greedy follows the biased argmax; the caller's logits stay.
+TEST(Sampler, LogitBiasShiftsTheDistribution) {
+  auto l = log_probs({0.05, 0.5, 0.1, 0.2, 0.15});
+  const auto original = l;
+  SamplingOptions o;
+  o.temperature = 0;
+  o.logit_bias = {{1, -1.0f}, {3, (float)std::log(4.0)}};  // 0.5/e = 0.18 < 0.2 * 4 = 0.8
+  EXPECT_EQ(Sampler(o).sample(l.data(), 5), 3);
+  o.temperature = 2.0f;
+  auto m = as_map(Sampler(o).distribution(l.data(), 5));
+  const double w[5] = {std::sqrt(0.05), std::sqrt(0.5 * std::exp(-1.0)), std::sqrt(0.1), std::sqrt(0.8), std::sqrt(0.15)};
+  const double z = w[0] + w[1] + w[2] + w[3] + w[4];
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(m[i], w[i] / z, 1e-6) << i;
+  EXPECT_EQ(l, original);
+  o.logit_bias = {{5, 1.0f}};  // outside the vocabulary: an error, not a write past the end
+  EXPECT_THROW(Sampler(o).sample(l.data(), 5), veritas::Error);
 }
 
 TEST(Sampler, EmpiricalFrequenciesMatchDistribution) {

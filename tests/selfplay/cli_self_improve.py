@@ -9,10 +9,13 @@ imitation of reversed-digit sums of 1-digit numbers:
 * a first round on --device cpu-staged resumed on the CPU: the same again;
 * --lookahead asks a share one digit up and keeps those answers with their level;
   with --frontier-share, a resumed run equals an uninterrupted one;
+* --end-bias reaches the samples, never the test; --time-limit ends the run after a round;
+* a copied run folder resumes into the copy, not the original;
 * --filter none trains on the demonstrations only; bad settings give clear errors.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +129,34 @@ with tempfile.TemporaryDirectory() as d:
     if weights(la) == weights(full):
         fail.append("--lookahead/--frontier-share changed nothing")
 
+    # --end-bias -30: no sample ever ends, so none is right; the test stays greedy and
+    # unbiased (no training steps: the accuracy after the round is the start's).
+    eb = os.path.join(d, "eb")
+    no_steps = [("0" if i > 0 and base[i - 1] == "--steps" else a) for i, a in enumerate(base)]
+    run("self-improve", *no_steps, "--end-bias", "-30", "--rounds", "1", "-o", eb)
+    er = rounds(eb)
+    if len(er) != 2 or er[1]["sampled"]["solve_rate"] != 0 or rs[1]["sampled"]["solve_rate"] == 0:
+        fail.append(f"--end-bias -30: rounds {er}, unbiased {rs[1]['sampled']}")
+    elif er[1]["accuracy"] != er[0]["accuracy"] or not any(er[0]["accuracy"].values()):
+        fail.append(f"--end-bias changed the test: {er[0]['accuracy']} -> {er[1]['accuracy']}")
+
+    # --time-limit: the round that passes it is the last one, saved as usual.
+    tl = os.path.join(d, "tl")
+    run("self-improve", *base, "--time-limit", "0.001", "--rounds", "3", "-o", tl)
+    if [r["round"] for r in rounds(tl)] != [0, 1]:
+        fail.append(f"--time-limit 0.001: rounds {[r['round'] for r in rounds(tl)]}")
+
+    # A copied run folder resumes into the copy (the saved settings name the original).
+    cp = os.path.join(d, "copy")
+    shutil.copytree(full, cp)
+    before = read(os.path.join(full, "rounds.jsonl"))
+    run("self-improve", "--resume", "--rounds", "4", "--end-bias", "-1", "-o", cp)
+    if read(os.path.join(full, "rounds.jsonl")) != before or [r["round"] for r in rounds(cp)] != [0, 1, 2, 3, 4]:
+        fail.append("resuming a copied run folder: the original changed or the copy did not grow")
+    st = json.loads(read(os.path.join(cp, "checkpoint", "train_state.json")))
+    if st["extra"]["config"].get("end_bias") != -1 or st["extra"]["config"].get("out_dir") != cp:
+        fail.append(f"resumed copy's settings: {st['extra']['config']}")
+
     # Majority filter: never reads the truth, logs how many kept answers were right.
     maj = os.path.join(d, "maj")
     run("self-improve", *base, "--filter", "majority", "--rounds", "1", "-o", maj)
@@ -149,7 +180,8 @@ with tempfile.TemporaryDirectory() as d:
     for args, msg in [(["--filter", "vote"], "--filter"), (["--k", "1", "--filter", "majority"], "--k"),
                       (["--threshold", "0"], "--threshold"),
                       (["--start-level", "9", "--max-level", "4"], "levels"), (["--op", "sub"], "--op"),
-                      (["--lookahead", "0.7"], "--lookahead"), (["--frontier-share", "1"], "--frontier-share")]:
+                      (["--lookahead", "0.7"], "--lookahead"), (["--frontier-share", "1"], "--frontier-share"),
+                      (["--end-bias", "nan"], "--end-bias"), (["--time-limit", "-1"], "--time-limit")]:
         r = run("self-improve", "--model", model, "--demos", demos, *args, "-o", os.path.join(d, "bad"), ok=False)
         if r.returncode == 0 or msg not in r.stderr:
             fail.append(f"{args}: exit {r.returncode}, stderr {r.stderr[-300:]!r}")

@@ -68,6 +68,18 @@ with tempfile.TemporaryDirectory() as d:
                  "--device", "cpu-staged")
     if staged.stdout != r.stdout:
         fail.append(f"sample --device cpu-staged: {staged.stdout!r}, on the CPU {r.stdout!r}")
+    # --logit-bias: this reply runs to --max-tokens; a large bias on the end token ends it
+    # at once. An unknown token or a malformed pair is a clear error.
+    plain = run("sample", "--model", a, "--chat", "--prompt", "What is 3 + 4?", "--max-tokens", "40", "--temperature", "0")
+    ended = run("sample", "--model", a, "--chat", "--prompt", "What is 3 + 4?", "--max-tokens", "40", "--temperature", "0",
+                "--logit-bias", "<|end|>=100")
+    if "finish: length" not in plain.stderr or "0 generated" not in ended.stderr or "finish: stop" not in ended.stderr:
+        fail.append(f"--logit-bias on <|end|>: {plain.stderr[-120:]!r} then {ended.stderr[-120:]!r}")
+    for bad, msg in [("<|nope|>=1", "not a token"), ("<|end|>", "TOKEN=BIAS"), ("<|end|>=x", "must be a number"),
+                     ("#999999=1", "not a token")]:
+        r = run("sample", "--model", a, "--prompt", "3", "--logit-bias", bad, ok=False)
+        if r.returncode == 0 or msg not in r.stderr:
+            fail.append(f"--logit-bias {bad}: exit {r.returncode}, {r.stderr[-200:]!r}")
     # sample --prompts: one chat reply per row, the same as --chat on that prompt alone,
     # written with the row's own fields and as SFT messages.
     pin, pout = os.path.join(d, "prompts.jsonl"), os.path.join(d, "replies.jsonl")

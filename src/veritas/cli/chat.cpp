@@ -35,7 +35,7 @@ struct ChatArgs {
 void run_chat(const ChatArgs& a) {
   infer::Engine eng = load_engine(a.gen);
   infer::ChatSession chat(eng, a.system, a.gen.context);
-  infer::SamplingOptions so = sampling_options(a.gen);
+  infer::SamplingOptions so = sampling_options(a.gen, *eng.tokenizer());
 
   const bool tty = isatty(STDIN_FILENO);
   if (tty) std::fprintf(stderr, "chatting with %s (%s). /reset starts over, /exit or Ctrl-D quits.\n", a.gen.model.c_str(),

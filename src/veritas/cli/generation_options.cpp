@@ -1,6 +1,9 @@
 #include "veritas/cli/generation_options.hpp"
 
+#include <cmath>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
@@ -18,6 +21,9 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a, const std::string&
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
+  cmd->add_option("--logit-bias", a.logit_bias,
+                  "TOKEN=BIAS: add BIAS to that token's logit before sampling (repeatable); TOKEN is a token's text, "
+                  "such as <|end|>, or #ID (e.g. --logit-bias '<|end|>=-3' makes replies run longer)");
   cmd->add_option("--precision", a.precision,
                   "weights: fp32, bf16 (2x fewer bytes), int8 (4x fewer), or gguf (a .gguf model's Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q5_K/Q6_K "
                   "blocks and F16 weights used as stored, other types fp32)")
@@ -57,8 +63,31 @@ std::string engine_label(const infer::Engine& e) {
   return e.device() == "cpu" ? s : s + " on " + e.device();
 }
 
-infer::SamplingOptions sampling_options(const GenerationArgs& a) {
+infer::SamplingOptions sampling_options(const GenerationArgs& a, const Tokenizer& tok) {
   infer::SamplingOptions so;
+  for (const std::string& tb : a.logit_bias) {
+    const size_t eq = tb.rfind('=');
+    check(eq != std::string::npos && eq > 0, "--logit-bias " + tb + ": expected TOKEN=BIAS");
+    const std::string name = tb.substr(0, eq), value = tb.substr(eq + 1);
+    float bias = 0;
+    try {
+      size_t used = 0;
+      bias = std::stof(value, &used);
+      check(used == value.size(), "");
+    } catch (...) {
+      throw Error("--logit-bias " + tb + ": BIAS must be a number");
+    }
+    check(std::isfinite(bias), "--logit-bias " + tb + ": BIAS must be finite");
+    std::optional<int32_t> id;
+    if (name.size() > 1 && name[0] == '#' && name.find_first_not_of("0123456789", 1) == std::string::npos) {
+      const long v = std::stol(name.substr(1));
+      if (v < (long)tok.vocab_size()) id = (int32_t)v;
+    } else {
+      id = tok.token_id(name);
+    }
+    check(id.has_value(), "--logit-bias " + tb + ": " + name + " is not a token of this tokenizer");
+    so.logit_bias.emplace_back(*id, bias);
+  }
   so.temperature = a.temperature;
   so.top_k = a.top_k;
   so.top_p = a.top_p;

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -32,15 +31,20 @@ namespace veritas::cli {
 
 namespace {
 
+// The arithmetic phase: demonstrations of up to kRunDemoDigits digits; the curriculum
+// and the test go to kRunEvalDigits.
+constexpr int kRunDemoDigits = 3;
+constexpr int kRunEvalDigits = 10;
+
 struct RunOptions {
   std::string out;
   std::string corpus;
   int train_seconds = 180;
   int vocab_size = 4096;
   int eval_n = 20;
-  int imitation_steps = 700;
-  int test_n = 150;
-  int selfplay_seconds = 180;
+  int imitation_steps = 3000;
+  int test_n = 20;
+  int selfplay_seconds = 240;
   bool fresh = false;
   uint64_t seed = 1337;
   RealModelOptions real;
@@ -72,6 +76,56 @@ int run_self(const std::vector<std::string>& args, const std::string& stdout_fil
   while (waitpid(pid, &status, 0) < 0) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The arithmetic phase's section: greedy accuracy per length before self-improvement
+// (round 0, the imitation model) and after its last round, from selfplay/rounds.jsonl.
+std::string arithmetic_report(const fs::path& dir) {
+  const fs::path rounds = dir / "selfplay" / "rounds.jsonl";
+  if (!fs::exists(rounds)) return "";
+  std::vector<nlohmann::json> rs;
+  const std::string text = read_file(rounds);
+  for (size_t p = 0; p < text.size();) {
+    size_t e = text.find('\n', p);
+    if (e == std::string::npos) e = text.size();
+    if (e > p) {
+      auto j = nlohmann::json::parse(text.substr(p, e - p), nullptr, false);
+      if (j.is_object() && j["accuracy"].is_object()) rs.push_back(std::move(j));
+    }
+    p = e + 1;
+  }
+  if (rs.empty()) return "";
+  std::vector<std::pair<int, std::string>> lengths;  // sorted by digits, not as text
+  for (auto it = rs.front()["accuracy"].begin(); it != rs.front()["accuracy"].end(); ++it)
+    lengths.push_back({std::atoi(it.key().c_str()), it.key()});
+  std::sort(lengths.begin(), lengths.end());
+  std::string r = "\n## Imitation, then self-improvement\n\nA small arithmetic model imitates additions of up to " +
+                  std::to_string(kRunDemoDigits) +
+                  " digits (place-marked digits in shuffled order, 10% with a slip), then improves on longer sums it "
+                  "was never shown: each round it answers problems one digit past its reliable range, keeps what the "
+                  "verifier accepts and trains on them (docs/selfplay.md, E1b). Greedy accuracy on held-out sums (test "
+                  "split) per number of digits; rounds: [selfplay/rounds.jsonl](selfplay/rounds.jsonl), plot: "
+                  "[selfplay/accuracy.svg](selfplay/accuracy.svg).\n\n| model | level |";
+  std::string rule = "| --- | ---: |";
+  for (auto& [n, key] : lengths) r += " " + key + " d |", rule += " ---: |";
+  r += "\n" + rule + "\n";
+  auto row = [&](const std::string& name, const nlohmann::json& j) {
+    r += "| " + name + " | " + std::to_string(j.value("next_level", j.value("level", 0))) + " |";
+    for (auto& [n, key] : lengths) {
+      char b[32];
+      std::snprintf(b, sizeof b, " %.0f%% |", 100 * j["accuracy"].value(key, 0.0));
+      r += b;
+    }
+    r += "\n";
+  };
+  row("imitation", rs.front());
+  if (rs.size() > 1) {
+    char b[96];
+    std::snprintf(b, sizeof b, "after round %d (%.0f CPU s)", rs.back().value("round", 0),
+                  rs.back().value("total_cpu_seconds", 0.0));
+    row(b, rs.back());
+  }
+  return r;
 }
 
 // The run's report card: one page that links every stage's own output.
@@ -125,33 +179,7 @@ void write_report(const fs::path& dir, const std::vector<std::pair<std::string, 
          "malformed |\n| ---: | ---: | ---: | ---: |\n| " + pct("correct_rate") + " | " + pct("wrong_rate") + " | " +
          pct("abstained_rate") + " | " + pct("malformed_rate") + " |\n";
   }
-  // Before and after self-play, on the same held-out questions.
-  auto before = read_json_or_null(dir / "eval-imitation" / "results.json");
-  auto after = read_json_or_null(dir / "eval-selfplay" / "results.json");
-  if (!before.is_null() || !after.is_null()) {
-    r += "\n## Imitation, then self-play\n\nA small arithmetic model imitates worked additions of up to 2 digits (10% "
-         "slip), then plays against the verifier (GRPO, a wrong answer costs 1, an abstention 0). Both are scored on the "
-         "same held-out additions of 1-3 digits (test split). Self-play rounds: [selfplay/rounds.jsonl](selfplay/rounds.jsonl), "
-         "[selfplay/selfplay.svg](selfplay/selfplay.svg).\n\n| model | questions | correct | wrong | abstained | malformed |\n"
-         "| --- | --- | ---: | ---: | ---: | ---: |\n";
-    auto row = [&](const char* name, const std::string& what, const nlohmann::json& g) {
-      char b[240];
-      std::snprintf(b, sizeof b, "| %s | %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", name, what.c_str(),
-                    100 * g.value("correct_rate", 0.0), 100 * g.value("wrong_rate", 0.0),
-                    100 * g.value("abstained_rate", 0.0), 100 * g.value("malformed_rate", 0.0));
-      r += b;
-    };
-    for (auto& [name, res] : {std::pair<const char*, nlohmann::json&>{"imitation", before}, {"self-play", after}}) {
-      if (res.is_null() || !res["overall"].is_object()) continue;
-      row(name, "all " + std::to_string(res["overall"].value("tasks", 0)), res["overall"]);
-      std::map<int, nlohmann::json> by_digits;  // the test set varies only the digits
-      if (res["difficulty"].is_array())
-        for (const auto& g : res["difficulty"])
-          if (g["difficulty"].is_object() && g["difficulty"].contains("digits"))
-            by_digits[g["difficulty"]["digits"].get<int>()] = g;
-      for (auto& [dg, g] : by_digits) row(name, std::to_string(dg) + " digits (" + std::to_string(g.value("tasks", 0)) + ")", g);
-    }
-  }
+  r += arithmetic_report(dir);
   if (real_skipped.empty())
     r += real_model_report(dir);
   else
@@ -174,27 +202,36 @@ std::vector<std::string> train_args(const RunOptions& o, const std::string& d) {
   return a;
 }
 
-// The imitation phase trains a separate small arithmetic model from scratch (0.9 M
-// parameters besides the embedding): the text model's wider layers learn column
-// arithmetic too slowly for the time budget, and Bible text teaches none.
+// The imitation phase trains a separate small arithmetic model from scratch (E1b's shape,
+// 1.3 M parameters besides the embedding): the text model's wider layers learn arithmetic
+// too slowly for the time budget, and Bible text teaches none.
 std::vector<std::string> imitation_args(const RunOptions& o, const std::string& d) {
   std::vector<std::string> a = {"train", "--sft", d + "/demos.jsonl", "--tokenizer", d + "/tokenizer.json", "--out",
-                                d + "/imitation", "--hidden-size", "128", "--layers", "4", "--heads", "4",
-                                "--intermediate-size", "384", "--max-seq-len", "512", "--seq", "96", "--batch", "32",
-                                "--steps", std::to_string(o.imitation_steps), "--warmup", "50", "--lr", "3e-3",
+                                d + "/imitation", "--hidden-size", "128", "--layers", "6", "--heads", "4",
+                                "--intermediate-size", "384", "--max-seq-len", "512", "--seq", "64", "--batch", "32",
+                                "--steps", std::to_string(o.imitation_steps), "--warmup", "50", "--lr", "2e-3",
                                 "--eval-every", "0", "--save-every", "100", "--seed", std::to_string(o.seed)};
   if (fs::exists(fs::path(d) / "imitation" / "checkpoint")) a.push_back("--resume");
   return a;
 }
 
-// Rounds are many; the time limit ends the phase (after a whole round, with a checkpoint).
+// Self-improvement with E1b's recipe (docs/selfplay.md): problems one digit past the
+// reliable range, a quarter one further, the verifier as the filter, the newest answers
+// given 30% of the draws. Rounds are many; the time limit ends the phase (after a whole
+// round, with a checkpoint).
 std::vector<std::string> selfplay_args(const RunOptions& o, const std::string& d) {
   // A resumed run keeps its saved settings, the time limit included (a fresh budget).
-  if (fs::exists(fs::path(d) / "selfplay" / "checkpoint")) return {"selfplay", "--resume", "-o", d + "/selfplay"};
-  return {"selfplay", "--model", d + "/imitation", "-o", d + "/selfplay", "--suites", "add", "--rounds", "200",
-          "--questions", "16", "--k", "8", "--algo", "grpo", "--lambda", "1", "--kl", "0.2", "--lr", "2e-4", "--epochs", "2",
-          "--start-level", "2", "--max-level", "3",
-          "--max-tokens", "100", "--time-limit", std::to_string(o.selfplay_seconds), "--seed", std::to_string(o.seed)};
+  if (fs::exists(fs::path(d) / "selfplay" / "checkpoint")) return {"self-improve", "--resume", "-o", d + "/selfplay"};
+  std::vector<std::string> a = {"self-improve", "--model", d + "/imitation", "-o", d + "/selfplay", "--demos",
+                                d + "/demos.jsonl", "--op", "add", "--format", "shuffled", "--filter", "verifier",
+                                "--rounds", "500", "--questions", "128", "--k", "4", "--temperature", "0.7",
+                                "--threshold", "0.7", "--lookahead", "0.25", "--frontier-share", "0.3",
+                                "--start-level", "0", "--max-level", std::to_string(kRunEvalDigits), "--steps", "50",
+                                "--batch", "32", "--seq", "128", "--lr", "5e-4", "--eval-n", std::to_string(o.test_n),
+                                "--time-limit", std::to_string(o.selfplay_seconds), "--seed", std::to_string(o.seed),
+                                "--eval-lengths"};
+  for (int n = 1; n <= kRunEvalDigits; ++n) a.push_back(std::to_string(n));
+  return a;
 }
 
 void run_pipeline(RunOptions o) {
@@ -224,11 +261,6 @@ void run_pipeline(RunOptions o) {
   }
 
   const std::string d = dir.string(), seed = std::to_string(o.seed);
-  // Before and after self-play: the same held-out questions, scored the same way.
-  auto score_testset = [&](const std::string& model) -> std::vector<std::string> {
-    return {"eval", "--model", d + "/" + model, "--tasks", d + "/testset.jsonl", "--no-system-prompt",
-            "--max-tokens", "120", "-o", d + "/eval-" + model};
-  };
   std::vector<RunStage> stages = {
       {"curate", "curate the corpus (public only, dedup, quality, spam, PII)",
        {"curate", "--input", corpus.string(), "-o", d + "/curate"}, ""},
@@ -247,22 +279,19 @@ void run_pipeline(RunOptions o) {
        {"eval", "--model", d + "/model", "--suite", "arith", "units", "facts", "impossible", "--n",
         std::to_string(o.eval_n), "--seed", seed, "--max-tokens", "64", "-o", d + "/eval"},
        ""},
-      // Imitation: worked additions from a "human" who slips 10% of the time and now and
-      // then says "I don't know"; then self-play against the verifier (docs/selfplay.md).
-      {"demos", "write demonstrations: column additions up to 2 digits, 10% with a slip",
-       {"tasks", "demos", "--suite", "arith", "--op", "add", "--max-digits", "2", "--n", "8000", "--lang", "en",
-        "--error-rate", "0.1", "--abstain-rate", "0.05", "--seed", seed, "-o", d + "/demos.jsonl"},
-       ""},
-      {"testset", "write held-out test questions (test split, 1-3 digits)",
-       {"tasks", "demos", "--suite", "arith", "--op", "add", "--max-digits", "3", "--n", std::to_string(o.test_n), "--lang", "en",
-        "--split", "test", "--tasks-only", "--seed", seed, "-o", d + "/testset.jsonl"},
+      // Imitation of additions from a "human" who slips 10% of the time, then
+      // self-improvement on longer sums against the verifier (docs/selfplay.md, E1b).
+      {"demos", "write demonstrations: shuffled place-marked additions up to " + std::to_string(kRunDemoDigits) +
+                    " digits, 10% with a slip",
+       {"tasks", "demos", "--suite", "arith", "--op", "add", "--format", "shuffled", "--same-length", "--max-digits",
+        std::to_string(kRunDemoDigits), "--n", "20000", "--lang", "en", "--error-rate", "0.1", "--error-kind", "slip",
+        "--seed", seed, "-o", d + "/demos.jsonl"},
        ""},
       {"imitation", "train a small arithmetic model on the demonstrations (" + std::to_string(o.imitation_steps) + " steps)",
        imitation_args(o, d), ""},
-      {"eval-imitation", "score the imitation model on the held-out questions", score_testset("imitation"), ""},
-      {"selfplay", "self-play against the verifier (" + std::to_string(o.selfplay_seconds) + " s budget)",
+      {"selfplay", "self-improvement against the verifier on longer sums (" + std::to_string(o.selfplay_seconds) +
+                       " s budget); accuracy per length before and after",
        selfplay_args(o, d), ""},
-      {"eval-selfplay", "score the self-play model on the same questions", score_testset("selfplay"), ""},
   };
 
   for (RunStage& s : real) stages.push_back(std::move(s));
@@ -297,7 +326,7 @@ void register_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand(
       "run", "run the whole pipeline (curate -> tokenizer -> tokenize -> train -> sample -> eval -> imitation -> "
-             "selfplay -> eval) on the bundled default corpus, then the real-model stage (the installed reference "
+             "self-improvement) on the bundled default corpus, then the real-model stage (the installed reference "
              "model SmolLM2-135M-Instruct: eval -> format SFT -> self-play -> eval), into one run folder; rerun with "
              "the same -o to resume");
   cmd->add_option("-o,--out", o->out, "run folder (default: runs/<date-time>)");
@@ -306,8 +335,8 @@ void register_run(CLI::App& app) {
   cmd->add_option("--vocab-size", o->vocab_size, "tokenizer vocabulary size")->capture_default_str();
   cmd->add_option("--eval-n", o->eval_n, "questions per evaluation suite")->capture_default_str();
   cmd->add_option("--imitation-steps", o->imitation_steps, "training steps of the arithmetic model on the demonstrations")->capture_default_str();
-  cmd->add_option("--selfplay-seconds", o->selfplay_seconds, "self-play time budget in seconds")->capture_default_str();
-  cmd->add_option("--test-n", o->test_n, "held-out questions scored before and after self-play")->capture_default_str();
+  cmd->add_option("--selfplay-seconds", o->selfplay_seconds, "self-improvement time budget in seconds")->capture_default_str();
+  cmd->add_option("--test-n", o->test_n, "held-out sums per length scored before and after self-improvement")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed for every stage")->capture_default_str();
   cmd->add_flag("--fresh", o->fresh, "delete the run folder first instead of resuming");
   cmd->add_option("--real-model", o->real.model,

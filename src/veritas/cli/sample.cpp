@@ -38,7 +38,7 @@ void run_sample(const SampleArgs& a) {
     if (auto bos = tok.bos_id()) prompt.insert(prompt.begin(), *bos);
     if (prompt.empty()) prompt.push_back(tok.eot_id());  // start of a new document
   }
-  infer::SamplingOptions so = sampling_options(a.gen);
+  infer::SamplingOptions so = sampling_options(a.gen, *eng.tokenizer());
   so.stop_strings = a.stops;
 
   if (!a.chat) std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
@@ -75,7 +75,7 @@ void run_sample_prompts(const SampleArgs& a) {
   check(!rows.empty(), "sample: " + a.prompts + " holds no prompts");
   infer::Engine eng = load_engine(a.gen);
   const Tokenizer& tok = *eng.tokenizer();
-  infer::SamplingOptions so = sampling_options(a.gen);
+  infer::SamplingOptions so = sampling_options(a.gen, *eng.tokenizer());
   so.stop_strings = a.stops;
   Progress bar("sample", (int64_t)rows.size(), "replies");
   std::string text;

@@ -39,6 +39,10 @@ void register_self_improve(CLI::App& app) {
   cmd->add_option("--questions", c->questions, "new-level problems per round")->capture_default_str();
   cmd->add_option("-k,--k", c->k, "samples per problem")->capture_default_str();
   cmd->add_option("--temperature", c->temperature, "sampling temperature (0 = greedy)")->capture_default_str();
+  auto* end_bias = cmd->add_option("--end-bias", c->end_bias,
+                                   "added to the end token's logit while sampling, never in the test: negative makes the "
+                                   "samples run longer than the model would stop (a resumed run may change it)")
+                       ->capture_default_str();
   cmd->add_option("--threshold", c->threshold,
                   "advance one digit when the level's rate reaches this (verifier: share of samples correct; "
                   "majority: share of problems with a majority)")
@@ -65,6 +69,9 @@ void register_self_improve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--eval-lengths", c->eval_lengths, "digits of the test questions (default 1..32)");
   cmd->add_option("--eval-n", c->eval_n, "test questions per length")->capture_default_str();
+  cmd->add_option("--time-limit", c->time_limit,
+                  "stop after the round that passes this many seconds (0 = none; a resumed run starts a fresh budget)")
+      ->capture_default_str();
   cmd->add_option("--seed", c->seed, "seed of every draw (problems, samples, batches)")->capture_default_str();
   cmd->add_option("--watts-per-core", c->watts_per_core, "energy estimate per busy core when RAPL is not readable")
       ->capture_default_str();
@@ -74,7 +81,7 @@ void register_self_improve(CLI::App& app) {
                   "where the answers are sampled: cpu or cuda (default: --device)");
   cmd->add_option("--threads", *threads, "CPU threads, 0 = all")->capture_default_str();
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
-  cmd->callback([c, resume, threads, rounds] {
+  cmd->callback([c, resume, threads, rounds, end_bias] {
     if (*resume && rounds->count() == 0) c->rounds = -1;  // keep the run's own total
     if (*threads > 0) {
       ThreadPool::set_global_threads(*threads);
@@ -84,6 +91,7 @@ void register_self_improve(CLI::App& app) {
     install_stop_handlers();
     selfplay::SelfImproveOptions o;
     o.resume = *resume;
+    if (*resume && end_bias->count() > 0) o.end_bias = c->end_bias;
     o.should_stop = stop_requested;
     const auto r = selfplay::run_self_improve(*c, o);
     const auto& last = r.rounds.back();

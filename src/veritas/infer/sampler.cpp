@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 
 #include "veritas/util/error.hpp"
 
@@ -13,6 +14,16 @@ int32_t argmax(const float* logits, int n) {
   for (int i = 1; i < n; ++i)
     if (logits[i] > logits[best]) best = i;  // strict: the lowest id wins ties
   return best;
+}
+
+const float* Sampler::biased(const float* logits, int n) {
+  if (opt_.logit_bias.empty()) return logits;
+  biased_.assign(logits, logits + n);
+  for (auto [id, b] : opt_.logit_bias) {
+    check(id >= 0 && id < n, "sampler: logit_bias names token " + std::to_string(id) + ", outside the vocabulary");
+    biased_[id] += b;
+  }
+  return biased_.data();
 }
 
 void Sampler::select(const float* logits, int n) {
@@ -70,11 +81,14 @@ void Sampler::select(const float* logits, int n) {
 }
 
 std::vector<std::pair<int32_t, float>> Sampler::distribution(const float* logits, int n) {
-  select(logits, n);
+  check(n > 0, "sampler: empty logits");
+  select(biased(logits, n), n);
   return cand_;
 }
 
 int32_t Sampler::sample(const float* logits, int n) {
+  check(n > 0, "sampler: empty logits");
+  logits = biased(logits, n);
   if (!(opt_.temperature > 0)) return argmax(logits, n);
   if ((opt_.top_k <= 0 || opt_.top_k >= n) && !(opt_.top_p < 1.0f)) {
     // Full distribution: no sorting needed, scan the ids in order.

@@ -20,6 +20,9 @@ struct SamplingOptions {
   std::vector<int32_t> stop_tokens;      // generation ends when one is sampled (not emitted)
   std::vector<std::string> stop_strings;  // ends when the decoded text contains one (cut before it)
   bool stop_at_end_tokens = true;        // also stop at <|endoftext|> and <|end|> if the tokenizer has them
+  // Added to these tokens' logits before anything else (OpenAI's logit_bias); a negative
+  // bias on the end token makes replies longer.
+  std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
 class Sampler {
@@ -34,12 +37,14 @@ class Sampler {
   Rng& rng() { return rng_; }
 
  private:
-  void select(const float* logits, int n);  // fills cand_ (sorted, normalized)
+  void select(const float* logits, int n);  // fills cand_ (sorted, normalized); logits already biased
+  const float* biased(const float* logits, int n);  // logits, or a copy with logit_bias added
   SamplingOptions opt_;
   Rng rng_;
   std::vector<std::pair<int32_t, float>> cand_;
   std::vector<int32_t> idx_;
   std::vector<float> prob_;
+  std::vector<float> biased_;
 };
 
 int32_t argmax(const float* logits, int n);

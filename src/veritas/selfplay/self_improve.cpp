@@ -21,6 +21,7 @@
 #include "veritas/util/progress.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/util/svg.hpp"
+#include "veritas/util/timer.hpp"
 
 namespace veritas::selfplay {
 
@@ -110,6 +111,7 @@ json sample_and_filter(State& st, infer::Engine& engine, int round, std::vector<
     so.temperature = (float)c.temperature;
     so.max_tokens = answer_budget(c.format, digits);
     so.stop_tokens = {st.chat_end};
+    if (c.end_bias != 0) so.logit_bias = {{st.chat_end, (float)c.end_bias}};
     so.seed = mix(rseed, 1000003ULL * (i + 1));
     if ((int)prompt.size() + so.max_tokens + 1 > st.context) {
       skipped += at_level;
@@ -237,6 +239,8 @@ void start(State& st, const SelfImproveOptions& opt) {
     cfg = SelfImproveConfig::from_json(extra.at("config"));
     if (want >= 0) cfg.rounds = std::max(cfg.rounds, want);  // < 0: the saved total
     cfg.device = device, cfg.sample_device = sample_device;
+    if (opt.end_bias) cfg.end_bias = *opt.end_bias;
+    cfg.out_dir = st.out.string();  // the folder resumed, which may have been moved or copied
   } else {
     check(!has_run, st.out.string() + " already holds a run: pass --resume to continue it, or choose another folder");
   }
@@ -302,6 +306,7 @@ SelfImproveResult run_self_improve(SelfImproveConfig cfg_in, const SelfImproveOp
   start(st, opt);
   const SelfImproveConfig& c = st.cfg;
   EnergyMeter meter(c.watts_per_core);
+  Timer wall;
   SelfImproveResult res;
 
   auto engine_now = [&] {
@@ -369,6 +374,10 @@ SelfImproveResult run_self_improve(SelfImproveConfig cfg_in, const SelfImproveOp
       char s[96];
       std::snprintf(s, sizeof s, "level %d", st.level);
       bar->update(round + 1, s);
+    }
+    if (c.time_limit > 0 && wall.seconds() >= c.time_limit && round + 1 < c.rounds) {
+      res.stopped_early = true;  // the budget is spent; this round is saved
+      break;
     }
   }
   if (bar) bar->finish();

@@ -40,6 +40,8 @@ struct SelfImproveConfig {
   int questions = 256;              // new-level questions per round
   int k = 4;                        // samples per question
   double temperature = 0.7;
+  double end_bias = 0;              // added to the end token's logit while sampling (never in the test):
+                                    // negative, the samples run longer than the model would stop
   double threshold = 0.8;           // advance when the level's rate reaches this
   double majority_share = 0.5;      // majority: the top answer needs more than this share of the k
   int start_level = 6;              // digits of the first round's problems; 0 = auto: one past the
@@ -58,6 +60,8 @@ struct SelfImproveConfig {
                                     // is drawn at most kFrontierMaxDraws times a round on average
   std::vector<int> eval_lengths;    // digits of the test questions (empty: 1..32)
   int eval_n = 20;                  // test questions per length
+  double time_limit = 0;            // seconds; stop after the round that crosses it (0 = none; a
+                                    // resumed run has a fresh budget)
   uint64_t seed = 1;
   double watts_per_core = 3.75;     // energy estimate per busy core without RAPL
   std::string device = "cpu";       // where the fine-tuning runs (TrainConfig::device)
@@ -72,6 +76,7 @@ struct SelfImproveConfig {
 struct SelfImproveOptions {
   bool resume = false;                 // continue the run in out_dir (saved settings win, except
                                        // rounds when cfg.rounds >= 0: the new total)
+  std::optional<double> end_bias;      // with resume: replaces the saved end_bias
   bool progress = true;
   std::function<bool()> should_stop;   // polled between rounds (signals)
 };

@@ -19,6 +19,7 @@ json SelfImproveConfig::to_json() const {
           {"format", format},           {"filter", filter},
           {"rounds", rounds},           {"questions", questions},
           {"k", k},                     {"temperature", temperature},
+          {"end_bias", end_bias},
           {"threshold", threshold},     {"majority_share", majority_share},
           {"start_level", start_level}, {"max_level", max_level},
           {"steps", steps},             {"batch", batch},
@@ -26,6 +27,7 @@ json SelfImproveConfig::to_json() const {
           {"demo_share", demo_share},   {"eval_lengths", eval_lengths},
           {"lookahead", lookahead},     {"frontier_share", frontier_share},
           {"eval_n", eval_n},           {"seed", seed},
+          {"time_limit", time_limit},
           {"watts_per_core", watts_per_core},
           {"device", device},
           {"sample_device", sample_device}};
@@ -61,6 +63,8 @@ SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
     c.sample_device = j.value("sample_device", std::string());
     c.lookahead = j.value("lookahead", 0.0);  // added later: older runs had neither
     c.frontier_share = j.value("frontier_share", 0.0);
+    c.end_bias = j.value("end_bias", 0.0);
+    c.time_limit = j.value("time_limit", 0.0);
   } catch (const json::exception& e) {
     throw Error(std::string("self-improvement settings: ") + e.what());
   }
@@ -79,6 +83,7 @@ void SelfImproveConfig::validate() const {
   check(filter == "none" || k >= 1, "--k must be at least 1");
   check(filter != "majority" || k >= 2, "--k must be at least 2 for a majority vote");
   check(temperature >= 0 && std::isfinite(temperature), "--temperature must not be negative");
+  check(std::isfinite(end_bias) && std::abs(end_bias) <= 100, "--end-bias must lie in [-100, 100]");
   check(threshold > 0 && threshold <= 1, "--threshold must lie in (0, 1]");
   check(majority_share >= 0 && majority_share < 1, "--majority-share must lie in [0, 1)");
   check(start_level >= 0 && start_level <= max_level && max_level >= 1 && max_level <= 1000,
@@ -97,6 +102,7 @@ void SelfImproveConfig::validate() const {
       check(n <= kMarkedMaxDigits, "--format " + format + ": --eval-lengths must be at most " + std::to_string(kMarkedMaxDigits));
   }
   check(eval_n >= 0, "--eval-n must not be negative");
+  check(time_limit >= 0 && std::isfinite(time_limit), "--time-limit must not be negative");
   check(watts_per_core > 0, "--watts-per-core must be positive");
 }
 
