@@ -27,6 +27,10 @@
 #   LOOKAHEAD=0.25 FRONTIER=0.3 THRESHOLD=0.7 EVAL_LENGTHS="1 2 3 4 5 6 7 8 10 12 14 16 18 20 22 24" \
 #   experiments/e1b_self_improve.sh experiments/out/e1b-frontier
 #   FORMAT=ranged OTHER=ranged SEEDS=1 IMIT_SEQ=80 (the rest as above) ... experiments/out/e1b-ranged
+# and the fifth (the fourth's settings and folder, a third seed, then the majority vote):
+#   SEEDS=3 ROUNDS=140 (the rest as the fourth) ... experiments/out/e1b-frontier
+#   SEEDS=1 ARMS=majority ROUNDS=30 (the rest as the fourth) ... experiments/out/e1b-frontier
+#   SEEDS=1 ARMS=mul1 MUL1_ROUNDS=40 (the rest as the fourth) ... experiments/out/e1b-frontier
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}

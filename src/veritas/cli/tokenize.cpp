@@ -174,7 +174,7 @@ void register_tokenize(CLI::App& app) {
       "turn text or JSONL documents into token shards: DIR/train_000000.bin ..., DIR/val_000000.bin, DIR/shards.json "
       "(each document ends with <|endoftext|>; validation takes whole documents)");
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer.json")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--input", o->inputs, "input files: .jsonl (one document per line, \"text\" field) or plain text "
+  cmd->add_option("--input", o->inputs, "input files: .jsonl (one document per line: the \"text\" field, or an SFT line's messages) or plain text "
                                         "(one document per file)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -83,7 +83,7 @@ void register_tokenizer(CLI::App& app) {
   {
     auto* sub = cmd->add_subcommand(
         "train",
-        "train a byte-level BPE tokenizer on text files or JSONL files (.jsonl: the \"text\" field of each line); "
+        "train a byte-level BPE tokenizer on text files or JSONL files (.jsonl: the \"text\" field of each line, or an SFT line's messages); "
         "adds the special tokens <|endoftext|> <|system|> <|user|> <|assistant|> <|end|>");
     auto inputs = std::make_shared<std::vector<std::string>>();
     auto vocab = std::make_shared<int>(8192);

@@ -30,8 +30,21 @@ void for_each_document(const std::filesystem::path& path, const std::function<vo
   for_each_json_line(path.string(), [&](const nlohmann::json& j, const std::string& where) {
     check(j.is_object(), where + ": each line must be a JSON object");
     auto it = j.find("text");
-    check(it != j.end() && it->is_string(), where + ": missing string field \"text\"");
-    fn(it->get_ref<const std::string&>());
+    if (it != j.end() && it->is_string()) {
+      fn(it->get_ref<const std::string&>());
+      return;
+    }
+    // An SFT line (veritas tasks demos, train --sft): its messages, one per line.
+    auto m = j.find("messages");
+    check(m != j.end() && m->is_array(), where + ": missing string field \"text\" (or the \"messages\" of an SFT line)");
+    std::string text;
+    for (const auto& msg : *m) {
+      check(msg.is_object() && msg.contains("content") && msg["content"].is_string(),
+            where + ": each message needs a string \"content\"");
+      if (!text.empty()) text += '\n';
+      text += msg["content"].get<std::string>();
+    }
+    fn(text);
   });
 }
 

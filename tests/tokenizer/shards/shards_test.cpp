@@ -279,4 +279,29 @@ TEST(TokenizeCli, ShardsHoldWholeDocumentsSeparatedByEot) {
   EXPECT_NE(std::system(bad.c_str()), 0);
   std::string err = read_file(t.dir / "err.txt");
   EXPECT_NE(err.find("bad.jsonl:2"), std::string::npos) << err;
+
+  // SFT lines (no "text"): a document is the messages' contents, one per line; a message
+  // without a string content is an error naming the line.
+  {
+    std::ofstream f(t.dir / "sft.jsonl");
+    f << R"({"messages":[{"role":"user","content":"What is 2 + 2?"},{"role":"assistant","content":"Answer: 4"}]})" << "\n";
+    f << R"({"text":"plain","messages":[{"role":"user","content":"ignored"}]})" << "\n";
+  }
+  std::string sft = std::string(bin) + " tokenize --tokenizer " + (t.dir / "tok.json").string() + " --input " +
+                    (t.dir / "sft.jsonl").string() + " -o " + (t.dir / "out3").string() + " --val-fraction 0 2>/dev/null";
+  ASSERT_EQ(std::system(sft.c_str()), 0) << sft;
+  std::vector<std::string> got_sft;
+  split_docs(list_shards(t.dir / "out3", "train"), got_sft);
+  EXPECT_EQ(got_sft, (std::vector<std::string>{"What is 2 + 2?\nAnswer: 4", "plain"}));
+  {
+    std::ofstream f(t.dir / "bad-sft.jsonl");
+    f << R"({"messages":[{"role":"user","content":"ok"}]})" << "\n" << R"({"messages":[{"role":"user"}]})" << "\n";
+  }
+  std::string bad_sft = std::string(bin) + " tokenize --tokenizer " + (t.dir / "tok.json").string() + " --input " +
+                        (t.dir / "bad-sft.jsonl").string() + " -o " + (t.dir / "out4").string() + " 2>" +
+                        (t.dir / "err2.txt").string();
+  EXPECT_NE(std::system(bad_sft.c_str()), 0);
+  err = read_file(t.dir / "err2.txt");
+  EXPECT_NE(err.find("bad-sft.jsonl:2"), std::string::npos) << err;
+  EXPECT_NE(err.find("content"), std::string::npos) << err;
 }
