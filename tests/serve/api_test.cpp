@@ -2,6 +2,8 @@
 // malformed one; SHA-256 and the key store's limits, which survive reopening.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -44,6 +46,27 @@ TEST(serve_api, ParsesAChatRequest) {
   EXPECT_EQ(r.stop, std::vector<std::string>{"\n\n"});
   EXPECT_TRUE(r.logprobs && r.stream && r.include_usage && r.verified_only);
   EXPECT_EQ(r.top_logprobs, 3);
+  EXPECT_TRUE(r.logit_bias.empty());
+}
+
+// logit_bias as OpenAI's: token id strings -> bias in [-100, 100]; anything else names the
+// field (ids past the vocabulary are refused by the server, which knows it).
+TEST(serve_api, ParsesLogitBias) {
+  const std::string m = R"("messages":[{"role":"user","content":"x"}])";
+  auto v = chat("{" + m + R"(,"logit_bias":{"7":-100,"12":2.5}})");
+  ASSERT_TRUE(std::holds_alternative<CompletionRequest>(v)) << err(v).message;
+  auto lb = std::get<CompletionRequest>(v).logit_bias;
+  std::sort(lb.begin(), lb.end());
+  EXPECT_EQ(lb, (std::vector<std::pair<int32_t, float>>{{7, -100.0f}, {12, 2.5f}}));
+  for (const char* bad : {R"([1])", R"({"a":1})", R"({"-1":1})", R"({"1":101})", R"({"1":"1"})",
+                          R"({"99999999999":1})", R"({"":1})", R"({"1":-1e999})"}) {
+    const ApiError e = err(chat("{" + m + R"(,"logit_bias":)" + bad + "}"));
+    EXPECT_EQ(e.status, 400) << bad;
+    if (std::string(bad) != R"({"1":-1e999})") EXPECT_EQ(e.param, "logit_bias") << bad;
+  }
+  json many = {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"logit_bias", json::object()}};
+  for (int i = 0; i < 301; ++i) many["logit_bias"][std::to_string(i)] = 1;
+  EXPECT_EQ(err(chat(many.dump())).param, "logit_bias");
 }
 
 TEST(serve_api, ParsesCompletionPrompts) {

@@ -115,6 +115,18 @@ try:
            "logprobs are log-probabilities, best first")
     expect(all(abs(t.logprob - t.top_logprobs[0].logprob) < 1e-6 for t in lp), "greedy picks the top token")
 
+    # logit_bias: +100 on one token makes greedy decoding repeat it; an id past the
+    # vocabulary is refused with the field named.
+    r6 = client.chat.completions.create(model="tiny", messages=Q, temperature=0, max_tokens=5, logprobs=True,
+                                        logit_bias={"70": 100})
+    toks = [t.token for t in r6.choices[0].logprobs.content]
+    expect(len(toks) == 5 and len(set(toks)) == 1 and toks != [t.token for t in lp], f"logit_bias +100: {toks}")
+    try:
+        client.chat.completions.create(model="tiny", messages=Q, max_tokens=2, logit_bias={"99999999": 5})
+        expect(False, "a logit_bias id past the vocabulary is refused")
+    except openai.BadRequestError as e:
+        expect(e.body.get("param") == "logit_bias", f"logit_bias past the vocabulary: {e.body}")
+
     # text completions, streamed and not
     t1 = client.completions.create(model="tiny", prompt=PROMPT, temperature=0, max_tokens=20, logprobs=2)
     expect(t1.choices[0].text and len(t1.choices[0].logprobs.tokens) == t1.usage.completion_tokens,

@@ -32,6 +32,7 @@ struct RequestLimits {
   int default_max_tokens = 256;     // when the request does not say
   int max_n = 8;
   int max_stop = 4;                 // as OpenAI
+  int max_logit_bias = 300;         // entries of logit_bias (OpenAI's limit)
   int max_depth = 32;               // JSON nesting
 };
 
@@ -54,6 +55,8 @@ struct CompletionRequest {
   bool verified_only = false;  // "veritas": {"verified_only": true}
   std::shared_ptr<const JsonConstraint> constraint;  // response_format json_object / json_schema
   bool ignore_eos = false;     // keep generating past end tokens (as llama.cpp's server; benchmarks)
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias in [-100, 100] (OpenAI's);
+                                                      // the ids are checked against the vocabulary later
 };
 
 // Parses and validates a /v1/chat/completions (chat = true) or /v1/completions body.

@@ -162,6 +162,7 @@ struct Server::Impl {
     s.max_tokens = r.max_tokens;
     s.stop_strings = r.req.stop;
     s.stop_at_end_tokens = !r.req.ignore_eos;
+    s.logit_bias = r.req.logit_bias;
     return j;
   }
 
@@ -308,6 +309,11 @@ struct Server::Impl {
     for (int32_t id : r.prompt)
       if (id < 0 || id >= V) {
         reject(res, "invalid", {400, "invalid_request_error", "token id " + std::to_string(id) + " is outside the vocabulary", "prompt", ""});
+        return false;
+      }
+    for (auto [id, b] : r.req.logit_bias)
+      if (id >= V) {
+        reject(res, "invalid", {400, "invalid_request_error", "logit_bias: token id " + std::to_string(id) + " is outside the vocabulary", "logit_bias", ""});
         return false;
       }
     if (r.prompt.empty()) {
