@@ -76,7 +76,7 @@ with tempfile.TemporaryDirectory() as d:
     if "finish: length" not in plain.stderr or "0 generated" not in ended.stderr or "finish: stop" not in ended.stderr:
         fail.append(f"--logit-bias on <|end|>: {plain.stderr[-120:]!r} then {ended.stderr[-120:]!r}")
     for bad, msg in [("<|nope|>=1", "not a token"), ("<|end|>", "TOKEN=BIAS"), ("<|end|>=x", "must be a number"),
-                     ("#999999=1", "not a token")]:
+                     ("#999999=1", "not a token"), ("#99999999999999999999=1", "not a token")]:
         r = run("sample", "--model", a, "--prompt", "3", "--logit-bias", bad, ok=False)
         if r.returncode == 0 or msg not in r.stderr:
             fail.append(f"--logit-bias {bad}: exit {r.returncode}, {r.stderr[-200:]!r}")

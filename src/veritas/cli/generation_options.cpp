@@ -79,7 +79,7 @@ infer::SamplingOptions sampling_options(const GenerationArgs& a, const Tokenizer
     }
     check(std::isfinite(bias), "--logit-bias " + tb + ": BIAS must be finite");
     std::optional<int32_t> id;
-    if (name.size() > 1 && name[0] == '#' && name.find_first_not_of("0123456789", 1) == std::string::npos) {
+    if (name.size() > 1 && name.size() <= 10 && name[0] == '#' && name.find_first_not_of("0123456789", 1) == std::string::npos) {
       const long v = std::stol(name.substr(1));
       if (v < (long)tok.vocab_size()) id = (int32_t)v;
     } else {
