@@ -30,7 +30,7 @@
 # and the fifth (the fourth's settings and folder, a third seed, then the majority vote):
 #   SEEDS=3 ROUNDS=140 (the rest as the fourth) ... experiments/out/e1b-frontier
 #   SEEDS=1 ARMS=majority ROUNDS=30 (the rest as the fourth) ... experiments/out/e1b-frontier
-#   SEEDS=1 ARMS=mul1 MUL1_ROUNDS=40 (the rest as the fourth) ... experiments/out/e1b-frontier
+#   SEEDS=1 ARMS=mul1 MUL1_ROUNDS=70 (the rest as the fourth; stopped after round 57) ... experiments/out/e1b-frontier
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
