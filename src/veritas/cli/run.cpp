@@ -22,6 +22,7 @@
 #include "veritas/cli/run_real_model.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
+#include "veritas/util/line_reader.hpp"
 #include "veritas/util/timer.hpp"
 #include "veritas/verify/task.hpp"
 
@@ -83,17 +84,10 @@ int run_self(const std::vector<std::string>& args, const std::string& stdout_fil
 std::string arithmetic_report(const fs::path& dir) {
   const fs::path rounds = dir / "selfplay" / "rounds.jsonl";
   if (!fs::exists(rounds)) return "";
-  std::vector<nlohmann::json> rs;
-  const std::string text = read_file(rounds);
-  for (size_t p = 0; p < text.size();) {
-    size_t e = text.find('\n', p);
-    if (e == std::string::npos) e = text.size();
-    if (e > p) {
-      auto j = nlohmann::json::parse(text.substr(p, e - p), nullptr, false);
-      if (j.is_object() && j["accuracy"].is_object()) rs.push_back(std::move(j));
-    }
-    p = e + 1;
-  }
+  std::vector<nlohmann::json> rs;  // written atomically by self-improve: every line is whole
+  for_each_json_line(rounds.string(), [&](const nlohmann::json& j, const std::string&) {
+    if (j.is_object() && j.contains("accuracy") && j["accuracy"].is_object()) rs.push_back(j);
+  });
   if (rs.empty()) return "";
   std::vector<std::pair<int, std::string>> lengths;  // sorted by digits, not as text
   for (auto it = rs.front()["accuracy"].begin(); it != rs.front()["accuracy"].end(); ++it)

@@ -17,6 +17,7 @@ int32_t argmax(const float* logits, int n) {
 }
 
 const float* Sampler::biased(const float* logits, int n) {
+  check(n > 0, "sampler: empty logits");
   if (opt_.logit_bias.empty()) return logits;
   biased_.assign(logits, logits + n);
   for (auto [id, b] : opt_.logit_bias) {
@@ -27,7 +28,6 @@ const float* Sampler::biased(const float* logits, int n) {
 }
 
 void Sampler::select(const float* logits, int n) {
-  check(n > 0, "sampler: empty logits");
   cand_.clear();
   if (!(opt_.temperature > 0)) {
     cand_.emplace_back(argmax(logits, n), 1.0f);
@@ -81,13 +81,11 @@ void Sampler::select(const float* logits, int n) {
 }
 
 std::vector<std::pair<int32_t, float>> Sampler::distribution(const float* logits, int n) {
-  check(n > 0, "sampler: empty logits");
   select(biased(logits, n), n);
   return cand_;
 }
 
 int32_t Sampler::sample(const float* logits, int n) {
-  check(n > 0, "sampler: empty logits");
   logits = biased(logits, n);
   if (!(opt_.temperature > 0)) return argmax(logits, n);
   if ((opt_.top_k <= 0 || opt_.top_k >= n) && !(opt_.top_p < 1.0f)) {

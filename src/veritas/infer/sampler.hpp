@@ -38,7 +38,7 @@ class Sampler {
 
  private:
   void select(const float* logits, int n);  // fills cand_ (sorted, normalized); logits already biased
-  const float* biased(const float* logits, int n);  // logits, or a copy with logit_bias added
+  const float* biased(const float* logits, int n);  // logits, or a copy with logit_bias added; checks n > 0
   SamplingOptions opt_;
   Rng rng_;
   std::vector<std::pair<int32_t, float>> cand_;

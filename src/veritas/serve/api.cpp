@@ -187,12 +187,13 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_v
       return bad("logit_bias", "at most " + std::to_string(lim.max_logit_bias) + " entries in 'logit_bias'");
     for (auto it = lb->begin(); it != lb->end(); ++it) {
       const std::string& k = it.key();
-      if (k.empty() || k.size() > 10 || k.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoll(k) > std::numeric_limits<int32_t>::max())
+      const long long id = k.empty() || k.size() > 10 || k.find_first_not_of("0123456789") != std::string::npos
+                               ? -1 : std::stoll(k);  // <= 10 digits: no overflow
+      if (id < 0 || id > std::numeric_limits<int32_t>::max())
         return bad("logit_bias", "'logit_bias' keys must be token ids (non-negative integers as strings)");
       if (!it.value().is_number() || !(it.value().get<double>() >= -100 && it.value().get<double>() <= 100))
         return bad("logit_bias", "'logit_bias' values must be numbers between -100 and 100");
-      r.logit_bias.emplace_back((int32_t)std::stoll(k), (float)it.value().get<double>());
+      r.logit_bias.emplace_back((int32_t)id, (float)it.value().get<double>());
     }
   }
   // chat: logprobs is a boolean plus top_logprobs; completions: logprobs is the count.
