@@ -35,6 +35,10 @@
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
 D=${D:-5}
+# 1: both operands of a demonstration share one length (the problems self-improve asks);
+# 0: each operand's length drawn on its own, so the answer's last place is the question's
+# highest mark, not a count of its pairs (the sixth attempt).
+SAME_LENGTH=${SAME_LENGTH:-1}
 SEEDS=${SEEDS:-"1 2"}
 N_DEMOS=${N_DEMOS:-50000}
 IMIT_STEPS=${IMIT_STEPS:-10000}
@@ -60,7 +64,7 @@ OTHER=${OTHER:-columns}
 OTHER_ROUNDS=${OTHER_ROUNDS:-0}  # > 0: the other format's imitation model and verifier arm (seed 1)
 IMIT_SEQ=${IMIT_SEQ:-48}    # tokens per imitation sequence: a reversed 5-digit sum is ~40 (columns D=3: 128)
 SEQ=${SEQ:-128}             # per self-improvement sequence: a reversed 32-digit sum is ~115 (columns: 256)
-MAX_LEVEL=${MAX_LEVEL:-$(case $FORMAT in marked|shuffled|ranged) echo 25 ;; *) echo 40 ;; esac)}  # marks: 26 places (a-z)
+MAX_LEVEL=${MAX_LEVEL:-$(case $FORMAT in marked|shuffled|ranged|tagged) echo 25 ;; *) echo 40 ;; esac)}  # marks: 26 places (a-z)
 THREADS=${THREADS:-1}
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
@@ -76,7 +80,7 @@ SHAPE=(--hidden-size 128 --layers ${LAYERS:-6} --heads 4 --intermediate-size 384
 log "E1b: demonstrations (up to $D digits, 10% slips) and tokenizer"
 for fmt in $(printf "%s\n" "$FORMAT" "$OTHER" | sort -u); do
   for op in add mul1; do
-    demos "$OUT/demos-$fmt-$op.jsonl" --op "$op" --format "$fmt" --max-digits "$D" --same-length --n "$N_DEMOS" \
+    demos "$OUT/demos-$fmt-$op.jsonl" --op "$op" --format "$fmt" --max-digits "$D" $([ "$SAME_LENGTH" = 1 ] && echo --same-length) --n "$N_DEMOS" \
       --error-rate 0.1 --error-kind slip --seed 1
   done
 done
@@ -107,22 +111,22 @@ pipeline() {
   local common=(--steps "$STEPS" --questions "$QUESTIONS" --k "$K" --temperature "$TEMP"
     --threshold "$THRESHOLD" --lookahead "$LOOKAHEAD" --frontier-share "$FRONTIER" --lr "$LR" --start-level "$START" --max-level "$MAX_LEVEL" --batch "$BATCH" --seq "$SEQ"
     --eval-n "$EVAL_N" --seed "$s")
-  imitation "$OUT/imitation-$FORMAT-add-s$s" "$OUT/demos-$FORMAT-add.jsonl" "$s" "$IMIT_SEQ"
   for arm in $ARMS; do
     case $arm in
       imitation) f=none; op=add; r=$ROUNDS ;;
       verifier) f=verifier; op=add; r=$ROUNDS ;;
       majority) f=majority; op=add; r=$ROUNDS ;;
-      mul1) f=verifier; op=mul1; r=$MUL1_ROUNDS
-        imitation "$OUT/imitation-$FORMAT-mul1-s$s" "$OUT/demos-$FORMAT-mul1.jsonl" "$s" "$IMIT_SEQ" ;;
+      mul1) f=verifier; op=mul1; r=$MUL1_ROUNDS ;;
     esac
+    # Each operation's imitation model is trained once, when an arm first needs it.
+    imitation "$OUT/imitation-$FORMAT-$op-s$s" "$OUT/demos-$FORMAT-$op.jsonl" "$s" "$IMIT_SEQ"
     log "E1b: seed $s, arm $arm"
     cpu "$CPU" "$arm-s$s" improve "$OUT/$arm-s$s" "$r" --model "$OUT/imitation-$FORMAT-$op-s$s" \
       --demos "$OUT/demos-$FORMAT-$op.jsonl" --op "$op" --format "$FORMAT" --filter "$f" "${common[@]}" \
       --eval-lengths $EVAL_LENGTHS
   done
   if [ "$s" = 1 ] && [ "$OTHER_ROUNDS" -gt 0 ]; then
-    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$(case $OTHER in reversed) echo 48 ;; marked|shuffled|ranged) echo 64 ;; *) echo 128 ;; esac)"
+    imitation "$OUT/imitation-$OTHER-add-s1" "$OUT/demos-$OTHER-add.jsonl" 1 "$(case $OTHER in reversed) echo 48 ;; marked|shuffled|ranged|tagged) echo 64 ;; *) echo 128 ;; esac)"
     log "E1b: the $OTHER format, verifier, $OTHER_ROUNDS rounds"
     cpu "$CPU" "$OTHER-s1" improve "$OUT/$OTHER-s1" "$OTHER_ROUNDS" --model "$OUT/imitation-$OTHER-add-s1" \
       --demos "$OUT/demos-$OTHER-add.jsonl" --op add --format "$OTHER" --filter verifier "${common[@]}" \

@@ -143,7 +143,7 @@ TEST(SelfImprove, ReversedDemosSlipAtTheRequestedRate) {
 TEST(SelfImprove, MarkedFormatStopsAtItsLastPlace) {
   // 25-digit problems fit the 26 place letters (the sum may have 26 digits); the settings
   // refuse a curriculum or a test length past that before any round runs.
-  for (const char* format : {"marked", "shuffled", "ranged"}) {
+  for (const char* format : {"marked", "shuffled", "ranged", "tagged"}) {
     for (const auto& t : improve_tasks("add", format, kMarkedMaxDigits, 20, 3, "test")) {
       const std::string ans = t.truth.at("accept").at(0).get<std::string>();
       EXPECT_EQ(verify(t, "Answer: " + ans).verdict, Verdict::Correct) << t.question;

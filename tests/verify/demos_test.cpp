@@ -170,6 +170,33 @@ TEST(Demos, RangedFormatNamesTheOperandsPlacesFirst) {
   EXPECT_GT(slips, 50);
 }
 
+TEST(Demos, TaggedFormatCapitalizesTheSecondOperandsMarks) {
+  // The same draws as the shuffled format: the first operand and the answer unchanged, the
+  // second operand's pairs in the same order with each mark in capitals.
+  DemoOptions o = addition_options("tagged", 6, 300, 4);
+  o.error_rate = 0.3;
+  DemoOptions s = o;
+  s.format = "shuffled";
+  const auto tagged = generate_demos(o), shuffled = generate_demos(s);
+  ASSERT_EQ(tagged.size(), shuffled.size());
+  for (size_t i = 0; i < tagged.size(); ++i) {
+    const Demo &x = tagged[i], &y = shuffled[i];
+    EXPECT_EQ(x.completion, y.completion);
+    const auto operands = [](const std::string& q) {
+      const size_t plus = q.find(" + "), a = q.rfind(' ', plus - 1) + 1, end = q.find('?', plus);
+      return std::pair{q.substr(a, plus - a), q.substr(plus + 3, end - plus - 3)};
+    };
+    const auto [xa, xb] = operands(x.prompt);
+    const auto [ya, yb] = operands(y.prompt);
+    EXPECT_EQ(xa, ya) << x.prompt;
+    ASSERT_EQ(xb.size(), yb.size()) << x.prompt;
+    for (size_t k = 0; k < xb.size(); ++k)
+      EXPECT_EQ(xb[k], k % 2 ? yb[k] : (char)std::toupper((unsigned char)yb[k])) << x.prompt << " / " << y.prompt;
+    EXPECT_NE(x.prompt.find("capitals"), std::string::npos);
+    EXPECT_EQ(verify(Task::from_json(x.task), x.completion).verdict, x.correct ? Verdict::Correct : Verdict::Wrong);
+  }
+}
+
 TEST(Demos, SlipsAreAlwaysWrong) {
   for (const auto& x : demos("arith", 1.0, "slip", "", 0)) {
     EXPECT_FALSE(x.correct) << x.completion;

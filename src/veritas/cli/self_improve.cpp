@@ -28,7 +28,8 @@ void register_self_improve(CLI::App& app) {
   cmd->add_option("--op", c->op, "add | mul1 (times a 1-digit number)")->capture_default_str();
   cmd->add_option("--format", c->format, "answer format: reversed (digits ones first) | marked (reversed, each digit after a letter naming its "
                   "place) | shuffled (marked, the question's pairs in random order) | ranged (shuffled; the reply first names the "
-                  "operands' first and last place) | columns (worked column steps)")
+                  "operands' first and last place) | tagged (shuffled, the second operand's marks in capitals) | columns (worked "
+                  "column steps)")
       ->capture_default_str();
   cmd->add_option("--filter", c->filter,
                   "verifier (keep a verified-correct answer) | majority (keep the answer most samples agree on; no "

@@ -335,8 +335,9 @@ void register_tasks(CLI::App& app) {
                   "arith answer format: columns (worked column steps) | reversed (digits ones first in question and "
                   "answer, Answer line only) | marked (reversed, each digit after a letter naming its place: "
                   "c3d2e9) | shuffled (marked, the question's pairs in random order: d2e9c3) | ranged (shuffled; the "
-                  "reply first names the operands' places: \"Places c to e.\")")
-      ->check(CLI::IsMember({"columns", "reversed", "marked", "shuffled", "ranged"}));
+                  "reply first names the operands' places: \"Places c to e.\") | tagged (shuffled, the second operand's marks "
+                  "in capitals: d2e9c3 + E0C7D9)")
+      ->check(CLI::IsMember({"columns", "reversed", "marked", "shuffled", "ranged", "tagged"}));
   dem->add_option("--lang", d->lang, "en | zh | mix")->check(CLI::IsMember({"en", "zh", "mix"}));
   dem->add_option("--abstain-rate", d->abstain_rate,
                   "fraction of demonstrations that show no work and answer \"I don't know\" (arith with a digit mix: "

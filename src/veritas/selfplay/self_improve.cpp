@@ -38,7 +38,7 @@ uint64_t mix(uint64_t a, uint64_t b) { return mix_seed(a, b, 0x2545f4914f6cdd1dU
 // tokens per column.
 int answer_budget(const std::string& format, int digits) {
   if (format == "reversed") return digits + 12;
-  if (format == "marked" || format == "shuffled") return 2 * digits + 14;
+  if (format == "marked" || format == "shuffled" || format == "tagged") return 2 * digits + 14;
   if (format == "ranged") return 2 * digits + 22;  // and "Places c to h."
   return 24 * (digits + 2) + 16;
 }

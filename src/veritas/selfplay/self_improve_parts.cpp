@@ -75,8 +75,9 @@ void SelfImproveConfig::validate() const {
   check(!model_dir.empty(), "--model is required");
   check(!out_dir.empty(), "-o/--out is required");
   check(op == "add" || op == "mul1", "--op must be add or mul1");
-  check(format == "reversed" || format == "marked" || format == "shuffled" || format == "ranged" || format == "columns",
-        "--format must be reversed, marked, shuffled, ranged or columns");
+  check(format == "reversed" || format == "marked" || format == "shuffled" || format == "ranged" || format == "tagged" ||
+            format == "columns",
+        "--format must be reversed, marked, shuffled, ranged, tagged or columns");
   check(filter == "verifier" || filter == "majority" || filter == "none", "--filter must be verifier, majority or none");
   check(rounds >= 0, "--rounds must not be negative");
   check(filter == "none" || questions >= 1, "--questions must be at least 1");
@@ -96,7 +97,7 @@ void SelfImproveConfig::validate() const {
   check(frontier_share >= 0 && frontier_share < 1, "--frontier-share must lie in [0, 1)");
   check(filter != "none" || !demos.empty(), "--filter none trains on the demonstrations: --demos is required");
   for (int n : eval_lengths) check(n >= 1 && n <= 1000, "--eval-lengths must lie in 1..1000");
-  if (format == "marked" || format == "shuffled" || format == "ranged") {  // the 26 place letters run out past this length
+  if (format != "reversed" && format != "columns") {  // the 26 place letters run out past this length
     check(max_level <= kMarkedMaxDigits, "--format " + format + ": --max-level must be at most " + std::to_string(kMarkedMaxDigits));
     for (int n : eval_lengths)
       check(n <= kMarkedMaxDigits, "--format " + format + ": --eval-lengths must be at most " + std::to_string(kMarkedMaxDigits));

@@ -172,16 +172,19 @@ std::string reversed(std::string s) {
 // carries the same marks, so the k-th digits of the operands can be found by their mark
 // (by content) instead of by counting positions.
 constexpr std::string_view kMarks = "abcdefghijklmnopqrstuvwxyz";
+// The tagged format's marks of the second operand: the same places in capitals, so that
+// which operand a digit belongs to is read from its mark too.
+constexpr std::string_view kCapitalMarks = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 static_assert(kMarks.size() == kMarkedMaxDigits + 1, "a sum of kMarkedMaxDigits digits has one more place");
 constexpr size_t kNoMarks = std::string_view::npos;
 
 // digits (as written, most significant first) in the ones-first form.
-std::string ones_first(const std::string& digits, size_t mark_start) {
+std::string ones_first(const std::string& digits, size_t mark_start, std::string_view marks = kMarks) {
   const std::string r = reversed(digits);
   if (mark_start == kNoMarks) return r;
   std::string out;
   for (size_t i = 0; i < r.size(); ++i) {
-    out += kMarks[mark_start + i];
+    out += marks[mark_start + i];
     out += r[i];
   }
   return out;
@@ -200,14 +203,19 @@ std::string shuffled_pairs(const std::string& marked, Rng& rng) {
 }
 
 // shuffle: the operands' marked pairs in random order (the shuffled format); null keeps them.
+// tagged: the second operand's marks in capitals (the tagged format).
 Task ones_first_task(Task t, const std::string& a, const std::string& b, bool mul, bool zh, size_t mark_start,
-                     Rng* shuffle) {
+                     Rng* shuffle, bool tagged = false) {
   const bool marked = mark_start != kNoMarks;
-  auto operand = [&](const std::string& x) {
-    return shuffle ? shuffled_pairs(ones_first(x, mark_start), *shuffle) : ones_first(x, mark_start);
+  auto operand = [&](const std::string& x, std::string_view marks) {
+    return shuffle ? shuffled_pairs(ones_first(x, mark_start, marks), *shuffle) : ones_first(x, mark_start, marks);
   };
-  const std::string expr = operand(a) + (mul ? " * " : " + ") + operand(b);
-  if (shuffle) {
+  const std::string expr = operand(a, kMarks) + (mul ? " * " : " + ") + operand(b, tagged ? kCapitalMarks : kMarks);
+  if (tagged) {
+    if (zh) t.question = "按带位标的数位（顺序打乱，第二个数用大写位标）计算 " + expr + "，答案个位在前。";
+    else t.question = "With place-marked digits in any order, the second number's marks in capitals, what is " + expr +
+                      "? Answer ones first.";
+  } else if (shuffle) {
     if (zh) t.question = "按带位标的数位（顺序打乱）计算 " + expr + "，答案个位在前。";
     else t.question = "With place-marked digits in any order, what is " + expr + "? Answer ones first.";
   } else if (zh) {
@@ -217,7 +225,7 @@ Task ones_first_task(Task t, const std::string& a, const std::string& b, bool mu
   }
   const std::string v = t.truth.at("value").get<std::string>();
   t.truth = {{"kind", "text"}, {"accept", {ones_first(v, mark_start)}}, {"value", v}, {"key", t.truth.at("key")}};
-  t.difficulty["form"] = std::string(mul ? "mul-" : "add-") + (shuffle ? "shuffled" : marked ? "marked" : "reversed");
+  t.difficulty["form"] = std::string(mul ? "mul-" : "add-") + (tagged ? "tagged" : shuffle ? "shuffled" : marked ? "marked" : "reversed");
   t.reference = std::string(zh ? "答案：" : "Answer: ") + ones_first(v, mark_start);
   return t;
 }
@@ -240,10 +248,10 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
   check(o.split == "train" || o.split == "dev" || o.split == "test", "demos: split must be train, dev or test");
   check(o.op == "add" || o.op == "mul" || o.op == "mix" || o.op == "mul1", "demos: op must be add, mul, mix or mul1");
   check(o.format == "columns" || o.format == "reversed" || o.format == "marked" || o.format == "shuffled" ||
-            o.format == "ranged",
-        "demos: format must be columns, reversed, marked, shuffled or ranged");
+            o.format == "ranged" || o.format == "tagged",
+        "demos: format must be columns, reversed, marked, shuffled, ranged or tagged");
   check(o.format == "columns" || o.error_rate == 0 || o.error_kind == "slip",
-        "demos: the reversed, marked, shuffled and ranged formats have only slip errors");
+        "demos: the reversed, marked, shuffled, ranged and tagged formats have only slip errors");
   Rng rng(o.seed ^ fnv1a_mixed("veritas-demos:" + o.suite, kFnvBasisShort));
   std::vector<Demo> out;
   for (int i = 0; i < o.n; i++) {
@@ -277,7 +285,7 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
         r.wrong_table = o.rule == "wrong_table";
         d.error_kind = "rule:" + o.rule;
       }
-      const bool shuffle = o.format == "shuffled" || o.format == "ranged";
+      const bool shuffle = o.format == "shuffled" || o.format == "ranged" || o.format == "tagged";
       const bool marks = o.format == "marked" || shuffle;
       if (o.format == "reversed" || marks) {
         const std::string v = t.truth.at("value").get<std::string>();
@@ -294,7 +302,7 @@ std::vector<Demo> generate_demos(const DemoOptions& o) {
                                              std::to_string(kMarkedMaxDigits) + " digits)");
           mark_start = rng.below(kMarks.size() - places + 1);
         }
-        t = ones_first_task(std::move(t), a, b, mul, zh, mark_start, shuffle ? &rng : nullptr);
+        t = ones_first_task(std::move(t), a, b, mul, zh, mark_start, shuffle ? &rng : nullptr, o.format == "tagged");
         answer = ones_first(written, mark_start);
         if (o.format == "ranged") {
           // The operands' first and last place, named before the digits: the answer then

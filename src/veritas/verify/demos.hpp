@@ -31,7 +31,8 @@ struct DemoOptions {
   // each digit after a letter naming its place; up to kMarkedMaxDigits) | "shuffled" (marked,
   // the question's (mark, digit) pairs in random order; the answer in order) | "ranged"
   // (shuffled, the same questions; the reply first names the operands' lowest and highest
-  // place, "Places c to h.", then the answer). See docs/verify.md.
+  // place, "Places c to h.", then the answer) | "tagged" (shuffled, the second operand's
+  // marks in capitals: d2e9c3 + E0C7D9). See docs/verify.md.
   std::string format = "columns";
   std::string lang = "en";         // en | zh | mix
   // Fraction of demos where the human shows no work and answers "Answer: I don't know"
