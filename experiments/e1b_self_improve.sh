@@ -31,6 +31,11 @@
 #   SEEDS=3 ROUNDS=140 (the rest as the fourth) ... experiments/out/e1b-frontier
 #   SEEDS=1 ARMS=majority ROUNDS=30 (the rest as the fourth) ... experiments/out/e1b-frontier
 #   SEEDS=1 ARMS=mul1 MUL1_ROUNDS=70 (the rest as the fourth; stopped after round 57) ... experiments/out/e1b-frontier
+# and the sixth (2026-12-07; the fourth's settings): × 1 digit, a second seed; mixed-length
+# demonstrations; the tagged format (both stopped after their first rounds, docs/selfplay.md):
+#   SEEDS=2 ARMS=mul1 MUL1_ROUNDS=80 (the rest as the fourth) ... experiments/out/e1b-sixth
+#   SAME_LENGTH=0 SEEDS="1 2" ARMS=verifier (the rest as the fourth) ... experiments/out/e1b-mixed
+#   FORMAT=tagged OTHER=tagged SEEDS=1 ARMS=verifier (the rest as the fourth) ... experiments/out/e1b-tagged
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}

@@ -144,14 +144,19 @@ TEST(Demos, ShuffledFormatKeepsEveryPairButNotTheirOrder) {
   EXPECT_GT(out_of_order, multi * 3 / 4) << out_of_order << " of " << multi;
 }
 
-TEST(Demos, RangedFormatNamesTheOperandsPlacesFirst) {
-  // The same questions as the shuffled format (the same draws), the reply led by the
-  // operands' first and last place; slips change digits, never the places line.
-  DemoOptions o = addition_options("ranged", 6, 300, 4);
+// Demonstrations in `format` and in the shuffled format from the same draws (30% slips).
+static std::pair<std::vector<Demo>, std::vector<Demo>> beside_shuffled(const char* format) {
+  DemoOptions o = addition_options(format, 6, 300, 4);
   o.error_rate = 0.3;
   DemoOptions s = o;
   s.format = "shuffled";
-  const auto ranged = generate_demos(o), shuffled = generate_demos(s);
+  return {generate_demos(o), generate_demos(s)};
+}
+
+TEST(Demos, RangedFormatNamesTheOperandsPlacesFirst) {
+  // The same questions as the shuffled format (the same draws), the reply led by the
+  // operands' first and last place; slips change digits, never the places line.
+  const auto [ranged, shuffled] = beside_shuffled("ranged");
   ASSERT_EQ(ranged.size(), shuffled.size());
   int slips = 0;
   for (size_t i = 0; i < ranged.size(); ++i) {
@@ -173,11 +178,7 @@ TEST(Demos, RangedFormatNamesTheOperandsPlacesFirst) {
 TEST(Demos, TaggedFormatCapitalizesTheSecondOperandsMarks) {
   // The same draws as the shuffled format: the first operand and the answer unchanged, the
   // second operand's pairs in the same order with each mark in capitals.
-  DemoOptions o = addition_options("tagged", 6, 300, 4);
-  o.error_rate = 0.3;
-  DemoOptions s = o;
-  s.format = "shuffled";
-  const auto tagged = generate_demos(o), shuffled = generate_demos(s);
+  const auto [tagged, shuffled] = beside_shuffled("tagged");
   ASSERT_EQ(tagged.size(), shuffled.size());
   for (size_t i = 0; i < tagged.size(); ++i) {
     const Demo &x = tagged[i], &y = shuffled[i];
