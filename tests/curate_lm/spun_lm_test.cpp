@@ -63,18 +63,21 @@ void expect_features_match_llama_cpp(const fs::path& model, Lang lang, const std
     SCOPED_TRACE(i == 0 ? "clean" : "spun");
     ASSERT_EQ(f.tokens, r["tokens"].get<int>());
     ASSERT_GT(f.tokens, 60);
-    // Two implementations of the quantized matrix products (veritas's kernels, ggml's)
-    // round differently: continuous features agree to a few hundredths of a nat (`nats`),
-    // a thresholded share may differ by a token or two near its threshold.
+    // Two implementations of the quantized matrix products (veritas's kernels, ggml's, whose
+    // AVX2 and AVX-512 paths differ too) round differently: continuous features agree to a
+    // few hundredths of a nat (`nats`); a thresholded share may differ by two tokens, plus
+    // those the reference finds within 0.1 nat of that feature's threshold ("near").
     EXPECT_NEAR(f.mean_nll, r["mean_nll"].get<double>(), nats);
     EXPECT_NEAR(f.mean_gap, r["mean_gap"].get<double>(), nats);
     EXPECT_NEAR(f.neighbour_evidence, r["neighbour_evidence"].get<double>(), nats);
-    const double tok = 2.0 / f.tokens + 1e-9;
-    EXPECT_NEAR(f.high_nll, r["high_nll"].get<double>(), tok);
-    EXPECT_NEAR(f.very_high_nll, r["very_high_nll"].get<double>(), tok);
-    EXPECT_NEAR(f.confident_miss, r["confident_miss"].get<double>(), tok);
-    EXPECT_NEAR(f.neighbour_2, r["neighbour_2"].get<double>(), tok);
-    EXPECT_NEAR(f.neighbour_4, r["neighbour_4"].get<double>(), tok);
+    const auto tok = [&](const char* name) { return (2.0 + r["near"][name].get<int>()) / f.tokens + 1e-9; };
+    EXPECT_NEAR(f.high_nll, r["high_nll"].get<double>(), tok("high_nll"));
+    EXPECT_NEAR(f.very_high_nll, r["very_high_nll"].get<double>(), tok("very_high_nll"));
+    EXPECT_NEAR(f.confident_miss, r["confident_miss"].get<double>(), tok("confident_miss"));
+    EXPECT_NEAR(f.neighbour_2, r["neighbour_2"].get<double>(), tok("neighbour_2"));
+    EXPECT_NEAR(f.neighbour_4, r["neighbour_4"].get<double>(), tok("neighbour_4"));
+    std::printf("%s: thresholded features near their thresholds in the reference: %s\n", i == 0 ? "clean" : "spun",
+                r["near"].dump().c_str());
   }
   // The substitutions show: the spun copy is less predictable.
   EXPECT_GT(ours[1].mean_nll, ours[0].mean_nll + 0.2);

@@ -1,5 +1,4 @@
 // veritas self-improve: self-labelled rounds with a length curriculum (docs/selfplay.md#self-improvement-beyond-the-demonstrations).
-#include <cblas.h>
 #include <cstdio>
 #include <memory>
 
@@ -7,7 +6,6 @@
 #include "veritas/cli/stop_signal.hpp"
 #include "veritas/selfplay/self_improve.hpp"
 #include "veritas/util/error.hpp"
-#include "veritas/util/thread_pool.hpp"
 
 namespace veritas::cli {
 
@@ -20,7 +18,6 @@ void register_self_improve(CLI::App& app) {
       "Checkpoints every round; --resume continues after a kill.");
   auto c = std::make_shared<selfplay::SelfImproveConfig>();
   auto resume = std::make_shared<bool>(false);
-  auto threads = std::make_shared<int>(0);
   cmd->add_option("--model", c->model_dir, "starting checkpoint folder (the imitation model, with tokenizer.json)");
   cmd->add_option("-o,--out", c->out_dir, "run folder: checkpoint/, rounds.jsonl, accuracy.svg, data/round-R.jsonl")
       ->required();
@@ -80,19 +77,17 @@ void register_self_improve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--sample-device", c->sample_device,
                   "where the answers are sampled: cpu or cuda (default: --device)");
-  cmd->add_option("--threads", *threads, "CPU threads, 0 = all")->capture_default_str();
+  auto* threads = cmd->add_option("--threads", c->threads, "CPU threads, 0 = all (with --resume: default the run's own)")
+                      ->capture_default_str();
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
   cmd->callback([c, resume, threads, rounds, end_bias] {
     if (*resume && rounds->count() == 0) c->rounds = -1;  // keep the run's own total
-    if (*threads > 0) {
-      ThreadPool::set_global_threads(*threads);
-      openblas_set_num_threads(*threads);
-    }
     check(*resume || !c->model_dir.empty(), "--model is required (or --resume to continue a run)");
     install_stop_handlers();
     selfplay::SelfImproveOptions o;
     o.resume = *resume;
     if (*resume && end_bias->count() > 0) o.end_bias = c->end_bias;
+    if (*resume && threads->count() > 0) o.threads = c->threads;
     o.should_stop = stop_requested;
     const auto r = selfplay::run_self_improve(*c, o);
     const auto& last = r.rounds.back();

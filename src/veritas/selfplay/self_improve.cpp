@@ -2,6 +2,8 @@
 // self_improve_parts.cpp.
 #include "veritas/selfplay/self_improve.hpp"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include "veritas/util/progress.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/util/svg.hpp"
+#include "veritas/util/thread_pool.hpp"
 #include "veritas/util/timer.hpp"
 
 namespace veritas::selfplay {
@@ -240,6 +243,7 @@ void start(State& st, const SelfImproveOptions& opt) {
     if (want >= 0) cfg.rounds = std::max(cfg.rounds, want);  // < 0: the saved total
     cfg.device = device, cfg.sample_device = sample_device;
     if (opt.end_bias) cfg.end_bias = *opt.end_bias;
+    if (opt.threads) cfg.threads = *opt.threads;
     cfg.out_dir = st.out.string();  // the folder resumed, which may have been moved or copied
   } else {
     check(!has_run, st.out.string() + " already holds a run: pass --resume to continue it, or choose another folder");
@@ -247,6 +251,10 @@ void start(State& st, const SelfImproveOptions& opt) {
   if (cfg.eval_lengths.empty())
     for (int n = 1; n <= 32; ++n) cfg.eval_lengths.push_back(n);
   cfg.validate();
+  if (cfg.threads > 0) {
+    ThreadPool::set_global_threads(cfg.threads);
+    openblas_set_num_threads(cfg.threads);
+  }
 
   const fs::path from = find_checkpoint(cfg.model_dir);
   check(fs::exists(from / "tokenizer.json"), from.string() + " has no tokenizer.json: self-improvement needs one");

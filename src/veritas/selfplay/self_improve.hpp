@@ -67,6 +67,9 @@ struct SelfImproveConfig {
   std::string device = "cpu";       // where the fine-tuning runs (TrainConfig::device)
   std::string sample_device;        // where the samples are drawn; empty = the same device.
                                     // A resumed run takes the devices given now.
+  int threads = 0;                  // CPU threads, 0 = all. A resumed run keeps the saved count
+                                    // unless SelfImproveOptions::threads is set: the same
+                                    // weights need the same thread count (docs/training.md)
 
   static SelfImproveConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;
@@ -77,6 +80,7 @@ struct SelfImproveOptions {
   bool resume = false;                 // continue the run in out_dir (saved settings win, except
                                        // rounds when cfg.rounds >= 0: the new total)
   std::optional<double> end_bias;      // with resume: replaces the saved end_bias
+  std::optional<int> threads;          // with resume: replaces the saved thread count
   bool progress = true;
   std::function<bool()> should_stop;   // polled between rounds (signals)
 };

@@ -30,7 +30,8 @@ json SelfImproveConfig::to_json() const {
           {"time_limit", time_limit},
           {"watts_per_core", watts_per_core},
           {"device", device},
-          {"sample_device", sample_device}};
+          {"sample_device", sample_device},
+          {"threads", threads}};
 }
 
 SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
@@ -65,6 +66,7 @@ SelfImproveConfig SelfImproveConfig::from_json(const json& j) {
     c.frontier_share = j.value("frontier_share", 0.0);
     c.end_bias = j.value("end_bias", 0.0);
     c.time_limit = j.value("time_limit", 0.0);
+    c.threads = j.value("threads", 0);  // added later: older runs used all threads
   } catch (const json::exception& e) {
     throw Error(std::string("self-improvement settings: ") + e.what());
   }
@@ -105,6 +107,7 @@ void SelfImproveConfig::validate() const {
   check(eval_n >= 0, "--eval-n must not be negative");
   check(time_limit >= 0 && std::isfinite(time_limit), "--time-limit must not be negative");
   check(watts_per_core > 0, "--watts-per-core must be positive");
+  check(threads >= 0, "--threads must not be negative");
 }
 
 std::optional<size_t> majority_pick(const std::vector<std::string>& answers, double share) {
