@@ -80,7 +80,9 @@ children_cpu() {
   CHILD_CPU=$(tail -1 "$f" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }')
 }
 # 6 layers: with 4, reversed sums of 3+ digits were not learned in 12,000 steps (loss stuck at 0.59).
-SHAPE=(--hidden-size 128 --layers ${LAYERS:-6} --heads 4 --intermediate-size 384 --max-seq-len 512)
+# POS=none: no position encoding (NoPE, the seventh attempt); rope otherwise.
+SHAPE=(--hidden-size 128 --layers ${LAYERS:-6} --heads 4 --intermediate-size 384 --max-seq-len 512
+  --position-encoding "${POS:-rope}")
 
 log "E1b: demonstrations (up to $D digits, 10% slips) and tokenizer"
 for fmt in $(printf "%s\n" "$FORMAT" "$OTHER" | sort -u); do

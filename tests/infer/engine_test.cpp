@@ -12,6 +12,7 @@
 
 #include "veritas/infer/chat.hpp"
 #include "veritas/infer/engine.hpp"
+#include "veritas/model/model.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/util/error.hpp"
@@ -191,6 +192,34 @@ TEST(Engine, GenerateKEqualsIndependentGenerations) {
   EXPECT_NE(many[0].tokens, many[1].tokens);
   // Same seed, same output.
   EXPECT_EQ(e.generate(prompt, o).tokens, e.generate(prompt, o).tokens);
+}
+
+// No position encoding (NoPE): the engine gives the training model's logits for the same
+// weights, and not the rotary model's (the setting reaches both).
+TEST(Engine, NoPositionEncodingMatchesTheTrainingModel) {
+  ModelConfig c = tiny_config();
+  c.rope = false;
+  const auto ids = some_tokens(12, 4);
+  const int T = (int)ids.size(), V = c.vocab_size;
+  Model m(c, 1, T);
+  for (auto& p : m.params()) ASSERT_TRUE(random_source(1)(p.name, p.shape, p.data)) << p.name;
+  std::vector<float> want((size_t)T * V), nope((size_t)T * V), rope((size_t)T * V);
+  m.forward_logits(ids.data(), 1, T, want.data());
+  Engine e = Engine::from_weights(c, random_source(1));
+  KVCache cache = e.new_cache(T);
+  e.forward(cache, ids.data(), T, nope.data(), true);
+  Engine r = tiny_engine();
+  KVCache rc = r.new_cache(T);
+  r.forward(rc, ids.data(), T, rope.data(), true);
+  double diff = 0, scale = 0, rope_diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    diff = std::max(diff, (double)std::fabs(nope[i] - want[i]));
+    rope_diff = std::max(rope_diff, (double)std::fabs(rope[i] - want[i]));
+    scale = std::max(scale, (double)std::fabs(want[i]));
+  }
+  EXPECT_LE(diff / scale, 1e-5);
+  // The first position has no rotation either way; later ones must differ.
+  EXPECT_GT(rope_diff / scale, 1e-2);
 }
 
 TEST(Engine, StopTokenMaxTokensAndContext) {

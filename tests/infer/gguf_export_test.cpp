@@ -21,6 +21,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
+#include "byte_tokenizer.hpp"
 
 using namespace veritas;
 using namespace veritas::infer;
@@ -241,14 +242,27 @@ TEST(GgufExport, ReadBackEqualsCheckpoint) {
 }
 
 TEST(GgufExport, BadInputIsAClearError) {
+  // The error of exporting the checkpoint in d ("" if none), and no output file either way.
+  auto export_error = [](const fs::path& d) {
+    std::string msg;
+    try {
+      export_checkpoint_gguf(d, "", GgmlType::F16, d / "x.gguf");
+    } catch (const Error& e) {
+      msg = e.what();
+    }
+    EXPECT_FALSE(fs::exists(d / "x.gguf"));
+    return msg;
+  };
   fs::path d = make_temp_dir("gguf-export-bad");
-  std::string msg;
-  try {
-    export_checkpoint_gguf(d, "", GgmlType::F16, d / "x.gguf");
-  } catch (const Error& e) {
-    msg = e.what();
-  }
+  std::string msg = export_error(d);
   EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
-  EXPECT_FALSE(fs::exists(d / "x.gguf"));
+  fs::remove_all(d);
+  // A model without position encoding: llama.cpp would rotate it, so there is no GGUF form.
+  d = veritas::test::tiny_checkpoint("gguf-export-nope", 1, 16);
+  ModelConfig c = ModelConfig::load(d / "config.json");
+  c.rope = false;
+  c.save(d / "config.json");
+  msg = export_error(d);
+  EXPECT_NE(msg.find("without position encoding"), std::string::npos) << msg;
   fs::remove_all(d);
 }

@@ -75,6 +75,15 @@ TEST(ModelConfig, JsonRoundTripAndHfFields) {
   EXPECT_EQ(d.rope_theta, 500000.0f);
   EXPECT_FALSE(d.tie_word_embeddings);
   EXPECT_EQ(d.to_json(), c.to_json());
+  EXPECT_TRUE(d.rope);
+  EXPECT_EQ(j["position_encoding"], "rope");
+  // No position encoding survives the round trip; a config without the field has rotary.
+  c.rope = false;
+  c.save(dir / "config.json");
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "config.json"))["position_encoding"], "none");
+  EXPECT_FALSE(ModelConfig::load(dir / "config.json").rope);
+  j.erase("position_encoding");
+  EXPECT_TRUE(ModelConfig::from_json(j).rope);
   fs::remove_all(dir);
 }
 
@@ -106,6 +115,9 @@ TEST(ModelConfig, ValidationNamesTheField) {
   a = j;
   a["rms_norm_eps"] = -1;
   EXPECT_NE(err(a).find("rms_norm_eps"), std::string::npos);
+  a = j;
+  a["position_encoding"] = "alibi";
+  EXPECT_NE(err(a).find("position_encoding must be \"rope\" or \"none\", got \"alibi\""), std::string::npos) << err(a);
   EXPECT_NE(err(nlohmann::json::array()).find("JSON object"), std::string::npos);
   // HF defaults: missing kv heads = attention heads, missing tie = false.
   a = j;
@@ -427,4 +439,12 @@ TEST(PyTorchReference, LongSequenceMqa) {
   c.max_position_embeddings = 128;
   c.tie_word_embeddings = false;
   run_reference("MQA 4/1 heads, seq 80", c, 2, 80);
+}
+
+// No position encoding (NoPE): the reference skips the rotation; GQA, so both q and k paths
+// are exercised.
+TEST(PyTorchReference, NoPositionEncoding) {
+  ModelConfig c = small_config(false, 2);
+  c.rope = false;
+  run_reference("GQA 4/2 heads, no position encoding", c, 2, 12);
 }

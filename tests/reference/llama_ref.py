@@ -98,6 +98,7 @@ class Llama(torch.nn.Module):
         self.L = cfg["num_hidden_layers"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         self.theta = cfg.get("rope_theta", 10000.0)
+        self.rotary = cfg.get("position_encoding", "rope") == "rope"  # "none": NoPE, no rotation
         self.tied = cfg.get("tie_word_embeddings", False)
         self.names = list(param_shapes(cfg).keys())
         self.p = torch.nn.ParameterDict()
@@ -141,8 +142,9 @@ class Llama(torch.nn.Module):
             q = F.linear(h, self.w(p + "self_attn.q_proj.weight")).view(B, T, self.H, self.hd).transpose(1, 2)
             k = F.linear(h, self.w(p + "self_attn.k_proj.weight")).view(B, T, self.KVH, self.hd).transpose(1, 2)
             v = F.linear(h, self.w(p + "self_attn.v_proj.weight")).view(B, T, self.KVH, self.hd).transpose(1, 2)
-            q = q * cos + self.rotate_half(q) * sin
-            k = k * cos + self.rotate_half(k) * sin
+            if self.rotary:
+                q = q * cos + self.rotate_half(q) * sin
+                k = k * cos + self.rotate_half(k) * sin
             k = k.repeat_interleave(rep, dim=1)  # head i uses kv head i // rep
             v = v.repeat_interleave(rep, dim=1)
             s = (q @ k.transpose(-1, -2)) / math.sqrt(self.hd)

@@ -1,14 +1,13 @@
 // veritas selfplay: propose -> solve -> verify -> update, round after round (docs/selfplay.md).
-#include <cblas.h>
 #include <cstdio>
 #include <memory>
 
 #include "veritas/cli/commands.hpp"
 #include "veritas/cli/stop_signal.hpp"
+#include "veritas/kernels/kernels.hpp"
 #include "veritas/selfplay/loop.hpp"
 #include "veritas/train/dist.hpp"
 #include "veritas/util/error.hpp"
-#include "veritas/util/thread_pool.hpp"
 
 namespace veritas::cli {
 
@@ -82,10 +81,7 @@ void register_selfplay(CLI::App& app) {
   cmd->add_flag("--resume", *resume, "continue the run in --out (its saved settings are used; --rounds may grow)");
   cmd->add_option("--round-delay-ms", *delay, "testing: pause after each checkpoint")->group("");
   cmd->callback([c, resume, delay, threads] {
-    if (*threads > 0) {  // before anything uses the global thread pool
-      ThreadPool::set_global_threads(*threads);
-      openblas_set_num_threads(*threads);
-    }
+    kernels::set_cpu_threads(*threads);  // before anything uses the global thread pool
     check(*resume || !c->model_dir.empty(), "--model is required (or --resume to continue a run)");
     // Several ranks (mpirun / srun): each asks its share of the questions; rank 0 logs and writes.
     Dist& dist = Dist::world();

@@ -26,6 +26,7 @@ struct TrainArgs {
   uint64_t seed = 0;
   int vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, max_pos = 0;
   bool untied = false, resume = false;
+  std::string position_encoding;
 };
 
 }  // namespace
@@ -103,6 +104,11 @@ void register_train(CLI::App& app) {
   addm("--max-seq-len", a->max_pos, "max_position_embeddings", "longest sequence the model supports (default max(256, seq))");
   cmd->add_flag("--untied", a->untied, "separate output head instead of tying it to the embedding")
       ->group("Model shape (new models)");
+  cmd->add_option("--position-encoding", a->position_encoding,
+                  "rope (rotary, default) or none (NoPE: order only through the causal mask; such a model "
+                  "cannot be exported to GGUF)")
+      ->check(CLI::IsMember({"rope", "none"}))
+      ->group("Model shape (new models)");
   cmd->add_flag("--resume", a->resume, "continue the run in --out from its checkpoint (bit-exact)");
 
   cmd->callback([a, opts, model_opts, cmd] {
@@ -123,6 +129,7 @@ void register_train(CLI::App& app) {
     for (const auto& [o, key] : model_opts)
       if (o->count() > 0) model[key] = std::stoll(o->as<std::string>());
     if (cmd->get_option("--untied")->count() > 0) model["tie_word_embeddings"] = false;
+    if (!a->position_encoding.empty()) model["position_encoding"] = a->position_encoding;
 
     TrainConfig base;
     const std::string out = over.value("out", std::string());

@@ -147,6 +147,10 @@ struct Engine::Impl {
   void ensure_rope(int n) {
     if (n <= rope_len) return;
     rope_tables(n, cfg.rope_theta, rope_cos, rope_sin);
+    if (!cfg.rope) {  // no position encoding: the identity rotation
+      std::fill(rope_cos.data(), rope_cos.data() + rope_cos.size(), 1.0f);
+      std::fill(rope_sin.data(), rope_sin.data() + rope_sin.size(), 0.0f);
+    }
     if (cfg.sliding_window > 0) rope_tables(n, cfg.rope_local_theta, local_cos, local_sin);
     rope_len = n;
   }

@@ -83,6 +83,8 @@ void export_gguf(const ModelConfig& cfg, const ExportSource& weights, const Toke
   check(type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::Q8_0,
         "export: type " + ggml_type_name((uint32_t)type) + " is not supported (f32, f16, q8_0)");
   check(!cfg.attention_bias, "export: q/k/v biases (qwen2) are not supported by the llama architecture");
+  check(cfg.rope, "export: a model without position encoding (position_encoding none) has no GGUF form: "
+                  "llama.cpp would apply rotary embeddings to it");
   cfg.validate();
   const int H = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size, hd = cfg.head_dim();
   const int kvd = cfg.num_key_value_heads * hd;

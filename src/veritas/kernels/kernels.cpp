@@ -38,6 +38,12 @@ float* thread_scratch(size_t n) {
 }
 }  // namespace
 
+void set_cpu_threads(int threads) {
+  if (threads <= 0) return;
+  ThreadPool::set_global_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
 // ---------------------------------------------------------------- matmul (Linear, no bias)
 
 namespace {

@@ -20,6 +20,10 @@ void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp
 void set_matmul_bf16(bool on);
 bool matmul_bf16();
 
+// Sizes the threads a command computes with: the global pool and OpenBLAS alike (threads
+// <= 0 leaves both at their defaults). Call before parallel work starts.
+void set_cpu_threads(int threads);
+
 // out[n] = table[tokens[n]]; tokens must be in range (the model checks).
 void embedding_forward(float* out, const int32_t* tokens, const float* table, int64_t N, int C);
 // dtable[tokens[n]] += dout[n]

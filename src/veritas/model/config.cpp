@@ -77,6 +77,12 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   read_field(j, "num_key_value_heads", c.num_key_value_heads, false);
   read_field(j, "max_position_embeddings", c.max_position_embeddings, false);
   read_field(j, "rope_theta", c.rope_theta, false);
+  if (j.contains("position_encoding") && !j["position_encoding"].is_null()) {
+    const auto& pe = j["position_encoding"];
+    check(pe.is_string() && (pe == "rope" || pe == "none"),
+          "config: position_encoding must be \"rope\" or \"none\", got " + pe.dump());
+    c.rope = pe == "rope";
+  }
   read_field(j, "rms_norm_eps", c.rms_norm_eps, false);
   c.tie_word_embeddings = false;
   read_field(j, "tie_word_embeddings", c.tie_word_embeddings, false);
@@ -125,6 +131,7 @@ nlohmann::json ModelConfig::to_json() const {
                         {"head_dim", head_dim()},
                         {"max_position_embeddings", max_position_embeddings},
                         {"rope_theta", short_float(rope_theta)},
+                        {"position_encoding", rope ? "rope" : "none"},
                         {"rms_norm_eps", short_float(rms_norm_eps)},
                         {"tie_word_embeddings", tie_word_embeddings}};
 }

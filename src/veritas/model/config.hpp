@@ -16,6 +16,11 @@ struct ModelConfig {
   int num_key_value_heads = 6;  // < num_attention_heads: grouped-query attention
   int max_position_embeddings = 256;
   float rope_theta = 10000.0f;
+  // false: no position encoding at all (NoPE); attention sees order only through the causal
+  // mask. The rotary tables become the identity, so training and decoding run unchanged.
+  // config.json: "position_encoding": "rope" | "none" — veritas's own field (transformers and
+  // llama.cpp would add rotary), so such a model stays in veritas and GGUF export refuses it.
+  bool rope = true;
   float rms_norm_eps = 1e-5f;
   bool tie_word_embeddings = true;
   // q/k/v projections carry biases (Qwen2). Set by model importers (GGUF) for inference;

@@ -1,5 +1,6 @@
 #include "veritas/model/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -155,6 +156,7 @@ struct Model::Impl {
     const int64_t half = cfg.head_dim() / 2;
     std::vector<float> cs((size_t)(T * half)), sn((size_t)(T * half));
     k::rope_tables(cs.data(), sn.data(), T, cfg.head_dim(), cfg.rope_theta);
+    if (!cfg.rope) std::fill(cs.begin(), cs.end(), 1.0f), std::fill(sn.begin(), sn.end(), 0.0f);  // identity
     rope_cos = alloc(T * half), rope_sin = alloc(T * half);
     be->upload(rope_cos, cs.data(), sizeof(float) * cs.size());
     be->upload(rope_sin, sn.data(), sizeof(float) * sn.size());

@@ -2,7 +2,6 @@
 // self_improve_parts.cpp.
 #include "veritas/selfplay/self_improve.hpp"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <optional>
 
 #include "veritas/infer/engine.hpp"
+#include "veritas/kernels/kernels.hpp"
 #include "veritas/selfplay/loop.hpp"
 #include "veritas/selfplay/model_engine.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
@@ -23,7 +23,6 @@
 #include "veritas/util/progress.hpp"
 #include "veritas/util/rng.hpp"
 #include "veritas/util/svg.hpp"
-#include "veritas/util/thread_pool.hpp"
 #include "veritas/util/timer.hpp"
 
 namespace veritas::selfplay {
@@ -251,10 +250,7 @@ void start(State& st, const SelfImproveOptions& opt) {
   if (cfg.eval_lengths.empty())
     for (int n = 1; n <= 32; ++n) cfg.eval_lengths.push_back(n);
   cfg.validate();
-  if (cfg.threads > 0) {
-    ThreadPool::set_global_threads(cfg.threads);
-    openblas_set_num_threads(cfg.threads);
-  }
+  kernels::set_cpu_threads(cfg.threads);
 
   const fs::path from = find_checkpoint(cfg.model_dir);
   check(fs::exists(from / "tokenizer.json"), from.string() + " has no tokenizer.json: self-improvement needs one");

@@ -1,6 +1,5 @@
 // The `veritas train` loop (run_training): progress, validation, metrics log, loss
 // curve, periodic checkpoints and a clean stop on the time limit or a signal.
-#include <cblas.h>
 
 #include <chrono>
 #include <cmath>
@@ -9,13 +8,13 @@
 #include <optional>
 #include <thread>
 
+#include "veritas/kernels/kernels.hpp"
 #include "veritas/train/dist.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/progress.hpp"
 #include "veritas/util/svg.hpp"
-#include "veritas/util/thread_pool.hpp"
 #include "veritas/util/timer.hpp"
 
 namespace veritas {
@@ -83,10 +82,7 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
   namespace fs = std::filesystem;
   check(!cfg.out_dir.empty(), "train: --out is required");
   check(!cfg.data_dir.empty() || !cfg.sft.empty(), "train: --data (token shards) or --sft (JSONL) is required");
-  if (cfg.threads > 0) {
-    ThreadPool::set_global_threads(cfg.threads);
-    openblas_set_num_threads(cfg.threads);
-  }
+  kernels::set_cpu_threads(cfg.threads);
   const fs::path out = cfg.out_dir;
   std::error_code ec;
   // Several ranks (mpirun / srun): rank 0 logs and writes; all train and checkpoint together.
