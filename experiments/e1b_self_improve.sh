@@ -36,6 +36,11 @@
 #   SEEDS=2 ARMS=mul1 MUL1_ROUNDS=80 (the rest as the fourth) ... experiments/out/e1b-sixth
 #   SAME_LENGTH=0 SEEDS="1 2" ARMS=verifier (the rest as the fourth) ... experiments/out/e1b-mixed
 #   FORMAT=tagged OTHER=tagged SEEDS=1 ARMS=verifier (the rest as the fourth) ... experiments/out/e1b-tagged
+# and the seventh (2026-12-07; the fourth's settings): no position encoding (stopped during its
+# imitation), then two more seeds of the fourth's recipe (stopped after rounds 73 and 59):
+#   POS=none SEEDS=1 ARMS=verifier (the rest as the fourth) ... experiments/out/e1b-nope
+#   SEEDS=4 ARMS=verifier ROUNDS=140 (the rest as the fourth) ... experiments/out/e1b-seventh
+#   SEEDS=5 (the same) ... experiments/out/e1b-seventh
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
