@@ -7,12 +7,12 @@
 
 #include "veritas/cli/commands.hpp"
 #include "veritas/cli/stop_signal.hpp"
+#include "veritas/kernels/kernels.hpp"
 #include "veritas/tokenizer/tokenizer.hpp"
 #include "veritas/train/dist.hpp"
 #include "veritas/train/trainer.hpp"
 #include "veritas/util/config.hpp"
 #include "veritas/util/error.hpp"
-#include "veritas/util/thread_pool.hpp"
 
 namespace veritas::cli {
 
@@ -113,7 +113,7 @@ void register_train(CLI::App& app) {
 
   cmd->callback([a, opts, model_opts, cmd] {
     // Before anything (the tokenizer) uses the global thread pool.
-    if (cmd->get_option("--threads")->count() > 0 && a->threads > 0) ThreadPool::set_global_threads(a->threads);
+    if (cmd->get_option("--threads")->count() > 0) kernels::set_cpu_threads(a->threads);
     nlohmann::json over = nlohmann::json::object();
     for (const auto& [o, key] : opts) {
       if (o->count() == 0) continue;

@@ -2,7 +2,6 @@
 // self_improve_parts.cpp.
 #include "veritas/selfplay/self_improve.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
