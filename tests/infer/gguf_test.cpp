@@ -125,6 +125,21 @@ TEST(Gguf, BadInputIsAClearError) {
   msg = error_of([&] { GgufFile::parse(bad.data(), bad.size(), "huge.gguf"); });
   EXPECT_NE(msg.find("claimed string length 10737418240"), std::string::npos) << msg;
 
+  // Metadata sizes that the tensors do not have: named, before 2^29 x 256 floats are
+  // allocated for each MLP matrix.
+  bad = good;
+  const std::string ffn_key = "llama.feed_forward_length";
+  size_t ffn = bad.find(ffn_key);
+  ASSERT_NE(ffn, std::string::npos);
+  uint32_t ffn_type = 0, ffn_size = 1u << 29;
+  std::memcpy(&ffn_type, &bad[ffn + ffn_key.size()], 4);
+  ASSERT_EQ(ffn_type, 4u);  // u32
+  std::memcpy(&bad[ffn + ffn_key.size() + 4], &ffn_size, 4);
+  GgufFile ffn_file = GgufFile::parse(bad.data(), bad.size(), "ffn.gguf");
+  msg = error_of([&] { gguf_config(ffn_file); });
+  EXPECT_NE(msg.find("ffn.gguf: tensor 'blk.0.ffn_down.weight' has shape"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("intermediate_size 536870912"), std::string::npos) << msg;
+
   // Unknown architecture.
   GgufWriter a;
   a.set_string("general.architecture", "mamba");

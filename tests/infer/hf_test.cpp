@@ -191,6 +191,17 @@ TEST(HfDir, BadDirectoriesAreClearErrors) {
   EXPECT_NE(msg.find(".safetensors"), std::string::npos) << msg;
   EXPECT_NE(msg.find("mlp."), std::string::npos) << msg;
 
+  // Sizes the tensors do not have are named before anything is allocated from them (here
+  // 2^29 x hidden floats per MLP matrix, or a million layers).
+  m = edit_config([](nlohmann::json& j) { j["intermediate_size"] = 1 << 29; });
+  msg = load_err(m);
+  EXPECT_NE(msg.find("tensor 'model.layers.0.mlp.down_proj.weight' has shape"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("intermediate_size 536870912"), std::string::npos) << msg;
+  m = edit_config([](nlohmann::json& j) { j["num_hidden_layers"] = 1000000; });
+  msg = load_err(m);
+  EXPECT_NE(msg.find("missing tensor 'model.layers.999999.input_layernorm.weight'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("num_hidden_layers 1000000"), std::string::npos) << msg;
+
   m = fresh();
   fs::remove(m / "model-00002-of-00002.safetensors");
   msg = load_err(m);

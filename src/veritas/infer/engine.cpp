@@ -694,6 +694,7 @@ Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
         st_path.string() + ": missing (a checkpoint needs model.safetensors or model.safetensors.index.json)");
   ModelConfig cfg = hf_config(dir);
   HfWeights w = HfWeights::open(dir);
+  cfg.check_stored_shapes(w.stored(), w.name());
   EngineOptions o = opt;
   // Imported models declare long contexts (8k-128k); the KV cache defaults to 4096.
   if (o.context <= 0) o.context = std::min(cfg.max_position_embeddings, 4096);

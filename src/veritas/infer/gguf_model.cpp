@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -114,6 +115,17 @@ ModelConfig gguf_config(const GgufFile& f) {
     check(s->kind == GgufValue::String && (s->s == "none" || s->s.empty()),
           f.name() + ": " + a + ".rope.scaling.type '" + s->s + "' is not supported");
   check(!f.find("rope_freqs.weight"), f.name() + ": tensor 'rope_freqs.weight' (Llama 3.1 rope scaling) is not supported");
+  // The metadata's sizes must be the tensors' (a corrupt count is an error, not gigabytes
+  // allocated before the first tensor is read).
+  c.check_stored_shapes(
+      [&](const std::string& hf) -> std::optional<StoredTensor> {
+        std::string name;
+        bool permuted, is_k;
+        const GgufTensor* t = gguf_name(hf, name, permuted, is_k, c.gemma3) ? f.find(name) : nullptr;
+        if (!t) return std::nullopt;
+        return StoredTensor{name, std::vector<int64_t>(t->dims.rbegin(), t->dims.rend())};  // GGUF dims reversed
+      },
+      f.name());
   return c;
 }
 

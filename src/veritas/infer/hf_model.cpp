@@ -100,6 +100,14 @@ WeightSource HfWeights::source() const {
   };
 }
 
+StoredTensorOf HfWeights::stored() const {
+  return [this](const std::string& name) -> std::optional<StoredTensor> {
+    auto it = where_.find(name);
+    if (it == where_.end()) return std::nullopt;
+    return StoredTensor{name, shards_[it->second]->find(name)->shape};
+  };
+}
+
 Tokenizer hf_tokenizer(const fs::path& dir) { return load_tokenizer_files(dir / "tokenizer.json"); }
 
 }  // namespace veritas::infer

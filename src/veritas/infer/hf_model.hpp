@@ -27,6 +27,8 @@ class HfWeights {
  public:
   static HfWeights open(const std::filesystem::path& dir);
   WeightSource source() const;
+  // What the file(s) store under a Hugging Face name (for ModelConfig::check_stored_shapes).
+  StoredTensorOf stored() const;
   const std::string& name() const { return name_; }  // model.safetensors or the index file
 
  private:

@@ -40,6 +40,31 @@ void ModelConfig::validate() const {
   check(std::isfinite(rms_norm_eps) && rms_norm_eps > 0, "config: rms_norm_eps must be a positive number");
 }
 
+void ModelConfig::check_stored_shapes(const StoredTensorOf& stored, const std::string& origin) const {
+  const int64_t H = hidden_size, I = intermediate_size, hd = head_dim();
+  auto str = [](const std::vector<int64_t>& d) {
+    std::string s = "[";
+    for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+    return s + "]";
+  };
+  auto expect = [&](const std::string& hf, const std::vector<int64_t>& want, const std::string& fields) {
+    std::optional<StoredTensor> t = stored(hf);
+    check(t.has_value(), origin + ": missing tensor '" + hf + "' (the config: " + fields + ")");
+    check(t->shape == want, origin + ": tensor '" + t->name + "' has shape " + str(t->shape) + ", but the config (" +
+                                fields + ") implies " + str(want));
+  };
+  const std::string h = "hidden_size " + std::to_string(H);
+  expect("model.embed_tokens.weight", {vocab_size, H}, "vocab_size " + std::to_string(vocab_size) + ", " + h);
+  const std::string l0 = "model.layers.0.";
+  expect(l0 + "self_attn.q_proj.weight", {num_attention_heads * hd, H},
+         "num_attention_heads " + std::to_string(num_attention_heads) + ", head size " + std::to_string(hd) + ", " + h);
+  expect(l0 + "self_attn.k_proj.weight", {num_key_value_heads * hd, H},
+         "num_key_value_heads " + std::to_string(num_key_value_heads) + ", head size " + std::to_string(hd) + ", " + h);
+  expect(l0 + "mlp.down_proj.weight", {H, I}, h + ", intermediate_size " + std::to_string(I));
+  expect("model.layers." + std::to_string(num_hidden_layers - 1) + ".input_layernorm.weight", {H},
+         "num_hidden_layers " + std::to_string(num_hidden_layers) + ", " + h);
+}
+
 namespace {
 template <class T>
 void read_field(const nlohmann::json& j, const char* key, T& out, bool required) {

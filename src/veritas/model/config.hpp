@@ -2,10 +2,22 @@
 // Model hyper-parameters, read from and written to Hugging Face config.json
 // (LlamaForCausalLM field names) so other tools can load our checkpoints.
 #include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace veritas {
+
+// A tensor as a checkpoint stores it, looked up by Hugging Face name: the name to show in
+// errors (the file's own, such as a GGUF name) and the shape in PyTorch order.
+struct StoredTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+using StoredTensorOf = std::function<std::optional<StoredTensor>(const std::string& hf_name)>;
 
 struct ModelConfig {
   int vocab_size = 8192;
@@ -46,6 +58,11 @@ struct ModelConfig {
   }
   int64_t num_params() const;
   void validate() const;  // throws Error naming the bad field
+  // Checks the sizes declared here against the tensors a checkpoint stores (embedding,
+  // layer 0's projections, the last layer's norm), so that a corrupt or mismatched config
+  // is a clear error before anything is allocated from its sizes. Throws Error naming
+  // origin, the tensor and the config fields.
+  void check_stored_shapes(const StoredTensorOf& stored, const std::string& origin) const;
 
   static ModelConfig from_json(const nlohmann::json& j);  // validates
   nlohmann::json to_json() const;  // + "architectures", "model_type": "llama", "torch_dtype"
