@@ -41,6 +41,9 @@
 #   POS=none SEEDS=1 ARMS=verifier (the rest as the fourth) ... experiments/out/e1b-nope
 #   SEEDS=4 ARMS=verifier ROUNDS=140 (the rest as the fourth) ... experiments/out/e1b-seventh
 #   SEEDS=5 (the same) ... experiments/out/e1b-seventh
+# and the eighth (2026-12-07; the fourth's settings): × 1 digit, seeds 3 and 4 side by side:
+#   SEEDS="3 4" ARMS=mul1 MUL1_ROUNDS=80 (the rest as the fourth; seed 3 stopped after round 40) ... experiments/out/e1b-eighth
+#   SEEDS=4 ARMS=mul1 MUL1_ROUNDS=110 (the same folder: resumes; stopped after round 102) ... experiments/out/e1b-eighth
 # Killed at any point, the same command continues where it stopped.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/experiments/out/e1b}
