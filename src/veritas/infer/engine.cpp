@@ -693,8 +693,7 @@ Engine Engine::load(const fs::path& dir, const EngineOptions& opt) {
   check(fs::exists(st_path) || fs::exists(dir / "model.safetensors.index.json"),
         st_path.string() + ": missing (a checkpoint needs model.safetensors or model.safetensors.index.json)");
   ModelConfig cfg = hf_config(dir);
-  HfWeights w = HfWeights::open(dir);
-  cfg.check_stored_shapes(w.stored(), w.name());
+  HfWeights w = HfWeights::open(dir, cfg);
   EngineOptions o = opt;
   // Imported models declare long contexts (8k-128k); the KV cache defaults to 4096.
   if (o.context <= 0) o.context = std::min(cfg.max_position_embeddings, 4096);

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
 #include "veritas/tokenizer/pretokenize.hpp"
 #include "veritas/tokenizer/spm.hpp"
@@ -142,12 +143,8 @@ WeightSource gguf_weights(const GgufFile& f, const ModelConfig& cfg) {
     if (!t) return false;
     // GGUF dims are PyTorch's shape reversed.
     std::vector<int64_t> want(shape.rbegin(), shape.rend());
-    auto str = [](const std::vector<int64_t>& d) {
-      std::string s = "[";
-      for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-      return s + "]";
-    };
-    check(t->dims == want, f.name() + ": tensor '" + name + "' has dims " + str(t->dims) + ", expected " + str(want));
+    check(t->dims == want,
+          f.name() + ": tensor '" + name + "' has dims " + shape_str(t->dims) + ", expected " + shape_str(want));
     int64_t n = t->numel();
     if (!(llama && permuted)) {
       f.read_f32(name, n, dst);

@@ -48,7 +48,19 @@ ModelConfig hf_config(const fs::path& dir) {
   return cfg;
 }
 
-HfWeights HfWeights::open(const fs::path& dir) {
+HfWeights HfWeights::open(const fs::path& dir, const ModelConfig& cfg) {
+  HfWeights w = open_files(dir);
+  cfg.check_stored_shapes(
+      [&w](const std::string& name) -> std::optional<StoredTensor> {
+        auto it = w.where_.find(name);
+        if (it == w.where_.end()) return std::nullopt;
+        return StoredTensor{name, w.shards_[it->second]->find(name)->shape};
+      },
+      w.name_);
+  return w;
+}
+
+HfWeights HfWeights::open_files(const fs::path& dir) {
   HfWeights w;
   const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
   if (fs::exists(single)) {
@@ -97,14 +109,6 @@ WeightSource HfWeights::source() const {
       throw Error(msg.find(paths_[it->second]) == std::string::npos ? paths_[it->second] + ": " + msg : msg);
     }
     return true;
-  };
-}
-
-StoredTensorOf HfWeights::stored() const {
-  return [this](const std::string& name) -> std::optional<StoredTensor> {
-    auto it = where_.find(name);
-    if (it == where_.end()) return std::nullopt;
-    return StoredTensor{name, shards_[it->second]->find(name)->shape};
   };
 }
 

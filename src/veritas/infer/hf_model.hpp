@@ -22,16 +22,17 @@ namespace veritas::infer {
 ModelConfig hf_config(const std::filesystem::path& dir);
 
 // The safetensors file(s) of `dir`, opened once; source() reads tensors by Hugging Face
-// name, converting to fp32 and checking the shape (errors name the shard).
+// name, converting to fp32 and checking the shape (errors name the shard). open() first
+// checks cfg's sizes against the stored shapes (ModelConfig::check_stored_shapes), so a
+// mismatched config.json is an error before anything is allocated from it.
 class HfWeights {
  public:
-  static HfWeights open(const std::filesystem::path& dir);
+  static HfWeights open(const std::filesystem::path& dir, const ModelConfig& cfg);
   WeightSource source() const;
-  // What the file(s) store under a Hugging Face name (for ModelConfig::check_stored_shapes).
-  StoredTensorOf stored() const;
   const std::string& name() const { return name_; }  // model.safetensors or the index file
 
  private:
+  static HfWeights open_files(const std::filesystem::path& dir);
   std::vector<std::shared_ptr<SafeTensors>> shards_;
   std::vector<std::string> paths_;
   std::unordered_map<std::string, int> where_;  // tensor -> shard

@@ -30,8 +30,7 @@ ImportResult import_checkpoint(const fs::path& src, const fs::path& out) {
   } else {
     check(fs::exists(src / "config.json"), src.string() + ": not a GGUF file nor a folder with config.json");
     cfg = hf_config(src);
-    hw.emplace(HfWeights::open(src));
-    cfg.check_stored_shapes(hw->stored(), hw->name());
+    hw.emplace(HfWeights::open(src, cfg));
   }
   check(!cfg.attention_bias, src.string() + ": q/k/v biases (qwen2) are not supported by the training model");
   Tokenizer tok = gguf ? gguf_tokenizer(*gf) : hf_tokenizer(src);

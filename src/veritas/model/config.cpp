@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "veritas/model/safetensors.hpp"
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 
@@ -42,16 +43,11 @@ void ModelConfig::validate() const {
 
 void ModelConfig::check_stored_shapes(const StoredTensorOf& stored, const std::string& origin) const {
   const int64_t H = hidden_size, I = intermediate_size, hd = head_dim();
-  auto str = [](const std::vector<int64_t>& d) {
-    std::string s = "[";
-    for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-    return s + "]";
-  };
   auto expect = [&](const std::string& hf, const std::vector<int64_t>& want, const std::string& fields) {
     std::optional<StoredTensor> t = stored(hf);
     check(t.has_value(), origin + ": missing tensor '" + hf + "' (the config: " + fields + ")");
-    check(t->shape == want, origin + ": tensor '" + t->name + "' has shape " + str(t->shape) + ", but the config (" +
-                                fields + ") implies " + str(want));
+    check(t->shape == want, origin + ": tensor '" + t->name + "' has shape " + shape_str(t->shape) + ", but the config (" +
+                                fields + ") implies " + shape_str(want));
   };
   const std::string h = "hidden_size " + std::to_string(H);
   expect("model.embed_tokens.weight", {vocab_size, H}, "vocab_size " + std::to_string(vocab_size) + ", " + h);

@@ -24,12 +24,6 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 // The header is at most three levels deep; rejecting deeper nesting up front keeps a
 // hostile file from costing deep recursion in the JSON library.
 void check_depth(const std::string& h, const std::string& origin) {
@@ -50,6 +44,12 @@ void check_depth(const std::string& h, const std::string& origin) {
   }
 }
 }  // namespace
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
 
 size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
 

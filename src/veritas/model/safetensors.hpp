@@ -14,6 +14,9 @@ namespace veritas {
 enum class DType { F32, F16, BF16 };
 size_t dtype_size(DType t);
 
+// A shape for messages: "[576, 1536]".
+std::string shape_str(const std::vector<int64_t>& shape);
+
 struct TensorInfo {
   std::string name;
   DType dtype;
