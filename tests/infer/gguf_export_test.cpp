@@ -265,4 +265,13 @@ TEST(GgufExport, BadInputIsAClearError) {
   msg = export_error(d);
   EXPECT_NE(msg.find("without position encoding"), std::string::npos) << msg;
   fs::remove_all(d);
+  // A config.json whose sizes the weights do not have is named before buffers are sized
+  // from it.
+  d = veritas::test::tiny_checkpoint("gguf-export-ffn", 1, 16);
+  c = ModelConfig::load(d / "config.json");
+  c.intermediate_size = 1 << 29;
+  c.save(d / "config.json");
+  msg = export_error(d);
+  EXPECT_NE(msg.find("mlp.down_proj.weight' has shape"), std::string::npos) << msg;
+  fs::remove_all(d);
 }

@@ -12,6 +12,7 @@
 #include "veritas/util/error.hpp"
 #include "veritas/util/fs.hpp"
 #include "veritas/util/rng.hpp"
+#include "veritas/util/temp_dir.hpp"
 
 using namespace veritas;
 
@@ -47,14 +48,29 @@ std::string u64le(uint64_t v) {
 std::string st_bytes(const std::string& header, const std::string& data) {
   return u64le(header.size()) + header + data;
 }
+// The error SafeTensors::parse gives for bytes; the header-only reader must give the same
+// one for a file holding them.
 std::string expect_error(const std::string& bytes) {
+  std::string msg;
   try {
     SafeTensors::parse(bytes, "t.safetensors");
+    ADD_FAILURE() << "no error for header";
   } catch (const Error& e) {
-    return e.what();
+    msg = e.what();
   }
-  ADD_FAILURE() << "no error for header";
-  return "";
+  const TempDir dir("veritas-st-");
+  const fs::path file = dir.path() / "t.safetensors";
+  atomic_write_file(file, bytes);
+  try {
+    read_safetensors_header(file);
+    ADD_FAILURE() << "header-only read: no error for " << msg;
+  } catch (const Error& e) {
+    std::string header_msg = e.what();
+    const size_t at = header_msg.find(file.string());
+    if (at != std::string::npos) header_msg.replace(at, file.string().size(), "t.safetensors");
+    EXPECT_EQ(header_msg, msg);
+  }
+  return msg;
 }
 
 }  // namespace
@@ -153,6 +169,15 @@ TEST(SafeTensors, RoundTripWithMetadata) {
   EXPECT_THROW(st.read_f32("a", {3, 2}, out.data()), Error);
   EXPECT_THROW(st.read_f32("zz", {1}, out.data()), Error);
   // The header is padded so the data section starts 8-byte aligned.
+  // The header alone gives the same tensors.
+  const std::vector<TensorInfo> header = read_safetensors_header(dir / "x.safetensors");
+  ASSERT_EQ(header.size(), st.tensors().size());
+  for (size_t i = 0; i < header.size(); ++i) {
+    EXPECT_EQ(header[i].name, st.tensors()[i].name);
+    EXPECT_EQ(header[i].shape, st.tensors()[i].shape);
+    EXPECT_EQ(header[i].offset, st.tensors()[i].offset);
+  }
+  EXPECT_THROW(read_safetensors_header(dir / "missing.safetensors"), Error);
   std::string raw = read_file(dir / "x.safetensors");
   uint64_t hlen;
   std::memcpy(&hlen, raw.data(), 8);

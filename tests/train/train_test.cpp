@@ -641,6 +641,26 @@ TEST(TrainCli, CorruptCheckpointsGiveClearErrors) {
     EXPECT_NE(err.find(c.expect), std::string::npos) << c.file << ": " << err;
     EXPECT_NE(err.find("error:"), std::string::npos) << err;
   }
+  // Model sizes that the saved weights do not have (a damaged train_state.json on resume, a
+  // damaged config.json under --init-from) are named before anything is allocated from
+  // them: 2^29 FFN rows would otherwise cost hundreds of GB.
+  for (const char* file : {"train_state.json", "config.json"}) {
+    fs::remove_all(dir / "copy");
+    fs::copy(dir / "run", dir / "copy", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    const fs::path f = dir / "copy" / "checkpoint" / file;
+    nlohmann::json j = nlohmann::json::parse(read_file(f));
+    (std::string(file) == "config.json" ? j : j["config"]["model"])["intermediate_size"] = 1 << 29;
+    fs::remove(f);
+    atomic_write_file(f, j.dump());
+    const std::string cmd = std::string(file) == "config.json"
+                                ? base + " --init-from " + (dir / "copy").string() + " --out " + (dir / "fine").string()
+                                : bin() + " train --resume --steps 6 --out " + (dir / "copy").string();
+    EXPECT_EQ(run_cmd(cmd + " 2>" + (dir / "err").string()), 1) << file;
+    const std::string err = read_file(dir / "err");
+    EXPECT_NE(err.find("mlp.down_proj.weight' has shape"), std::string::npos) << file << ": " << err;
+    EXPECT_NE(err.find("intermediate_size 536870912"), std::string::npos) << file << ": " << err;
+    EXPECT_FALSE(fs::exists(dir / "fine" / "checkpoint")) << file;
+  }
 }
 
 TEST(TrainCli, TimeLimitStopsWithACheckpoint) {

@@ -61,6 +61,17 @@ void ModelConfig::check_stored_shapes(const StoredTensorOf& stored, const std::s
          "num_hidden_layers " + std::to_string(num_hidden_layers) + ", " + h);
 }
 
+void ModelConfig::check_safetensors(const std::filesystem::path& file) const {
+  const std::vector<TensorInfo> tensors = read_safetensors_header(file);
+  check_stored_shapes(
+      [&](const std::string& name) -> std::optional<StoredTensor> {
+        for (const TensorInfo& t : tensors)
+          if (t.name == name) return StoredTensor{name, t.shape};
+        return std::nullopt;
+      },
+      file.string());
+}
+
 namespace {
 template <class T>
 void read_field(const nlohmann::json& j, const char* key, T& out, bool required) {

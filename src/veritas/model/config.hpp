@@ -63,6 +63,8 @@ struct ModelConfig {
   // is a clear error before anything is allocated from its sizes. Throws Error naming
   // origin, the tensor and the config fields.
   void check_stored_shapes(const StoredTensorOf& stored, const std::string& origin) const;
+  // The same against a safetensors file's header (the tensor data is not read).
+  void check_safetensors(const std::filesystem::path& file) const;
 
   static ModelConfig from_json(const nlohmann::json& j);  // validates
   nlohmann::json to_json() const;  // + "architectures", "model_type": "llama", "torch_dtype"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -61,19 +62,13 @@ int64_t TensorInfo::numel() const {
 
 SafeTensors SafeTensors::load(const std::filesystem::path& path) { return parse(read_file(path), path.string()); }
 
-SafeTensors SafeTensors::parse(std::string bytes, const std::string& origin) {
-  SafeTensors st;
-  st.origin_ = origin;
+namespace {
+
+// The header's tensors, validated against a data section of data_size bytes: shapes,
+// dtypes, offsets in bounds, tensors tiling the section exactly.
+void parse_header(const std::string& header, uint64_t data_size, const std::string& origin,
+                  std::vector<TensorInfo>& tensors, std::map<std::string, std::string>& metadata) {
   auto fail = [&](const std::string& msg) -> Error { return Error(origin + ": " + msg); };
-  if (bytes.size() < 8) throw fail("file too short for a safetensors header (" + std::to_string(bytes.size()) + " bytes)");
-  uint64_t hlen = 0;
-  for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | (unsigned char)bytes[i];
-  if (hlen > kMaxHeader) throw fail("header length " + std::to_string(hlen) + " exceeds the 100 MB limit");
-  if (hlen > bytes.size() - 8)
-    throw fail("header length " + std::to_string(hlen) + " runs past the end of the file (" +
-               std::to_string(bytes.size()) + " bytes)");
-  if (hlen < 2 || bytes[8] != '{') throw fail("header at offset 8 is not a JSON object");
-  std::string header = bytes.substr(8, hlen);
   check_depth(header, origin);
   nlohmann::json j;
   try {
@@ -82,8 +77,6 @@ SafeTensors SafeTensors::parse(std::string bytes, const std::string& origin) {
     throw fail(std::string("invalid JSON header: ") + e.what());
   }
   if (!j.is_object()) throw fail("header is not a JSON object");
-  st.data_start_ = 8 + hlen;
-  const uint64_t data_size = bytes.size() - st.data_start_;
 
   for (auto& item : j.items()) {
     // (no structured binding: older clang cannot capture one in the lambda below)
@@ -93,7 +86,7 @@ SafeTensors SafeTensors::parse(std::string bytes, const std::string& origin) {
       if (!v.is_object()) throw fail("__metadata__ must be an object of strings");
       for (auto& [k, mv] : v.items()) {
         if (!mv.is_string()) throw fail("__metadata__ value for \"" + k + "\" is not a string");
-        st.metadata_[k] = mv.get<std::string>();
+        metadata[k] = mv.get<std::string>();
       }
       continue;
     }
@@ -125,17 +118,17 @@ SafeTensors SafeTensors::parse(std::string bytes, const std::string& origin) {
     if (b > e) throw bad("data_offsets begin " + std::to_string(b) + " > end " + std::to_string(e));
     if (e > data_size)
       throw bad("data_offsets end " + std::to_string(e) + " is past the data section (" + std::to_string(data_size) +
-                " bytes)");
+                " bytes): the file is truncated or corrupt");
     if (numel > data_size || numel * dtype_size(t.dtype) != e - b)
       throw bad("shape " + shape_str(t.shape) + " x " + dtype_name(t.dtype) + " does not match its " +
                 std::to_string(e - b) + " bytes");
     t.offset = b;
     t.nbytes = e - b;
-    st.tensors_.push_back(std::move(t));
+    tensors.push_back(std::move(t));
   }
   // Tensors must tile the data section exactly: no gaps, no overlaps, nothing after.
   std::vector<const TensorInfo*> order;
-  for (auto& t : st.tensors_) order.push_back(&t);
+  for (auto& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
     return a->offset != b->offset ? a->offset < b->offset : a->nbytes < b->nbytes;
   });
@@ -150,8 +143,53 @@ SafeTensors SafeTensors::parse(std::string bytes, const std::string& origin) {
   if (pos != data_size)
     throw fail("tensors cover " + std::to_string(pos) + " of " + std::to_string(data_size) +
                " data bytes (trailing bytes)");
+}
+
+// The header length of a file of file_size bytes whose first 8 bytes are `prefix`.
+uint64_t header_length(const char* prefix, uint64_t file_size, const std::string& origin) {
+  auto fail = [&](const std::string& msg) -> Error { return Error(origin + ": " + msg); };
+  if (file_size < 8) throw fail("file too short for a safetensors header (" + std::to_string(file_size) + " bytes)");
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | (unsigned char)prefix[i];
+  if (hlen > kMaxHeader) throw fail("header length " + std::to_string(hlen) + " exceeds the 100 MB limit");
+  if (hlen > file_size - 8)
+    throw fail("header length " + std::to_string(hlen) + " runs past the end of the file (" +
+               std::to_string(file_size) + " bytes)");
+  return hlen;
+}
+
+}  // namespace
+
+SafeTensors SafeTensors::parse(std::string bytes, const std::string& origin) {
+  SafeTensors st;
+  st.origin_ = origin;
+  const uint64_t hlen = header_length(bytes.data(), bytes.size(), origin);
+  if (hlen < 2 || bytes[8] != '{') throw Error(origin + ": header at offset 8 is not a JSON object");
+  st.data_start_ = 8 + hlen;
+  parse_header(bytes.substr(8, hlen), bytes.size() - st.data_start_, origin, st.tensors_, st.metadata_);
   st.bytes_ = std::move(bytes);
   return st;
+}
+
+std::vector<TensorInfo> read_safetensors_header(const std::filesystem::path& path) {
+  const std::string origin = path.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw Error(origin + ": missing");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(origin + ": cannot open");
+  f.seekg(0, std::ios::end);
+  const uint64_t size = (uint64_t)f.tellg();
+  f.seekg(0);
+  char prefix[8] = {};
+  f.read(prefix, (std::streamsize)std::min<uint64_t>(8, size));
+  const uint64_t hlen = header_length(prefix, size, origin);
+  std::string header(hlen, '\0');
+  if (hlen && !f.read(header.data(), (std::streamsize)hlen)) throw Error(origin + ": cannot read the header");
+  if (hlen < 2 || header[0] != '{') throw Error(origin + ": header at offset 8 is not a JSON object");
+  std::vector<TensorInfo> tensors;
+  std::map<std::string, std::string> metadata;
+  parse_header(header, size - 8 - hlen, origin, tensors, metadata);
+  return tensors;
 }
 
 const TensorInfo* SafeTensors::find(const std::string& name) const {

@@ -44,6 +44,10 @@ class SafeTensors {
   std::string origin_;
 };
 
+// The tensors a file's header declares (validated as SafeTensors::load does, against the
+// file's size), without reading the tensor data: for checks before a model is sized.
+std::vector<TensorInfo> read_safetensors_header(const std::filesystem::path& path);
+
 struct TensorRef {
   std::string name;
   std::vector<int64_t> shape;

@@ -89,8 +89,10 @@ RunResult run_training(TrainConfig cfg, const RunOptions& opt) {
   Dist& dist = Dist::world();
   const bool lead = dist.rank() == 0;
   if (opt.resume) {
-    (void)find_checkpoint(out);  // clear error when there is nothing to resume
-    cfg.init_from.clear();       // the checkpoint holds the weights
+    // A clear error when there is nothing to resume, or when the saved model sizes are not
+    // those of the saved weights (before the trainer allocates from them).
+    cfg.model.check_safetensors(find_checkpoint(out) / "model.safetensors");
+    cfg.init_from.clear();  // the checkpoint holds the weights
   } else {
     check(!fs::exists(out / "checkpoint", ec) && !fs::exists(out / "checkpoint.old", ec),
           out.string() + " already holds a checkpoint: pass --resume to continue it, or choose another --out");
