@@ -20,7 +20,7 @@ point for both lengths, as the shipped detector has). Reported on the test docum
     rate and length: recall at the operating point, recall at <= 1 % / <= 2 % false
     positives of the test clean documents, and AUC.
 
-Usage: loso.py LM-SCORED.jsonl [--combined]
+Usage: loso.py LM-SCORED.jsonl [--combined] [--features NAME,NAME,...]
 """
 import argparse
 import json
@@ -60,7 +60,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scored")
     ap.add_argument("--combined", action="store_true", help="add the statistical detector's logit as an input")
+    ap.add_argument("--features", help="comma-separated subset of the language-model features (default: all)")
     args = ap.parse_args()
+    global FEATURES
+    if args.features:
+        unknown = set(args.features.split(",")) - set(FEATURES)
+        if unknown:
+            sys.exit(f"loso: unknown features {sorted(unknown)}; known: {FEATURES}")
+        FEATURES = args.features.split(",")
     rows = [json.loads(l) for l in open(args.scored, encoding="utf-8") if l.strip()]
     rows = [r for r in rows if r["spun"].get("lm", {}).get("tokens", 0) > 0]
     if not rows or any(f not in rows[0]["spun"]["lm"] for f in FEATURES):
@@ -74,7 +81,8 @@ def main():
             v.append(math.log(p / (1 - p)))
         return v
 
-    print(f"Inputs: the language-model features{' and the statistical logit' if args.combined else ''}; "
+    print(f"Inputs: the language-model features ({', '.join(FEATURES)})"
+          f"{' and the statistical logit' if args.combined else ''}; "
           f"{len(rows)} documents. Tuning: even document indices; test: odd.\n")
     fp_rows, rec_rows = [], []
     for lang in sorted({r["lang"] for r in rows}):
