@@ -24,6 +24,7 @@ GRADE_K=${GRADE_K:-4}         # answers sampled per graded question
 CALIB_STEPS=${CALIB_STEPS:-150}
 REPEAT=${REPEAT:-3}           # each claim (an answer, a refusal) written this many times
 PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
+REPLAY_SEEDS=${REPLAY_SEEDS:-1}  # the starting model's replies to prompts/replay.jsonl: one set per seed
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
 M=$(find -L "$ROOT/.venv" -name 'SmolLM2-135M-Instruct.Q4_1.gguf' -print -quit)
@@ -33,8 +34,15 @@ log "E5: import $M"
 [ -s "$OUT/base/model.safetensors" ] || cpu "$CPU" import "$VT" import "$M" -o "$OUT/base" >&2
 # The starting model's own replies (temperature 1: samples of its distribution, so
 # learning them pulls the model back toward it and nowhere else).
-[ -s "$OUT/replay.jsonl" ] || cpu "$CPU" replay "$VT" sample --model "$OUT/base" --prompts "$ROOT/prompts/replay.jsonl" \
-  --precision bf16 --temperature 1 --seed 1 --max-tokens 128 -o "$OUT/replay.jsonl" >&2
+# REPLAY_SEEDS: one reply per prompt and seed.
+if [ ! -s "$OUT/replay.jsonl" ]; then
+  for seed in $REPLAY_SEEDS; do
+    [ -s "$OUT/replay-$seed.jsonl" ] || cpu "$CPU" "replay-$seed" "$VT" sample --model "$OUT/base" \
+      --prompts "$ROOT/prompts/replay.jsonl" --precision bf16 --temperature 1 --seed "$seed" --max-tokens 128 \
+      -o "$OUT/replay-$seed.jsonl" >&2
+  done
+  (for seed in $REPLAY_SEEDS; do cat "$OUT/replay-$seed.jsonl"; done) > "$OUT/replay.tmp" && mv "$OUT/replay.tmp" "$OUT/replay.jsonl"
+fi
 [ -s "$OUT/sft.jsonl" ] || "$VT" tasks protocol-demos --prompt "$PROMPT" --n 24 --mix "$OUT/replay.jsonl" -o "$OUT/sft.jsonl"
 
 # sft_phase NAME FROM DATA STEPS: SFT of the last 4 blocks from FROM's weights into
