@@ -62,26 +62,24 @@ def main():
     ap.add_argument("--combined", action="store_true", help="add the statistical detector's logit as an input")
     ap.add_argument("--features", help="comma-separated subset of the language-model features (default: all)")
     args = ap.parse_args()
-    global FEATURES
-    if args.features:
-        unknown = set(args.features.split(",")) - set(FEATURES)
-        if unknown:
-            sys.exit(f"loso: unknown features {sorted(unknown)}; known: {FEATURES}")
-        FEATURES = args.features.split(",")
+    features = args.features.split(",") if args.features else FEATURES
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        sys.exit(f"loso: unknown features {sorted(unknown)}; known: {FEATURES}")
     rows = [json.loads(l) for l in open(args.scored, encoding="utf-8") if l.strip()]
     rows = [r for r in rows if r["spun"].get("lm", {}).get("tokens", 0) > 0]
-    if not rows or any(f not in rows[0]["spun"]["lm"] for f in FEATURES):
+    if not rows or any(f not in rows[0]["spun"]["lm"] for f in features):
         sys.exit("loso: needs the language-model features of `veritas curate score-spun --lm-en auto --lm-zh auto`")
 
     def raw(r):
         lm = r["spun"]["lm"]
-        v = [lm[f] for f in FEATURES]
+        v = [lm[f] for f in features]
         if args.combined:
             p = min(max(r["spun"]["prob"], 1e-12), 1 - 1e-12)
             v.append(math.log(p / (1 - p)))
         return v
 
-    print(f"Inputs: the language-model features ({', '.join(FEATURES)})"
+    print(f"Inputs: the language-model features ({', '.join(features)})"
           f"{' and the statistical logit' if args.combined else ''}; "
           f"{len(rows)} documents. Tuning: even document indices; test: odd.\n")
     fp_rows, rec_rows = [], []
@@ -89,11 +87,11 @@ def main():
         lr = [r for r in rows if r["lang"] == lang]
         spinners = sorted({r["spinner"] for r in lr} - {"none"})
         tune_clean = [r for r in lr if r["spinner"] == "none" and index(r) % 2 == 0]
-        mu = np.mean([[r["spun"]["lm"][f] for f in FEATURES] for r in tune_clean], axis=0)
+        mu = np.mean([[r["spun"]["lm"][f] for f in features] for r in tune_clean], axis=0)
 
         def evidence(r):
             v = np.array(raw(r), dtype=np.float64)
-            v[:len(FEATURES)] = (v[:len(FEATURES)] - mu) * math.sqrt(r["spun"]["lm"]["tokens"])
+            v[:len(features)] = (v[:len(features)] - mu) * math.sqrt(r["spun"]["lm"]["tokens"])
             return v
 
         for a in spinners:

@@ -156,8 +156,8 @@ void export_checkpoint_gguf(const fs::path& checkpoint, const fs::path& tokenize
   const fs::path tok_path = tokenizer_json.empty() ? dir / "tokenizer.json" : tokenizer_json;
   check(fs::exists(tok_path, ec), tok_path.string() + ": missing (a GGUF file carries the tokenizer; give one with --tokenizer)");
   ModelConfig cfg = ModelConfig::load(cfg_path);
-  cfg.check_safetensors(st_path);  // before buffers are sized from config.json
   SafeTensors st = SafeTensors::load(st_path);
+  cfg.check_stored_shapes(st.tensors(), st_path.string());  // before buffers are sized from config.json
   Tokenizer tok = Tokenizer::load(tok_path);
   auto src = [&](const std::string& name, const std::vector<int64_t>& shape, float* dst) {
     if (!st.find(name)) return false;

@@ -61,15 +61,18 @@ void ModelConfig::check_stored_shapes(const StoredTensorOf& stored, const std::s
          "num_hidden_layers " + std::to_string(num_hidden_layers) + ", " + h);
 }
 
-void ModelConfig::check_safetensors(const std::filesystem::path& file) const {
-  const std::vector<TensorInfo> tensors = read_safetensors_header(file);
+void ModelConfig::check_stored_shapes(const std::vector<TensorInfo>& tensors, const std::string& origin) const {
   check_stored_shapes(
       [&](const std::string& name) -> std::optional<StoredTensor> {
         for (const TensorInfo& t : tensors)
           if (t.name == name) return StoredTensor{name, t.shape};
         return std::nullopt;
       },
-      file.string());
+      origin);
+}
+
+void ModelConfig::check_safetensors(const std::filesystem::path& file) const {
+  check_stored_shapes(read_safetensors_header(file), file.string());
 }
 
 namespace {
@@ -181,6 +184,12 @@ ModelConfig ModelConfig::load(const std::filesystem::path& config_json) {
   } catch (const Error& e) {
     throw Error(config_json.string() + ": " + e.what());
   }
+}
+
+ModelConfig ModelConfig::load_checkpoint(const std::filesystem::path& dir) {
+  ModelConfig c = load(dir / "config.json");
+  c.check_safetensors(dir / "model.safetensors");
+  return c;
 }
 
 void ModelConfig::save(const std::filesystem::path& config_json) const {

@@ -18,6 +18,7 @@ struct StoredTensor {
   std::vector<int64_t> shape;
 };
 using StoredTensorOf = std::function<std::optional<StoredTensor>(const std::string& hf_name)>;
+struct TensorInfo;  // model/safetensors.hpp
 
 struct ModelConfig {
   int vocab_size = 8192;
@@ -63,12 +64,18 @@ struct ModelConfig {
   // is a clear error before anything is allocated from its sizes. Throws Error naming
   // origin, the tensor and the config fields.
   void check_stored_shapes(const StoredTensorOf& stored, const std::string& origin) const;
-  // The same against a safetensors file's header (the tensor data is not read).
+  // The same against a safetensors file's tensor list (SafeTensors::tensors(), or the
+  // header alone: read_safetensors_header).
+  void check_stored_shapes(const std::vector<TensorInfo>& tensors, const std::string& origin) const;
+  // ... against the header of a safetensors file (its tensor data is not read).
   void check_safetensors(const std::filesystem::path& file) const;
 
   static ModelConfig from_json(const nlohmann::json& j);  // validates
   nlohmann::json to_json() const;  // + "architectures", "model_type": "llama", "torch_dtype"
   static ModelConfig load(const std::filesystem::path& config_json);
+  // A checkpoint folder's config.json, checked against its model.safetensors' header
+  // (check_safetensors) so that nothing is sized from a damaged config.
+  static ModelConfig load_checkpoint(const std::filesystem::path& dir);
   void save(const std::filesystem::path& config_json) const;  // atomic
 };
 

@@ -64,11 +64,12 @@ SafeTensors SafeTensors::load(const std::filesystem::path& path) { return parse(
 
 namespace {
 
-// The header's tensors, validated against a data section of data_size bytes: shapes,
-// dtypes, offsets in bounds, tensors tiling the section exactly.
+// The header's tensors (a JSON object), validated against a data section of data_size
+// bytes: shapes, dtypes, offsets in bounds, tensors tiling the section exactly.
 void parse_header(const std::string& header, uint64_t data_size, const std::string& origin,
                   std::vector<TensorInfo>& tensors, std::map<std::string, std::string>& metadata) {
   auto fail = [&](const std::string& msg) -> Error { return Error(origin + ": " + msg); };
+  if (header.size() < 2 || header[0] != '{') throw fail("header at offset 8 is not a JSON object");
   check_depth(header, origin);
   nlohmann::json j;
   try {
@@ -164,7 +165,6 @@ SafeTensors SafeTensors::parse(std::string bytes, const std::string& origin) {
   SafeTensors st;
   st.origin_ = origin;
   const uint64_t hlen = header_length(bytes.data(), bytes.size(), origin);
-  if (hlen < 2 || bytes[8] != '{') throw Error(origin + ": header at offset 8 is not a JSON object");
   st.data_start_ = 8 + hlen;
   parse_header(bytes.substr(8, hlen), bytes.size() - st.data_start_, origin, st.tensors_, st.metadata_);
   st.bytes_ = std::move(bytes);
@@ -185,7 +185,6 @@ std::vector<TensorInfo> read_safetensors_header(const std::filesystem::path& pat
   const uint64_t hlen = header_length(prefix, size, origin);
   std::string header(hlen, '\0');
   if (hlen && !f.read(header.data(), (std::streamsize)hlen)) throw Error(origin + ": cannot read the header");
-  if (hlen < 2 || header[0] != '{') throw Error(origin + ": header at offset 8 is not a JSON object");
   std::vector<TensorInfo> tensors;
   std::map<std::string, std::string> metadata;
   parse_header(header, size - 8 - hlen, origin, tensors, metadata);

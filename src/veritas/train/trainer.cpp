@@ -263,8 +263,7 @@ std::filesystem::path find_checkpoint(const std::filesystem::path& dir) {
 
 std::unique_ptr<Model> load_model(const std::filesystem::path& dir, int max_batch, int max_seq) {
   auto ck = find_checkpoint(dir);
-  ModelConfig mc = ModelConfig::load(ck / "config.json");
-  mc.check_safetensors(ck / "model.safetensors");  // before anything is sized from config.json
+  ModelConfig mc = ModelConfig::load_checkpoint(ck);
   auto m = std::make_unique<Model>(mc, max_batch, max_seq);
   m->load(ck / "model.safetensors");
   return m;
@@ -286,8 +285,7 @@ static json read_json_file(const std::filesystem::path& p) {
 Trainer::Trainer(TrainConfig cfg) : cfg_(std::move(cfg)), dist_(&Dist::world()) {
   if (!cfg_.init_from.empty()) {
     auto ck = find_checkpoint(cfg_.init_from);
-    cfg_.model = ModelConfig::load(ck / "config.json");
-    cfg_.model.check_safetensors(ck / "model.safetensors");  // before anything is sized from config.json
+    cfg_.model = ModelConfig::load_checkpoint(ck);
   }
   cfg_.validate();
   Backend& be = backend_named(cfg_.device);
