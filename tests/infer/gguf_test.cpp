@@ -497,7 +497,18 @@ TEST(BlockKernels, RandomBlocksMatchDequantizedReference) {
     const std::vector<uint8_t> raw = random_blocks(rows, cols, 32, bb, 99 + (int)p, scales, [](Lcg& g) {
       return ((float)(g.next() % 2000) - 1000.0f) * 1e-5f;
     });
-    check_blocks(QMatrix::from_blocks(raw.data(), rows, cols, p), std::string("random ") + precision_name(p));
+    const QMatrix W = QMatrix::from_blocks(raw.data(), rows, cols, p);
+    check_blocks(W, std::string("random ") + precision_name(p));
+    // Every row read back (Q4_1 and Q8_0 are stored as groups of 16 interleaved rows, the
+    // last of these 37 padded) is the row as given.
+    const GgmlType t = p == Precision::Q8_0 ? GgmlType::Q8_0 : p == Precision::Q4_0 ? GgmlType::Q4_0
+                       : p == Precision::Q5_0 ? GgmlType::Q5_0 : GgmlType::Q4_1;
+    std::vector<float> mine(cols), want(cols);
+    for (int r = 0; r < rows; ++r) {
+      W.row_f32(r, mine.data());
+      dequantize(t, raw.data() + (size_t)r * (cols / 32) * bb, cols, want.data());
+      ASSERT_EQ(mine, want) << precision_name(p) << " row " << r;
+    }
   }
 }
 

@@ -142,41 +142,49 @@ TEST(InferKernels, QuantizeActivationsMatchScalarFormula) {
   }
 }
 
-TEST(InferKernels, RmsNormDotAxpy) {
+TEST(InferKernels, RmsNormAndStreamRead) {
   std::vector<float> x = {1, 2, 3, 4}, w = {1, 0.5f, 2, 1}, out(4);
   rmsnorm(x.data(), w.data(), 4, 1e-5f, out.data());
   float inv = 1.0f / std::sqrt(30.0f / 4 + 1e-5f);
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(out[i], w[i] * x[i] * inv, 1e-6f);
-  auto a = randn(45, 5), b = randn(45, 6);
-  double ref = 0;
-  for (int i = 0; i < 45; ++i) ref += (double)a[i] * b[i];
-  EXPECT_NEAR(dot_f32(a.data(), b.data(), 45), ref, 1e-4);
-  std::vector<float> y = b;
-  axpy_f32(0.5f, a.data(), y.data(), 45);
-  for (int i = 0; i < 45; ++i) EXPECT_FLOAT_EQ(y[i], b[i] + 0.5f * a[i]);
+  auto a = randn(45, 5);
   EXPECT_NEAR(stream_read_sum(a.data(), 45), std::accumulate(a.begin(), a.end(), 0.0), 1e-4);
 }
 
-// The fp16 variants widen exactly and then sum as the fp32 ones do, so on the widened
-// values they agree with them up to how the compiler contracts a scalar tail into FMAs:
-// within 1e-6 of the sum of the terms' magnitudes (lengths cover the vector body and
-// the tail).
-TEST(InferKernels, DotAxpyOnFp16EqualFp32OnWidenedValues) {
-  for (int n : {5, 16, 45, 64, 128}) {
-    auto a = randn(n, 7), b = randn(n, 8), y0 = randn(n, 9);
-    std::vector<uint16_t> b16(n);
-    std::vector<float> wide(n);
-    double mag = 0;
-    for (int i = 0; i < n; ++i) {
-      wide[i] = f16_to_f32(b16[i] = f32_to_f16(b[i]));
-      mag += std::fabs((double)a[i] * wide[i]);
+// One attention head's scores and value mix against sums in double, for head sizes with
+// and without a vector body, a tail, and more than one 64-value slice (Gemma 3: 256); the
+// fp16 cache gives bit for bit the fp32 results on its widened values. Bound: each sum
+// rounds at most hd (scores) or n (mix) times, 1e-6 of the terms' magnitudes.
+TEST(InferKernels, AttentionScoresAndMixMatchDouble) {
+  for (int hd : {5, 16, 45, 64, 72, 256})
+    for (int n : {1, 7, 33}) {
+      const auto q = randn(hd, 7), K = randn((size_t)n * hd, 8), V = randn((size_t)n * hd, 9), p = randn(n, 10);
+      std::vector<uint16_t> K16(K.size()), V16(V.size());
+      std::vector<float> Kw(K.size()), Vw(V.size());
+      for (size_t i = 0; i < K.size(); ++i) {
+        Kw[i] = f16_to_f32(K16[i] = f32_to_f16(K[i]));
+        Vw[i] = f16_to_f32(V16[i] = f32_to_f16(V[i]));
+      }
+      std::vector<float> s(n), s16(n), sw(n), o(hd), o16(hd), ow(hd);
+      attn_scores(q.data(), K.data(), n, hd, 0.125f, s.data());
+      attn_mix(p.data(), V.data(), n, hd, o.data());
+      for (int j = 0; j < n; ++j) {
+        double ref = 0, mag = 0;
+        for (int i = 0; i < hd; ++i) ref += (double)q[i] * K[(size_t)j * hd + i], mag += std::fabs((double)q[i] * K[(size_t)j * hd + i]);
+        EXPECT_NEAR(s[j], 0.125 * ref, 1e-6 * mag) << "hd " << hd << " n " << n << " j " << j;
+      }
+      for (int i = 0; i < hd; ++i) {
+        double ref = 0, mag = 0;
+        for (int j = 0; j < n; ++j) ref += (double)p[j] * V[(size_t)j * hd + i], mag += std::fabs((double)p[j] * V[(size_t)j * hd + i]);
+        EXPECT_NEAR(o[i], ref, 1e-6 * mag) << "hd " << hd << " n " << n << " i " << i;
+      }
+      attn_scores(q.data(), K16.data(), n, hd, 0.125f, s16.data());
+      attn_scores(q.data(), Kw.data(), n, hd, 0.125f, sw.data());
+      attn_mix(p.data(), V16.data(), n, hd, o16.data());
+      attn_mix(p.data(), Vw.data(), n, hd, ow.data());
+      EXPECT_EQ(s16, sw) << "hd " << hd << " n " << n;
+      EXPECT_EQ(o16, ow) << "hd " << hd << " n " << n;
     }
-    EXPECT_NEAR(dot_f32_f16(a.data(), b16.data(), n), dot_f32(a.data(), wide.data(), n), 1e-6 * mag) << n;
-    std::vector<float> y1 = y0, y2 = y0;
-    axpy_f32_f16(0.375f, b16.data(), y1.data(), n);
-    axpy_f32(0.375f, wide.data(), y2.data(), n);
-    for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6 * (std::fabs(y0[i]) + std::fabs(wide[i]))) << n;
-  }
 }
 
 TEST(InferKernels, ParsePrecision) {

@@ -35,7 +35,7 @@ r = subprocess.run([BIN, "serve", "--model", MODEL, "--port", str(first.port)], 
 expect(r.returncode == 1 and "cannot bind" in r.stderr, f"second server on a used port: {r.returncode} {r.stderr[-200:]}")
 first.stop()
 
-# SIGTERM drains: a long streamed answer (3000 tokens, about a second) is running when
+# SIGTERM drains: a long streamed answer (3000 tokens) is running when
 # SIGTERM arrives; it must run to its end.
 srv = Server(BIN, MODEL, "--parallel", "2", "--context", "4096", env=ENV)
 lines, started = [], threading.Event()
@@ -80,8 +80,10 @@ expect(s == 401, f"revoked key: {s}")
 srv.stop()
 
 # A client that hangs up mid-answer frees its slot (non-streamed and streamed).
-srv = Server(BIN, MODEL, "--parallel", "1", "--context", "4096", env=ENV)
-long_prompt = {"prompt": "Column 1:", "max_tokens": 4000, "temperature": 1.0, "ignore_eos": True}
+srv = Server(BIN, MODEL, "--parallel", "1", "--context", "16384", "--max-tokens", "16000", env=ENV)
+# Long enough to be running after 0.2 s: the test model wrote 4000 tokens in about 0.25 s
+# on 2 cores (2026-12-07); 16000 take over a second, attention growing with the position.
+long_prompt = {"prompt": "Column 1:", "max_tokens": 16000, "temperature": 1.0, "ignore_eos": True}
 
 
 def generated():
@@ -109,13 +111,13 @@ for stream in (False, True):
     took = time.time() - t
     time.sleep(0.1)
     n = generated() - before
-    expect(0 < n < 4000, f"generation stopped early: {n} of 4000 tokens (stream={stream})")
-    print(f"stream={stream}: slot free {took * 1000:.0f} ms after the hang-up, {n:.0f} of 4000 tokens generated")
+    expect(0 < n < 16000, f"generation stopped early: {n} of 16000 tokens (stream={stream})")
+    print(f"stream={stream}: slot free {took * 1000:.0f} ms after the hang-up, {n:.0f} of 16000 tokens generated")
 srv.stop()
 
-# Per-request timeout: a 4000-token answer under --timeout 0.3 ends with 504 (non-streamed)
+# Per-request timeout: a 16000-token answer under --timeout 0.3 ends with 504 (non-streamed)
 # or an error event (streamed), and frees its slot.
-srv = Server(BIN, MODEL, "--parallel", "1", "--context", "4096", "--timeout", "0.3", env=ENV)
+srv = Server(BIN, MODEL, "--parallel", "1", "--context", "16384", "--max-tokens", "16000", "--timeout", "0.3", env=ENV)
 t = time.time()
 s, _, b = srv.request("POST", "/v1/completions", long_prompt)
 expect(s == 504 and json.loads(b)["error"]["code"] == "timeout" and time.time() - t < 5, f"timeout: {s} {b[:100]!r}")

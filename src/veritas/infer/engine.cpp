@@ -11,6 +11,7 @@
 #include "veritas/infer/device_forward.hpp"
 #include "veritas/infer/gguf_model.hpp"
 #include "veritas/infer/hf_model.hpp"
+#include "veritas/kernels/vexp.hpp"
 #include "veritas/model/quant.hpp"
 #include "veritas/model/safetensors.hpp"
 #include "veritas/tokenizer/chat_template.hpp"
@@ -189,22 +190,14 @@ struct Engine::Impl {
     const uint16_t* K16 = reinterpret_cast<const uint16_t*>(c.k(layer, kvh));
     const uint16_t* V16 = reinterpret_cast<const uint16_t*>(c.v(layer, kvh));
     const float scale = 1.0f / std::sqrt(cfg.query_pre_attn_scalar > 0 ? cfg.query_pre_attn_scalar : (float)hd);
-    sc.resize(pos + 1);
-    float m = -INFINITY;
-    for (int j = j0; j <= pos; ++j) {
-      sc[j] = (f16 ? dot_f32_f16(q, K16 + (size_t)j * hd, hd) : dot_f32(q, K + (size_t)j * hd, hd)) * scale;
-      m = std::max(m, sc[j]);
-    }
-    float sum = 0;
-    for (int j = j0; j <= pos; ++j) sum += (sc[j] = std::exp(sc[j] - m));
-    const float inv = 1.0f / sum;
-    std::fill(out, out + hd, 0.0f);
-    for (int j = j0; j <= pos; ++j) {
-      if (f16)
-        axpy_f32_f16(sc[j] * inv, V16 + (size_t)j * hd, out, hd);
-      else
-        axpy_f32(sc[j] * inv, Vv + (size_t)j * hd, out, hd);
-    }
+    const int n = pos - j0 + 1;
+    sc.resize(n);
+    if (f16) attn_scores(q, K16 + (size_t)j0 * hd, n, hd, scale, sc.data());
+    else attn_scores(q, K + (size_t)j0 * hd, n, hd, scale, sc.data());
+    const float inv = 1.0f / kernels::exp_shift_sum(sc.data(), sc.data(), n, kernels::max_of(sc.data(), n));
+    for (float& p : sc) p *= inv;
+    if (f16) attn_mix(sc.data(), V16 + (size_t)j0 * hd, n, hd, out);
+    else attn_mix(sc.data(), Vv + (size_t)j0 * hd, n, hd, out);
   }
 
   // Writes one head's key or value at `pos` in the cache's type.
@@ -237,7 +230,7 @@ struct Engine::Impl {
 
   static int rows_per_chunk(int rows) {
     int r = (rows + 31) / 32;     // about 32 chunks per matrix
-    r = std::max(16, (r + 3) / 4 * 4);  // whole groups of 4 rows, not too small
+    r = std::max(16, (r + 15) / 16 * 16);  // whole groups of 16 rows (interleaved Q4_1), not too small
     return r;
   }
   void add_matrix_phase(Step s, int l, const QMatrix& W) {

@@ -15,6 +15,7 @@
 
 #include "veritas/model/quant.hpp"
 #include "veritas/util/error.hpp"
+#include "veritas/infer/qblocks_k.hpp"
 #include "veritas/infer/simd.hpp"
 
 namespace veritas::infer {
@@ -215,7 +216,14 @@ void QMatrix::row_f32(int r, float* out) const {
                  : p == Precision::Q4_K ? GgmlType::Q4_K
                  : p == Precision::Q5_K ? GgmlType::Q5_K
                                         : GgmlType::Q6_K;
-    dequantize(t, blk_.data() + sg.offset + (size_t)(r - sg.r0) * sg.row_bytes, cols_, out);
+    const uint8_t* row = blk_.data() + sg.offset + (size_t)(r - sg.r0) * sg.row_bytes;
+    std::vector<uint8_t> blocks;
+    if (kq::interleaved(p)) {
+      blocks.resize(sg.row_bytes);
+      kq::deinterleave_row(p, blk_.data() + sg.offset, sg.row_bytes, r - sg.r0, blocks.data());
+      row = blocks.data();
+    }
+    dequantize(t, row, cols_, out);
     return;
   }
   size_t o = (size_t)r * ld_;
@@ -417,59 +425,79 @@ void rmsnorm(const float* x, const float* w, int n, float eps, float* out) {
   for (int i = 0; i < n; ++i) out[i] = w[i] * (x[i] * inv);
 }
 
-float dot_f32(const float* a, const float* b, int n) {
-  int i = 0;
-  float s = 0;
+namespace {
+
+inline float widen(float v) { return v; }
+inline float widen(uint16_t h) { return f16_to_f32(h); }
 #ifdef VERITAS_AVX2
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), a1);
-  }
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
-  s = hsum8(_mm256_add_ps(a0, a1));
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+#ifdef __F16C__
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+#define VERITAS_LOAD8_F16 1
 #endif
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+#endif
+
+template <class T>
+void attn_scores_t(const float* q, const T* K, int n, int hd, float scale, float* scores) {
+  for (int j = 0; j < n; ++j) {
+    const T* k = K + (size_t)j * hd;
+    int i = 0;
+    float s = 0;
+#if defined(VERITAS_AVX2) && defined(VERITAS_LOAD8_F16)
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (; i + 16 <= hd; i += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(k + i + 8), a1);
+    }
+    for (; i + 8 <= hd; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k + i), a0);
+    s = hsum8(_mm256_add_ps(a0, a1));
+#endif
+    for (; i < hd; ++i) s += q[i] * widen(k[i]);
+    scores[j] = s * scale;
+  }
 }
 
-void axpy_f32(float a, const float* x, float* y, int n) {
-  int i = 0;
-#ifdef VERITAS_AVX2
-  __m256 av = _mm256_set1_ps(a);
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-#endif
-  for (; i < n; ++i) y[i] += a * x[i];
-}
-
-float dot_f32_f16(const float* a, const uint16_t* b, int n) {
-  int i = 0;
-  float s = 0;
-#if defined(VERITAS_AVX2) && defined(__F16C__)
-  auto wide = [&](int at) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + at))); };
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), wide(i + 8), a1);
-  }
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wide(i), a0);
-  s = hsum8(_mm256_add_ps(a0, a1));
-#endif
-  for (; i < n; ++i) s += a[i] * f16_to_f32(b[i]);
-  return s;
-}
-
-void axpy_f32_f16(float a, const uint16_t* x, float* y, int n) {
-  int i = 0;
-#if defined(VERITAS_AVX2) && defined(__F16C__)
-  __m256 av = _mm256_set1_ps(a);
-  for (; i + 8 <= n; i += 8) {
-    __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, xv, _mm256_loadu_ps(y + i)));
+// 64 output values at a time stay in registers over all positions (a multiply-add chain
+// per value, positions in order): with out in memory, each position's load and store of
+// out waited on the previous position's.
+template <class T>
+void attn_mix_t(const float* p, const T* V, int n, int hd, float* out) {
+  int d0 = 0;
+#if defined(VERITAS_AVX2) && defined(VERITAS_LOAD8_F16)
+  while (hd - d0 >= 8) {
+    const int m = std::min(8, (hd - d0) / 8);  // 8-value vectors in this slice
+    __m256 acc[8];
+    for (int u = 0; u < 8; ++u) acc[u] = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j) {
+      const __m256 pj = _mm256_set1_ps(p[j]);
+      const T* v = V + (size_t)j * hd + d0;
+      if (m == 8) {  // the common case, unrolled in full
+        for (int u = 0; u < 8; ++u) acc[u] = _mm256_fmadd_ps(pj, load8(v + 8 * u), acc[u]);
+      } else {
+        for (int u = 0; u < m; ++u) acc[u] = _mm256_fmadd_ps(pj, load8(v + 8 * u), acc[u]);
+      }
+    }
+    for (int u = 0; u < m; ++u) _mm256_storeu_ps(out + d0 + 8 * u, acc[u]);
+    d0 += 8 * m;
   }
 #endif
-  for (; i < n; ++i) y[i] += a * f16_to_f32(x[i]);
+  for (int d = d0; d < hd; ++d) {
+    float acc = 0;
+    for (int j = 0; j < n; ++j) acc = std::fma(p[j], widen(V[(size_t)j * hd + d]), acc);
+    out[d] = acc;
+  }
 }
+
+}  // namespace
+
+void attn_scores(const float* q, const float* K, int n, int hd, float scale, float* scores) {
+  attn_scores_t(q, K, n, hd, scale, scores);
+}
+void attn_scores(const float* q, const uint16_t* K, int n, int hd, float scale, float* scores) {
+  attn_scores_t(q, K, n, hd, scale, scores);
+}
+void attn_mix(const float* p, const float* V, int n, int hd, float* out) { attn_mix_t(p, V, n, hd, out); }
+void attn_mix(const float* p, const uint16_t* V, int n, int hd, float* out) { attn_mix_t(p, V, n, hd, out); }
 
 double stream_read_sum(const float* p, size_t n) {
   size_t i = 0;

@@ -124,7 +124,9 @@ class QMatrix {
   Buffer<uint16_t> bf16_;
   Buffer<int8_t> q8_;
   Buffer<float> scale_;  // int8: per-row scale
-  Buffer<uint8_t> blk_;  // Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q4_K / Q5_K / Q6_K blocks or F16 rows, row after row
+  // Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K blocks or F16 rows, row after row; Q4_1 blocks
+  // in groups of 16 interleaved rows (qblocks_x16.cpp).
+  Buffer<uint8_t> blk_;
   // Row ranges of one block type each (one range unless built by from_block_parts).
   struct Seg {
     int r0, r1;
@@ -148,12 +150,15 @@ void matmul_reference(const QMatrix& W, const float* x, int ldx, const QuantActs
 
 // Misc vector kernels used by the decoder.
 void rmsnorm(const float* x, const float* w, int n, float eps, float* out);
-float dot_f32(const float* a, const float* b, int n);
-void axpy_f32(float a, const float* x, float* y, int n);  // y += a * x
-// The same with b / x stored as IEEE fp16 (an fp16 KV cache), widened exactly to fp32:
-// the same sums in the same order as dot_f32 / axpy_f32 on the widened values.
-float dot_f32_f16(const float* a, const uint16_t* b, int n);
-void axpy_f32_f16(float a, const uint16_t* x, float* y, int n);
+// One attention head over n cached positions, keys and values hd values each, one position
+// after another, fp32 or IEEE halves (an fp16 KV cache, widened exactly: the same sums in
+// the same order as on the widened values in fp32):
+//   attn_scores: scores[j] = scale * (q . K_j)
+//   attn_mix:    out = sum_j p[j] * V_j          (out overwritten)
+void attn_scores(const float* q, const float* K, int n, int hd, float scale, float* scores);
+void attn_scores(const float* q, const uint16_t* K, int n, int hd, float scale, float* scores);
+void attn_mix(const float* p, const float* V, int n, int hd, float* out);
+void attn_mix(const float* p, const uint16_t* V, int n, int hd, float* out);
 
 // Streaming read of n floats (memory bandwidth probe for the benchmark roofline).
 double stream_read_sum(const float* p, size_t n);

@@ -1,22 +1,21 @@
-// Matrix x vector products reading GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 blocks directly (no fp32
+// Matrix x vector products reading GGUF Q4_0 / Q5_0 blocks directly, row after row (no fp32
 // copy of the weights). Activations come quantized as llama.cpp does for these types:
 // blocks of 32 int8 with one fp32 scale (QuantActs). Per block of 32 weights:
-//   Q8_0:  d_w * d_x * sum(q_w * q_x)
 //   Q4_0:  d_w * d_x * sum((n - 8) * q_x)
 //   Q5_0:  d_w * d_x * sum((n - 16) * q_x)                      (n: the 5-bit value)
-//   Q4_1:  d_w * d_x * sum(n * q_x) + m_w * d_x * sum(q_x)      (n: the 4-bit value)
 // The integer sums are exact in every instruction set, and the fp32 accumulation runs in
 // the same order (8 lanes, then a fixed horizontal sum), so the AVX2 and AVX-512 VNNI
 // kernels give bit-identical results; the scalar fallback differs only by fp32 rounding.
 // A (row, token) product is computed the same way whatever the number of tokens.
-// K-quants (Q4_K, Q5_K, Q6_K) are in qblocks_k.cpp, F16 rows in qblocks_f16.cpp; a matrix
-// may stack row ranges of different types (QMatrix::from_block_parts), each run by its own
-// kernel.
+// Q4_1 and Q8_0 (SmolLM2's types) are stored as groups of 16 interleaved rows and
+// multiplied in qblocks_x16.cpp, K-quants (Q4_K, Q5_K, Q6_K) in qblocks_k.cpp, F16 rows in
+// qblocks_f16.cpp; a matrix may stack row ranges of different types
+// (QMatrix::from_block_parts), each run by its own kernel.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <tuple>
+#include <utility>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -79,28 +78,23 @@ inline float h2f(const uint8_t* p) {
 // Scalar fallback: one row, one token. Not auto-vectorized: GCC 12 at -O3 with AVX-512
 // VNNI turned the signed x signed byte loop into a wrong vpdpbusd (unsigned x signed)
 // dot product (caught by tests/infer/gguf_test.cpp).
-__attribute__((optimize("no-tree-vectorize"))) float dot_scalar(Precision p, const uint8_t* w, const int8_t* xq, const float* xs, const float* xsum, int blocks) {
-  float acc = 0, mterm = 0;
+__attribute__((optimize("no-tree-vectorize"))) float dot_scalar(Precision p, const uint8_t* w, const int8_t* xq, const float* xs, int blocks) {
+  float acc = 0;
   const int bb = block_bytes(p);
   for (int b = 0; b < blocks; ++b, w += bb) {
     const int8_t* x = xq + b * 32;
     int32_t s = 0;
-    if (p == Precision::Q8_0) {
-      for (int j = 0; j < 32; ++j) s += (int8_t)w[2 + j] * x[j];
-    } else if (p == Precision::Q5_0) {
+    if (p == Precision::Q5_0) {
       const uint32_t qh = q5_high_bits(w);
       for (int j = 0; j < 16; ++j)
         s += ((int)((w[6 + j] & 0xF) | ((qh >> j) & 1) << 4) - 16) * x[j] +
              ((int)((w[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16) * x[j + 16];
     } else {
-      const uint8_t* q = w + (p == Precision::Q4_0 ? 2 : 4);
-      const int off = p == Precision::Q4_0 ? 8 : 0;
-      for (int j = 0; j < 16; ++j) s += ((q[j] & 0xF) - off) * x[j] + ((q[j] >> 4) - off) * x[j + 16];
+      for (int j = 0; j < 16; ++j) s += ((w[2 + j] & 0xF) - 8) * x[j] + ((w[2 + j] >> 4) - 8) * x[j + 16];
     }
     acc += (float)s * (h2f(w) * xs[b]);
-    if (p == Precision::Q4_1) mterm += h2f(w + 2) * xsum[b];
   }
-  return acc + mterm;
+  return acc;
 }
 
 #ifdef VERITAS_QB_AVX2
@@ -143,28 +137,18 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
 // rows it is grouped with nor on the number of tokens. The type is a template parameter
 // so the block loop has no branch on it.
 template <bool Vnni, Precision p, int R, int NT>
-void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const float* xs, const float* xsum,
-                   int blocks, float* out, int ldy) {
-  constexpr int bb = p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : p == Precision::Q5_0 ? 22 : 20;
-  // Q8_0 on VNNI: vpdpbusd multiplies unsigned by signed bytes, so it takes x + 128
-  // (unsigned) times w, starting from -128 * sum(w) per lane: computed once per weight
-  // block, where the sign trick costs an instruction per (row, token). Exact either way.
-#ifdef VERITAS_QB_VNNI
-  constexpr bool offset = Vnni && p == Precision::Q8_0;
-#else
-  constexpr bool offset = false;  // a build without VNNI never runs Vnni = true
-#endif
+void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const float* xs, int blocks, float* out,
+                   int ldy) {
+  constexpr int bb = p == Precision::Q4_0 ? 18 : 22;
   const size_t tq = (size_t)blocks * 32;  // bytes between tokens' activations
   __m256 acc[R][NT];
-  float mterm[R][NT];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps(), mterm[r][t] = 0;
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int b = 0; b < blocks; ++b) {
     __m256i x[NT];
     __m256 xsb[NT];
     for (int t = 0; t < NT; ++t) {
       x[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * tq + b * 32));
-      if constexpr (offset) x[t] = _mm256_xor_si256(x[t], _mm256_set1_epi8((char)0x80));
       xsb[t] = _mm256_set1_ps(xs[(size_t)t * blocks + b]);
       // In registers for all R rows (GCC would rather fold the loads into each use).
       if constexpr (R > 1) asm("" : "+v"(x[t]), "+v"(xsb[t]));
@@ -180,42 +164,21 @@ void dot_rows_simd(const uint8_t* w, size_t row_bytes, const int8_t* xq, const f
         _mm_prefetch(reinterpret_cast<const char*>(wb + 2 * R * row_bytes), _MM_HINT_T0);
       const __m256 dw = _mm256_set1_ps(h2f_fast(wb));
       __m256i s32[NT];
-      if constexpr (p == Precision::Q8_0) {
-        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2));
-        if constexpr (offset) {
-#ifdef VERITAS_QB_VNNI
-          const __m256i start = _mm256_sub_epi32(
-              _mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), wv));
-          for (int t = 0; t < NT; ++t) s32[t] = _mm256_dpbusd_epi32(start, x[t], wv);
-#endif
-        } else {
-          const __m256i aw = _mm256_sign_epi8(wv, wv);  // |w| * (x * sign w)
-          for (int t = 0; t < NT; ++t) s32[t] = dot_u8s8<Vnni>(aw, _mm256_sign_epi8(x[t], wv));
-        }
-      } else if constexpr (p == Precision::Q4_0 || p == Precision::Q5_0) {
-        __m256i wv;
-        if constexpr (p == Precision::Q4_0) {
-          wv = _mm256_sub_epi8(unpack_nibbles(wb + 2), _mm256_set1_epi8(8));
-        } else {  // |n - 16| <= 16: maddubs pairs stay exact
-          const __m256i n = _mm256_or_si256(unpack_nibbles(wb + 6), q5_high_bytes(q5_high_bits(wb)));
-          wv = _mm256_sub_epi8(n, _mm256_set1_epi8(16));
-        }
-        const __m256i aw = _mm256_sign_epi8(wv, wv);
-        for (int t = 0; t < NT; ++t) s32[t] = dot_u8s8<Vnni>(aw, _mm256_sign_epi8(x[t], wv));
-      } else {
-        const __m256i n = unpack_nibbles(wb + 4);
-        const float m = h2f_fast(wb + 2);
-        for (int t = 0; t < NT; ++t) {
-          s32[t] = dot_u8s8<Vnni>(n, x[t]);
-          mterm[r][t] = std::fma(m, xsum[(size_t)t * blocks + b], mterm[r][t]);
-        }
+      __m256i wv;
+      if constexpr (p == Precision::Q4_0) {
+        wv = _mm256_sub_epi8(unpack_nibbles(wb + 2), _mm256_set1_epi8(8));
+      } else {  // |n - 16| <= 16: maddubs pairs stay exact
+        const __m256i n = _mm256_or_si256(unpack_nibbles(wb + 6), q5_high_bytes(q5_high_bits(wb)));
+        wv = _mm256_sub_epi8(n, _mm256_set1_epi8(16));
       }
+      const __m256i aw = _mm256_sign_epi8(wv, wv);  // |w| * (x * sign w)
+      for (int t = 0; t < NT; ++t) s32[t] = dot_u8s8<Vnni>(aw, _mm256_sign_epi8(x[t], wv));
       for (int t = 0; t < NT; ++t)
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dw, xsb[t]), acc[r][t]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < NT; ++t) out[(size_t)t * ldy + r] = hsum8(acc[r][t]) + mterm[r][t];
+    for (int t = 0; t < NT; ++t) out[(size_t)t * ldy + r] = hsum8(acc[r][t]);
 }
 #endif
 
@@ -264,11 +227,16 @@ QMatrix QMatrix::from_block_parts(const std::vector<BlockPart>& parts, int cols)
     (p == Precision::F16 ? m.reads_x_ : m.quant_acts_) = true;
     m.segs_.push_back({m.rows_, m.rows_ + b.rows, p, bytes, rb});
     m.rows_ += b.rows;
-    bytes += rb * b.rows;
+    // Interleaved types take whole groups of rows (the last one padded).
+    bytes += rb * (kq::interleaved(p) ? (size_t)(b.rows + kq::kGroup - 1) / kq::kGroup * kq::kGroup : b.rows);
   }
   m.blk_.resize_weights(bytes);
-  for (size_t i = 0; i < parts.size(); ++i)
-    std::memcpy(m.blk_.data() + m.segs_[i].offset, parts[i].blocks, m.segs_[i].row_bytes * parts[i].rows);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const Seg& sg = m.segs_[i];
+    uint8_t* dst = m.blk_.data() + sg.offset;
+    if (kq::interleaved(sg.p)) kq::interleave(sg.p, static_cast<const uint8_t*>(parts[i].blocks), parts[i].rows, sg.row_bytes, dst);
+    else std::memcpy(dst, parts[i].blocks, sg.row_bytes * parts[i].rows);
+  }
   return m;
 }
 
@@ -280,16 +248,13 @@ const QMatrix::Seg& QMatrix::seg_of(int r) const {
 
 namespace {
 
-using RowsFn = void (*)(const uint8_t*, size_t, const int8_t*, const float*, const float*, int, float*, int);
+using RowsFn = void (*)(const uint8_t*, size_t, const int8_t*, const float*, int, float*, int);
 constexpr int kRows = 4;  // rows per call of the SIMD kernels
 
 #ifdef VERITAS_QB_AVX2
 template <bool Vnni, int R, int NT>
 RowsFn simd_fn(Precision p) {
-  return p == Precision::Q8_0 ? dot_rows_simd<Vnni, Precision::Q8_0, R, NT>
-         : p == Precision::Q4_0 ? dot_rows_simd<Vnni, Precision::Q4_0, R, NT>
-         : p == Precision::Q5_0 ? dot_rows_simd<Vnni, Precision::Q5_0, R, NT>
-                                : dot_rows_simd<Vnni, Precision::Q4_1, R, NT>;
+  return p == Precision::Q4_0 ? dot_rows_simd<Vnni, Precision::Q4_0, R, NT> : dot_rows_simd<Vnni, Precision::Q5_0, R, NT>;
 }
 #endif
 
@@ -310,11 +275,15 @@ void QMatrix::matmul_blocks(const float* x, int ldx, const QuantActs* qa, int T,
       kq::matmul(sg.p, which, base, sg.row_bytes, sg.r0, qa, T, y, ldy, a, b);
       continue;
     }
+    if (kq::interleaved(sg.p)) {
+      kq::matmul_x16(sg.p, which, base, sg.row_bytes, sg.r0, sg.r1 - sg.r0, qa, T, y, ldy, a, b);
+      continue;
+    }
     const int blocks = qa->blocks;
     // Prompts take kRows rows x nt tokens per call (VNNI: 4 x 4 accumulators of the 32 ymm
     // registers; AVX2 has 16, so 2 tokens). A single token (decoding, and a prompt's
     // leftovers) goes one row at a time: a row is one sequential stream, and on an AMD EPYC
-    // 4 interleaved rows decoded at half the speed (Q8_0, 1 thread: 58 against 114
+    // 4 rows read side by side decoded at half the speed (Q8_0, 1 thread: 58 against 114
     // tokens/s; on the Xeon the two were level).
     RowsFn fn1 = nullptr, fn4t = nullptr;
     int nt = 1;
@@ -323,24 +292,24 @@ void QMatrix::matmul_blocks(const float* x, int ldx, const QuantActs* qa, int T,
     else if (which == kAvx2) fn1 = simd_fn<false, 1, 1>(sg.p), fn4t = simd_fn<false, kRows, 2>(sg.p), nt = 2;
 #endif
     const int8_t* xq0 = qa->q.data();
-    const float *xs0 = qa->scale.data(), *xsum0 = qa->bsum.data();
-    auto at = [&](int t) { return std::tuple{xq0 + (size_t)t * blocks * kQBlock, xs0 + (size_t)t * blocks, xsum0 + (size_t)t * blocks}; };
+    const float* xs0 = qa->scale.data();
+    auto at = [&](int t) { return std::pair{xq0 + (size_t)t * blocks * kQBlock, xs0 + (size_t)t * blocks}; };
     for (int r = a; r < b;) {
       const int n = fn4t && b - r >= kRows && T >= nt ? kRows : 1;
       const uint8_t* w = base + (size_t)(r - sg.r0) * sg.row_bytes;
       int t = 0;
       if (n == kRows)
         for (; t + nt <= T; t += nt) {
-          auto [xq, xs, xsum] = at(t);
-          fn4t(w, sg.row_bytes, xq, xs, xsum, blocks, y + (size_t)t * ldy + r, ldy);
+          auto [xq, xs] = at(t);
+          fn4t(w, sg.row_bytes, xq, xs, blocks, y + (size_t)t * ldy + r, ldy);
         }
       for (; t < T; ++t) {
-        auto [xq, xs, xsum] = at(t);
+        auto [xq, xs] = at(t);
         for (int i = 0; i < n; ++i) {
           const uint8_t* wi = w + (size_t)i * sg.row_bytes;
           float* yt = y + (size_t)t * ldy + r + i;
-          if (fn1) fn1(wi, sg.row_bytes, xq, xs, xsum, blocks, yt, ldy);
-          else *yt = dot_scalar(sg.p, wi, xq, xs, xsum, blocks);
+          if (fn1) fn1(wi, sg.row_bytes, xq, xs, blocks, yt, ldy);
+          else *yt = dot_scalar(sg.p, wi, xq, xs, blocks);
         }
       }
       r += n;

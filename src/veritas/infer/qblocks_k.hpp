@@ -1,6 +1,6 @@
 #pragma once
-// Internal to the block kernels (qblocks.cpp, qblocks_k.cpp, qblocks_f16.cpp): K-quant and
-// F16 products.
+// Internal to the block kernels (qblocks.cpp, qblocks_k.cpp, qblocks_f16.cpp,
+// qblocks_x16.cpp): K-quant, F16 and interleaved Q4_1 products.
 #include <cstddef>
 #include <cstdint>
 
@@ -22,5 +22,19 @@ void matmul(Precision p, Isa isa, const uint8_t* w, size_t row_bytes, int row0, 
 // starts at row row0) against fp32 activations x (T tokens, ldx apart).
 void matmul_f16(Isa isa, const uint8_t* w, size_t row_bytes, int row0, int cols, const float* x, int ldx, int T,
                 float* y, int ldy, int r0, int r1);
+
+// Q4_1 and Q8_0 are stored as groups of kGroup interleaved rows (qblocks_x16.cpp), the
+// last group padded with zero rows.
+inline constexpr int kGroup = 16;
+inline bool interleaved(Precision p) { return p == Precision::Q4_1 || p == Precision::Q8_0; }
+
+// rows x row_bytes of GGUF blocks of type p -> ceil(rows / 16) groups (16 * row_bytes each).
+void interleave(Precision p, const uint8_t* rows_blocks, int rows, size_t row_bytes, uint8_t* out);
+// Row r's GGUF blocks (row_bytes) back from the groups.
+void deinterleave_row(Precision p, const uint8_t* groups, size_t row_bytes, int r, uint8_t* out);
+// y[t*ldy + r] for rows [r0, r1) of the grouped matrix w of type p (rows rows starting at
+// row row0) against the quantized activations qa.
+void matmul_x16(Precision p, Isa isa, const uint8_t* w, size_t row_bytes, int row0, int rows, const QuantActs* qa,
+                int T, float* y, int ldy, int r0, int r1);
 
 }  // namespace veritas::infer::kq
