@@ -228,10 +228,16 @@ struct Engine::Impl {
   size_t phase_cap = 0;
   std::atomic<int> open_phase{0};
 
-  static int rows_per_chunk(int rows) {
-    int r = (rows + 31) / 32;     // about 32 chunks per matrix
-    r = std::max(16, (r + 15) / 16 * 16);  // whole groups of 16 rows (interleaved Q4_1), not too small
-    return r;
+  // About two chunks of a matrix per thread, of whole groups of 16 rows (interleaved
+  // Q4_1/Q8_0), at least one group. With 32 small chunks a matrix, two threads decoding
+  // took neighbouring chunks in turn, so each one's stream of weights skipped every other
+  // few KiB and the prefetchers fetched for the wrong thread: SmolLM2 Q4_1 decoded at 233
+  // tokens/s against 317 with 4 chunks (302-340 with one chunk a thread, where a thread
+  // that stalls holds up the other).
+  int threads_ = 1;
+  int rows_per_chunk(int rows) const {
+    const int want = 2 * threads_;
+    return std::max(16, ((rows + want - 1) / want + 15) / 16 * 16);
   }
   void add_matrix_phase(Step s, int l, const QMatrix& W) {
     int r = rows_per_chunk(W.rows());
@@ -308,6 +314,9 @@ struct Engine::Impl {
       case Step::W13: {  // gate and up rows are interleaved: a chunk holds whole pairs
         matmul_chunk(layers[l].w13, ph, c, xn.data(), H, T, gu.data(), 2 * I);
         int u0 = c * ph.rows_per_chunk / 2, u1 = std::min(I, u0 + ph.rows_per_chunk / 2);
+        // libm's exp, not kernels/vexp: vexp made prompts 20% faster but moved roundings
+        // of the int8 activations enough to push a near-tie of SmolLM2.BlockKernelsAgree-
+        // WithLlamaCpp past its bound (3.6% of the logit scale, limit 3%).
         for (int t = 0; t < T; ++t) {
           const float* g = gu.data() + (size_t)t * 2 * I;
           float* hh = hbuf.data() + (size_t)t * I;
@@ -410,6 +419,9 @@ struct Engine::Impl {
     T_ = T;
     want_ = &want;
     logits_ = logits;
+    ThreadPool& pool = ThreadPool::global();
+    const int nth = pool.size();
+    threads_ = nth;
     phases.clear();
     for (int l = 0; l < L; ++l) {
       const LayerW& w = layers[l];
@@ -437,8 +449,6 @@ struct Engine::Impl {
       next_chunk[p].store(0, std::memory_order_relaxed);
       done_chunks[p].store(0, std::memory_order_relaxed);
     }
-    ThreadPool& pool = ThreadPool::global();
-    const int nth = pool.size();
     if ((int)scores.size() < nth) scores.resize(nth);
     open(0);
     // Nothing in work() throws (inputs were checked above), so no thread can strand another.
