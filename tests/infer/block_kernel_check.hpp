@@ -86,6 +86,7 @@ inline void on_every_isa(const infer::QMatrix& W, const infer::QuantActs& qa, in
       std::memcpy(one.q.data(), qa.q.data() + t * nb * infer::kQBlock, nb * infer::kQBlock);
       std::memcpy(one.scale.data(), qa.scale.data() + t * nb, nb * sizeof(float));
       std::memcpy(one.bsum.data(), qa.bsum.data() + t * nb, nb * sizeof(float));
+      std::memcpy(one.qsum.data(), qa.qsum.data() + t * nb, nb * sizeof(int32_t));
       std::vector<float> y1(W.rows());
       W.matmul(nullptr, 0, &one, 1, y1.data(), W.rows(), 0, W.rows());
       EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y.begin() + (size_t)t * W.rows()))
@@ -96,12 +97,13 @@ inline void on_every_isa(const infer::QMatrix& W, const infer::QuantActs& qa, in
   if (outs.size() == 3) {
     EXPECT_EQ(outs[1], outs[2]) << what << ": AVX2 and AVX-512 VNNI differ";
   }
-  // Q4_1 and Q8_0 (interleaved rows, one row a lane) add up in the same order in the
-  // scalar code too.
+  // Q8_0, Q4_0, Q4_1 and Q5_0 (interleaved rows, one row a lane) add up in the same order
+  // in the scalar code too.
   bool interleaved = true;
   for (int r = 0; r < W.rows(); ++r) {
     const infer::Precision p = W.row_precision(r);
-    interleaved = interleaved && (p == infer::Precision::Q4_1 || p == infer::Precision::Q8_0);
+    interleaved = interleaved && (p == infer::Precision::Q4_1 || p == infer::Precision::Q8_0 ||
+                                  p == infer::Precision::Q4_0 || p == infer::Precision::Q5_0);
   }
   if (interleaved) {
     for (size_t i = 1; i < outs.size(); ++i) EXPECT_EQ(outs[0], outs[i]) << what << ": scalar and " << isas[i] << " differ";

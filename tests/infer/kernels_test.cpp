@@ -105,7 +105,7 @@ TEST(InferKernels, QuantizeActivations) {
 
 // The activation quantizer (SIMD for whole blocks on AVX2 machines) against the formula in
 // plain scalar code: per block of 32, scale = max|x| / 127, q = round-half-even(x · 127 /
-// max|x|) clamped to ±127, zero padding, bsum = scale · Σq. Exact equality: the same
+// max|x|) clamped to ±127, zero padding, qsum = Σq, bsum = scale · Σq. Exact equality: the same
 // float operations in both. Rows of several widths (whole blocks and a partial one),
 // ties at .5, all-zero blocks and large magnitudes.
 TEST(InferKernels, QuantizeActivationsMatchScalarFormula) {
@@ -138,6 +138,7 @@ TEST(InferKernels, QuantizeActivationsMatchScalarFormula) {
           sum += want;
         }
         ASSERT_EQ(qa.bsum[(size_t)t * blocks + b], scale * (float)sum) << cols << " t" << t << " b" << b;
+        ASSERT_EQ(qa.qsum[(size_t)t * blocks + b], sum) << cols << " t" << t << " b" << b;
       }
   }
 }

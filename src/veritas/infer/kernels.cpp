@@ -98,6 +98,7 @@ void QuantActs::prepare(int T_, int cols_) {
   if (q.size() < need) q.resize(need, false);
   if (scale.size() < (size_t)T * blocks) scale.resize((size_t)T * blocks, false);
   if (bsum.size() < (size_t)T * blocks) bsum.resize((size_t)T * blocks, false);
+  if (qsum.size() < (size_t)T * blocks) qsum.resize((size_t)T * blocks, false);
 }
 
 void QuantActs::quantize_row(int t, const float* xt) {
@@ -134,7 +135,8 @@ void QuantActs::quantize_row(int t, const float* xt) {
     __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
-    bsum[(size_t)t * blocks + b] = st[b] * (float)_mm_cvtsi128_si32(s4);
+    qsum[(size_t)t * blocks + b] = _mm_cvtsi128_si32(s4);
+    bsum[(size_t)t * blocks + b] = st[b] * (float)qsum[(size_t)t * blocks + b];
   }
 #endif
   for (; b < blocks; ++b) {
@@ -148,6 +150,7 @@ void QuantActs::quantize_row(int t, const float* xt) {
       qt[c] = c < c1 ? (int8_t)std::lrintf(std::clamp(xt[c] * inv, -127.0f, 127.0f)) : 0;
       sum += qt[c];
     }
+    qsum[(size_t)t * blocks + b] = sum;
     bsum[(size_t)t * blocks + b] = st[b] * (float)sum;
   }
 }

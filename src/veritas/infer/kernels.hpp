@@ -23,7 +23,7 @@ namespace veritas::infer {
 
 // F32, BF16, INT8: the weights converted at load. GGUF: keep a GGUF file's Q8_0, Q4_0,
 // Q4_1, Q5_0, K-quant blocks and F16 weights as they are and multiply them directly
-// (qblocks.cpp, qblocks_k.cpp, qblocks_f16.cpp); other tensor types of the file are
+// (qblocks.cpp, qblocks_x16.cpp, qblocks_k.cpp, qblocks_f16.cpp); other tensor types are
 // dequantized to fp32. F16 (IEEE halves) names such a stored type, not a --precision value.
 enum class Precision { F32, BF16, INT8, Q8_0, Q4_0, Q4_1, GGUF, Q4_K, Q5_K, Q6_K, Q5_0, F16 };
 Precision parse_precision(std::string_view s);  // "fp32"|"f32"|"bf16"|"int8"|"gguf"; throws Error
@@ -78,7 +78,8 @@ struct QuantActs {
   int T = 0, cols = 0, blocks = 0;
   Buffer<int8_t> q;
   Buffer<float> scale;
-  Buffer<float> bsum;  // scale * sum of the block's q (for Q4_1's offset term)
+  Buffer<float> bsum;    // scale * sum of the block's q (for Q4_1's offset term)
+  Buffer<int32_t> qsum;  // sum of the block's q (for Q4_0's and Q5_0's offsets, in integers)
   void quantize(const float* x, int T, int cols, int ldx);  // grows the buffers as needed
   void prepare(int T, int cols);                  // sizes the buffers for T tokens
   void quantize_row(int t, const float* x);        // token t of a prepared batch

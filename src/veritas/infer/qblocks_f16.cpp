@@ -62,8 +62,8 @@ inline __m256 wide8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// As qblocks.cpp does: one row (decoding) streams ahead into L2 (simd::prefetch_stream);
-// several rows take the weights two row groups ahead into L1.
+// One row (decoding) streams ahead into L2 (simd::prefetch_stream); several rows take the
+// weights two row groups ahead into L1.
 template <int R>
 inline void prefetch_rows(const uint8_t* w, size_t row_bytes, int c) {
   if constexpr (R == 1)

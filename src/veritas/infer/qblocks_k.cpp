@@ -1,5 +1,5 @@
 // Matrix x vector products reading GGUF K-quant blocks (Q4_K, Q5_K, Q6_K) directly. A
-// super-block holds 256 weights; the activations come as in qblocks.cpp: blocks of 32
+// super-block holds 256 weights; the activations come as for the other types: blocks of 32
 // int8 values x_q with one fp32 scale d_x and s_x = d_x * sum(x_q) (QuantActs). Each
 // block of 32 activations meets:
 //   Q4_K / Q5_K: one sub-block of 32 with 6-bit scale sc and min m (super-block d, dmin):
@@ -44,8 +44,9 @@ inline void scale_min_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
   }
 }
 
-// Scalar fallback: one row, one token. Not auto-vectorized (see dot_scalar in qblocks.cpp:
-// GCC 12 miscompiled such byte loops into vpdpbusd).
+// Scalar fallback: one row, one token. Not auto-vectorized: GCC 12 at -O3 with AVX-512
+// VNNI turned a signed x signed byte loop into a wrong vpdpbusd (unsigned x signed) dot
+// product (caught by tests/infer/gguf_test.cpp).
 template <Precision P>
 __attribute__((optimize("no-tree-vectorize"))) float dot_scalar(const uint8_t* w, const int8_t* xq, const float* xs,
                                                                  const float* xsum, int sblocks) {

@@ -1,6 +1,6 @@
 #pragma once
 // Internal to the block kernels (qblocks.cpp, qblocks_k.cpp, qblocks_f16.cpp,
-// qblocks_x16.cpp): K-quant, F16 and interleaved Q4_1 products.
+// qblocks_x16.cpp): K-quant, F16 and interleaved-row products.
 #include <cstddef>
 #include <cstdint>
 
@@ -23,10 +23,12 @@ void matmul(Precision p, Isa isa, const uint8_t* w, size_t row_bytes, int row0, 
 void matmul_f16(Isa isa, const uint8_t* w, size_t row_bytes, int row0, int cols, const float* x, int ldx, int T,
                 float* y, int ldy, int r0, int r1);
 
-// Q4_1 and Q8_0 are stored as groups of kGroup interleaved rows (qblocks_x16.cpp), the
-// last group padded with zero rows.
+// Q8_0, Q4_0, Q4_1 and Q5_0 are stored as groups of kGroup interleaved rows
+// (qblocks_x16.cpp), the last group padded with zero rows.
 inline constexpr int kGroup = 16;
-inline bool interleaved(Precision p) { return p == Precision::Q4_1 || p == Precision::Q8_0; }
+inline bool interleaved(Precision p) {
+  return p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || p == Precision::Q5_0;
+}
 
 // rows x row_bytes of GGUF blocks of type p -> ceil(rows / 16) groups (16 * row_bytes each).
 void interleave(Precision p, const uint8_t* rows_blocks, int rows, size_t row_bytes, uint8_t* out);
