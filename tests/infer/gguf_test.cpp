@@ -499,7 +499,7 @@ TEST(BlockKernels, RandomBlocksMatchDequantizedReference) {
     });
     const QMatrix W = QMatrix::from_blocks(raw.data(), rows, cols, p);
     check_blocks(W, std::string("random ") + precision_name(p));
-    // Every row read back (Q4_1 and Q8_0 are stored as groups of 16 interleaved rows, the
+    // Every row read back (these types are stored as groups of 16 interleaved rows, the
     // last of these 37 padded) is the row as given.
     const GgmlType t = p == Precision::Q8_0 ? GgmlType::Q8_0 : p == Precision::Q4_0 ? GgmlType::Q4_0
                        : p == Precision::Q5_0 ? GgmlType::Q5_0 : GgmlType::Q4_1;

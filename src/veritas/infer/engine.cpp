@@ -234,9 +234,8 @@ struct Engine::Impl {
   // few KiB and the prefetchers fetched for the wrong thread: SmolLM2 Q4_1 decoded at 233
   // tokens/s against 317 with 4 chunks (302-340 with one chunk a thread, where a thread
   // that stalls holds up the other).
-  int threads_ = 1;
-  int rows_per_chunk(int rows) const {
-    const int want = 2 * threads_;
+  static int rows_per_chunk(int rows) {
+    const int want = 2 * ThreadPool::global().size();
     return std::max(16, ((rows + want - 1) / want + 15) / 16 * 16);
   }
   void add_matrix_phase(Step s, int l, const QMatrix& W) {
@@ -419,9 +418,6 @@ struct Engine::Impl {
     T_ = T;
     want_ = &want;
     logits_ = logits;
-    ThreadPool& pool = ThreadPool::global();
-    const int nth = pool.size();
-    threads_ = nth;
     phases.clear();
     for (int l = 0; l < L; ++l) {
       const LayerW& w = layers[l];
@@ -449,6 +445,8 @@ struct Engine::Impl {
       next_chunk[p].store(0, std::memory_order_relaxed);
       done_chunks[p].store(0, std::memory_order_relaxed);
     }
+    ThreadPool& pool = ThreadPool::global();
+    const int nth = pool.size();
     if ((int)scores.size() < nth) scores.resize(nth);
     open(0);
     // Nothing in work() throws (inputs were checked above), so no thread can strand another.

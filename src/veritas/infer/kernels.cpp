@@ -211,22 +211,14 @@ void QMatrix::row_f32(int r, float* out) const {
   if (blk_.size()) {
     const Seg& sg = seg_of(r);
     const Precision p = sg.p;
-    GgmlType t = p == Precision::F16    ? GgmlType::F16
-                 : p == Precision::Q8_0 ? GgmlType::Q8_0
-                 : p == Precision::Q4_0 ? GgmlType::Q4_0
-                 : p == Precision::Q4_1 ? GgmlType::Q4_1
-                 : p == Precision::Q5_0 ? GgmlType::Q5_0
-                 : p == Precision::Q4_K ? GgmlType::Q4_K
-                 : p == Precision::Q5_K ? GgmlType::Q5_K
-                                        : GgmlType::Q6_K;
     const uint8_t* row = blk_.data() + sg.offset + (size_t)(r - sg.r0) * sg.row_bytes;
-    std::vector<uint8_t> blocks;
-    if (kq::interleaved(p)) {
+    if (kq::interleaved(p)) {  // back to the file's layout first (an embedding lookup a token)
+      thread_local std::vector<uint8_t> blocks;
       blocks.resize(sg.row_bytes);
       kq::deinterleave_row(p, blk_.data() + sg.offset, sg.row_bytes, r - sg.r0, blocks.data());
       row = blocks.data();
     }
-    dequantize(t, row, cols_, out);
+    dequantize(kq::ggml_type_of(p), row, cols_, out);
     return;
   }
   size_t o = (size_t)r * ld_;

@@ -47,10 +47,6 @@ Isa isa() {
   return (Isa)v;
 }
 
-int block_bytes(Precision p) {
-  return p == Precision::Q8_0 ? 34 : p == Precision::Q4_0 ? 18 : p == Precision::Q5_0 ? 22 : 20;
-}
-
 bool is_kquant(Precision p) { return p == Precision::Q4_K || p == Precision::Q5_K || p == Precision::Q6_K; }
 
 }  // namespace
@@ -89,12 +85,10 @@ QMatrix QMatrix::from_block_parts(const std::vector<BlockPart>& parts, int cols)
     check(p == Precision::Q8_0 || p == Precision::Q4_0 || p == Precision::Q4_1 || p == Precision::Q5_0 || is_kquant(p) ||
               p == Precision::F16,
           "QMatrix::from_blocks: only Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K blocks and F16 rows");
-    const int qk = is_kquant(p) ? 256 : p == Precision::F16 ? 1 : 32;
+    const int qk = ggml_type_info((uint32_t)kq::ggml_type_of(p))->block;  // weights per block
     check(b.rows > 0 && cols > 0 && cols % qk == 0,
           "QMatrix::from_blocks: cols must be a positive multiple of " + std::to_string(qk));
-    const size_t rb = is_kquant(p)            ? (size_t)cols / 256 * kq::superblock_bytes(p)
-                      : p == Precision::F16 ? (size_t)cols * 2
-                                            : (size_t)cols / 32 * block_bytes(p);
+    const size_t rb = (size_t)(cols / qk) * kq::block_bytes(p);
     (p == Precision::F16 ? m.reads_x_ : m.quant_acts_) = true;
     m.segs_.push_back({m.rows_, m.rows_ + b.rows, p, bytes, rb});
     m.rows_ += b.rows;

@@ -5,13 +5,25 @@
 #include <cstdint>
 
 #include "veritas/infer/kernels.hpp"
+#include "veritas/model/quant.hpp"
 
 namespace veritas::infer::kq {
 
 enum Isa { kScalar, kAvx2, kVnni };  // the instruction set the block kernels run
 
-// Bytes per super-block of 256 weights: Q4_K 144, Q5_K 176, Q6_K 210.
-inline int superblock_bytes(Precision p) { return p == Precision::Q4_K ? 144 : p == Precision::Q5_K ? 176 : 210; }
+// The GGUF type of a stored block type (its block and byte sizes: ggml_type_info).
+inline GgmlType ggml_type_of(Precision p) {
+  return p == Precision::F16    ? GgmlType::F16
+         : p == Precision::Q8_0 ? GgmlType::Q8_0
+         : p == Precision::Q4_0 ? GgmlType::Q4_0
+         : p == Precision::Q4_1 ? GgmlType::Q4_1
+         : p == Precision::Q5_0 ? GgmlType::Q5_0
+         : p == Precision::Q4_K ? GgmlType::Q4_K
+         : p == Precision::Q5_K ? GgmlType::Q5_K
+                                : GgmlType::Q6_K;
+}
+// Bytes of one block of a stored block type.
+inline size_t block_bytes(Precision p) { return (size_t)ggml_type_info((uint32_t)ggml_type_of(p))->bytes; }
 
 // y[t*ldy + r] for rows [r0, r1) of K-quant blocks w (row_bytes per row; w starts at row
 // row0) against the quantized activations qa (blocks of 32).

@@ -48,7 +48,8 @@ namespace {
 
 using P = Precision;
 
-// Bytes of one block of 32 weights in one row (GGUF) and of one unit of 16 rows.
+// Bytes of one block of 32 weights in one row (GGUF; block_bytes at run time) and of one
+// unit of 16 rows.
 template <P p>
 constexpr int kBlock = p == P::Q8_0 ? 34 : p == P::Q4_1 ? 20 : p == P::Q5_0 ? 22 : 18;
 template <P p>
@@ -151,6 +152,8 @@ void group_avx2(const uint8_t* g, int blocks, const Acts& a, float* out, int ldo
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + 16 * h)));
       __m256i s[NT];
       for (int t = 0; t < NT; ++t) s[t] = _mm256_setzero_si256();
+      __m256i high = _mm256_setzero_si256();  // Q5_0's fifth bits of these 8 rows
+      if constexpr (p == P::Q5_0) high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + 32 + 32 * h));
       for (int k = 0; k < kChunks<p>; ++k) {
         const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + kQuants<p> + 64 * k + 32 * h));
         if constexpr (p == P::Q8_0) {
@@ -161,7 +164,6 @@ void group_avx2(const uint8_t* g, int blocks, const Acts& a, float* out, int ldo
         } else {
           __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
           if constexpr (p == P::Q5_0) {
-            const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + 32 + 32 * h));
             const __m256i v = _mm256_shuffle_epi8(high, _mm256_add_epi8(spread, _mm256_set1_epi8((char)k)));
             lo = _mm256_or_si256(lo, fifth(v, bit_lo));
             hi = _mm256_or_si256(hi, fifth(v, bit_hi));
@@ -209,8 +211,9 @@ void group_vnni(const uint8_t* g, int blocks, const Acts& a, float* out, int ldo
     simd::prefetch_stream(u);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(u)));
     // Two sums a token halve the chain of dependent multiply-adds.
-    __m512i s0[NT], s1[NT], off = _mm512_setzero_si512();
+    __m512i s0[NT], s1[NT], off = _mm512_setzero_si512(), high = _mm512_setzero_si512();
     for (int t = 0; t < NT; ++t) s0[t] = s1[t] = _mm512_setzero_si512();
+    if constexpr (p == P::Q5_0) high = _mm512_loadu_si512(u + 32);  // the fifth bits
     for (int k = 0; k < kChunks<p>; ++k) {
       const __m512i c = _mm512_loadu_si512(u + kQuants<p> + 64 * k);
       if constexpr (p == P::Q8_0) {
@@ -223,7 +226,7 @@ void group_vnni(const uint8_t* g, int blocks, const Acts& a, float* out, int ldo
       } else {
         __m512i lo = _mm512_and_si512(c, m4), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), m4);
         if constexpr (p == P::Q5_0) {  // see group_avx2
-          const __m512i v = _mm512_shuffle_epi8(_mm512_loadu_si512(u + 32), _mm512_add_epi8(spread, _mm512_set1_epi8((char)k)));
+          const __m512i v = _mm512_shuffle_epi8(high, _mm512_add_epi8(spread, _mm512_set1_epi8((char)k)));
           lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(v, bit_lo), lo, k16);
           hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(v, bit_hi), hi, k16);
         }
@@ -288,10 +291,6 @@ void for_each_piece(P p, int i, F f) {
   } else {
     for (int k = 0; k < 4; ++k) f(kQuants<P::Q4_0> + 64 * k + 4 * i, 2 + 4 * k, 4);
   }
-}
-
-size_t block_bytes(P p) {
-  return p == P::Q8_0 ? kBlock<P::Q8_0> : p == P::Q4_1 ? kBlock<P::Q4_1> : p == P::Q5_0 ? kBlock<P::Q5_0> : kBlock<P::Q4_0>;
 }
 
 }  // namespace
