@@ -24,7 +24,7 @@ GRADE_K=${GRADE_K:-4}         # answers sampled per graded question
 CALIB_STEPS=${CALIB_STEPS:-150}
 REPEAT=${REPEAT:-3}           # each claim (an answer, a refusal) written this many times
 PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
-REPLAY_SEEDS=${REPLAY_SEEDS:-1}  # the starting model's replies to prompts/replay.jsonl: one set per seed
+REPLAY_SEEDS=${REPLAY_SEEDS:-1 2 3 4}  # the starting model's replies to prompts/replay.jsonl: one set per seed
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
 M=$(find -L "$ROOT/.venv" -name 'SmolLM2-135M-Instruct.Q4_1.gguf' -print -quit)

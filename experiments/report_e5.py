@@ -75,9 +75,10 @@ def main():
           "`literature` (English) and `chinese`, windows of 512 tokens. \"right: value / no answer\" splits the",
           "right answers into a right value and a right refusal (a no-answer claim or an abstention on a question",
           "that has no answer: the impossible suite and the impossible variants mixed into every suite). ECE as the",
-          "harness computes it (every attempted answer with a confidence, abstentions scored right included), and",
-          "over the attempted answers that claim something (abstentions left out; n: how many).", "",
-          "| model | N | right: value / no answer | wrong | abstained | malformed | impossible suite: right / wrong / malformed | ECE | ECE of claims (n) | perplexity en / zh |",
+          "harness computes it (every attempted answer that states a confidence, abstentions scored right included;",
+          "in brackets how many), and over the attempted answers that claim something (abstentions left out; n: how",
+          "many).", "",
+          "| model | N | right: value / no answer | wrong | abstained | malformed | impossible suite: right / wrong / malformed | ECE (n) | ECE of claims (n) | perplexity en / zh |",
           "| --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
     ppl0 = {}
     for m, label in MODELS:
@@ -87,7 +88,7 @@ def main():
         o = res["overall"]
         imp = res["suites"].get("impossible", {})
         cal = o.get("calibration") or {}
-        ece = f"{cal['ece']:.3f}" if cal.get("ece") is not None else "–"
+        ece = f"{cal['ece']:.3f} ({cal.get('count', 0)})" if cal.get("ece") is not None else "–"
         ppl = []
         for lang in ("en", "zh"):
             p = load(os.path.join(OUT, f"ppl-{m}-{lang}.json"))

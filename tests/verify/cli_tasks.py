@@ -7,6 +7,8 @@ import sys
 import tempfile
 
 BIN = sys.argv[1]
+# The reference answer of open problems (impossible suite): an abstention, with no Confidence line.
+DONT_KNOW = ("Answer: I don't know", "答案：不知道")
 fail = []
 
 
@@ -72,8 +74,9 @@ with tempfile.TemporaryDirectory() as d:
     if "--error-rate" not in run("tasks", "demos", "--help").stdout:
         fail.append("demos --help")
     # Protocol demonstrations: every suite in both languages behind the prompt set's system
-    # message; each kept answer is the reference plus a Confidence line, and `tasks check`
-    # (run here, independently) calls every one correct with that confidence.
+    # message; each kept answer is the reference plus a Confidence line (none after "I don't
+    # know", which claims nothing: the reference of open problems), and `tasks check` (run
+    # here, independently) calls every one correct with that confidence.
     prompt = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "prompts", "answer-protocol", "v5")
     pp = os.path.join(d, "protocol.jsonl")
     r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--confidence", "0.7", "-o", pp)
@@ -94,13 +97,17 @@ with tempfile.TemporaryDirectory() as d:
             m, t = x["messages"], by_id.get(x["id"])
             if t is None or [y["role"] for y in m] != ["system", "user", "assistant"] or \
                     m[0]["content"] != system[t["lang"]] or m[1]["content"] != t["question"] or \
-                    not m[2]["content"].startswith(t["reference"] + "\n"):
+                    m[2]["content"] != t["reference"] + ("" if t["reference"] in DONT_KNOW else "\nConfidence: 0.7"
+                                                         if t["lang"] == "en" else "\n置信度：0.7"):
                 fail.append(f"protocol-demos row {x['id']}: {m}")
                 break
             f.write(json.dumps({"id": x["id"], "answer": m[2]["content"]}, ensure_ascii=False) + "\n")
     verdicts = os.path.join(d, "pv.jsonl")
     s = json.loads(run("tasks", "check", tasks_path, answers_path, "--json", "--verdicts", verdicts).stdout)
-    if s["correct"] != len(rows) or any(json.loads(l).get("confidence") != 0.7 for l in open(verdicts)):
+    dont_know = sum(by_id[x["id"]]["reference"] in DONT_KNOW for x in rows)
+    if s["correct"] != len(rows) or not 0 < dont_know < len(rows) or \
+            any(json.loads(l).get("confidence") != (None if by_id[json.loads(l)["id"]]["reference"] in DONT_KNOW else 0.7)
+                for l in open(verdicts)):
         fail.append(f"protocol-demos answers: {s}")
     # Graded demonstrations: each task's confidence is its share of right samples in an
     # eval answers file; below --answer-above the demonstration abstains. `tasks check`
@@ -115,14 +122,14 @@ with tempfile.TemporaryDirectory() as d:
                                     ["wrong", "malformed", "abstained"][k % 3]}) + "\n")
     gp = os.path.join(d, "graded-demos.jsonl")
     # A question without an answer is refused in the suite's words with Confidence 1 whatever
-    # the record; an abstention elsewhere states 0 (the chance "I don't know" is scored right).
+    # the record; an abstention elsewhere states no confidence (it claims nothing).
     def expected(i):
         t, p = by_id[i], share[i]
         if t["truth"]["kind"] == "impossible":
-            return t["reference"], "correct", 1
+            return t["reference"], "correct", None if t["reference"] in DONT_KNOW else 1
         if p >= 0.5:
             return t["reference"], "correct", p
-        return ("答案：不知道" if t["lang"] == "zh" else "Answer: I don't know"), "abstained", 0
+        return ("答案：不知道" if t["lang"] == "zh" else "Answer: I don't know"), "abstained", None
     r = run("tasks", "protocol-demos", "--prompt", prompt, "--n", "5", "--graded", graded, "-o", gp)
     grows = [json.loads(l) for l in open(gp, encoding="utf-8")]
     impossible = {i for i, t in by_id.items() if t["truth"]["kind"] == "impossible"}
@@ -134,7 +141,8 @@ with tempfile.TemporaryDirectory() as d:
         for x in grows:
             a, t = x["messages"][-1]["content"], by_id[x["id"]]
             final, _, c = expected(x["id"])
-            if a != final + "\n" + ("置信度：" if t["lang"] == "zh" else "Confidence: ") + f"{c:g}":
+            conf = "" if c is None else "\n" + ("置信度：" if t["lang"] == "zh" else "Confidence: ") + f"{c:g}"
+            if a != final + conf:
                 fail.append(f"protocol-demos --graded row {x['id']} (p {share[x['id']]}): {a!r}")
                 break
             f.write(json.dumps({"id": x["id"], "answer": a}, ensure_ascii=False) + "\n")

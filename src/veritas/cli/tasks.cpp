@@ -15,6 +15,7 @@
 #include "veritas/util/progress.hpp"
 #include "veritas/util/line_reader.hpp"
 #include "veritas/util/text.hpp"
+#include "veritas/verify/answer.hpp"
 #include "veritas/verify/demos.hpp"
 #include "veritas/verify/task.hpp"
 
@@ -172,7 +173,8 @@ void register_tasks(CLI::App& app) {
   // self-play reward (+1 right, 0 abstained, -1 wrong) answering pays only when p > 1/2.
   // A question without an answer is refused in the suite's own words ("cannot be
   // answered") with Confidence 1 whatever the record: that refusal is right by
-  // construction, and its wording keeps it apart from "I don't know" (Confidence 0).
+  // construction, and its wording keeps it apart from "I don't know", which states no
+  // confidence (it claims nothing).
   struct Proto {
     std::vector<std::string> suites = suite_names();
     std::string prompt, split = "train", out, graded;
@@ -197,8 +199,8 @@ void register_tasks(CLI::App& app) {
   pro->add_option("--confidence", pr->confidence, "the Confidence line's value")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   pro->add_option("--graded", pr->graded,
                   "answers.jsonl of `veritas eval -k K` on these same tasks (`--tasks-only`): the Confidence line "
-                  "becomes the model's share of right samples p, and the answer \"I don't know\" (Confidence: 0) where "
-                  "p < --answer-above; a question without an answer is refused (\"cannot be answered\", Confidence: 1)");
+                  "becomes the model's share of right samples p, and the answer \"I don't know\" (no Confidence line) "
+                  "where p < --answer-above; a question without an answer is refused (\"cannot be answered\", Confidence: 1)");
   pro->add_option("--answer-above", pr->answer_above, "with --graded: the least p that is answered rather than abstained")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
@@ -266,15 +268,16 @@ void register_tasks(CLI::App& app) {
             confidence = no_answer ? 1.0 : std::round(100.0 * g->second.first / g->second.second) / 100.0;
             abstain = confidence < pr->answer_above;
           }
-          if (abstain) {
-            // The Confidence line is the chance that the line above it is scored right, and
-            // an abstention is right only where the question has no answer.
-            final_line = zh ? "答案：不知道" : "Answer: I don't know";
-            confidence = verify(t, final_line).verdict == Verdict::Correct ? 1.0 : 0.0;
-          }
+          // The Confidence line is the chance that the answer above it is right. An
+          // abstention claims nothing, so it has no such line: a model taught "I don't know"
+          // with Confidence 0 (as before) carried the 0 over to its right refusals of
+          // impossible questions, where the harness scores "I don't know" right.
+          // (Some impossible questions, open problems, have "I don't know" as their reference.)
+          if (abstain) final_line = zh ? "答案：不知道" : "Answer: I don't know";
+          const bool dont_know = parse_answer(final_line).kind == ParsedAnswer::Kind::DontKnow;
           char conf[48];
-          std::snprintf(conf, sizeof conf, "%s%g", zh ? "置信度：" : "Confidence: ", confidence);
-          const std::string answer = final_line + "\n" + conf;
+          std::snprintf(conf, sizeof conf, "\n%s%g", zh ? "置信度：" : "Confidence: ", confidence);
+          const std::string answer = final_line + (dont_know ? "" : conf);
           const Verdict v = verify(t, answer).verdict;
           // An abstention is what it claims to be: abstained (or right, on an impossible task).
           if (abstain ? v == Verdict::Wrong || v == Verdict::Malformed : v != Verdict::Correct) continue;
