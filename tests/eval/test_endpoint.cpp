@@ -30,13 +30,15 @@ class FakeServer {
     auto reply = [this](const httplib::Request& req, httplib::Response& res, bool honour_n, bool protocol) {
       ++hits;
       auto body = nlohmann::json::parse(req.body);
+      // The server answers several requests at once (the harness keeps 4 in flight):
+      // everything shared is written under the lock.
+      std::lock_guard<std::mutex> lock(mu);
       last_request = body;
       last_auth = req.get_header_value("Authorization");
       std::string question = body["messages"].back()["content"];
       int n = honour_n ? body.value("n", 1) : 1;
       std::string text = "I would rather not say.";  // no Answer line: malformed
       if (protocol) {
-        std::lock_guard<std::mutex> lock(mu);
         auto it = answers.find(question);
         text = "Let me work it out.\n" + (it == answers.end() ? std::string("Answer: I don't know") : it->second) +
                "\nConfidence: 0.9";
