@@ -9,6 +9,12 @@ import tempfile
 BIN = sys.argv[1]
 # The reference answer of open problems (impossible suite): an abstention, with no Confidence line.
 DONT_KNOW = ("Answer: I don't know", "答案：不知道")
+
+
+def demo_answer(final, lang, c):
+    """The answer a demonstration writes: the final line, then a Confidence line unless c is None."""
+    return final + ("" if c is None else "\n" + ("置信度：" if lang == "zh" else "Confidence: ") + f"{c:g}")
+
 fail = []
 
 
@@ -97,8 +103,7 @@ with tempfile.TemporaryDirectory() as d:
             m, t = x["messages"], by_id.get(x["id"])
             if t is None or [y["role"] for y in m] != ["system", "user", "assistant"] or \
                     m[0]["content"] != system[t["lang"]] or m[1]["content"] != t["question"] or \
-                    m[2]["content"] != t["reference"] + ("" if t["reference"] in DONT_KNOW else "\nConfidence: 0.7"
-                                                         if t["lang"] == "en" else "\n置信度：0.7"):
+                    m[2]["content"] != demo_answer(t["reference"], t["lang"], None if t["reference"] in DONT_KNOW else 0.7):
                 fail.append(f"protocol-demos row {x['id']}: {m}")
                 break
             f.write(json.dumps({"id": x["id"], "answer": m[2]["content"]}, ensure_ascii=False) + "\n")
@@ -106,8 +111,8 @@ with tempfile.TemporaryDirectory() as d:
     s = json.loads(run("tasks", "check", tasks_path, answers_path, "--json", "--verdicts", verdicts).stdout)
     dont_know = sum(by_id[x["id"]]["reference"] in DONT_KNOW for x in rows)
     if s["correct"] != len(rows) or not 0 < dont_know < len(rows) or \
-            any(json.loads(l).get("confidence") != (None if by_id[json.loads(l)["id"]]["reference"] in DONT_KNOW else 0.7)
-                for l in open(verdicts)):
+            any(v.get("confidence") != (None if by_id[v["id"]]["reference"] in DONT_KNOW else 0.7)
+                for v in map(json.loads, open(verdicts))):
         fail.append(f"protocol-demos answers: {s}")
     # Graded demonstrations: each task's confidence is its share of right samples in an
     # eval answers file; below --answer-above the demonstration abstains. `tasks check`
@@ -141,8 +146,7 @@ with tempfile.TemporaryDirectory() as d:
         for x in grows:
             a, t = x["messages"][-1]["content"], by_id[x["id"]]
             final, _, c = expected(x["id"])
-            conf = "" if c is None else "\n" + ("置信度：" if t["lang"] == "zh" else "Confidence: ") + f"{c:g}"
-            if a != final + conf:
+            if a != demo_answer(final, t["lang"], c):
                 fail.append(f"protocol-demos --graded row {x['id']} (p {share[x['id']]}): {a!r}")
                 break
             f.write(json.dumps({"id": x["id"], "answer": a}, ensure_ascii=False) + "\n")
