@@ -20,7 +20,8 @@ point for both lengths, as the shipped detector has). Reported on the test docum
     rate and length: recall at the operating point, recall at <= 1 % / <= 2 % false
     positives of the test clean documents, and AUC.
 
-Usage: loso.py LM-SCORED.jsonl [--combined] [--features NAME,NAME,...]
+Usage: loso.py LM-SCORED.jsonl [--combined] [--features NAME,NAME,... | --relative]
+(the document-relative features of within_doc.py, --relative, need its output as LM-SCORED)
 """
 import argparse
 import json
@@ -34,6 +35,8 @@ from report import auc, threshold_at
 
 FEATURES = ["mean_nll", "high_nll", "very_high_nll", "confident_miss", "mean_gap", "neighbour_2", "neighbour_4",
             "neighbour_evidence"]
+# within_doc.py's document-relative features, when its output is given
+RELATIVE = ["nll_spread", "nll_tail", "spike_4", "spike_6", "gap_tail", "neighbour_spike"]
 L2 = 1e-2
 
 
@@ -60,16 +63,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scored")
     ap.add_argument("--combined", action="store_true", help="add the statistical detector's logit as an input")
-    ap.add_argument("--features", help="comma-separated subset of the language-model features (default: all)")
+    ap.add_argument("--features", help="comma-separated subset of the language-model features (default: the eight)")
+    ap.add_argument("--relative", action="store_true",
+                    help="the eight and within_doc.py's six document-relative features")
     args = ap.parse_args()
-    features = args.features.split(",") if args.features else FEATURES
-    unknown = set(features) - set(FEATURES)
+    features = args.features.split(",") if args.features else FEATURES + (RELATIVE if args.relative else [])
+    unknown = set(features) - set(FEATURES + RELATIVE)
     if unknown:
-        sys.exit(f"loso: unknown features {sorted(unknown)}; known: {FEATURES}")
+        sys.exit(f"loso: unknown features {sorted(unknown)}; known: {FEATURES + RELATIVE}")
     rows = [json.loads(l) for l in open(args.scored, encoding="utf-8") if l.strip()]
     rows = [r for r in rows if r["spun"].get("lm", {}).get("tokens", 0) > 0]
     if not rows or any(f not in rows[0]["spun"]["lm"] for f in features):
-        sys.exit("loso: needs the language-model features of `veritas curate score-spun --lm-en auto --lm-zh auto`")
+        sys.exit("loso: needs the language-model features of `veritas curate score-spun --lm-en auto --lm-zh auto`"
+                 " (and within_doc.py's output for its features)")
 
     def raw(r):
         lm = r["spun"]["lm"]

@@ -5,7 +5,8 @@
 # per genre and length and their spun copies: the model costs 0.5-3 s a document).
 # Tables: OUT/report-stat.md, OUT/report-lm.md (combined score), OUT/report-lm-only.md
 # (the model's evidence alone), OUT/report-loso*.md (fitted on one spinner, tested on the
-# other). Each step is skipped when its output exists, so a killed run resumes.
+# other; report-loso-relative.md with document-relative features, within_doc.py). Each
+# step is skipped when its output exists, so a killed run resumes.
 #
 #   scripts/setup --spun-eval && experiments/spun_eval/run.sh [OUT]   (default experiments/out/spun-eval)
 set -euo pipefail
@@ -46,4 +47,16 @@ $PY experiments/spun_eval/report.py "$OUT/lm-scored.jsonl" --score spun.lm.lm_pr
 # the other (loso.py says how).
 $PY experiments/spun_eval/loso.py "$OUT/lm-scored.jsonl" > "$OUT/report-loso.md"
 $PY experiments/spun_eval/loso.py "$OUT/lm-scored.jsonl" --combined > "$OUT/report-loso-combined.md"
+# Document-relative features (within_doc.py) from each content token's evidence, on the
+# 300-word documents of the language-model subset: leave one spinner out with the eight
+# features, then with the six relative ones added.
+if [ ! -s "$OUT/pt-scored.jsonl" ]; then
+  $PY -c 'import json, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    if json.loads(l)["length"] == 300: sys.stdout.write(l)' "$OUT/lm-sets.jsonl" > "$OUT/pt-sets.jsonl"
+  build/veritas curate score-spun -i "$OUT/pt-sets.jsonl" -o "$OUT/pt-scored.jsonl" --lm-en auto --lm-zh auto --per-token
+fi
+[ -s "$OUT/pt-relative.jsonl" ] || $PY experiments/spun_eval/within_doc.py "$OUT/pt-scored.jsonl" "$OUT/pt-relative.jsonl"
+$PY experiments/spun_eval/loso.py "$OUT/pt-relative.jsonl" > "$OUT/report-loso-300.md"
+$PY experiments/spun_eval/loso.py "$OUT/pt-relative.jsonl" --relative > "$OUT/report-loso-relative.md"
 echo "spun-eval: tables in $OUT/report-*.md"

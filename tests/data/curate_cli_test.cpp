@@ -131,4 +131,8 @@ TEST(CurateCli, ScoreSpunKeepsFieldsAndNamesBadLines) {
   EXPECT_EQ(run(b + " curate score-spun -i " + (d / "bad2.jsonl").string() + " -o " + (d / "bad-out.jsonl").string() + cache, &out), 1);
   EXPECT_NE(out.find("bad2.jsonl:1: expected an object with a string \"text\""), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(d / "bad-out.jsonl"));
+  // Per-token evidence comes from a language model (tests/curate_lm checks its columns).
+  EXPECT_EQ(run(b + " curate score-spun --per-token -i " + (d / "in.jsonl").string() + " -o " + (d / "bad-out.jsonl").string() + cache, &out), 1);
+  EXPECT_NE(out.find("--per-token needs --lm-en or --lm-zh"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(d / "bad-out.jsonl"));
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Reference for the spun detector's language-model features (src/veritas/curate_lm):
-the same seven features computed from llama.cpp's logits (llama-cpp-python, the tool the
+the same eight features, and each content token's evidence, computed from llama.cpp's logits (llama-cpp-python, the tool the
 GGUF file is made for) and the input embedding dequantized by the gguf package, on the
 token ids veritas gives. Independent of veritas's kernels and of its feature code.
 
 Usage: spun_lm_ref.py MODEL.gguf IN.json OUT.json
-IN: {"lang": "en"|"zh", "texts": [{"ids": [...]}, ...]}; OUT: a list of feature objects.
+IN: {"lang": "en"|"zh", "texts": [{"ids": [...]}, ...]}; OUT: a list of feature objects,
+each with "per_token" (columns id, nll, gap, neighbour, as `score-spun --per-token`).
 """
 import json
 import math
@@ -58,6 +59,7 @@ class Embeddings:
 def features(llm, ids, flags, unit, bos):
     n = nll_s = high = vhigh = miss = gap = p2 = p4 = pev = 0.0
     near = {"high_nll": 0, "very_high_nll": 0, "confident_miss": 0, "neighbour_2": 0, "neighbour_4": 0}
+    per_token = {"id": [], "nll": [], "gap": [], "neighbour": []}
     # Every window starts with the BOS token when the file says add_bos_token (llama.cpp
     # adds it to a prompt then).
     step = WINDOW - (bos is not None)
@@ -101,11 +103,13 @@ def features(llm, ids, flags, unit, bos):
             near["neighbour_2"] += int(abs(pref - 2) < NEAR)
             near["neighbour_4"] += int(abs(pref - 4) < NEAR)
             pev += min(10.0, max(0.0, pref - 2))
+            for k, v in (("id", int(target)), ("nll", nll), ("gap", top_lp + nll), ("neighbour", pref)):
+                per_token[k].append(v)
     d = max(n, 1)
     return {"tokens": int(n), "mean_nll": nll_s / d, "high_nll": high / d, "very_high_nll": vhigh / d,
             "confident_miss": miss / d,
             "mean_gap": gap / d, "neighbour_2": p2 / d, "neighbour_4": p4 / d, "neighbour_evidence": pev / d,
-            "near": near}
+            "near": near, "per_token": per_token}
 
 
 def main():

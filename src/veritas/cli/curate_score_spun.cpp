@@ -1,6 +1,7 @@
 // `veritas curate score-spun`: the machine-spun detector's score for every document of a
 // JSONL file, with its evidence, for evaluating the detector on text it was not fitted on
 // (experiments/spun_eval). `veritas curate` registers it.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -38,13 +39,32 @@ nlohmann::json features_json(const SpunFeatures& f, Lang lang) {
 }
 
 nlohmann::json lm_json(const SpunLmFeatures& f) {
-  return {{"prob", f.prob},           {"llr", f.llr},
-          {"lm_prob", f.lm_prob},     {"lm_llr", f.lm_llr},
-          {"tokens", f.tokens},       {"mean_nll", f.mean_nll},
-          {"high_nll", f.high_nll},   {"very_high_nll", f.very_high_nll},
-          {"confident_miss", f.confident_miss},
-          {"mean_gap", f.mean_gap},   {"neighbour_2", f.neighbour_2},
-          {"neighbour_4", f.neighbour_4}, {"neighbour_evidence", f.neighbour_evidence}};
+  nlohmann::json j = {{"prob", f.prob},
+                      {"llr", f.llr},
+                      {"lm_prob", f.lm_prob},
+                      {"lm_llr", f.lm_llr},
+                      {"tokens", f.tokens},
+                      {"mean_nll", f.mean_nll},
+                      {"high_nll", f.high_nll},
+                      {"very_high_nll", f.very_high_nll},
+                      {"confident_miss", f.confident_miss},
+                      {"mean_gap", f.mean_gap},
+                      {"neighbour_2", f.neighbour_2},
+                      {"neighbour_4", f.neighbour_4},
+                      {"neighbour_evidence", f.neighbour_evidence}};
+  if (!f.per_token.empty()) {
+    // Columns, rounded to 1/1000 nat: a 300-word document's evidence stays a few KB.
+    nlohmann::json id = nlohmann::json::array(), nll = id, gap = id, nb = id;
+    const auto r3 = [](float v) { return std::round(v * 1000.0) / 1000.0; };
+    for (const SpunLmToken& t : f.per_token) {
+      id.push_back(t.id);
+      nll.push_back(r3(t.nll));
+      gap.push_back(r3(t.gap));
+      nb.push_back(r3(t.neighbour));
+    }
+    j["per_token"] = {{"id", id}, {"nll", nll}, {"gap", gap}, {"neighbour", nb}};
+  }
+  return j;
 }
 
 // "" = none; "auto" = the installed model for the language; else a path.
@@ -86,7 +106,12 @@ void register_curate_score_spun(CLI::App* curate) {
                   "language-model evidence for English texts: a GGUF file or checkpoint, or \"auto\" (the installed "
                   "SmolLM2-135M-Instruct); adds \"lm\" to \"spun\"");
   cmd->add_option("--lm-zh", *lm_zh, "the same for Chinese texts (\"auto\": the installed Gemma 3 270M)");
-  cmd->callback([input, output, cache_dir, lm_en, lm_zh] {
+  auto per_token = std::make_shared<bool>(false);
+  cmd->add_flag("--per-token", *per_token,
+                "with --lm-en/--lm-zh: also write each content token's evidence (\"lm\".\"per_token\": columns id, nll, "
+                "gap, neighbour), for analyses that normalize within a document");
+  cmd->callback([input, output, cache_dir, lm_en, lm_zh, per_token] {
+    check(!*per_token || !lm_en->empty() || !lm_zh->empty(), "score-spun: --per-token needs --lm-en or --lm-zh");
     SpunConfig cfg;
     cfg.cache_dir = *cache_dir;
     const SpunModel& model = SpunModel::get(cfg);
@@ -113,7 +138,7 @@ void register_curate_score_spun(CLI::App* curate) {
         SpunFeatures f = model.score(text, lang);
         if (f.words >= cfg.min_words) {
           rec["spun"] = features_json(f, lang);
-          if (auto& s = lm[lang == Lang::En ? 0 : 1]) rec["spun"]["lm"] = lm_json(s->score(text, f));
+          if (auto& s = lm[lang == Lang::En ? 0 : 1]) rec["spun"]["lm"] = lm_json(s->score(text, f, *per_token));
           ++scored;
         }
       }

@@ -33,6 +33,7 @@ struct Raw {
   int n = 0;
   double nll = 0, high = 0, very_high = 0, miss = 0, gap = 0;
   double pref2 = 0, pref4 = 0, pref_ev = 0;  // a neighbour the model preferred (see SpunLmFeatures)
+  std::vector<SpunLmToken> tokens;            // per content token, when asked for
   std::vector<double> means() const {
     const double d = std::max(n, 1);
     return {nll / d, high / d, miss / d, gap / d, pref2 / d, pref4 / d, pref_ev / d, very_high / d};
@@ -147,7 +148,7 @@ struct SpunLmScorer::Impl {
 
   bool fitted = false;
 
-  Raw raw(std::string_view text, std::vector<int32_t>* ids_out = nullptr) {
+  Raw raw(std::string_view text, std::vector<int32_t>* ids_out = nullptr, bool keep_tokens = false) {
     const std::vector<int32_t> ids = engine.tokenizer()->encode(std::string(text));
     if (ids_out) *ids_out = ids;
     const int V = engine.config().vocab_size;
@@ -192,6 +193,7 @@ struct SpunLmScorer::Impl {
         r.pref2 += pref > 2;
         r.pref4 += pref > 4;
         r.pref_ev += std::min(10.0, std::max(0.0, pref - 2));
+        if (keep_tokens) r.tokens.push_back({target, (float)nll, (float)(top_lp + nll), (float)pref});
       }
     });
     return r;
@@ -271,6 +273,7 @@ struct SpunLmScorer::Impl {
     f.neighbour_4 = m[5];
     f.neighbour_evidence = m[6];
     f.very_high_nll = m[7];
+    f.per_token = r.tokens;
     return f;
   }
 
@@ -352,13 +355,13 @@ void SpunLmScorer::load_or_fit(const SpunConfig& cfg, const std::function<void(i
 
 SpunLmScorer::~SpunLmScorer() = default;
 
-SpunLmFeatures SpunLmScorer::features(std::string_view text, std::vector<int32_t>* ids) {
-  return impl_->features(impl_->raw(text, ids));
+SpunLmFeatures SpunLmScorer::features(std::string_view text, std::vector<int32_t>* ids, bool keep_tokens) {
+  return impl_->features(impl_->raw(text, ids, keep_tokens));
 }
 
-SpunLmFeatures SpunLmScorer::score(std::string_view text, const SpunFeatures& stat) {
+SpunLmFeatures SpunLmScorer::score(std::string_view text, const SpunFeatures& stat, bool keep_tokens) {
   check(impl_->fitted, "spun-lm: score() before load_or_fit()");
-  const Raw r = impl_->raw(text);
+  const Raw r = impl_->raw(text, nullptr, keep_tokens);
   SpunLmFeatures f = impl_->features(r);
   if (r.n == 0) return f;
   const std::vector<double> zi = impl_->z(r);

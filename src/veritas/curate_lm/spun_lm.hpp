@@ -24,6 +24,15 @@
 
 namespace veritas {
 
+// One content token's evidence (kept on request, for analyses that normalize within a
+// document; experiments/spun_eval).
+struct SpunLmToken {
+  int32_t id = 0;
+  float nll = 0;        // -log p(token), nats
+  float gap = 0;        // log p(top token) - log p(token), not clipped
+  float neighbour = 0;  // d: how much more probable the most preferred neighbour was (0 if none)
+};
+
 struct SpunLmFeatures {
   int tokens = 0;             // content tokens scored
   double mean_nll = 0;        // mean -log p(token) over them (nats)
@@ -39,6 +48,7 @@ struct SpunLmFeatures {
   double neighbour_evidence = 0;  // mean of min(10, max(0, d - 2))
   double lm_llr = 0, lm_prob = 0;  // the language-model evidence alone (prob 0.5 at its 1 % FP point)
   double llr = 0, prob = 0;        // combined with the statistical score (the same)
+  std::vector<SpunLmToken> per_token;  // filled only when asked for (score's keep_tokens)
 };
 
 class SpunLmScorer {
@@ -47,8 +57,8 @@ class SpunLmScorer {
   SpunLmScorer(const std::string& model, Lang lang);
   ~SpunLmScorer();
   // The language-model features alone (probabilities left 0); ids, when given, receives
-  // the text's tokens.
-  SpunLmFeatures features(std::string_view text, std::vector<int32_t>* ids = nullptr);
+  // the text's tokens; keep_tokens: also fill per_token.
+  SpunLmFeatures features(std::string_view text, std::vector<int32_t>* ids = nullptr, bool keep_tokens = false);
   // Reads the fitted weights from spun_cache_dir(cfg) (keyed by the model file's name and
   // size, the language and cfg.lm_fit_passages), or fits them on cfg.lm_fit_passages
   // clean tuning passages and their spun copies and writes them there;
@@ -56,7 +66,8 @@ class SpunLmScorer {
   void load_or_fit(const SpunConfig& cfg, const std::function<void(int, int)>& on_fit = {});
   // Features and probabilities (load_or_fit first); stat: the statistical detector's
   // features of the same text (SpunModel::score).
-  SpunLmFeatures score(std::string_view text, const SpunFeatures& stat);
+  // keep_tokens: also fill per_token.
+  SpunLmFeatures score(std::string_view text, const SpunFeatures& stat, bool keep_tokens = false);
   struct Impl;
 
  private:
