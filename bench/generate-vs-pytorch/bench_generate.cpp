@@ -1,6 +1,6 @@
 // Decode speed of the veritas engine (batch 1, KV cache) and the machine's read
 // bandwidth, for bench/generate-vs-pytorch/run.
-//   bench_generate --model DIR|FILE.gguf --precision P [--tokens N] [--prompt-tokens N]
+//   bench_generate --model DIR|FILE.gguf --precision P [--tokens N] [--prompt-tokens N] [--kv-cache f32|f16]
 //   bench_generate --bandwidth MiB
 //   bench_generate --kernels        (the block kernels' instruction set)
 //   --block-kernels avx512-vnni|avx2|scalar   (before --model: run those kernels instead)
@@ -47,7 +47,7 @@ static double bandwidth_gbs(size_t mib) {
 
 int main(int argc, char** argv) {
   try {
-    std::string model, prec = "fp32";
+    std::string model, prec = "fp32", kv = "f32";
     int tokens = 200, prompt_tokens = 8;
     size_t bw = 0;
     for (int i = 1; i < argc; ++i) {
@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
       else if (a == "--precision") prec = next();
       else if (a == "--tokens") tokens = std::stoi(next());
       else if (a == "--prompt-tokens") prompt_tokens = std::stoi(next());
+      else if (a == "--kv-cache") kv = next();
       else if (a == "--bandwidth") bw = std::stoul(next());
       else if (a == "--block-kernels") set_block_kernels(next());
       else if (a == "--kernels") {
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     check(!model.empty(), "--model is required");
     EngineOptions eo;
     eo.precision = parse_precision(prec);
+    eo.kv_cache = parse_kv_type(kv);
     eo.context = prompt_tokens + tokens + 1;
     Engine eng = Engine::load(model, eo);
     std::vector<int32_t> prompt;
