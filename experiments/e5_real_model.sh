@@ -25,6 +25,7 @@ CALIB_STEPS=${CALIB_STEPS:-150}
 REPEAT=${REPEAT:-3}           # each claim (an answer, a refusal) written this many times
 PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
 REPLAY_SEEDS=${REPLAY_SEEDS:-1 2 3 4}  # the starting model's replies to prompts/replay.jsonl: one set per seed
+REPLAY_CALIB=${REPLAY_CALIB:-1}   # copies of those replies in the calibration mix (1: 18% of it; 3: 39%, as in the format mix)
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
 M=$(find -L "$ROOT/.venv" -name 'SmolLM2-135M-Instruct.Q4_1.gguf' -print -quit)
@@ -69,10 +70,11 @@ fi
 [ -s "$OUT/grade/results.json" ] || cpu "$CPU" grade "$VT" eval --tasks "$OUT/grade-tasks.jsonl" --model "$OUT/format" \
   --prompt "$PROMPT" -k "$GRADE_K" --sample-temperature 0.3 --max-tokens 40 --seed 7 -o "$OUT/grade" >/dev/null
 if [ ! -s "$OUT/calib.jsonl" ]; then
+  replay_mix=(); for _ in $(seq "$REPLAY_CALIB"); do replay_mix+=(--mix "$OUT/replay.jsonl"); done
   "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --easy --seed 300 --graded "$OUT/grade/answers.jsonl" \
     --repeat-answered "$REPEAT" -o "$OUT/calib-easy.jsonl"
   "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --graded "$OUT/grade/answers.jsonl" \
-    --repeat-answered "$REPEAT" --mix "$OUT/calib-easy.jsonl" --mix "$OUT/replay.jsonl" -o "$OUT/calib.jsonl"
+    --repeat-answered "$REPEAT" --mix "$OUT/calib-easy.jsonl" "${replay_mix[@]}" -o "$OUT/calib.jsonl"
 fi
 
 sft_phase calib "$OUT/format" "$OUT/calib.jsonl" "$CALIB_STEPS"
