@@ -26,6 +26,7 @@ REPEAT=${REPEAT:-3}           # each claim (an answer, a refusal) written this m
 PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
 REPLAY_SEEDS=${REPLAY_SEEDS:-1 2 3 4}  # the starting model's replies to prompts/replay.jsonl: one set per seed
 REPLAY_CALIB=${REPLAY_CALIB:-1}   # copies of those replies in the calibration mix (1: 18% of it; 3: 39%, as in the format mix)
+PLAIN_ZH=${PLAIN_ZH:-0}           # Chinese prose the starting model continues, mixed into calibration (experiments/plain_replay.py)
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
 M=$(find -L "$ROOT/.venv" -name 'SmolLM2-135M-Instruct.Q4_1.gguf' -print -quit)
@@ -74,7 +75,15 @@ if [ ! -s "$OUT/calib.jsonl" ]; then
   "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --easy --seed 300 --graded "$OUT/grade/answers.jsonl" \
     --repeat-answered "$REPEAT" -o "$OUT/calib-easy.jsonl"
   "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --graded "$OUT/grade/answers.jsonl" \
-    --repeat-answered "$REPEAT" --mix "$OUT/calib-easy.jsonl" "${replay_mix[@]}" -o "$OUT/calib.jsonl"
+    --repeat-answered "$REPEAT" --mix "$OUT/calib-easy.jsonl" "${replay_mix[@]}" -o "$OUT/calib-demos.jsonl"
+  if [ "$PLAIN_ZH" -gt 0 ]; then
+    [ -s "$OUT/plain-zh.jsonl" ] || cpu "$CPU" plain-zh $PY "$ROOT/experiments/plain_replay.py" "$VT" "$OUT/base" "$PLAIN_ZH" \
+      "$OUT/plain-zh.jsonl" >&2
+    cat "$OUT/calib-demos.jsonl" "$OUT/plain-zh.jsonl" > "$OUT/calib.tmp"
+  else
+    cp "$OUT/calib-demos.jsonl" "$OUT/calib.tmp"
+  fi
+  mv "$OUT/calib.tmp" "$OUT/calib.jsonl"
 fi
 
 sft_phase calib "$OUT/format" "$OUT/calib.jsonl" "$CALIB_STEPS"
