@@ -76,14 +76,13 @@ if [ ! -s "$OUT/calib.jsonl" ]; then
     --repeat-answered "$REPEAT" -o "$OUT/calib-easy.jsonl"
   "$VT" tasks protocol-demos --prompt "$PROMPT" --n "$GRADE_N" --graded "$OUT/grade/answers.jsonl" \
     --repeat-answered "$REPEAT" --mix "$OUT/calib-easy.jsonl" "${replay_mix[@]}" -o "$OUT/calib-demos.jsonl"
+  plain=()
   if [ "$PLAIN_ZH" -gt 0 ]; then
     [ -s "$OUT/plain-zh.jsonl" ] || cpu "$CPU" plain-zh $PY "$ROOT/experiments/plain_replay.py" "$VT" "$OUT/base" "$PLAIN_ZH" \
       "$OUT/plain-zh.jsonl" >&2
-    cat "$OUT/calib-demos.jsonl" "$OUT/plain-zh.jsonl" > "$OUT/calib.tmp"
-  else
-    cp "$OUT/calib-demos.jsonl" "$OUT/calib.tmp"
+    plain=("$OUT/plain-zh.jsonl")
   fi
-  mv "$OUT/calib.tmp" "$OUT/calib.jsonl"
+  cat "$OUT/calib-demos.jsonl" "${plain[@]}" > "$OUT/calib.tmp" && mv "$OUT/calib.tmp" "$OUT/calib.jsonl"
 fi
 
 sft_phase calib "$OUT/format" "$OUT/calib.jsonl" "$CALIB_STEPS"

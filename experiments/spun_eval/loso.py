@@ -32,11 +32,10 @@ from collections import defaultdict
 import numpy as np
 
 from report import auc, threshold_at
+from within_doc import NEW as RELATIVE  # the document-relative features, when within_doc.py's output is given
 
 FEATURES = ["mean_nll", "high_nll", "very_high_nll", "confident_miss", "mean_gap", "neighbour_2", "neighbour_4",
             "neighbour_evidence"]
-# within_doc.py's document-relative features, when its output is given
-RELATIVE = ["nll_spread", "nll_tail", "spike_4", "spike_6", "gap_tail", "neighbour_spike"]
 L2 = 1e-2
 
 
