@@ -27,6 +27,7 @@ PROMPT=${PROMPT:-$ROOT/prompts/answer-protocol/v5}
 REPLAY_SEEDS=${REPLAY_SEEDS:-1 2 3 4}  # the starting model's replies to prompts/replay.jsonl: one set per seed
 REPLAY_CALIB=${REPLAY_CALIB:-1}   # copies of those replies in the calibration mix (1: 18% of it; 3: 39%, as in the format mix)
 PLAIN_ZH=${PLAIN_ZH:-0}           # Chinese prose the starting model continues, mixed into calibration (experiments/plain_replay.py)
+PLAIN_CALIB=${PLAIN_CALIB:-1}     # copies of those continuations in the calibration mix
 mkdir -p "$OUT"
 CPU="$OUT/cpu.log"
 M=$(find -L "$ROOT/.venv" -name 'SmolLM2-135M-Instruct.Q4_1.gguf' -print -quit)
@@ -80,7 +81,7 @@ if [ ! -s "$OUT/calib.jsonl" ]; then
   if [ "$PLAIN_ZH" -gt 0 ]; then
     [ -s "$OUT/plain-zh.jsonl" ] || cpu "$CPU" plain-zh $PY "$ROOT/experiments/plain_replay.py" "$VT" "$OUT/base" "$PLAIN_ZH" \
       "$OUT/plain-zh.jsonl" >&2
-    plain=("$OUT/plain-zh.jsonl")
+    for _ in $(seq "$PLAIN_CALIB"); do plain+=("$OUT/plain-zh.jsonl"); done
   fi
   cat "$OUT/calib-demos.jsonl" "${plain[@]}" > "$OUT/calib.tmp" && mv "$OUT/calib.tmp" "$OUT/calib.jsonl"
 fi

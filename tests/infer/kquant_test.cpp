@@ -250,3 +250,23 @@ TEST(KQuantKernels, MixedTypePartsEqualSeparateMatrices) {
     r0 += pt.rows;
   }
 }
+
+// The weights of a row range (the prefetch hint of a waiting decode thread): stored row
+// after row for the K-quants, in whole groups of 16 rows for the interleaved types.
+TEST(KQuantKernels, RowBytesCoverTheRowsWeights) {
+  const int cols = 256, rows = 32;
+  std::vector<uint8_t> q4k((size_t)rows * 144, 0), q41((size_t)rows * (cols / 32) * 20, 0);
+  for (const auto& [raw, p] : {std::pair{&q4k, Precision::Q4_K}, std::pair{&q41, Precision::Q4_1}}) {
+    const QMatrix W = QMatrix::from_blocks(raw->data(), rows, cols, p);
+    const size_t row = raw->size() / rows;
+    const QMatrix::Bytes all = W.row_bytes(0, rows), tail = W.row_bytes(16, rows);
+    EXPECT_EQ(all.size, W.weight_bytes()) << precision_name(p);
+    EXPECT_EQ(tail.data, all.data + 16 * row) << precision_name(p);
+    EXPECT_EQ(tail.size, 16 * row) << precision_name(p);
+    EXPECT_EQ(W.row_bytes(5, 5).size, 0u);
+    EXPECT_EQ(W.row_bytes(-3, 100).size, all.size);  // clamped to the matrix
+  }
+  const QMatrix Q4K = QMatrix::from_blocks(q4k.data(), rows, cols, Precision::Q4_K);
+  EXPECT_EQ(Q4K.row_bytes(3, 7).data, Q4K.row_bytes(0, rows).data + 3 * 144);
+  EXPECT_EQ(Q4K.row_bytes(3, 7).size, 4u * 144);
+}

@@ -212,21 +212,66 @@ struct Engine::Impl {
 
   // ---------------------------------------------------------------------------------
   // A forward pass is a fixed list of steps (phases); each phase is cut into chunks
-  // (row blocks of a matrix, attention heads, tokens). Every thread of the pool grabs
-  // chunks with an atomic counter; whoever finishes a phase's last chunk opens the next.
-  // No thread has to take part: on a busy machine a helper that is not scheduled
-  // simply does no chunks, and the caller's thread finishes the pass alone (a fixed
-  // split with barriers would wait for it at every step). Which thread computes a chunk
-  // never changes its result.
+  // (row blocks of a matrix, attention heads, tokens), and the chunks into one range per
+  // thread. A thread takes the chunks of its own range first, then helps with the
+  // others' (atomic counters, one a range); whoever finishes a phase's last chunk opens
+  // the next. No thread has to take part: on a busy machine a helper that is not
+  // scheduled simply does no chunks, and the caller's thread finishes the pass alone (a
+  // fixed split with barriers would wait for it at every step). Which thread computes a
+  // chunk never changes its result.
+  //
+  // Since a thread knows its first chunk of the next matrix product, it prefetches that
+  // chunk's weights into L2 while it waits (while the other thread norms, ropes or
+  // quantizes alone), so that the wait overlaps with the stream from DRAM.
   enum class Step { Norm1, Qkv, Rope, Attn, QuantAtt, Wo, Norm2, W13, QuantH, W2, Final, Head };
   struct Phase {
     Step step;
     int layer, chunks, rows_per_chunk;
   };
   std::vector<Phase> phases;
-  std::unique_ptr<std::atomic<int>[]> next_chunk, done_chunks;
+  std::unique_ptr<std::atomic<int>[]> next_chunk, done_chunks;  // next_chunk: nth_ a phase
   size_t phase_cap = 0;
+  int nth_ = 1, chunk_cap_nth = 0;
   std::atomic<int> open_phase{0};
+  static constexpr size_t kPrefetchBytes = 256 << 10;  // a quarter of a Zen 4 core's L2
+
+  int range_begin(const Phase& ph, int r) const { return (int)((int64_t)ph.chunks * r / nth_); }
+
+  // The next chunk of phase p for thread tid (its own range first), or -1.
+  int claim(int p, const Phase& ph, int tid) {
+    for (int k = 0; k < nth_; ++k) {
+      const int r = (tid + k) % nth_;
+      const int c = range_begin(ph, r) + next_chunk[(size_t)p * nth_ + r].fetch_add(1, std::memory_order_relaxed);
+      if (c < range_begin(ph, r + 1)) return c;
+    }
+    return -1;
+  }
+
+  const QMatrix* matrix_of(const Phase& ph) const {
+    switch (ph.step) {
+      case Step::Qkv: return &layers[ph.layer].wqkv;
+      case Step::Wo: return &layers[ph.layer].wo;
+      case Step::W13: return &layers[ph.layer].w13;
+      case Step::W2: return &layers[ph.layer].w2;
+      case Step::Head: return &head;
+      default: return nullptr;
+    }
+  }
+
+  // The weights of thread tid's first chunk of the first matrix phase from p on; q is set
+  // to that phase (phases.size() if none).
+  QMatrix::Bytes first_chunk_bytes(int p, int tid, int& q) const {
+    for (q = p; q < (int)phases.size(); ++q) {
+      const Phase& ph = phases[q];
+      const QMatrix* W = matrix_of(ph);
+      if (!W) continue;
+      const int c = range_begin(ph, tid);
+      if (c >= range_begin(ph, tid + 1)) return {};
+      const QMatrix::Bytes b = W->row_bytes(c * ph.rows_per_chunk, (c + 1) * ph.rows_per_chunk);
+      return {b.data, std::min(b.size, kPrefetchBytes)};
+    }
+    return {};
+  }
 
   // About two chunks of a matrix per thread, of whole groups of 16 rows (interleaved
   // Q4_1/Q8_0), at least one group. With 32 small chunks a matrix, two threads decoding
@@ -359,9 +404,22 @@ struct Engine::Impl {
 
   void work(int tid) {
     const int P = (int)phases.size();
+    int pf_phase = -1;  // the matrix phase being prefetched, and how far
+    QMatrix::Bytes pf{};
+    size_t pf_done = 0;
     for (int p = 0; p < P; ++p) {
+      if (open_phase.load(std::memory_order_acquire) < p && p > pf_phase) {
+        int q;
+        pf = first_chunk_bytes(p, tid, q);
+        pf_phase = q;
+        pf_done = 0;
+      }
       for (int spin = 0; open_phase.load(std::memory_order_acquire) < p; ++spin) {
-        if (spin < 2000) {
+        if (pf_done < pf.size) {  // a few lines at a time, so the open phase is seen soon
+          for (int i = 0; i < 4 && pf_done < pf.size; ++i, pf_done += 64)
+            __builtin_prefetch(pf.data + pf_done, 0, 2);  // into L2, as simd::prefetch_stream
+          spin = 0;
+        } else if (spin < 2000) {
 #if defined(__x86_64__) || defined(__i386__)
           __builtin_ia32_pause();
 #endif
@@ -371,8 +429,8 @@ struct Engine::Impl {
       }
       const Phase& ph = phases[p];
       for (;;) {
-        int c = next_chunk[p].fetch_add(1, std::memory_order_relaxed);
-        if (c >= ph.chunks) break;
+        const int c = claim(p, ph, tid);
+        if (c < 0) break;
         run_chunk(ph, c, tid);
         if (done_chunks[p].fetch_add(1, std::memory_order_acq_rel) + 1 == ph.chunks) open(p + 1);
       }
@@ -436,17 +494,19 @@ struct Engine::Impl {
       phases.push_back({Step::Final, L, (int)want.size(), 0});
       add_matrix_phase(Step::Head, L, head);
     }
-    if (phase_cap < phases.size()) {
-      phase_cap = phases.size();
-      next_chunk.reset(new std::atomic<int>[phase_cap]);
+    ThreadPool& pool = ThreadPool::global();
+    const int nth = pool.size();
+    nth_ = nth;
+    if (phase_cap < phases.size() || chunk_cap_nth < nth) {
+      phase_cap = std::max(phase_cap, phases.size());
+      chunk_cap_nth = std::max(chunk_cap_nth, nth);
+      next_chunk.reset(new std::atomic<int>[phase_cap * chunk_cap_nth]);
       done_chunks.reset(new std::atomic<int>[phase_cap]);
     }
     for (size_t p = 0; p < phases.size(); ++p) {
-      next_chunk[p].store(0, std::memory_order_relaxed);
+      for (int r = 0; r < nth; ++r) next_chunk[p * nth + r].store(0, std::memory_order_relaxed);
       done_chunks[p].store(0, std::memory_order_relaxed);
     }
-    ThreadPool& pool = ThreadPool::global();
-    const int nth = pool.size();
     if ((int)scores.size() < nth) scores.resize(nth);
     open(0);
     // Nothing in work() throws (inputs were checked above), so no thread can strand another.

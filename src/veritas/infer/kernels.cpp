@@ -205,6 +205,23 @@ size_t QMatrix::weight_bytes() const {
   return (size_t)rows_ * cols_ * precision_weight_bytes(prec_);
 }
 
+QMatrix::Bytes QMatrix::row_bytes(int r0, int r1) const {
+  r0 = std::max(r0, 0);
+  r1 = std::min(r1, rows_);
+  if (r0 >= r1) return {};
+  if (blk_.size()) {
+    const Seg &a = seg_of(r0), &b = seg_of(r1 - 1);
+    const size_t begin = a.offset + (size_t)(r0 - a.r0) * a.row_bytes;
+    const size_t end = std::min(blk_.size(), b.offset + (size_t)(r1 - b.r0) * b.row_bytes);
+    return {blk_.data() + begin, end - begin};
+  }
+  const uint8_t* base = prec_ == Precision::INT8   ? reinterpret_cast<const uint8_t*>(q8_.data())
+                        : prec_ == Precision::BF16 ? reinterpret_cast<const uint8_t*>(bf16_.data())
+                                                   : reinterpret_cast<const uint8_t*>(f32_.data());
+  const size_t row = (size_t)ld_ * (prec_ == Precision::INT8 ? 1 : prec_ == Precision::BF16 ? 2 : 4);
+  return {base + (size_t)r0 * row, (size_t)(r1 - r0) * row};
+}
+
 Precision QMatrix::row_precision(int r) const { return blk_.size() ? seg_of(r).p : prec_; }
 
 void QMatrix::row_f32(int r, float* out) const {

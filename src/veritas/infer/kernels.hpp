@@ -109,6 +109,13 @@ class QMatrix {
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   size_t weight_bytes() const;  // bytes read by one full product (scales included)
+  // Where the weights of rows [r0, r1) lie, for a prefetch hint: rows (and interleaved
+  // groups) are stored one after another. Null for an empty range.
+  struct Bytes {
+    const uint8_t* data = nullptr;
+    size_t size = 0;
+  };
+  Bytes row_bytes(int r0, int r1) const;
   void row_f32(int r, float* out) const;  // dequantized row
   Precision row_precision(int r) const;   // the stored type of row r (stacked parts differ)
 
