@@ -247,6 +247,7 @@ struct Engine::Impl {
     return -1;
   }
 
+  // The matrix a phase multiplies by (null for the other steps).
   const QMatrix* matrix_of(const Phase& ph) const {
     switch (ph.step) {
       case Step::Qkv: return &layers[ph.layer].wqkv;
@@ -317,7 +318,7 @@ struct Engine::Impl {
         if (layers[l].wqkv.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
       }
-      case Step::Qkv: matmul_chunk(layers[l].wqkv, ph, c, xn.data(), H, T, qkv.data(), ldqkv); break;
+      case Step::Qkv: matmul_chunk(*matrix_of(ph), ph, c, xn.data(), H, T, qkv.data(), ldqkv); break;
       case Step::Rope: {  // chunk = token
         float* q = qkv.data() + (size_t)c * ldqkv;
         float* k = q + qd;
@@ -347,7 +348,7 @@ struct Engine::Impl {
         break;
       }
       case Step::QuantAtt: qa.quantize_row(c, att.data() + (size_t)c * qd); break;
-      case Step::Wo: matmul_chunk(layers[l].wo, ph, c, att.data(), qd, T, tmp.data(), H); break;
+      case Step::Wo: matmul_chunk(*matrix_of(ph), ph, c, att.data(), qd, T, tmp.data(), H); break;
       case Step::Norm2: {  // chunk = token
         float* xt = x.data() + (size_t)c * H;
         add_residual(xt, tmp.data() + (size_t)c * H, layers[l].post_attn_norm);
@@ -356,7 +357,7 @@ struct Engine::Impl {
         break;
       }
       case Step::W13: {  // gate and up rows are interleaved: a chunk holds whole pairs
-        matmul_chunk(layers[l].w13, ph, c, xn.data(), H, T, gu.data(), 2 * I);
+        matmul_chunk(*matrix_of(ph), ph, c, xn.data(), H, T, gu.data(), 2 * I);
         int u0 = c * ph.rows_per_chunk / 2, u1 = std::min(I, u0 + ph.rows_per_chunk / 2);
         // libm's exp, not kernels/vexp: vexp made prompts 20% faster but moved roundings
         // of the int8 activations enough to push a near-tie of SmolLM2.BlockKernelsAgree-
@@ -372,7 +373,7 @@ struct Engine::Impl {
         break;
       }
       case Step::QuantH: qa.quantize_row(c, hbuf.data() + (size_t)c * I); break;
-      case Step::W2: matmul_chunk(layers[l].w2, ph, c, hbuf.data(), I, T, tmp.data(), H); break;
+      case Step::W2: matmul_chunk(*matrix_of(ph), ph, c, hbuf.data(), I, T, tmp.data(), H); break;
       case Step::Final: {  // chunk = wanted token
         int t = (*want_)[c];
         float* xt = x.data() + (size_t)t * H;
@@ -381,7 +382,7 @@ struct Engine::Impl {
         if (head.uses_quant_acts()) qa.quantize_row(c, xn.data() + (size_t)c * H);
         break;
       }
-      case Step::Head: matmul_chunk(head, ph, c, xn.data(), H, (int)want_->size(), logits_, V); break;
+      case Step::Head: matmul_chunk(*matrix_of(ph), ph, c, xn.data(), H, (int)want_->size(), logits_, V); break;
     }
   }
 
